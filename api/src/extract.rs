@@ -1,0 +1,67 @@
+//! Extractors that turn axum's plain-text rejections into our JSON errors, and parsers for hashes and addresses.
+
+use alloy::primitives::{Address, B256};
+use axum::extract::{FromRequestParts, Path, Query};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// `axum::extract::Path` with JSON errors.
+#[derive(Debug)]
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| Self(value))
+            .map_err(|rejection| ApiError::bad_request("invalid_path", rejection.body_text()))
+    }
+}
+
+/// `axum::extract::Query` with JSON errors.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(value)| Self(value))
+            .map_err(|rejection| ApiError::bad_request("invalid_query", rejection.body_text()))
+    }
+}
+
+/// Parses a 32-byte hash given as `0x` followed by 64 hex digits (any case).
+pub fn parse_hash(what: &str, text: &str) -> Result<B256, ApiError> {
+    let valid = text.len() == 66 && text.starts_with("0x") && text[2..].bytes().all(|b| b.is_ascii_hexdigit());
+    if !valid {
+        return Err(ApiError::bad_request(
+            "invalid_hash",
+            format!("{what} must be 0x followed by 64 hex digits, got {:?}", truncate(text)),
+        ));
+    }
+    text.parse().map_err(|_| ApiError::bad_request("invalid_hash", format!("{what} is not a valid hash")))
+}
+
+/// Parses a 20-byte address given as `0x` followed by 40 hex digits, checksummed or not.
+pub fn parse_address(what: &str, text: &str) -> Result<Address, ApiError> {
+    let valid = text.len() == 42 && text.starts_with("0x") && text[2..].bytes().all(|b| b.is_ascii_hexdigit());
+    if !valid {
+        return Err(ApiError::bad_request(
+            "invalid_address",
+            format!("{what} must be 0x followed by 40 hex digits, got {:?}", truncate(text)),
+        ));
+    }
+    text.parse().map_err(|_| ApiError::bad_request("invalid_address", format!("{what} is not a valid address")))
+}
+
+/// Keeps echoed input short.
+fn truncate(text: &str) -> String {
+    text.chars().take(80).collect()
+}

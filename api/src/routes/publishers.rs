@@ -1,0 +1,155 @@
+//! `GET /v1/publishers/{address}`: a publisher, its current admin, its attestor keys and their status.
+
+use alloy::primitives::Address;
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::FromRow;
+
+use crate::AppState;
+use crate::error::{ApiError, Result};
+use crate::extract::{ApiPath, ApiQuery, parse_address};
+use crate::routes::model_versions::ChainFilter;
+use crate::views::{ChainPointer, PointerRow, address};
+
+/// The publisher routes.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/publishers/{address}", get(get_publisher))
+}
+
+/// A publisher.
+#[derive(Debug, Serialize)]
+pub struct Publisher {
+    /// The publisher id (the address that registered it).
+    pub publisher: Address,
+    /// Name, as registered.
+    pub name: String,
+    /// Metadata URI, as registered.
+    pub metadata_uri: String,
+    /// Current admin, after any completed two-step transfer.
+    pub admin: Address,
+    /// Registration time.
+    pub registered_at: DateTime<Utc>,
+    /// Number of model versions it registered.
+    pub model_versions: u64,
+    /// Its attestor keys, oldest first.
+    pub attestor_keys: Vec<AttestorKey>,
+    /// Where the registration event is.
+    pub chain: ChainPointer,
+}
+
+/// An attestor key and its lifecycle.
+#[derive(Debug, Serialize)]
+pub struct AttestorKey {
+    /// The key's address.
+    pub key: Address,
+    /// `active`, `revoked` or `compromised`.
+    pub status: &'static str,
+    /// When it was added.
+    pub added_at: DateTime<Utc>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// Unix time from which it is flagged compromised, if it is.
+    pub compromised_since: Option<i64>,
+    /// Where the `AttestorAdded` event is.
+    pub chain: ChainPointer,
+}
+
+#[derive(FromRow)]
+struct Row {
+    #[sqlx(flatten)]
+    pointer: PointerRow,
+    publisher: Vec<u8>,
+    name: String,
+    metadata_uri: String,
+    admin: Vec<u8>,
+    model_versions: i64,
+}
+
+#[derive(FromRow)]
+struct KeyRow {
+    #[sqlx(flatten)]
+    pointer: PointerRow,
+    key: Vec<u8>,
+    revoked_at: Option<DateTime<Utc>>,
+    compromised_since: Option<i64>,
+}
+
+async fn get_publisher(
+    State(state): State<AppState>,
+    ApiPath(publisher): ApiPath<String>,
+    ApiQuery(filter): ApiQuery<ChainFilter>,
+) -> Result<Json<Publisher>> {
+    let publisher = parse_address("publisher address", &publisher)?;
+    let chain_id = filter.chain_id.map(|c| i64::try_from(c).unwrap_or(i64::MAX));
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT p.chain_id, p.contract, p.block_number, p.block_hash, p.block_time, p.tx_hash, p.log_index,
+                c.head_block, p.publisher, p.name, p.metadata_uri,
+                COALESCE((SELECT t.new_admin FROM publisher_admin_transferred t
+                  WHERE t.publisher = p.publisher AND t.chain_id = p.chain_id AND t.contract = p.contract
+                  ORDER BY t.block_number DESC, t.log_index DESC LIMIT 1), p.admin) AS admin,
+                (SELECT count(*) FROM model_version_registered m
+                  WHERE m.publisher = p.publisher AND m.chain_id = p.chain_id AND m.contract = p.contract)
+                  AS model_versions
+         FROM publisher_registered p
+         LEFT JOIN indexer_cursors c ON c.chain_id = p.chain_id AND c.contract = p.contract
+         WHERE p.publisher = $1 AND ($2::BIGINT IS NULL OR p.chain_id = $2)
+         ORDER BY p.block_time, p.chain_id
+         LIMIT 1",
+    )
+    .bind(publisher.to_vec())
+    .bind(chain_id)
+    .fetch_optional(&state.pool)
+    .await?;
+    let row = row.ok_or_else(|| ApiError::NotFound(format!("publisher {publisher} is not registered")))?;
+
+    let keys: Vec<KeyRow> = sqlx::query_as(
+        "SELECT a.chain_id, a.contract, a.block_number, a.block_hash, a.block_time, a.tx_hash, a.log_index,
+                c.head_block, a.key,
+                (SELECT min(r.block_time) FROM attestor_revoked r
+                  WHERE r.key = a.key AND r.chain_id = a.chain_id AND r.contract = a.contract) AS revoked_at,
+                (SELECT min(k.since) FROM attestor_compromised k
+                  WHERE k.key = a.key AND k.chain_id = a.chain_id AND k.contract = a.contract) AS compromised_since
+         FROM attestor_added a
+         LEFT JOIN indexer_cursors c ON c.chain_id = a.chain_id AND c.contract = a.contract
+         WHERE a.publisher = $1 AND a.chain_id = $2 AND a.contract = $3
+         ORDER BY a.block_number, a.log_index",
+    )
+    .bind(publisher.to_vec())
+    .bind(row.pointer.chain_id)
+    .bind(&row.pointer.contract)
+    .fetch_all(&state.pool)
+    .await?;
+
+    let attestor_keys = keys
+        .into_iter()
+        .map(|k| {
+            let status = match (k.compromised_since, k.revoked_at) {
+                (Some(_), _) => "compromised",
+                (None, Some(_)) => "revoked",
+                (None, None) => "active",
+            };
+            Ok(AttestorKey {
+                key: address(&k.key)?,
+                status,
+                added_at: k.pointer.block_time,
+                revoked_at: k.revoked_at,
+                compromised_since: k.compromised_since,
+                chain: k.pointer.view()?,
+            })
+        })
+        .collect::<Result<_>>()?;
+
+    Ok(Json(Publisher {
+        publisher: address(&row.publisher)?,
+        name: row.name,
+        metadata_uri: row.metadata_uri,
+        admin: address(&row.admin)?,
+        registered_at: row.pointer.block_time,
+        model_versions: row.model_versions as u64,
+        attestor_keys,
+        chain: row.pointer.view()?,
+    }))
+}

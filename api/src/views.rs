@@ -1,0 +1,82 @@
+//! JSON shapes of the API's answers. Hashes and addresses are lowercase `0x` hex; times are RFC 3339 UTC.
+
+use alloy::primitives::{Address, B256};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::FromRow;
+
+use crate::error::ApiError;
+
+/// Where a fact lives on-chain.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChainPointer {
+    /// EIP-155 chain id.
+    pub chain_id: u64,
+    /// Emitting contract.
+    pub contract: Address,
+    /// Block number.
+    pub block_number: u64,
+    /// Block hash.
+    pub block_hash: B256,
+    /// Block time.
+    pub block_time: DateTime<Utc>,
+    /// Transaction hash.
+    pub tx_hash: B256,
+    /// Log index within the block.
+    pub log_index: u64,
+    /// Blocks on top of (and including) this one, as last seen by the indexer.
+    pub confirmations: u64,
+}
+
+/// The columns every event row has, plus the chain head the indexer last saw.
+#[derive(Debug, Clone, FromRow)]
+pub struct PointerRow {
+    /// Chain id.
+    pub chain_id: i64,
+    /// Contract.
+    pub contract: Vec<u8>,
+    /// Block number.
+    pub block_number: i64,
+    /// Block hash.
+    pub block_hash: Vec<u8>,
+    /// Block time.
+    pub block_time: DateTime<Utc>,
+    /// Transaction hash.
+    pub tx_hash: Vec<u8>,
+    /// Log index.
+    pub log_index: i64,
+    /// Latest head seen by the indexer.
+    pub head_block: Option<i64>,
+}
+
+impl PointerRow {
+    /// Renders the pointer.
+    pub fn view(&self) -> Result<ChainPointer, ApiError> {
+        let head = self.head_block.unwrap_or(self.block_number).max(self.block_number);
+        Ok(ChainPointer {
+            chain_id: self.chain_id as u64,
+            contract: address(&self.contract)?,
+            block_number: self.block_number as u64,
+            block_hash: hash(&self.block_hash)?,
+            block_time: self.block_time,
+            tx_hash: hash(&self.tx_hash)?,
+            log_index: self.log_index as u64,
+            confirmations: (head - self.block_number + 1) as u64,
+        })
+    }
+}
+
+/// Reads a stored address.
+pub fn address(bytes: &[u8]) -> Result<Address, ApiError> {
+    Address::try_from(bytes).map_err(|_| ApiError::Internal(format!("stored address has {} bytes", bytes.len())))
+}
+
+/// Reads a stored 32-byte hash.
+pub fn hash(bytes: &[u8]) -> Result<B256, ApiError> {
+    B256::try_from(bytes).map_err(|_| ApiError::Internal(format!("stored hash has {} bytes", bytes.len())))
+}
+
+/// Reads a stored hash where zero means "none".
+pub fn optional_hash(bytes: &[u8]) -> Result<Option<B256>, ApiError> {
+    hash(bytes).map(|h| (!h.is_zero()).then_some(h))
+}

@@ -1,0 +1,40 @@
+//! Errors of the attestor.
+
+use alloy::primitives::{Address, B256};
+
+/// Result with the attestor [`Error`] as the default error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can go wrong while signing and publishing attestations.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Hashing, key loading or chain access failed.
+    #[error(transparent)]
+    Core(#[from] prova_core::Error),
+    /// The signing key is not an attestor key of any publisher on this registry.
+    #[error("key {0} is not an attestor key of any publisher on this registry; ask the publisher's admin to add it")]
+    NotAnAttestor(Address),
+    /// The signing key was revoked by its publisher.
+    #[error("attestor key {0} was revoked and can sign nothing new")]
+    RevokedAttestor(Address),
+    /// The version is already registered.
+    #[error("version {version_hash} is already registered (by publisher {publisher})")]
+    AlreadyRegistered {
+        /// The version hash.
+        version_hash: B256,
+        /// Who registered it.
+        publisher: Address,
+    },
+    /// The parent version is not registered.
+    #[error("parent version {0} is not registered on this registry")]
+    UnknownParent(B256),
+    /// A contract call or transaction failed.
+    #[error("{0}")]
+    Contract(String),
+}
+
+impl From<alloy::contract::Error> for Error {
+    fn from(error: alloy::contract::Error) -> Self {
+        Self::Contract(prova_core::chain::describe_contract_error(&error))
+    }
+}

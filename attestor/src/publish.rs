@@ -1,0 +1,140 @@
+//! Publishing a model version: sign the EIP-712 message with the attestor key, relay it, wait for confirmations.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use alloy::primitives::{Address, B256, U256};
+use alloy::providers::DynProvider;
+use alloy::signers::SignerSync;
+use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::SolEvent;
+use prova_core::bindings::{IProvenanceRegistry, RegisterModelVersion, random_nonce};
+use prova_core::chain::{check_registry, wait};
+use serde::Serialize;
+use tracing::info;
+
+use crate::error::{Error, Result};
+
+/// What to register.
+#[derive(Debug, Clone)]
+pub struct PublishRequest {
+    /// The publisher; `None` means the publisher the attestor key belongs to.
+    pub publisher: Option<Address>,
+    /// The manifest's Merkle root.
+    pub version_hash: B256,
+    /// keccak256 of the model name.
+    pub model_id: B256,
+    /// Parent version, or zero.
+    pub parent: B256,
+    /// Metadata URI.
+    pub metadata_uri: String,
+    /// keccak256 of the metadata document, or zero.
+    pub metadata_hash: B256,
+    /// How long the signature stays valid.
+    pub validity: Duration,
+    /// Confirmations to wait for.
+    pub confirmations: u64,
+    /// The chain id the caller expects; a different chain is refused before anything is signed.
+    pub expected_chain_id: Option<u64>,
+}
+
+/// A model version that made it on-chain.
+#[derive(Debug, Clone, Serialize)]
+pub struct Published {
+    /// The version hash.
+    pub version_hash: B256,
+    /// The publisher.
+    pub publisher: Address,
+    /// The attestor key that signed.
+    pub attestor: Address,
+    /// The chain.
+    pub chain_id: u64,
+    /// The registry.
+    pub registry: Address,
+    /// The registering transaction.
+    pub tx_hash: B256,
+    /// Its block.
+    pub block_number: u64,
+    /// Its block hash.
+    pub block_hash: B256,
+    /// The `ModelVersionRegistered` log's index in the block.
+    pub log_index: u64,
+    /// Gas used by the transaction.
+    pub gas_used: u64,
+}
+
+/// Signs `request` with `attestor` and sends it through `sender` (which may be the attestor itself or a relayer).
+pub async fn publish_model_version(
+    sender: &DynProvider,
+    registry: Address,
+    attestor: &PrivateKeySigner,
+    request: &PublishRequest,
+) -> Result<Published> {
+    let chain_id = check_registry(sender, registry, request.expected_chain_id).await?;
+    let contract = IProvenanceRegistry::new(registry, sender);
+
+    let key = contract.getAttestorKey(attestor.address()).call().await?;
+    if key.publisher.is_zero() {
+        return Err(Error::NotAnAttestor(attestor.address()));
+    }
+    if key.revokedAt != 0 {
+        return Err(Error::RevokedAttestor(attestor.address()));
+    }
+    let publisher = request.publisher.unwrap_or(key.publisher);
+    let existing = contract.getModelVersion(request.version_hash).call().await?;
+    if existing.registeredAt != 0 {
+        return Err(Error::AlreadyRegistered { version_hash: request.version_hash, publisher: existing.publisher });
+    }
+    if !request.parent.is_zero() && !contract.isRegistered(request.parent).call().await? {
+        return Err(Error::UnknownParent(request.parent));
+    }
+
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970");
+    let message = RegisterModelVersion {
+        publisher,
+        versionHash: request.version_hash,
+        modelId: request.model_id,
+        parent: request.parent,
+        metadataURI: request.metadata_uri.clone(),
+        metadataHash: request.metadata_hash,
+        nonce: random_nonce(),
+        deadline: U256::from((now + request.validity).as_secs()),
+    };
+    let digest = message.signing_hash(chain_id, registry);
+    let signature = attestor.sign_hash_sync(&digest).map_err(|e| Error::Contract(format!("signing failed: {e}")))?;
+
+    let pending = contract
+        .registerModelVersion(
+            message.publisher,
+            message.versionHash,
+            message.modelId,
+            message.parent,
+            message.metadataURI,
+            message.metadataHash,
+            message.nonce,
+            message.deadline,
+            signature.as_bytes().into(),
+        )
+        .send()
+        .await?;
+    info!(tx = %pending.tx_hash(), version = %request.version_hash, "sent registerModelVersion");
+    let receipt = wait(pending, request.confirmations.max(1)).await?;
+
+    let log = receipt
+        .inner
+        .logs()
+        .iter()
+        .find(|log| log.address() == registry && log.topic0() == Some(&IProvenanceRegistry::ModelVersionRegistered::SIGNATURE_HASH))
+        .ok_or_else(|| Error::Contract("receipt holds no ModelVersionRegistered event".into()))?;
+    Ok(Published {
+        version_hash: request.version_hash,
+        publisher,
+        attestor: attestor.address(),
+        chain_id,
+        registry,
+        tx_hash: receipt.transaction_hash,
+        block_number: receipt.block_number.unwrap_or_default(),
+        block_hash: receipt.block_hash.unwrap_or_default(),
+        log_index: log.log_index.unwrap_or_default(),
+        gas_used: receipt.gas_used,
+    })
+}

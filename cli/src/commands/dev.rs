@@ -1,0 +1,254 @@
+//! `prova dev`: the whole stack on one machine, with demo data.
+//!
+//! Starts anvil and a private Postgres cluster under `.prova/dev` (unless `--rpc` / `--database-url` are given),
+//! deploys the registry, registers a demo publisher with an attestor key, publishes two demo model versions
+//! (a base model and a fine-tune of it), then runs the indexer and the API until Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use alloy::node_bindings::{Anvil, AnvilInstance};
+use alloy::primitives::{B256, keccak256};
+use alloy::signers::local::PrivateKeySigner;
+use anyhow::Context;
+use clap::Args;
+use prova_api::AppState;
+use prova_attestor::admin;
+use prova_attestor::publish::{PublishRequest, Published, publish_model_version};
+use prova_core::bindings::model_id;
+use prova_core::local::{LocalPostgres, find_foundry_tool};
+use prova_core::manifest::{HashOptions, hash_dir};
+use prova_core::signer::{KEYSTORE_PASSWORD_ENV, PRIVATE_KEY_ENV, new_keystore, parse_private_key};
+use prova_indexer::{Indexer, IndexerConfig};
+use tokio::sync::watch;
+
+/// Password of the demo attestor keystore; it guards a throwaway key on a local chain.
+const DEMO_KEYSTORE_PASSWORD: &str = "prova-dev";
+
+/// The first default anvil account, used as deployer and publisher admin when no key is given.
+const ANVIL_KEY_0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+
+/// Arguments of `prova dev`.
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    /// Use this chain instead of starting anvil (its PROVA_PRIVATE_KEY account, or anvil's first account, pays).
+    #[arg(long = "rpc", env = "PROVA_RPC_URL")]
+    pub rpc_url: Option<String>,
+    /// Use this database instead of starting a private Postgres cluster.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Folder for the Postgres cluster, demo models and keystore.
+    #[arg(long, default_value = ".prova/dev")]
+    pub data_dir: PathBuf,
+    /// Port for anvil.
+    #[arg(long, default_value_t = 8545)]
+    pub anvil_port: u16,
+    /// Port for the private Postgres cluster.
+    #[arg(long, default_value_t = 54329)]
+    pub pg_port: u16,
+    /// Address the API listens on.
+    #[arg(long, env = "PROVA_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Set everything up, print the banner, and exit instead of serving (used by tests).
+    #[arg(long, hide = true)]
+    pub exit_after_setup: bool,
+}
+
+/// The demo data that was published.
+struct Demo {
+    base: Published,
+    base_dir: PathBuf,
+    finetune: Published,
+    keystore: PathBuf,
+}
+
+impl DevArgs {
+    /// Runs the stack until Ctrl-C.
+    pub async fn run(self) -> anyhow::Result<ExitCode> {
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("cannot create {}", self.data_dir.display()))?;
+
+        // Keep these alive: dropping them stops anvil and Postgres.
+        let (_anvil, rpc_url) = self.chain()?;
+        let (_postgres, database_url) = self.database()?;
+
+        let admin_key = match std::env::var(PRIVATE_KEY_ENV) {
+            Ok(hex) => parse_private_key(&hex, PRIVATE_KEY_ENV)?,
+            Err(_) => parse_private_key(ANVIL_KEY_0, "the anvil default key")?,
+        };
+        let admin = prova_core::chain::connect_with_signer(&rpc_url, admin_key)?;
+        let chain_id = prova_core::chain::chain_id(&admin).await?;
+        let (registry, deploy_receipt) = prova_core::chain::deploy_registry(&admin).await?;
+        let deploy_block = deploy_receipt.block_number.unwrap_or_default();
+        tracing::info!(%registry, chain_id, "deployed ProvenanceRegistry");
+
+        let pool = prova_indexer::connect_db(&database_url, 16).await?;
+        // A fresh deployment can reuse an address seen on an earlier dev chain; drop what was indexed there.
+        prova_indexer::store::purge_registry(&pool, chain_id, registry).await?;
+
+        let demo = self.publish_demo(&admin, registry).await?;
+
+        let config = IndexerConfig {
+            start_block: deploy_block,
+            poll_interval: Duration::from_millis(250),
+            ..IndexerConfig::new(registry)
+        };
+        let indexer = Indexer::new(pool.clone(), prova_core::chain::connect(&rpc_url)?, config).await?;
+        indexer.sync_to_head().await?;
+
+        let listener = tokio::net::TcpListener::bind(self.listen)
+            .await
+            .with_context(|| format!("cannot listen on {} (pass --listen to choose another address)", self.listen))?;
+        let api_url = format!("http://{}", listener.local_addr()?);
+
+        print_banner(&Banner { rpc_url: &rpc_url, chain_id, registry, database_url: &database_url, api_url: &api_url, demo: &demo });
+        if self.exit_after_setup {
+            return Ok(ExitCode::SUCCESS);
+        }
+
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let stopped = |mut rx: watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        };
+        let indexer_task = tokio::spawn({
+            let stop = stopped(stop_rx.clone());
+            async move { indexer.run(stop).await }
+        });
+        let api_task = tokio::spawn(prova_api::serve(listener, AppState { pool }, stopped(stop_rx)));
+
+        crate::shutdown_signal().await;
+        eprintln!("\nstopping: indexer, API, anvil, Postgres");
+        let _ = stop_tx.send(true);
+        let _ = indexer_task.await;
+        let _ = api_task.await;
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// Starts anvil unless `--rpc` was given.
+    fn chain(&self) -> anyhow::Result<(Option<AnvilInstance>, String)> {
+        if let Some(url) = &self.rpc_url {
+            return Ok((None, url.clone()));
+        }
+        let anvil = Anvil::at(find_foundry_tool("anvil")?)
+            .port(self.anvil_port)
+            .chain_id(31337)
+            .try_spawn()
+            .with_context(|| format!("cannot start anvil on port {} (pass --anvil-port to choose another)", self.anvil_port))?;
+        let url = anvil.endpoint();
+        Ok((Some(anvil), url))
+    }
+
+    /// Starts the private Postgres cluster unless `--database-url` was given.
+    fn database(&self) -> anyhow::Result<(Option<LocalPostgres>, String)> {
+        if let Some(url) = &self.database_url {
+            return Ok((None, url.clone()));
+        }
+        let pg = LocalPostgres::start(&self.data_dir.join("pg"), self.pg_port)?;
+        let url = pg.create_database("prova_dev")?;
+        Ok((Some(pg), url))
+    }
+
+    /// Registers the demo publisher and key and publishes the demo versions.
+    async fn publish_demo(&self, admin: &alloy::providers::DynProvider, registry: alloy::primitives::Address) -> anyhow::Result<Demo> {
+        let publisher = admin::register_publisher(admin, registry, "Demo Lab", "https://example.org/demo-lab.json").await?;
+        let publisher = publisher.from;
+        let (keystore, attestor) = new_keystore(&self.data_dir.join("keys"), DEMO_KEYSTORE_PASSWORD, Some("attestor.json"))?;
+        admin::add_attestor(admin, registry, publisher, attestor.address()).await?;
+        // Fund the attestor so `prova model publish --keystore ...` works as printed; the demo itself is relayed.
+        let funding = alloy::rpc::types::TransactionRequest::default()
+            .to(attestor.address())
+            .value(alloy::primitives::U256::from(10u128.pow(19)));
+        prova_core::chain::send(admin, funding).await?;
+
+        let base_dir = self.data_dir.join("demo-model");
+        write_demo_model(&base_dir, "base")?;
+        let base = publish_demo_version(admin, registry, &attestor, &base_dir, B256::ZERO).await?;
+        let finetune_dir = self.data_dir.join("demo-model-finetune");
+        write_demo_model(&finetune_dir, "finetune")?;
+        let finetune = publish_demo_version(admin, registry, &attestor, &finetune_dir, base.version_hash).await?;
+        Ok(Demo { base, base_dir, finetune, keystore })
+    }
+}
+
+async fn publish_demo_version(
+    relayer: &alloy::providers::DynProvider,
+    registry: alloy::primitives::Address,
+    attestor: &PrivateKeySigner,
+    dir: &Path,
+    parent: B256,
+) -> anyhow::Result<Published> {
+    let manifest = hash_dir(dir, &HashOptions::default())?;
+    let request = PublishRequest {
+        publisher: None,
+        version_hash: manifest.version_hash,
+        model_id: model_id("demo-lab/tiny-llm"),
+        parent,
+        metadata_uri: "https://example.org/demo-lab/tiny-llm.json".into(),
+        metadata_hash: B256::ZERO,
+        validity: Duration::from_secs(3600),
+        confirmations: 1,
+        expected_chain_id: None,
+    };
+    Ok(publish_model_version(relayer, registry, attestor, &request).await?)
+}
+
+/// Writes a small deterministic model folder; `variant` changes the weights.
+fn write_demo_model(dir: &Path, variant: &str) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join("config.json"), "{\"architecture\":\"tiny-llm\",\"layers\":4,\"hidden\":256}\n")?;
+    std::fs::write(dir.join("tokenizer.json"), "{\"vocab_size\":32000}\n")?;
+    let mut weights = Vec::with_capacity(1 << 20);
+    let mut block = keccak256(variant.as_bytes());
+    while weights.len() < (1 << 20) {
+        weights.extend_from_slice(block.as_slice());
+        block = keccak256(block);
+    }
+    std::fs::write(dir.join("model.safetensors"), weights)?;
+    Ok(())
+}
+
+struct Banner<'a> {
+    rpc_url: &'a str,
+    chain_id: u64,
+    registry: alloy::primitives::Address,
+    database_url: &'a str,
+    api_url: &'a str,
+    demo: &'a Demo,
+}
+
+fn print_banner(b: &Banner<'_>) {
+    let prova = std::env::current_exe()
+        .ok()
+        .and_then(|exe| {
+            let cwd = std::env::current_dir().ok()?;
+            exe.strip_prefix(&cwd).map(|p| PathBuf::from(".").join(p)).ok().or(Some(exe))
+        })
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "prova".into());
+    let d = b.demo;
+    println!();
+    println!("prova dev is running (Ctrl-C stops everything)");
+    println!("  chain      {} (chain id {})", b.rpc_url, b.chain_id);
+    println!("  registry   {}", b.registry);
+    println!("  postgres   {}", b.database_url);
+    println!("  api        {}", b.api_url);
+    println!("  publisher  Demo Lab {}", d.base.publisher);
+    println!("  attestor   {} (keystore {}, password in {KEYSTORE_PASSWORD_ENV})", d.base.attestor, d.keystore.display());
+    println!("  versions   base {} (tx {})", d.base.version_hash, d.base.tx_hash);
+    println!("             fine-tune {} (parent: base)", d.finetune.version_hash);
+    println!();
+    println!("Try:");
+    println!("  curl -s {}/v1/model-versions/{}", b.api_url, d.base.version_hash);
+    println!("  curl -s {}/v1/publishers/{}", b.api_url, d.base.publisher);
+    println!("  curl -s {}/v1/status", b.api_url);
+    println!("  {prova} verify model {} --rpc {} --registry {}", d.base_dir.display(), b.rpc_url, b.registry);
+    println!(
+        "  {KEYSTORE_PASSWORD_ENV}={DEMO_KEYSTORE_PASSWORD} {prova} model publish <your-folder> --model demo-lab/my-model \\\n      --keystore {} --rpc {} --registry {}",
+        d.keystore.display(),
+        b.rpc_url,
+        b.registry
+    );
+    println!();
+}

@@ -1,0 +1,24 @@
+//! One module per `prova` subcommand.
+
+pub mod deploy;
+pub mod dev;
+pub mod index;
+pub mod key;
+pub mod model;
+pub mod publisher;
+pub mod serve;
+pub mod verify;
+
+use alloy::primitives::B256;
+
+/// Parses `0x` + 64 hex digits, or the empty string / `0x0` as zero.
+pub fn parse_b256(text: &str) -> Result<B256, String> {
+    if text.is_empty() || text == "0" || text == "0x0" {
+        return Ok(B256::ZERO);
+    }
+    let ok = text.len() == 66 && text.starts_with("0x") && text[2..].bytes().all(|b| b.is_ascii_hexdigit());
+    if !ok {
+        return Err(format!("expected 0x followed by 64 hex digits, got {text:?}"));
+    }
+    text.parse().map_err(|e| format!("{e}"))
+}

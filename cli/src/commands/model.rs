@@ -1,0 +1,164 @@
+//! `prova model hash` and `prova model publish`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use alloy::primitives::B256;
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use prova_attestor::publish::{PublishRequest, publish_model_version};
+use prova_core::args::ChainArgs;
+use prova_core::bindings::model_id;
+use prova_core::manifest::{HashOptions, Manifest, hash_dir};
+use prova_core::signer::KeyArgs;
+
+use super::parse_b256;
+
+/// Model subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Hash a model folder: print its manifest and version hash.
+    Hash(HashArgs),
+    /// Hash a model folder, sign its version hash with an attestor key and register it on-chain.
+    Publish(PublishArgs),
+}
+
+/// Arguments of `prova model hash`.
+#[derive(Debug, Args)]
+pub struct HashArgs {
+    /// The model folder.
+    pub dir: PathBuf,
+    /// Print the manifest as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the manifest JSON to this file.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Folder names to skip (repeatable); defaults to .git, .hg, .svn, .jj.
+    #[arg(long = "ignore")]
+    pub ignore: Vec<String>,
+}
+
+impl HashArgs {
+    fn options(&self) -> HashOptions {
+        if self.ignore.is_empty() { HashOptions::default() } else { HashOptions { ignore: self.ignore.clone() } }
+    }
+}
+
+/// Arguments of `prova model publish`.
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The model folder.
+    pub dir: PathBuf,
+    /// Model name, e.g. acme/llm-7b; its keccak256 is the on-chain model id.
+    #[arg(long, env = "PROVA_MODEL")]
+    pub model: String,
+    /// Parent version hash (fine-tune, quantization, merge).
+    #[arg(long, value_parser = parse_b256, default_value = "")]
+    pub parent: B256,
+    /// URI of the version's metadata (model card, manifest).
+    #[arg(long, default_value = "")]
+    pub metadata_uri: String,
+    /// keccak256 of the metadata document.
+    #[arg(long, value_parser = parse_b256, default_value = "")]
+    pub metadata_hash: B256,
+    /// Publisher id; defaults to the publisher the attestor key belongs to.
+    #[arg(long)]
+    pub publisher: Option<alloy::primitives::Address>,
+    /// Confirmations to wait for.
+    #[arg(long, default_value_t = 1)]
+    pub confirmations: u64,
+    /// Seconds the signature stays valid.
+    #[arg(long, default_value_t = 3600)]
+    pub deadline_secs: u64,
+    /// Refuse to sign unless the RPC endpoint serves this chain id.
+    #[arg(long, env = "PROVA_CHAIN_ID")]
+    pub chain_id: Option<u64>,
+    /// Write the manifest JSON to this file as well.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// The chain and registry.
+    #[command(flatten)]
+    pub chain: ChainArgs,
+    /// The attestor key (it also pays for gas unless PROVA_RELAYER_PRIVATE_KEY is set).
+    #[command(flatten)]
+    pub key: KeyArgs,
+}
+
+/// Environment variable with a separate relayer key that sends (and pays for) the transaction.
+pub const RELAYER_KEY_ENV: &str = "PROVA_RELAYER_PRIVATE_KEY";
+
+impl ModelCommand {
+    /// Runs the subcommand.
+    pub async fn run(self) -> anyhow::Result<ExitCode> {
+        match self {
+            Self::Hash(args) => {
+                let manifest = hash_dir(&args.dir, &args.options())?;
+                write_manifest(args.out.as_ref(), &manifest)?;
+                if args.json {
+                    println!("{}", serde_json::to_string_pretty(&manifest)?);
+                } else {
+                    print_manifest(&manifest);
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Self::Publish(args) => publish(args).await,
+        }
+    }
+}
+
+fn write_manifest(out: Option<&PathBuf>, manifest: &Manifest) -> anyhow::Result<()> {
+    if let Some(out) = out {
+        std::fs::write(out, serde_json::to_string_pretty(manifest)? + "\n")
+            .with_context(|| format!("cannot write {}", out.display()))?;
+    }
+    Ok(())
+}
+
+fn print_manifest(manifest: &Manifest) {
+    for entry in &manifest.files {
+        println!("{}  {:>14}  {}", entry.sha256, entry.size, entry.path);
+    }
+    println!("files         {}", manifest.files.len());
+    println!("bytes         {}", manifest.total_bytes());
+    println!("version hash  {}", manifest.version_hash);
+}
+
+async fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
+    let attestor = args.key.load()?;
+    let manifest = hash_dir(&args.dir, &HashOptions::default())?;
+    write_manifest(args.out.as_ref(), &manifest)?;
+    let sender_key = match std::env::var(RELAYER_KEY_ENV) {
+        Ok(hex) => prova_core::signer::parse_private_key(&hex, RELAYER_KEY_ENV)?,
+        Err(_) => attestor.clone(),
+    };
+    let sender = prova_core::chain::connect_with_signer(&args.chain.rpc_url, sender_key)?;
+    let request = PublishRequest {
+        publisher: args.publisher,
+        version_hash: manifest.version_hash,
+        model_id: model_id(&args.model),
+        parent: args.parent,
+        metadata_uri: args.metadata_uri,
+        metadata_hash: args.metadata_hash,
+        validity: Duration::from_secs(args.deadline_secs),
+        confirmations: args.confirmations,
+        expected_chain_id: args.chain_id,
+    };
+    let published = publish_model_version(&sender, args.chain.registry, &attestor, &request).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&published)?);
+    } else {
+        println!("version hash  {}", published.version_hash);
+        println!("model         {} ({})", args.model, request.model_id);
+        println!("publisher     {}", published.publisher);
+        println!("attestor      {}", published.attestor);
+        println!("tx            {}", published.tx_hash);
+        println!("block         {} ({})", published.block_number, published.block_hash);
+        println!("gas used      {}", published.gas_used);
+    }
+    Ok(ExitCode::SUCCESS)
+}

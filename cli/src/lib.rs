@@ -1,0 +1,92 @@
+//! The `prova` command line: one subcommand per role.
+//!
+//! Exit codes: 0 success (or verified), 1 checked and not verified, 2 could not run (bad input, unreachable RPC or
+//! database, refused transaction).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub mod commands;
+
+/// prova: on-chain provenance for AI models.
+#[derive(Debug, Parser)]
+#[command(name = "prova", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Log as JSON lines instead of human-readable text.
+    #[arg(long, global = true, env = "PROVA_LOG_JSON")]
+    pub log_json: bool,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Hash and publish model versions.
+    #[command(subcommand)]
+    Model(commands::model::ModelCommand),
+    /// Register a publisher and manage its attestor keys (sent from the admin account).
+    #[command(subcommand)]
+    Publisher(commands::publisher::PublisherCommand),
+    /// Create encrypted keystores.
+    #[command(subcommand)]
+    Key(commands::key::KeyCommand),
+    /// Deploy a ProvenanceRegistry.
+    Deploy(commands::deploy::DeployArgs),
+    /// Index registry events into Postgres and follow the chain head.
+    Index(commands::index::IndexArgs),
+    /// Serve the HTTP API from Postgres.
+    Serve(commands::serve::ServeArgs),
+    /// Check claims directly against the chain, with no database and no API.
+    #[command(subcommand)]
+    Verify(commands::verify::VerifyCommand),
+    /// Run the whole stack locally: anvil, Postgres, contracts, demo data, indexer and API.
+    Dev(commands::dev::DevArgs),
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Model(cmd) => cmd.run().await,
+        Command::Publisher(cmd) => cmd.run().await,
+        Command::Key(cmd) => cmd.run().await,
+        Command::Deploy(args) => args.run().await,
+        Command::Index(args) => args.run().await,
+        Command::Serve(args) => args.run().await,
+        Command::Verify(cmd) => cmd.run().await,
+        Command::Dev(args) => args.run().await,
+    }
+}
+
+/// Logs go to stderr, so stdout stays clean for results; `RUST_LOG` filters them (default `info`).
+pub fn init_tracing(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Resolves when the process gets Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

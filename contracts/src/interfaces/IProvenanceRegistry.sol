@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/// @title IProvenanceRegistry
+/// @notice On-chain registry of AI model versions, signed by the attestor keys of their publishers (labs).
+/// @dev Self-contained so that Rust's `sol!` and other tooling can read it. Formats are normative in DESIGN.md:
+///      a version hash is the root of an OpenZeppelin StandardMerkleTree over the manifest entries
+///      `(string path, uint64 size, bytes32 sha256)`.
+interface IProvenanceRegistry {
+    // ---------------------------------------------------------------------------------------------
+    // Types
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice A publisher (a lab). Its id is the address that registered it, and never changes.
+    struct Publisher {
+        /// @notice Current admin: adds, revokes and flags attestor keys, and revokes versions.
+        address admin;
+        /// @notice Registration time (block timestamp); zero means the publisher does not exist.
+        uint64 registeredAt;
+        /// @notice Admin nominated by `transferPublisherAdmin`, waiting to accept; zero if none.
+        address pendingAdmin;
+        /// @notice Human-readable name, e.g. "Acme AI".
+        string name;
+        /// @notice URI of a JSON document describing the publisher.
+        string metadataURI;
+    }
+
+    /// @notice An attestor key (a hot key that signs attestations), bound forever to one publisher.
+    struct AttestorKey {
+        /// @notice The publisher this key signs for; zero means the key was never added.
+        address publisher;
+        /// @notice Time the key was added.
+        uint64 addedAt;
+        /// @notice Time the key was revoked; zero while active. A revoked key can sign nothing new.
+        uint64 revokedAt;
+        /// @notice Time from which the key is known compromised; zero if never flagged.
+        uint64 compromisedSince;
+    }
+
+    /// @notice A registered model version.
+    struct ModelVersion {
+        /// @notice keccak256 of the model's name, e.g. keccak256("acme/llm-7b"); groups versions of one model.
+        bytes32 modelId;
+        /// @notice The version this one derives from (fine-tune, quantization, merge); zero for none.
+        bytes32 parent;
+        /// @notice keccak256 of the document at `metadataURI`, or zero.
+        bytes32 metadataHash;
+        /// @notice The publisher that owns the version.
+        address publisher;
+        /// @notice Block timestamp of registration; zero means the version does not exist.
+        uint64 registeredAt;
+        /// @notice The attestor key whose EIP-712 signature registered the version.
+        address attestor;
+        /// @notice Block number of registration.
+        uint64 registeredBlock;
+        /// @notice Time the publisher revoked the version; zero if not revoked.
+        uint64 revokedAt;
+        /// @notice URI of the version's metadata (model card, manifest, ...).
+        string metadataURI;
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Events
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice A publisher was registered by `publisher`, which is its first admin.
+    event PublisherRegistered(address indexed publisher, address indexed admin, string name, string metadataURI);
+
+    /// @notice The admin nominated `pendingAdmin` as the next admin of `publisher`.
+    event PublisherAdminTransferStarted(address indexed publisher, address indexed admin, address indexed pendingAdmin);
+
+    /// @notice `newAdmin` accepted the admin role of `publisher`.
+    event PublisherAdminTransferred(address indexed publisher, address indexed previousAdmin, address indexed newAdmin);
+
+    /// @notice `key` may now sign attestations for `publisher`.
+    event AttestorAdded(address indexed publisher, address indexed key);
+
+    /// @notice `key` can no longer sign attestations for `publisher`.
+    event AttestorRevoked(address indexed publisher, address indexed key);
+
+    /// @notice `key` is known compromised from `since` on; attestations it made at or after `since` are suspect.
+    event AttestorCompromised(address indexed publisher, address indexed key, uint64 since);
+
+    /// @notice A model version was registered with a signature from `attestor`.
+    event ModelVersionRegistered(
+        bytes32 indexed versionHash,
+        bytes32 indexed modelId,
+        address indexed publisher,
+        bytes32 parent,
+        address attestor,
+        string metadataURI,
+        bytes32 metadataHash
+    );
+
+    /// @notice The publisher revoked a model version. The version stays readable, marked revoked.
+    event ModelVersionRevoked(bytes32 indexed versionHash, address indexed publisher, string reason);
+
+    /// @notice `signer` cancelled one of its unused nonces, so any signature carrying it can no longer be used.
+    event NonceInvalidated(address indexed signer, uint256 nonce);
+
+    // ---------------------------------------------------------------------------------------------
+    // Errors
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice An address argument that must be non-zero was zero.
+    error RegistryZeroAddress();
+    /// @notice `publisher` is already registered.
+    error RegistryPublisherExists(address publisher);
+    /// @notice `publisher` is not registered.
+    error RegistryUnknownPublisher(address publisher);
+    /// @notice `caller` is not the admin of `publisher`.
+    error RegistryNotPublisherAdmin(address publisher, address caller);
+    /// @notice `caller` is not the pending admin of `publisher`.
+    error RegistryNotPendingAdmin(address publisher, address caller);
+    /// @notice `key` is already bound to a publisher (keys are never reused across publishers).
+    error RegistryAttestorExists(address key);
+    /// @notice `key` is not an attestor key of `publisher`.
+    error RegistryUnknownAttestor(address publisher, address key);
+    /// @notice `key` was already revoked.
+    error RegistryAttestorAlreadyRevoked(address key);
+    /// @notice A compromise time in the future, or later than an earlier flag, was given.
+    error RegistryInvalidCompromiseTime(uint64 since);
+    /// @notice The signature could not be parsed or recovered.
+    error RegistryInvalidSignature();
+    /// @notice `signer` is not an active attestor key of `publisher`.
+    error RegistryUnauthorizedSigner(address publisher, address signer);
+    /// @notice The signature's deadline has passed.
+    error RegistrySignatureExpired(uint256 deadline);
+    /// @notice `nonce` of `signer` was already used or invalidated.
+    error RegistryNonceUsed(address signer, uint256 nonce);
+    /// @notice The version hash is zero.
+    error RegistryInvalidVersionHash();
+    /// @notice `versionHash` is already registered.
+    error RegistryVersionExists(bytes32 versionHash);
+    /// @notice `versionHash` is not registered.
+    error RegistryUnknownVersion(bytes32 versionHash);
+    /// @notice The parent `parent` is not a registered version.
+    error RegistryUnknownParent(bytes32 parent);
+    /// @notice `versionHash` was already revoked.
+    error RegistryVersionAlreadyRevoked(bytes32 versionHash);
+
+    // ---------------------------------------------------------------------------------------------
+    // Publishers and keys
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice Registers the caller as a publisher; the caller's address is the publisher id and its first admin.
+    /// @param name Human-readable name.
+    /// @param metadataURI URI of a JSON document describing the publisher.
+    function registerPublisher(string calldata name, string calldata metadataURI) external;
+
+    /// @notice Nominates `newAdmin`; the role moves only when `newAdmin` calls `acceptPublisherAdmin`.
+    /// @param publisher The publisher id.
+    /// @param newAdmin The nominated admin; zero cancels a pending transfer.
+    function transferPublisherAdmin(address publisher, address newAdmin) external;
+
+    /// @notice Completes an admin transfer; callable only by the pending admin.
+    /// @param publisher The publisher id.
+    function acceptPublisherAdmin(address publisher) external;
+
+    /// @notice Authorizes `key` to sign attestations for `publisher`. Only the publisher's admin may call.
+    /// @param publisher The publisher id.
+    /// @param key The attestor key; must never have been bound to any publisher.
+    function addAttestor(address publisher, address key) external;
+
+    /// @notice Revokes `key`: it can sign nothing new. Past attestations stay valid. Only the admin may call.
+    /// @param publisher The publisher id.
+    /// @param key The attestor key.
+    function revokeAttestor(address publisher, address key) external;
+
+    /// @notice Flags `key` as compromised from `since` on, and revokes it if still active. Only the admin may call.
+    ///         A later call may move `since` earlier, never later.
+    /// @param publisher The publisher id.
+    /// @param key The attestor key.
+    /// @param since Unix time from which the key is considered compromised; not in the future.
+    function markAttestorCompromised(address publisher, address key, uint64 since) external;
+
+    // ---------------------------------------------------------------------------------------------
+    // Model versions
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice Registers a model version, authorized by an EIP-712 signature of an active attestor key of
+    ///         `publisher`. Anyone may relay the transaction.
+    /// @dev Typed data: `RegisterModelVersion(address publisher,bytes32 versionHash,bytes32 modelId,bytes32 parent,
+    ///      string metadataURI,bytes32 metadataHash,uint256 nonce,uint256 deadline)`, domain name "ProvaProvenanceRegistry",
+    ///      version "1", with chainId and this contract's address.
+    /// @param publisher The publisher id.
+    /// @param versionHash The Merkle root of the version's manifest; non-zero and not yet registered.
+    /// @param modelId keccak256 of the model's name.
+    /// @param parent A registered parent version, or zero.
+    /// @param metadataURI URI of the version's metadata.
+    /// @param metadataHash keccak256 of the metadata document, or zero.
+    /// @param nonce Any unused nonce of the signer (nonces are unordered, so batches can be signed in parallel).
+    /// @param deadline Unix time after which the signature is refused.
+    /// @param signature The attestor key's 65-byte ECDSA signature over the typed data.
+    function registerModelVersion(
+        address publisher,
+        bytes32 versionHash,
+        bytes32 modelId,
+        bytes32 parent,
+        string calldata metadataURI,
+        bytes32 metadataHash,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) external;
+
+    /// @notice Revokes a model version with a reason. Only the admin of the version's publisher may call.
+    /// @param versionHash The version.
+    /// @param reason Free text, e.g. "weights leaked" or "superseded by 0x...".
+    function revokeModelVersion(bytes32 versionHash, string calldata reason) external;
+
+    /// @notice Cancels one of the caller's unused nonces, so a signature that carries it can never be used.
+    /// @param nonce The nonce.
+    function invalidateNonce(uint256 nonce) external;
+
+    // ---------------------------------------------------------------------------------------------
+    // Views
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice Returns a publisher; `registeredAt == 0` if it does not exist.
+    function getPublisher(address publisher) external view returns (Publisher memory);
+
+    /// @notice Returns an attestor key's record; `publisher == address(0)` if it was never added.
+    function getAttestorKey(address key) external view returns (AttestorKey memory);
+
+    /// @notice True if `key` is an active (added, not revoked) attestor key of `publisher`.
+    function isActiveAttestor(address publisher, address key) external view returns (bool);
+
+    /// @notice Returns a model version; `registeredAt == 0` if it does not exist.
+    function getModelVersion(bytes32 versionHash) external view returns (ModelVersion memory);
+
+    /// @notice True if `versionHash` is registered (revoked or not).
+    function isRegistered(bytes32 versionHash) external view returns (bool);
+
+    /// @notice True if the version was registered at or after its attestor key's compromise time.
+    function isSignedByCompromisedKey(bytes32 versionHash) external view returns (bool);
+
+    /// @notice True if `nonce` of `signer` was used or invalidated.
+    function isNonceUsed(address signer, uint256 nonce) external view returns (bool);
+
+    /// @notice The EIP-712 digest the attestor key must sign for `registerModelVersion`.
+    function hashRegisterModelVersion(
+        address publisher,
+        bytes32 versionHash,
+        bytes32 modelId,
+        bytes32 parent,
+        string calldata metadataURI,
+        bytes32 metadataHash,
+        uint256 nonce,
+        uint256 deadline
+    ) external view returns (bytes32);
+
+    /// @notice The EIP-712 domain separator of this deployment.
+    function domainSeparator() external view returns (bytes32);
+
+    /// @notice True if the file `(path, size, sha256)` belongs to the registered version `versionHash`, given a
+    ///         StandardMerkleTree proof (from `prova model prove-file` or the JS library openzeppelin/merkle-tree).
+    function verifyFile(bytes32 versionHash, string calldata path, uint64 size, bytes32 sha256Digest, bytes32[] calldata proof)
+        external
+        view
+        returns (bool);
+}

@@ -1,0 +1,15 @@
+//! Shared core of prova: manifests and hashing, Merkle trees, EIP-712 types, contract bindings, shared
+//! command-line arguments and the local stack (anvil, Postgres) used by `prova dev` and the tests.
+
+pub mod args;
+pub mod bindings;
+pub mod chain;
+pub mod error;
+pub mod local;
+pub mod manifest;
+pub mod merkle;
+pub mod signer;
+pub mod types;
+pub mod verify;
+
+pub use error::{Error, Result};

@@ -1,0 +1,315 @@
+//! Model manifests: one `(path, size, sha256)` entry per file of a model folder, and the version hash over them.
+//!
+//! The version hash is the root of an OpenZeppelin `StandardMerkleTree` with leaf types
+//! `["string","uint64","bytes32"]` (see DESIGN.md). File digests are plain SHA-256, equal to Hugging Face LFS oids
+//! and to sigstore model_signing's per-file digests.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
+
+use alloy::primitives::B256;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::merkle::{MerkleTree, leaf_hash};
+
+/// Manifest format tag written into every manifest file.
+pub const MANIFEST_FORMAT: &str = "prova.manifest/v1";
+
+/// Folder names ignored by default: version-control metadata is not part of a model.
+pub const DEFAULT_IGNORE: &[&str] = &[".git", ".hg", ".svn", ".jj"];
+
+/// Read buffer for hashing: large sequential reads keep the disk and SHA units busy.
+const READ_BUFFER: usize = 1 << 20;
+
+/// Solidity types of a manifest leaf, as passed to `StandardMerkleTree.of`.
+pub const LEAF_TYPES: [&str; 3] = ["string", "uint64", "bytes32"];
+
+/// One file of a model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestEntry {
+    /// Path relative to the model folder, `/`-separated, UTF-8.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256 of the file's bytes.
+    pub sha256: B256,
+}
+
+impl ManifestEntry {
+    /// The entry's `StandardMerkleTree` leaf hash.
+    pub fn leaf(&self) -> B256 {
+        leaf_hash(&(self.path.clone(), self.size, self.sha256))
+    }
+}
+
+/// A model version's manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Always [`MANIFEST_FORMAT`].
+    pub format: String,
+    /// The tool that wrote it, e.g. `prova 0.1.0`.
+    pub tool: String,
+    /// The Merkle root over the entries: the version hash registered on-chain.
+    pub version_hash: B256,
+    /// Folder names that were skipped while hashing.
+    pub ignore: Vec<String>,
+    /// The files, sorted by path.
+    pub files: Vec<ManifestEntry>,
+}
+
+impl Manifest {
+    /// Builds a manifest from entries, checking their paths and computing the version hash.
+    pub fn from_entries(mut files: Vec<ManifestEntry>, ignore: Vec<String>) -> Result<Self> {
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        let mut seen = BTreeSet::new();
+        for entry in &files {
+            check_relative_path(&entry.path)?;
+            if !seen.insert(entry.path.as_str()) {
+                return Err(Error::DuplicatePath(entry.path.clone()));
+            }
+        }
+        let version_hash = version_hash(&files).ok_or_else(|| Error::EmptyFolder(PathBuf::from("<manifest>")))?;
+        Ok(Self {
+            format: MANIFEST_FORMAT.to_owned(),
+            tool: concat!("prova ", env!("CARGO_PKG_VERSION")).to_owned(),
+            version_hash,
+            ignore,
+            files,
+        })
+    }
+
+    /// Parses a manifest and checks that its recorded version hash matches its entries.
+    pub fn from_json(json: &str) -> Result<Self> {
+        let parsed: Self = serde_json::from_str(json)?;
+        let rebuilt = Self::from_entries(parsed.files, parsed.ignore)?;
+        if rebuilt.version_hash != parsed.version_hash {
+            return Err(Error::ManifestRootMismatch { recorded: parsed.version_hash, computed: rebuilt.version_hash });
+        }
+        Ok(rebuilt)
+    }
+
+    /// The Merkle tree over the entries.
+    pub fn tree(&self) -> MerkleTree {
+        MerkleTree::from_leaf_hashes(self.files.iter().map(ManifestEntry::leaf).collect())
+            .expect("a manifest has at least one entry")
+    }
+
+    /// Total bytes over all files.
+    pub fn total_bytes(&self) -> u64 {
+        self.files.iter().map(|e| e.size).sum()
+    }
+}
+
+/// The version hash of a set of entries, or `None` if there are none.
+pub fn version_hash(entries: &[ManifestEntry]) -> Option<B256> {
+    MerkleTree::from_leaf_hashes(entries.iter().map(ManifestEntry::leaf).collect()).map(|t| t.root())
+}
+
+/// Options for [`hash_dir`].
+#[derive(Debug, Clone)]
+pub struct HashOptions {
+    /// Folder names to skip anywhere in the tree.
+    pub ignore: Vec<String>,
+}
+
+impl Default for HashOptions {
+    fn default() -> Self {
+        Self { ignore: DEFAULT_IGNORE.iter().map(|s| (*s).to_owned()).collect() }
+    }
+}
+
+/// Hashes every file under `root` in parallel and returns the manifest.
+///
+/// Refuses an empty folder, non-UTF-8 paths, symlinks that leave the folder, and symlinks to directories.
+/// The result does not depend on thread count or directory order.
+pub fn hash_dir(root: &Path, options: &HashOptions) -> Result<Manifest> {
+    let files = list_files(root, &options.ignore)?;
+    if files.is_empty() {
+        return Err(Error::EmptyFolder(root.to_path_buf()));
+    }
+    let entries = files
+        .into_par_iter()
+        .map(|(rel, abs)| {
+            let (size, sha256) = sha256_file(&abs)?;
+            Ok(ManifestEntry { path: rel, size, sha256 })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Manifest::from_entries(entries, options.ignore.clone())
+}
+
+/// SHA-256 of a file's bytes, with its size.
+pub fn sha256_file(path: &Path) -> Result<(u64, B256)> {
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; READ_BUFFER];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((size, B256::from_slice(&hasher.finalize())))
+}
+
+/// Lists `(relative path, absolute path)` of every file under `root`, sorted by relative path.
+fn list_files(root: &Path, ignore: &[String]) -> Result<Vec<(String, PathBuf)>> {
+    let meta = std::fs::metadata(root).map_err(|e| Error::io(root, e))?;
+    if !meta.is_dir() {
+        return Err(Error::NotADirectory(root.to_path_buf()));
+    }
+    let canonical_root = root.canonicalize().map_err(|e| Error::io(root, e))?;
+    let walker = walkdir::WalkDir::new(root).follow_links(false).sort_by_file_name().into_iter().filter_entry(|e| {
+        e.depth() == 0 || !(e.file_type().is_dir() && ignore.iter().any(|i| e.file_name() == i.as_str()))
+    });
+    let mut files = Vec::new();
+    for entry in walker {
+        let entry = entry.map_err(|e| {
+            let path = e.path().map(Path::to_path_buf).unwrap_or_else(|| root.to_path_buf());
+            Error::io(path, e.into_io_error().unwrap_or_else(|| std::io::Error::other("filesystem loop")))
+        })?;
+        if entry.file_type().is_dir() {
+            continue;
+        }
+        let rel = relative_utf8(root, entry.path())?;
+        if entry.file_type().is_symlink() {
+            let target = entry.path().canonicalize().map_err(|e| Error::io(entry.path(), e))?;
+            if !target.starts_with(&canonical_root) {
+                return Err(Error::SymlinkOutside { link: rel, target });
+            }
+            if target.is_dir() {
+                return Err(Error::SymlinkToDirectory(rel));
+            }
+        }
+        files.push((rel, entry.path().to_path_buf()));
+    }
+    Ok(files)
+}
+
+/// The `/`-separated UTF-8 path of `path` relative to `root`.
+fn relative_utf8(root: &Path, path: &Path) -> Result<String> {
+    let rel = path.strip_prefix(root).expect("walkdir yields paths under the root");
+    let mut parts = Vec::new();
+    for component in rel.components() {
+        match component {
+            Component::Normal(part) => {
+                parts.push(part.to_str().ok_or_else(|| Error::NonUtf8Path(path.to_path_buf()))?);
+            }
+            _ => return Err(Error::BadManifestPath(rel.display().to_string())),
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+/// Checks that a manifest path is relative, `/`-separated and free of `.`/`..`/empty segments.
+pub fn check_relative_path(path: &str) -> Result<()> {
+    let bad = path.is_empty()
+        || path.starts_with('/')
+        || path.contains('\\')
+        || path.contains('\0')
+        || path.split('/').any(|seg| seg.is_empty() || seg == "." || seg == "..");
+    if bad { Err(Error::BadManifestPath(path.to_owned())) } else { Ok(()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn write(dir: &Path, rel: &str, bytes: &[u8]) {
+        let path = dir.join(rel);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, bytes).unwrap();
+    }
+
+    #[test]
+    fn sha256_of_known_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "abc", b"abc");
+        let (size, digest) = sha256_file(&dir.path().join("abc")).unwrap();
+        assert_eq!(size, 3);
+        assert_eq!(
+            digest.to_string(),
+            "0xba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn hashes_nested_folder_and_skips_vcs() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "config.json", b"{}");
+        write(dir.path(), "weights/part-0.bin", &[7u8; 5000]);
+        write(dir.path(), ".git/HEAD", b"ref: main");
+        let manifest = hash_dir(dir.path(), &HashOptions::default()).unwrap();
+        let paths: Vec<_> = manifest.files.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["config.json", "weights/part-0.bin"]);
+        assert_eq!(manifest.files[1].size, 5000);
+        assert_eq!(manifest.version_hash, version_hash(&manifest.files).unwrap());
+    }
+
+    #[test]
+    fn refuses_empty_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), ".git/HEAD", b"x");
+        assert!(matches!(hash_dir(dir.path(), &HashOptions::default()), Err(Error::EmptyFolder(_))));
+    }
+
+    #[test]
+    fn refuses_symlink_outside() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        write(outside.path(), "secret", b"x");
+        write(dir.path(), "a", b"a");
+        std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("link")).unwrap();
+        assert!(matches!(hash_dir(dir.path(), &HashOptions::default()), Err(Error::SymlinkOutside { .. })));
+    }
+
+    #[test]
+    fn follows_symlink_inside() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "a", b"a");
+        std::os::unix::fs::symlink(dir.path().join("a"), dir.path().join("b")).unwrap();
+        let manifest = hash_dir(dir.path(), &HashOptions::default()).unwrap();
+        assert_eq!(manifest.files.len(), 2);
+        assert_eq!(manifest.files[0].sha256, manifest.files[1].sha256);
+    }
+
+    #[test]
+    fn one_byte_changes_the_version_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "w.bin", &[0u8; 100]);
+        let before = hash_dir(dir.path(), &HashOptions::default()).unwrap().version_hash;
+        let mut bytes = vec![0u8; 100];
+        bytes[42] = 1;
+        write(dir.path(), "w.bin", &bytes);
+        let after = hash_dir(dir.path(), &HashOptions::default()).unwrap().version_hash;
+        assert_ne!(before, after);
+    }
+
+    #[test]
+    fn manifest_json_round_trip_and_tamper_detection() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "x", b"x");
+        write(dir.path(), "y/z", b"z");
+        let manifest = hash_dir(dir.path(), &HashOptions::default()).unwrap();
+        let json = serde_json::to_string(&manifest).unwrap();
+        assert_eq!(Manifest::from_json(&json).unwrap(), manifest);
+        let tampered = json.replace("\"size\":1", "\"size\":2");
+        assert!(matches!(Manifest::from_json(&tampered), Err(Error::ManifestRootMismatch { .. })));
+    }
+
+    #[test]
+    fn refuses_bad_paths() {
+        for bad in ["", "/abs", "a/../b", "./a", "a//b", "a\\b"] {
+            assert!(check_relative_path(bad).is_err(), "{bad}");
+        }
+        check_relative_path("a/b.c").unwrap();
+    }
+}

@@ -1,0 +1,253 @@
+//! Writing decoded registry events and the cursor to Postgres, in one transaction per block range.
+
+use alloy::primitives::{Address, B256};
+use chrono::{DateTime, Utc};
+use prova_core::bindings::IProvenanceRegistry::IProvenanceRegistryEvents as Event;
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
+use sqlx::{PgPool, Postgres, Transaction};
+
+use crate::error::{Error, Result};
+
+/// Where a log sits on the chain: the columns every event row shares.
+#[derive(Debug, Clone)]
+pub struct LogMeta {
+    /// Chain id.
+    pub chain_id: u64,
+    /// Emitting contract.
+    pub contract: Address,
+    /// Block number.
+    pub block_number: u64,
+    /// Block hash.
+    pub block_hash: B256,
+    /// Block time.
+    pub block_time: DateTime<Utc>,
+    /// Transaction hash.
+    pub tx_hash: B256,
+    /// Log index in the block.
+    pub log_index: u64,
+}
+
+/// A decoded event with its position.
+#[derive(Debug, Clone)]
+pub struct IndexedEvent {
+    /// Where it is.
+    pub meta: LogMeta,
+    /// What it says.
+    pub event: Event,
+}
+
+/// Postgres' BIGINT for a chain quantity; values beyond i64 cannot occur on real chains and are refused.
+pub fn to_i64(value: u64) -> Result<i64> {
+    i64::try_from(value).map_err(|_| Error::Inconsistent(format!("value {value} does not fit in BIGINT")))
+}
+
+/// Postgres TEXT cannot hold NUL; event strings are stored with NUL replaced by U+FFFD.
+fn text(value: &str) -> String {
+    value.replace('\0', "\u{FFFD}")
+}
+
+type PgQuery<'q> = Query<'q, Postgres, PgArguments>;
+
+/// Binds the seven columns every event table starts with.
+fn bind_meta<'q>(query: PgQuery<'q>, meta: &LogMeta) -> Result<PgQuery<'q>> {
+    Ok(query
+        .bind(to_i64(meta.chain_id)?)
+        .bind(meta.tx_hash.to_vec())
+        .bind(to_i64(meta.log_index)?)
+        .bind(meta.contract.to_vec())
+        .bind(to_i64(meta.block_number)?)
+        .bind(meta.block_hash.to_vec())
+        .bind(meta.block_time))
+}
+
+/// `INSERT INTO table (the seven common columns, extra columns) VALUES (...) ON CONFLICT DO NOTHING`, as a
+/// static string; the common columns take `$1..$7`, the extra ones the placeholders given.
+macro_rules! insert_sql {
+    ($table:literal, $columns:literal, $placeholders:literal) => {
+        sqlx::query(concat!(
+            "INSERT INTO ",
+            $table,
+            " (chain_id, tx_hash, log_index, contract, block_number, block_hash, block_time, ",
+            $columns,
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, ",
+            $placeholders,
+            ") ON CONFLICT (chain_id, tx_hash, log_index) DO NOTHING"
+        ))
+    };
+}
+
+/// Inserts one event row; re-inserting the same event is a no-op.
+async fn insert_event(tx: &mut Transaction<'_, Postgres>, indexed: &IndexedEvent) -> Result<()> {
+    let meta = &indexed.meta;
+    let query = match &indexed.event {
+        Event::PublisherRegistered(e) => {
+            bind_meta(insert_sql!("publisher_registered", "publisher, admin, name, metadata_uri", "$8, $9, $10, $11"), meta)?
+                .bind(e.publisher.to_vec())
+                .bind(e.admin.to_vec())
+                .bind(text(&e.name))
+                .bind(text(&e.metadataURI))
+        }
+        Event::PublisherAdminTransferStarted(e) => {
+            bind_meta(insert_sql!("publisher_admin_transfer_started", "publisher, admin, pending_admin", "$8, $9, $10"), meta)?
+                .bind(e.publisher.to_vec())
+                .bind(e.admin.to_vec())
+                .bind(e.pendingAdmin.to_vec())
+        }
+        Event::PublisherAdminTransferred(e) => {
+            bind_meta(insert_sql!("publisher_admin_transferred", "publisher, previous_admin, new_admin", "$8, $9, $10"), meta)?
+                .bind(e.publisher.to_vec())
+                .bind(e.previousAdmin.to_vec())
+                .bind(e.newAdmin.to_vec())
+        }
+        Event::AttestorAdded(e) => {
+            bind_meta(insert_sql!("attestor_added", "publisher, key", "$8, $9"), meta)?.bind(e.publisher.to_vec()).bind(e.key.to_vec())
+        }
+        Event::AttestorRevoked(e) => {
+            bind_meta(insert_sql!("attestor_revoked", "publisher, key", "$8, $9"), meta)?.bind(e.publisher.to_vec()).bind(e.key.to_vec())
+        }
+        Event::AttestorCompromised(e) => {
+            bind_meta(insert_sql!("attestor_compromised", "publisher, key, since", "$8, $9, $10"), meta)?
+                .bind(e.publisher.to_vec())
+                .bind(e.key.to_vec())
+                .bind(to_i64(e.since)?)
+        }
+        Event::ModelVersionRegistered(e) => {
+            bind_meta(insert_sql!("model_version_registered", "version_hash, model_id, publisher, parent, attestor, metadata_uri, metadata_hash", "$8, $9, $10, $11, $12, $13, $14"), meta)?
+                .bind(e.versionHash.to_vec())
+                .bind(e.modelId.to_vec())
+                .bind(e.publisher.to_vec())
+                .bind(e.parent.to_vec())
+                .bind(e.attestor.to_vec())
+                .bind(text(&e.metadataURI))
+                .bind(e.metadataHash.to_vec())
+        }
+        Event::ModelVersionRevoked(e) => {
+            bind_meta(insert_sql!("model_version_revoked", "version_hash, publisher, reason", "$8, $9, $10"), meta)?
+                .bind(e.versionHash.to_vec())
+                .bind(e.publisher.to_vec())
+                .bind(text(&e.reason))
+        }
+        Event::NonceInvalidated(e) => {
+            bind_meta(insert_sql!("nonce_invalidated", "signer, nonce", "$8, $9"), meta)?
+                .bind(e.signer.to_vec())
+                .bind(e.nonce.to_be_bytes::<32>().to_vec())
+        }
+    };
+    query.execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// The indexer's position for one registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    /// First block not yet indexed.
+    pub next_block: u64,
+}
+
+/// Reads the cursor, creating it at `start_block` if this registry was never indexed.
+pub async fn load_cursor(pool: &PgPool, chain_id: u64, contract: Address, start_block: u64) -> Result<Cursor> {
+    sqlx::query(
+        "INSERT INTO indexer_cursors (chain_id, contract, next_block) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(to_i64(chain_id)?)
+    .bind(contract.to_vec())
+    .bind(to_i64(start_block)?)
+    .execute(pool)
+    .await?;
+    let next: i64 = sqlx::query_scalar("SELECT next_block FROM indexer_cursors WHERE chain_id = $1 AND contract = $2")
+        .bind(to_i64(chain_id)?)
+        .bind(contract.to_vec())
+        .fetch_one(pool)
+        .await?;
+    Ok(Cursor { next_block: next as u64 })
+}
+
+/// Records the latest chain head seen, for `/v1/status`.
+pub async fn record_head(pool: &PgPool, chain_id: u64, contract: Address, head: u64) -> Result<()> {
+    sqlx::query(
+        "UPDATE indexer_cursors SET head_block = $3, head_seen_at = now() WHERE chain_id = $1 AND contract = $2",
+    )
+    .bind(to_i64(chain_id)?)
+    .bind(contract.to_vec())
+    .bind(to_i64(head)?)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Writes the events of blocks `from..=to` and moves the cursor to `to + 1`, all in one transaction.
+///
+/// The cursor row is locked and must still read `from`; if another writer moved it, nothing is written and
+/// `Ok(false)` is returned. A crash before commit leaves both rows and cursor untouched, so nothing is lost or
+/// duplicated.
+pub async fn commit_range(
+    pool: &PgPool,
+    chain_id: u64,
+    contract: Address,
+    from: u64,
+    to: u64,
+    events: &[IndexedEvent],
+) -> Result<bool> {
+    let mut tx = pool.begin().await?;
+    let current: Option<i64> = sqlx::query_scalar(
+        "SELECT next_block FROM indexer_cursors WHERE chain_id = $1 AND contract = $2 FOR UPDATE",
+    )
+    .bind(to_i64(chain_id)?)
+    .bind(contract.to_vec())
+    .fetch_optional(&mut *tx)
+    .await?;
+    if current != Some(to_i64(from)?) {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    for event in events {
+        insert_event(&mut tx, event).await?;
+    }
+    sqlx::query(
+        "UPDATE indexer_cursors SET next_block = $3, updated_at = now() WHERE chain_id = $1 AND contract = $2",
+    )
+    .bind(to_i64(chain_id)?)
+    .bind(contract.to_vec())
+    .bind(to_i64(to + 1)?)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Every table holding registry events.
+pub const EVENT_TABLES: &[&str] = &[
+    "publisher_registered",
+    "publisher_admin_transfer_started",
+    "publisher_admin_transferred",
+    "attestor_added",
+    "attestor_revoked",
+    "attestor_compromised",
+    "model_version_registered",
+    "model_version_revoked",
+    "nonce_invalidated",
+];
+
+/// Deletes everything indexed for one registry, and its cursor, in one transaction.
+///
+/// For a registry address that was just deployed: anything stored under it came from an earlier chain that
+/// reused the address (a restarted dev chain), not from this one.
+pub async fn purge_registry(pool: &PgPool, chain_id: u64, contract: Address) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    for table in EVENT_TABLES.iter().chain(&["indexer_cursors"]) {
+        sqlx::query(&format!("DELETE FROM {table} WHERE chain_id = $1 AND contract = $2"))
+            .bind(to_i64(chain_id)?)
+            .bind(contract.to_vec())
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Decodes a raw log of the registry, or `None` for a log that is not one of its events.
+pub fn decode(log: &alloy::primitives::Log) -> Option<Event> {
+    use alloy::sol_types::SolEventInterface;
+    Event::decode_log(log).ok().map(|decoded| decoded.data)
+}
