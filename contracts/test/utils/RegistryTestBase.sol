@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.30;
+
+import {Test} from "forge-std/Test.sol";
+
+import {ProvenanceRegistry} from "../../src/ProvenanceRegistry.sol";
+import {IProvenanceRegistry} from "../../src/interfaces/IProvenanceRegistry.sol";
+
+/// @notice Shared fixture: one registry, one publisher (`lab`, its own admin) with one active attestor key, and
+///         helpers that sign `RegisterModelVersion` typed data with a real private key.
+abstract contract RegistryTestBase is Test {
+    /// @dev Hashed independently of the contract, so that a typo in either place fails the tests.
+    bytes32 internal constant DOMAIN_TYPEHASH =
+        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
+    bytes32 internal constant TYPEHASH = keccak256(
+        "RegisterModelVersion(address publisher,bytes32 versionHash,bytes32 modelId,bytes32 parent,string metadataURI,bytes32 metadataHash,uint256 nonce,uint256 deadline)"
+    );
+
+    /// @dev Every field of one `registerModelVersion` call, except the signature.
+    struct Registration {
+        address publisher;
+        bytes32 versionHash;
+        bytes32 modelId;
+        bytes32 parent;
+        string metadataURI;
+        bytes32 metadataHash;
+        uint256 nonce;
+        uint256 deadline;
+    }
+
+    ProvenanceRegistry internal registry;
+
+    address internal lab;
+    address internal attestor;
+    uint256 internal attestorPk;
+    address internal relayer;
+    address internal stranger;
+
+    function setUp() public virtual {
+        vm.warp(1_700_000_000);
+        vm.roll(100);
+        registry = new ProvenanceRegistry();
+        lab = makeAddr("lab");
+        (attestor, attestorPk) = makeAddrAndKey("attestor");
+        relayer = makeAddr("relayer");
+        stranger = makeAddr("stranger");
+
+        vm.prank(lab);
+        registry.registerPublisher("Acme AI", "ipfs://acme");
+        vm.prank(lab);
+        registry.addAttestor(lab, attestor);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Typed data
+    // ---------------------------------------------------------------------------------------------
+
+    /// @dev A registration of a fresh version by `lab`, valid for one hour.
+    function _registration(bytes32 versionHash) internal view returns (Registration memory r) {
+        r = Registration({
+            publisher: lab,
+            versionHash: versionHash,
+            modelId: keccak256("acme/llm-7b"),
+            parent: bytes32(0),
+            metadataURI: "ipfs://bafy-model-card",
+            metadataHash: keccak256("model card"),
+            nonce: uint256(versionHash),
+            deadline: block.timestamp + 1 hours
+        });
+    }
+
+    function _domainSeparator(address verifyingContract) internal view returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                DOMAIN_TYPEHASH, keccak256("ProvaProvenanceRegistry"), keccak256("1"), block.chainid, verifyingContract
+            )
+        );
+    }
+
+    function _structHash(Registration memory r) internal pure returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                TYPEHASH,
+                r.publisher,
+                r.versionHash,
+                r.modelId,
+                r.parent,
+                keccak256(bytes(r.metadataURI)),
+                r.metadataHash,
+                r.nonce,
+                r.deadline
+            )
+        );
+    }
+
+    /// @dev The digest for `verifyingContract` on the current chain, computed without the contract.
+    function _digest(address verifyingContract, Registration memory r) internal view returns (bytes32) {
+        return keccak256(abi.encodePacked("\x19\x01", _domainSeparator(verifyingContract), _structHash(r)));
+    }
+
+    function _sign(uint256 pk, address verifyingContract, Registration memory r) internal view returns (bytes memory) {
+        (uint8 v, bytes32 rr, bytes32 s) = vm.sign(pk, _digest(verifyingContract, r));
+        return abi.encodePacked(rr, s, v);
+    }
+
+    function _sign(uint256 pk, Registration memory r) internal view returns (bytes memory) {
+        return _sign(pk, address(registry), r);
+    }
+
+    function _submit(Registration memory r, bytes memory signature) internal {
+        _submit(registry, r, signature);
+    }
+
+    function _submit(ProvenanceRegistry target, Registration memory r, bytes memory signature) internal {
+        vm.prank(relayer);
+        target.registerModelVersion(
+            r.publisher,
+            r.versionHash,
+            r.modelId,
+            r.parent,
+            r.metadataURI,
+            r.metadataHash,
+            r.nonce,
+            r.deadline,
+            signature
+        );
+    }
+
+    /// @dev Signs with the fixture's attestor key and submits through the relayer.
+    function _registerSigned(Registration memory r) internal {
+        _submit(r, _sign(attestorPk, r));
+    }
+
+    function _registerVersion(bytes32 versionHash) internal returns (Registration memory r) {
+        r = _registration(versionHash);
+        _registerSigned(r);
+    }
+
+    /// @dev Address that `signature` recovers to for `r` on `target` at the current chain id (or zero).
+    function _recoverOn(ProvenanceRegistry target, Registration memory r, bytes memory signature)
+        internal
+        view
+        returns (address)
+    {
+        (bytes32 rr, bytes32 s, uint8 v) = _split(signature);
+        return ecrecover(_digest(address(target), r), v, rr, s);
+    }
+
+    function _split(bytes memory signature) internal pure returns (bytes32 r, bytes32 s, uint8 v) {
+        assembly ("memory-safe") {
+            r := mload(add(signature, 0x20))
+            s := mload(add(signature, 0x40))
+            v := byte(0, mload(add(signature, 0x60)))
+        }
+    }
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every test: Solidity (forge), Rust unit tests, and end-to-end tests on a real anvil and a real Postgres.
+# Does its own set-up on a fresh machine (npm packages, Postgres binaries, builds). Used by `make test` and CI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+FORGE=node_modules/@foundry-rs/forge-linux-amd64/bin/forge
+
+echo "==> forge test"
+"$FORGE" test
+
+echo "==> generated files are up to date"
+scripts/export-abi.sh
+npm run -s fixtures
+git diff --exit-code -- core/artifacts core/tests/fixtures \
+  || { echo "generated files changed: run scripts/export-abi.sh and npm run fixtures, then commit" >&2; exit 1; }
+
+echo "==> cargo build"
+cargo build --workspace --all-targets --locked
+
+eval "$(scripts/pg-test-cluster.sh start)"
+trap 'scripts/pg-test-cluster.sh stop "$PROVA_TEST_PGDATA"' EXIT
+
+echo "==> cargo tests (unit and end-to-end)"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast
+else
+  cargo test --workspace --no-fail-fast
+fi

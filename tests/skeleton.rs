@@ -1,0 +1,204 @@
+//! The walking skeleton, end to end on a real anvil and a real Postgres: a model folder is published with the CLI
+//! (keystore attestor, separate relayer), indexed, served over HTTP, and verified against the chain.
+
+use alloy::primitives::{Address, B256, keccak256};
+use alloy::providers::Provider;
+use alloy::sol_types::SolEvent;
+use prova_core::bindings::IProvenanceRegistry;
+use prova_e2e::{Stack, copy_dir, stderr, stdout, write_model};
+use prova_indexer::{Indexer, IndexerConfig};
+use serde_json::Value;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn publish_index_serve_verify() -> anyhow::Result<()> {
+    let stack = Stack::start().await?;
+    let admin_hex = stack.admin_key.to_bytes().to_string();
+    let relayer_hex = stack.anvil_key(1).to_bytes().to_string();
+    let dir = stack.dir.path();
+
+    // The lab registers itself and creates an encrypted attestor keystore.
+    let out = stack.prova(
+        &["publisher", "register", "--name", "Acme AI", "--metadata-uri", "https://acme.example/lab.json"],
+        &[("PROVA_PRIVATE_KEY", &admin_hex)],
+    );
+    assert!(out.status.success(), "register: {}", stderr(&out));
+    let keys_dir = dir.join("keys");
+    let out = stack.prova(
+        &["key", "new", "--dir", keys_dir.to_str().unwrap(), "--name", "attestor.json"],
+        &[("PROVA_KEYSTORE_PASSWORD", PASSWORD)],
+    );
+    assert!(out.status.success(), "key new: {}", stderr(&out));
+    let attestor: Address = field(&stdout(&out), "address").parse()?;
+    let keystore = keys_dir.join("attestor.json");
+    assert!(!std::fs::read_to_string(&keystore)?.contains(&admin_hex[2..]), "keystore is encrypted");
+
+    let out = stack.prova(&["publisher", "add-attestor", &attestor.to_string()], &[("PROVA_PRIVATE_KEY", &admin_hex)]);
+    assert!(out.status.success(), "add-attestor: {}", stderr(&out));
+
+    // The attestor key signs; a separate relayer account sends and pays.
+    let model = dir.join("model");
+    write_model(&model, 1);
+    let out = stack.prova(
+        &[
+            "model", "publish", model.to_str().unwrap(), "--model", "acme/llm-7b",
+            "--metadata-uri", "ipfs://bafy-model-card", "--keystore", keystore.to_str().unwrap(), "--json",
+        ],
+        &[("PROVA_KEYSTORE_PASSWORD", PASSWORD), ("PROVA_RELAYER_PRIVATE_KEY", &relayer_hex)],
+    );
+    assert!(out.status.success(), "publish: {}", stderr(&out));
+    let all_output = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(!all_output.contains(&relayer_hex[2..]) && !all_output.contains(PASSWORD), "no secret in output");
+    let published: Value = serde_json::from_str(&stdout(&out))?;
+    let version_hash: B256 = published["version_hash"].as_str().unwrap().parse()?;
+    let tx_hash: B256 = published["tx_hash"].as_str().unwrap().parse()?;
+
+    // `prova model hash` prints the same version hash.
+    let out = stack.prova(&["model", "hash", model.to_str().unwrap()], &[]);
+    assert_eq!(field(&stdout(&out), "version hash"), version_hash.to_string());
+
+    // The transaction receipt is the ground truth for every field the API returns.
+    let receipt = stack.admin.get_transaction_receipt(tx_hash).await?.expect("receipt");
+    assert!(receipt.status());
+    let relayer = stack.anvil_key(1).address();
+    assert_eq!(receipt.from, relayer, "relayed by the relayer, not the attestor");
+    let log = receipt
+        .inner
+        .logs()
+        .iter()
+        .find(|l| l.topic0() == Some(&IProvenanceRegistry::ModelVersionRegistered::SIGNATURE_HASH))
+        .expect("ModelVersionRegistered log");
+    let event = IProvenanceRegistry::ModelVersionRegistered::decode_log(&log.inner)?.data;
+    assert_eq!(event.versionHash, version_hash);
+    assert_eq!(event.attestor, attestor);
+    let block = stack.admin.get_block_by_number(receipt.block_number.unwrap().into()).await?.unwrap();
+
+    // Index twice: the second pass is a no-op.
+    let config = IndexerConfig { start_block: stack.deploy_block, ..IndexerConfig::new(stack.registry) };
+    let indexer = Indexer::new(stack.pool.clone(), prova_core::chain::connect(&stack.rpc_url)?, config).await?;
+    let first = indexer.sync_to_head().await?;
+    assert!(first.events >= 3, "publisher, key and version events: {first:?}");
+    let rows_before = count_rows(&stack).await?;
+    let second = indexer.sync_to_head().await?;
+    assert_eq!(second.events, 0);
+    assert_eq!(count_rows(&stack).await?, rows_before);
+    // The CLI indexer on the same database agrees that there is nothing left to do.
+    let out = stack.prova(&["index", "--once", "--database-url", &stack.database_url], &[]);
+    assert!(out.status.success(), "index --once: {}", stderr(&out));
+    assert_eq!(count_rows(&stack).await?, rows_before);
+
+    // Every field over HTTP matches the receipt.
+    let api = stack.serve_api().await?;
+    let http = reqwest::Client::new();
+    let got: Value = http.get(format!("{api}/v1/model-versions/{version_hash}")).send().await?.json().await?;
+    assert_eq!(got["version_hash"], version_hash.to_string());
+    assert_eq!(got["model_id"], keccak256("acme/llm-7b").to_string());
+    assert_eq!(got["parent"], Value::Null);
+    assert_eq!(got["publisher"], format!("{:#x}", stack.admin_key.address()));
+    assert_eq!(got["publisher_name"], "Acme AI");
+    assert_eq!(got["attestor"], format!("{attestor:#x}"));
+    assert_eq!(got["metadata_uri"], "ipfs://bafy-model-card");
+    assert_eq!(got["metadata_hash"], Value::Null);
+    assert_eq!(got["revocation"], Value::Null);
+    assert_eq!(got["signed_by_compromised_key"], false);
+    let chain = &got["chain"];
+    assert_eq!(chain["chain_id"], stack.chain_id);
+    assert_eq!(chain["contract"], format!("{:#x}", stack.registry));
+    assert_eq!(chain["block_number"], receipt.block_number.unwrap());
+    assert_eq!(chain["block_hash"], receipt.block_hash.unwrap().to_string());
+    assert_eq!(chain["tx_hash"], tx_hash.to_string());
+    assert_eq!(chain["log_index"], log.log_index.unwrap());
+    assert!(chain["confirmations"].as_u64().unwrap() >= 1);
+    let registered_at = chrono_seconds(got["registered_at"].as_str().unwrap());
+    assert_eq!(registered_at, block.header.timestamp as i64);
+
+    // The publisher, with its key.
+    let publisher: Value =
+        http.get(format!("{api}/v1/publishers/{}", stack.admin_key.address())).send().await?.json().await?;
+    assert_eq!(publisher["name"], "Acme AI");
+    assert_eq!(publisher["admin"], format!("{:#x}", stack.admin_key.address()));
+    assert_eq!(publisher["model_versions"], 1);
+    assert_eq!(publisher["attestor_keys"][0]["key"], format!("{attestor:#x}"));
+    assert_eq!(publisher["attestor_keys"][0]["status"], "active");
+
+    // Bad input gets JSON errors with the right status.
+    let bad = http.get(format!("{api}/v1/model-versions/0x1234")).send().await?;
+    assert_eq!(bad.status(), 400);
+    assert_eq!(bad.json::<Value>().await?["error"]["code"], "invalid_hash");
+    let unknown = http.get(format!("{api}/v1/model-versions/{}", B256::repeat_byte(7))).send().await?;
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(unknown.json::<Value>().await?["error"]["code"], "not_found");
+    let bad_addr = http.get(format!("{api}/v1/publishers/0xnothex")).send().await?;
+    assert_eq!(bad_addr.status(), 400);
+    let health: Value = http.get(format!("{api}/healthz")).send().await?.json().await?;
+    assert_eq!(health["status"], "ok");
+    let status: Value = http.get(format!("{api}/v1/status")).send().await?.json().await?;
+    let head = stack.admin.get_block_number().await?;
+    assert_eq!(status["chains"][0]["indexed_block"], head);
+    assert_eq!(status["chains"][0]["head_block"], head);
+    assert_eq!(status["chains"][0]["lag_blocks"], 0);
+
+    // The auditor: the folder verifies against the chain alone; a one-byte change does not.
+    let out = stack.prova(&["verify", "model", model.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(0), "verify: {}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("VERIFIED"));
+    assert!(stdout(&out).contains("Acme AI"));
+    let tampered = dir.join("tampered");
+    copy_dir(&model, &tampered);
+    let weights = tampered.join("weights/model-00001.safetensors");
+    let mut bytes = std::fs::read(&weights)?;
+    bytes[123_456] ^= 1;
+    std::fs::write(&weights, bytes)?;
+    let out = stack.prova(&["verify", "model", tampered.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(1), "tampered copy must fail: {}", stdout(&out));
+    assert!(stdout(&out).contains("NOT VERIFIED"));
+    assert!(stdout(&out).contains("is not registered"));
+
+    // Wrong chain and dead RPC are errors (exit 2), not verdicts.
+    let out = stack.prova(&["verify", "model", model.to_str().unwrap(), "--chain-id", "1"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("wrong chain"), "{}", stderr(&out));
+    let out = stack.prova(&["verify", "model", model.to_str().unwrap(), "--rpc", "http://127.0.0.1:1"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("cannot reach the RPC endpoint"), "{}", stderr(&out));
+    let out = stack.prova(&["verify", "model", model.to_str().unwrap(), "--registry", &format!("{:#x}", Address::repeat_byte(9))], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no contract at"), "{}", stderr(&out));
+
+    // Publishing the same folder again is refused before anything is sent.
+    let out = stack.prova(
+        &["model", "publish", model.to_str().unwrap(), "--model", "acme/llm-7b", "--keystore", keystore.to_str().unwrap()],
+        &[("PROVA_KEYSTORE_PASSWORD", PASSWORD), ("PROVA_RELAYER_PRIVATE_KEY", &relayer_hex)],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("already registered"), "{}", stderr(&out));
+    // A wrong keystore password is a clear error.
+    let out = stack.prova(
+        &["model", "publish", model.to_str().unwrap(), "--model", "x", "--keystore", keystore.to_str().unwrap()],
+        &[("PROVA_KEYSTORE_PASSWORD", "wrong")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("wrong password"), "{}", stderr(&out));
+    Ok(())
+}
+
+/// The value after `label` on a `label  value` line of the CLI's output.
+fn field(text: &str, label: &str) -> String {
+    text.lines()
+        .find_map(|line| line.strip_prefix(label).map(|rest| rest.trim().to_owned()))
+        .unwrap_or_else(|| panic!("no {label:?} line in:\n{text}"))
+}
+
+async fn count_rows(stack: &Stack) -> anyhow::Result<i64> {
+    let mut total = 0;
+    for table in prova_indexer::store::EVENT_TABLES {
+        let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}")).fetch_one(&stack.pool).await?;
+        total += n;
+    }
+    Ok(total)
+}
+
+fn chrono_seconds(rfc3339: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(rfc3339).expect("RFC 3339 time").timestamp()
+}
