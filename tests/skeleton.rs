@@ -32,6 +32,7 @@ async fn publish_index_serve_verify() -> anyhow::Result<()> {
     assert!(out.status.success(), "key new: {}", stderr(&out));
     let attestor: Address = field(&stdout(&out), "address").parse()?;
     let keystore = keys_dir.join("attestor.json");
+    assert_eq!(field(&stdout(&out), "keystore"), keystore.display().to_string());
     assert!(!std::fs::read_to_string(&keystore)?.contains(&admin_hex[2..]), "keystore is encrypted");
 
     let out = stack.prova(&["publisher", "add-attestor", &attestor.to_string()], &[("PROVA_PRIVATE_KEY", &admin_hex)]);

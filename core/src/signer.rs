@@ -63,7 +63,8 @@ fn keystore_reason(error: &alloy::signers::local::LocalSignerError) -> String {
 pub fn new_keystore(dir: &std::path::Path, password: &str, name: Option<&str>) -> Result<(PathBuf, PrivateKeySigner)> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut rng = rand::thread_rng();
-    let (signer, file) = PrivateKeySigner::new_keystore(dir, &mut rng, password, name)
+    let (signer, uuid) = PrivateKeySigner::new_keystore(dir, &mut rng, password, name)
         .map_err(|e| Error::Key(format!("cannot write keystore in {}: {e}", dir.display())))?;
-    Ok((dir.join(file), signer))
+    // The file is named `name` when given, else the keystore's UUID.
+    Ok((dir.join(name.unwrap_or(&uuid)), signer))
 }
