@@ -51,3 +51,101 @@ pub async fn serve(
     tracing::info!(%local, "API listening");
     axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use serde_json::Value;
+    use tower::ServiceExt;
+
+    async fn call(pool: PgPool, method: &str, uri: &str) -> (StatusCode, Value) {
+        let request = Request::builder().method(method).uri(uri).body(Body::empty()).unwrap();
+        let response = app(AppState { pool }).oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        (status, serde_json::from_slice(&bytes).expect("every answer is JSON"))
+    }
+
+    const VERSION: &str = "0xAbCd000000000000000000000000000000000000000000000000000000000001";
+
+    async fn seed_version(pool: &PgPool) {
+        sqlx::query(
+            "INSERT INTO model_version_registered (chain_id, tx_hash, log_index, contract, block_number, block_hash,
+               block_time, version_hash, model_id, publisher, parent, attestor, metadata_uri, metadata_hash)
+             VALUES (31337, $1, 3, $2, 10, $3, to_timestamp(1700000000), $4, $5, $6, $7, $8, 'ipfs://card', $7)",
+        )
+        .bind(vec![0x11u8; 32])
+        .bind(vec![0xAAu8; 20])
+        .bind(vec![0x22u8; 32])
+        .bind(VERSION.parse::<alloy::primitives::B256>().unwrap().to_vec())
+        .bind(vec![0x33u8; 32])
+        .bind(vec![0xBBu8; 20])
+        .bind(vec![0u8; 32])
+        .bind(vec![0xCCu8; 20])
+        .execute(pool)
+        .await
+        .unwrap();
+        sqlx::query("INSERT INTO indexer_cursors (chain_id, contract, next_block, head_block) VALUES (31337, $1, 15, 14)")
+            .bind(vec![0xAAu8; 20])
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn model_version_in_lowercase_hex_with_pointers(pool: PgPool) {
+        seed_version(&pool).await;
+        let (status, body) = call(pool, "GET", &format!("/v1/model-versions/{VERSION}")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["version_hash"], VERSION.to_lowercase());
+        assert_eq!(body["publisher"], format!("0x{}", "bb".repeat(20)));
+        assert_eq!(body["parent"], Value::Null);
+        assert_eq!(body["metadata_hash"], Value::Null);
+        assert_eq!(body["publisher_name"], Value::Null);
+        assert_eq!(body["chain"]["contract"], format!("0x{}", "aa".repeat(20)));
+        assert_eq!(body["chain"]["log_index"], 3);
+        assert_eq!(body["chain"]["confirmations"], 5);
+        assert_eq!(body["registered_at"], "2023-11-14T22:13:20Z");
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn chain_filter_applies(pool: PgPool) {
+        seed_version(&pool).await;
+        let (status, _) = call(pool.clone(), "GET", &format!("/v1/model-versions/{VERSION}?chain_id=1")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, body) = call(pool, "GET", &format!("/v1/model-versions/{VERSION}?chain_id=abc")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["error"]["code"], "invalid_query");
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn every_failure_is_a_json_error(pool: PgPool) {
+        let cases = [
+            ("GET", "/v1/model-versions/0x12", StatusCode::BAD_REQUEST, "invalid_hash"),
+            ("GET", &format!("/v1/model-versions/0x{}", "g".repeat(64)), StatusCode::BAD_REQUEST, "invalid_hash"),
+            ("GET", &format!("/v1/model-versions/0x{}", "0".repeat(64)), StatusCode::NOT_FOUND, "not_found"),
+            ("GET", "/v1/publishers/0x1234", StatusCode::BAD_REQUEST, "invalid_address"),
+            ("GET", &format!("/v1/publishers/0x{}", "a".repeat(40)), StatusCode::NOT_FOUND, "not_found"),
+            ("POST", "/v1/status", StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ("GET", "/v2/nothing", StatusCode::NOT_FOUND, "not_found"),
+        ];
+        for (method, uri, expected, code) in cases {
+            let (status, body) = call(pool.clone(), method, uri).await;
+            assert_eq!(status, expected, "{method} {uri}");
+            assert_eq!(body["error"]["code"], code, "{method} {uri}");
+            assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+        }
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn status_reports_lag(pool: PgPool) {
+        let (_, empty) = call(pool.clone(), "GET", "/v1/status").await;
+        assert_eq!(empty["chains"], serde_json::json!([]));
+        seed_version(&pool).await;
+        let (_, body) = call(pool, "GET", "/v1/status").await;
+        assert_eq!(body["chains"][0]["indexed_block"], 14);
+        assert_eq!(body["chains"][0]["lag_blocks"], 0);
+    }
+}

@@ -180,6 +180,31 @@ impl Drop for LocalPostgres {
     }
 }
 
+/// Where to keep a Postgres cluster that would preferably live at `preferred`.
+///
+/// As root, the cluster belongs to the `postgres` user, which must be able to reach the folder; under a private
+/// home such as `/root` it cannot, so the cluster moves to a folder of its own under `/var/tmp`, named after
+/// `preferred` so the same project keeps the same cluster.
+pub fn cluster_dir(preferred: &Path) -> PathBuf {
+    if !is_root() {
+        return preferred.to_path_buf();
+    }
+    let parent = preferred.parent().unwrap_or(Path::new("/"));
+    let _ = std::fs::create_dir_all(parent);
+    let reachable = Command::new("runuser")
+        .args(["-u", "postgres", "--", "test", "-x"])
+        .arg(parent)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if reachable {
+        return preferred.to_path_buf();
+    }
+    let absolute = std::path::absolute(preferred).unwrap_or_else(|_| preferred.to_path_buf());
+    let tag = alloy::primitives::keccak256(absolute.to_string_lossy().as_bytes());
+    PathBuf::from(format!("/var/tmp/prova-pg-{}", &tag.to_string()[2..14]))
+}
+
 /// True when this process runs as root (the owner of `/proc/self` is the process's user).
 fn is_root() -> bool {
     use std::os::unix::fs::MetadataExt;

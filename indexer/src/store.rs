@@ -251,3 +251,67 @@ pub fn decode(log: &alloy::primitives::Log) -> Option<Event> {
     use alloy::sol_types::SolEventInterface;
     Event::decode_log(log).ok().map(|decoded| decoded.data)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::primitives::{B256, address, b256};
+    use prova_core::bindings::IProvenanceRegistry;
+
+    const REGISTRY: Address = address!("5fbdb2315678afecb367f032d93f642f64180aa3");
+
+    fn event(block: u64, log_index: u64) -> IndexedEvent {
+        IndexedEvent {
+            meta: LogMeta {
+                chain_id: 31337,
+                contract: REGISTRY,
+                block_number: block,
+                block_hash: B256::repeat_byte(block as u8),
+                block_time: DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+                tx_hash: B256::repeat_byte(0x10 + block as u8),
+                log_index,
+            },
+            event: Event::ModelVersionRegistered(IProvenanceRegistry::ModelVersionRegistered {
+                versionHash: b256!("00000000000000000000000000000000000000000000000000000000000000aa"),
+                modelId: B256::repeat_byte(1),
+                publisher: Address::repeat_byte(2),
+                parent: B256::ZERO,
+                attestor: Address::repeat_byte(3),
+                metadataURI: "ipfs://x\0y".into(),
+                metadataHash: B256::ZERO,
+            }),
+        }
+    }
+
+    async fn rows(pool: &PgPool) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM model_version_registered").fetch_one(pool).await.unwrap()
+    }
+
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn range_and_cursor_commit_together_once(pool: PgPool) {
+        assert_eq!(load_cursor(&pool, 31337, REGISTRY, 5).await.unwrap().next_block, 5);
+        assert!(commit_range(&pool, 31337, REGISTRY, 5, 9, &[event(7, 0)]).await.unwrap());
+        assert_eq!(load_cursor(&pool, 31337, REGISTRY, 0).await.unwrap().next_block, 10);
+        assert_eq!(rows(&pool).await, 1);
+        // A writer that still believes the cursor is at 5 (a crashed or duplicate indexer) writes nothing.
+        assert!(!commit_range(&pool, 31337, REGISTRY, 5, 9, &[event(7, 0), event(8, 1)]).await.unwrap());
+        assert_eq!(rows(&pool).await, 1);
+        assert_eq!(load_cursor(&pool, 31337, REGISTRY, 0).await.unwrap().next_block, 10);
+        // NUL cannot be stored in TEXT; it is replaced, not dropped or fatal.
+        let uri: String = sqlx::query_scalar("SELECT metadata_uri FROM model_version_registered").fetch_one(&pool).await.unwrap();
+        assert_eq!(uri, "ipfs://x\u{FFFD}y");
+    }
+
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn purge_removes_one_registry_only(pool: PgPool) {
+        load_cursor(&pool, 31337, REGISTRY, 0).await.unwrap();
+        commit_range(&pool, 31337, REGISTRY, 0, 9, &[event(7, 0)]).await.unwrap();
+        let mut other = event(7, 1);
+        other.meta.contract = Address::repeat_byte(0xEE);
+        load_cursor(&pool, 31337, other.meta.contract, 0).await.unwrap();
+        commit_range(&pool, 31337, other.meta.contract, 0, 9, &[other]).await.unwrap();
+        purge_registry(&pool, 31337, REGISTRY).await.unwrap();
+        assert_eq!(rows(&pool).await, 1);
+        assert_eq!(load_cursor(&pool, 31337, REGISTRY, 3).await.unwrap().next_block, 3);
+    }
+}

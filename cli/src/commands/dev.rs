@@ -18,7 +18,7 @@ use prova_api::AppState;
 use prova_attestor::admin;
 use prova_attestor::publish::{PublishRequest, Published, publish_model_version};
 use prova_core::bindings::model_id;
-use prova_core::local::{LocalPostgres, find_foundry_tool};
+use prova_core::local::{LocalPostgres, cluster_dir, find_foundry_tool};
 use prova_core::manifest::{HashOptions, hash_dir};
 use prova_core::signer::{KEYSTORE_PASSWORD_ENV, PRIVATE_KEY_ENV, new_keystore, parse_private_key};
 use prova_indexer::{Indexer, IndexerConfig};
@@ -51,9 +51,6 @@ pub struct DevArgs {
     /// Address the API listens on.
     #[arg(long, env = "PROVA_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Set everything up, print the banner, and exit instead of serving (used by tests).
-    #[arg(long, hide = true)]
-    pub exit_after_setup: bool,
 }
 
 /// The demo data that was published.
@@ -104,9 +101,6 @@ impl DevArgs {
         let api_url = format!("http://{}", listener.local_addr()?);
 
         print_banner(&Banner { rpc_url: &rpc_url, chain_id, registry, database_url: &database_url, api_url: &api_url, demo: &demo });
-        if self.exit_after_setup {
-            return Ok(ExitCode::SUCCESS);
-        }
 
         let (stop_tx, stop_rx) = watch::channel(false);
         let stopped = |mut rx: watch::Receiver<bool>| async move {
@@ -145,7 +139,7 @@ impl DevArgs {
         if let Some(url) = &self.database_url {
             return Ok((None, url.clone()));
         }
-        let pg = LocalPostgres::start(&self.data_dir.join("pg"), self.pg_port)?;
+        let pg = LocalPostgres::start(&cluster_dir(&self.data_dir.join("pg")), self.pg_port)?;
         let url = pg.create_database("prova_dev")?;
         Ok((Some(pg), url))
     }
