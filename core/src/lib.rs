@@ -5,6 +5,7 @@ pub mod args;
 pub mod bindings;
 pub mod chain;
 pub mod error;
+pub mod hash_cache;
 pub mod local;
 pub mod manifest;
 pub mod merkle;

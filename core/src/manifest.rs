@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::hash_cache::{FileStamp, HashCache};
 use crate::merkle::{MerkleTree, leaf_hash};
 
 /// Manifest format tag written into every manifest file.
@@ -111,50 +112,124 @@ pub fn version_hash(entries: &[ManifestEntry]) -> Option<B256> {
 }
 
 /// Options for [`hash_dir`].
-#[derive(Debug, Clone)]
-pub struct HashOptions {
-    /// Folder names to skip anywhere in the tree.
-    pub ignore: Vec<String>,
+#[derive(Default)]
+pub struct HashOptions<'a> {
+    /// Folder names to skip anywhere in the tree; `None` means [`DEFAULT_IGNORE`].
+    pub ignore: Option<Vec<String>>,
+    /// Worker threads; `None` means one per core.
+    pub threads: Option<usize>,
+    /// Digest cache to consult and fill; `None` hashes every file.
+    pub cache: Option<&'a HashCache>,
+    /// Called with the number of bytes just hashed (or found in the cache), from any worker thread.
+    pub progress: Option<&'a (dyn Fn(u64) + Sync)>,
 }
 
-impl Default for HashOptions {
-    fn default() -> Self {
-        Self { ignore: DEFAULT_IGNORE.iter().map(|s| (*s).to_owned()).collect() }
+impl HashOptions<'_> {
+    /// The ignore list in effect.
+    pub fn ignore_list(&self) -> Vec<String> {
+        self.ignore.clone().unwrap_or_else(|| DEFAULT_IGNORE.iter().map(|s| (*s).to_owned()).collect())
     }
+}
+
+/// A file to hash: its manifest path, where it is, and its size as listed.
+#[derive(Debug, Clone)]
+pub struct ListedFile {
+    /// Relative `/`-separated path.
+    pub rel: String,
+    /// Absolute (or root-joined) path on disk.
+    pub path: PathBuf,
+    /// Size from the listing, for progress totals.
+    pub size: u64,
+}
+
+/// Lists the files [`hash_dir`] would hash, with their sizes (for progress bars), refusing what it would refuse.
+pub fn list_dir(root: &Path, options: &HashOptions<'_>) -> Result<Vec<ListedFile>> {
+    let files = list_files(root, &options.ignore_list())?;
+    if files.is_empty() {
+        return Err(Error::EmptyFolder(root.to_path_buf()));
+    }
+    files
+        .into_iter()
+        .map(|(rel, path)| {
+            let size = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len();
+            Ok(ListedFile { rel, path, size })
+        })
+        .collect()
 }
 
 /// Hashes every file under `root` in parallel and returns the manifest.
 ///
-/// Refuses an empty folder, non-UTF-8 paths, symlinks that leave the folder, and symlinks to directories.
-/// The result does not depend on thread count or directory order.
-pub fn hash_dir(root: &Path, options: &HashOptions) -> Result<Manifest> {
-    let files = list_files(root, &options.ignore)?;
-    if files.is_empty() {
-        return Err(Error::EmptyFolder(root.to_path_buf()));
+/// Refuses an empty folder, non-UTF-8 paths, symlinks that leave the folder, symlinks to directories and
+/// unreadable files. The result does not depend on thread count, directory order or the cache.
+pub fn hash_dir(root: &Path, options: &HashOptions<'_>) -> Result<Manifest> {
+    hash_listed(list_dir(root, options)?, options)
+}
+
+/// Hashes an already listed set of files (see [`list_dir`]).
+pub fn hash_listed(files: Vec<ListedFile>, options: &HashOptions<'_>) -> Result<Manifest> {
+    let work = || {
+        files
+            .par_iter()
+            .with_max_len(1)
+            .map(|file| hash_one(file, options))
+            .collect::<Result<Vec<_>>>()
+    };
+    let entries = match options.threads {
+        Some(n) => rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build()
+            .map_err(|e| Error::Tool(format!("cannot start {n} hashing threads: {e}")))?
+            .install(work)?,
+        None => work()?,
+    };
+    if let Some(cache) = options.cache {
+        cache.save(&entries.iter().map(|e| e.path.clone()).collect::<Vec<_>>())?;
     }
-    let entries = files
-        .into_par_iter()
-        .map(|(rel, abs)| {
-            let (size, sha256) = sha256_file(&abs)?;
-            Ok(ManifestEntry { path: rel, size, sha256 })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Manifest::from_entries(entries, options.ignore.clone())
+    Manifest::from_entries(entries, options.ignore_list())
+}
+
+fn hash_one(file: &ListedFile, options: &HashOptions<'_>) -> Result<ManifestEntry> {
+    let stamp = match options.cache {
+        Some(_) => Some(FileStamp::of(&std::fs::metadata(&file.path).map_err(|e| Error::io(&file.path, e))?)),
+        None => None,
+    };
+    if let (Some(cache), Some(stamp)) = (options.cache, &stamp)
+        && let Some(sha256) = cache.get(&file.rel, stamp)
+    {
+        if let Some(progress) = options.progress {
+            progress(stamp.size);
+        }
+        return Ok(ManifestEntry { path: file.rel.clone(), size: stamp.size, sha256 });
+    }
+    let (size, sha256) = sha256_file_with(&file.path, options.progress)?;
+    if let (Some(cache), Some(stamp)) = (options.cache, stamp) {
+        cache.put(&file.rel, stamp, sha256);
+    }
+    Ok(ManifestEntry { path: file.rel.clone(), size, sha256 })
 }
 
 /// SHA-256 of a file's bytes, with its size.
 pub fn sha256_file(path: &Path) -> Result<(u64, B256)> {
+    sha256_file_with(path, None)
+}
+
+fn sha256_file_with(path: &Path, progress: Option<&(dyn Fn(u64) + Sync)>) -> Result<(u64, B256)> {
     let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; READ_BUFFER];
     let mut size = 0u64;
     loop {
-        let n = file.read(&mut buf).map_err(|e| Error::io(path, e))?;
-        if n == 0 {
-            break;
-        }
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io(path, e)),
+        };
         hasher.update(&buf[..n]);
         size += n as u64;
+        if let Some(progress) = progress {
+            progress(n as u64);
+        }
     }
     Ok((size, B256::from_slice(&hasher.finalize())))
 }
@@ -216,6 +291,43 @@ pub fn check_relative_path(path: &str) -> Result<()> {
         || path.contains('\0')
         || path.split('/').any(|seg| seg.is_empty() || seg == "." || seg == "..");
     if bad { Err(Error::BadManifestPath(path.to_owned())) } else { Ok(()) }
+}
+
+/// How a folder's manifest differs from a registered version's manifest.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestDiff {
+    /// Files in both with the same size and digest.
+    pub unchanged: usize,
+    /// Paths in the folder but not in the version.
+    pub added: Vec<String>,
+    /// Paths in the version but not in the folder.
+    pub removed: Vec<String>,
+    /// Paths in both whose size or digest differ.
+    pub changed: Vec<String>,
+}
+
+impl ManifestDiff {
+    /// True when the two manifests list exactly the same files.
+    pub fn is_exact(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
+    }
+}
+
+/// Compares `folder` (what an auditor holds) against `version` (what was registered), by path.
+pub fn diff(folder: &[ManifestEntry], version: &[ManifestEntry]) -> ManifestDiff {
+    use std::collections::BTreeMap;
+    let registered: BTreeMap<&str, &ManifestEntry> = version.iter().map(|e| (e.path.as_str(), e)).collect();
+    let held: BTreeMap<&str, &ManifestEntry> = folder.iter().map(|e| (e.path.as_str(), e)).collect();
+    let mut out = ManifestDiff::default();
+    for (path, entry) in &held {
+        match registered.get(path) {
+            None => out.added.push((*path).to_owned()),
+            Some(r) if r.sha256 == entry.sha256 && r.size == entry.size => out.unchanged += 1,
+            Some(_) => out.changed.push((*path).to_owned()),
+        }
+    }
+    out.removed = registered.keys().filter(|p| !held.contains_key(*p)).map(|p| (*p).to_owned()).collect();
+    out
 }
 
 #[cfg(test)]
@@ -303,6 +415,116 @@ mod tests {
         assert_eq!(Manifest::from_json(&json).unwrap(), manifest);
         let tampered = json.replace("\"size\":1", "\"size\":2");
         assert!(matches!(Manifest::from_json(&tampered), Err(Error::ManifestRootMismatch { .. })));
+    }
+
+    #[test]
+    fn diff_names_added_removed_and_changed_files() {
+        let e = |path: &str, byte: u8| ManifestEntry { path: path.into(), size: 1, sha256: B256::repeat_byte(byte) };
+        let version = [e("a", 1), e("b", 2), e("c", 3)];
+        let folder = [e("a", 1), e("b", 9), e("d", 4)];
+        let d = diff(&folder, &version);
+        assert_eq!(d.unchanged, 1);
+        assert_eq!(d.added, ["d"]);
+        assert_eq!(d.removed, ["c"]);
+        assert_eq!(d.changed, ["b"]);
+        assert!(!d.is_exact());
+        assert!(diff(&version, &version).is_exact());
+    }
+
+    fn many_files(dir: &Path) {
+        for i in 0..40u32 {
+            let bytes: Vec<u8> = (0..(i * 997 + 13)).map(|b| (b ^ i) as u8).collect();
+            write(dir, &format!("d{}/f{i:03}.bin", i % 5), &bytes);
+        }
+    }
+
+    #[test]
+    fn parallel_equals_sequential() {
+        let dir = tempfile::tempdir().unwrap();
+        many_files(dir.path());
+        let one = hash_dir(dir.path(), &HashOptions { threads: Some(1), ..HashOptions::default() }).unwrap();
+        let four = hash_dir(dir.path(), &HashOptions { threads: Some(4), ..HashOptions::default() }).unwrap();
+        let default = hash_dir(dir.path(), &HashOptions::default()).unwrap();
+        assert_eq!(one, four);
+        assert_eq!(one, default);
+        // And equal to hashing each file on its own, in path order.
+        for entry in &one.files {
+            assert_eq!(sha256_file(&dir.path().join(&entry.path)).unwrap(), (entry.size, entry.sha256));
+        }
+    }
+
+    #[test]
+    fn progress_reports_every_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        many_files(dir.path());
+        let seen = std::sync::atomic::AtomicU64::new(0);
+        let tick = |n: u64| {
+            seen.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        };
+        let manifest = hash_dir(dir.path(), &HashOptions { progress: Some(&tick), ..HashOptions::default() }).unwrap();
+        assert_eq!(seen.into_inner(), manifest.total_bytes());
+    }
+
+    #[test]
+    fn cache_is_used_and_invalidated_by_size_or_mtime() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache_dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "a.bin", b"first");
+        write(dir.path(), "b.bin", b"second");
+        let cache_path = cache_dir.path().join("cache.json");
+        let fresh = hash_dir(dir.path(), &HashOptions::default()).unwrap();
+
+        let cache = HashCache::load(cache_path.clone(), dir.path());
+        let cached = hash_dir(dir.path(), &HashOptions { cache: Some(&cache), ..HashOptions::default() }).unwrap();
+        assert_eq!(cached, fresh);
+
+        // The cache is consulted: a planted digest with a matching stamp is returned as is.
+        let planted = B256::repeat_byte(0xAB);
+        let stamp = FileStamp::of(&std::fs::metadata(dir.path().join("a.bin")).unwrap());
+        let cache = HashCache::load(cache_path.clone(), dir.path());
+        cache.put("a.bin", stamp, planted);
+        let with_plant = hash_dir(dir.path(), &HashOptions { cache: Some(&cache), ..HashOptions::default() }).unwrap();
+        assert_eq!(with_plant.files[0].sha256, planted);
+
+        // A new size invalidates the entry.
+        write(dir.path(), "a.bin", b"first, longer");
+        let cache = HashCache::load(cache_path.clone(), dir.path());
+        let after_size = hash_dir(dir.path(), &HashOptions { cache: Some(&cache), ..HashOptions::default() }).unwrap();
+        assert_eq!(after_size, hash_dir(dir.path(), &HashOptions::default()).unwrap());
+
+        // Same size, new content and mtime: invalidated too.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        write(dir.path(), "b.bin", b"SECOND");
+        let cache = HashCache::load(cache_path.clone(), dir.path());
+        let after_mtime = hash_dir(dir.path(), &HashOptions { cache: Some(&cache), ..HashOptions::default() }).unwrap();
+        assert_eq!(after_mtime, hash_dir(dir.path(), &HashOptions::default()).unwrap());
+        assert_ne!(after_mtime.files[1].sha256, fresh.files[1].sha256);
+
+        // A cache written for another folder is ignored.
+        let other = tempfile::tempdir().unwrap();
+        write(other.path(), "a.bin", b"first, longer");
+        let foreign = HashCache::load(cache_path, other.path());
+        assert!(foreign.get("a.bin", &FileStamp::of(&std::fs::metadata(other.path().join("a.bin")).unwrap())).is_none());
+    }
+
+    #[test]
+    fn refuses_unreadable_files() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "a", b"a");
+        std::os::unix::fs::symlink(dir.path().join("missing"), dir.path().join("dangling")).unwrap();
+        let err = hash_dir(dir.path(), &HashOptions::default()).unwrap_err();
+        assert!(matches!(err, Error::Io { .. }), "{err}");
+        assert!(err.to_string().contains("dangling"), "{err}");
+    }
+
+    #[test]
+    fn refuses_symlinked_directory_and_missing_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "sub/a", b"a");
+        std::os::unix::fs::symlink(dir.path().join("sub"), dir.path().join("link")).unwrap();
+        assert!(matches!(hash_dir(dir.path(), &HashOptions::default()), Err(Error::SymlinkToDirectory(_))));
+        assert!(matches!(hash_dir(&dir.path().join("nope"), &HashOptions::default()), Err(Error::Io { .. })));
+        assert!(matches!(hash_dir(&dir.path().join("sub/a"), &HashOptions::default()), Err(Error::NotADirectory(_))));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 pub mod deploy;
 pub mod dev;
+pub mod hashing;
 pub mod index;
 pub mod key;
 pub mod model;

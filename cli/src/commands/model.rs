@@ -10,9 +10,10 @@ use clap::{Args, Subcommand};
 use prova_attestor::publish::{PublishRequest, publish_model_version};
 use prova_core::args::ChainArgs;
 use prova_core::bindings::model_id;
-use prova_core::manifest::{HashOptions, Manifest, hash_dir};
+use prova_core::manifest::Manifest;
 use prova_core::signer::KeyArgs;
 
+use super::hashing::HashingArgs;
 use super::parse_b256;
 
 /// Model subcommands.
@@ -35,15 +36,9 @@ pub struct HashArgs {
     /// Also write the manifest JSON to this file.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Folder names to skip (repeatable); defaults to .git, .hg, .svn, .jj.
-    #[arg(long = "ignore")]
-    pub ignore: Vec<String>,
-}
-
-impl HashArgs {
-    fn options(&self) -> HashOptions {
-        if self.ignore.is_empty() { HashOptions::default() } else { HashOptions { ignore: self.ignore.clone() } }
-    }
+    /// How to hash.
+    #[command(flatten)]
+    pub hashing: HashingArgs,
 }
 
 /// Arguments of `prova model publish`.
@@ -81,6 +76,9 @@ pub struct PublishArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+    /// How to hash.
+    #[command(flatten)]
+    pub hashing: HashingArgs,
     /// The chain and registry.
     #[command(flatten)]
     pub chain: ChainArgs,
@@ -97,7 +95,7 @@ impl ModelCommand {
     pub async fn run(self) -> anyhow::Result<ExitCode> {
         match self {
             Self::Hash(args) => {
-                let manifest = hash_dir(&args.dir, &args.options())?;
+                let manifest = args.hashing.hash(&args.dir)?;
                 write_manifest(args.out.as_ref(), &manifest)?;
                 if args.json {
                     println!("{}", serde_json::to_string_pretty(&manifest)?);
@@ -130,7 +128,7 @@ fn print_manifest(manifest: &Manifest) {
 
 async fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
     let attestor = args.key.load()?;
-    let manifest = hash_dir(&args.dir, &HashOptions::default())?;
+    let manifest = args.hashing.hash(&args.dir)?;
     write_manifest(args.out.as_ref(), &manifest)?;
     let sender_key = match std::env::var(RELAYER_KEY_ENV) {
         Ok(hex) => prova_core::signer::parse_private_key(&hex, RELAYER_KEY_ENV)?,
