@@ -1,11 +1,20 @@
-//! Publisher administration, sent from the publisher's admin account.
+//! Publisher administration, sent from the publisher's admin account: registration, two-step admin transfer,
+//! attestor key lifecycle (add, revoke, rotate, flag compromised) and version revocation.
 
-use alloy::primitives::Address;
+use alloy::primitives::{Address, B256};
 use alloy::providers::DynProvider;
 use alloy::rpc::types::TransactionReceipt;
 use prova_core::bindings::IProvenanceRegistry;
 
 use crate::error::Result;
+
+/// Sends a contract call and waits for one confirmation, failing if it reverted.
+macro_rules! confirm {
+    ($call:expr) => {{
+        let pending = $call.send().await?;
+        Ok(prova_core::chain::wait(pending, 1).await?)
+    }};
+}
 
 /// Registers the sending account as a publisher.
 pub async fn register_publisher(
@@ -14,31 +23,54 @@ pub async fn register_publisher(
     name: &str,
     metadata_uri: &str,
 ) -> Result<TransactionReceipt> {
-    let contract = IProvenanceRegistry::new(registry, admin);
-    let pending = contract.registerPublisher(name.to_owned(), metadata_uri.to_owned()).send().await?;
-    Ok(prova_core::chain::wait(pending, 1).await?)
+    confirm!(IProvenanceRegistry::new(registry, admin).registerPublisher(name.to_owned(), metadata_uri.to_owned()))
 }
 
 /// Authorizes `key` to sign for `publisher`.
-pub async fn add_attestor(
-    admin: &DynProvider,
-    registry: Address,
-    publisher: Address,
-    key: Address,
-) -> Result<TransactionReceipt> {
-    let contract = IProvenanceRegistry::new(registry, admin);
-    let pending = contract.addAttestor(publisher, key).send().await?;
-    Ok(prova_core::chain::wait(pending, 1).await?)
+pub async fn add_attestor(admin: &DynProvider, registry: Address, publisher: Address, key: Address) -> Result<TransactionReceipt> {
+    confirm!(IProvenanceRegistry::new(registry, admin).addAttestor(publisher, key))
 }
 
 /// Revokes `key`: it can sign nothing new.
-pub async fn revoke_attestor(
+pub async fn revoke_attestor(admin: &DynProvider, registry: Address, publisher: Address, key: Address) -> Result<TransactionReceipt> {
+    confirm!(IProvenanceRegistry::new(registry, admin).revokeAttestor(publisher, key))
+}
+
+/// Rotates keys: adds `new_key`, then revokes `old_key`, so the publisher is never without an active key.
+pub async fn rotate_attestor(
+    admin: &DynProvider,
+    registry: Address,
+    publisher: Address,
+    old_key: Address,
+    new_key: Address,
+) -> Result<(TransactionReceipt, TransactionReceipt)> {
+    let added = add_attestor(admin, registry, publisher, new_key).await?;
+    let revoked = revoke_attestor(admin, registry, publisher, old_key).await?;
+    Ok((added, revoked))
+}
+
+/// Flags `key` compromised from unix time `since` (and revokes it if still active).
+pub async fn mark_compromised(
     admin: &DynProvider,
     registry: Address,
     publisher: Address,
     key: Address,
+    since: u64,
 ) -> Result<TransactionReceipt> {
-    let contract = IProvenanceRegistry::new(registry, admin);
-    let pending = contract.revokeAttestor(publisher, key).send().await?;
-    Ok(prova_core::chain::wait(pending, 1).await?)
+    confirm!(IProvenanceRegistry::new(registry, admin).markAttestorCompromised(publisher, key, since))
+}
+
+/// Nominates `new_admin` (step one of two); zero cancels a pending transfer.
+pub async fn transfer_admin(admin: &DynProvider, registry: Address, publisher: Address, new_admin: Address) -> Result<TransactionReceipt> {
+    confirm!(IProvenanceRegistry::new(registry, admin).transferPublisherAdmin(publisher, new_admin))
+}
+
+/// Accepts the admin role (step two, sent by the nominated admin).
+pub async fn accept_admin(new_admin: &DynProvider, registry: Address, publisher: Address) -> Result<TransactionReceipt> {
+    confirm!(IProvenanceRegistry::new(registry, new_admin).acceptPublisherAdmin(publisher))
+}
+
+/// Revokes a model version with a reason; it stays readable, marked revoked.
+pub async fn revoke_version(admin: &DynProvider, registry: Address, version_hash: B256, reason: &str) -> Result<TransactionReceipt> {
+    confirm!(IProvenanceRegistry::new(registry, admin).revokeModelVersion(version_hash, reason.to_owned()))
 }

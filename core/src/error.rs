@@ -53,6 +53,9 @@ pub enum Error {
     /// A manifest file is not valid JSON of the expected shape.
     #[error("invalid manifest: {0}")]
     ManifestJson(#[from] serde_json::Error),
+    /// A document (manifest, statement, receipt) is not in the expected format.
+    #[error("{0}")]
+    Format(String),
     /// A signing key could not be loaded; the message never contains key material.
     #[error("{0}")]
     Key(String),

@@ -9,6 +9,7 @@ pub mod hash_cache;
 pub mod local;
 pub mod manifest;
 pub mod merkle;
+pub mod model_signing;
 pub mod signer;
 pub mod types;
 pub mod verify;

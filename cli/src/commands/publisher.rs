@@ -1,8 +1,10 @@
-//! `prova publisher register | add-attestor | revoke-attestor`, sent from the publisher's admin account.
+//! `prova publisher ...`: publisher registration, admin transfer and the attestor key lifecycle, sent from the
+//! publisher's admin account.
 
 use std::process::ExitCode;
 
 use alloy::primitives::Address;
+use alloy::providers::DynProvider;
 use alloy::rpc::types::TransactionReceipt;
 use clap::{Args, Subcommand};
 use prova_attestor::admin;
@@ -13,36 +15,74 @@ use prova_core::signer::KeyArgs;
 #[derive(Debug, Subcommand)]
 pub enum PublisherCommand {
     /// Register the admin account as a publisher; its address becomes the publisher id.
-    Register(RegisterArgs),
+    Register {
+        /// Human-readable name, e.g. "Acme AI".
+        #[arg(long)]
+        name: String,
+        /// URI of a JSON document describing the publisher.
+        #[arg(long, default_value = "")]
+        metadata_uri: String,
+        /// Chain, registry and admin key.
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
     /// Authorize an attestor key to sign for the publisher.
-    AddAttestor(KeyChangeArgs),
-    /// Revoke an attestor key: it can sign nothing new.
-    RevokeAttestor(KeyChangeArgs),
+    AddAttestor {
+        /// The attestor key's address.
+        key: Address,
+        /// Chain, registry and admin key.
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Revoke an attestor key: it can sign nothing new; what it signed stays valid.
+    RevokeAttestor {
+        /// The attestor key's address.
+        key: Address,
+        /// Chain, registry and admin key.
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Rotate keys: add the new key, then revoke the old one.
+    RotateAttestor {
+        /// The key to retire.
+        old_key: Address,
+        /// The key that takes over.
+        new_key: Address,
+        /// Chain, registry and admin key.
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Flag a key as compromised from a time on: what it signed from then on is flagged; earlier work stays valid.
+    CompromiseAttestor {
+        /// The attestor key's address.
+        key: Address,
+        /// Unix time from which the key is compromised (default: now).
+        #[arg(long)]
+        since: Option<u64>,
+        /// Chain, registry and admin key.
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Nominate a new admin (step one of two; the new admin runs accept-admin).
+    TransferAdmin {
+        /// The nominated admin; the zero address cancels a pending transfer.
+        new_admin: Address,
+        /// Chain, registry and current admin key.
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Accept the admin role of a publisher (step two, signed by the nominated admin).
+    AcceptAdmin {
+        /// Chain, registry and the nominated admin's key.
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
 }
 
-/// Arguments of `prova publisher register`.
+/// Chain, registry, the signing admin key, and which publisher it acts for.
 #[derive(Debug, Args)]
-pub struct RegisterArgs {
-    /// Human-readable name, e.g. "Acme AI".
-    #[arg(long)]
-    pub name: String,
-    /// URI of a JSON document describing the publisher.
-    #[arg(long, default_value = "")]
-    pub metadata_uri: String,
-    /// The chain and registry.
-    #[command(flatten)]
-    pub chain: ChainArgs,
-    /// The admin key.
-    #[command(flatten)]
-    pub key: KeyArgs,
-}
-
-/// Arguments of the key-management subcommands.
-#[derive(Debug, Args)]
-pub struct KeyChangeArgs {
-    /// The attestor key's address.
-    pub attestor: Address,
-    /// Publisher id; defaults to the admin account's own address.
+pub struct AdminArgs {
+    /// Publisher id; defaults to the signing account's own address.
     #[arg(long)]
     pub publisher: Option<Address>,
     /// The chain and registry.
@@ -53,41 +93,77 @@ pub struct KeyChangeArgs {
     pub key: KeyArgs,
 }
 
+impl AdminArgs {
+    /// Loads the key, connects, checks the registry; returns the provider and the publisher acted for.
+    pub async fn connect(&self) -> anyhow::Result<(DynProvider, Address)> {
+        let signer = self.key.load()?;
+        let publisher = self.publisher.unwrap_or(signer.address());
+        let provider = prova_core::chain::connect_with_signer(&self.chain.rpc_url, signer)?;
+        prova_core::chain::check_registry(&provider, self.chain.registry, None).await?;
+        Ok((provider, publisher))
+    }
+}
+
 impl PublisherCommand {
     /// Runs the subcommand.
     pub async fn run(self) -> anyhow::Result<ExitCode> {
-        let receipt = match self {
-            Self::Register(args) => {
-                let signer = args.key.load()?;
-                let publisher = signer.address();
-                let provider = prova_core::chain::connect_with_signer(&args.chain.rpc_url, signer)?;
-                prova_core::chain::check_registry(&provider, args.chain.registry, None).await?;
-                let receipt =
-                    admin::register_publisher(&provider, args.chain.registry, &args.name, &args.metadata_uri).await?;
+        let receipts = match self {
+            Self::Register { name, metadata_uri, admin } => {
+                let (p, publisher) = admin.connect().await?;
                 println!("publisher     {publisher}");
-                receipt
+                vec![admin::register_publisher(&p, admin.chain.registry, &name, &metadata_uri).await?]
             }
-            Self::AddAttestor(args) => change_key(args, true).await?,
-            Self::RevokeAttestor(args) => change_key(args, false).await?,
+            Self::AddAttestor { key, admin } => {
+                let (p, publisher) = admin.connect().await?;
+                println!("publisher     {publisher}\nattestor      {key} (added)");
+                vec![admin::add_attestor(&p, admin.chain.registry, publisher, key).await?]
+            }
+            Self::RevokeAttestor { key, admin } => {
+                let (p, publisher) = admin.connect().await?;
+                println!("publisher     {publisher}\nattestor      {key} (revoked)");
+                vec![admin::revoke_attestor(&p, admin.chain.registry, publisher, key).await?]
+            }
+            Self::RotateAttestor { old_key, new_key, admin } => {
+                let (p, publisher) = admin.connect().await?;
+                println!("publisher     {publisher}\nattestor      {new_key} replaces {old_key}");
+                let (added, revoked) = admin::rotate_attestor(&p, admin.chain.registry, publisher, old_key, new_key).await?;
+                vec![added, revoked]
+            }
+            Self::CompromiseAttestor { key, since, admin } => {
+                let (p, publisher) = admin.connect().await?;
+                let since = match since {
+                    Some(since) => since,
+                    None => latest_timestamp(&p).await?,
+                };
+                println!("publisher     {publisher}\nattestor      {key} compromised since unix time {since}");
+                vec![admin::mark_compromised(&p, admin.chain.registry, publisher, key, since).await?]
+            }
+            Self::TransferAdmin { new_admin, admin } => {
+                let (p, publisher) = admin.connect().await?;
+                println!("publisher     {publisher}\nnominated     {new_admin} (must run accept-admin)");
+                vec![admin::transfer_admin(&p, admin.chain.registry, publisher, new_admin).await?]
+            }
+            Self::AcceptAdmin { admin } => {
+                let (p, publisher) = admin.connect().await?;
+                println!("publisher     {publisher} (admin role accepted)");
+                vec![admin::accept_admin(&p, admin.chain.registry, publisher).await?]
+            }
         };
-        print_receipt(&receipt);
+        for receipt in &receipts {
+            print_receipt(receipt);
+        }
         Ok(ExitCode::SUCCESS)
     }
 }
 
-async fn change_key(args: KeyChangeArgs, add: bool) -> anyhow::Result<TransactionReceipt> {
-    let signer = args.key.load()?;
-    let publisher = args.publisher.unwrap_or(signer.address());
-    let provider = prova_core::chain::connect_with_signer(&args.chain.rpc_url, signer)?;
-    prova_core::chain::check_registry(&provider, args.chain.registry, None).await?;
-    let receipt = if add {
-        admin::add_attestor(&provider, args.chain.registry, publisher, args.attestor).await?
-    } else {
-        admin::revoke_attestor(&provider, args.chain.registry, publisher, args.attestor).await?
-    };
-    println!("publisher     {publisher}");
-    println!("attestor      {}", args.attestor);
-    Ok(receipt)
+/// The latest block's timestamp: "now" as the chain sees it (a compromise time may not be in the future).
+async fn latest_timestamp(provider: &DynProvider) -> anyhow::Result<u64> {
+    use alloy::providers::Provider;
+    let block = provider
+        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the RPC endpoint returned no latest block"))?;
+    Ok(block.header.timestamp)
 }
 
 /// Prints the transaction lines every sending command ends with.
