@@ -25,6 +25,20 @@ pub enum ApiError {
     /// 405: the route exists but not with this method.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// 413: the request body is larger than the route accepts.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// 415: the request body is not declared as JSON.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// 422: the request is well-formed but contradicts what it claims (e.g. a manifest whose root does not match).
+    #[error("{message}")]
+    Unprocessable {
+        /// Machine-readable code, e.g. `root_mismatch`.
+        code: &'static str,
+        /// What was wrong.
+        message: String,
+    },
     /// 503: the database is unreachable; retry later.
     #[error("database unavailable")]
     Unavailable,
@@ -50,11 +64,19 @@ impl ApiError {
         Self::BadRequest { code, message: message.into() }
     }
 
+    /// A 422 with a code and message.
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Unprocessable { code, message: message.into() }
+    }
+
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            Self::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }

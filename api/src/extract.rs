@@ -1,7 +1,9 @@
 //! Extractors that turn axum's plain-text rejections into our JSON errors, and parsers for hashes and addresses.
 
 use alloy::primitives::{Address, B256};
-use axum::extract::{FromRequestParts, Path, Query};
+use axum::Json;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
@@ -34,6 +36,31 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiQuer
             .await
             .map(|Query(value)| Self(value))
             .map_err(|rejection| ApiError::bad_request("invalid_query", rejection.body_text()))
+    }
+}
+
+/// `axum::Json` with JSON errors: 400 `invalid_body` for a body that is not valid JSON of the expected shape,
+/// 413 `payload_too_large` past the route's body limit, 415 `unsupported_media_type` without a JSON content type.
+///
+/// The body limit is the route's `DefaultBodyLimit` (see [`crate::MAX_BODY_BYTES`]).
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Json::<T>::from_request(request, state).await.map(|Json(value)| Self(value)).map_err(
+            |rejection| match rejection.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => {
+                    ApiError::PayloadTooLarge("request body is larger than this route accepts".into())
+                }
+                StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(
+                    "request body must be sent as `Content-Type: application/json`".into(),
+                ),
+                _ => ApiError::bad_request("invalid_body", rejection.body_text()),
+            },
+        )
     }
 }
 

@@ -7,21 +7,28 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use sqlx::PgPool;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub mod error;
 pub mod extract;
 pub mod routes;
+#[cfg(test)]
+mod testing;
 pub mod views;
 
 pub use error::ApiError;
 
-/// Largest request body accepted.
+/// Largest request body accepted, unless a route sets its own limit.
+///
+/// The limit is enforced by the body extractors ([`extract::ApiJson`]), so an oversized body gets our JSON 413.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// Largest manifest upload accepted (manifests of big models list many files).
+pub const MAX_MANIFEST_BODY_BYTES: usize = 32 << 20;
 
 /// Shared state of every handler.
 #[derive(Debug, Clone)]
@@ -35,7 +42,7 @@ pub fn app(state: AppState) -> Router {
     routes::router()
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(10)))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -55,18 +62,9 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::body::Body;
-    use axum::http::{Request, StatusCode};
+    use crate::testing::call;
+    use axum::http::StatusCode;
     use serde_json::Value;
-    use tower::ServiceExt;
-
-    async fn call(pool: PgPool, method: &str, uri: &str) -> (StatusCode, Value) {
-        let request = Request::builder().method(method).uri(uri).body(Body::empty()).unwrap();
-        let response = app(AppState { pool }).oneshot(request).await.unwrap();
-        let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
-        (status, serde_json::from_slice(&bytes).expect("every answer is JSON"))
-    }
 
     const VERSION: &str = "0xAbCd000000000000000000000000000000000000000000000000000000000001";
 

@@ -315,19 +315,74 @@ impl ManifestDiff {
 
 /// Compares `folder` (what an auditor holds) against `version` (what was registered), by path.
 pub fn diff(folder: &[ManifestEntry], version: &[ManifestEntry]) -> ManifestDiff {
+    let digests = |entries: &[ManifestEntry]| entries.iter().map(|e| (e.path.clone(), e.sha256)).collect::<Vec<_>>();
+    diff_digests(&digests(folder), &digests(version))
+}
+
+/// [`diff`] over `(path, sha256)` pairs, for manifests without sizes (model_signing's).
+pub fn diff_digests(folder: &[(String, B256)], version: &[(String, B256)]) -> ManifestDiff {
     use std::collections::BTreeMap;
-    let registered: BTreeMap<&str, &ManifestEntry> = version.iter().map(|e| (e.path.as_str(), e)).collect();
-    let held: BTreeMap<&str, &ManifestEntry> = folder.iter().map(|e| (e.path.as_str(), e)).collect();
+    let registered: BTreeMap<&str, &B256> = version.iter().map(|(p, d)| (p.as_str(), d)).collect();
+    let held: BTreeMap<&str, &B256> = folder.iter().map(|(p, d)| (p.as_str(), d)).collect();
     let mut out = ManifestDiff::default();
-    for (path, entry) in &held {
+    for (path, digest) in &held {
         match registered.get(path) {
             None => out.added.push((*path).to_owned()),
-            Some(r) if r.sha256 == entry.sha256 && r.size == entry.size => out.unchanged += 1,
+            Some(r) if r == digest => out.unchanged += 1,
             Some(_) => out.changed.push((*path).to_owned()),
         }
     }
     out.removed = registered.keys().filter(|p| !held.contains_key(*p)).map(|p| (*p).to_owned()).collect();
     out
+}
+
+/// A manifest in any format prova reads: its own, or model_signing's (statement or sigstore bundle).
+#[derive(Debug, Clone)]
+pub enum AnyManifest {
+    /// prova's manifest, with sizes and version hash.
+    Prova(Manifest),
+    /// model_signing's, with digests only.
+    ModelSigning(crate::model_signing::ModelSigningManifest),
+}
+
+impl AnyManifest {
+    /// Detects the format and parses it, checking its internal consistency (root or subject digest).
+    pub fn parse(text: &str) -> Result<Self> {
+        let value: serde_json::Value = serde_json::from_str(text)?;
+        if value.get("format").and_then(|f| f.as_str()) == Some(MANIFEST_FORMAT) {
+            Ok(Self::Prova(Manifest::from_json(text)?))
+        } else {
+            Ok(Self::ModelSigning(crate::model_signing::parse(text)?))
+        }
+    }
+
+    /// `(path, sha256)` of every file.
+    pub fn digests(&self) -> Vec<(String, B256)> {
+        match self {
+            Self::Prova(m) => m.files.iter().map(|e| (e.path.clone(), e.sha256)).collect(),
+            Self::ModelSigning(m) => m.files.clone(),
+        }
+    }
+
+    /// The prova version hash this manifest stands for. model_signing records no sizes, so they are taken from
+    /// `folder` when every file is there with the same digest; otherwise `None`.
+    pub fn version_hash(&self, folder: &Manifest) -> Option<B256> {
+        match self {
+            Self::Prova(m) => Some(m.version_hash),
+            Self::ModelSigning(m) => {
+                let sizes: std::collections::HashMap<(&str, B256), u64> =
+                    folder.files.iter().map(|e| ((e.path.as_str(), e.sha256), e.size)).collect();
+                let entries = m
+                    .files
+                    .iter()
+                    .map(|(path, sha256)| {
+                        sizes.get(&(path.as_str(), *sha256)).map(|&size| ManifestEntry { path: path.clone(), size, sha256: *sha256 })
+                    })
+                    .collect::<Option<Vec<_>>>()?;
+                version_hash(&entries)
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,9 @@ use axum::Router;
 use crate::AppState;
 
 pub mod health;
+pub mod lineage;
+pub mod manifests;
+pub mod matching;
 pub mod model_versions;
 pub mod publishers;
 pub mod status;
@@ -15,5 +18,8 @@ pub fn router() -> Router<AppState> {
         .merge(health::router())
         .merge(status::router())
         .merge(model_versions::router())
+        .merge(manifests::router())
+        .merge(lineage::router())
+        .merge(matching::router())
         .merge(publishers::router())
 }

@@ -1,4 +1,9 @@
 //! `GET /v1/model-versions/{versionHash}`: a registered model version with its provenance and chain pointers.
+//!
+//! [`load_versions`] renders registrations for this route and for the routes that list versions (lineage, match),
+//! so the publisher name, the compromised-key flag and the revocation are derived in one place.
+
+use std::collections::HashMap;
 
 use alloy::primitives::{Address, B256};
 use axum::extract::State;
@@ -6,7 +11,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::FromRow;
+use sqlx::{FromRow, PgPool};
 
 use crate::AppState;
 use crate::error::{ApiError, Result};
@@ -25,8 +30,33 @@ pub struct ChainFilter {
     pub chain_id: Option<u64>,
 }
 
+impl ChainFilter {
+    /// The filter as a [`Scope`].
+    pub fn scope(&self) -> Scope {
+        Scope { chain_id: self.chain_id.map(|c| i64::try_from(c).unwrap_or(i64::MAX)), contract: None }
+    }
+}
+
+/// Which registrations count when a version hash is registered more than once (on several chains or registries).
+///
+/// Within the scope, the earliest registration wins.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    /// Only this chain.
+    pub chain_id: Option<i64>,
+    /// Only this registry contract.
+    pub contract: Option<Address>,
+}
+
+impl Scope {
+    /// Exactly the chain and registry of `pointer`.
+    pub fn of(pointer: &ChainPointer) -> Self {
+        Self { chain_id: Some(pointer.chain_id as i64), contract: Some(pointer.contract) }
+    }
+}
+
 /// A model version.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ModelVersion {
     /// The Merkle root of the version's manifest.
     pub version_hash: B256,
@@ -55,7 +85,7 @@ pub struct ModelVersion {
 }
 
 /// A version's revocation.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Revocation {
     /// The publisher's reason.
     pub reason: String,
@@ -82,18 +112,20 @@ struct Row {
 struct RevocationRow {
     #[sqlx(flatten)]
     pointer: PointerRow,
+    version_hash: Vec<u8>,
     reason: String,
 }
 
-async fn get_model_version(
-    State(state): State<AppState>,
-    ApiPath(version_hash): ApiPath<String>,
-    ApiQuery(filter): ApiQuery<ChainFilter>,
-) -> Result<Json<ModelVersion>> {
-    let version_hash = parse_hash("versionHash", &version_hash)?;
-    let chain_id = filter.chain_id.map(|c| i64::try_from(c).unwrap_or(i64::MAX));
-    let row: Option<Row> = sqlx::query_as(
-        "SELECT r.chain_id, r.contract, r.block_number, r.block_hash, r.block_time, r.tx_hash, r.log_index,
+/// Loads the registrations of `hashes` within `scope` (the earliest one per hash), with the publisher's name,
+/// the compromised-key flag and the revocation. Hashes that are not registered are absent from the map.
+pub async fn load_versions(pool: &PgPool, hashes: &[B256], scope: &Scope) -> Result<HashMap<B256, ModelVersion>> {
+    if hashes.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let keys: Vec<Vec<u8>> = hashes.iter().map(|h| h.to_vec()).collect();
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT DISTINCT ON (r.version_hash)
+                r.chain_id, r.contract, r.block_number, r.block_hash, r.block_time, r.tx_hash, r.log_index,
                 c.head_block, r.version_hash, r.model_id, r.publisher, r.parent, r.attestor, r.metadata_uri,
                 r.metadata_hash,
                 (SELECT p.name FROM publisher_registered p
@@ -104,45 +136,76 @@ async fn get_model_version(
                     AND k.since <= extract(epoch FROM r.block_time)) AS compromised
          FROM model_version_registered r
          LEFT JOIN indexer_cursors c ON c.chain_id = r.chain_id AND c.contract = r.contract
-         WHERE r.version_hash = $1 AND ($2::BIGINT IS NULL OR r.chain_id = $2)
-         ORDER BY r.block_time, r.chain_id
-         LIMIT 1",
+         WHERE r.version_hash = ANY($1)
+           AND ($2::BIGINT IS NULL OR r.chain_id = $2)
+           AND ($3::BYTEA IS NULL OR r.contract = $3)
+         ORDER BY r.version_hash, r.block_time, r.chain_id, r.block_number, r.log_index",
     )
-    .bind(version_hash.to_vec())
-    .bind(chain_id)
-    .fetch_optional(&state.pool)
+    .bind(&keys)
+    .bind(scope.chain_id)
+    .bind(scope.contract.map(|c| c.to_vec()))
+    .fetch_all(pool)
     .await?;
-    let row = row.ok_or_else(|| ApiError::NotFound(format!("model version {version_hash} is not registered")))?;
+    if rows.is_empty() {
+        return Ok(HashMap::new());
+    }
 
-    let revocation: Option<RevocationRow> = sqlx::query_as(
-        "SELECT v.chain_id, v.contract, v.block_number, v.block_hash, v.block_time, v.tx_hash, v.log_index,
-                c.head_block, v.reason
+    // The first revocation of each registration found above, on the same chain and registry.
+    let revocations: Vec<RevocationRow> = sqlx::query_as(
+        "SELECT DISTINCT ON (v.version_hash, v.chain_id, v.contract)
+                v.chain_id, v.contract, v.block_number, v.block_hash, v.block_time, v.tx_hash, v.log_index,
+                c.head_block, v.version_hash, v.reason
          FROM model_version_revoked v
+         JOIN unnest($1::BYTEA[], $2::BIGINT[], $3::BYTEA[]) AS k(version_hash, chain_id, contract)
+           ON v.version_hash = k.version_hash AND v.chain_id = k.chain_id AND v.contract = k.contract
          LEFT JOIN indexer_cursors c ON c.chain_id = v.chain_id AND c.contract = v.contract
-         WHERE v.version_hash = $1 AND v.chain_id = $2 AND v.contract = $3
-         ORDER BY v.block_number, v.log_index
-         LIMIT 1",
+         ORDER BY v.version_hash, v.chain_id, v.contract, v.block_number, v.log_index",
     )
-    .bind(version_hash.to_vec())
-    .bind(row.pointer.chain_id)
-    .bind(&row.pointer.contract)
-    .fetch_optional(&state.pool)
+    .bind(rows.iter().map(|r| r.version_hash.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.pointer.chain_id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.pointer.contract.clone()).collect::<Vec<_>>())
+    .fetch_all(pool)
     .await?;
+    let mut revocations: HashMap<B256, Revocation> = revocations
+        .into_iter()
+        .map(|r| Ok((hash(&r.version_hash)?, Revocation { reason: r.reason, chain: r.pointer.view()? })))
+        .collect::<Result<_>>()?;
 
-    Ok(Json(ModelVersion {
-        version_hash: hash(&row.version_hash)?,
-        model_id: hash(&row.model_id)?,
-        parent: optional_hash(&row.parent)?,
-        publisher: address(&row.publisher)?,
-        publisher_name: row.publisher_name,
-        attestor: address(&row.attestor)?,
-        metadata_uri: row.metadata_uri,
-        metadata_hash: optional_hash(&row.metadata_hash)?,
-        registered_at: row.pointer.block_time,
-        signed_by_compromised_key: row.compromised,
-        revocation: revocation
-            .map(|r| Ok::<_, ApiError>(Revocation { reason: r.reason, chain: r.pointer.view()? }))
-            .transpose()?,
-        chain: row.pointer.view()?,
-    }))
+    rows.into_iter()
+        .map(|row| {
+            let version_hash = hash(&row.version_hash)?;
+            let version = ModelVersion {
+                version_hash,
+                model_id: hash(&row.model_id)?,
+                parent: optional_hash(&row.parent)?,
+                publisher: address(&row.publisher)?,
+                publisher_name: row.publisher_name,
+                attestor: address(&row.attestor)?,
+                metadata_uri: row.metadata_uri,
+                metadata_hash: optional_hash(&row.metadata_hash)?,
+                registered_at: row.pointer.block_time,
+                signed_by_compromised_key: row.compromised,
+                revocation: revocations.remove(&version_hash),
+                chain: row.pointer.view()?,
+            };
+            Ok((version_hash, version))
+        })
+        .collect()
+}
+
+/// Loads one version within `scope`, or a 404.
+pub async fn load_version(pool: &PgPool, version_hash: B256, scope: &Scope) -> Result<ModelVersion> {
+    load_versions(pool, &[version_hash], scope)
+        .await?
+        .remove(&version_hash)
+        .ok_or_else(|| ApiError::NotFound(format!("model version {version_hash} is not registered")))
+}
+
+async fn get_model_version(
+    State(state): State<AppState>,
+    ApiPath(version_hash): ApiPath<String>,
+    ApiQuery(filter): ApiQuery<ChainFilter>,
+) -> Result<Json<ModelVersion>> {
+    let version_hash = parse_hash("versionHash", &version_hash)?;
+    Ok(Json(load_version(&state.pool, version_hash, &filter.scope()).await?))
 }

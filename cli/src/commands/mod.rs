@@ -1,5 +1,6 @@
 //! One module per `prova` subcommand.
 
+pub mod api_client;
 pub mod deploy;
 pub mod dev;
 pub mod hashing;

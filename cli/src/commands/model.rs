@@ -23,6 +23,65 @@ pub enum ModelCommand {
     Hash(HashArgs),
     /// Hash a model folder, sign its version hash with an attestor key and register it on-chain.
     Publish(PublishArgs),
+    /// Revoke a registered version with a reason (sent by the publisher's admin). It stays readable, marked revoked.
+    Revoke(RevokeArgs),
+    /// Print a Merkle proof that one file belongs to a version; it verifies with the registry's `verifyFile`
+    /// and with @openzeppelin/merkle-tree.
+    ProveFile(ProveFileArgs),
+    /// Upload a folder's manifest to a prova API, which stores it once the version is indexed.
+    UploadManifest(UploadArgs),
+}
+
+/// Manifest formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ManifestFormat {
+    /// prova's manifest: files with sizes, ignore list, version hash, tool.
+    Prova,
+    /// sigstore model_signing's in-toto statement (per-file sha256 resources), unsigned.
+    ModelSigning,
+}
+
+/// Arguments of `prova model revoke`.
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// The version hash.
+    #[arg(value_parser = parse_b256)]
+    pub version_hash: B256,
+    /// Why, e.g. "weights leaked" or "superseded by 0x...".
+    #[arg(long)]
+    pub reason: String,
+    /// Chain, registry and admin key.
+    #[command(flatten)]
+    pub admin: super::publisher::AdminArgs,
+}
+
+/// Arguments of `prova model prove-file`.
+#[derive(Debug, Args)]
+pub struct ProveFileArgs {
+    /// The file's path inside the model folder, `/`-separated.
+    pub path: String,
+    /// The model folder.
+    #[arg(long, required_unless_present = "manifest")]
+    pub dir: Option<PathBuf>,
+    /// A prova manifest instead of the folder.
+    #[arg(long, conflicts_with = "dir")]
+    pub manifest: Option<PathBuf>,
+    /// How to hash the folder.
+    #[command(flatten)]
+    pub hashing: HashingArgs,
+}
+
+/// Arguments of `prova model upload-manifest`.
+#[derive(Debug, Args)]
+pub struct UploadArgs {
+    /// The model folder.
+    pub dir: PathBuf,
+    /// The prova API.
+    #[arg(long, env = "PROVA_API")]
+    pub api: String,
+    /// How to hash the folder.
+    #[command(flatten)]
+    pub hashing: HashingArgs,
 }
 
 /// Arguments of `prova model hash`.
@@ -36,6 +95,9 @@ pub struct HashArgs {
     /// Also write the manifest JSON to this file.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Format of --json and --out.
+    #[arg(long, value_enum, default_value = "prova")]
+    pub format: ManifestFormat,
     /// How to hash.
     #[command(flatten)]
     pub hashing: HashingArgs,
@@ -76,6 +138,9 @@ pub struct PublishArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+    /// After publishing, upload the manifest to this prova API (so it can answer file-level matches).
+    #[arg(long, env = "PROVA_API")]
+    pub api: Option<String>,
     /// How to hash.
     #[command(flatten)]
     pub hashing: HashingArgs,
@@ -96,15 +161,65 @@ impl ModelCommand {
         match self {
             Self::Hash(args) => {
                 let manifest = args.hashing.hash(&args.dir)?;
-                write_manifest(args.out.as_ref(), &manifest)?;
+                let document = match args.format {
+                    ManifestFormat::Prova => serde_json::to_value(&manifest)?,
+                    ManifestFormat::ModelSigning => {
+                        prova_core::model_signing::to_statement(&manifest, &folder_name(&args.dir))
+                    }
+                };
+                if let Some(out) = &args.out {
+                    std::fs::write(out, serde_json::to_string_pretty(&document)? + "\n")
+                        .with_context(|| format!("cannot write {}", out.display()))?;
+                }
                 if args.json {
-                    println!("{}", serde_json::to_string_pretty(&manifest)?);
+                    println!("{}", serde_json::to_string_pretty(&document)?);
                 } else {
                     print_manifest(&manifest);
                 }
                 Ok(ExitCode::SUCCESS)
             }
             Self::Publish(args) => publish(args).await,
+            Self::Revoke(args) => {
+                let (provider, _) = args.admin.connect().await?;
+                let receipt =
+                    prova_attestor::admin::revoke_version(&provider, args.admin.chain.registry, args.version_hash, &args.reason)
+                        .await?;
+                println!("revoked       {}", args.version_hash);
+                super::publisher::print_receipt(&receipt);
+                Ok(ExitCode::SUCCESS)
+            }
+            Self::ProveFile(args) => {
+                let manifest = match (&args.manifest, &args.dir) {
+                    (Some(path), _) => Manifest::from_json(
+                        &std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?,
+                    )?,
+                    (None, Some(dir)) => args.hashing.hash(dir)?,
+                    (None, None) => anyhow::bail!("pass --dir or --manifest"),
+                };
+                let entry = manifest
+                    .files
+                    .iter()
+                    .find(|e| e.path == args.path)
+                    .with_context(|| format!("{} is not a file of this version", args.path))?;
+                let proof = manifest.tree().proof(entry.leaf()).expect("every entry is a leaf");
+                let document = serde_json::json!({
+                    "version_hash": manifest.version_hash,
+                    "leaf_types": prova_core::manifest::LEAF_TYPES,
+                    "path": entry.path,
+                    "size": entry.size,
+                    "sha256": entry.sha256,
+                    "leaf": entry.leaf(),
+                    "proof": proof,
+                });
+                println!("{}", serde_json::to_string_pretty(&document)?);
+                Ok(ExitCode::SUCCESS)
+            }
+            Self::UploadManifest(args) => {
+                let manifest = args.hashing.hash(&args.dir)?;
+                super::api_client::upload_manifest(&args.api, &manifest, Duration::from_secs(30)).await?;
+                println!("uploaded manifest of {} ({} files) to {}", manifest.version_hash, manifest.files.len(), args.api);
+                Ok(ExitCode::SUCCESS)
+            }
         }
     }
 }
@@ -115,6 +230,12 @@ fn write_manifest(out: Option<&PathBuf>, manifest: &Manifest) -> anyhow::Result<
             .with_context(|| format!("cannot write {}", out.display()))?;
     }
     Ok(())
+}
+
+/// The folder's own name, which model_signing uses as the subject name.
+fn folder_name(dir: &std::path::Path) -> String {
+    let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    absolute.file_name().map_or_else(|| "model".to_owned(), |n| n.to_string_lossy().into_owned())
 }
 
 fn print_manifest(manifest: &Manifest) {
@@ -147,6 +268,9 @@ async fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
         expected_chain_id: args.chain_id,
     };
     let published = publish_model_version(&sender, args.chain.registry, &attestor, &request).await?;
+    if let Some(api) = &args.api {
+        super::api_client::upload_manifest(api, &manifest, Duration::from_secs(60)).await?;
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&published)?);
     } else {

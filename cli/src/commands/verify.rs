@@ -1,12 +1,21 @@
-//! `prova verify model`: recompute a folder's version hash and check it against the registry on-chain.
+//! `prova verify model`: which registered version is this folder? Re-hashes the folder (never from a cache),
+//! checks the exact version hash on-chain, and otherwise names the closest registered version with the files
+//! added, removed and changed. Candidate manifests come from `--manifest` (file or URL, prova or model_signing
+//! format) or from an API (`--api`); either way their version hashes are checked against the chain itself.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use alloy::primitives::B256;
+use alloy::providers::DynProvider;
 use clap::{Args, Subcommand};
 use prova_core::args::ChainArgs;
-use prova_core::manifest::{HashOptions, hash_dir};
-use prova_core::verify::verify_model_version;
+use prova_core::manifest::{AnyManifest, Manifest, ManifestDiff, diff_digests};
+use prova_core::verify::{ModelVerdict, verify_model_version};
+use serde::Serialize;
+
+use super::api_client;
+use super::hashing::HashingArgs;
 
 /// Verify subcommands.
 #[derive(Debug, Subcommand)]
@@ -20,6 +29,13 @@ pub enum VerifyCommand {
 pub struct VerifyModelArgs {
     /// The model folder (always re-hashed; no cache is trusted).
     pub dir: PathBuf,
+    /// Manifest of a registered version to compare against when the folder is not an exact match (file or
+    /// http(s) URL; prova JSON, model_signing statement or sigstore bundle). Repeatable.
+    #[arg(long = "manifest")]
+    pub manifests: Vec<String>,
+    /// A prova API to ask for the closest registered versions; its manifests are re-checked against the chain.
+    #[arg(long, env = "PROVA_API")]
+    pub api: Option<String>,
     /// The chain and registry.
     #[command(flatten)]
     pub chain: ChainArgs,
@@ -29,39 +45,142 @@ pub struct VerifyModelArgs {
     /// Print the verdict as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Hashing options (threads, ignore list); any cache flag is ignored here.
+    #[command(flatten)]
+    pub hashing: HashingArgs,
+}
+
+/// A registered version the folder was compared with.
+#[derive(Debug, Serialize)]
+struct Candidate {
+    source: String,
+    verdict: ModelVerdict,
+    diff: ManifestDiff,
 }
 
 impl VerifyCommand {
     /// Runs the subcommand.
     pub async fn run(self) -> anyhow::Result<ExitCode> {
         let Self::Model(args) = self;
-        let manifest = hash_dir(&args.dir, &HashOptions::default())?;
+        let folder = args.hashing.hash_uncached(&args.dir)?;
         let provider = prova_core::chain::connect(&args.chain.rpc_url)?;
-        let verdict = verify_model_version(&provider, args.chain.registry, manifest.version_hash, args.chain_id).await?;
-        let failure = verdict.failure();
+        let exact = verify_model_version(&provider, args.chain.registry, folder.version_hash, args.chain_id).await?;
+        let failure = exact.failure();
+        let (candidates, notes) = if exact.registration.is_none() { args.candidates(&provider, &folder).await? } else { (vec![], vec![]) };
+        let closest = candidates.into_iter().max_by_key(|c| c.diff.unchanged);
+
         if args.json {
-            let mut value = serde_json::to_value(&verdict)?;
-            value["verified"] = failure.is_none().into();
-            value["reason"] = failure.clone().into();
+            let value = serde_json::json!({
+                "verified": failure.is_none(),
+                "reason": failure,
+                "folder_version_hash": folder.version_hash,
+                "exact": exact,
+                "closest": closest,
+                "notes": notes,
+            });
             println!("{}", serde_json::to_string_pretty(&value)?);
         } else {
-            println!("folder        {} ({} files)", args.dir.display(), manifest.files.len());
-            println!("version hash  {}", manifest.version_hash);
-            println!("registry      {} on chain {}", verdict.registry, verdict.chain_id);
-            if let Some(reg) = &verdict.registration {
-                println!("publisher     {} ({})", reg.publisher_name, reg.publisher);
-                println!("attestor      {}", reg.attestor);
-                println!("model id      {}", reg.model_id);
-                println!("registered    block {} (unix time {})", reg.registered_block, reg.registered_at);
-                if !reg.parent.is_zero() {
-                    println!("parent        {}", reg.parent);
-                }
-            }
-            match &failure {
-                None => println!("VERIFIED: this folder is the registered version above"),
-                Some(reason) => println!("NOT VERIFIED: {reason}"),
-            }
+            print_verdict(&args, &folder, &exact, failure.as_deref(), closest.as_ref(), &notes);
         }
         Ok(if failure.is_none() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    }
+}
+
+impl VerifyModelArgs {
+    /// Registered versions to compare with, from `--manifest` and `--api`, each confirmed on-chain.
+    async fn candidates(&self, provider: &DynProvider, folder: &Manifest) -> anyhow::Result<(Vec<Candidate>, Vec<String>)> {
+        let mut candidates = Vec::new();
+        let mut notes = Vec::new();
+        let mut sources: Vec<(String, String)> = Vec::new();
+        for source in &self.manifests {
+            sources.push((source.clone(), api_client::fetch_text(source).await?));
+        }
+        if let Some(api) = &self.api {
+            for hash in api_client::match_candidates(api, &folder.files).await?.into_iter().take(3) {
+                match api_client::get_manifest(api, hash).await {
+                    Ok(text) => sources.push((format!("{api} (version {hash})"), text)),
+                    Err(error) => notes.push(format!("API candidate {hash}: {error:#}")),
+                }
+            }
+        }
+        let folder_digests: Vec<(String, B256)> = folder.files.iter().map(|e| (e.path.clone(), e.sha256)).collect();
+        for (source, text) in sources {
+            let manifest = match AnyManifest::parse(&text) {
+                Ok(manifest) => manifest,
+                Err(error) => {
+                    notes.push(format!("{source}: {error}"));
+                    continue;
+                }
+            };
+            let Some(version_hash) = manifest.version_hash(folder) else {
+                notes.push(format!(
+                    "{source}: a model_signing manifest has no file sizes, and the folder differs from it, so its \
+                     prova version hash cannot be derived"
+                ));
+                continue;
+            };
+            let verdict = verify_model_version(provider, self.chain.registry, version_hash, self.chain_id).await?;
+            if verdict.registration.is_none() {
+                notes.push(format!("{source}: version {version_hash} is not registered on-chain; ignored"));
+                continue;
+            }
+            candidates.push(Candidate { source, diff: diff_digests(&folder_digests, &manifest.digests()), verdict });
+        }
+        Ok((candidates, notes))
+    }
+}
+
+fn print_verdict(
+    args: &VerifyModelArgs,
+    folder: &Manifest,
+    exact: &ModelVerdict,
+    failure: Option<&str>,
+    closest: Option<&Candidate>,
+    notes: &[String],
+) {
+    println!("folder        {} ({} files)", args.dir.display(), folder.files.len());
+    println!("version hash  {}", folder.version_hash);
+    println!("registry      {} on chain {}", exact.registry, exact.chain_id);
+    if let Some(reg) = &exact.registration {
+        print_registration(reg);
+    }
+    match failure {
+        None => println!("VERIFIED: this folder is the registered version above"),
+        Some(reason) => println!("NOT VERIFIED: {reason}"),
+    }
+    if let Some(c) = closest {
+        let d = &c.diff;
+        println!();
+        println!("closest registered version {} (from {})", c.verdict.version_hash, c.source);
+        if let Some(reg) = &c.verdict.registration {
+            print_registration(reg);
+        }
+        if let Some(problem) = c.verdict.failure() {
+            println!("  note: {problem}");
+        }
+        println!("  files identical  {}", d.unchanged);
+        for (label, paths) in [("changed", &d.changed), ("added", &d.added), ("removed", &d.removed)] {
+            for path in paths {
+                println!("  {label:<8} {path}");
+            }
+        }
+    } else if exact.registration.is_none() && args.manifests.is_empty() && args.api.is_none() {
+        println!("(pass --manifest FILE|URL or --api URL to find the closest registered version)");
+    }
+    for note in notes {
+        println!("note: {note}");
+    }
+}
+
+fn print_registration(reg: &prova_core::verify::Registration) {
+    println!("publisher     {} ({})", reg.publisher_name, reg.publisher);
+    println!("attestor      {}", reg.attestor);
+    println!("model id      {}", reg.model_id);
+    println!("registered    block {} (unix time {})", reg.registered_block, reg.registered_at);
+    if !reg.parent.is_zero() {
+        println!("parent        {}", reg.parent);
+    }
+    if reg.revoked_at != 0 {
+        println!("revoked       unix time {}", reg.revoked_at);
     }
 }

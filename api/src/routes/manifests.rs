@@ -1,0 +1,367 @@
+//! `PUT` and `GET /v1/model-versions/{versionHash}/manifest`: the file list of a registered version.
+//!
+//! Anyone may upload a manifest, but it is stored only if the Merkle root of its files is the version hash in the
+//! path and that version is registered on an indexed chain. A stored manifest is never replaced.
+
+use alloy::primitives::B256;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use prova_core::manifest::{MANIFEST_FORMAT, Manifest, ManifestEntry};
+use serde::Serialize;
+use sqlx::{FromRow, PgPool};
+
+use crate::error::{ApiError, Result};
+use crate::extract::{ApiJson, ApiPath, parse_hash};
+use crate::views::hash;
+use crate::{AppState, MAX_MANIFEST_BODY_BYTES};
+
+/// The manifest routes. Uploads may be up to [`MAX_MANIFEST_BODY_BYTES`].
+pub fn router() -> Router<AppState> {
+    Router::new().route(
+        "/v1/model-versions/{version_hash}/manifest",
+        get(get_manifest).put(put_manifest).layer(DefaultBodyLimit::max(MAX_MANIFEST_BODY_BYTES)),
+    )
+}
+
+/// What an upload stored (or found already stored).
+#[derive(Debug, Serialize)]
+pub struct StoredManifest {
+    /// The version hash the manifest belongs to.
+    pub version_hash: B256,
+    /// Number of files.
+    pub files: u64,
+    /// Sum of the file sizes in bytes.
+    pub total_bytes: u64,
+}
+
+/// Checks a manifest as `Manifest::from_json` does, without trusting anything it records: the format tag, the
+/// paths (relative, normal, no duplicates), at least one file, and that the recorded version hash is the root of
+/// the files. Returns the manifest with its files sorted by path.
+///
+/// CPU-bound for large manifests; call it off the async runtime.
+pub fn verify_manifest(manifest: Manifest) -> Result<Manifest> {
+    if manifest.format != MANIFEST_FORMAT {
+        return Err(ApiError::bad_request(
+            "invalid_manifest",
+            format!("manifest format must be {MANIFEST_FORMAT:?}, got {:?}", manifest.format),
+        ));
+    }
+    let rebuilt = verify_entries(manifest.files, Some(manifest.version_hash), manifest.ignore)?;
+    if manifest.tool.contains('\0') || rebuilt.ignore.iter().any(|i| i.contains('\0')) {
+        return Err(ApiError::bad_request("invalid_manifest", "manifest tool and ignore list must not contain NUL"));
+    }
+    Ok(Manifest { tool: manifest.tool, ..rebuilt })
+}
+
+/// Checks a file list (paths, duplicates, at least one file) and computes its version hash with
+/// [`Manifest::from_entries`]. If `recorded` is given it must equal that hash (else 422 `root_mismatch`).
+pub fn verify_entries(files: Vec<ManifestEntry>, recorded: Option<B256>, ignore: Vec<String>) -> Result<Manifest> {
+    if files.is_empty() {
+        return Err(ApiError::bad_request("invalid_manifest", "the manifest lists no files"));
+    }
+    let rebuilt =
+        Manifest::from_entries(files, ignore).map_err(|e| ApiError::bad_request("invalid_manifest", e.to_string()))?;
+    if let Some(recorded) = recorded
+        && recorded != rebuilt.version_hash
+    {
+        return Err(ApiError::unprocessable(
+            "root_mismatch",
+            format!(
+                "manifest records version hash {recorded}, but its files give {computed}",
+                computed = rebuilt.version_hash
+            ),
+        ));
+    }
+    Ok(rebuilt)
+}
+
+async fn put_manifest(
+    State(state): State<AppState>,
+    ApiPath(version_hash): ApiPath<String>,
+    ApiJson(manifest): ApiJson<Manifest>,
+) -> Result<(StatusCode, Json<StoredManifest>)> {
+    let version_hash = parse_hash("versionHash", &version_hash)?;
+    let manifest = tokio::task::spawn_blocking(move || verify_manifest(manifest))
+        .await
+        .map_err(|e| ApiError::Internal(format!("manifest check panicked: {e}")))??;
+    if manifest.version_hash != version_hash {
+        return Err(ApiError::unprocessable(
+            "root_mismatch",
+            format!(
+                "manifest files give version hash {computed}, not {version_hash} from the path",
+                computed = manifest.version_hash
+            ),
+        ));
+    }
+    let registered: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM model_version_registered WHERE version_hash = $1)")
+            .bind(version_hash.to_vec())
+            .fetch_one(&state.pool)
+            .await?;
+    if !registered {
+        return Err(ApiError::NotFound(format!("model version {version_hash} is not registered")));
+    }
+
+    let sizes = manifest
+        .files
+        .iter()
+        .map(|e| i64::try_from(e.size).ok())
+        .collect::<Option<Vec<i64>>>()
+        .ok_or_else(|| ApiError::unprocessable("size_out_of_range", "a file size does not fit in 63 bits"))?;
+    let total_bytes = sizes
+        .iter()
+        .try_fold(0i64, |sum, size| sum.checked_add(*size))
+        .ok_or_else(|| ApiError::unprocessable("size_out_of_range", "the total size does not fit in 63 bits"))?;
+    let file_count = i32::try_from(manifest.files.len())
+        .map_err(|_| ApiError::unprocessable("too_many_files", "the manifest lists too many files"))?;
+
+    let mut tx = state.pool.begin().await?;
+    // Concurrent uploads of the same version serialize on the primary key; the later one inserts nothing.
+    let inserted: Option<Vec<u8>> = sqlx::query_scalar(
+        "INSERT INTO model_manifests (version_hash, tool, ignore, file_count, total_bytes)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (version_hash) DO NOTHING
+         RETURNING version_hash",
+    )
+    .bind(version_hash.to_vec())
+    .bind(&manifest.tool)
+    .bind(&manifest.ignore)
+    .bind(file_count)
+    .bind(total_bytes)
+    .fetch_optional(&mut *tx)
+    .await?;
+
+    if inserted.is_none() {
+        tx.rollback().await?;
+        let (files, total_bytes): (i32, i64) =
+            sqlx::query_as("SELECT file_count, total_bytes FROM model_manifests WHERE version_hash = $1")
+                .bind(version_hash.to_vec())
+                .fetch_one(&state.pool)
+                .await?;
+        let stored = StoredManifest { version_hash, files: files as u64, total_bytes: total_bytes as u64 };
+        return Ok((StatusCode::OK, Json(stored)));
+    }
+
+    sqlx::query(
+        "INSERT INTO model_files (version_hash, path, size, sha256)
+         SELECT $1, f.path, f.size, f.sha256 FROM unnest($2::TEXT[], $3::BIGINT[], $4::BYTEA[]) AS f(path, size, sha256)",
+    )
+    .bind(version_hash.to_vec())
+    .bind(manifest.files.iter().map(|e| e.path.as_str()).collect::<Vec<_>>())
+    .bind(&sizes)
+    .bind(manifest.files.iter().map(|e| e.sha256.to_vec()).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    tracing::info!(%version_hash, files = file_count, total_bytes, "manifest stored");
+
+    let stored = StoredManifest { version_hash, files: file_count as u64, total_bytes: total_bytes as u64 };
+    Ok((StatusCode::CREATED, Json(stored)))
+}
+
+#[derive(FromRow)]
+struct FileRow {
+    version_hash: Vec<u8>,
+    path: String,
+    size: i64,
+    sha256: Vec<u8>,
+}
+
+/// The stored files of each of `hashes` that has a manifest, sorted by path.
+pub async fn load_files(pool: &PgPool, hashes: &[B256]) -> Result<Vec<(B256, Vec<ManifestEntry>)>> {
+    let rows: Vec<FileRow> = sqlx::query_as(
+        "SELECT version_hash, path, size, sha256 FROM model_files WHERE version_hash = ANY($1)
+         ORDER BY version_hash, path COLLATE \"C\"",
+    )
+    .bind(hashes.iter().map(|h| h.to_vec()).collect::<Vec<_>>())
+    .fetch_all(pool)
+    .await?;
+    let mut out: Vec<(B256, Vec<ManifestEntry>)> = Vec::new();
+    for row in rows {
+        let version_hash = hash(&row.version_hash)?;
+        let entry = ManifestEntry { path: row.path, size: row.size as u64, sha256: hash(&row.sha256)? };
+        match out.last_mut() {
+            Some((last, files)) if *last == version_hash => files.push(entry),
+            _ => out.push((version_hash, vec![entry])),
+        }
+    }
+    Ok(out)
+}
+
+async fn get_manifest(State(state): State<AppState>, ApiPath(version_hash): ApiPath<String>) -> Result<Json<Manifest>> {
+    let version_hash = parse_hash("versionHash", &version_hash)?;
+    let header: Option<(String, Vec<String>)> =
+        sqlx::query_as("SELECT tool, ignore FROM model_manifests WHERE version_hash = $1")
+            .bind(version_hash.to_vec())
+            .fetch_optional(&state.pool)
+            .await?;
+    let (tool, ignore) =
+        header.ok_or_else(|| ApiError::NotFound(format!("no manifest has been uploaded for {version_hash}")))?;
+    let files = load_files(&state.pool, &[version_hash]).await?.pop().map(|(_, files)| files).unwrap_or_default();
+    Ok(Json(Manifest { format: MANIFEST_FORMAT.to_owned(), tool, version_hash, ignore, files }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{CHAIN, call, entry, h, manifest, register, send, send_json};
+    use crate::{MAX_BODY_BYTES, MAX_MANIFEST_BODY_BYTES};
+    use serde_json::{Value, json};
+
+    fn uri(version_hash: impl std::fmt::Display) -> String {
+        format!("/v1/model-versions/{version_hash}/manifest")
+    }
+
+    fn files() -> Vec<ManifestEntry> {
+        vec![entry("config.json", 1), entry("weights/part-0.bin", 2), entry("tokenizer.json", 3)]
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn upload_is_stored_once_and_served_back(pool: PgPool) {
+        let m = manifest(&files());
+        register(&pool, CHAIN, m.version_hash, None, 10).await;
+        let body = serde_json::to_value(&m).unwrap();
+
+        let (status, first) = send_json(pool.clone(), "PUT", &uri(m.version_hash), &body).await;
+        assert_eq!(status, StatusCode::CREATED, "{first}");
+        assert_eq!(first, json!({ "version_hash": m.version_hash, "files": 3, "total_bytes": 101 + 201 + 301 }));
+
+        // The same manifest again, even with its files in another order, is a no-op.
+        let mut reordered = m.clone();
+        reordered.files.reverse();
+        let (status, again) =
+            send_json(pool.clone(), "PUT", &uri(m.version_hash), &serde_json::to_value(&reordered).unwrap()).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(again, first);
+        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM model_files").fetch_one(&pool).await.unwrap();
+        assert_eq!(stored, 3);
+
+        let (status, served) = call(pool, "GET", &uri(m.version_hash)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(served, body);
+        assert_eq!(Manifest::from_json(&served.to_string()).unwrap(), m);
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn root_mismatch_is_422_naming_both_hashes(pool: PgPool) {
+        let m = manifest(&files());
+        let other = manifest(&files()[..2]);
+        register(&pool, CHAIN, m.version_hash, None, 10).await;
+        register(&pool, CHAIN, other.version_hash, None, 11).await;
+
+        // Valid manifest, but of another version than the path names.
+        let (status, body) =
+            send_json(pool.clone(), "PUT", &uri(other.version_hash), &serde_json::to_value(&m).unwrap()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(body["error"]["code"], "root_mismatch");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(&m.version_hash.to_string()) && message.contains(&other.version_hash.to_string()));
+
+        // A tampered file: the recorded root no longer matches the files.
+        let mut tampered = serde_json::to_value(&m).unwrap();
+        tampered["files"][0]["size"] = json!(999);
+        let (status, body) = send_json(pool.clone(), "PUT", &uri(m.version_hash), &tampered).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(body["error"]["code"], "root_mismatch");
+
+        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM model_manifests").fetch_one(&pool).await.unwrap();
+        assert_eq!(stored, 0);
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn unregistered_version_is_404(pool: PgPool) {
+        let m = manifest(&files());
+        let (status, body) =
+            send_json(pool.clone(), "PUT", &uri(m.version_hash), &serde_json::to_value(&m).unwrap()).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(body["error"]["code"], "not_found");
+
+        // Registered, but nobody uploaded its manifest yet.
+        register(&pool, CHAIN, m.version_hash, None, 10).await;
+        let (status, body) = call(pool, "GET", &uri(m.version_hash)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(body["error"]["code"], "not_found");
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn malformed_uploads_are_json_errors(pool: PgPool) {
+        let m = manifest(&files());
+        register(&pool, CHAIN, m.version_hash, None, 10).await;
+        let valid = serde_json::to_value(&m).unwrap();
+        let with = |field: &str, value: Value| {
+            let mut body = valid.clone();
+            body[field] = value;
+            body
+        };
+        let json = Some("application/json");
+        let cases: Vec<(Option<&str>, Vec<u8>, StatusCode, &str)> = vec![
+            (json, b"{not json".to_vec(), StatusCode::BAD_REQUEST, "invalid_body"),
+            (json, b"{\"files\": []}".to_vec(), StatusCode::BAD_REQUEST, "invalid_body"),
+            (
+                json,
+                with("files", json!([{ "path": "a", "size": 1, "sha256": "0x12" }])).to_string().into(),
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+            ),
+            (json, with("files", json!([])).to_string().into(), StatusCode::BAD_REQUEST, "invalid_manifest"),
+            (
+                json,
+                with("files", json!([{ "path": "../etc/passwd", "size": 1, "sha256": h(1) }])).to_string().into(),
+                StatusCode::BAD_REQUEST,
+                "invalid_manifest",
+            ),
+            (json, with("format", json!("other/v9")).to_string().into(), StatusCode::BAD_REQUEST, "invalid_manifest"),
+            (json, with("ignore", json!(["a\u{0}b"])).to_string().into(), StatusCode::BAD_REQUEST, "invalid_manifest"),
+            (None, valid.to_string().into(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            (
+                Some("text/plain"),
+                valid.to_string().into(),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+            ),
+        ];
+        for (content_type, body, expected, code) in cases {
+            let shown = String::from_utf8_lossy(&body).chars().take(120).collect::<String>();
+            let (status, answer) = send(pool.clone(), "PUT", &uri(m.version_hash), content_type, body).await;
+            assert_eq!(status, expected, "{shown}: {answer}");
+            assert_eq!(answer["error"]["code"], code, "{shown}");
+        }
+        let (status, body) = send_json(pool.clone(), "PUT", &uri("0x12"), &valid).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_hash")));
+        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM model_manifests").fetch_one(&pool).await.unwrap();
+        assert_eq!(stored, 0);
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn manifest_route_has_its_own_body_limit(pool: PgPool) {
+        // A manifest above the global limit is accepted on this route.
+        let many: Vec<ManifestEntry> = (0..12_000u32)
+            .map(|i| ManifestEntry {
+                path: format!("weights/shard-{i:05}.bin"),
+                size: u64::from(i),
+                sha256: B256::left_padding_from(&i.to_be_bytes()),
+            })
+            .collect();
+        let big = manifest(&many);
+        register(&pool, CHAIN, big.version_hash, None, 10).await;
+        let body = serde_json::to_vec(&big).unwrap();
+        assert!(body.len() > MAX_BODY_BYTES);
+        let (status, answer) = send(pool.clone(), "PUT", &uri(big.version_hash), Some("application/json"), body).await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+        assert_eq!(answer["files"], 12_000);
+
+        // Past the route's limit: 413 with our JSON body.
+        let huge = vec![b' '; MAX_MANIFEST_BODY_BYTES + 1];
+        let (status, answer) = send(pool.clone(), "PUT", &uri(big.version_hash), Some("application/json"), huge).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(answer["error"]["code"], "payload_too_large");
+
+        // Other routes keep the global limit.
+        let over = vec![b' '; MAX_BODY_BYTES + 1];
+        let (status, answer) = send(pool, "POST", "/v1/model-versions/match", Some("application/json"), over).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(answer["error"]["code"], "payload_too_large");
+    }
+}

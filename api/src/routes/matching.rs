@@ -1,0 +1,302 @@
+//! `POST /v1/model-versions/match`: "which registered version is this folder?"
+//!
+//! The body is a folder's file list (a full prova manifest, or just `{ "files": [...] }`). The answer is exact when
+//! the root of those files is a registered version. Otherwise the candidates are registered versions whose uploaded
+//! manifests share the most files with the folder, each with a diff naming what differs.
+
+use std::collections::HashMap;
+
+use alloy::primitives::{Address, B256};
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use prova_core::manifest::{MANIFEST_FORMAT, ManifestDiff, ManifestEntry, diff};
+use serde::{Deserialize, Serialize};
+use sqlx::FromRow;
+
+use crate::AppState;
+use crate::error::{ApiError, Result};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::routes::manifests::{load_files, verify_entries};
+use crate::routes::model_versions::{ChainFilter, ModelVersion, load_versions};
+use crate::views::{ChainPointer, hash};
+
+/// Most candidates returned.
+pub const MAX_CANDIDATES: usize = 5;
+
+/// The match route.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/model-versions/match", post(match_files))
+}
+
+/// A folder to identify: a prova manifest, or only its `files`.
+#[derive(Debug, Deserialize)]
+pub struct MatchRequest {
+    /// Manifest format tag; if present it must be the prova manifest format.
+    pub format: Option<String>,
+    /// The root the manifest records; if present it must be the root of `files`.
+    pub version_hash: Option<B256>,
+    /// The folder's files.
+    pub files: Vec<ManifestEntry>,
+}
+
+/// The answer.
+#[derive(Debug, Serialize)]
+pub struct MatchResult {
+    /// The version hash (Merkle root) of the given files.
+    pub version_hash: B256,
+    /// True if that root is a registered version.
+    pub exact: bool,
+    /// The first candidate, or null.
+    pub best: Option<Candidate>,
+    /// Up to [`MAX_CANDIDATES`] registered versions, best first.
+    pub candidates: Vec<Candidate>,
+}
+
+/// A registered version the folder may be.
+#[derive(Debug, Clone, Serialize)]
+pub struct Candidate {
+    /// The version.
+    pub version_hash: B256,
+    /// The publisher's id.
+    pub publisher: Address,
+    /// The publisher's name, as registered.
+    pub publisher_name: Option<String>,
+    /// keccak256 of the model name.
+    pub model_id: B256,
+    /// True if the publisher revoked the version.
+    pub revoked: bool,
+    /// True if the registration was signed by a key flagged compromised at that time.
+    pub signed_by_compromised_key: bool,
+    /// Files with the same path and digest in both.
+    pub files_in_common: u64,
+    /// The given files compared to the version's: `added` are only in the folder, `removed` only in the version.
+    pub diff: ManifestDiff,
+    /// Where the registration event is.
+    pub chain: ChainPointer,
+}
+
+impl Candidate {
+    fn new(version: ModelVersion, files_in_common: u64, diff: ManifestDiff) -> Self {
+        Self {
+            version_hash: version.version_hash,
+            publisher: version.publisher,
+            publisher_name: version.publisher_name,
+            model_id: version.model_id,
+            revoked: version.revocation.is_some(),
+            signed_by_compromised_key: version.signed_by_compromised_key,
+            files_in_common,
+            diff,
+            chain: version.chain,
+        }
+    }
+}
+
+#[derive(FromRow)]
+struct Scored {
+    version_hash: Vec<u8>,
+    files_in_common: i64,
+}
+
+async fn match_files(
+    State(state): State<AppState>,
+    ApiQuery(filter): ApiQuery<ChainFilter>,
+    ApiJson(request): ApiJson<MatchRequest>,
+) -> Result<Json<MatchResult>> {
+    if let Some(format) = &request.format
+        && format != MANIFEST_FORMAT
+    {
+        return Err(ApiError::bad_request(
+            "invalid_manifest",
+            format!("manifest format must be {MANIFEST_FORMAT:?}, got {format:?}"),
+        ));
+    }
+    let given = verify_entries(request.files, request.version_hash, Vec::new())?;
+    let root = given.version_hash;
+    let scope = filter.scope();
+
+    let exact = load_versions(&state.pool, &[root], &scope).await?.remove(&root);
+    let is_exact = exact.is_some();
+    let limit = MAX_CANDIDATES - usize::from(is_exact);
+
+    // Per registered version with a manifest: files with the same path and digest, then files whose digest appears
+    // in the version under any path (renamed files), then the earliest registration.
+    let scored: Vec<Scored> = sqlx::query_as(
+        "WITH given AS (
+             SELECT * FROM unnest($1::TEXT[], $2::BYTEA[]) AS g(path, sha256)
+         ), hits AS (
+             SELECT f.version_hash, g.path, bool_or(f.path = g.path) AS same_path
+             FROM given g JOIN model_files f ON f.sha256 = g.sha256
+             GROUP BY f.version_hash, g.path
+         ), scored AS (
+             SELECT version_hash, count(*) FILTER (WHERE same_path) AS files_in_common, count(*) AS digests_in_common
+             FROM hits GROUP BY version_hash
+         )
+         SELECT s.version_hash, s.files_in_common
+         FROM scored s
+         JOIN LATERAL (
+             SELECT min(r.block_time) AS first_registered FROM model_version_registered r
+             WHERE r.version_hash = s.version_hash AND ($3::BIGINT IS NULL OR r.chain_id = $3)
+         ) reg ON reg.first_registered IS NOT NULL
+         WHERE s.version_hash <> $4
+         ORDER BY s.files_in_common DESC, s.digests_in_common DESC, reg.first_registered, s.version_hash
+         LIMIT $5",
+    )
+    .bind(given.files.iter().map(|e| e.path.as_str()).collect::<Vec<_>>())
+    .bind(given.files.iter().map(|e| e.sha256.to_vec()).collect::<Vec<_>>())
+    .bind(scope.chain_id)
+    .bind(root.to_vec())
+    .bind(limit as i64)
+    .fetch_all(&state.pool)
+    .await?;
+    let scored =
+        scored.into_iter().map(|s| Ok((hash(&s.version_hash)?, s.files_in_common))).collect::<Result<Vec<_>>>()?;
+
+    let hashes: Vec<B256> = scored.iter().map(|(h, _)| *h).collect();
+    let mut files: HashMap<B256, Vec<ManifestEntry>> = load_files(&state.pool, &hashes).await?.into_iter().collect();
+    let mut versions = load_versions(&state.pool, &hashes, &scope).await?;
+
+    let mut candidates = Vec::with_capacity(MAX_CANDIDATES);
+    if let Some(version) = exact {
+        // Same root, same files: every file is unchanged.
+        candidates.push(Candidate::new(version, given.files.len() as u64, diff(&given.files, &given.files)));
+    }
+    for (version_hash, files_in_common) in scored {
+        if let (Some(version), Some(registered)) = (versions.remove(&version_hash), files.remove(&version_hash)) {
+            candidates.push(Candidate::new(version, files_in_common as u64, diff(&given.files, &registered)));
+        }
+    }
+    Ok(Json(MatchResult { version_hash: root, exact: is_exact, best: candidates.first().cloned(), candidates }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{ATTESTOR, CHAIN, REGISTRY, entry, manifest, register, revoke, send_json};
+    use axum::http::StatusCode;
+    use prova_core::manifest::Manifest;
+    use serde_json::{Value, json};
+    use sqlx::PgPool;
+
+    const MATCH: &str = "/v1/model-versions/match";
+
+    fn v1_files() -> Vec<ManifestEntry> {
+        vec![entry("config.json", 1), entry("model.safetensors", 2), entry("tokenizer.json", 3)]
+    }
+
+    /// Registers `files` as a version at `block` and uploads its manifest.
+    async fn publish(pool: &PgPool, files: &[ManifestEntry], block: i64) -> Manifest {
+        let m = manifest(files);
+        register(pool, CHAIN, m.version_hash, None, block).await;
+        let uri = format!("/v1/model-versions/{}/manifest", m.version_hash);
+        let (status, body) = send_json(pool.clone(), "PUT", &uri, &serde_json::to_value(&m).unwrap()).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        m
+    }
+
+    fn order(body: &Value) -> Vec<String> {
+        body["candidates"].as_array().unwrap().iter().map(|c| c["version_hash"].as_str().unwrap().to_owned()).collect()
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn exact_match_without_uploaded_manifest(pool: PgPool) {
+        let m = manifest(&v1_files());
+        register(&pool, CHAIN, m.version_hash, None, 10).await;
+
+        for body in [json!({ "files": v1_files() }), serde_json::to_value(&m).unwrap()] {
+            let (status, answer) = send_json(pool.clone(), "POST", MATCH, &body).await;
+            assert_eq!(status, StatusCode::OK, "{answer}");
+            assert_eq!(answer["version_hash"], m.version_hash.to_string());
+            assert_eq!(answer["exact"], true);
+            assert_eq!(answer["best"]["version_hash"], m.version_hash.to_string());
+            assert_eq!(answer["best"]["files_in_common"], 3);
+            assert_eq!(answer["best"]["diff"], json!({ "unchanged": 3, "added": [], "removed": [], "changed": [] }));
+            assert_eq!(answer["best"]["revoked"], false);
+            assert_eq!(answer["best"]["chain"]["block_number"], 10);
+            assert_eq!(answer["candidates"][0], answer["best"]);
+            assert_eq!(answer["candidates"].as_array().unwrap().len(), 1);
+        }
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn one_changed_file_points_at_the_right_version(pool: PgPool) {
+        let v1 = publish(&pool, &v1_files(), 10).await;
+        // Unrelated model.
+        let v2 = publish(&pool, &[entry("config.json", 0x21), entry("model.safetensors", 0x22)], 11).await;
+        // Shares one file by path and digest.
+        let v3 = publish(&pool, &[entry("config.json", 1), entry("other.bin", 0x31)], 12).await;
+        // Also one file by path and digest, plus one renamed file: ranks above v3 although registered later.
+        let v4 = publish(&pool, &[entry("config.json", 1), entry("renamed/tokenizer.json", 3)], 13).await;
+        revoke(&pool, CHAIN, v1.version_hash, 14).await;
+        sqlx::query(
+            "INSERT INTO attestor_compromised (chain_id, tx_hash, log_index, contract, block_number, block_hash,
+               block_time, publisher, key, since)
+             VALUES ($1, $2, 0, $3, 15, $2, to_timestamp(1700000180), $4, $5, 1600000000)",
+        )
+        .bind(CHAIN)
+        .bind(vec![0xEEu8; 32])
+        .bind(REGISTRY.to_vec())
+        .bind(vec![0xBBu8; 20])
+        .bind(ATTESTOR.to_vec())
+        .execute(&pool)
+        .await
+        .unwrap();
+
+        let mut folder = v1_files();
+        folder[1] = entry("model.safetensors", 0x7F);
+        let (status, answer) = send_json(pool.clone(), "POST", MATCH, &json!({ "files": folder })).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(answer["version_hash"], manifest(&folder).version_hash.to_string());
+        assert_eq!(answer["exact"], false);
+        let best = &answer["best"];
+        assert_eq!(best["version_hash"], v1.version_hash.to_string());
+        assert_eq!(best["files_in_common"], 2);
+        assert_eq!(
+            best["diff"],
+            json!({ "unchanged": 2, "added": [], "removed": [], "changed": ["model.safetensors"] })
+        );
+        assert_eq!(best["revoked"], true);
+        assert_eq!(best["signed_by_compromised_key"], true);
+        assert_eq!(best["publisher"], format!("0x{}", "bb".repeat(20)));
+        assert_eq!(best["publisher_name"], Value::Null);
+        assert_eq!(best["chain"]["chain_id"], CHAIN);
+        assert_eq!(order(&answer), [v1.version_hash, v4.version_hash, v3.version_hash].map(|h| h.to_string()));
+        assert!(!order(&answer).contains(&v2.version_hash.to_string()));
+        let v3_diff = &answer["candidates"][2]["diff"];
+        assert_eq!(v3_diff["added"], json!(["model.safetensors", "tokenizer.json"]));
+        assert_eq!(v3_diff["removed"], json!(["other.bin"]));
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn unrelated_folder_has_no_candidates(pool: PgPool) {
+        publish(&pool, &v1_files(), 10).await;
+        let folder = [entry("notes.txt", 0x51), entry("data.bin", 0x52)];
+        let (status, answer) = send_json(pool, "POST", MATCH, &json!({ "files": folder })).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            answer,
+            json!({ "version_hash": manifest(&folder).version_hash, "exact": false, "best": null, "candidates": [] })
+        );
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn bad_file_lists_are_rejected(pool: PgPool) {
+        let (status, answer) = send_json(pool.clone(), "POST", MATCH, &json!({ "files": [] })).await;
+        assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_manifest")));
+
+        let (status, answer) = send_json(pool.clone(), "POST", MATCH, &json!({ "paths": ["a"] })).await;
+        assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_body")));
+
+        let twice = json!({ "files": [entry("a", 1), entry("a", 2)] });
+        let (status, answer) = send_json(pool.clone(), "POST", MATCH, &twice).await;
+        assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_manifest")));
+
+        let mut tampered = serde_json::to_value(manifest(&v1_files())).unwrap();
+        tampered["files"][0]["size"] = json!(5);
+        let (status, answer) = send_json(pool, "POST", MATCH, &tampered).await;
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("root_mismatch"))
+        );
+    }
+}

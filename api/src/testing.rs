@@ -1,0 +1,116 @@
+//! Helpers for the API's database tests: call the app in-process and seed indexed events directly.
+
+use alloy::primitives::B256;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use prova_core::manifest::{Manifest, ManifestEntry};
+use serde_json::Value;
+use sqlx::PgPool;
+use tower::ServiceExt;
+
+use crate::{AppState, app};
+
+/// The chain most tests index.
+pub const CHAIN: i64 = 31337;
+/// The registry contract of every seeded event.
+pub const REGISTRY: [u8; 20] = [0xAA; 20];
+/// The publisher of every seeded version.
+pub const PUBLISHER: [u8; 20] = [0xBB; 20];
+/// The attestor key of every seeded version.
+pub const ATTESTOR: [u8; 20] = [0xCC; 20];
+
+/// Sends a request with an optional body and content type; returns the status and the JSON answer.
+pub async fn send(
+    pool: PgPool,
+    method: &str,
+    uri: &str,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> (StatusCode, Value) {
+    let mut request = Request::builder().method(method).uri(uri);
+    if let Some(content_type) = content_type {
+        request = request.header(header::CONTENT_TYPE, content_type);
+    }
+    let response = app(AppState { pool }).oneshot(request.body(Body::from(body)).unwrap()).await.unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    (status, serde_json::from_slice(&bytes).expect("every answer is JSON"))
+}
+
+/// Sends a request without a body.
+pub async fn call(pool: PgPool, method: &str, uri: &str) -> (StatusCode, Value) {
+    send(pool, method, uri, None, Vec::new()).await
+}
+
+/// Sends `body` as JSON.
+pub async fn send_json(pool: PgPool, method: &str, uri: &str, body: &Value) -> (StatusCode, Value) {
+    send(pool, method, uri, Some("application/json"), serde_json::to_vec(body).unwrap()).await
+}
+
+/// A file entry whose digest is `byte` repeated.
+pub fn entry(path: &str, byte: u8) -> ManifestEntry {
+    ManifestEntry { path: path.into(), size: u64::from(byte) * 100 + 1, sha256: B256::repeat_byte(byte) }
+}
+
+/// A manifest over `files`, as `prova model hash` would write it.
+pub fn manifest(files: &[ManifestEntry]) -> Manifest {
+    Manifest::from_entries(files.to_vec(), vec![".git".into()]).unwrap()
+}
+
+/// Seeds a `ModelVersionRegistered` event of `version` (child of `parent`) on `chain_id` at `block`, and moves
+/// that chain's cursor to at least `block`.
+pub async fn register(pool: &PgPool, chain_id: i64, version: B256, parent: Option<B256>, block: i64) {
+    sqlx::query(
+        "INSERT INTO model_version_registered (chain_id, tx_hash, log_index, contract, block_number, block_hash,
+           block_time, version_hash, model_id, publisher, parent, attestor, metadata_uri, metadata_hash)
+         VALUES ($1, $2, 0, $3, $4, $5, to_timestamp(1700000000 + $4 * 12), $2, $6, $7, $8, $9, 'ipfs://card', $10)",
+    )
+    .bind(chain_id)
+    .bind(version.to_vec())
+    .bind(REGISTRY.to_vec())
+    .bind(block)
+    .bind(vec![block as u8; 32])
+    .bind(vec![0x33u8; 32])
+    .bind(PUBLISHER.to_vec())
+    .bind(parent.unwrap_or_default().to_vec())
+    .bind(ATTESTOR.to_vec())
+    .bind(vec![0u8; 32])
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO indexer_cursors (chain_id, contract, next_block, head_block) VALUES ($1, $2, $3 + 1, $3)
+         ON CONFLICT (chain_id, contract) DO UPDATE
+           SET next_block = GREATEST(indexer_cursors.next_block, EXCLUDED.next_block),
+               head_block = GREATEST(indexer_cursors.head_block, EXCLUDED.head_block)",
+    )
+    .bind(chain_id)
+    .bind(REGISTRY.to_vec())
+    .bind(block)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+/// Seeds a `ModelVersionRevoked` event of `version` on `chain_id` at `block`.
+pub async fn revoke(pool: &PgPool, chain_id: i64, version: B256, block: i64) {
+    sqlx::query(
+        "INSERT INTO model_version_revoked (chain_id, tx_hash, log_index, contract, block_number, block_hash,
+           block_time, version_hash, publisher, reason)
+         VALUES ($1, $2, 1, $3, $4, $5, to_timestamp(1700000000 + $4 * 12), $2, $6, 'leaked')",
+    )
+    .bind(chain_id)
+    .bind(version.to_vec())
+    .bind(REGISTRY.to_vec())
+    .bind(block)
+    .bind(vec![block as u8; 32])
+    .bind(PUBLISHER.to_vec())
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+/// A distinct test hash.
+pub fn h(n: u8) -> B256 {
+    B256::repeat_byte(n)
+}
