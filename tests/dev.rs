@@ -43,7 +43,7 @@ async fn dev_stack_prints_commands_that_work_and_stops_cleanly() -> anyhow::Resu
     // Every printed curl line answers 200 with JSON.
     let http = reqwest::Client::new();
     let curls: Vec<&str> = banner.lines().filter_map(|l| l.trim().strip_prefix("curl -s ")).collect();
-    assert_eq!(curls.len(), 3, "banner:\n{banner}");
+    assert_eq!(curls.len(), 4, "banner:\n{banner}");
     for url in &curls {
         let response = http.get(*url).send().await?;
         assert_eq!(response.status(), 200, "{url}");
@@ -52,6 +52,10 @@ async fn dev_stack_prints_commands_that_work_and_stops_cleanly() -> anyhow::Resu
     }
     let version: Value = http.get(curls[0]).send().await?.json().await?;
     assert_eq!(version["publisher_name"], "Demo Lab");
+    let lineage: Value = http.get(curls[1]).send().await?.json().await?;
+    assert_eq!(lineage["ancestors"][0]["version_hash"], version["version_hash"]);
+    let manifest = http.get(format!("{}/manifest", curls[0])).send().await?;
+    assert_eq!(manifest.status(), 200, "demo manifests are uploaded");
 
     // The printed verify line verifies, run exactly as printed from the same folder.
     let verify = banner.lines().map(str::trim).find(|l| l.contains(" verify model ")).expect("verify line");
@@ -70,7 +74,7 @@ async fn dev_stack_prints_commands_that_work_and_stops_cleanly() -> anyhow::Resu
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(status.success(), "exit status {status}");
-    assert!(http.get(curls[2]).send().await.is_err(), "API still answering");
+    assert!(http.get(curls[3]).send().await.is_err(), "API still answering");
     let pg = prova_core::local::cluster_dir(&data.path().join("pg"));
     assert!(!pg.join("postmaster.pid").exists(), "Postgres still running in {}", pg.display());
     Ok(())

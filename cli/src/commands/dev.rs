@@ -19,7 +19,7 @@ use prova_attestor::admin;
 use prova_attestor::publish::{PublishRequest, Published, publish_model_version};
 use prova_core::bindings::model_id;
 use prova_core::local::{LocalPostgres, cluster_dir, find_foundry_tool};
-use prova_core::manifest::{HashOptions, hash_dir};
+use prova_core::manifest::{HashOptions, Manifest, hash_dir};
 use prova_core::signer::{KEYSTORE_PASSWORD_ENV, PRIVATE_KEY_ENV, new_keystore, parse_private_key};
 use prova_indexer::{Indexer, IndexerConfig};
 use tokio::sync::watch;
@@ -59,6 +59,7 @@ struct Demo {
     base_dir: PathBuf,
     finetune: Published,
     keystore: PathBuf,
+    manifests: Vec<Manifest>,
 }
 
 impl DevArgs {
@@ -100,8 +101,6 @@ impl DevArgs {
             .with_context(|| format!("cannot listen on {} (pass --listen to choose another address)", self.listen))?;
         let api_url = format!("http://{}", listener.local_addr()?);
 
-        print_banner(&Banner { rpc_url: &rpc_url, chain_id, registry, database_url: &database_url, api_url: &api_url, demo: &demo });
-
         let (stop_tx, stop_rx) = watch::channel(false);
         let stopped = |mut rx: watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|stop| *stop).await;
@@ -111,6 +110,12 @@ impl DevArgs {
             async move { indexer.run(stop).await }
         });
         let api_task = tokio::spawn(prova_api::serve(listener, AppState { pool }, stopped(stop_rx)));
+        // The demo manifests go to the API like a lab's would, so file-level matching works from the start.
+        for manifest in &demo.manifests {
+            super::api_client::upload_manifest(&api_url, manifest, Duration::from_secs(30)).await?;
+        }
+
+        print_banner(&Banner { rpc_url: &rpc_url, chain_id, registry, database_url: &database_url, api_url: &api_url, demo: &demo });
 
         crate::shutdown_signal().await;
         eprintln!("\nstopping: indexer, API, anvil, Postgres");
@@ -158,11 +163,12 @@ impl DevArgs {
 
         let base_dir = self.data_dir.join("demo-model");
         write_demo_model(&base_dir, "base")?;
-        let base = publish_demo_version(admin, registry, &attestor, &base_dir, B256::ZERO).await?;
+        let (base, base_manifest) = publish_demo_version(admin, registry, &attestor, &base_dir, B256::ZERO).await?;
         let finetune_dir = self.data_dir.join("demo-model-finetune");
         write_demo_model(&finetune_dir, "finetune")?;
-        let finetune = publish_demo_version(admin, registry, &attestor, &finetune_dir, base.version_hash).await?;
-        Ok(Demo { base, base_dir, finetune, keystore })
+        let (finetune, finetune_manifest) =
+            publish_demo_version(admin, registry, &attestor, &finetune_dir, base.version_hash).await?;
+        Ok(Demo { base, base_dir, finetune, keystore, manifests: vec![base_manifest, finetune_manifest] })
     }
 }
 
@@ -172,7 +178,7 @@ async fn publish_demo_version(
     attestor: &PrivateKeySigner,
     dir: &Path,
     parent: B256,
-) -> anyhow::Result<Published> {
+) -> anyhow::Result<(Published, Manifest)> {
     let manifest = hash_dir(dir, &HashOptions::default())?;
     let request = PublishRequest {
         publisher: None,
@@ -185,7 +191,7 @@ async fn publish_demo_version(
         confirmations: 1,
         expected_chain_id: None,
     };
-    Ok(publish_model_version(relayer, registry, attestor, &request).await?)
+    Ok((publish_model_version(relayer, registry, attestor, &request).await?, manifest))
 }
 
 /// Writes a small deterministic model folder; `variant` changes the weights.
@@ -235,6 +241,7 @@ fn print_banner(b: &Banner<'_>) {
     println!();
     println!("Try:");
     println!("  curl -s {}/v1/model-versions/{}", b.api_url, d.base.version_hash);
+    println!("  curl -s {}/v1/model-versions/{}/lineage", b.api_url, d.finetune.version_hash);
     println!("  curl -s {}/v1/publishers/{}", b.api_url, d.base.publisher);
     println!("  curl -s {}/v1/status", b.api_url);
     println!("  {prova} verify model {} --rpc {} --registry {}", d.base_dir.display(), b.rpc_url, b.registry);
