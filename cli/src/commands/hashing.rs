@@ -12,7 +12,8 @@ use prova_core::manifest::{HashOptions, Manifest, hash_listed, list_dir};
 /// How to hash a folder.
 #[derive(Debug, Clone, Args)]
 pub struct HashingArgs {
-    /// Folder names to skip anywhere (repeatable); default .git, .hg, .svn, .jj.
+    /// File or folder names to skip anywhere (repeatable); default .git, .github, .gitattributes, .gitignore, .hg,
+    /// .svn, .jj.
     #[arg(long = "ignore")]
     pub ignore: Vec<String>,
     /// Hashing threads (default: one per core). The result does not depend on it.
