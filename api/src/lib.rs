@@ -30,6 +30,9 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 /// Largest manifest upload accepted (manifests of big models list many files).
 pub const MAX_MANIFEST_BODY_BYTES: usize = 32 << 20;
 
+/// Largest output-batch leaf upload accepted (a 4096-leaf batch is about 1.3 MB of JSON; this allows ~200k leaves).
+pub const MAX_OUTPUT_BATCH_BODY_BYTES: usize = 64 << 20;
+
 /// Shared state of every handler.
 #[derive(Debug, Clone)]
 pub struct AppState {

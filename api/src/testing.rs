@@ -4,6 +4,8 @@ use alloy::primitives::B256;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use prova_core::manifest::{Manifest, ManifestEntry};
+use prova_core::merkle::MerkleTree;
+use prova_core::outputs::OutputLeaf;
 use serde_json::Value;
 use sqlx::PgPool;
 use tower::ServiceExt;
@@ -78,6 +80,11 @@ pub async fn register(pool: &PgPool, chain_id: i64, version: B256, parent: Optio
     .execute(pool)
     .await
     .unwrap();
+    advance_cursor(pool, chain_id, block).await;
+}
+
+/// Moves the cursor of `chain_id`'s registry to at least `block` (indexed and seen as head).
+pub async fn advance_cursor(pool: &PgPool, chain_id: i64, block: i64) {
     sqlx::query(
         "INSERT INTO indexer_cursors (chain_id, contract, next_block, head_block) VALUES ($1, $2, $3 + 1, $3)
          ON CONFLICT (chain_id, contract) DO UPDATE
@@ -113,4 +120,84 @@ pub async fn revoke(pool: &PgPool, chain_id: i64, version: B256, block: i64) {
 /// A distinct test hash.
 pub fn h(n: u8) -> B256 {
     B256::repeat_byte(n)
+}
+
+/// Seeds a `PublisherRegistered` event of [`PUBLISHER`] named `name` on `chain_id`.
+pub async fn name_publisher(pool: &PgPool, chain_id: i64, name: &str) {
+    sqlx::query(
+        "INSERT INTO publisher_registered (chain_id, tx_hash, log_index, contract, block_number, block_hash,
+           block_time, publisher, admin, name, metadata_uri)
+         VALUES ($1, $2, 0, $3, 1, $2, to_timestamp(1700000000), $4, $4, $5, 'https://lab.example')",
+    )
+    .bind(chain_id)
+    .bind(vec![0x01u8; 32])
+    .bind(REGISTRY.to_vec())
+    .bind(PUBLISHER.to_vec())
+    .bind(name)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+/// The request of leaf `i` in [`output_batch`].
+pub fn request(i: usize) -> String {
+    format!("question {i}")
+}
+
+/// The response of leaf `i` in [`output_batch`].
+pub fn response(i: usize) -> String {
+    format!("answer {i}")
+}
+
+/// `n` real output leaves of `version` (requests [`request`], responses [`response`], one second apart, fresh
+/// salts) and their tree.
+pub fn output_batch(version: B256, n: usize) -> (Vec<OutputLeaf>, MerkleTree) {
+    let leaves: Vec<OutputLeaf> = (0..n)
+        .map(|i| OutputLeaf::new(version, request(i).as_bytes(), response(i).as_bytes(), 1_700_000_000 + i as u64))
+        .collect();
+    let tree = MerkleTree::from_leaf_hashes(leaves.iter().map(OutputLeaf::hash).collect()).unwrap();
+    (leaves, tree)
+}
+
+/// Seeds an `OutputsAttested` event anchoring `root` for `version` with `leaf_count` leaves on `chain_id` at
+/// `block` (transaction hash = the root), and moves the cursor to at least `block`.
+pub async fn anchor(pool: &PgPool, chain_id: i64, root: B256, version: B256, leaf_count: i64, block: i64) {
+    sqlx::query(
+        "INSERT INTO outputs_attested (chain_id, tx_hash, log_index, contract, block_number, block_hash, block_time,
+           root, version_hash, publisher, attestor, leaf_count, window_start, window_end, batch_uri)
+         VALUES ($1, $2, 2, $3, $4, $5, to_timestamp(1700000000 + $4 * 12), $2, $6, $7, $8, $9,
+           1700000000, 1700000000 + $9, 'https://lab.example/batches/1.json')",
+    )
+    .bind(chain_id)
+    .bind(root.to_vec())
+    .bind(REGISTRY.to_vec())
+    .bind(block)
+    .bind(vec![block as u8; 32])
+    .bind(version.to_vec())
+    .bind(PUBLISHER.to_vec())
+    .bind(ATTESTOR.to_vec())
+    .bind(leaf_count)
+    .execute(pool)
+    .await
+    .unwrap();
+    advance_cursor(pool, chain_id, block).await;
+}
+
+/// Seeds an `OutputBatchRevoked` event of `root` on `chain_id` at `block`.
+pub async fn revoke_batch(pool: &PgPool, chain_id: i64, root: B256, block: i64) {
+    sqlx::query(
+        "INSERT INTO output_batch_revoked (chain_id, tx_hash, log_index, contract, block_number, block_hash,
+           block_time, root, publisher, reason)
+         VALUES ($1, $2, 5, $3, $4, $5, to_timestamp(1700000000 + $4 * 12), $2, $6, 'sampled from a test key')",
+    )
+    .bind(chain_id)
+    .bind(root.to_vec())
+    .bind(REGISTRY.to_vec())
+    .bind(block)
+    .bind(vec![block as u8; 32])
+    .bind(PUBLISHER.to_vec())
+    .execute(pool)
+    .await
+    .unwrap();
+    advance_cursor(pool, chain_id, block).await;
 }

@@ -28,6 +28,12 @@ pub enum Error {
     /// The parent version is not registered.
     #[error("parent version {0} is not registered on this registry")]
     UnknownParent(B256),
+    /// A Postgres statement failed.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// An input record is malformed.
+    #[error("{0}")]
+    Input(String),
     /// A contract call or transaction failed.
     #[error("{0}")]
     Contract(String),

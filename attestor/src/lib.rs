@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod error;
+pub mod outputs;
 pub mod publish;
 
 pub use error::{Error, Result};

@@ -35,6 +35,9 @@ pub enum Command {
     Key(commands::key::KeyCommand),
     /// Deploy a ProvenanceRegistry.
     Deploy(commands::deploy::DeployArgs),
+    /// Attest sampled model outputs, write receipts, and scan datasets for attested outputs.
+    #[command(subcommand)]
+    Outputs(commands::outputs::OutputsCommand),
     /// Index registry events into Postgres and follow the chain head.
     Index(commands::index::IndexArgs),
     /// Serve the HTTP API from Postgres.
@@ -53,6 +56,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Publisher(cmd) => cmd.run().await,
         Command::Key(cmd) => cmd.run().await,
         Command::Deploy(args) => args.run().await,
+        Command::Outputs(cmd) => cmd.run().await,
         Command::Index(args) => args.run().await,
         Command::Serve(args) => args.run().await,
         Command::Verify(cmd) => cmd.run().await,

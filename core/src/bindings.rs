@@ -25,6 +25,28 @@ alloy::sol! {
     }
 }
 
+alloy::sol! {
+    /// The typed data an attestor key signs to anchor a batch of model outputs.
+    #[derive(Debug, PartialEq, Eq)]
+    struct AttestOutputs {
+        bytes32 versionHash;
+        bytes32 root;
+        uint64 leafCount;
+        uint64 windowStart;
+        uint64 windowEnd;
+        string batchURI;
+        uint256 nonce;
+        uint256 deadline;
+    }
+}
+
+impl AttestOutputs {
+    /// The digest an attestor key signs for this message on the given deployment.
+    pub fn signing_hash(&self, chain_id: u64, registry: Address) -> B256 {
+        self.eip712_signing_hash(&registry_domain(chain_id, registry))
+    }
+}
+
 /// EIP-712 domain name of the ProvenanceRegistry.
 pub const REGISTRY_DOMAIN_NAME: &str = "ProvaProvenanceRegistry";
 /// EIP-712 domain version of the ProvenanceRegistry.

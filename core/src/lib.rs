@@ -10,6 +10,7 @@ pub mod local;
 pub mod manifest;
 pub mod merkle;
 pub mod model_signing;
+pub mod outputs;
 pub mod signer;
 pub mod types;
 pub mod verify;

@@ -128,6 +128,28 @@ async fn insert_event(tx: &mut Transaction<'_, Postgres>, indexed: &IndexedEvent
                 .bind(e.publisher.to_vec())
                 .bind(text(&e.reason))
         }
+        Event::OutputsAttested(e) => bind_meta(
+            insert_sql!(
+                "outputs_attested",
+                "root, version_hash, publisher, attestor, leaf_count, window_start, window_end, batch_uri",
+                "$8, $9, $10, $11, $12, $13, $14, $15"
+            ),
+            meta,
+        )?
+        .bind(e.root.to_vec())
+        .bind(e.versionHash.to_vec())
+        .bind(e.publisher.to_vec())
+        .bind(e.attestor.to_vec())
+        .bind(to_i64(e.leafCount)?)
+        .bind(to_i64(e.windowStart)?)
+        .bind(to_i64(e.windowEnd)?)
+        .bind(text(&e.batchURI)),
+        Event::OutputBatchRevoked(e) => {
+            bind_meta(insert_sql!("output_batch_revoked", "root, publisher, reason", "$8, $9, $10"), meta)?
+                .bind(e.root.to_vec())
+                .bind(e.publisher.to_vec())
+                .bind(text(&e.reason))
+        }
         Event::NonceInvalidated(e) => {
             bind_meta(insert_sql!("nonce_invalidated", "signer, nonce", "$8, $9"), meta)?
                 .bind(e.signer.to_vec())
@@ -227,6 +249,8 @@ pub const EVENT_TABLES: &[&str] = &[
     "model_version_registered",
     "model_version_revoked",
     "nonce_invalidated",
+    "outputs_attested",
+    "output_batch_revoked",
 ];
 
 /// Deletes everything indexed for one registry, and its cursor, in one transaction.

@@ -9,6 +9,8 @@ pub mod lineage;
 pub mod manifests;
 pub mod matching;
 pub mod model_versions;
+pub mod output_batches;
+pub mod outputs;
 pub mod publishers;
 pub mod status;
 
@@ -22,4 +24,6 @@ pub fn router() -> Router<AppState> {
         .merge(lineage::router())
         .merge(matching::router())
         .merge(publishers::router())
+        .merge(output_batches::router())
+        .merge(outputs::router())
 }

@@ -32,12 +32,12 @@ pub async fn fetch_text(source: &str) -> anyhow::Result<String> {
     }
 }
 
-/// Uploads a manifest; the API accepts it once the version is indexed, so a 404 is retried for `wait`.
-pub async fn upload_manifest(api: &str, manifest: &Manifest, wait: Duration) -> anyhow::Result<()> {
-    let url = format!("{}/v1/model-versions/{}/manifest", api.trim_end_matches('/'), manifest.version_hash);
+/// PUTs a JSON document that the API accepts only once it has indexed the matching chain event: a 404 is retried
+/// for `wait`, anything else that is not a success is an error naming `what`.
+async fn put_when_indexed(url: &str, body: &impl serde::Serialize, wait: Duration, what: &str) -> anyhow::Result<()> {
     let started = Instant::now();
     loop {
-        let response = client().put(&url).json(manifest).send().await.with_context(|| format!("cannot reach {api}"))?;
+        let response = client().put(url).json(body).send().await.with_context(|| format!("cannot reach {url}"))?;
         let status = response.status();
         if status.is_success() {
             return Ok(());
@@ -46,9 +46,14 @@ pub async fn upload_manifest(api: &str, manifest: &Manifest, wait: Duration) -> 
             tokio::time::sleep(Duration::from_millis(500)).await;
             continue;
         }
-        let body = response.text().await.unwrap_or_default();
-        bail!("the API refused the manifest (HTTP {status}): {body}");
+        bail!("the API refused {what} (HTTP {status}): {}", response.text().await.unwrap_or_default());
     }
+}
+
+/// Uploads a manifest; the API accepts it once the version is indexed.
+pub async fn upload_manifest(api: &str, manifest: &Manifest, wait: Duration) -> anyhow::Result<()> {
+    let url = format!("{}/v1/model-versions/{}/manifest", api.trim_end_matches('/'), manifest.version_hash);
+    put_when_indexed(&url, manifest, wait, "the manifest").await
 }
 
 /// Asks the API which registered versions share the most files with `files`; returns their version hashes,
@@ -69,4 +74,10 @@ pub async fn match_candidates(api: &str, files: &[ManifestEntry]) -> anyhow::Res
 /// Fetches the manifest the API holds for `version_hash`.
 pub async fn get_manifest(api: &str, version_hash: B256) -> anyhow::Result<String> {
     fetch_text(&format!("{}/v1/model-versions/{version_hash}/manifest", api.trim_end_matches('/'))).await
+}
+
+/// Uploads a confirmed batch's leaves; the API accepts them once it has indexed the root.
+pub async fn upload_leaves(api: &str, root: B256, leaves: &[prova_core::outputs::OutputLeaf]) -> anyhow::Result<()> {
+    let url = format!("{}/v1/output-batches/{root}/leaves", api.trim_end_matches('/'));
+    put_when_indexed(&url, &json!({ "leaves": leaves }), Duration::from_secs(30), &format!("the leaves of {root}")).await
 }

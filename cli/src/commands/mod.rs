@@ -7,6 +7,7 @@ pub mod hashing;
 pub mod index;
 pub mod key;
 pub mod model;
+pub mod outputs;
 pub mod publisher;
 pub mod serve;
 pub mod verify;

@@ -22,6 +22,71 @@ use super::hashing::HashingArgs;
 pub enum VerifyCommand {
     /// Is this folder a registered model version, and by whom? Exit 0 if verified, 1 if not.
     Model(VerifyModelArgs),
+    /// Does this receipt prove that a model version produced this response to this request? Chain only.
+    Output(VerifyOutputArgs),
+}
+
+/// Arguments of `prova verify output`.
+#[derive(Debug, Args)]
+pub struct VerifyOutputArgs {
+    /// The receipt JSON (from `prova outputs receipt`, `prova outputs scan` or the API).
+    pub receipt: PathBuf,
+    /// File with the exact request bytes.
+    #[arg(long)]
+    pub request: Option<PathBuf>,
+    /// File with the exact response bytes.
+    #[arg(long)]
+    pub response: Option<PathBuf>,
+    /// JSON-RPC endpoint of the receipt's chain.
+    #[arg(long = "rpc", env = "PROVA_RPC_URL")]
+    pub rpc_url: String,
+    /// Print the verdict as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl VerifyOutputArgs {
+    async fn run(self) -> anyhow::Result<ExitCode> {
+        use anyhow::Context;
+        let text = std::fs::read_to_string(&self.receipt).with_context(|| format!("cannot read {}", self.receipt.display()))?;
+        let receipt: prova_core::outputs::Receipt =
+            serde_json::from_str(&text).with_context(|| format!("{} is not a prova output receipt", self.receipt.display()))?;
+        let read = |p: &Option<PathBuf>| -> anyhow::Result<Option<Vec<u8>>> {
+            p.as_ref().map(|p| std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))).transpose()
+        };
+        let (request, response) = (read(&self.request)?, read(&self.response)?);
+        let provider = prova_core::chain::connect(&self.rpc_url)?;
+        let verdict = prova_core::outputs::verify_receipt(&provider, &receipt, request.as_deref(), response.as_deref()).await?;
+        let leaf = &receipt.leaf;
+        if self.json {
+            let value = match &verdict {
+                Ok(v) => serde_json::json!({ "verified": true, "reason": null, "chain": v, "receipt": receipt }),
+                Err(p) => serde_json::json!({ "verified": false, "reason": p.to_string(), "receipt": receipt }),
+            };
+            println!("{}", serde_json::to_string_pretty(&value)?);
+        } else {
+            println!("model version {}", leaf.version_hash);
+            println!("request hash  {}{}", leaf.request_hash, if request.is_some() { " (matches the file)" } else { " (file not given)" });
+            println!("response hash {}{}", leaf.response_hash, if response.is_some() { " (matches the file)" } else { " (file not given)" });
+            println!("timestamp     {}", leaf.timestamp);
+            println!("batch root    {} on chain {}, registry {}", receipt.root, receipt.chain_id, receipt.registry);
+            match &verdict {
+                Ok(v) => {
+                    println!("publisher     {} ({})", v.publisher_name, v.publisher);
+                    println!("anchored      block {} by attestor {} ({} outputs in the batch)", v.anchored_block, v.attestor, v.leaf_count);
+                    println!("contract view verifyOutput agrees: {}", v.contract_view_agrees);
+                    if v.signed_by_compromised_key {
+                        println!("NOT VERIFIED: the batch was anchored by attestor key {} after it was compromised", v.attestor);
+                    } else {
+                        println!("VERIFIED: this model version produced this response to this request at this time");
+                    }
+                }
+                Err(problem) => println!("NOT VERIFIED: {problem}"),
+            }
+        }
+        let ok = matches!(&verdict, Ok(v) if v.contract_view_agrees && !v.signed_by_compromised_key);
+        Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    }
 }
 
 /// Arguments of `prova verify model`.
@@ -61,7 +126,10 @@ struct Candidate {
 impl VerifyCommand {
     /// Runs the subcommand.
     pub async fn run(self) -> anyhow::Result<ExitCode> {
-        let Self::Model(args) = self;
+        let args = match self {
+            Self::Model(args) => args,
+            Self::Output(args) => return args.run().await,
+        };
         let folder = args.hashing.hash_uncached(&args.dir)?;
         let provider = prova_core::chain::connect(&args.chain.rpc_url)?;
         let exact = verify_model_version(&provider, args.chain.registry, folder.version_hash, args.chain_id).await?;

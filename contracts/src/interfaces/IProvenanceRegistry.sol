@@ -59,6 +59,27 @@ interface IProvenanceRegistry {
         string metadataURI;
     }
 
+    /// @notice A batch of attested model outputs: the root of a StandardMerkleTree over output leaves
+    ///         `(bytes32 versionHash, bytes32 requestHash, bytes32 responseHash, uint64 timestamp, bytes32 salt)`.
+    struct OutputBatch {
+        /// @notice The model version that produced the outputs.
+        bytes32 versionHash;
+        /// @notice The attestor key whose EIP-712 signature anchored the batch.
+        address attestor;
+        /// @notice Number of leaves in the tree.
+        uint64 leafCount;
+        /// @notice Earliest leaf timestamp (unix seconds).
+        uint64 windowStart;
+        /// @notice Latest leaf timestamp (unix seconds).
+        uint64 windowEnd;
+        /// @notice Block timestamp of anchoring; zero means the batch does not exist.
+        uint64 anchoredAt;
+        /// @notice Block number of anchoring.
+        uint64 anchoredBlock;
+        /// @notice Time the publisher revoked the batch; zero if not revoked.
+        uint64 revokedAt;
+    }
+
     // ---------------------------------------------------------------------------------------------
     // Events
     // ---------------------------------------------------------------------------------------------
@@ -97,6 +118,22 @@ interface IProvenanceRegistry {
 
     /// @notice `signer` cancelled one of its unused nonces, so any signature carrying it can no longer be used.
     event NonceInvalidated(address indexed signer, uint256 nonce);
+
+    /// @notice A batch of model outputs was anchored by `attestor` for `publisher`'s version `versionHash`.
+    ///         `batchURI` (where the leaves can be fetched) is only in the event, not in storage.
+    event OutputsAttested(
+        bytes32 indexed root,
+        bytes32 indexed versionHash,
+        address indexed publisher,
+        address attestor,
+        uint64 leafCount,
+        uint64 windowStart,
+        uint64 windowEnd,
+        string batchURI
+    );
+
+    /// @notice The publisher revoked an output batch. It stays readable, marked revoked.
+    event OutputBatchRevoked(bytes32 indexed root, address indexed publisher, string reason);
 
     // ---------------------------------------------------------------------------------------------
     // Errors
@@ -138,6 +175,16 @@ interface IProvenanceRegistry {
     error RegistryUnknownParent(bytes32 parent);
     /// @notice `versionHash` was already revoked.
     error RegistryVersionAlreadyRevoked(bytes32 versionHash);
+    /// @notice Outputs cannot be attested for a revoked version.
+    error RegistryVersionRevoked(bytes32 versionHash);
+    /// @notice The batch root is zero, the leaf count is zero, or the window is inverted.
+    error RegistryInvalidBatch();
+    /// @notice `root` is already anchored.
+    error RegistryBatchExists(bytes32 root);
+    /// @notice `root` is not anchored.
+    error RegistryUnknownBatch(bytes32 root);
+    /// @notice `root` was already revoked.
+    error RegistryBatchAlreadyRevoked(bytes32 root);
 
     // ---------------------------------------------------------------------------------------------
     // Publishers and keys
@@ -214,8 +261,67 @@ interface IProvenanceRegistry {
     function invalidateNonce(uint256 nonce) external;
 
     // ---------------------------------------------------------------------------------------------
+    // Output batches
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice Anchors the root of a batch of model outputs, authorized by an EIP-712 signature of an active attestor
+    ///         key of the version's publisher. Anyone may relay. The version must be registered and not revoked.
+    /// @dev Typed data: `AttestOutputs(bytes32 versionHash,bytes32 root,uint64 leafCount,uint64 windowStart,
+    ///      uint64 windowEnd,string batchURI,uint256 nonce,uint256 deadline)`, same domain as model versions.
+    /// @param versionHash The registered model version that produced the outputs.
+    /// @param root StandardMerkleTree root over the output leaves; non-zero and not yet anchored.
+    /// @param leafCount Number of leaves; non-zero.
+    /// @param windowStart Earliest leaf timestamp.
+    /// @param windowEnd Latest leaf timestamp; not before `windowStart`.
+    /// @param batchURI Where the batch's leaves can be fetched (emitted, not stored).
+    /// @param nonce Any unused nonce of the signer.
+    /// @param deadline Unix time after which the signature is refused.
+    /// @param signature The attestor key's 65-byte ECDSA signature over the typed data.
+    function attestOutputs(
+        bytes32 versionHash,
+        bytes32 root,
+        uint64 leafCount,
+        uint64 windowStart,
+        uint64 windowEnd,
+        string calldata batchURI,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) external;
+
+    /// @notice Revokes an output batch with a reason. Only the admin of the batch's publisher may call.
+    function revokeOutputBatch(bytes32 root, string calldata reason) external;
+
+    // ---------------------------------------------------------------------------------------------
     // Views
     // ---------------------------------------------------------------------------------------------
+
+    /// @notice Returns an output batch; `anchoredAt == 0` if it does not exist.
+    function getOutputBatch(bytes32 root) external view returns (OutputBatch memory);
+
+    /// @notice The EIP-712 digest the attestor key must sign for `attestOutputs`.
+    function hashAttestOutputs(
+        bytes32 versionHash,
+        bytes32 root,
+        uint64 leafCount,
+        uint64 windowStart,
+        uint64 windowEnd,
+        string calldata batchURI,
+        uint256 nonce,
+        uint256 deadline
+    ) external view returns (bytes32);
+
+    /// @notice True if the output leaf belongs to the anchored, unrevoked batch `root` of version `versionHash`,
+    ///         given a StandardMerkleTree proof. Lets other contracts check a model output on-chain.
+    function verifyOutput(
+        bytes32 root,
+        bytes32 versionHash,
+        bytes32 requestHash,
+        bytes32 responseHash,
+        uint64 timestamp,
+        bytes32 salt,
+        bytes32[] calldata proof
+    ) external view returns (bool);
 
     /// @notice Returns a publisher; `registeredAt == 0` if it does not exist.
     function getPublisher(address publisher) external view returns (Publisher memory);

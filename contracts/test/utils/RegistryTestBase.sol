@@ -16,6 +16,22 @@ abstract contract RegistryTestBase is Test {
         "RegisterModelVersion(address publisher,bytes32 versionHash,bytes32 modelId,bytes32 parent,string metadataURI,bytes32 metadataHash,uint256 nonce,uint256 deadline)"
     );
 
+    bytes32 internal constant OUTPUTS_TYPEHASH = keccak256(
+        "AttestOutputs(bytes32 versionHash,bytes32 root,uint64 leafCount,uint64 windowStart,uint64 windowEnd,string batchURI,uint256 nonce,uint256 deadline)"
+    );
+
+    /// @dev Every field of one `attestOutputs` call, except the signature.
+    struct Batch {
+        bytes32 versionHash;
+        bytes32 root;
+        uint64 leafCount;
+        uint64 windowStart;
+        uint64 windowEnd;
+        string batchURI;
+        uint256 nonce;
+        uint256 deadline;
+    }
+
     /// @dev Every field of one `registerModelVersion` call, except the signature.
     struct Registration {
         address publisher;
@@ -144,6 +160,80 @@ abstract contract RegistryTestBase is Test {
     {
         (bytes32 rr, bytes32 s, uint8 v) = _split(signature);
         return ecrecover(_digest(address(target), r), v, rr, s);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Output batches
+    // ---------------------------------------------------------------------------------------------
+
+    /// @dev A batch of 4096 outputs of `versionHash` from the last hour, valid for one hour.
+    function _batch(bytes32 versionHash, bytes32 root) internal view returns (Batch memory b) {
+        b = Batch({
+            versionHash: versionHash,
+            root: root,
+            leafCount: 4096,
+            windowStart: uint64(block.timestamp - 1 hours),
+            windowEnd: uint64(block.timestamp),
+            batchURI: "ipfs://bafybeigdyrztktx5b5m5kqrgmnkvrbl2kfdsdmbxgd4xoaqsdkb6qbejdu",
+            nonce: uint256(keccak256(abi.encode("batch", root))),
+            deadline: block.timestamp + 1 hours
+        });
+    }
+
+    function _structHash(Batch memory b) internal pure returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                OUTPUTS_TYPEHASH,
+                b.versionHash,
+                b.root,
+                b.leafCount,
+                b.windowStart,
+                b.windowEnd,
+                keccak256(bytes(b.batchURI)),
+                b.nonce,
+                b.deadline
+            )
+        );
+    }
+
+    /// @dev The digest for `verifyingContract` on the current chain, computed without the contract.
+    function _digest(address verifyingContract, Batch memory b) internal view returns (bytes32) {
+        return keccak256(abi.encodePacked("\x19\x01", _domainSeparator(verifyingContract), _structHash(b)));
+    }
+
+    function _sign(uint256 pk, address verifyingContract, Batch memory b) internal view returns (bytes memory) {
+        (uint8 v, bytes32 rr, bytes32 s) = vm.sign(pk, _digest(verifyingContract, b));
+        return abi.encodePacked(rr, s, v);
+    }
+
+    function _sign(uint256 pk, Batch memory b) internal view returns (bytes memory) {
+        return _sign(pk, address(registry), b);
+    }
+
+    function _submit(Batch memory b, bytes memory signature) internal {
+        _submit(registry, b, signature);
+    }
+
+    function _submit(ProvenanceRegistry target, Batch memory b, bytes memory signature) internal {
+        vm.prank(relayer);
+        target.attestOutputs(
+            b.versionHash, b.root, b.leafCount, b.windowStart, b.windowEnd, b.batchURI, b.nonce, b.deadline, signature
+        );
+    }
+
+    /// @dev Signs with the fixture's attestor key and submits through the relayer.
+    function _attestSigned(Batch memory b) internal {
+        _submit(b, _sign(attestorPk, b));
+    }
+
+    /// @dev Address that `signature` recovers to for `b` on `target` at the current chain id (or zero).
+    function _recoverOn(ProvenanceRegistry target, Batch memory b, bytes memory signature)
+        internal
+        view
+        returns (address)
+    {
+        (bytes32 rr, bytes32 s, uint8 v) = _split(signature);
+        return ecrecover(_digest(address(target), b), v, rr, s);
     }
 
     function _split(bytes memory signature) internal pure returns (bytes32 r, bytes32 s, uint8 v) {

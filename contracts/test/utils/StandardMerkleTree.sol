@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.30;
 
-/// @notice Test-only port of `StandardMerkleTree.of(entries, ["string","uint64","bytes32"])` from
-///         the npm package openzeppelin/merkle-tree 1.0.x, written independently of the registry so it can check it:
-///         - leaf = keccak256(bytes.concat(keccak256(abi.encode(path, size, sha256))));
-///         - leaves are sorted by hash, ascending, and stored at the end of the tree array in reverse;
+/// @notice Test-only port of `StandardMerkleTree.of(values, types)` from the npm package openzeppelin/merkle-tree
+///         1.0.x, written independently of the registry so it can check it. Two leaf types are supported:
+///         manifest entries `["string","uint64","bytes32"]` and output leaves
+///         `["bytes32","bytes32","bytes32","uint64","bytes32"]`.
+///         - leaf = keccak256(bytes.concat(keccak256(abi.encode(...values))));
+///         - leaves are sorted by hash, ascending (a stable sort, as JavaScript's, so equal leaves keep their input
+///           order), and stored at the end of the tree array in reverse;
 ///         - node i = hash of the sorted pair (tree[2i+1], tree[2i+2]); the root is tree[0].
 library StandardMerkleTree {
     struct Entry {
@@ -13,8 +16,22 @@ library StandardMerkleTree {
         bytes32 sha256Digest;
     }
 
+    struct OutputLeaf {
+        bytes32 versionHash;
+        bytes32 requestHash;
+        bytes32 responseHash;
+        uint64 timestamp;
+        bytes32 salt;
+    }
+
     function leafHash(Entry memory e) internal pure returns (bytes32) {
         return keccak256(bytes.concat(keccak256(abi.encode(e.path, e.size, e.sha256Digest))));
+    }
+
+    function leafHash(OutputLeaf memory l) internal pure returns (bytes32) {
+        return keccak256(
+            bytes.concat(keccak256(abi.encode(l.versionHash, l.requestHash, l.responseHash, l.timestamp, l.salt)))
+        );
     }
 
     function hashPair(bytes32 a, bytes32 b) internal pure returns (bytes32) {
@@ -24,23 +41,35 @@ library StandardMerkleTree {
     /// @return tree The flat tree, root first.
     /// @return treeIndex For each entry (in input order), the index of its leaf in `tree`.
     function build(Entry[] memory entries) internal pure returns (bytes32[] memory tree, uint256[] memory treeIndex) {
-        uint256 n = entries.length; // zero entries underflow below, as the JS library refuses an empty tree
-        bytes32[] memory hashes = new bytes32[](n);
-        uint256[] memory order = new uint256[](n);
-        for (uint256 i; i < n; ++i) {
+        bytes32[] memory hashes = new bytes32[](entries.length);
+        for (uint256 i; i < entries.length; ++i) {
             hashes[i] = leafHash(entries[i]);
-            order[i] = i;
         }
-        // Insertion sort of `order` by leaf hash (trees in tests are small).
-        for (uint256 i = 1; i < n; ++i) {
-            uint256 cur = order[i];
-            uint256 j = i;
-            while (j > 0 && hashes[order[j - 1]] > hashes[cur]) {
-                order[j] = order[j - 1];
-                --j;
-            }
-            order[j] = cur;
+        return buildFromLeafHashes(hashes);
+    }
+
+    /// @return tree The flat tree, root first.
+    /// @return treeIndex For each leaf (in input order), the index of its leaf in `tree`.
+    function build(OutputLeaf[] memory leaves)
+        internal
+        pure
+        returns (bytes32[] memory tree, uint256[] memory treeIndex)
+    {
+        bytes32[] memory hashes = new bytes32[](leaves.length);
+        for (uint256 i; i < leaves.length; ++i) {
+            hashes[i] = leafHash(leaves[i]);
         }
+        return buildFromLeafHashes(hashes);
+    }
+
+    /// @notice The tree over leaf hashes given in input order.
+    function buildFromLeafHashes(bytes32[] memory hashes)
+        internal
+        pure
+        returns (bytes32[] memory tree, uint256[] memory treeIndex)
+    {
+        uint256 n = hashes.length; // zero leaves underflow below, as the JS library refuses an empty tree
+        uint256[] memory order = _sortedOrder(hashes);
         tree = new bytes32[](2 * n - 1);
         treeIndex = new uint256[](n);
         for (uint256 i; i < n; ++i) {
@@ -64,5 +93,37 @@ library StandardMerkleTree {
             proof[d] = tree[index % 2 == 1 ? index + 1 : index - 1];
             index = (index - 1) / 2;
         }
+    }
+
+    /// @dev Input positions sorted by (hash, position): the order a stable sort by hash gives. Heapsort, so that
+    ///      trees of thousands of leaves build quickly.
+    function _sortedOrder(bytes32[] memory hashes) private pure returns (uint256[] memory order) {
+        uint256 n = hashes.length;
+        order = new uint256[](n);
+        for (uint256 i; i < n; ++i) {
+            order[i] = i;
+        }
+        for (uint256 i = n / 2; i > 0; --i) {
+            _siftDown(hashes, order, i - 1, n);
+        }
+        for (uint256 end = n; end > 1; --end) {
+            (order[0], order[end - 1]) = (order[end - 1], order[0]);
+            _siftDown(hashes, order, 0, end - 1);
+        }
+    }
+
+    function _siftDown(bytes32[] memory hashes, uint256[] memory order, uint256 root, uint256 end) private pure {
+        while (true) {
+            uint256 child = 2 * root + 1;
+            if (child >= end) return;
+            if (child + 1 < end && _less(hashes, order[child], order[child + 1])) ++child;
+            if (!_less(hashes, order[root], order[child])) return;
+            (order[root], order[child]) = (order[child], order[root]);
+            root = child;
+        }
+    }
+
+    function _less(bytes32[] memory hashes, uint256 a, uint256 b) private pure returns (bool) {
+        return hashes[a] < hashes[b] || (hashes[a] == hashes[b] && a < b);
     }
 }

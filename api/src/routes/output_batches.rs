@@ -1,0 +1,520 @@
+//! `GET /v1/output-batches/{root}` and `PUT /v1/output-batches/{root}/leaves`: anchored output batches and the
+//! upload of their leaves.
+//!
+//! Anyone may upload a batch's leaves, but they are stored only if they recompute to the root in the path, that
+//! root is anchored on an indexed chain, and the leaves agree with the anchoring event (leaf count and model
+//! version). Stored leaves are never replaced; a repeated upload is a no-op.
+
+use alloy::primitives::{Address, B256};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use prova_core::merkle::MerkleTree;
+use prova_core::outputs::OutputLeaf;
+use serde::{Deserialize, Serialize};
+use sqlx::{FromRow, PgPool};
+
+use crate::error::{ApiError, Result};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, parse_hash};
+use crate::routes::model_versions::{ChainFilter, Revocation, Scope};
+use crate::views::{ChainPointer, PointerRow, address, hash};
+use crate::{AppState, MAX_OUTPUT_BATCH_BODY_BYTES};
+
+/// The output-batch routes. Leaf uploads may be up to [`MAX_OUTPUT_BATCH_BODY_BYTES`].
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/output-batches/{root}", get(get_batch)).route(
+        "/v1/output-batches/{root}/leaves",
+        put(put_leaves).layer(DefaultBodyLimit::max(MAX_OUTPUT_BATCH_BODY_BYTES)),
+    )
+}
+
+/// An anchored output batch.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutputBatch {
+    /// The StandardMerkleTree root over the batch's leaves.
+    pub root: B256,
+    /// The model version that produced the outputs.
+    pub version_hash: B256,
+    /// The version's publisher.
+    pub publisher: Address,
+    /// The attestor key that signed the anchoring.
+    pub attestor: Address,
+    /// Number of leaves, as anchored.
+    pub leaf_count: u64,
+    /// Earliest leaf timestamp (unix seconds), as anchored.
+    pub window_start: u64,
+    /// Latest leaf timestamp (unix seconds), as anchored.
+    pub window_end: u64,
+    /// Where the attestor says the leaves can be fetched.
+    pub batch_uri: String,
+    /// True once the leaves have been uploaded (and verified) here.
+    pub leaves_uploaded: bool,
+    /// The publisher's revocation of the batch, or null.
+    pub revocation: Option<Revocation>,
+    /// Where the `OutputsAttested` event is.
+    pub chain: ChainPointer,
+}
+
+#[derive(FromRow)]
+struct BatchRow {
+    #[sqlx(flatten)]
+    pointer: PointerRow,
+    root: Vec<u8>,
+    version_hash: Vec<u8>,
+    publisher: Vec<u8>,
+    attestor: Vec<u8>,
+    leaf_count: i64,
+    window_start: i64,
+    window_end: i64,
+    batch_uri: String,
+    leaves_uploaded: bool,
+}
+
+#[derive(FromRow)]
+struct RevocationRow {
+    #[sqlx(flatten)]
+    pointer: PointerRow,
+    reason: String,
+}
+
+/// Loads the anchoring of `root` within `scope` (the earliest one, if the root is anchored in several registries),
+/// with its revocation in that registry. `None` if the root is not anchored on an indexed chain within `scope`.
+pub async fn load_batch(pool: &PgPool, root: B256, scope: &Scope) -> Result<Option<OutputBatch>> {
+    let row: Option<BatchRow> = sqlx::query_as(
+        "SELECT a.chain_id, a.contract, a.block_number, a.block_hash, a.block_time, a.tx_hash, a.log_index,
+                c.head_block, a.root, a.version_hash, a.publisher, a.attestor, a.leaf_count, a.window_start,
+                a.window_end, a.batch_uri,
+                EXISTS (SELECT 1 FROM output_leaves l WHERE l.root = a.root) AS leaves_uploaded
+         FROM outputs_attested a
+         LEFT JOIN indexer_cursors c ON c.chain_id = a.chain_id AND c.contract = a.contract
+         WHERE a.root = $1
+           AND ($2::BIGINT IS NULL OR a.chain_id = $2)
+           AND ($3::BYTEA IS NULL OR a.contract = $3)
+         ORDER BY a.block_time, a.chain_id, a.block_number, a.log_index
+         LIMIT 1",
+    )
+    .bind(root.to_vec())
+    .bind(scope.chain_id)
+    .bind(scope.contract.map(|c| c.to_vec()))
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+
+    let revocation: Option<RevocationRow> = sqlx::query_as(
+        "SELECT b.chain_id, b.contract, b.block_number, b.block_hash, b.block_time, b.tx_hash, b.log_index,
+                c.head_block, b.reason
+         FROM output_batch_revoked b
+         LEFT JOIN indexer_cursors c ON c.chain_id = b.chain_id AND c.contract = b.contract
+         WHERE b.root = $1 AND b.chain_id = $2 AND b.contract = $3
+         ORDER BY b.block_number, b.log_index
+         LIMIT 1",
+    )
+    .bind(&row.root)
+    .bind(row.pointer.chain_id)
+    .bind(&row.pointer.contract)
+    .fetch_optional(pool)
+    .await?;
+    let revocation = revocation.map(|r| Ok::<_, ApiError>(Revocation { reason: r.reason, chain: r.pointer.view()? }));
+
+    Ok(Some(OutputBatch {
+        root: hash(&row.root)?,
+        version_hash: hash(&row.version_hash)?,
+        publisher: address(&row.publisher)?,
+        attestor: address(&row.attestor)?,
+        leaf_count: row.leaf_count as u64,
+        window_start: row.window_start as u64,
+        window_end: row.window_end as u64,
+        batch_uri: row.batch_uri,
+        leaves_uploaded: row.leaves_uploaded,
+        revocation: revocation.transpose()?,
+        chain: row.pointer.view()?,
+    }))
+}
+
+async fn get_batch(
+    State(state): State<AppState>,
+    ApiPath(root): ApiPath<String>,
+    ApiQuery(filter): ApiQuery<ChainFilter>,
+) -> Result<Json<OutputBatch>> {
+    let root = parse_hash("root", &root)?;
+    load_batch(&state.pool, root, &filter.scope())
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("output batch {root} is not anchored on any indexed chain")))
+}
+
+/// A leaf upload: the batch's leaves, in leaf-index order.
+#[derive(Debug, Deserialize)]
+pub struct LeavesUpload {
+    /// The leaves; their position is their leaf index.
+    pub leaves: Vec<OutputLeaf>,
+}
+
+/// What an upload stored (or found already stored).
+#[derive(Debug, Serialize)]
+pub struct StoredLeaves {
+    /// The batch root.
+    pub root: B256,
+    /// The model version of every leaf.
+    pub version_hash: B256,
+    /// Number of leaves.
+    pub leaf_count: u64,
+}
+
+/// The Merkle root of `leaves` (StandardMerkleTree over their leaf hashes), or `None` for no leaves.
+///
+/// CPU-bound for large batches; call it off the async runtime.
+pub fn batch_root(leaves: &[OutputLeaf]) -> Option<B256> {
+    MerkleTree::from_leaf_hashes(leaves.iter().map(OutputLeaf::hash).collect()).map(|tree| tree.root())
+}
+
+#[derive(FromRow)]
+struct Anchoring {
+    chain_id: i64,
+    version_hash: Vec<u8>,
+    leaf_count: i64,
+}
+
+/// The index of the first leaf whose version is not `version`.
+fn first_foreign_leaf(leaves: &[OutputLeaf], version: B256) -> Option<usize> {
+    leaves.iter().position(|leaf| leaf.version_hash != version)
+}
+
+/// Checks the uploaded leaves against the anchoring events of their root: some event must have the same leaf count
+/// and the same version as every leaf. Otherwise the mismatch with the earliest event is reported.
+fn check_against_events(root: B256, leaves: &[OutputLeaf], events: &[Anchoring]) -> Result<B256> {
+    let n = leaves.len() as u64;
+    let mut first_problem = None;
+    for event in events {
+        let version = hash(&event.version_hash)?;
+        let problem = if event.leaf_count as u64 != n {
+            format!(
+                "batch {root} was anchored on chain {chain} with {anchored} leaves, but the upload has {n}",
+                chain = event.chain_id,
+                anchored = event.leaf_count,
+            )
+        } else if let Some(i) = first_foreign_leaf(leaves, version) {
+            format!(
+                "leaf {i} is for model version {leaf_version}, but batch {root} was anchored on chain {chain} for \
+                 version {version}",
+                leaf_version = leaves[i].version_hash,
+                chain = event.chain_id,
+            )
+        } else {
+            return Ok(version);
+        };
+        first_problem.get_or_insert(problem);
+    }
+    Err(ApiError::unprocessable(
+        "batch_mismatch",
+        first_problem.unwrap_or_else(|| format!("batch {root} is not anchored")),
+    ))
+}
+
+async fn put_leaves(
+    State(state): State<AppState>,
+    ApiPath(root): ApiPath<String>,
+    ApiJson(upload): ApiJson<LeavesUpload>,
+) -> Result<(StatusCode, Json<StoredLeaves>)> {
+    let root = parse_hash("root", &root)?;
+    let leaves = upload.leaves;
+    if leaves.is_empty() {
+        return Err(ApiError::bad_request("invalid_leaves", "the upload lists no leaves"));
+    }
+    let count = i32::try_from(leaves.len())
+        .map_err(|_| ApiError::bad_request("invalid_leaves", "the upload lists too many leaves"))?;
+    let timestamps = leaves
+        .iter()
+        .enumerate()
+        .map(|(i, leaf)| {
+            i64::try_from(leaf.timestamp).map_err(|_| {
+                ApiError::unprocessable("timestamp_out_of_range", format!("leaf {i} has a timestamp past 2^63"))
+            })
+        })
+        .collect::<Result<Vec<i64>>>()?;
+
+    let events: Vec<Anchoring> = sqlx::query_as(
+        "SELECT chain_id, version_hash, leaf_count FROM outputs_attested WHERE root = $1
+         ORDER BY block_time, chain_id, block_number, log_index",
+    )
+    .bind(root.to_vec())
+    .fetch_all(&state.pool)
+    .await?;
+    if events.is_empty() {
+        return Err(ApiError::NotFound(format!("output batch {root} is not anchored on any indexed chain")));
+    }
+
+    let (leaves, computed) = tokio::task::spawn_blocking(move || {
+        let computed = batch_root(&leaves);
+        (leaves, computed)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("batch root computation panicked: {e}")))?;
+    let computed = computed.ok_or_else(|| ApiError::Internal("non-empty batch without a root".into()))?;
+    if computed != root {
+        return Err(ApiError::unprocessable(
+            "root_mismatch",
+            format!("the {count} uploaded leaves give root {computed}, not {root} from the path"),
+        ));
+    }
+    let version_hash = check_against_events(root, &leaves, &events)?;
+
+    // One statement, so one transaction. Concurrent uploads insert in the same (leaf index) order, so the later one
+    // waits for the earlier and then inserts nothing.
+    let inserted = sqlx::query(
+        "INSERT INTO output_leaves (root, leaf_index, version_hash, request_hash, response_hash, timestamp, salt)
+         SELECT $1, t.leaf_index, $2, t.request_hash, t.response_hash, t.ts, t.salt
+         FROM unnest($3::INT[], $4::BYTEA[], $5::BYTEA[], $6::BIGINT[], $7::BYTEA[])
+           AS t(leaf_index, request_hash, response_hash, ts, salt)
+         ON CONFLICT (root, leaf_index) DO NOTHING",
+    )
+    .bind(root.to_vec())
+    .bind(version_hash.to_vec())
+    .bind((0..count).collect::<Vec<i32>>())
+    .bind(leaves.iter().map(|l| l.request_hash.to_vec()).collect::<Vec<_>>())
+    .bind(leaves.iter().map(|l| l.response_hash.to_vec()).collect::<Vec<_>>())
+    .bind(&timestamps)
+    .bind(leaves.iter().map(|l| l.salt.to_vec()).collect::<Vec<_>>())
+    .execute(&state.pool)
+    .await?
+    .rows_affected();
+
+    let stored = StoredLeaves { root, version_hash, leaf_count: leaves.len() as u64 };
+    if inserted == 0 {
+        return Ok((StatusCode::OK, Json(stored)));
+    }
+    tracing::info!(%root, %version_hash, leaves = inserted, "output batch leaves stored");
+    Ok((StatusCode::CREATED, Json(stored)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{
+        ATTESTOR, CHAIN, PUBLISHER, REGISTRY, anchor, call, h, output_batch, revoke_batch, send, send_json,
+    };
+    use crate::{MAX_BODY_BYTES, MAX_OUTPUT_BATCH_BODY_BYTES};
+    use serde_json::{Value, json};
+
+    fn uri(root: impl std::fmt::Display) -> String {
+        format!("/v1/output-batches/{root}/leaves")
+    }
+
+    fn body(leaves: &[OutputLeaf]) -> Value {
+        json!({ "leaves": leaves })
+    }
+
+    async fn stored(pool: &PgPool) -> Vec<OutputLeaf> {
+        type Row = (Vec<u8>, Vec<u8>, Vec<u8>, i64, Vec<u8>);
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT version_hash, request_hash, response_hash, timestamp, salt FROM output_leaves
+             ORDER BY root, leaf_index",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        rows.into_iter()
+            .map(|(v, q, a, t, s)| OutputLeaf {
+                version_hash: hash(&v).unwrap(),
+                request_hash: hash(&q).unwrap(),
+                response_hash: hash(&a).unwrap(),
+                timestamp: t as u64,
+                salt: hash(&s).unwrap(),
+            })
+            .collect()
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn upload_is_stored_once_in_leaf_order(pool: PgPool) {
+        let (leaves, tree) = output_batch(h(1), 7);
+        anchor(&pool, CHAIN, tree.root(), h(1), 7, 10).await;
+
+        let (status, first) = send_json(pool.clone(), "PUT", &uri(tree.root()), &body(&leaves)).await;
+        assert_eq!(status, StatusCode::CREATED, "{first}");
+        assert_eq!(first, json!({ "root": tree.root(), "version_hash": h(1), "leaf_count": 7 }));
+        assert_eq!(stored(&pool).await, leaves);
+
+        // Again, even in another order: a no-op that keeps the first upload's leaf indexes.
+        let mut reversed = leaves.clone();
+        reversed.reverse();
+        let (status, again) = send_json(pool.clone(), "PUT", &uri(tree.root()), &body(&reversed)).await;
+        assert_eq!(status, StatusCode::OK, "{again}");
+        assert_eq!(again, first);
+        assert_eq!(stored(&pool).await, leaves);
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn leaves_that_do_not_give_the_root_are_422(pool: PgPool) {
+        let (leaves, tree) = output_batch(h(1), 5);
+        anchor(&pool, CHAIN, tree.root(), h(1), 5, 10).await;
+
+        let mut tampered = leaves.clone();
+        tampered[2].timestamp += 1;
+        let mut missing = leaves.clone();
+        missing.pop();
+        let other = output_batch(h(1), 5).0;
+        for upload in [tampered, missing, other] {
+            let (status, answer) = send_json(pool.clone(), "PUT", &uri(tree.root()), &body(&upload)).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+            assert_eq!(answer["error"]["code"], "root_mismatch");
+            // The message names both the root from the path and the root the leaves give.
+            let message = answer["error"]["message"].as_str().unwrap();
+            assert!(message.contains(&tree.root().to_string()), "{message}");
+            assert!(message.contains(&batch_root(&upload).unwrap().to_string()), "{message}");
+        }
+        assert!(stored(&pool).await.is_empty());
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn unknown_root_is_404_and_bad_uploads_are_400(pool: PgPool) {
+        let (leaves, tree) = output_batch(h(1), 3);
+        let (status, answer) = send_json(pool.clone(), "PUT", &uri(tree.root()), &body(&leaves)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
+        assert_eq!(answer["error"]["code"], "not_found");
+
+        anchor(&pool, CHAIN, tree.root(), h(1), 3, 10).await;
+        let json = Some("application/json");
+        let mut bad_salt = body(&leaves);
+        bad_salt["leaves"][0]["salt"] = json!("0x12");
+        let cases: Vec<(Option<&str>, Vec<u8>, StatusCode, &str)> = vec![
+            (json, b"{not json".to_vec(), StatusCode::BAD_REQUEST, "invalid_body"),
+            (json, b"{}".to_vec(), StatusCode::BAD_REQUEST, "invalid_body"),
+            (json, bad_salt.to_string().into(), StatusCode::BAD_REQUEST, "invalid_body"),
+            (json, b"{\"leaves\": []}".to_vec(), StatusCode::BAD_REQUEST, "invalid_leaves"),
+            (None, body(&leaves).to_string().into(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+        ];
+        for (content_type, upload, expected, code) in cases {
+            let shown = String::from_utf8_lossy(&upload).chars().take(120).collect::<String>();
+            let (status, answer) = send(pool.clone(), "PUT", &uri(tree.root()), content_type, upload).await;
+            assert_eq!(status, expected, "{shown}: {answer}");
+            assert_eq!(answer["error"]["code"], code, "{shown}");
+        }
+        let mut far_future = leaves.clone();
+        far_future[1].timestamp = u64::MAX;
+        let (status, answer) = send_json(pool.clone(), "PUT", &uri(tree.root()), &body(&far_future)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+        assert_eq!(answer["error"]["code"], "timestamp_out_of_range");
+        let (status, answer) = send_json(pool.clone(), "PUT", &uri("0x12"), &body(&leaves)).await;
+        assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_hash")));
+        let (status, answer) = call(pool.clone(), "GET", &uri(tree.root())).await;
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed"))
+        );
+        assert!(stored(&pool).await.is_empty());
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn leaf_count_must_match_the_event(pool: PgPool) {
+        let (leaves, tree) = output_batch(h(1), 4);
+        anchor(&pool, CHAIN, tree.root(), h(1), 5, 10).await;
+        let (status, answer) = send_json(pool.clone(), "PUT", &uri(tree.root()), &body(&leaves)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+        assert_eq!(answer["error"]["code"], "batch_mismatch");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains("with 5 leaves, but the upload has 4"), "{message}");
+        assert!(stored(&pool).await.is_empty());
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn leaf_versions_must_match_the_event(pool: PgPool) {
+        let (leaves, tree) = output_batch(h(1), 4);
+        anchor(&pool, CHAIN, tree.root(), h(9), 4, 10).await;
+        let (status, answer) = send_json(pool.clone(), "PUT", &uri(tree.root()), &body(&leaves)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+        assert_eq!(answer["error"]["code"], "batch_mismatch");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains(&format!("leaf 0 is for model version {}", h(1))), "{message}");
+        assert!(message.contains(&format!("for version {}", h(9))), "{message}");
+
+        // One leaf of another version in an otherwise consistent batch is named by its index.
+        let mut mixed = output_batch(h(1), 4).0;
+        mixed[2] = OutputLeaf { version_hash: h(2), ..mixed[2] };
+        let root = batch_root(&mixed).unwrap();
+        anchor(&pool, CHAIN, root, h(1), 4, 11).await;
+        let (status, answer) = send_json(pool.clone(), "PUT", &uri(root), &body(&mixed)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+        assert!(answer["error"]["message"].as_str().unwrap().contains("leaf 2 is for model version"));
+        assert!(stored(&pool).await.is_empty());
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn one_consistent_anchoring_is_enough(pool: PgPool) {
+        // The same root anchored elsewhere with a wrong count does not block the consistent one.
+        let (leaves, tree) = output_batch(h(1), 3);
+        anchor(&pool, 1, tree.root(), h(1), 9, 5).await;
+        anchor(&pool, CHAIN, tree.root(), h(1), 3, 10).await;
+        let (status, answer) = send_json(pool.clone(), "PUT", &uri(tree.root()), &body(&leaves)).await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn leaves_route_has_its_own_body_limit(pool: PgPool) {
+        // A realistic batch is well above the global limit, and is stored in one statement.
+        let (leaves, tree) = output_batch(h(1), 4096);
+        anchor(&pool, CHAIN, tree.root(), h(1), 4096, 10).await;
+        let upload = serde_json::to_vec(&body(&leaves)).unwrap();
+        assert!(upload.len() > MAX_BODY_BYTES);
+        let (status, answer) = send(pool.clone(), "PUT", &uri(tree.root()), Some("application/json"), upload).await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+        assert_eq!(stored(&pool).await, leaves);
+
+        let huge = vec![b' '; MAX_OUTPUT_BATCH_BODY_BYTES + 1];
+        let (status, answer) = send(pool, "PUT", &uri(tree.root()), Some("application/json"), huge).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(answer["error"]["code"], "payload_too_large");
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn batch_with_upload_state_revocation_and_pointers(pool: PgPool) {
+        let (leaves, tree) = output_batch(h(1), 3);
+        let root = tree.root();
+        anchor(&pool, CHAIN, root, h(1), 3, 10).await;
+        let batch_uri = format!("/v1/output-batches/{root}");
+
+        let (status, batch) = call(pool.clone(), "GET", &batch_uri).await;
+        assert_eq!(status, StatusCode::OK, "{batch}");
+        assert_eq!(
+            batch,
+            json!({
+                "root": root,
+                "version_hash": h(1),
+                "publisher": Address::from(PUBLISHER),
+                "attestor": Address::from(ATTESTOR),
+                "leaf_count": 3,
+                "window_start": 1_700_000_000u64,
+                "window_end": 1_700_000_003u64,
+                "batch_uri": "https://lab.example/batches/1.json",
+                "leaves_uploaded": false,
+                "revocation": null,
+                "chain": {
+                    "chain_id": CHAIN,
+                    "contract": Address::from(REGISTRY),
+                    "block_number": 10,
+                    "block_hash": B256::repeat_byte(10),
+                    "block_time": "2023-11-14T22:15:20Z",
+                    "tx_hash": root,
+                    "log_index": 2,
+                    "confirmations": 1,
+                },
+            })
+        );
+
+        send_json(pool.clone(), "PUT", &uri(root), &body(&leaves)).await;
+        revoke_batch(&pool, CHAIN, root, 14).await;
+        let (_, batch) = call(pool.clone(), "GET", &batch_uri).await;
+        assert_eq!(batch["leaves_uploaded"], true);
+        assert_eq!(batch["chain"]["confirmations"], 5);
+        assert_eq!(batch["revocation"]["reason"], "sampled from a test key");
+        assert_eq!(batch["revocation"]["chain"]["block_number"], 14);
+        assert_eq!(batch["revocation"]["chain"]["confirmations"], 1);
+
+        let (status, _) = call(pool.clone(), "GET", &format!("{batch_uri}?chain_id=1")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, answer) = call(pool.clone(), "GET", &format!("/v1/output-batches/{}", h(7))).await;
+        assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+        let (status, answer) = call(pool, "GET", "/v1/output-batches/0xzz").await;
+        assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_hash")));
+    }
+}

@@ -1,0 +1,914 @@
+//! `GET /v1/outputs/{hash}` and `POST /v1/outputs/verify`: attested model outputs.
+//!
+//! The lookup finds uploaded leaves of anchored batches by response (or request) hash and answers each with its
+//! Merkle proof and a complete receipt that `prova verify output` checks against the chain. The verify route checks
+//! a receipt offline (as core's [`Receipt::check_offline`] does) and against the indexed chain data.
+
+use std::collections::HashMap;
+
+use alloy::primitives::{Address, B256};
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use prova_core::merkle::{MerkleTree, verify_proof};
+use prova_core::outputs::{OutputLeaf, RECEIPT_FORMAT, Receipt, ReceiptProblem};
+use serde::{Deserialize, Serialize};
+use sqlx::{FromRow, PgPool};
+
+use crate::AppState;
+use crate::error::{ApiError, Result};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, parse_hash};
+use crate::routes::model_versions::Scope;
+use crate::routes::output_batches::{OutputBatch, load_batch};
+use crate::views::{ChainPointer, PointerRow, address, hash};
+
+/// Items per page unless `?limit=` says otherwise.
+pub const DEFAULT_LIMIT: u32 = 20;
+/// Most items per page.
+pub const MAX_LIMIT: u32 = 100;
+
+/// The output routes.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/outputs/verify", post(verify)).route("/v1/outputs/{hash}", get(lookup))
+}
+
+/// Which leaf hash the looked-up hash is compared with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum By {
+    /// The response hash (the default).
+    #[default]
+    Response,
+    /// The request hash.
+    Request,
+    /// Either.
+    Any,
+}
+
+impl By {
+    /// The SQL condition on `output_leaves l` with the hash as `$1`.
+    fn condition(self) -> &'static str {
+        match self {
+            Self::Response => "l.response_hash = $1",
+            Self::Request => "l.request_hash = $1",
+            Self::Any => "(l.response_hash = $1 OR l.request_hash = $1)",
+        }
+    }
+}
+
+/// Query of the lookup.
+#[derive(Debug, Deserialize)]
+pub struct LookupQuery {
+    /// `response` (default), `request` or `any`.
+    #[serde(default)]
+    pub by: By,
+    /// Items per page, 1 to [`MAX_LIMIT`] (default [`DEFAULT_LIMIT`]).
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Only batches anchored on this chain.
+    pub chain_id: Option<u64>,
+}
+
+/// One page of attested outputs, ordered by batch root and leaf index.
+#[derive(Debug, Serialize)]
+pub struct OutputPage {
+    /// The outputs.
+    pub items: Vec<AttestedOutput>,
+    /// Pass as `?cursor=` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// An attested output: a leaf of an anchored batch, with its proof and a ready-made receipt.
+#[derive(Debug, Serialize)]
+pub struct AttestedOutput {
+    /// The leaf values, salt included.
+    pub leaf: OutputLeaf,
+    /// Position of the leaf in the uploaded batch.
+    pub leaf_index: u32,
+    /// The batch root.
+    pub root: B256,
+    /// StandardMerkleTree proof from the leaf to the root.
+    pub proof: Vec<B256>,
+    /// The model version that produced the output.
+    pub model_version: OutputModelVersion,
+    /// The batch.
+    pub batch: OutputBatchSummary,
+    /// A receipt that `prova verify output` checks against the chain.
+    pub receipt: Receipt,
+    /// Where the `OutputsAttested` event is.
+    pub chain: ChainPointer,
+}
+
+/// The model version of an attested output.
+#[derive(Debug, Serialize)]
+pub struct OutputModelVersion {
+    /// The version hash.
+    pub version_hash: B256,
+    /// Its publisher.
+    pub publisher: Address,
+    /// The publisher's registered name, or null.
+    pub publisher_name: Option<String>,
+    /// True if the publisher revoked the version (in the batch's registry).
+    pub revoked: bool,
+}
+
+/// The batch of an attested output.
+#[derive(Debug, Serialize)]
+pub struct OutputBatchSummary {
+    /// The root.
+    pub root: B256,
+    /// Number of leaves.
+    pub leaf_count: u64,
+    /// Earliest leaf timestamp (unix seconds), as anchored.
+    pub window_start: u64,
+    /// Latest leaf timestamp (unix seconds), as anchored.
+    pub window_end: u64,
+    /// True if the publisher revoked the batch.
+    pub revoked: bool,
+}
+
+#[derive(FromRow)]
+struct HitRow {
+    #[sqlx(flatten)]
+    pointer: PointerRow,
+    root: Vec<u8>,
+    leaf_index: i32,
+    version_hash: Vec<u8>,
+    request_hash: Vec<u8>,
+    response_hash: Vec<u8>,
+    timestamp: i64,
+    salt: Vec<u8>,
+    publisher: Vec<u8>,
+    leaf_count: i64,
+    window_start: i64,
+    window_end: i64,
+    publisher_name: Option<String>,
+    version_revoked: bool,
+    batch_revoked: bool,
+}
+
+#[derive(FromRow)]
+struct LeafRow {
+    root: Vec<u8>,
+    version_hash: Vec<u8>,
+    request_hash: Vec<u8>,
+    response_hash: Vec<u8>,
+    timestamp: i64,
+    salt: Vec<u8>,
+}
+
+fn leaf(
+    version_hash: &[u8],
+    request_hash: &[u8],
+    response_hash: &[u8],
+    timestamp: i64,
+    salt: &[u8],
+) -> Result<OutputLeaf> {
+    Ok(OutputLeaf {
+        version_hash: hash(version_hash)?,
+        request_hash: hash(request_hash)?,
+        response_hash: hash(response_hash)?,
+        timestamp: timestamp as u64,
+        salt: hash(salt)?,
+    })
+}
+
+/// Encodes a page position, `(root, leaf_index)` of the last item, as an opaque string.
+fn encode_cursor(root: B256, leaf_index: i32) -> String {
+    let mut bytes = root.to_vec();
+    bytes.extend_from_slice(&leaf_index.to_be_bytes());
+    alloy::hex::encode(bytes)
+}
+
+/// Decodes [`encode_cursor`]'s string.
+fn decode_cursor(text: &str) -> Result<(B256, i32)> {
+    let invalid = || ApiError::bad_request("invalid_cursor", "cursor is not a next_cursor of this route");
+    let bytes = alloy::hex::decode(text).map_err(|_| invalid())?;
+    if bytes.len() != 36 {
+        return Err(invalid());
+    }
+    let index = i32::from_be_bytes(bytes[32..].try_into().map_err(|_| invalid())?);
+    Ok((B256::from_slice(&bytes[..32]), index))
+}
+
+/// The stored leaves of each of `roots`, in leaf-index order, in one query.
+async fn load_leaves(pool: &PgPool, roots: &[B256]) -> Result<HashMap<B256, Vec<OutputLeaf>>> {
+    if roots.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<LeafRow> = sqlx::query_as(
+        "SELECT root, version_hash, request_hash, response_hash, timestamp, salt FROM output_leaves
+         WHERE root = ANY($1) ORDER BY root, leaf_index",
+    )
+    .bind(roots.iter().map(|r| r.to_vec()).collect::<Vec<_>>())
+    .fetch_all(pool)
+    .await?;
+    let mut out: HashMap<B256, Vec<OutputLeaf>> = HashMap::new();
+    for row in rows {
+        let leaf = leaf(&row.version_hash, &row.request_hash, &row.response_hash, row.timestamp, &row.salt)?;
+        out.entry(hash(&row.root)?).or_default().push(leaf);
+    }
+    Ok(out)
+}
+
+/// The proof of each `(root, leaf)`, from trees built over the stored leaves of each root.
+///
+/// CPU-bound; call it off the async runtime.
+fn proofs(batches: HashMap<B256, Vec<OutputLeaf>>, wanted: &[(B256, OutputLeaf)]) -> Result<Vec<Vec<B256>>> {
+    let trees = batches
+        .into_iter()
+        .map(|(root, leaves)| {
+            let tree = MerkleTree::from_leaf_hashes(leaves.iter().map(OutputLeaf::hash).collect())
+                .filter(|tree| tree.root() == root)
+                .ok_or_else(|| ApiError::Internal(format!("stored leaves of batch {root} do not give its root")))?;
+            Ok((root, tree))
+        })
+        .collect::<Result<HashMap<B256, MerkleTree>>>()?;
+    wanted
+        .iter()
+        .map(|(root, leaf)| {
+            trees
+                .get(root)
+                .and_then(|tree| tree.proof(leaf.hash()))
+                .ok_or_else(|| ApiError::Internal(format!("stored leaf is missing from batch {root}")))
+        })
+        .collect()
+}
+
+async fn lookup(
+    State(state): State<AppState>,
+    ApiPath(hash_text): ApiPath<String>,
+    ApiQuery(query): ApiQuery<LookupQuery>,
+) -> Result<Json<OutputPage>> {
+    let wanted = parse_hash("hash", &hash_text)?;
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::bad_request("invalid_query", format!("limit must be 1 to {MAX_LIMIT}, got {limit}")));
+    }
+    let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
+    let chain_id = query.chain_id.map(|c| i64::try_from(c).unwrap_or(i64::MAX));
+
+    // Per leaf, the earliest anchoring of its root for its version (within the chain filter); leaves of roots that
+    // are not (or no longer) anchored are left out. One more row than the page tells whether there is a next page.
+    let sql = format!(
+        "SELECT a.chain_id, a.contract, a.block_number, a.block_hash, a.block_time, a.tx_hash, a.log_index,
+                c.head_block, l.root, l.leaf_index, l.version_hash, l.request_hash, l.response_hash, l.timestamp,
+                l.salt, a.publisher, a.leaf_count, a.window_start, a.window_end,
+                (SELECT p.name FROM publisher_registered p
+                  WHERE p.publisher = a.publisher AND p.chain_id = a.chain_id AND p.contract = a.contract
+                  ORDER BY p.block_number LIMIT 1) AS publisher_name,
+                EXISTS (SELECT 1 FROM model_version_revoked v
+                  WHERE v.version_hash = a.version_hash AND v.chain_id = a.chain_id AND v.contract = a.contract)
+                  AS version_revoked,
+                EXISTS (SELECT 1 FROM output_batch_revoked b
+                  WHERE b.root = a.root AND b.chain_id = a.chain_id AND b.contract = a.contract) AS batch_revoked
+         FROM output_leaves l
+         JOIN LATERAL (
+             SELECT * FROM outputs_attested e
+             WHERE e.root = l.root AND e.version_hash = l.version_hash AND ($2::BIGINT IS NULL OR e.chain_id = $2)
+             ORDER BY e.block_time, e.chain_id, e.block_number, e.log_index
+             LIMIT 1
+         ) a ON TRUE
+         LEFT JOIN indexer_cursors c ON c.chain_id = a.chain_id AND c.contract = a.contract
+         WHERE {condition} AND ($3::BYTEA IS NULL OR (l.root, l.leaf_index) > ($3, $4))
+         ORDER BY l.root, l.leaf_index
+         LIMIT $5",
+        condition = query.by.condition(),
+    );
+    let mut rows: Vec<HitRow> = sqlx::query_as(&sql)
+        .bind(wanted.to_vec())
+        .bind(chain_id)
+        .bind(after.map(|(root, _)| root.to_vec()))
+        .bind(after.map_or(0, |(_, index)| index))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&state.pool)
+        .await?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+
+    let hits = rows
+        .iter()
+        .map(|row| {
+            let leaf = leaf(&row.version_hash, &row.request_hash, &row.response_hash, row.timestamp, &row.salt)?;
+            Ok((hash(&row.root)?, leaf))
+        })
+        .collect::<Result<Vec<(B256, OutputLeaf)>>>()?;
+    let mut roots: Vec<B256> = hits.iter().map(|(root, _)| *root).collect();
+    roots.dedup();
+    let batches = load_leaves(&state.pool, &roots).await?;
+    let (hits, proofs) = tokio::task::spawn_blocking(move || {
+        let proofs = proofs(batches, &hits);
+        (hits, proofs)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("proof computation panicked: {e}")))?;
+    let proofs = proofs?;
+
+    let next_cursor = match (more, hits.last(), rows.last()) {
+        (true, Some((root, _)), Some(row)) => Some(encode_cursor(*root, row.leaf_index)),
+        _ => None,
+    };
+    let items = rows
+        .into_iter()
+        .zip(hits)
+        .zip(proofs)
+        .map(|((row, (root, leaf)), proof)| {
+            let chain = row.pointer.view()?;
+            let receipt = Receipt {
+                format: RECEIPT_FORMAT.to_owned(),
+                chain_id: chain.chain_id,
+                registry: chain.contract,
+                root,
+                leaf,
+                proof: proof.clone(),
+                tx_hash: chain.tx_hash,
+                block_number: chain.block_number,
+            };
+            Ok(AttestedOutput {
+                leaf,
+                leaf_index: row.leaf_index as u32,
+                root,
+                proof,
+                model_version: OutputModelVersion {
+                    version_hash: leaf.version_hash,
+                    publisher: address(&row.publisher)?,
+                    publisher_name: row.publisher_name,
+                    revoked: row.version_revoked,
+                },
+                batch: OutputBatchSummary {
+                    root,
+                    leaf_count: row.leaf_count as u64,
+                    window_start: row.window_start as u64,
+                    window_end: row.window_end as u64,
+                    revoked: row.batch_revoked,
+                },
+                receipt,
+                chain,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Json(OutputPage { items, next_cursor }))
+}
+
+/// A receipt to verify, with optionally the request and response it is claimed for.
+///
+/// The request and response are given as UTF-8 text (`request`, `response`) or as hex bytes (`request_hex`,
+/// `response_hex`), not both.
+#[derive(Debug, Deserialize)]
+pub struct VerifyRequest {
+    /// The receipt.
+    pub receipt: Receipt,
+    /// The exact request, as text.
+    pub request: Option<String>,
+    /// The exact response, as text.
+    pub response: Option<String>,
+    /// The exact request bytes, as hex.
+    pub request_hex: Option<String>,
+    /// The exact response bytes, as hex.
+    pub response_hex: Option<String>,
+}
+
+/// Outcome of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Check {
+    /// The check passed.
+    Pass,
+    /// The check failed.
+    Fail,
+    /// The check could not be made (nothing to check, or an earlier check it depends on failed).
+    Skipped,
+}
+
+impl Check {
+    fn of(passed: bool) -> Self {
+        if passed { Self::Pass } else { Self::Fail }
+    }
+}
+
+/// Every check of a receipt. `batch_revoked` and `version_revoked` pass when the batch or version is NOT revoked.
+#[derive(Debug, Serialize)]
+pub struct Checks {
+    /// The receipt has the prova receipt format.
+    pub format: Check,
+    /// The given request hashes to the leaf's request hash (skipped if no request was given).
+    pub request: Check,
+    /// The given response hashes to the leaf's response hash (skipped if no response was given).
+    pub response: Check,
+    /// The proof links the leaf, salt included, to the root.
+    pub proof: Check,
+    /// The root is anchored in the receipt's registry on the receipt's chain, as indexed.
+    pub anchored: Check,
+    /// The batch was anchored for the leaf's model version.
+    pub version: Check,
+    /// The publisher has not revoked the batch.
+    pub batch_revoked: Check,
+    /// The publisher has not revoked the model version.
+    pub version_revoked: Check,
+}
+
+/// The verdict on a receipt.
+#[derive(Debug, Serialize)]
+pub struct Verdict {
+    /// True if every check passed (skipped request or response checks aside).
+    pub valid: bool,
+    /// The first failed check, in words; null if valid.
+    pub reason: Option<String>,
+    /// Each check.
+    pub checks: Checks,
+    /// The anchored batch in the receipt's registry, or null if not indexed there.
+    pub batch: Option<OutputBatch>,
+    /// Where the batch's `OutputsAttested` event is (as in `batch`), or null.
+    pub chain: Option<ChainPointer>,
+}
+
+/// The bytes of a text or hex field; at most one of the two may be given.
+fn bytes_of(name: &str, text: Option<String>, hex: Option<String>) -> Result<Option<Vec<u8>>> {
+    match (text, hex) {
+        (Some(_), Some(_)) => {
+            Err(ApiError::bad_request("invalid_body", format!("give {name} or {name}_hex, not both")))
+        }
+        (Some(text), None) => Ok(Some(text.into_bytes())),
+        (None, Some(hex)) => alloy::hex::decode(hex.trim())
+            .map(Some)
+            .map_err(|e| ApiError::bad_request("invalid_body", format!("{name}_hex is not hex: {e}"))),
+        (None, None) => Ok(None),
+    }
+}
+
+async fn verify(State(state): State<AppState>, ApiJson(body): ApiJson<VerifyRequest>) -> Result<Json<Verdict>> {
+    let request = bytes_of("request", body.request, body.request_hex)?;
+    let response = bytes_of("response", body.response, body.response_hex)?;
+    let receipt = body.receipt;
+    let leaf = receipt.leaf;
+
+    // Offline: the first problem in core's own order, and each check on its own.
+    let offline = receipt.check_offline(request.as_deref(), response.as_deref()).err();
+    let given = |bytes: &Option<Vec<u8>>, expected: B256| match bytes {
+        Some(bytes) => Check::of(alloy::primitives::keccak256(bytes) == expected),
+        None => Check::Skipped,
+    };
+    let mut checks = Checks {
+        format: Check::of(receipt.format == RECEIPT_FORMAT),
+        request: given(&request, leaf.request_hash),
+        response: given(&response, leaf.response_hash),
+        proof: Check::of(verify_proof(receipt.root, leaf.hash(), &receipt.proof)),
+        anchored: Check::Skipped,
+        version: Check::Skipped,
+        batch_revoked: Check::Skipped,
+        version_revoked: Check::Skipped,
+    };
+
+    // Indexed: the batch in the receipt's registry, its version, and both revocations.
+    let batch = match i64::try_from(receipt.chain_id) {
+        Ok(chain_id) => {
+            let scope = Scope { chain_id: Some(chain_id), contract: Some(receipt.registry) };
+            load_batch(&state.pool, receipt.root, &scope).await?
+        }
+        Err(_) => None,
+    };
+    checks.anchored = Check::of(batch.is_some());
+    let indexed = match &batch {
+        None => Some(ReceiptProblem::NotAnchored(receipt.root)),
+        Some(batch) => {
+            let version_revoked: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM model_version_revoked
+                   WHERE version_hash = $1 AND chain_id = $2 AND contract = $3)",
+            )
+            .bind(batch.version_hash.to_vec())
+            .bind(batch.chain.chain_id as i64)
+            .bind(batch.chain.contract.to_vec())
+            .fetch_one(&state.pool)
+            .await?;
+            checks.version = Check::of(batch.version_hash == leaf.version_hash);
+            checks.batch_revoked = Check::of(batch.revocation.is_none());
+            checks.version_revoked = Check::of(!version_revoked);
+            if batch.version_hash != leaf.version_hash {
+                Some(ReceiptProblem::WrongVersion {
+                    root: receipt.root,
+                    anchored: batch.version_hash,
+                    claimed: leaf.version_hash,
+                })
+            } else if batch.revocation.is_some() {
+                Some(ReceiptProblem::BatchRevoked(receipt.root))
+            } else if version_revoked {
+                Some(ReceiptProblem::VersionRevoked(batch.version_hash))
+            } else {
+                None
+            }
+        }
+    };
+
+    let reason = offline.or(indexed).map(|problem| problem.to_string());
+    let chain = batch.as_ref().map(|b| b.chain.clone());
+    Ok(Json(Verdict { valid: reason.is_none(), reason, checks, batch, chain }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{
+        CHAIN, PUBLISHER, REGISTRY, anchor, call, h, name_publisher, output_batch, register, request, response, revoke,
+        revoke_batch, send, send_json,
+    };
+    use alloy::primitives::keccak256;
+    use axum::http::StatusCode;
+    use serde_json::{Value, json};
+
+    /// Anchors a batch of `n` leaves of version `h(1)` at `block` and uploads its leaves.
+    async fn anchored_batch(pool: &PgPool, n: usize, block: i64) -> (Vec<OutputLeaf>, MerkleTree) {
+        let (leaves, tree) = output_batch(h(1), n);
+        upload(pool, &leaves, block).await;
+        (leaves, tree)
+    }
+
+    async fn upload(pool: &PgPool, leaves: &[OutputLeaf], block: i64) -> B256 {
+        let tree = MerkleTree::from_leaf_hashes(leaves.iter().map(OutputLeaf::hash).collect()).unwrap();
+        anchor(pool, CHAIN, tree.root(), leaves[0].version_hash, leaves.len() as i64, block).await;
+        let uri = format!("/v1/output-batches/{}/leaves", tree.root());
+        let (status, answer) = send_json(pool.clone(), "PUT", &uri, &json!({ "leaves": leaves })).await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+        tree.root()
+    }
+
+    fn lookup_uri(hash: B256, query: &str) -> String {
+        format!("/v1/outputs/{hash}{query}")
+    }
+
+    /// Checks an item as a client would: the proof links the leaf to the root, and the receipt verifies offline.
+    fn assert_item_verifies(item: &Value, i: usize) {
+        let leaf: OutputLeaf = serde_json::from_value(item["leaf"].clone()).unwrap();
+        let root: B256 = serde_json::from_value(item["root"].clone()).unwrap();
+        let proof: Vec<B256> = serde_json::from_value(item["proof"].clone()).unwrap();
+        assert!(verify_proof(root, leaf.hash(), &proof), "{item}");
+        let receipt: Receipt = serde_json::from_value(item["receipt"].clone()).unwrap();
+        assert_eq!((receipt.root, receipt.leaf, &receipt.proof), (root, leaf, &proof));
+        receipt.check_offline(Some(request(i).as_bytes()), Some(response(i).as_bytes())).unwrap();
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn lookup_by_response_gives_proof_and_receipt(pool: PgPool) {
+        register(&pool, CHAIN, h(1), None, 3).await;
+        name_publisher(&pool, CHAIN, "Example Lab").await;
+        let (leaves, tree) = anchored_batch(&pool, 6, 10).await;
+        let root = tree.root();
+
+        let (status, page) = call(pool.clone(), "GET", &lookup_uri(keccak256(response(3)), "")).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert_eq!(page["next_cursor"], Value::Null);
+        let items = page["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1);
+        let item = &items[0];
+        assert_item_verifies(item, 3);
+        assert_eq!(item["leaf"], serde_json::to_value(leaves[3]).unwrap());
+        assert_eq!(item["leaf_index"], 3);
+        assert_eq!(item["proof"], serde_json::to_value(tree.proof(leaves[3].hash()).unwrap()).unwrap());
+        assert_eq!(
+            item["model_version"],
+            json!({
+                "version_hash": h(1),
+                "publisher": Address::from(PUBLISHER),
+                "publisher_name": "Example Lab",
+                "revoked": false,
+            })
+        );
+        assert_eq!(
+            item["batch"],
+            json!({
+                "root": root,
+                "leaf_count": 6,
+                "window_start": 1_700_000_000u64,
+                "window_end": 1_700_000_006u64,
+                "revoked": false,
+            })
+        );
+        assert_eq!(
+            item["receipt"],
+            json!({
+                "format": RECEIPT_FORMAT,
+                "chain_id": CHAIN,
+                "registry": Address::from(REGISTRY),
+                "root": root,
+                "leaf": leaves[3],
+                "proof": item["proof"],
+                "tx_hash": root,
+                "block_number": 10,
+            })
+        );
+        assert_eq!(item["chain"]["tx_hash"], json!(root));
+        assert_eq!(item["chain"]["log_index"], 2);
+        assert_eq!(item["chain"]["confirmations"], 1);
+
+        // Revocations of the batch and of the version show on the item.
+        revoke_batch(&pool, CHAIN, root, 11).await;
+        revoke(&pool, CHAIN, h(1), 12).await;
+        let (_, page) = call(pool.clone(), "GET", &lookup_uri(keccak256(response(3)), "")).await;
+        assert_eq!(page["items"][0]["batch"]["revoked"], true);
+        assert_eq!(page["items"][0]["model_version"]["revoked"], true);
+        // The batch revocation moved the head to block 11.
+        assert_eq!(page["items"][0]["chain"]["confirmations"], 2);
+
+        // Other chains hold nothing.
+        let (_, page) = call(pool, "GET", &lookup_uri(keccak256(response(3)), "?chain_id=1")).await;
+        assert_eq!(page["items"], json!([]));
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn lookup_by_request_or_either(pool: PgPool) {
+        let (leaves, _) = anchored_batch(&pool, 4, 10).await;
+        let by_request = keccak256(request(2));
+
+        let (status, page) = call(pool.clone(), "GET", &lookup_uri(by_request, "?by=request")).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert_eq!(page["items"].as_array().unwrap().len(), 1);
+        assert_eq!(page["items"][0]["leaf"], serde_json::to_value(leaves[2]).unwrap());
+        assert_item_verifies(&page["items"][0], 2);
+
+        // A request hash is not a response hash.
+        let (_, page) = call(pool.clone(), "GET", &lookup_uri(by_request, "")).await;
+        assert_eq!(page["items"], json!([]));
+        let (_, page) = call(pool.clone(), "GET", &lookup_uri(by_request, "?by=response")).await;
+        assert_eq!(page["items"], json!([]));
+
+        // `any` finds it by either hash.
+        for hash in [by_request, keccak256(response(2))] {
+            let (_, page) = call(pool.clone(), "GET", &lookup_uri(hash, "?by=any")).await;
+            assert_eq!(page["items"].as_array().unwrap().len(), 1, "{hash}");
+            assert_eq!(page["items"][0]["leaf_index"], 2);
+        }
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn only_leaves_of_anchored_batches_are_found(pool: PgPool) {
+        // Leaves stored for a root that is not (or no longer, after a reorg) indexed are not attested outputs.
+        let (leaves, tree) = output_batch(h(1), 2);
+        sqlx::query(
+            "INSERT INTO output_leaves (root, leaf_index, version_hash, request_hash, response_hash, timestamp, salt)
+             VALUES ($1, 0, $2, $3, $4, $5, $6)",
+        )
+        .bind(tree.root().to_vec())
+        .bind(leaves[0].version_hash.to_vec())
+        .bind(leaves[0].request_hash.to_vec())
+        .bind(leaves[0].response_hash.to_vec())
+        .bind(leaves[0].timestamp as i64)
+        .bind(leaves[0].salt.to_vec())
+        .execute(&pool)
+        .await
+        .unwrap();
+        let (status, page) = call(pool, "GET", &lookup_uri(keccak256(response(0)), "")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(page, json!({ "items": [], "next_cursor": null }));
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn pages_cover_every_match_once(pool: PgPool) {
+        // The same response in 7 + 5 leaves of two batches.
+        let same = |n: usize| -> Vec<OutputLeaf> {
+            (0..n)
+                .map(|i| OutputLeaf::new(h(1), request(i).as_bytes(), b"same answer", 1_700_000_000 + i as u64))
+                .collect()
+        };
+        let first = upload(&pool, &same(7), 10).await;
+        let second = upload(&pool, &same(5), 11).await;
+
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        let mut pages = 0;
+        loop {
+            let query = match &cursor {
+                Some(cursor) => format!("?limit=5&cursor={cursor}"),
+                None => "?limit=5".to_owned(),
+            };
+            let (status, page) = call(pool.clone(), "GET", &lookup_uri(keccak256("same answer"), &query)).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            pages += 1;
+            for item in page["items"].as_array().unwrap() {
+                let leaf: OutputLeaf = serde_json::from_value(item["leaf"].clone()).unwrap();
+                let root: B256 = serde_json::from_value(item["root"].clone()).unwrap();
+                let proof: Vec<B256> = serde_json::from_value(item["proof"].clone()).unwrap();
+                assert!(verify_proof(root, leaf.hash(), &proof));
+                seen.push((root, item["leaf_index"].as_u64().unwrap()));
+            }
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => break,
+            }
+        }
+        assert_eq!(pages, 3);
+        let mut expected: Vec<(B256, u64)> = (0..7).map(|i| (first, i)).chain((0..5).map(|i| (second, i))).collect();
+        expected.sort();
+        assert_eq!(seen, expected, "in (root, leaf index) order, each once");
+
+        // The default page holds all 12; a full last page has no next cursor.
+        let (_, page) = call(pool.clone(), "GET", &lookup_uri(keccak256("same answer"), "")).await;
+        assert_eq!(page["items"].as_array().unwrap().len(), 12);
+        assert_eq!(page["next_cursor"], Value::Null);
+        let (_, page) = call(pool, "GET", &lookup_uri(keccak256("same answer"), "?limit=12")).await;
+        assert_eq!(page["next_cursor"], Value::Null);
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn malformed_lookups_are_400(pool: PgPool) {
+        let hash = keccak256("x");
+        let cases = [
+            ("/v1/outputs/0x1234".to_owned(), "invalid_hash"),
+            (lookup_uri(hash, "?by=prompt"), "invalid_query"),
+            (lookup_uri(hash, "?limit=0"), "invalid_query"),
+            (lookup_uri(hash, "?limit=101"), "invalid_query"),
+            (lookup_uri(hash, "?limit=ten"), "invalid_query"),
+            (lookup_uri(hash, "?cursor=zz"), "invalid_cursor"),
+            (lookup_uri(hash, "?cursor=0x1234"), "invalid_cursor"),
+        ];
+        for (uri, code) in cases {
+            let (status, answer) = call(pool.clone(), "GET", &uri).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {answer}");
+            assert_eq!(answer["error"]["code"], code, "{uri}");
+        }
+        // `verify` is not a hash: the verify route answers, and only to POST.
+        let (status, answer) = call(pool, "GET", "/v1/outputs/verify").await;
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed"))
+        );
+    }
+
+    /// The receipt of leaf `i`, as the attestor would hand it out (anchored by [`anchor`] at `block`).
+    fn receipt(leaves: &[OutputLeaf], tree: &MerkleTree, i: usize, block: u64) -> Receipt {
+        Receipt {
+            format: RECEIPT_FORMAT.into(),
+            chain_id: CHAIN as u64,
+            registry: Address::from(REGISTRY),
+            root: tree.root(),
+            leaf: leaves[i],
+            proof: tree.proof(leaves[i].hash()).unwrap(),
+            tx_hash: tree.root(),
+            block_number: block,
+        }
+    }
+
+    async fn verify(pool: &PgPool, body: Value) -> Value {
+        let (status, verdict) = send_json(pool.clone(), "POST", "/v1/outputs/verify", &body).await;
+        assert_eq!(status, StatusCode::OK, "{verdict}");
+        verdict
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn receipt_from_the_lookup_verifies(pool: PgPool) {
+        register(&pool, CHAIN, h(1), None, 3).await;
+        let (_, tree) = anchored_batch(&pool, 5, 10).await;
+        let (_, page) = call(pool.clone(), "GET", &lookup_uri(keccak256(response(1)), "")).await;
+        let receipt = page["items"][0]["receipt"].clone();
+
+        let verdict =
+            verify(&pool, json!({ "receipt": receipt, "request": request(1), "response": response(1) })).await;
+        assert_eq!(verdict["valid"], true, "{verdict}");
+        assert_eq!(verdict["reason"], Value::Null);
+        assert_eq!(
+            verdict["checks"],
+            json!({
+                "format": "pass", "request": "pass", "response": "pass", "proof": "pass", "anchored": "pass",
+                "version": "pass", "batch_revoked": "pass", "version_revoked": "pass",
+            })
+        );
+        assert_eq!(verdict["chain"], page["items"][0]["chain"]);
+        assert_eq!(verdict["batch"]["root"], json!(tree.root()));
+        assert_eq!(verdict["batch"]["chain"], verdict["chain"]);
+
+        // Bytes as hex, and no bytes at all (the receipt alone).
+        let hex = |text: String| alloy::hex::encode_prefixed(text.as_bytes());
+        let verdict = verify(
+            &pool,
+            json!({ "receipt": receipt, "request_hex": hex(request(1)), "response_hex": hex(response(1)) }),
+        )
+        .await;
+        assert_eq!(verdict["valid"], true, "{verdict}");
+        let verdict = verify(&pool, json!({ "receipt": receipt })).await;
+        assert_eq!(verdict["valid"], true, "{verdict}");
+        assert_eq!(
+            (verdict["checks"]["request"].as_str(), verdict["checks"]["response"].as_str()),
+            (Some("skipped"), Some("skipped"))
+        );
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn tampering_is_invalid_with_a_reason(pool: PgPool) {
+        let (leaves, tree) = anchored_batch(&pool, 5, 10).await;
+        let good = receipt(&leaves, &tree, 2, 10);
+
+        let verdict = verify(&pool, json!({ "receipt": good, "response": "answer 2 (edited)" })).await;
+        assert_eq!(verdict["valid"], false);
+        assert_eq!(verdict["checks"]["response"], "fail");
+        assert_eq!(verdict["checks"]["proof"], "pass");
+        assert_eq!(verdict["checks"]["anchored"], "pass");
+        assert!(verdict["reason"].as_str().unwrap().contains("the response does not match the receipt"), "{verdict}");
+
+        let mut proof = good.clone();
+        proof.proof[0] = h(0xEE);
+        let verdict = verify(&pool, json!({ "receipt": proof, "response": response(2) })).await;
+        assert_eq!(verdict["valid"], false);
+        assert_eq!(verdict["checks"]["response"], "pass");
+        assert_eq!(verdict["checks"]["proof"], "fail");
+        assert_eq!(verdict["reason"], ReceiptProblem::Proof(tree.root()).to_string());
+
+        // A changed timestamp breaks the proof too (the leaf is salted and hashed whole).
+        let mut time = good.clone();
+        time.leaf.timestamp += 1;
+        let verdict = verify(&pool, json!({ "receipt": time })).await;
+        assert_eq!((verdict["valid"].as_bool(), verdict["checks"]["proof"].as_str()), (Some(false), Some("fail")));
+
+        let mut format = good.clone();
+        format.format = "something/else".into();
+        let verdict = verify(&pool, json!({ "receipt": format })).await;
+        assert_eq!((verdict["valid"].as_bool(), verdict["checks"]["format"].as_str()), (Some(false), Some("fail")));
+        assert!(verdict["reason"].as_str().unwrap().contains("not a prova output receipt"));
+
+        let verdict = verify(&pool, json!({ "receipt": good, "request": "question 3" })).await;
+        assert_eq!((verdict["valid"].as_bool(), verdict["checks"]["request"].as_str()), (Some(false), Some("fail")));
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn unknown_root_is_not_anchored(pool: PgPool) {
+        // A receipt that is fine offline, for a batch no indexed registry anchored.
+        let (leaves, tree) = output_batch(h(1), 3);
+        let good = receipt(&leaves, &tree, 0, 10);
+        let verdict = verify(&pool, json!({ "receipt": good, "response": response(0) })).await;
+        assert_eq!(verdict["valid"], false);
+        assert_eq!(verdict["reason"], ReceiptProblem::NotAnchored(tree.root()).to_string());
+        assert_eq!(verdict["checks"]["proof"], "pass");
+        assert_eq!(verdict["checks"]["anchored"], "fail");
+        assert_eq!(verdict["checks"]["version"], "skipped");
+        assert_eq!(verdict["checks"]["batch_revoked"], "skipped");
+        assert_eq!((verdict["batch"].clone(), verdict["chain"].clone()), (Value::Null, Value::Null));
+
+        // Anchored, but in another registry or on another chain than the receipt says.
+        anchor(&pool, CHAIN, tree.root(), h(1), 3, 10).await;
+        for (chain_id, registry) in [(1u64, Address::from(REGISTRY)), (CHAIN as u64, Address::repeat_byte(0x99))] {
+            let elsewhere = Receipt { chain_id, registry, ..good.clone() };
+            let verdict = verify(&pool, json!({ "receipt": elsewhere })).await;
+            assert_eq!(verdict["checks"]["anchored"], "fail", "{chain_id} {registry}");
+        }
+        let verdict = verify(&pool, json!({ "receipt": good })).await;
+        assert_eq!(verdict["valid"], true, "{verdict}");
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn revoked_batch_or_version_is_invalid(pool: PgPool) {
+        register(&pool, CHAIN, h(1), None, 3).await;
+        let (leaves, tree) = anchored_batch(&pool, 4, 10).await;
+        let good = receipt(&leaves, &tree, 1, 10);
+
+        revoke_batch(&pool, CHAIN, tree.root(), 12).await;
+        let verdict = verify(&pool, json!({ "receipt": good, "response": response(1) })).await;
+        assert_eq!(verdict["valid"], false);
+        assert_eq!(verdict["checks"]["batch_revoked"], "fail");
+        assert_eq!(verdict["checks"]["version_revoked"], "pass");
+        assert_eq!(verdict["reason"], ReceiptProblem::BatchRevoked(tree.root()).to_string());
+        assert_eq!(verdict["batch"]["revocation"]["reason"], "sampled from a test key");
+
+        // A revoked version, with its batch intact.
+        let (leaves, tree) = output_batch(h(2), 2);
+        register(&pool, CHAIN, h(2), None, 4).await;
+        upload(&pool, &leaves, 13).await;
+        revoke(&pool, CHAIN, h(2), 14).await;
+        let verdict = verify(&pool, json!({ "receipt": receipt(&leaves, &tree, 0, 13) })).await;
+        assert_eq!(verdict["valid"], false);
+        assert_eq!(verdict["checks"]["batch_revoked"], "pass");
+        assert_eq!(verdict["checks"]["version_revoked"], "fail");
+        assert_eq!(verdict["reason"], ReceiptProblem::VersionRevoked(h(2)).to_string());
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn wrong_version_is_invalid(pool: PgPool) {
+        // A consistent-looking receipt whose leaf claims another version than the anchored batch.
+        let (leaves, tree) = output_batch(h(1), 2);
+        anchor(&pool, CHAIN, tree.root(), h(5), 2, 10).await;
+        let verdict = verify(&pool, json!({ "receipt": receipt(&leaves, &tree, 0, 10) })).await;
+        assert_eq!(verdict["valid"], false);
+        assert_eq!(verdict["checks"]["version"], "fail");
+        let problem = ReceiptProblem::WrongVersion { root: tree.root(), anchored: h(5), claimed: h(1) };
+        assert_eq!(verdict["reason"], problem.to_string());
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn malformed_verify_bodies_are_400(pool: PgPool) {
+        let (leaves, tree) = output_batch(h(1), 2);
+        let good = serde_json::to_value(receipt(&leaves, &tree, 0, 10)).unwrap();
+        let mut no_root = good.clone();
+        no_root.as_object_mut().unwrap().remove("root");
+        let cases = [
+            json!({}),
+            json!({ "receipt": no_root }),
+            json!({ "receipt": good, "request": "a", "request_hex": "0x61" }),
+            json!({ "receipt": good, "response_hex": "0xzz" }),
+            json!({ "receipt": good, "response": 5 }),
+        ];
+        for body in cases {
+            let (status, answer) = send_json(pool.clone(), "POST", "/v1/outputs/verify", &body).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
+            assert_eq!(answer["error"]["code"], "invalid_body", "{body}");
+        }
+        let (status, answer) = send(pool, "POST", "/v1/outputs/verify", None, good.to_string().into()).await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{answer}");
+    }
+}

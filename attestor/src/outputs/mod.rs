@@ -1,0 +1,287 @@
+//! Output attestation on the lab's side: sampling incoming outputs, storing them durably, cutting them into
+//! batches, and anchoring each batch root on-chain exactly once, even across crashes.
+
+pub mod evidence;
+pub mod store;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use alloy::eips::Encodable2718;
+use alloy::network::{EthereumWallet, NetworkTransactionBuilder, TransactionBuilder};
+use alloy::primitives::{Address, B256, U256};
+use alloy::providers::{DynProvider, Provider};
+use alloy::rpc::types::{Filter, TransactionRequest};
+use alloy::signers::SignerSync;
+use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::{SolCall, SolEvent};
+use prova_core::bindings::{AttestOutputs, IProvenanceRegistry, random_nonce};
+use prova_core::chain::describe_rpc_error;
+use serde::Deserialize;
+use tracing::{info, warn};
+
+use crate::error::{Error, Result};
+use store::{BatchRow, Landing, SealPolicy};
+
+/// One input record: `{model_version, request, response, timestamp?}` (JSONL).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Record {
+    /// The model version hash.
+    pub model_version: B256,
+    /// The exact request text.
+    pub request: String,
+    /// The exact response text.
+    pub response: String,
+    /// Unix seconds; defaults to the time of ingestion.
+    pub timestamp: Option<u64>,
+}
+
+/// How many samples of a model version to keep.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Rate {
+    /// Keep each sample with this probability.
+    Fraction(f64),
+    /// Keep every Nth sample (the 1st, the N+1th, ...).
+    EveryNth(u64),
+}
+
+impl std::str::FromStr for Rate {
+    type Err = String;
+
+    /// `0.25` (a fraction) or `every:10` (every 10th).
+    fn from_str(text: &str) -> Result<Self, String> {
+        if let Some(n) = text.strip_prefix("every:") {
+            let n: u64 = n.parse().map_err(|_| format!("bad every:N rate {text:?}"))?;
+            return if n == 0 { Err("every:0 would keep nothing; use 0".into()) } else { Ok(Self::EveryNth(n)) };
+        }
+        let f: f64 = text.parse().map_err(|_| format!("bad sampling rate {text:?}: use a fraction or every:N"))?;
+        if !(0.0..=1.0).contains(&f) {
+            return Err(format!("sampling rate {f} is not between 0 and 1"));
+        }
+        Ok(Self::Fraction(f))
+    }
+}
+
+/// Per-version sampling, with a default for versions not listed.
+#[derive(Debug, Clone)]
+pub struct Sampler {
+    default: Rate,
+    per_version: HashMap<B256, Rate>,
+    seen: HashMap<B256, u64>,
+}
+
+impl Sampler {
+    /// A sampler with a default rate and per-version overrides.
+    pub fn new(default: Rate, per_version: HashMap<B256, Rate>) -> Self {
+        Self { default, per_version, seen: HashMap::new() }
+    }
+
+    /// Parses `VERSION=RATE` overrides.
+    pub fn parse_override(text: &str) -> Result<(B256, Rate), String> {
+        let (version, rate) = text.split_once('=').ok_or_else(|| format!("expected VERSION=RATE, got {text:?}"))?;
+        let version: B256 = version.parse().map_err(|_| format!("bad version hash {version:?}"))?;
+        Ok((version, rate.parse()?))
+    }
+
+    /// Whether to keep the next sample of `version`.
+    pub fn keep(&mut self, version: B256) -> bool {
+        let n = self.seen.entry(version).or_insert(0);
+        *n += 1;
+        match self.per_version.get(&version).copied().unwrap_or(self.default) {
+            Rate::Fraction(f) => f >= 1.0 || rand::random::<f64>() < f,
+            Rate::EveryNth(every) => (*n - 1) % every == 0,
+        }
+    }
+}
+
+/// Anchors sealed batches: signs `attestOutputs` with the attestor key, signs the transaction with the relayer
+/// key, stores both before broadcasting, and confirms. One submitter sends one transaction at a time, so
+/// transaction nonces never collide; EIP-712 nonces are random, so batches can also be signed in parallel.
+pub struct Submitter {
+    /// The attestor's store.
+    pub pool: sqlx::PgPool,
+    /// A provider for reads and raw sends.
+    pub provider: DynProvider,
+    /// The key that signs the EIP-712 message.
+    pub attestor: PrivateKeySigner,
+    /// The key that signs and pays for transactions.
+    pub relayer: PrivateKeySigner,
+    /// The registry.
+    pub registry: Address,
+    /// The chain id.
+    pub chain_id: u64,
+    /// Confirmations to wait for.
+    pub confirmations: u64,
+    /// Where leaves will be served, e.g. `https://api.example/v1/output-batches/` (the root is appended).
+    pub batch_uri_base: String,
+    /// How long to wait for a transaction before leaving it for the next pass.
+    pub wait: Duration,
+}
+
+impl Submitter {
+    /// One pass: seal what is due, recover submitted batches, submit sealed ones. Returns confirmed batches.
+    pub async fn run_once(&self, policy: SealPolicy) -> Result<Vec<BatchRow>> {
+        store::seal_due(&self.pool, policy).await?;
+        let mut confirmed = Vec::new();
+        for batch in store::batches_in(&self.pool, "submitted").await? {
+            if self.settle(&batch).await? {
+                confirmed.push(batch);
+            }
+        }
+        for batch in store::batches_in(&self.pool, "sealed").await? {
+            if self.submit(&batch).await? {
+                confirmed.push(batch);
+            }
+        }
+        Ok(confirmed)
+    }
+
+    fn rpc(e: impl std::fmt::Display) -> Error {
+        Error::Contract(e.to_string())
+    }
+
+    /// Signs and sends a sealed batch; true once confirmed.
+    async fn submit(&self, batch: &BatchRow) -> Result<bool> {
+        if let Some(landing) = self.find_anchor(batch.root()).await? {
+            store::mark_confirmed(&self.pool, batch.id, landing).await?;
+            return Ok(true);
+        }
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+        let message = AttestOutputs {
+            versionHash: batch.version(),
+            root: batch.root(),
+            leafCount: batch.leaf_count as u64,
+            windowStart: batch.window_start as u64,
+            windowEnd: batch.window_end as u64,
+            batchURI: format!("{}{}", self.batch_uri_base, batch.root()),
+            nonce: random_nonce(),
+            deadline: U256::from(now + 3600),
+        };
+        let signature = self
+            .attestor
+            .sign_hash_sync(&message.signing_hash(self.chain_id, self.registry))
+            .map_err(|e| Error::Contract(format!("signing failed: {e}")))?;
+        let call = IProvenanceRegistry::attestOutputsCall {
+            versionHash: message.versionHash,
+            root: message.root,
+            leafCount: message.leafCount,
+            windowStart: message.windowStart,
+            windowEnd: message.windowEnd,
+            batchURI: message.batchURI.clone(),
+            nonce: message.nonce,
+            deadline: message.deadline,
+            signature: signature.as_bytes().into(),
+        };
+        let from = self.relayer.address();
+        let mut tx = TransactionRequest::default()
+            .with_from(from)
+            .with_to(self.registry)
+            .with_input(call.abi_encode())
+            .with_chain_id(self.chain_id);
+        let nonce = self.provider.get_transaction_count(from).pending().await.map_err(Self::rpc)?;
+        let fees = self.provider.estimate_eip1559_fees().await.map_err(Self::rpc)?;
+        tx.set_nonce(nonce);
+        tx.set_max_fee_per_gas(fees.max_fee_per_gas);
+        tx.set_max_priority_fee_per_gas(fees.max_priority_fee_per_gas);
+        let gas = self.provider.estimate_gas(tx.clone()).await.map_err(|e| Error::Contract(describe_rpc_error(&e)))?;
+        tx.set_gas_limit(gas + gas / 5);
+        let envelope = tx
+            .build(&EthereumWallet::from(self.relayer.clone()))
+            .await
+            .map_err(|e| Error::Contract(format!("cannot sign the transaction: {e}")))?;
+        let raw = envelope.encoded_2718();
+        let tx_hash = *envelope.tx_hash();
+        // Stored before it is broadcast: after a crash it is found again, or re-broadcast byte for byte.
+        store::mark_submitted(&self.pool, batch.id, message.nonce.into(), signature.as_bytes().as_slice(), &raw, tx_hash)
+            .await?;
+        info!(batch = batch.id, tx = %tx_hash, leaves = batch.leaf_count, "submitting batch");
+        if let Err(e) = self.provider.send_raw_transaction(&raw).await {
+            warn!(batch = batch.id, error = %e, "broadcast failed; will check again");
+        }
+        let mut submitted = batch.clone();
+        submitted.tx_hash = Some(tx_hash.to_vec());
+        submitted.raw_tx = Some(raw);
+        self.settle(&submitted).await
+    }
+
+    /// Finds out what became of a submitted batch; true once confirmed.
+    async fn settle(&self, batch: &BatchRow) -> Result<bool> {
+        let tx_hash = B256::from_slice(batch.tx_hash.as_deref().unwrap_or(&[0u8; 32]));
+        let deadline = tokio::time::Instant::now() + self.wait;
+        loop {
+            if let Some(receipt) = self.provider.get_transaction_receipt(tx_hash).await.map_err(Self::rpc)? {
+                let block = receipt.block_number.unwrap_or_default();
+                let head = self.provider.get_block_number().await.map_err(Self::rpc)?;
+                if receipt.status() && head + 1 >= block + self.confirmations {
+                    let landing = Landing {
+                        chain_id: self.chain_id,
+                        registry: self.registry,
+                        tx_hash,
+                        block_number: block,
+                        block_hash: receipt.block_hash.unwrap_or_default(),
+                    };
+                    store::mark_confirmed(&self.pool, batch.id, landing).await?;
+                    info!(batch = batch.id, block, "batch confirmed");
+                    return Ok(true);
+                }
+                if !receipt.status() {
+                    return self.after_failure(batch).await;
+                }
+            } else if self.provider.get_transaction_by_hash(tx_hash).await.map_err(Self::rpc)?.is_none() {
+                // Not pending, not mined: anchored by another transaction, or lost and re-broadcast as is.
+                if let Some(landing) = self.find_anchor(batch.root()).await? {
+                    store::mark_confirmed(&self.pool, batch.id, landing).await?;
+                    return Ok(true);
+                }
+                if let Some(raw) = &batch.raw_tx
+                    && let Err(e) = self.provider.send_raw_transaction(raw).await
+                {
+                    let text = e.to_string().to_lowercase();
+                    if text.contains("nonce too low") || text.contains("nonce") && text.contains("low") {
+                        warn!(batch = batch.id, "transaction can no longer land; signing afresh");
+                        store::mark_resealed(&self.pool, batch.id).await?;
+                        return Ok(false);
+                    }
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// A reverted transaction: either someone anchored the root first (fine) or it must be signed afresh.
+    async fn after_failure(&self, batch: &BatchRow) -> Result<bool> {
+        if let Some(landing) = self.find_anchor(batch.root()).await? {
+            store::mark_confirmed(&self.pool, batch.id, landing).await?;
+            return Ok(true);
+        }
+        warn!(batch = batch.id, "anchoring transaction reverted; signing afresh");
+        store::mark_resealed(&self.pool, batch.id).await?;
+        Ok(false)
+    }
+
+    /// The `OutputsAttested` event of `root`, if it is anchored.
+    async fn find_anchor(&self, root: B256) -> Result<Option<Landing>> {
+        let batch = IProvenanceRegistry::new(self.registry, &self.provider).getOutputBatch(root).call().await?;
+        if batch.anchoredAt == 0 {
+            return Ok(None);
+        }
+        let filter = Filter::new()
+            .address(self.registry)
+            .event_signature(IProvenanceRegistry::OutputsAttested::SIGNATURE_HASH)
+            .topic1(root)
+            .from_block(batch.anchoredBlock)
+            .to_block(batch.anchoredBlock);
+        let logs = self.provider.get_logs(&filter).await.map_err(Self::rpc)?;
+        let log = logs.first().ok_or_else(|| Error::Contract(format!("root {root} is anchored but its event was not found")))?;
+        Ok(Some(Landing {
+            chain_id: self.chain_id,
+            registry: self.registry,
+            tx_hash: log.transaction_hash.unwrap_or_default(),
+            block_number: batch.anchoredBlock,
+            block_hash: log.block_hash.unwrap_or_default(),
+        }))
+    }
+}

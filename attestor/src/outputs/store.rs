@@ -1,0 +1,350 @@
+//! The attestor's own Postgres store of sampled outputs and batches (migration 0004).
+
+use alloy::primitives::B256;
+use sqlx::{PgPool, Row};
+
+use crate::error::{Error, Result};
+use prova_core::outputs::{OutputLeaf, normalized_hash};
+
+/// A sample ready to store: its leaf, plus the normalized hashes used by distillation scans.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    /// The leaf (salt included).
+    pub leaf: OutputLeaf,
+    /// keccak256 of the normalized request.
+    pub request_norm_hash: B256,
+    /// keccak256 of the normalized response.
+    pub response_norm_hash: B256,
+}
+
+impl Sample {
+    /// Hashes a request/response pair into a sample with a fresh salt.
+    pub fn new(version_hash: B256, request: &[u8], response: &[u8], timestamp: u64) -> Self {
+        Self {
+            leaf: OutputLeaf::new(version_hash, request, response, timestamp),
+            request_norm_hash: normalized_hash(request),
+            response_norm_hash: normalized_hash(response),
+        }
+    }
+}
+
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    out.push_str("\\\\x");
+    out.push_str(&alloy::primitives::hex::encode(bytes));
+}
+
+/// Stores samples with one `COPY` and commits; when this returns, every sample is durable.
+pub async fn insert_samples(pool: &PgPool, samples: &[Sample]) -> Result<()> {
+    if samples.is_empty() {
+        return Ok(());
+    }
+    let mut text = String::with_capacity(samples.len() * 420);
+    for s in samples {
+        let l = &s.leaf;
+        for (i, bytes) in [
+            l.version_hash.as_slice(),
+            l.request_hash.as_slice(),
+            l.response_hash.as_slice(),
+            s.request_norm_hash.as_slice(),
+            s.response_norm_hash.as_slice(),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if i > 0 {
+                text.push('\t');
+            }
+            push_hex(&mut text, bytes);
+        }
+        text.push('\t');
+        text.push_str(&i64::try_from(l.timestamp).map_err(|_| Error::Input(format!("timestamp {} too large", l.timestamp)))?.to_string());
+        text.push('\t');
+        push_hex(&mut text, l.salt.as_slice());
+        text.push('\n');
+    }
+    let mut tx = pool.begin().await?;
+    let mut copy = tx
+        .copy_in_raw(
+            "COPY attestor_samples (version_hash, request_hash, response_hash, request_norm_hash, response_norm_hash, \
+             timestamp, salt) FROM STDIN",
+        )
+        .await?;
+    copy.send(text.into_bytes()).await?;
+    copy.finish().await?;
+    let mut versions: Vec<Vec<u8>> = samples.iter().map(|s| s.leaf.version_hash.to_vec()).collect();
+    versions.sort_unstable();
+    versions.dedup();
+    sqlx::query(
+        "INSERT INTO attestor_seal_cursor (version_hash, sealed_through) SELECT unnest($1::BYTEA[]), 0 ON CONFLICT DO NOTHING",
+    )
+    .bind(versions)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A stored batch.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BatchRow {
+    /// Id.
+    pub id: i64,
+    /// Model version.
+    pub version_hash: Vec<u8>,
+    /// First sample id.
+    pub first_sample: i64,
+    /// Last sample id.
+    pub last_sample: i64,
+    /// Leaves.
+    pub leaf_count: i32,
+    /// Root.
+    pub root: Vec<u8>,
+    /// Earliest timestamp.
+    pub window_start: i64,
+    /// Latest timestamp.
+    pub window_end: i64,
+    /// sealed, submitted or confirmed.
+    pub state: String,
+    /// Signed raw transaction, once submitted.
+    pub raw_tx: Option<Vec<u8>>,
+    /// Its hash.
+    pub tx_hash: Option<Vec<u8>>,
+    /// Chain id, once confirmed.
+    pub chain_id: Option<i64>,
+    /// Registry, once confirmed.
+    pub registry: Option<Vec<u8>>,
+    /// Block, once confirmed.
+    pub block_number: Option<i64>,
+    /// Whether the leaves were uploaded to the API.
+    pub leaves_uploaded: bool,
+}
+
+impl BatchRow {
+    /// The root as a hash.
+    pub fn root(&self) -> B256 {
+        B256::from_slice(&self.root)
+    }
+
+    /// The version as a hash.
+    pub fn version(&self) -> B256 {
+        B256::from_slice(&self.version_hash)
+    }
+}
+
+const BATCH_COLUMNS: &str = "id, version_hash, first_sample, last_sample, leaf_count, root, window_start, window_end, \
+     state, raw_tx, tx_hash, chain_id, registry, block_number, leaves_uploaded";
+
+/// When to close a batch.
+#[derive(Debug, Clone, Copy)]
+pub struct SealPolicy {
+    /// Close at this many leaves.
+    pub max_leaves: usize,
+    /// Close when the oldest unsealed sample is this old (seconds), even if smaller.
+    pub max_age_secs: i64,
+}
+
+/// Seals every due batch (full, or old enough) for every version, in one transaction per batch.
+///
+/// The table is locked in SHARE mode while a batch is cut, which waits for in-flight inserts to commit, so no
+/// sample with a smaller id can appear behind a sealed range.
+pub async fn seal_due(pool: &PgPool, policy: SealPolicy) -> Result<Vec<BatchRow>> {
+    let mut sealed = Vec::new();
+    loop {
+        let mut tx = pool.begin().await?;
+        sqlx::query("LOCK TABLE attestor_samples IN SHARE MODE").execute(&mut *tx).await?;
+        // A version is due when a full batch waits, or when its oldest unsealed sample is old enough.
+        let due: Option<(Vec<u8>, i64)> = sqlx::query_as(
+            "SELECT c.version_hash, c.sealed_through FROM attestor_seal_cursor c
+             WHERE (SELECT count(*) FROM (SELECT 1 FROM attestor_samples s
+                      WHERE s.version_hash = c.version_hash AND s.id > c.sealed_through LIMIT $1) z) >= $1
+                OR (SELECT s.received_at FROM attestor_samples s
+                      WHERE s.version_hash = c.version_hash AND s.id > c.sealed_through ORDER BY s.id LIMIT 1)
+                   <= now() - make_interval(secs => $2)
+             ORDER BY c.version_hash
+             LIMIT 1",
+        )
+        .bind(policy.max_leaves as i64)
+        .bind(policy.max_age_secs as f64)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((version, after)) = due else {
+            tx.commit().await?;
+            return Ok(sealed);
+        };
+        let rows = sqlx::query(
+            "SELECT id, request_hash, response_hash, timestamp, salt FROM attestor_samples
+             WHERE version_hash = $1 AND id > $2 ORDER BY id LIMIT $3",
+        )
+        .bind(&version)
+        .bind(after)
+        .bind(policy.max_leaves as i64)
+        .fetch_all(&mut *tx)
+        .await?;
+        let version_hash = B256::from_slice(&version);
+        let leaves: Vec<OutputLeaf> = rows.iter().map(|r| leaf_from_row(version_hash, r)).collect();
+        let root = tokio::task::block_in_place(|| root_of(&leaves));
+        let first: i64 = rows[0].get("id");
+        let last: i64 = rows[rows.len() - 1].get("id");
+        let start = leaves.iter().map(|l| l.timestamp).min().unwrap_or_default() as i64;
+        let end = leaves.iter().map(|l| l.timestamp).max().unwrap_or_default() as i64;
+        let batch: BatchRow = sqlx::query_as(&format!(
+            "INSERT INTO attestor_batches (version_hash, first_sample, last_sample, leaf_count, root, window_start,
+               window_end, state) VALUES ($1, $2, $3, $4, $5, $6, $7, 'sealed') RETURNING {BATCH_COLUMNS}"
+        ))
+        .bind(&version)
+        .bind(first)
+        .bind(last)
+        .bind(leaves.len() as i32)
+        .bind(root.to_vec())
+        .bind(start)
+        .bind(end)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO attestor_seal_cursor (version_hash, sealed_through) VALUES ($1, $2)
+             ON CONFLICT (version_hash) DO UPDATE SET sealed_through = EXCLUDED.sealed_through",
+        )
+        .bind(&version)
+        .bind(last)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        tracing::info!(batch = batch.id, leaves = leaves.len(), root = %root, "sealed batch");
+        sealed.push(batch);
+    }
+}
+
+fn leaf_from_row(version_hash: B256, row: &sqlx::postgres::PgRow) -> OutputLeaf {
+    OutputLeaf {
+        version_hash,
+        request_hash: B256::from_slice(row.get::<&[u8], _>("request_hash")),
+        response_hash: B256::from_slice(row.get::<&[u8], _>("response_hash")),
+        timestamp: row.get::<i64, _>("timestamp") as u64,
+        salt: B256::from_slice(row.get::<&[u8], _>("salt")),
+    }
+}
+
+/// The Merkle root over leaves.
+pub fn root_of(leaves: &[OutputLeaf]) -> B256 {
+    use rayon::prelude::*;
+    let hashes: Vec<B256> = leaves.par_iter().map(OutputLeaf::hash).collect();
+    prova_core::merkle::MerkleTree::from_leaf_hashes(hashes).map(|t| t.root()).unwrap_or_default()
+}
+
+/// The leaves of a batch with their sample ids, in leaf (id) order.
+pub async fn batch_leaves(pool: &PgPool, batch: &BatchRow) -> Result<Vec<(i64, OutputLeaf)>> {
+    let rows = sqlx::query(
+        "SELECT id, request_hash, response_hash, timestamp, salt FROM attestor_samples
+         WHERE version_hash = $1 AND id BETWEEN $2 AND $3 ORDER BY id",
+    )
+    .bind(&batch.version_hash)
+    .bind(batch.first_sample)
+    .bind(batch.last_sample)
+    .fetch_all(pool)
+    .await?;
+    let version = batch.version();
+    Ok(rows.iter().map(|r| (r.get::<i64, _>("id"), leaf_from_row(version, r))).collect())
+}
+
+/// Batches in a state, oldest first.
+pub async fn batches_in(pool: &PgPool, state: &str) -> Result<Vec<BatchRow>> {
+    Ok(sqlx::query_as(&format!("SELECT {BATCH_COLUMNS} FROM attestor_batches WHERE state = $1 ORDER BY id"))
+        .bind(state)
+        .fetch_all(pool)
+        .await?)
+}
+
+/// Confirmed batches whose leaves are not uploaded yet.
+pub async fn batches_to_upload(pool: &PgPool) -> Result<Vec<BatchRow>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {BATCH_COLUMNS} FROM attestor_batches WHERE state = 'confirmed' AND NOT leaves_uploaded ORDER BY id"
+    ))
+    .fetch_all(pool)
+    .await?)
+}
+
+/// The batch holding a sample id, if sealed.
+pub async fn batch_of_sample(pool: &PgPool, sample_id: i64) -> Result<Option<BatchRow>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {BATCH_COLUMNS} FROM attestor_batches b
+         WHERE b.first_sample <= $1 AND b.last_sample >= $1
+           AND b.version_hash = (SELECT version_hash FROM attestor_samples WHERE id = $1)"
+    ))
+    .bind(sample_id)
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// Records the signed transaction before it is broadcast (sealed -> submitted).
+pub async fn mark_submitted(pool: &PgPool, id: i64, nonce: B256, signature: &[u8], raw_tx: &[u8], tx_hash: B256) -> Result<()> {
+    sqlx::query(
+        "UPDATE attestor_batches SET state = 'submitted', nonce = $2, signature = $3, raw_tx = $4, tx_hash = $5,
+           submitted_at = now() WHERE id = $1 AND state = 'sealed'",
+    )
+    .bind(id)
+    .bind(nonce.to_vec())
+    .bind(signature)
+    .bind(raw_tx)
+    .bind(tx_hash.to_vec())
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Sends a submitted batch back to sealed (its transaction can never land; it will be signed afresh).
+pub async fn mark_resealed(pool: &PgPool, id: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE attestor_batches SET state = 'sealed', raw_tx = NULL, tx_hash = NULL WHERE id = $1 AND state = 'submitted'",
+    )
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Where a batch landed (submitted -> confirmed).
+#[derive(Debug, Clone, Copy)]
+pub struct Landing {
+    /// Chain id.
+    pub chain_id: u64,
+    /// Registry.
+    pub registry: alloy::primitives::Address,
+    /// Anchoring transaction.
+    pub tx_hash: B256,
+    /// Its block.
+    pub block_number: u64,
+    /// Its block hash.
+    pub block_hash: B256,
+}
+
+/// Marks a batch confirmed.
+pub async fn mark_confirmed(pool: &PgPool, id: i64, landing: Landing) -> Result<()> {
+    sqlx::query(
+        "UPDATE attestor_batches SET state = 'confirmed', chain_id = $2, registry = $3, tx_hash = $4, block_number = $5,
+           block_hash = $6, confirmed_at = now() WHERE id = $1",
+    )
+    .bind(id)
+    .bind(landing.chain_id as i64)
+    .bind(landing.registry.to_vec())
+    .bind(landing.tx_hash.to_vec())
+    .bind(landing.block_number as i64)
+    .bind(landing.block_hash.to_vec())
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Marks a batch's leaves as uploaded.
+pub async fn mark_uploaded(pool: &PgPool, id: i64) -> Result<()> {
+    sqlx::query("UPDATE attestor_batches SET leaves_uploaded = true WHERE id = $1").bind(id).execute(pool).await?;
+    Ok(())
+}
+
+/// Sample ids whose exact request and response hashes match, newest first.
+pub async fn find_samples(pool: &PgPool, request_hash: B256, response_hash: B256) -> Result<Vec<i64>> {
+    Ok(sqlx::query_scalar("SELECT id FROM attestor_samples WHERE response_hash = $1 AND request_hash = $2 ORDER BY id DESC")
+        .bind(response_hash.to_vec())
+        .bind(request_hash.to_vec())
+        .fetch_all(pool)
+        .await?)
+}

@@ -1,0 +1,322 @@
+//! Output attestation: salted output leaves, their normalization for distillation scans, and receipts that anyone
+//! can verify against the chain alone.
+//!
+//! A leaf is `(versionHash, requestHash, responseHash, timestamp, salt)` with StandardMerkleTree leaf types
+//! `["bytes32","bytes32","bytes32","uint64","bytes32"]`; the request and response hashes are keccak256 of the exact
+//! bytes, and the salt is 32 fresh random bytes so that short texts cannot be brute-forced from a public root.
+
+use alloy::primitives::{Address, B256, keccak256};
+use alloy::providers::DynProvider;
+use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization;
+
+use crate::bindings::IProvenanceRegistry;
+use crate::chain::{check_registry, describe_contract_error};
+use crate::error::{Error, Result};
+use crate::merkle::{leaf_hash, verify_proof};
+
+/// Solidity types of an output leaf, as passed to `StandardMerkleTree.of`.
+pub const OUTPUT_LEAF_TYPES: [&str; 5] = ["bytes32", "bytes32", "bytes32", "uint64", "bytes32"];
+
+/// Receipt format tag.
+pub const RECEIPT_FORMAT: &str = "prova.output-receipt/v1";
+
+/// One attested model output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct OutputLeaf {
+    /// The model version that produced the output.
+    pub version_hash: B256,
+    /// keccak256 of the exact request bytes.
+    pub request_hash: B256,
+    /// keccak256 of the exact response bytes.
+    pub response_hash: B256,
+    /// When the output was produced (unix seconds).
+    pub timestamp: u64,
+    /// 32 random bytes.
+    pub salt: B256,
+}
+
+impl OutputLeaf {
+    /// A leaf for an exact request and response, with a fresh random salt.
+    pub fn new(version_hash: B256, request: &[u8], response: &[u8], timestamp: u64) -> Self {
+        Self { version_hash, request_hash: keccak256(request), response_hash: keccak256(response), timestamp, salt: B256::random() }
+    }
+
+    /// The StandardMerkleTree leaf hash.
+    pub fn hash(&self) -> B256 {
+        leaf_hash(&(self.version_hash, self.request_hash, self.response_hash, self.timestamp, self.salt))
+    }
+}
+
+/// The documented normalization for near-exact matching: Unicode NFC, every run of whitespace collapsed to one
+/// space, and leading and trailing whitespace trimmed.
+pub fn normalize(text: &str) -> String {
+    let nfc: String = text.nfc().collect();
+    nfc.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// keccak256 of the normalized text (for non-UTF-8 bytes, of the bytes themselves).
+pub fn normalized_hash(bytes: &[u8]) -> B256 {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => keccak256(normalize(text).as_bytes()),
+        Err(_) => keccak256(bytes),
+    }
+}
+
+/// A receipt: everything needed to prove, from the chain alone, that a model version produced a response to a
+/// request at a time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// Always [`RECEIPT_FORMAT`].
+    pub format: String,
+    /// The chain the batch was anchored on.
+    pub chain_id: u64,
+    /// The registry.
+    pub registry: Address,
+    /// The batch root.
+    pub root: B256,
+    /// The leaf values, salt included.
+    pub leaf: OutputLeaf,
+    /// The StandardMerkleTree proof from the leaf to the root.
+    pub proof: Vec<B256>,
+    /// The transaction that anchored the root.
+    pub tx_hash: B256,
+    /// Its block.
+    pub block_number: u64,
+}
+
+/// Why a receipt does not check out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReceiptProblem {
+    /// The receipt is not in the expected format.
+    #[error("not a prova output receipt (format {0:?})")]
+    Format(String),
+    /// The request bytes do not hash to the receipt's request hash.
+    #[error("the request does not match the receipt: keccak256 is {actual}, the receipt says {expected}")]
+    Request {
+        /// Hash in the receipt.
+        expected: B256,
+        /// Hash of the given bytes.
+        actual: B256,
+    },
+    /// The response bytes do not hash to the receipt's response hash.
+    #[error("the response does not match the receipt: keccak256 is {actual}, the receipt says {expected}")]
+    Response {
+        /// Hash in the receipt.
+        expected: B256,
+        /// Hash of the given bytes.
+        actual: B256,
+    },
+    /// The proof does not link the leaf (salt included) to the root.
+    #[error("the Merkle proof does not link this leaf to root {0}")]
+    Proof(B256),
+    /// The chain is not the receipt's.
+    #[error("the RPC endpoint serves chain {actual}, the receipt is for chain {expected}")]
+    Chain {
+        /// Chain in the receipt.
+        expected: u64,
+        /// Chain of the endpoint.
+        actual: u64,
+    },
+    /// The root is not anchored in the registry.
+    #[error("root {0} is not anchored in the registry")]
+    NotAnchored(B256),
+    /// The root is anchored for another model version.
+    #[error("root {root} was anchored for version {anchored}, the receipt claims {claimed}")]
+    WrongVersion {
+        /// Root.
+        root: B256,
+        /// Version on-chain.
+        anchored: B256,
+        /// Version in the receipt.
+        claimed: B256,
+    },
+    /// The batch was revoked by its publisher.
+    #[error("batch {0} was revoked by its publisher")]
+    BatchRevoked(B256),
+    /// The model version was revoked by its publisher.
+    #[error("model version {0} was revoked by its publisher")]
+    VersionRevoked(B256),
+}
+
+impl Receipt {
+    /// Checks the receipt on its own: format, the request and response bytes when given, and the proof.
+    pub fn check_offline(&self, request: Option<&[u8]>, response: Option<&[u8]>) -> Result<(), ReceiptProblem> {
+        if self.format != RECEIPT_FORMAT {
+            return Err(ReceiptProblem::Format(self.format.clone()));
+        }
+        if let Some(request) = request {
+            let actual = keccak256(request);
+            if actual != self.leaf.request_hash {
+                return Err(ReceiptProblem::Request { expected: self.leaf.request_hash, actual });
+            }
+        }
+        if let Some(response) = response {
+            let actual = keccak256(response);
+            if actual != self.leaf.response_hash {
+                return Err(ReceiptProblem::Response { expected: self.leaf.response_hash, actual });
+            }
+        }
+        if !verify_proof(self.root, self.leaf.hash(), &self.proof) {
+            return Err(ReceiptProblem::Proof(self.root));
+        }
+        Ok(())
+    }
+}
+
+/// What the chain says about a receipt.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutputVerdict {
+    /// The publisher of the model version.
+    pub publisher: Address,
+    /// The publisher's registered name.
+    pub publisher_name: String,
+    /// The attestor key that anchored the batch.
+    pub attestor: Address,
+    /// When the batch was anchored (block timestamp).
+    pub anchored_at: u64,
+    /// Block of anchoring.
+    pub anchored_block: u64,
+    /// Number of leaves in the batch.
+    pub leaf_count: u64,
+    /// True if the registry's own `verifyOutput` view accepts the leaf and proof.
+    pub contract_view_agrees: bool,
+    /// True if the attestor key was flagged compromised at or before the anchoring.
+    pub signed_by_compromised_key: bool,
+}
+
+/// Verifies a receipt against the chain alone: the offline checks, then the chain id, the batch's existence,
+/// version and revocation, the version's revocation, and the contract's own `verifyOutput` view.
+///
+/// `Ok(Err(problem))` is a receipt that does not verify; `Err` means the chain could not be asked.
+pub async fn verify_receipt(
+    provider: &DynProvider,
+    receipt: &Receipt,
+    request: Option<&[u8]>,
+    response: Option<&[u8]>,
+) -> Result<Result<OutputVerdict, ReceiptProblem>> {
+    if let Err(problem) = receipt.check_offline(request, response) {
+        return Ok(Err(problem));
+    }
+    let chain_id = check_registry(provider, receipt.registry, None).await?;
+    if chain_id != receipt.chain_id {
+        return Ok(Err(ReceiptProblem::Chain { expected: receipt.chain_id, actual: chain_id }));
+    }
+    let contract = IProvenanceRegistry::new(receipt.registry, provider);
+    let call = |e: alloy::contract::Error| Error::Chain(describe_contract_error(&e));
+    let batch = contract.getOutputBatch(receipt.root).call().await.map_err(call)?;
+    if batch.anchoredAt == 0 {
+        return Ok(Err(ReceiptProblem::NotAnchored(receipt.root)));
+    }
+    if batch.versionHash != receipt.leaf.version_hash {
+        return Ok(Err(ReceiptProblem::WrongVersion {
+            root: receipt.root,
+            anchored: batch.versionHash,
+            claimed: receipt.leaf.version_hash,
+        }));
+    }
+    if batch.revokedAt != 0 {
+        return Ok(Err(ReceiptProblem::BatchRevoked(receipt.root)));
+    }
+    let version = contract.getModelVersion(batch.versionHash).call().await.map_err(call)?;
+    if version.revokedAt != 0 {
+        return Ok(Err(ReceiptProblem::VersionRevoked(batch.versionHash)));
+    }
+    let leaf = &receipt.leaf;
+    let contract_view_agrees = contract
+        .verifyOutput(receipt.root, leaf.version_hash, leaf.request_hash, leaf.response_hash, leaf.timestamp, leaf.salt, receipt.proof.clone())
+        .call()
+        .await
+        .map_err(call)?;
+    let publisher = contract.getPublisher(version.publisher).call().await.map_err(call)?;
+    let key = contract.getAttestorKey(batch.attestor).call().await.map_err(call)?;
+    Ok(Ok(OutputVerdict {
+        publisher: version.publisher,
+        publisher_name: publisher.name,
+        attestor: batch.attestor,
+        anchored_at: batch.anchoredAt,
+        anchored_block: batch.anchoredBlock,
+        leaf_count: batch.leafCount,
+        contract_view_agrees,
+        signed_by_compromised_key: key.compromisedSince != 0 && batch.anchoredAt >= key.compromisedSince,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::merkle::MerkleTree;
+
+    fn batch(n: usize) -> (Vec<OutputLeaf>, MerkleTree) {
+        let version = B256::repeat_byte(1);
+        let leaves: Vec<OutputLeaf> =
+            (0..n).map(|i| OutputLeaf::new(version, format!("q{i}").as_bytes(), format!("a{i}").as_bytes(), 1_700_000_000 + i as u64)).collect();
+        let tree = MerkleTree::from_leaf_hashes(leaves.iter().map(OutputLeaf::hash).collect()).unwrap();
+        (leaves, tree)
+    }
+
+    fn receipt_for(leaves: &[OutputLeaf], tree: &MerkleTree, i: usize) -> Receipt {
+        Receipt {
+            format: RECEIPT_FORMAT.into(),
+            chain_id: 31337,
+            registry: Address::repeat_byte(9),
+            root: tree.root(),
+            leaf: leaves[i],
+            proof: tree.proof(leaves[i].hash()).unwrap(),
+            tx_hash: B256::repeat_byte(7),
+            block_number: 12,
+        }
+    }
+
+    #[test]
+    fn salts_are_unique_even_for_identical_outputs() {
+        let v = B256::repeat_byte(1);
+        let salts: std::collections::HashSet<B256> = (0..10_000).map(|_| OutputLeaf::new(v, b"same", b"same", 1).salt).collect();
+        assert_eq!(salts.len(), 10_000);
+        let a = OutputLeaf::new(v, b"same", b"same", 1);
+        let b = OutputLeaf::new(v, b"same", b"same", 1);
+        assert_ne!(a.hash(), b.hash(), "the salt hides identical outputs");
+    }
+
+    #[test]
+    fn receipt_round_trips_and_verifies_offline() {
+        let (leaves, tree) = batch(37);
+        let receipt = receipt_for(&leaves, &tree, 11);
+        let json = serde_json::to_string_pretty(&receipt).unwrap();
+        let back: Receipt = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, receipt);
+        back.check_offline(Some(b"q11"), Some(b"a11")).unwrap();
+    }
+
+    #[test]
+    fn every_tampering_fails_with_a_reason() {
+        let (leaves, tree) = batch(8);
+        let good = receipt_for(&leaves, &tree, 3);
+        assert!(matches!(good.check_offline(Some(b"q3 "), None), Err(ReceiptProblem::Request { .. })));
+        assert!(matches!(good.check_offline(None, Some(b"A3")), Err(ReceiptProblem::Response { .. })));
+        let mut salt = good.clone();
+        salt.leaf.salt = B256::repeat_byte(0xEE);
+        assert!(matches!(salt.check_offline(None, None), Err(ReceiptProblem::Proof(_))));
+        let mut proof = good.clone();
+        proof.proof[0] = B256::repeat_byte(0xEE);
+        assert!(matches!(proof.check_offline(None, None), Err(ReceiptProblem::Proof(_))));
+        let mut root = good.clone();
+        root.root = B256::repeat_byte(0xEE);
+        assert!(matches!(root.check_offline(None, None), Err(ReceiptProblem::Proof(_))));
+        let mut time = good.clone();
+        time.leaf.timestamp += 1;
+        assert!(matches!(time.check_offline(None, None), Err(ReceiptProblem::Proof(_))));
+        let mut format = good;
+        format.format = "other".into();
+        assert!(matches!(format.check_offline(None, None), Err(ReceiptProblem::Format(_))));
+    }
+
+    #[test]
+    fn normalization_is_nfc_collapsed_and_trimmed() {
+        assert_eq!(normalize("  Hello,\n\t  world!  "), "Hello, world!");
+        // "é" as e + combining acute becomes the single NFC code point.
+        assert_eq!(normalize("caf\u{0065}\u{0301}"), "caf\u{00e9}");
+        assert_eq!(normalized_hash(b" a  b "), normalized_hash(b"a b"));
+        assert_ne!(normalized_hash(b"a b"), normalized_hash(b"ab"));
+    }
+}

@@ -1,0 +1,211 @@
+//! Output attestation end to end on anvil and Postgres: ingest 10,000 samples, anchor them in batches while the
+//! publisher is killed with SIGKILL and restarted, index, upload leaves, look outputs up by hash, verify a receipt
+//! with the CLI and with the contract view, and scan a dataset with 100 planted matches among 100,000 records.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use alloy::primitives::{B256, keccak256};
+use alloy::providers::Provider;
+use alloy::rpc::types::Filter;
+use alloy::sol_types::SolEvent;
+use prova_attestor::admin;
+use prova_attestor::publish::{PublishRequest, publish_model_version};
+use prova_core::bindings::{IProvenanceRegistry, model_id};
+use prova_core::outputs::Receipt;
+use prova_e2e::{Stack, prova_bin, stderr, stdout};
+use prova_indexer::{Indexer, IndexerConfig};
+use serde_json::{Value, json};
+
+const SAMPLES: usize = 10_000;
+
+fn request(i: usize) -> String {
+    format!("Question {i}: what is the capital of country number {i}?")
+}
+
+fn response(i: usize) -> String {
+    format!("The capital of country number {i} is City-{}.\nIt has {} inhabitants.", i * 7919 % 100_003, i * 31)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ingest_anchor_crash_receipt_and_scan() -> anyhow::Result<()> {
+    let stack = Stack::start().await?;
+    let dir = stack.dir.path();
+    let publisher = stack.admin_key.address();
+    let attestor = stack.anvil_key(3);
+    let attestor_hex = attestor.to_bytes().to_string();
+    let db = stack.database_url.clone();
+
+    admin::register_publisher(&stack.admin, stack.registry, "Acme AI", "").await?;
+    admin::add_attestor(&stack.admin, stack.registry, publisher, attestor.address()).await?;
+    let version = B256::repeat_byte(0x42);
+    let req = PublishRequest {
+        publisher: None,
+        version_hash: version,
+        model_id: model_id("acme/llm"),
+        parent: B256::ZERO,
+        metadata_uri: String::new(),
+        metadata_hash: B256::ZERO,
+        validity: Duration::from_secs(600),
+        confirmations: 1,
+        expected_chain_id: None,
+    };
+    publish_model_version(&stack.admin, stack.registry, &attestor, &req).await?;
+
+    let config = IndexerConfig { start_block: stack.deploy_block, poll_interval: Duration::from_millis(100), ..IndexerConfig::new(stack.registry) };
+    let indexer = Indexer::new(stack.pool.clone(), prova_core::chain::connect(&stack.rpc_url)?, config).await?;
+    tokio::spawn(async move { indexer.run(std::future::pending()).await });
+    let api = stack.serve_api().await?;
+
+    // Ingest 10,000 samples from JSONL.
+    let input = dir.join("samples.jsonl");
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&input)?);
+    for i in 0..SAMPLES {
+        let record = json!({ "model_version": version, "request": request(i), "response": response(i), "timestamp": 1_700_000_000 + i as u64 });
+        writeln!(file, "{record}")?;
+    }
+    file.flush()?;
+    drop(file);
+    let out = stack.prova(&["outputs", "ingest", input.to_str().unwrap(), "--database-url", &db], &[]);
+    assert!(out.status.success(), "ingest: {}", stderr(&out));
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM attestor_samples").fetch_one(&stack.pool).await?;
+    assert_eq!(stored, SAMPLES as i64);
+
+    // Publish in batches of 1,000; kill -9 the publisher once batches start landing, then restart it.
+    let publish_args = ["outputs", "publish", "--max-leaves", "1000", "--flush", "--api", &api, "--database-url", &db];
+    let mut child = Command::new(prova_bin())
+        .args(publish_args)
+        .env("PROVA_RPC_URL", &stack.rpc_url)
+        .env("PROVA_REGISTRY", stack.registry.to_string())
+        .env("PROVA_PRIVATE_KEY", &attestor_hex)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()?;
+    let started = Instant::now();
+    loop {
+        let progressed: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM attestor_batches WHERE state <> 'sealed'").fetch_one(&stack.pool).await?;
+        if progressed >= 2 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "publisher made no progress");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Command::new("kill").args(["-9", &child.id().to_string()]).status()?;
+    child.wait()?;
+    let confirmed_at_kill: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM attestor_batches WHERE state = 'confirmed'").fetch_one(&stack.pool).await?;
+    assert!(confirmed_at_kill < (SAMPLES / 1000) as i64, "the kill must land before the last batch is confirmed");
+    let out = Command::new(prova_bin())
+        .args(publish_args)
+        .arg("--once")
+        .env("PROVA_RPC_URL", &stack.rpc_url)
+        .env("PROVA_REGISTRY", stack.registry.to_string())
+        .env("PROVA_PRIVATE_KEY", &attestor_hex)
+        .env("RUST_LOG", "warn")
+        .output()?;
+    assert!(out.status.success(), "restarted publisher: {}", stderr(&out));
+
+    // Nothing lost, nothing doubled: the batches tile the 10,000 samples, each root is anchored exactly once.
+    let batches: Vec<(i64, i64, i32, Vec<u8>, String, bool)> = sqlx::query_as(
+        "SELECT first_sample, last_sample, leaf_count, root, state, leaves_uploaded FROM attestor_batches ORDER BY first_sample",
+    )
+    .fetch_all(&stack.pool)
+    .await?;
+    assert_eq!(batches.len(), SAMPLES / 1000);
+    assert_eq!(batches.iter().map(|b| b.2 as usize).sum::<usize>(), SAMPLES);
+    for pair in batches.windows(2) {
+        assert_eq!(pair[0].1 + 1, pair[1].0, "contiguous, disjoint ranges");
+    }
+    assert!(batches.iter().all(|b| b.4 == "confirmed" && b.5), "all confirmed and uploaded: {batches:?}");
+    let logs = stack
+        .admin
+        .get_logs(&Filter::new().address(stack.registry).event_signature(IProvenanceRegistry::OutputsAttested::SIGNATURE_HASH).from_block(0))
+        .await?;
+    assert_eq!(logs.len(), batches.len(), "each root anchored once");
+    let roots: HashSet<B256> = logs.iter().map(|l| l.topics()[1]).collect();
+    assert_eq!(roots.len(), batches.len());
+
+    // Look an output up through the API; its receipt verifies.
+    let probe = 4321;
+    let response_hash = keccak256(response(probe));
+    let found: Value = reqwest::get(format!("{api}/v1/outputs/{response_hash}")).await?.json().await?;
+    let item = &found["items"][0];
+    assert_eq!(item["leaf"]["request_hash"], keccak256(request(probe)).to_string());
+    assert_eq!(item["model_version"]["version_hash"], version.to_string());
+    let api_receipt: Receipt = serde_json::from_value(item["receipt"].clone())?;
+    api_receipt.check_offline(Some(request(probe).as_bytes()), Some(response(probe).as_bytes()))?;
+
+    // The lab writes the receipt; the CLI and the contract view verify it from the chain alone.
+    std::fs::write(dir.join("req.txt"), request(probe))?;
+    std::fs::write(dir.join("resp.txt"), response(probe))?;
+    std::fs::write(dir.join("wrong.txt"), response(probe + 1))?;
+    let receipt_path = dir.join("receipt.json");
+    let out = stack.prova(
+        &["outputs", "receipt", dir.join("req.txt").to_str().unwrap(), dir.join("resp.txt").to_str().unwrap(), "--out", receipt_path.to_str().unwrap(), "--database-url", &db],
+        &[],
+    );
+    assert!(out.status.success(), "receipt: {}", stderr(&out));
+    let receipt: Receipt = serde_json::from_str(&std::fs::read_to_string(&receipt_path)?)?;
+    assert_eq!(receipt, api_receipt, "the lab's receipt and the API's agree");
+    let verify = |response_file: &str| {
+        stack.prova(
+            &["verify", "output", receipt_path.to_str().unwrap(), "--request", dir.join("req.txt").to_str().unwrap(), "--response", dir.join(response_file).to_str().unwrap()],
+            &[],
+        )
+    };
+    let out = verify("resp.txt");
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("VERIFIED: this model version produced"));
+    let out = verify("wrong.txt");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("the response does not match the receipt"), "{}", stdout(&out));
+    let registry = IProvenanceRegistry::new(stack.registry, &stack.admin);
+    let l = receipt.leaf;
+    assert!(registry.verifyOutput(receipt.root, l.version_hash, l.request_hash, l.response_hash, l.timestamp, l.salt, receipt.proof.clone()).call().await?);
+    assert!(!registry.verifyOutput(receipt.root, l.version_hash, l.request_hash, keccak256("forged"), l.timestamp, l.salt, receipt.proof.clone()).call().await?);
+    let api_check: Value = reqwest::Client::new()
+        .post(format!("{api}/v1/outputs/verify"))
+        .json(&json!({ "receipt": receipt, "request": request(probe), "response": response(probe) }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(api_check["valid"], true, "{api_check}");
+
+    // Distillation scan: 100 planted outputs (50 exact, 50 with whitespace changed) among 100,000 unrelated records.
+    let dataset = dir.join("suspect.jsonl");
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&dataset)?);
+    let mut planted = std::collections::BTreeMap::new();
+    for line in 1..=100_000u64 {
+        let record = if line % 1000 == 0 {
+            let i = (line as usize * 13) % SAMPLES;
+            let exact = planted.len() % 2 == 0;
+            planted.insert(line, if exact { "exact" } else { "normalized" });
+            let text = if exact { response(i) } else { format!("  {}  ", response(i).replace('\n', "\n\n  ")) };
+            json!({ "request": request(i), "response": text })
+        } else {
+            json!({ "request": format!("unrelated {line}"), "response": format!("some other text number {line}") })
+        };
+        writeln!(file, "{record}")?;
+    }
+    file.flush()?;
+    drop(file);
+    let out = stack.prova(&["outputs", "scan", dataset.to_str().unwrap(), "--json", "--database-url", &db], &[]);
+    assert!(out.status.success(), "scan: {}", stderr(&out));
+    let lines: Vec<Value> = stdout(&out).lines().map(serde_json::from_str).collect::<Result<_, _>>()?;
+    let (summary, matches) = lines.split_last().unwrap();
+    assert_eq!(summary["summary"]["records"], 100_000);
+    assert_eq!(summary["summary"]["matched"], 100);
+    assert_eq!(summary["summary"]["exact"], 50);
+    assert_eq!(summary["summary"]["normalized"], 50);
+    let got: std::collections::BTreeMap<u64, &str> =
+        matches.iter().map(|m| (m["record"].as_u64().unwrap(), m["kind"].as_str().unwrap())).collect();
+    assert_eq!(got, planted, "exactly the planted records, with the right kind");
+    let sample_receipt: Receipt = serde_json::from_value(matches[7]["receipt"].clone())?;
+    let verdict = prova_core::outputs::verify_receipt(&stack.admin, &sample_receipt, None, None).await?;
+    assert!(verdict.is_ok_and(|v| v.contract_view_agrees), "scan receipts verify on-chain");
+    Ok(())
+}
