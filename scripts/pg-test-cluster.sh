@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Starts a throwaway Postgres cluster for the test suite and prints `export DATABASE_URL=...` and the data folder.
+# fsync is off (tests need no crash durability of the server itself); PROVA_PG_FSYNC=on for benchmarks.
 # Usage: eval "$(scripts/pg-test-cluster.sh start)"; ...; scripts/pg-test-cluster.sh stop "$PROVA_TEST_PGDATA"
 set -euo pipefail
 
@@ -16,7 +17,7 @@ case "${1:-}" in
     [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$DATA"
     PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     as_pg "$BIN/initdb" -D "$DATA" -A trust -U postgres --no-sync >/dev/null
-    as_pg "$BIN/pg_ctl" -D "$DATA" -o "-p $PORT -k $DATA -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off" \
+    as_pg "$BIN/pg_ctl" -D "$DATA" -o "-p $PORT -k $DATA -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=${PROVA_PG_FSYNC:-off}" \
       -l "$DATA/postgres.log" -w start >/dev/null
     echo "export DATABASE_URL=postgres://postgres@127.0.0.1:$PORT/postgres"
     echo "export PROVA_TEST_PGDATA=$DATA"

@@ -209,3 +209,69 @@ async fn ingest_anchor_crash_receipt_and_scan() -> anyhow::Result<()> {
     assert!(verdict.is_ok_and(|v| v.contract_view_agrees), "scan receipts verify on-chain");
     Ok(())
 }
+
+/// The HTTP sidecar a lab's gateway calls: samples are stored before the answer, sampled per version, and the
+/// batch is anchored once it is old enough.
+#[tokio::test(flavor = "multi_thread")]
+async fn sidecar_stores_samples_before_answering_and_anchors_them() -> anyhow::Result<()> {
+    let stack = Stack::start().await?;
+    let attestor = stack.anvil_key(3);
+    admin::register_publisher(&stack.admin, stack.registry, "Acme AI", "").await?;
+    admin::add_attestor(&stack.admin, stack.registry, stack.admin_key.address(), attestor.address()).await?;
+    let (version, other) = (B256::repeat_byte(0x42), B256::repeat_byte(0x43));
+    for v in [version, other] {
+        let req = PublishRequest {
+            publisher: None,
+            version_hash: v,
+            model_id: model_id("acme/llm"),
+            parent: B256::ZERO,
+            metadata_uri: String::new(),
+            metadata_hash: B256::ZERO,
+            validity: Duration::from_secs(600),
+            confirmations: 1,
+            expected_chain_id: None,
+        };
+        publish_model_version(&stack.admin, stack.registry, &attestor, &req).await?;
+    }
+    let port = prova_core::local::free_port()?;
+    let mut child = Command::new(prova_bin())
+        .args(["outputs", "serve", "--listen", &format!("127.0.0.1:{port}"), "--max-age", "1", "--database-url", &stack.database_url])
+        .args(["--sample", &format!("{other}=every:2")])
+        .env("PROVA_RPC_URL", &stack.rpc_url)
+        .env("PROVA_REGISTRY", stack.registry.to_string())
+        .env("PROVA_PRIVATE_KEY", attestor.to_bytes().to_string())
+        .env("RUST_LOG", "warn")
+        .spawn()?;
+    let url = format!("http://127.0.0.1:{port}/v1/samples");
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    while http.get(format!("http://127.0.0.1:{port}/healthz")).send().await.is_err() {
+        assert!(started.elapsed() < Duration::from_secs(30), "sidecar did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let batch: Vec<Value> = (0..40).map(|i| json!({ "model_version": if i < 20 { version } else { other }, "request": request(i), "response": response(i) })).collect();
+    let answer: Value = http.post(&url).json(&json!({ "samples": batch })).send().await?.json().await?;
+    assert_eq!(answer["received"], 40);
+    assert_eq!(answer["stored"], 30, "all 20 of one version, every 2nd of the other");
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM attestor_samples").fetch_one(&stack.pool).await?;
+    assert_eq!(stored, 30, "durable before the answer");
+    let single = http.post(&url).json(&json!({ "model_version": version, "request": "q", "response": "a" })).send().await?;
+    assert_eq!(single.status(), 202);
+    let bad = http.post(&url).body("{not json").send().await?;
+    assert_eq!(bad.status(), 400);
+
+    // Old enough after a second: one batch per version, anchored on-chain.
+    loop {
+        let confirmed: i64 = sqlx::query_scalar("SELECT coalesce(sum(leaf_count), 0)::BIGINT FROM attestor_batches WHERE state = 'confirmed'")
+            .fetch_one(&stack.pool)
+            .await?;
+        if confirmed == 31 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "batches not anchored ({confirmed} of 31 leaves)");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status()?;
+    assert!(child.wait()?.success());
+    Ok(())
+}

@@ -65,6 +65,9 @@ async fn lineage_revocation_compromise_and_file_matching() -> anyhow::Result<()>
     let out = stack.prova(&["model", "upload-manifest", s(&base), "--api", &api], &[]);
     assert!(out.status.success(), "upload-manifest: {}", stderr(&out));
 
+    // Let chain time pass, so v1 is clearly older than the compromise time set below.
+    let _: Value = stack.admin.raw_request("evm_increaseTime".into(), [60u64]).await?;
+
     // v2: a fine-tune (one file changed, one added), published with the CLI, which uploads its manifest.
     let tuned = dir.join("tuned");
     copy_dir(&base, &tuned);

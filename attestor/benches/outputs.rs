@@ -15,7 +15,7 @@ use std::time::Instant;
 use alloy::primitives::{B256, keccak256};
 use prova_attestor::outputs::Record;
 use prova_attestor::outputs::evidence::scan;
-use prova_attestor::outputs::store::{Sample, insert_samples, root_of};
+use prova_attestor::outputs::store::{PipelinedInserter, Sample, insert_samples, root_of};
 use rayon::prelude::*;
 
 fn text(i: usize, tag: &str) -> String {
@@ -56,20 +56,25 @@ async fn main() -> anyhow::Result<()> {
     println!("limit: raw keccak256 of request + response: {keccak:.0} samples/s");
 
     let t = Instant::now();
+    let writer = PipelinedInserter::new(pool.clone());
     for chunk in lines.chunks(8192) {
-        let parsed: Vec<Sample> = chunk
-            .par_iter()
-            .map(|line| {
-                let r: Record = serde_json::from_str(line).expect("valid record");
-                Sample::new(r.model_version, r.request.as_bytes(), r.response.as_bytes(), 1_700_000_000)
-            })
-            .collect();
-        insert_samples(&pool, &parsed).await?;
-        for batch in parsed.chunks(4096) {
-            let leaves: Vec<_> = batch.iter().map(|s| s.leaf).collect();
-            std::hint::black_box(root_of(&leaves));
-        }
+        let parsed: Vec<Sample> = tokio::task::block_in_place(|| {
+            let parsed: Vec<Sample> = chunk
+                .par_iter()
+                .map(|line| {
+                    let r: Record = serde_json::from_str(line).expect("valid record");
+                    Sample::new(r.model_version, r.request.as_bytes(), r.response.as_bytes(), 1_700_000_000)
+                })
+                .collect();
+            for batch in parsed.chunks(4096) {
+                let leaves: Vec<_> = batch.iter().map(|s| s.leaf).collect();
+                std::hint::black_box(root_of(&leaves));
+            }
+            parsed
+        });
+        writer.send(parsed).await?;
     }
+    assert_eq!(writer.finish().await? as usize, samples);
     let ingest = samples as f64 / t.elapsed().as_secs_f64();
     println!("ingest (parse, hash, normalize, salt, durable COPY, merkleize): {ingest:.0} samples/s = {:.2} of the keccak limit", ingest / keccak);
 

@@ -55,12 +55,31 @@ pub fn normalize(text: &str) -> String {
     nfc.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// True when [`normalize`] would return `text` unchanged: already NFC, no leading or trailing whitespace, and
+/// no whitespace other than single spaces. Checking is much cheaper than normalizing.
+fn is_normalized(text: &str) -> bool {
+    let nfc = text.is_ascii() || unicode_normalization::is_nfc_quick(text.chars()) == unicode_normalization::IsNormalized::Yes;
+    let bytes = text.as_bytes();
+    let trimmed = !bytes.first().is_some_and(u8::is_ascii_whitespace) && !bytes.last().is_some_and(u8::is_ascii_whitespace);
+    let spaces = !bytes.windows(2).any(|w| w[0] == b' ' && w[1] == b' ')
+        && !bytes.iter().any(|b| b.is_ascii_whitespace() && *b != b' ')
+        && (text.is_ascii() || !text.chars().any(|c| c.is_whitespace() && !c.is_ascii()));
+    nfc && trimmed && spaces
+}
+
+/// keccak256 of the normalized text (for non-UTF-8 bytes, of the bytes themselves). `exact` is the keccak256 of
+/// the bytes, reused when normalizing would change nothing.
+pub fn normalized_hash_with(bytes: &[u8], exact: B256) -> B256 {
+    match std::str::from_utf8(bytes) {
+        Ok(text) if is_normalized(text) => exact,
+        Ok(text) => keccak256(normalize(text).as_bytes()),
+        Err(_) => exact,
+    }
+}
+
 /// keccak256 of the normalized text (for non-UTF-8 bytes, of the bytes themselves).
 pub fn normalized_hash(bytes: &[u8]) -> B256 {
-    match std::str::from_utf8(bytes) {
-        Ok(text) => keccak256(normalize(text).as_bytes()),
-        Err(_) => keccak256(bytes),
-    }
+    normalized_hash_with(bytes, keccak256(bytes))
 }
 
 /// A receipt: everything needed to prove, from the chain alone, that a model version produced a response to a
@@ -318,5 +337,10 @@ mod tests {
         assert_eq!(normalize("caf\u{0065}\u{0301}"), "caf\u{00e9}");
         assert_eq!(normalized_hash(b" a  b "), normalized_hash(b"a b"));
         assert_ne!(normalized_hash(b"a b"), normalized_hash(b"ab"));
+        // The fast path agrees with normalizing for texts that are already normal, and only for those.
+        for text in ["plain ascii text", "caf\u{00e9} au lait", "a  b", " lead", "trail ", "tab\there", "x\u{00a0}y", "e\u{0301}"] {
+            assert_eq!(is_normalized(text), normalize(text) == text, "{text:?}");
+            assert_eq!(normalized_hash(text.as_bytes()), keccak256(normalize(text).as_bytes()), "{text:?}");
+        }
     }
 }

@@ -4,7 +4,7 @@ use alloy::primitives::B256;
 use sqlx::{PgPool, Row};
 
 use crate::error::{Error, Result};
-use prova_core::outputs::{OutputLeaf, normalized_hash};
+use prova_core::outputs::{OutputLeaf, normalized_hash_with};
 
 /// A sample ready to store: its leaf, plus the normalized hashes used by distillation scans.
 #[derive(Debug, Clone)]
@@ -20,56 +20,52 @@ pub struct Sample {
 impl Sample {
     /// Hashes a request/response pair into a sample with a fresh salt.
     pub fn new(version_hash: B256, request: &[u8], response: &[u8], timestamp: u64) -> Self {
+        let leaf = OutputLeaf::new(version_hash, request, response, timestamp);
         Self {
-            leaf: OutputLeaf::new(version_hash, request, response, timestamp),
-            request_norm_hash: normalized_hash(request),
-            response_norm_hash: normalized_hash(response),
+            request_norm_hash: normalized_hash_with(request, leaf.request_hash),
+            response_norm_hash: normalized_hash_with(response, leaf.response_hash),
+            leaf,
         }
     }
 }
 
-fn push_hex(out: &mut String, bytes: &[u8]) {
-    out.push_str("\\\\x");
-    out.push_str(&alloy::primitives::hex::encode(bytes));
+/// Appends one field of Postgres' binary COPY format: a 4-byte length, then the bytes.
+fn push_field(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+    out.extend_from_slice(bytes);
 }
 
-/// Stores samples with one `COPY` and commits; when this returns, every sample is durable.
+/// Stores samples with one binary `COPY` and commits; when this returns, every sample is durable.
 pub async fn insert_samples(pool: &PgPool, samples: &[Sample]) -> Result<()> {
     if samples.is_empty() {
         return Ok(());
     }
-    let mut text = String::with_capacity(samples.len() * 420);
+    // Binary COPY: signature, flags, header extension length, then per row a field count and the fields.
+    let mut data = Vec::with_capacity(19 + samples.len() * 260 + 2);
+    data.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+    data.extend_from_slice(&0i32.to_be_bytes());
+    data.extend_from_slice(&0i32.to_be_bytes());
     for s in samples {
         let l = &s.leaf;
-        for (i, bytes) in [
-            l.version_hash.as_slice(),
-            l.request_hash.as_slice(),
-            l.response_hash.as_slice(),
-            s.request_norm_hash.as_slice(),
-            s.response_norm_hash.as_slice(),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            if i > 0 {
-                text.push('\t');
-            }
-            push_hex(&mut text, bytes);
-        }
-        text.push('\t');
-        text.push_str(&i64::try_from(l.timestamp).map_err(|_| Error::Input(format!("timestamp {} too large", l.timestamp)))?.to_string());
-        text.push('\t');
-        push_hex(&mut text, l.salt.as_slice());
-        text.push('\n');
+        let timestamp = i64::try_from(l.timestamp).map_err(|_| Error::Input(format!("timestamp {} too large", l.timestamp)))?;
+        data.extend_from_slice(&7i16.to_be_bytes());
+        push_field(&mut data, l.version_hash.as_slice());
+        push_field(&mut data, l.request_hash.as_slice());
+        push_field(&mut data, l.response_hash.as_slice());
+        push_field(&mut data, s.request_norm_hash.as_slice());
+        push_field(&mut data, s.response_norm_hash.as_slice());
+        push_field(&mut data, &timestamp.to_be_bytes());
+        push_field(&mut data, l.salt.as_slice());
     }
+    data.extend_from_slice(&(-1i16).to_be_bytes());
     let mut tx = pool.begin().await?;
     let mut copy = tx
         .copy_in_raw(
             "COPY attestor_samples (version_hash, request_hash, response_hash, request_norm_hash, response_norm_hash, \
-             timestamp, salt) FROM STDIN",
+             timestamp, salt) FROM STDIN WITH (FORMAT binary)",
         )
         .await?;
-    copy.send(text.into_bytes()).await?;
+    copy.send(data).await?;
     copy.finish().await?;
     let mut versions: Vec<Vec<u8>> = samples.iter().map(|s| s.leaf.version_hash.to_vec()).collect();
     versions.sort_unstable();
@@ -347,4 +343,42 @@ pub async fn find_samples(pool: &PgPool, request_hash: B256, response_hash: B256
         .bind(request_hash.to_vec())
         .fetch_all(pool)
         .await?)
+}
+
+/// Stores chunks of samples in the background, so that hashing the next chunk overlaps Postgres' COPY of this one.
+/// Each chunk is committed on its own; [`PipelinedInserter::finish`] returns once all are durable.
+pub struct PipelinedInserter {
+    tx: tokio::sync::mpsc::Sender<Vec<Sample>>,
+    task: tokio::task::JoinHandle<Result<u64>>,
+}
+
+impl PipelinedInserter {
+    /// Starts the background writer.
+    pub fn new(pool: PgPool) -> Self {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Sample>>(2);
+        let task = tokio::spawn(async move {
+            let mut stored = 0u64;
+            while let Some(chunk) = rx.recv().await {
+                insert_samples(&pool, &chunk).await?;
+                stored += chunk.len() as u64;
+            }
+            Ok(stored)
+        });
+        Self { tx, task }
+    }
+
+    /// Queues a chunk (waits while two chunks are already queued).
+    pub async fn send(&self, chunk: Vec<Sample>) -> Result<()> {
+        if self.tx.send(chunk).await.is_err() {
+            // The writer stopped early: its error is reported by `finish`.
+            return Err(Error::Input("the sample writer stopped".into()));
+        }
+        Ok(())
+    }
+
+    /// Waits until every queued chunk is committed; returns how many samples were stored.
+    pub async fn finish(self) -> Result<u64> {
+        drop(self.tx);
+        self.task.await.map_err(|e| Error::Input(format!("the sample writer failed: {e}")))?
+    }
 }

@@ -199,7 +199,8 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
             .collect::<anyhow::Result<_>>()?
     };
     let started = Instant::now();
-    let (mut read, mut stored) = (0u64, 0u64);
+    let mut read = 0u64;
+    let writer = store::PipelinedInserter::new(pool.clone());
     let mut chunk: Vec<Record> = Vec::with_capacity(args.chunk);
     for (name, reader) in readers {
         for (n, line) in reader.lines().enumerate() {
@@ -214,14 +215,13 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
                 chunk.push(record);
             }
             if chunk.len() == args.chunk {
-                store::insert_samples(&pool, &to_samples(&chunk)).await?;
-                stored += chunk.len() as u64;
+                writer.send(tokio::task::block_in_place(|| to_samples(&chunk))).await?;
                 chunk.clear();
             }
         }
     }
-    store::insert_samples(&pool, &to_samples(&chunk)).await?;
-    stored += chunk.len() as u64;
+    writer.send(to_samples(&chunk)).await?;
+    let stored = writer.finish().await?;
     let secs = started.elapsed().as_secs_f64();
     eprintln!("read {read} records, stored {stored} samples in {secs:.2} s ({:.0} samples/s), all durable", stored as f64 / secs.max(1e-9));
     Ok(ExitCode::SUCCESS)
