@@ -43,7 +43,7 @@ async fn dev_stack_prints_commands_that_work_and_stops_cleanly() -> anyhow::Resu
     // Every printed curl line answers 200 with JSON.
     let http = reqwest::Client::new();
     let curls: Vec<&str> = banner.lines().filter_map(|l| l.trim().strip_prefix("curl -s ")).collect();
-    assert_eq!(curls.len(), 4, "banner:\n{banner}");
+    assert_eq!(curls.len(), 5, "banner:\n{banner}");
     for url in &curls {
         let response = http.get(*url).send().await?;
         assert_eq!(response.status(), 200, "{url}");
@@ -62,6 +62,11 @@ async fn dev_stack_prints_commands_that_work_and_stops_cleanly() -> anyhow::Resu
     let out = Command::new("sh").arg("-c").arg(verify).current_dir(workspace).output()?;
     assert!(out.status.success(), "{verify}\n{}", String::from_utf8_lossy(&out.stdout));
     assert!(String::from_utf8_lossy(&out.stdout).contains("VERIFIED"));
+    let verify_output = banner.lines().map(str::trim).find(|l| l.contains(" verify output ")).expect("verify output line");
+    let out = Command::new("sh").arg("-c").arg(verify_output).current_dir(workspace).output()?;
+    assert!(out.status.success(), "{verify_output}\n{}", String::from_utf8_lossy(&out.stdout));
+    let outputs: Value = http.get(curls[3]).send().await?.json().await?;
+    assert_eq!(outputs["items"][0]["model_version"]["version_hash"], version["version_hash"]);
 
     // Ctrl-C stops everything: the process exits 0 and the API and Postgres are gone.
     Command::new("kill").args(["-INT", &child.id().to_string()]).status()?;
@@ -74,7 +79,7 @@ async fn dev_stack_prints_commands_that_work_and_stops_cleanly() -> anyhow::Resu
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(status.success(), "exit status {status}");
-    assert!(http.get(curls[3]).send().await.is_err(), "API still answering");
+    assert!(http.get(curls[4]).send().await.is_err(), "API still answering");
     let pg = prova_core::local::cluster_dir(&data.path().join("pg"));
     assert!(!pg.join("postmaster.pid").exists(), "Postgres still running in {}", pg.display());
     Ok(())

@@ -60,6 +60,15 @@ struct Demo {
     finetune: Published,
     keystore: PathBuf,
     manifests: Vec<Manifest>,
+    attestor: PrivateKeySigner,
+}
+
+/// The demo output batch: a receipt on disk, with the request and response it covers.
+struct DemoOutputs {
+    receipt: PathBuf,
+    request: PathBuf,
+    response: PathBuf,
+    response_hash: B256,
 }
 
 impl DevArgs {
@@ -114,8 +123,17 @@ impl DevArgs {
         for manifest in &demo.manifests {
             super::api_client::upload_manifest(&api_url, manifest, Duration::from_secs(30)).await?;
         }
+        let outputs = self.attest_demo_outputs(&demo, &rpc_url, &database_url, registry, chain_id, &api_url).await?;
 
-        print_banner(&Banner { rpc_url: &rpc_url, chain_id, registry, database_url: &database_url, api_url: &api_url, demo: &demo });
+        print_banner(&Banner {
+            rpc_url: &rpc_url,
+            chain_id,
+            registry,
+            database_url: &database_url,
+            api_url: &api_url,
+            demo: &demo,
+            outputs: &outputs,
+        });
 
         crate::shutdown_signal().await;
         eprintln!("\nstopping: indexer, API, anvil, Postgres");
@@ -149,6 +167,62 @@ impl DevArgs {
         Ok((Some(pg), url))
     }
 
+    /// Attests a batch of demo outputs of the base model as a lab would: stored, anchored, leaves uploaded, and one
+    /// receipt written to disk.
+    async fn attest_demo_outputs(
+        &self,
+        demo: &Demo,
+        rpc_url: &str,
+        database_url: &str,
+        registry: alloy::primitives::Address,
+        chain_id: u64,
+        api_url: &str,
+    ) -> anyhow::Result<DemoOutputs> {
+        use prova_attestor::outputs::evidence::ReceiptMaker;
+        use prova_attestor::outputs::store::{self, Sample, SealPolicy};
+        let pool = prova_indexer::connect_db(database_url, 4).await?;
+        let version = demo.base.version_hash;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+        let text = |i: usize| (format!("Demo question {i}: what is {i} squared?"), format!("{i} squared is {}.", i * i));
+        let samples: Vec<Sample> =
+            (0..64).map(|i| Sample::new(version, text(i).0.as_bytes(), text(i).1.as_bytes(), now)).collect();
+        store::insert_samples(&pool, &samples).await?;
+        let relayer = match std::env::var(PRIVATE_KEY_ENV) {
+            Ok(hex) => parse_private_key(&hex, PRIVATE_KEY_ENV)?,
+            Err(_) => parse_private_key(ANVIL_KEY_0, "the anvil default key")?,
+        };
+        let submitter = prova_attestor::outputs::Submitter {
+            pool: pool.clone(),
+            provider: prova_core::chain::connect(rpc_url)?,
+            attestor: demo.attestor.clone(),
+            relayer,
+            registry,
+            chain_id,
+            confirmations: 1,
+            batch_uri_base: format!("{api_url}/v1/output-batches/"),
+            wait: Duration::from_secs(30),
+        };
+        submitter.run_once(SealPolicy { max_leaves: 4096, max_age_secs: 0 }).await?;
+        for batch in store::batches_to_upload(&pool).await? {
+            let leaves: Vec<_> = store::batch_leaves(&pool, &batch).await?.into_iter().map(|(_, leaf)| leaf).collect();
+            super::api_client::upload_leaves(api_url, batch.root(), &leaves).await?;
+            store::mark_uploaded(&pool, batch.id).await?;
+        }
+        let (request, response) = text(7);
+        let id = *store::find_samples(&pool, keccak256(&request), keccak256(&response)).await?.first().expect("stored above");
+        let receipt = ReceiptMaker::default().receipt(&pool, id).await?.expect("the batch was just confirmed");
+        let out = DemoOutputs {
+            receipt: self.data_dir.join("demo-receipt.json"),
+            request: self.data_dir.join("demo-request.txt"),
+            response: self.data_dir.join("demo-response.txt"),
+            response_hash: receipt.leaf.response_hash,
+        };
+        std::fs::write(&out.receipt, serde_json::to_string_pretty(&receipt)? + "\n")?;
+        std::fs::write(&out.request, request)?;
+        std::fs::write(&out.response, response)?;
+        Ok(out)
+    }
+
     /// Registers the demo publisher and key and publishes the demo versions.
     async fn publish_demo(&self, admin: &alloy::providers::DynProvider, registry: alloy::primitives::Address) -> anyhow::Result<Demo> {
         let publisher = admin::register_publisher(admin, registry, "Demo Lab", "https://example.org/demo-lab.json").await?;
@@ -168,7 +242,7 @@ impl DevArgs {
         write_demo_model(&finetune_dir, "finetune")?;
         let (finetune, finetune_manifest) =
             publish_demo_version(admin, registry, &attestor, &finetune_dir, base.version_hash).await?;
-        Ok(Demo { base, base_dir, finetune, keystore, manifests: vec![base_manifest, finetune_manifest] })
+        Ok(Demo { base, base_dir, finetune, keystore, manifests: vec![base_manifest, finetune_manifest], attestor })
     }
 }
 
@@ -216,6 +290,7 @@ struct Banner<'a> {
     database_url: &'a str,
     api_url: &'a str,
     demo: &'a Demo,
+    outputs: &'a DemoOutputs,
 }
 
 fn print_banner(b: &Banner<'_>) {
@@ -243,8 +318,16 @@ fn print_banner(b: &Banner<'_>) {
     println!("  curl -s {}/v1/model-versions/{}", b.api_url, d.base.version_hash);
     println!("  curl -s {}/v1/model-versions/{}/lineage", b.api_url, d.finetune.version_hash);
     println!("  curl -s {}/v1/publishers/{}", b.api_url, d.base.publisher);
+    println!("  curl -s {}/v1/outputs/{}", b.api_url, b.outputs.response_hash);
     println!("  curl -s {}/v1/status", b.api_url);
     println!("  {prova} verify model {} --rpc {} --registry {}", d.base_dir.display(), b.rpc_url, b.registry);
+    println!(
+        "  {prova} verify output {} --request {} --response {} --rpc {}",
+        b.outputs.receipt.display(),
+        b.outputs.request.display(),
+        b.outputs.response.display(),
+        b.rpc_url
+    );
     println!(
         "  {KEYSTORE_PASSWORD_ENV}={DEMO_KEYSTORE_PASSWORD} {prova} model publish <your-folder> --model demo-lab/my-model \\\n      --keystore {} --rpc {} --registry {}",
         d.keystore.display(),
