@@ -18,7 +18,7 @@ CREATE TABLE attestor_samples (
     received_at        TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 CREATE INDEX attestor_samples_version ON attestor_samples (version_hash, id);
-CREATE INDEX attestor_samples_response ON attestor_samples (response_hash);
+CREATE INDEX attestor_samples_response ON attestor_samples USING hash (response_hash);
 
 -- Per model version (a row is created when its first sample arrives), the last sample id sealed into a batch.
 CREATE TABLE attestor_seal_cursor (

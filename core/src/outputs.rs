@@ -39,7 +39,10 @@ pub struct OutputLeaf {
 impl OutputLeaf {
     /// A leaf for an exact request and response, with a fresh random salt.
     pub fn new(version_hash: B256, request: &[u8], response: &[u8], timestamp: u64) -> Self {
-        Self { version_hash, request_hash: keccak256(request), response_hash: keccak256(response), timestamp, salt: B256::random() }
+        // A thread-local CSPRNG (seeded from the OS): no system call per salt on the ingest hot path.
+        let mut salt = B256::ZERO;
+        rand::RngCore::fill_bytes(&mut rand::thread_rng(), salt.as_mut_slice());
+        Self { version_hash, request_hash: keccak256(request), response_hash: keccak256(response), timestamp, salt }
     }
 
     /// The StandardMerkleTree leaf hash.
