@@ -720,23 +720,14 @@ contract OutputBatchesTest is RegistryTestBase {
     }
 
     function _typedDataJson(Batch memory b) internal view returns (string memory) {
-        string memory types = string.concat(
-            '"types":{"EIP712Domain":[{"name":"name","type":"string"},{"name":"version","type":"string"},',
-            '{"name":"chainId","type":"uint256"},{"name":"verifyingContract","type":"address"}],',
-            '"AttestOutputs":[{"name":"versionHash","type":"bytes32"},{"name":"root","type":"bytes32"},',
+        string memory fields = string.concat(
+            '{"name":"versionHash","type":"bytes32"},{"name":"root","type":"bytes32"},',
             '{"name":"leafCount","type":"uint64"},{"name":"windowStart","type":"uint64"},',
             '{"name":"windowEnd","type":"uint64"},{"name":"batchURI","type":"string"},',
-            '{"name":"nonce","type":"uint256"},{"name":"deadline","type":"uint256"}]}'
-        );
-        string memory domain = string.concat(
-            '"domain":{"name":"ProvaProvenanceRegistry","version":"1","chainId":',
-            vm.toString(block.chainid),
-            ',"verifyingContract":"',
-            vm.toString(address(registry)),
-            '"}'
+            '{"name":"nonce","type":"uint256"},{"name":"deadline","type":"uint256"}'
         );
         string memory message = string.concat(
-            '"message":{"versionHash":"',
+            '"versionHash":"',
             vm.toString(b.versionHash),
             '","root":"',
             vm.toString(b.root),
@@ -752,8 +743,8 @@ contract OutputBatchesTest is RegistryTestBase {
             vm.toString(b.nonce),
             '","deadline":"',
             vm.toString(b.deadline),
-            '"}'
+            '"'
         );
-        return string.concat("{", types, ',"primaryType":"AttestOutputs",', domain, ",", message, "}");
+        return _typedDataJson("AttestOutputs", fields, message);
     }
 }

@@ -943,23 +943,14 @@ contract ProvenanceRegistryTest is RegistryTestBase {
     }
 
     function _typedDataJson(Registration memory r) internal view returns (string memory) {
-        string memory types = string.concat(
-            '"types":{"EIP712Domain":[{"name":"name","type":"string"},{"name":"version","type":"string"},',
-            '{"name":"chainId","type":"uint256"},{"name":"verifyingContract","type":"address"}],',
-            '"RegisterModelVersion":[{"name":"publisher","type":"address"},{"name":"versionHash","type":"bytes32"},',
+        string memory fields = string.concat(
+            '{"name":"publisher","type":"address"},{"name":"versionHash","type":"bytes32"},',
             '{"name":"modelId","type":"bytes32"},{"name":"parent","type":"bytes32"},',
             '{"name":"metadataURI","type":"string"},{"name":"metadataHash","type":"bytes32"},',
-            '{"name":"nonce","type":"uint256"},{"name":"deadline","type":"uint256"}]}'
-        );
-        string memory domain = string.concat(
-            '"domain":{"name":"ProvaProvenanceRegistry","version":"1","chainId":',
-            vm.toString(block.chainid),
-            ',"verifyingContract":"',
-            vm.toString(address(registry)),
-            '"}'
+            '{"name":"nonce","type":"uint256"},{"name":"deadline","type":"uint256"}'
         );
         string memory message = string.concat(
-            '"message":{"publisher":"',
+            '"publisher":"',
             vm.toString(r.publisher),
             '","versionHash":"',
             vm.toString(r.versionHash),
@@ -975,8 +966,8 @@ contract ProvenanceRegistryTest is RegistryTestBase {
             vm.toString(r.nonce),
             '","deadline":"',
             vm.toString(r.deadline),
-            '"}'
+            '"'
         );
-        return string.concat("{", types, ',"primaryType":"RegisterModelVersion",', domain, ",", message, "}");
+        return _typedDataJson("RegisterModelVersion", fields, message);
     }
 }

@@ -237,7 +237,7 @@ impl Submitter {
                     && let Err(e) = self.provider.send_raw_transaction(raw).await
                 {
                     let text = e.to_string().to_lowercase();
-                    if text.contains("nonce too low") || text.contains("nonce") && text.contains("low") {
+                    if text.contains("nonce") && text.contains("low") {
                         warn!(batch = batch.id, "transaction can no longer land; signing afresh");
                         store::mark_resealed(&self.pool, batch.id).await?;
                         return Ok(false);

@@ -243,4 +243,29 @@ abstract contract RegistryTestBase is Test {
             v := byte(0, mload(add(signature, 0x60)))
         }
     }
+
+    /// @dev EIP-712 typed-data JSON (for `vm.eip712HashTypedData`) for this registry's domain on the current chain.
+    ///      `typeFields` and `message` are the JSON members of the primary type's field list and of the message.
+    function _typedDataJson(string memory primaryType, string memory typeFields, string memory message)
+        internal
+        view
+        returns (string memory)
+    {
+        return string.concat(
+            '{"types":{"EIP712Domain":[{"name":"name","type":"string"},{"name":"version","type":"string"},',
+            '{"name":"chainId","type":"uint256"},{"name":"verifyingContract","type":"address"}],"',
+            primaryType,
+            '":[',
+            typeFields,
+            ']},"primaryType":"',
+            primaryType,
+            '","domain":{"name":"ProvaProvenanceRegistry","version":"1","chainId":',
+            vm.toString(block.chainid),
+            ',"verifyingContract":"',
+            vm.toString(address(registry)),
+            '"},"message":{',
+            message,
+            "}}"
+        );
+    }
 }
