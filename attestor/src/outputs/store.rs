@@ -178,7 +178,8 @@ pub async fn seal_due(pool: &PgPool, policy: SealPolicy) -> Result<Vec<BatchRow>
         .await?;
         let version_hash = B256::from_slice(&version);
         let leaves: Vec<OutputLeaf> = rows.iter().map(|r| leaf_from_row(version_hash, r)).collect();
-        let root = tokio::task::block_in_place(|| root_of(&leaves));
+        // A few milliseconds of hashing for a full batch: fine inline, and safe on any runtime flavour.
+        let root = root_of(&leaves);
         let first: i64 = rows[0].get("id");
         let last: i64 = rows[rows.len() - 1].get("id");
         let start = leaves.iter().map(|l| l.timestamp).min().unwrap_or_default() as i64;
@@ -380,5 +381,47 @@ impl PipelinedInserter {
     pub async fn finish(self) -> Result<u64> {
         drop(self.tx);
         self.task.await.map_err(|e| Error::Input(format!("the sample writer failed: {e}")))?
+    }
+}
+
+/// Advisory lock key held by the one active publisher of a store ("prova-pu" in ASCII).
+const PUBLISHER_LOCK: i64 = 0x7072_6f76_612d_7075;
+
+/// Tries to become the store's one active publisher. The lock lives as long as `conn`'s session, so a crashed
+/// publisher releases it with its connection.
+pub async fn try_lock_publisher(conn: &mut sqlx::PgConnection) -> Result<bool> {
+    Ok(sqlx::query_scalar("SELECT pg_try_advisory_lock($1)").bind(PUBLISHER_LOCK).fetch_one(conn).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::Connection;
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn one_publisher_per_store_until_its_session_ends(pool: PgPool) {
+        let mut first = pool.acquire().await.unwrap().detach();
+        let mut second = pool.acquire().await.unwrap();
+        assert!(try_lock_publisher(&mut first).await.unwrap());
+        assert!(!try_lock_publisher(&mut second).await.unwrap(), "a second publisher waits");
+        first.close().await.unwrap();
+        assert!(try_lock_publisher(&mut second).await.unwrap(), "the lock goes with the first session");
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn batches_tile_samples_and_wait_for_size_or_age(pool: PgPool) {
+        let version = B256::repeat_byte(1);
+        let samples: Vec<Sample> = (0..10).map(|i| Sample::new(version, format!("q{i}").as_bytes(), b"a", i)).collect();
+        insert_samples(&pool, &samples).await.unwrap();
+        // Neither full (4 of 10 would be, twice) nor old: two full batches, two samples left waiting.
+        let sealed = seal_due(&pool, SealPolicy { max_leaves: 4, max_age_secs: 3600 }).await.unwrap();
+        assert_eq!(sealed.iter().map(|b| b.leaf_count).collect::<Vec<_>>(), [4, 4]);
+        assert_eq!(sealed[0].last_sample + 1, sealed[1].first_sample);
+        // Old enough (age 0): the rest is sealed too.
+        let rest = seal_due(&pool, SealPolicy { max_leaves: 4, max_age_secs: 0 }).await.unwrap();
+        assert_eq!(rest.iter().map(|b| b.leaf_count).collect::<Vec<_>>(), [2]);
+        let leaves: Vec<OutputLeaf> = batch_leaves(&pool, &rest[0]).await.unwrap().into_iter().map(|(_, l)| l).collect();
+        assert_eq!(root_of(&leaves), rest[0].root());
+        assert!(seal_due(&pool, SealPolicy { max_leaves: 4, max_age_secs: 0 }).await.unwrap().is_empty());
     }
 }

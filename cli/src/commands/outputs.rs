@@ -249,6 +249,19 @@ async fn publish_loop(args: &PublishArgs, pool: sqlx::PgPool, shutdown: impl std
     };
     let policy = SealPolicy { max_leaves: args.max_leaves, max_age_secs: if args.flush { 0 } else { args.max_age } };
     tokio::pin!(shutdown);
+    // One active publisher per store: others wait as standbys (a crashed one releases the lock with its session).
+    let mut lock = pool.acquire().await?;
+    let waiting_since = Instant::now();
+    while !store::try_lock_publisher(&mut lock).await? {
+        if args.once && waiting_since.elapsed() > Duration::from_secs(30) {
+            anyhow::bail!("another `prova outputs publish` is active on this store");
+        }
+        tracing::info!("another publisher is active on this store; waiting as a standby");
+        tokio::select! {
+            () = &mut shutdown => return Ok(()),
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
     loop {
         match submitter.run_once(policy).await {
             Ok(confirmed) => {
