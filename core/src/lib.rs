@@ -12,7 +12,6 @@ pub mod merkle;
 pub mod model_signing;
 pub mod outputs;
 pub mod signer;
-pub mod types;
 pub mod verify;
 
 pub use error::{Error, Result};
