@@ -18,6 +18,8 @@ git diff --exit-code -- core/artifacts core/tests/fixtures \
 
 echo "==> cargo build"
 cargo build --workspace --all-targets --locked
+# The end-to-end tests run this binary (building it from inside a test could wait on cargo's lock).
+export PROVA_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/prova"
 
 eval "$(scripts/pg-test-cluster.sh start)"
 trap 'scripts/pg-test-cluster.sh stop "$PROVA_TEST_PGDATA"' EXIT

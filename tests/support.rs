@@ -123,10 +123,13 @@ fn replace_database(url: &str, name: &str) -> String {
     }
 }
 
-/// The `prova` binary, built once per test process with the same profile as the tests.
+/// The `prova` binary: `PROVA_BIN` when set (scripts/test.sh builds it first), else built once per test process.
 pub fn prova_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
+        if let Some(bin) = std::env::var_os("PROVA_BIN") {
+            return PathBuf::from(bin);
+        }
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
         let status = Command::new(env!("CARGO"))
             .args(["build", "--quiet", "-p", "prova-cli", "--bin", "prova"])
