@@ -198,7 +198,11 @@ pub async fn record_head(pool: &PgPool, chain_id: u64, contract: Address, head: 
     Ok(())
 }
 
-/// Writes the events of blocks `from..=to` and moves the cursor to `to + 1`, all in one transaction.
+/// Block hashes kept per registry for reorg detection; a reorg deeper than this re-syncs from the start block.
+pub const KEPT_BLOCKS: i64 = 4096;
+
+/// Writes the events of blocks `from..=to` and moves the cursor to `to + 1`, all in one transaction, together with
+/// the hash of block `to` and of every block holding an event (for reorg detection).
 ///
 /// The cursor row is locked and must still read `from`; if another writer moved it, nothing is written and
 /// `Ok(false)` is returned. A crash before commit leaves both rows and cursor untouched, so nothing is lost or
@@ -209,6 +213,7 @@ pub async fn commit_range(
     contract: Address,
     from: u64,
     to: u64,
+    to_hash: B256,
     events: &[IndexedEvent],
 ) -> Result<bool> {
     let mut tx = pool.begin().await?;
@@ -226,6 +231,28 @@ pub async fn commit_range(
     for event in events {
         insert_event(&mut tx, event).await?;
     }
+    let mut blocks: Vec<(i64, Vec<u8>)> = events.iter().map(|e| (e.meta.block_number as i64, e.meta.block_hash.to_vec())).collect();
+    blocks.push((to_i64(to)?, to_hash.to_vec()));
+    blocks.sort();
+    blocks.dedup_by_key(|b| b.0);
+    let (numbers, hashes): (Vec<i64>, Vec<Vec<u8>>) = blocks.into_iter().unzip();
+    sqlx::query(
+        "INSERT INTO indexed_blocks (chain_id, contract, block_number, block_hash)
+         SELECT $1, $2, * FROM unnest($3::BIGINT[], $4::BYTEA[])
+         ON CONFLICT (chain_id, contract, block_number) DO UPDATE SET block_hash = EXCLUDED.block_hash",
+    )
+    .bind(to_i64(chain_id)?)
+    .bind(contract.to_vec())
+    .bind(numbers)
+    .bind(hashes)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM indexed_blocks WHERE chain_id = $1 AND contract = $2 AND block_number < $3")
+        .bind(to_i64(chain_id)?)
+        .bind(contract.to_vec())
+        .bind(to_i64(to)? - KEPT_BLOCKS)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query(
         "UPDATE indexer_cursors SET next_block = $3, updated_at = now() WHERE chain_id = $1 AND contract = $2",
     )
@@ -253,13 +280,48 @@ pub const EVENT_TABLES: &[&str] = &[
     "output_batch_revoked",
 ];
 
+/// The kept block hashes of a registry, highest first.
+pub async fn kept_blocks(pool: &PgPool, chain_id: u64, contract: Address) -> Result<Vec<(u64, B256)>> {
+    let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+        "SELECT block_number, block_hash FROM indexed_blocks WHERE chain_id = $1 AND contract = $2
+         ORDER BY block_number DESC",
+    )
+    .bind(to_i64(chain_id)?)
+    .bind(contract.to_vec())
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|(n, h)| (n as u64, B256::from_slice(&h))).collect())
+}
+
+/// Undoes everything indexed above block `fork` (events and kept hashes) and moves the cursor to `fork + 1`, in one
+/// transaction.
+pub async fn rewind(pool: &PgPool, chain_id: u64, contract: Address, fork: u64) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    for table in EVENT_TABLES.iter().chain(&["indexed_blocks"]) {
+        sqlx::query(&format!("DELETE FROM {table} WHERE chain_id = $1 AND contract = $2 AND block_number > $3"))
+            .bind(to_i64(chain_id)?)
+            .bind(contract.to_vec())
+            .bind(to_i64(fork)?)
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query("UPDATE indexer_cursors SET next_block = $3, updated_at = now() WHERE chain_id = $1 AND contract = $2")
+        .bind(to_i64(chain_id)?)
+        .bind(contract.to_vec())
+        .bind(to_i64(fork + 1)?)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Deletes everything indexed for one registry, and its cursor, in one transaction.
 ///
 /// For a registry address that was just deployed: anything stored under it came from an earlier chain that
 /// reused the address (a restarted dev chain), not from this one.
 pub async fn purge_registry(pool: &PgPool, chain_id: u64, contract: Address) -> Result<()> {
     let mut tx = pool.begin().await?;
-    for table in EVENT_TABLES.iter().chain(&["indexer_cursors"]) {
+    for table in EVENT_TABLES.iter().chain(&["indexed_blocks", "indexer_cursors"]) {
         sqlx::query(&format!("DELETE FROM {table} WHERE chain_id = $1 AND contract = $2"))
             .bind(to_i64(chain_id)?)
             .bind(contract.to_vec())
@@ -314,11 +376,11 @@ mod tests {
     #[sqlx::test(migrator = "crate::MIGRATOR")]
     async fn range_and_cursor_commit_together_once(pool: PgPool) {
         assert_eq!(load_cursor(&pool, 31337, REGISTRY, 5).await.unwrap().next_block, 5);
-        assert!(commit_range(&pool, 31337, REGISTRY, 5, 9, &[event(7, 0)]).await.unwrap());
+        assert!(commit_range(&pool, 31337, REGISTRY, 5, 9, B256::ZERO, &[event(7, 0)]).await.unwrap());
         assert_eq!(load_cursor(&pool, 31337, REGISTRY, 0).await.unwrap().next_block, 10);
         assert_eq!(rows(&pool).await, 1);
         // A writer that still believes the cursor is at 5 (a crashed or duplicate indexer) writes nothing.
-        assert!(!commit_range(&pool, 31337, REGISTRY, 5, 9, &[event(7, 0), event(8, 1)]).await.unwrap());
+        assert!(!commit_range(&pool, 31337, REGISTRY, 5, 9, B256::ZERO, &[event(7, 0), event(8, 1)]).await.unwrap());
         assert_eq!(rows(&pool).await, 1);
         assert_eq!(load_cursor(&pool, 31337, REGISTRY, 0).await.unwrap().next_block, 10);
         // NUL cannot be stored in TEXT; it is replaced, not dropped or fatal.
@@ -329,11 +391,11 @@ mod tests {
     #[sqlx::test(migrator = "crate::MIGRATOR")]
     async fn purge_removes_one_registry_only(pool: PgPool) {
         load_cursor(&pool, 31337, REGISTRY, 0).await.unwrap();
-        commit_range(&pool, 31337, REGISTRY, 0, 9, &[event(7, 0)]).await.unwrap();
+        commit_range(&pool, 31337, REGISTRY, 0, 9, B256::ZERO, &[event(7, 0)]).await.unwrap();
         let mut other = event(7, 1);
         other.meta.contract = Address::repeat_byte(0xEE);
         load_cursor(&pool, 31337, other.meta.contract, 0).await.unwrap();
-        commit_range(&pool, 31337, other.meta.contract, 0, 9, &[other]).await.unwrap();
+        commit_range(&pool, 31337, other.meta.contract, 0, 9, B256::ZERO, &[other]).await.unwrap();
         purge_registry(&pool, 31337, REGISTRY).await.unwrap();
         assert_eq!(rows(&pool).await, 1);
         assert_eq!(load_cursor(&pool, 31337, REGISTRY, 3).await.unwrap().next_block, 3);

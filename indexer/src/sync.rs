@@ -43,6 +43,8 @@ pub struct SyncReport {
     pub ranges: u64,
     /// Events written (including ones already present).
     pub events: u64,
+    /// Depth of a reorg undone at the start of the pass, in blocks (zero if none).
+    pub reorged: u64,
 }
 
 /// Indexes one registry on one chain into Postgres.
@@ -70,14 +72,22 @@ impl Indexer {
     pub async fn sync_to_head(&self) -> Result<SyncReport> {
         let head = self.provider.get_block_number().await.map_err(|e| Error::rpc("eth_blockNumber", e))?;
         let registry = self.config.registry;
+        store::load_cursor(&self.pool, self.chain_id, registry, self.config.start_block).await?;
+        let reorged = self.undo_reorg().await?;
         let mut cursor = store::load_cursor(&self.pool, self.chain_id, registry, self.config.start_block).await?;
         store::record_head(&self.pool, self.chain_id, registry, head).await?;
-        let mut report = SyncReport { head, ..SyncReport::default() };
+        let mut report = SyncReport { head, reorged, ..SyncReport::default() };
         while cursor.next_block <= head {
             let from = cursor.next_block;
             let to = head.min(from + self.config.batch_blocks.max(1) - 1);
+            // The range is only committed if block `to` is the same before and after reading its logs.
+            let before = self.block_hash(to).await?;
             let events = self.fetch(from, to).await?;
-            if store::commit_range(&self.pool, self.chain_id, registry, from, to, &events).await? {
+            if self.block_hash(to).await? != before || events.iter().any(|e| e.meta.block_number == to && e.meta.block_hash != before) {
+                warn!(chain_id = self.chain_id, block = to, "chain changed while reading; reading the range again");
+                continue;
+            }
+            if store::commit_range(&self.pool, self.chain_id, registry, from, to, before, &events).await? {
                 report.ranges += 1;
                 report.events += events.len() as u64;
                 if !events.is_empty() {
@@ -89,6 +99,55 @@ impl Indexer {
             cursor = store::load_cursor(&self.pool, self.chain_id, registry, self.config.start_block).await?;
         }
         Ok(report)
+    }
+
+    /// The canonical hash of block `number`.
+    async fn block_hash(&self, number: u64) -> Result<alloy::primitives::B256> {
+        self.block_hash_or_none(number)
+            .await?
+            .ok_or_else(|| Error::rpc("eth_getBlockByNumber", format!("block {number} not found")))
+    }
+
+    /// Detects a reorg (a kept block hash no longer canonical), finds the fork point among the kept hashes and
+    /// undoes everything above it in one transaction. A reorg deeper than the kept window re-syncs from the start
+    /// block. Returns the depth undone (blocks), or zero.
+    async fn undo_reorg(&self) -> Result<u64> {
+        let kept = store::kept_blocks(&self.pool, self.chain_id, self.config.registry).await?;
+        let Some(&(top, top_hash)) = kept.first() else { return Ok(0) };
+        if self.block_hash_or_none(top).await? == Some(top_hash) {
+            return Ok(0);
+        }
+        let mut fork = None;
+        for &(number, hash) in &kept[1..] {
+            if self.block_hash_or_none(number).await? == Some(hash) {
+                fork = Some(number);
+                break;
+            }
+        }
+        let fork = match fork {
+            Some(fork) => fork,
+            None => {
+                tracing::error!(
+                    chain_id = self.chain_id,
+                    kept = kept.len(),
+                    "reorg deeper than every kept block hash; re-syncing from the start block"
+                );
+                self.config.start_block.saturating_sub(1)
+            }
+        };
+        warn!(chain_id = self.chain_id, fork, depth = top - fork, "reorg detected; undoing the blocks above the fork");
+        store::rewind(&self.pool, self.chain_id, self.config.registry, fork).await?;
+        Ok(top - fork)
+    }
+
+    /// The canonical hash of block `number`, or `None` if the chain is now shorter.
+    async fn block_hash_or_none(&self, number: u64) -> Result<Option<alloy::primitives::B256>> {
+        Ok(self
+            .provider
+            .get_block_by_number(BlockNumberOrTag::Number(number))
+            .await
+            .map_err(|e| Error::rpc("eth_getBlockByNumber", e))?
+            .map(|b| b.header.hash))
     }
 
     /// Follows the head until `shutdown` resolves. Transient failures (RPC, Postgres) are logged and retried
