@@ -73,7 +73,7 @@ async fn a_dropped_branch_is_undone_and_the_new_one_indexed() -> anyhow::Result<
     // The database equals a fresh read of the chain: same number of registry events.
     let logs = stack.admin.get_logs(&Filter::new().address(stack.registry).from_block(0)).await?;
     let mut rows = 0i64;
-    for table in prova_indexer::store::EVENT_TABLES {
+    for table in prova_indexer::events::all_tables() {
         rows += sqlx::query_scalar::<_, i64>(&format!("SELECT count(*) FROM {table}")).fetch_one(&stack.pool).await?;
     }
     assert_eq!(rows, logs.len() as i64);

@@ -193,7 +193,7 @@ fn field(text: &str, label: &str) -> String {
 
 async fn count_rows(stack: &Stack) -> anyhow::Result<i64> {
     let mut total = 0;
-    for table in prova_indexer::store::EVENT_TABLES {
+    for table in prova_indexer::events::all_tables() {
         let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}")).fetch_one(&stack.pool).await?;
         total += n;
     }

@@ -12,6 +12,8 @@ use alloy::signers::local::PrivateKeySigner;
 use prova_core::local::{LocalPostgres, find_foundry_tool, free_port};
 use sqlx::PgPool;
 
+pub mod chaos_proxy;
+
 /// One test's world: anvil with a deployed registry, a fresh database, and a scratch folder.
 pub struct Stack {
     /// The anvil process (killed on drop).

@@ -11,6 +11,7 @@ pub mod manifest;
 pub mod merkle;
 pub mod model_signing;
 pub mod outputs;
+pub mod reputation;
 pub mod signer;
 pub mod verify;
 

@@ -17,6 +17,9 @@ pub enum Error {
         /// What the node or transport said.
         message: String,
     },
+    /// `eth_getLogs` refused a single block's logs as too large (a range cannot be split further).
+    #[error("eth_getLogs range limit: {0}")]
+    RangeLimit(String),
     /// A Postgres statement failed.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),

@@ -1,13 +1,13 @@
 //! Writing decoded registry events and the cursor to Postgres, in one transaction per block range.
 
+use std::collections::BTreeMap;
+
 use alloy::primitives::{Address, B256};
 use chrono::{DateTime, Utc};
-use prova_core::bindings::IProvenanceRegistry::IProvenanceRegistryEvents as Event;
-use sqlx::postgres::PgArguments;
-use sqlx::query::Query;
 use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::error::{Error, Result};
+use crate::events::{self, ContractKind, Row, Value};
 
 /// Where a log sits on the chain: the columns every event row shares.
 #[derive(Debug, Clone)]
@@ -33,8 +33,8 @@ pub struct LogMeta {
 pub struct IndexedEvent {
     /// Where it is.
     pub meta: LogMeta,
-    /// What it says.
-    pub event: Event,
+    /// What it says, as its table row.
+    pub row: Row,
 }
 
 /// Postgres' BIGINT for a chain quantity; values beyond i64 cannot occur on real chains and are refused.
@@ -42,121 +42,111 @@ pub fn to_i64(value: u64) -> Result<i64> {
     i64::try_from(value).map_err(|_| Error::Inconsistent(format!("value {value} does not fit in BIGINT")))
 }
 
-/// Postgres TEXT cannot hold NUL; event strings are stored with NUL replaced by U+FFFD.
-fn text(value: &str) -> String {
-    value.replace('\0', "\u{FFFD}")
+/// The values of one column across a batch of rows, bound as one Postgres array.
+enum Column {
+    Bytes(Vec<Vec<u8>>),
+    Text(Vec<String>),
+    Int(Vec<i64>),
+    Numeric(Vec<String>),
+    Bool(Vec<bool>),
 }
 
-type PgQuery<'q> = Query<'q, Postgres, PgArguments>;
+impl Column {
+    fn new(first: &Value, capacity: usize) -> Self {
+        match first {
+            Value::Bytes(_) => Column::Bytes(Vec::with_capacity(capacity)),
+            Value::Text(_) => Column::Text(Vec::with_capacity(capacity)),
+            Value::Int(_) => Column::Int(Vec::with_capacity(capacity)),
+            Value::Numeric(_) => Column::Numeric(Vec::with_capacity(capacity)),
+            Value::Bool(_) => Column::Bool(Vec::with_capacity(capacity)),
+        }
+    }
 
-/// Binds the seven columns every event table starts with.
-fn bind_meta<'q>(query: PgQuery<'q>, meta: &LogMeta) -> Result<PgQuery<'q>> {
-    Ok(query
-        .bind(to_i64(meta.chain_id)?)
-        .bind(meta.tx_hash.to_vec())
-        .bind(to_i64(meta.log_index)?)
-        .bind(meta.contract.to_vec())
-        .bind(to_i64(meta.block_number)?)
-        .bind(meta.block_hash.to_vec())
-        .bind(meta.block_time))
+    fn push(&mut self, table: &str, value: &Value) -> Result<()> {
+        match (self, value) {
+            (Column::Bytes(c), Value::Bytes(v)) => c.push(v.clone()),
+            (Column::Text(c), Value::Text(v)) => c.push(v.clone()),
+            (Column::Int(c), Value::Int(v)) => c.push(*v),
+            (Column::Numeric(c), Value::Numeric(v)) => c.push(v.clone()),
+            (Column::Bool(c), Value::Bool(v)) => c.push(*v),
+            _ => return Err(Error::Inconsistent(format!("rows of {table} disagree on a column's type"))),
+        }
+        Ok(())
+    }
+
+    /// The parameter's cast in `unnest(...)`.
+    fn cast(&self) -> &'static str {
+        match self {
+            Column::Bytes(_) => "::BYTEA[]",
+            Column::Text(_) => "::TEXT[]",
+            Column::Int(_) => "::BIGINT[]",
+            Column::Numeric(_) => "::TEXT[]::NUMERIC[]",
+            Column::Bool(_) => "::BOOLEAN[]",
+        }
+    }
+
+    fn bind<'q>(self, query: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
+        match self {
+            Column::Bytes(c) => query.bind(c),
+            Column::Text(c) | Column::Numeric(c) => query.bind(c),
+            Column::Int(c) => query.bind(c),
+            Column::Bool(c) => query.bind(c),
+        }
+    }
 }
 
-/// `INSERT INTO table (the seven common columns, extra columns) VALUES (...) ON CONFLICT DO NOTHING`, as a
-/// static string; the common columns take `$1..$7`, the extra ones the placeholders given.
-macro_rules! insert_sql {
-    ($table:literal, $columns:literal, $placeholders:literal) => {
-        sqlx::query(concat!(
-            "INSERT INTO ",
-            $table,
-            " (chain_id, tx_hash, log_index, contract, block_number, block_hash, block_time, ",
-            $columns,
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, ",
-            $placeholders,
-            ") ON CONFLICT (chain_id, tx_hash, log_index) DO NOTHING"
-        ))
-    };
-}
-
-/// Inserts one event row; re-inserting the same event is a no-op.
-async fn insert_event(tx: &mut Transaction<'_, Postgres>, indexed: &IndexedEvent) -> Result<()> {
-    let meta = &indexed.meta;
-    let query = match &indexed.event {
-        Event::PublisherRegistered(e) => {
-            bind_meta(insert_sql!("publisher_registered", "publisher, admin, name, metadata_uri", "$8, $9, $10, $11"), meta)?
-                .bind(e.publisher.to_vec())
-                .bind(e.admin.to_vec())
-                .bind(text(&e.name))
-                .bind(text(&e.metadataURI))
+/// Inserts a batch of events, one `INSERT ... SELECT FROM unnest(arrays)` per table; re-inserting an event is a
+/// no-op.
+async fn insert_events(tx: &mut Transaction<'_, Postgres>, events: &[IndexedEvent]) -> Result<()> {
+    let mut by_table: BTreeMap<&'static str, Vec<&IndexedEvent>> = BTreeMap::new();
+    for event in events {
+        by_table.entry(event.row.table).or_default().push(event);
+    }
+    for (table, rows) in by_table {
+        let first = &rows[0].row;
+        let n = rows.len();
+        let (mut chain, mut tx_hash, mut log_index, mut contract, mut block, mut block_hash, mut time) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        let mut columns: Vec<Column> = first.values.iter().map(|v| Column::new(v, n)).collect();
+        for event in &rows {
+            let meta = &event.meta;
+            chain.push(to_i64(meta.chain_id)?);
+            tx_hash.push(meta.tx_hash.to_vec());
+            log_index.push(to_i64(meta.log_index)?);
+            contract.push(meta.contract.to_vec());
+            block.push(to_i64(meta.block_number)?);
+            block_hash.push(meta.block_hash.to_vec());
+            time.push(meta.block_time);
+            if event.row.values.len() != columns.len() {
+                return Err(Error::Inconsistent(format!("rows of {table} disagree on their columns")));
+            }
+            for (column, value) in columns.iter_mut().zip(&event.row.values) {
+                column.push(table, value)?;
+            }
         }
-        Event::PublisherAdminTransferStarted(e) => {
-            bind_meta(insert_sql!("publisher_admin_transfer_started", "publisher, admin, pending_admin", "$8, $9, $10"), meta)?
-                .bind(e.publisher.to_vec())
-                .bind(e.admin.to_vec())
-                .bind(e.pendingAdmin.to_vec())
+        let mut params = String::from("$1::BIGINT[], $2::BYTEA[], $3::BIGINT[], $4::BYTEA[], $5::BIGINT[], $6::BYTEA[], $7::TIMESTAMPTZ[]");
+        for (i, column) in columns.iter().enumerate() {
+            params.push_str(&format!(", ${}{}", i + 8, column.cast()));
         }
-        Event::PublisherAdminTransferred(e) => {
-            bind_meta(insert_sql!("publisher_admin_transferred", "publisher, previous_admin, new_admin", "$8, $9, $10"), meta)?
-                .bind(e.publisher.to_vec())
-                .bind(e.previousAdmin.to_vec())
-                .bind(e.newAdmin.to_vec())
+        let sql = format!(
+            "INSERT INTO {table} (chain_id, tx_hash, log_index, contract, block_number, block_hash, block_time, {})
+             SELECT * FROM unnest({params}) ON CONFLICT (chain_id, tx_hash, log_index) DO NOTHING",
+            first.columns.join(", ")
+        );
+        let mut query =
+            sqlx::query(&sql).bind(chain).bind(tx_hash).bind(log_index).bind(contract).bind(block).bind(block_hash).bind(time);
+        for column in columns {
+            query = column.bind(query);
         }
-        Event::AttestorAdded(e) => {
-            bind_meta(insert_sql!("attestor_added", "publisher, key", "$8, $9"), meta)?.bind(e.publisher.to_vec()).bind(e.key.to_vec())
-        }
-        Event::AttestorRevoked(e) => {
-            bind_meta(insert_sql!("attestor_revoked", "publisher, key", "$8, $9"), meta)?.bind(e.publisher.to_vec()).bind(e.key.to_vec())
-        }
-        Event::AttestorCompromised(e) => {
-            bind_meta(insert_sql!("attestor_compromised", "publisher, key, since", "$8, $9, $10"), meta)?
-                .bind(e.publisher.to_vec())
-                .bind(e.key.to_vec())
-                .bind(to_i64(e.since)?)
-        }
-        Event::ModelVersionRegistered(e) => {
-            bind_meta(insert_sql!("model_version_registered", "version_hash, model_id, publisher, parent, attestor, metadata_uri, metadata_hash", "$8, $9, $10, $11, $12, $13, $14"), meta)?
-                .bind(e.versionHash.to_vec())
-                .bind(e.modelId.to_vec())
-                .bind(e.publisher.to_vec())
-                .bind(e.parent.to_vec())
-                .bind(e.attestor.to_vec())
-                .bind(text(&e.metadataURI))
-                .bind(e.metadataHash.to_vec())
-        }
-        Event::ModelVersionRevoked(e) => {
-            bind_meta(insert_sql!("model_version_revoked", "version_hash, publisher, reason", "$8, $9, $10"), meta)?
-                .bind(e.versionHash.to_vec())
-                .bind(e.publisher.to_vec())
-                .bind(text(&e.reason))
-        }
-        Event::OutputsAttested(e) => bind_meta(
-            insert_sql!(
-                "outputs_attested",
-                "root, version_hash, publisher, attestor, leaf_count, window_start, window_end, batch_uri",
-                "$8, $9, $10, $11, $12, $13, $14, $15"
-            ),
-            meta,
-        )?
-        .bind(e.root.to_vec())
-        .bind(e.versionHash.to_vec())
-        .bind(e.publisher.to_vec())
-        .bind(e.attestor.to_vec())
-        .bind(to_i64(e.leafCount)?)
-        .bind(to_i64(e.windowStart)?)
-        .bind(to_i64(e.windowEnd)?)
-        .bind(text(&e.batchURI)),
-        Event::OutputBatchRevoked(e) => {
-            bind_meta(insert_sql!("output_batch_revoked", "root, publisher, reason", "$8, $9, $10"), meta)?
-                .bind(e.root.to_vec())
-                .bind(e.publisher.to_vec())
-                .bind(text(&e.reason))
-        }
-        Event::NonceInvalidated(e) => {
-            bind_meta(insert_sql!("nonce_invalidated", "signer, nonce", "$8, $9"), meta)?
-                .bind(e.signer.to_vec())
-                .bind(e.nonce.to_be_bytes::<32>().to_vec())
-        }
-    };
-    query.execute(&mut **tx).await?;
+        query.execute(&mut **tx).await?;
+    }
     Ok(())
 }
 
@@ -167,14 +157,15 @@ pub struct Cursor {
     pub next_block: u64,
 }
 
-/// Reads the cursor, creating it at `start_block` if this registry was never indexed.
-pub async fn load_cursor(pool: &PgPool, chain_id: u64, contract: Address, start_block: u64) -> Result<Cursor> {
+/// Reads the cursor, creating it at `start_block` if this contract was never indexed.
+pub async fn load_cursor(pool: &PgPool, chain_id: u64, contract: Address, kind: ContractKind, start_block: u64) -> Result<Cursor> {
     sqlx::query(
-        "INSERT INTO indexer_cursors (chain_id, contract, next_block) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        "INSERT INTO indexer_cursors (chain_id, contract, next_block, kind) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
     )
     .bind(to_i64(chain_id)?)
     .bind(contract.to_vec())
     .bind(to_i64(start_block)?)
+    .bind(kind.to_string())
     .execute(pool)
     .await?;
     let next: i64 = sqlx::query_scalar("SELECT next_block FROM indexer_cursors WHERE chain_id = $1 AND contract = $2")
@@ -185,28 +176,54 @@ pub async fn load_cursor(pool: &PgPool, chain_id: u64, contract: Address, start_
     Ok(Cursor { next_block: next as u64 })
 }
 
-/// Records the latest chain head seen, for `/v1/status`.
-pub async fn record_head(pool: &PgPool, chain_id: u64, contract: Address, head: u64) -> Result<()> {
+/// Records which instance holds the write lock.
+pub async fn record_writer(pool: &PgPool, chain_id: u64, contract: Address, instance: &str) -> Result<()> {
+    sqlx::query("UPDATE indexer_cursors SET writer = $3 WHERE chain_id = $1 AND contract = $2")
+        .bind(to_i64(chain_id)?)
+        .bind(contract.to_vec())
+        .bind(instance)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Records the latest chain head and finalized block seen, for `/v1/status` and the API's finality.
+pub async fn record_head(pool: &PgPool, chain_id: u64, contract: Address, head: u64, finalized: u64) -> Result<()> {
     sqlx::query(
-        "UPDATE indexer_cursors SET head_block = $3, head_seen_at = now() WHERE chain_id = $1 AND contract = $2",
+        "UPDATE indexer_cursors SET head_block = $3, finalized_block = $4, head_seen_at = now()
+         WHERE chain_id = $1 AND contract = $2",
     )
     .bind(to_i64(chain_id)?)
     .bind(contract.to_vec())
     .bind(to_i64(head)?)
+    .bind(to_i64(finalized.min(head))?)
     .execute(pool)
     .await?;
     Ok(())
 }
 
-/// Block hashes kept per registry for reorg detection; a reorg deeper than this re-syncs from the start block.
-pub const KEPT_BLOCKS: i64 = 4096;
+/// Records the last transient fault (or clears it with `None`), for `/v1/status`.
+pub async fn record_fault(pool: &PgPool, chain_id: u64, contract: Address, fault: Option<&str>) -> Result<()> {
+    sqlx::query(
+        "UPDATE indexer_cursors SET last_error = $3, last_error_at = CASE WHEN $3::TEXT IS NULL THEN last_error_at ELSE now() END
+         WHERE chain_id = $1 AND contract = $2 AND last_error IS DISTINCT FROM $3::TEXT",
+    )
+    .bind(to_i64(chain_id)?)
+    .bind(contract.to_vec())
+    .bind(fault)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
 
 /// Writes the events of blocks `from..=to` and moves the cursor to `to + 1`, all in one transaction, together with
-/// the hash of block `to` and of every block holding an event (for reorg detection).
+/// the hash of block `to` and of every block holding an event (for reorg detection); hashes more than `kept`
+/// blocks below `to` are dropped.
 ///
 /// The cursor row is locked and must still read `from`; if another writer moved it, nothing is written and
 /// `Ok(false)` is returned. A crash before commit leaves both rows and cursor untouched, so nothing is lost or
 /// duplicated.
+#[allow(clippy::too_many_arguments)]
 pub async fn commit_range(
     pool: &PgPool,
     chain_id: u64,
@@ -215,6 +232,7 @@ pub async fn commit_range(
     to: u64,
     to_hash: B256,
     events: &[IndexedEvent],
+    kept: u64,
 ) -> Result<bool> {
     let mut tx = pool.begin().await?;
     let current: Option<i64> = sqlx::query_scalar(
@@ -228,9 +246,7 @@ pub async fn commit_range(
         tx.rollback().await?;
         return Ok(false);
     }
-    for event in events {
-        insert_event(&mut tx, event).await?;
-    }
+    insert_events(&mut tx, events).await?;
     let mut blocks: Vec<(i64, Vec<u8>)> = events.iter().map(|e| (e.meta.block_number as i64, e.meta.block_hash.to_vec())).collect();
     blocks.push((to_i64(to)?, to_hash.to_vec()));
     blocks.sort();
@@ -250,7 +266,7 @@ pub async fn commit_range(
     sqlx::query("DELETE FROM indexed_blocks WHERE chain_id = $1 AND contract = $2 AND block_number < $3")
         .bind(to_i64(chain_id)?)
         .bind(contract.to_vec())
-        .bind(to_i64(to)? - KEPT_BLOCKS)
+        .bind(to_i64(to)? - to_i64(kept)?)
         .execute(&mut *tx)
         .await?;
     sqlx::query(
@@ -265,22 +281,7 @@ pub async fn commit_range(
     Ok(true)
 }
 
-/// Every table holding registry events.
-pub const EVENT_TABLES: &[&str] = &[
-    "publisher_registered",
-    "publisher_admin_transfer_started",
-    "publisher_admin_transferred",
-    "attestor_added",
-    "attestor_revoked",
-    "attestor_compromised",
-    "model_version_registered",
-    "model_version_revoked",
-    "nonce_invalidated",
-    "outputs_attested",
-    "output_batch_revoked",
-];
-
-/// The kept block hashes of a registry, highest first.
+/// The kept block hashes of a contract, highest first.
 pub async fn kept_blocks(pool: &PgPool, chain_id: u64, contract: Address) -> Result<Vec<(u64, B256)>> {
     let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
         "SELECT block_number, block_hash FROM indexed_blocks WHERE chain_id = $1 AND contract = $2
@@ -293,35 +294,35 @@ pub async fn kept_blocks(pool: &PgPool, chain_id: u64, contract: Address) -> Res
     Ok(rows.into_iter().map(|(n, h)| (n as u64, B256::from_slice(&h))).collect())
 }
 
-/// Undoes everything indexed above block `fork` (events and kept hashes) and moves the cursor to `fork + 1`, in one
-/// transaction.
-pub async fn rewind(pool: &PgPool, chain_id: u64, contract: Address, fork: u64) -> Result<()> {
+/// Undoes everything indexed from block `next` on (events of every kind and kept hashes) and moves the cursor back
+/// to `next`, in one transaction.
+pub async fn rewind(pool: &PgPool, chain_id: u64, contract: Address, next: u64) -> Result<()> {
     let mut tx = pool.begin().await?;
-    for table in EVENT_TABLES.iter().chain(&["indexed_blocks"]) {
-        sqlx::query(&format!("DELETE FROM {table} WHERE chain_id = $1 AND contract = $2 AND block_number > $3"))
+    for table in events::all_tables().chain(["indexed_blocks"]) {
+        sqlx::query(&format!("DELETE FROM {table} WHERE chain_id = $1 AND contract = $2 AND block_number >= $3"))
             .bind(to_i64(chain_id)?)
             .bind(contract.to_vec())
-            .bind(to_i64(fork)?)
+            .bind(to_i64(next)?)
             .execute(&mut *tx)
             .await?;
     }
     sqlx::query("UPDATE indexer_cursors SET next_block = $3, updated_at = now() WHERE chain_id = $1 AND contract = $2")
         .bind(to_i64(chain_id)?)
         .bind(contract.to_vec())
-        .bind(to_i64(fork + 1)?)
+        .bind(to_i64(next)?)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
     Ok(())
 }
 
-/// Deletes everything indexed for one registry, and its cursor, in one transaction.
+/// Deletes everything indexed for one contract, and its cursor, in one transaction.
 ///
 /// For a registry address that was just deployed: anything stored under it came from an earlier chain that
 /// reused the address (a restarted dev chain), not from this one.
 pub async fn purge_registry(pool: &PgPool, chain_id: u64, contract: Address) -> Result<()> {
     let mut tx = pool.begin().await?;
-    for table in EVENT_TABLES.iter().chain(&["indexed_blocks", "indexer_cursors"]) {
+    for table in events::all_tables().chain(["indexed_blocks", "indexer_cursors"]) {
         sqlx::query(&format!("DELETE FROM {table} WHERE chain_id = $1 AND contract = $2"))
             .bind(to_i64(chain_id)?)
             .bind(contract.to_vec())
@@ -330,12 +331,6 @@ pub async fn purge_registry(pool: &PgPool, chain_id: u64, contract: Address) -> 
     }
     tx.commit().await?;
     Ok(())
-}
-
-/// Decodes a raw log of the registry, or `None` for a log that is not one of its events.
-pub fn decode(log: &alloy::primitives::Log) -> Option<Event> {
-    use alloy::sol_types::SolEventInterface;
-    Event::decode_log(log).ok().map(|decoded| decoded.data)
 }
 
 #[cfg(test)]
@@ -357,15 +352,17 @@ mod tests {
                 tx_hash: B256::repeat_byte(0x10 + block as u8),
                 log_index,
             },
-            event: Event::ModelVersionRegistered(IProvenanceRegistry::ModelVersionRegistered {
-                versionHash: b256!("00000000000000000000000000000000000000000000000000000000000000aa"),
-                modelId: B256::repeat_byte(1),
-                publisher: Address::repeat_byte(2),
-                parent: B256::ZERO,
-                attestor: Address::repeat_byte(3),
-                metadataURI: "ipfs://x\0y".into(),
-                metadataHash: B256::ZERO,
-            }),
+            row: events::provenance_row(IProvenanceRegistry::IProvenanceRegistryEvents::ModelVersionRegistered(
+                IProvenanceRegistry::ModelVersionRegistered {
+                    versionHash: b256!("00000000000000000000000000000000000000000000000000000000000000aa"),
+                    modelId: B256::repeat_byte(1),
+                    publisher: Address::repeat_byte(2),
+                    parent: B256::ZERO,
+                    attestor: Address::repeat_byte(3),
+                    metadataURI: "ipfs://x\0y".into(),
+                    metadataHash: B256::ZERO,
+                },
+            )),
         }
     }
 
@@ -375,14 +372,14 @@ mod tests {
 
     #[sqlx::test(migrator = "crate::MIGRATOR")]
     async fn range_and_cursor_commit_together_once(pool: PgPool) {
-        assert_eq!(load_cursor(&pool, 31337, REGISTRY, 5).await.unwrap().next_block, 5);
-        assert!(commit_range(&pool, 31337, REGISTRY, 5, 9, B256::ZERO, &[event(7, 0)]).await.unwrap());
-        assert_eq!(load_cursor(&pool, 31337, REGISTRY, 0).await.unwrap().next_block, 10);
+        assert_eq!(load_cursor(&pool, 31337, REGISTRY, ContractKind::Provenance, 5).await.unwrap().next_block, 5);
+        assert!(commit_range(&pool, 31337, REGISTRY, 5, 9, B256::ZERO, &[event(7, 0)], 64).await.unwrap());
+        assert_eq!(load_cursor(&pool, 31337, REGISTRY, ContractKind::Provenance, 0).await.unwrap().next_block, 10);
         assert_eq!(rows(&pool).await, 1);
         // A writer that still believes the cursor is at 5 (a crashed or duplicate indexer) writes nothing.
-        assert!(!commit_range(&pool, 31337, REGISTRY, 5, 9, B256::ZERO, &[event(7, 0), event(8, 1)]).await.unwrap());
+        assert!(!commit_range(&pool, 31337, REGISTRY, 5, 9, B256::ZERO, &[event(7, 0), event(8, 1)], 64).await.unwrap());
         assert_eq!(rows(&pool).await, 1);
-        assert_eq!(load_cursor(&pool, 31337, REGISTRY, 0).await.unwrap().next_block, 10);
+        assert_eq!(load_cursor(&pool, 31337, REGISTRY, ContractKind::Provenance, 0).await.unwrap().next_block, 10);
         // NUL cannot be stored in TEXT; it is replaced, not dropped or fatal.
         let uri: String = sqlx::query_scalar("SELECT metadata_uri FROM model_version_registered").fetch_one(&pool).await.unwrap();
         assert_eq!(uri, "ipfs://x\u{FFFD}y");
@@ -390,14 +387,14 @@ mod tests {
 
     #[sqlx::test(migrator = "crate::MIGRATOR")]
     async fn purge_removes_one_registry_only(pool: PgPool) {
-        load_cursor(&pool, 31337, REGISTRY, 0).await.unwrap();
-        commit_range(&pool, 31337, REGISTRY, 0, 9, B256::ZERO, &[event(7, 0)]).await.unwrap();
+        load_cursor(&pool, 31337, REGISTRY, ContractKind::Provenance, 0).await.unwrap();
+        commit_range(&pool, 31337, REGISTRY, 0, 9, B256::ZERO, &[event(7, 0)], 64).await.unwrap();
         let mut other = event(7, 1);
         other.meta.contract = Address::repeat_byte(0xEE);
-        load_cursor(&pool, 31337, other.meta.contract, 0).await.unwrap();
-        commit_range(&pool, 31337, other.meta.contract, 0, 9, B256::ZERO, &[other]).await.unwrap();
+        load_cursor(&pool, 31337, other.meta.contract, ContractKind::Provenance, 0).await.unwrap();
+        commit_range(&pool, 31337, other.meta.contract, 0, 9, B256::ZERO, &[other], 64).await.unwrap();
         purge_registry(&pool, 31337, REGISTRY).await.unwrap();
         assert_eq!(rows(&pool).await, 1);
-        assert_eq!(load_cursor(&pool, 31337, REGISTRY, 3).await.unwrap().next_block, 3);
+        assert_eq!(load_cursor(&pool, 31337, REGISTRY, ContractKind::Provenance, 3).await.unwrap().next_block, 3);
     }
 }

@@ -1,66 +1,118 @@
-//! The indexing loop: backfill with `eth_getLogs` from the cursor to the head, then follow the head.
+//! The indexing loop: undo any reorg, backfill with concurrent adaptive `eth_getLogs` from the cursor to the head,
+//! commit in large batches with the cursor, then follow the head. One writer per contract holds a Postgres advisory
+//! lock; a second instance stands by until the lock frees.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use alloy::eips::BlockNumberOrTag;
-use alloy::primitives::Address;
-use alloy::providers::{DynProvider, Provider};
-use alloy::rpc::types::{Filter, Log};
+use alloy::primitives::{Address, B256, keccak256};
+use alloy::providers::DynProvider;
+use alloy::rpc::types::Log;
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
-use tracing::{info, warn};
+use futures::stream::{FuturesOrdered, StreamExt};
+use futures::FutureExt;
+use indicatif::{ProgressBar, ProgressStyle};
+use sqlx::{Connection, PgConnection, PgPool};
+use tracing::{error, info, warn};
 
 use crate::error::{Error, Result};
+use crate::events::ContractKind;
+use crate::metrics::{ContractLabels, EventLabels, Metrics};
+use crate::rpc::{Fetched, RetryPolicy, Rpc, backoff};
 use crate::store::{self, IndexedEvent, LogMeta};
 
-/// How to index one registry.
+/// How to index one contract.
 #[derive(Debug, Clone)]
 pub struct IndexerConfig {
-    /// The registry's address.
-    pub registry: Address,
-    /// First block to index when the registry was never indexed (usually its deployment block).
+    /// The contract's address.
+    pub contract: Address,
+    /// What it is.
+    pub kind: ContractKind,
+    /// First block to index when the contract was never indexed (usually its deployment block).
     pub start_block: u64,
-    /// Blocks per `eth_getLogs` request.
+    /// First `eth_getLogs` range, in blocks; it grows after small fast answers and halves on range errors.
     pub batch_blocks: u64,
+    /// Largest `eth_getLogs` range.
+    pub max_batch_blocks: u64,
+    /// `eth_getLogs` requests in flight at once.
+    pub concurrency: usize,
+    /// Events per database transaction, at most (ranges fetched concurrently are merged up to this).
+    pub commit_events: usize,
     /// Pause between head polls once caught up.
     pub poll_interval: Duration,
+    /// Block hashes kept for reorg detection; a reorg deeper than this re-syncs from `start_block`.
+    pub kept_blocks: u64,
+    /// Depth taken as final where the node has no `finalized` block tag.
+    pub finality_depth: u64,
+    /// Timeouts and retries of RPC calls.
+    pub retry: RetryPolicy,
+    /// This instance's name, recorded while it holds the write lock.
+    pub instance: String,
+    /// Show a progress bar on a terminal during backfill.
+    pub progress: bool,
 }
 
 impl IndexerConfig {
-    /// Defaults for `registry`: start at block 0, 2,000 blocks per request, poll every 500 ms.
-    pub fn new(registry: Address) -> Self {
-        Self { registry, start_block: 0, batch_blocks: 2_000, poll_interval: Duration::from_millis(500) }
+    /// Defaults for a ProvenanceRegistry at `contract`: start at block 0, ranges of 1,000 growing to 100,000 blocks,
+    /// 4 requests in flight, 50,000 events per transaction, poll every 500 ms, 4,096 kept hashes, finality 64 blocks.
+    pub fn new(contract: Address) -> Self {
+        Self {
+            contract,
+            kind: ContractKind::Provenance,
+            start_block: 0,
+            batch_blocks: 1_000,
+            max_batch_blocks: 100_000,
+            concurrency: 4,
+            commit_events: 50_000,
+            poll_interval: Duration::from_millis(500),
+            kept_blocks: 4_096,
+            finality_depth: 64,
+            retry: RetryPolicy::default(),
+            instance: format!("pid-{}", std::process::id()),
+            progress: false,
+        }
     }
 }
 
-/// Totals of one [`Indexer::sync_to_head`] pass.
+/// Totals of one [`Indexer::sync_to_head`] call.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SyncReport {
-    /// The head the pass caught up to.
+    /// The head caught up to.
     pub head: u64,
-    /// Block ranges committed.
+    /// Transactions committed.
     pub ranges: u64,
     /// Events written (including ones already present).
     pub events: u64,
-    /// Depth of a reorg undone at the start of the pass, in blocks (zero if none).
+    /// Blocks undone by reorgs (zero if none).
     pub reorged: u64,
 }
 
-/// Indexes one registry on one chain into Postgres.
+/// Indexes one contract on one chain into Postgres.
 #[derive(Debug, Clone)]
 pub struct Indexer {
     pool: PgPool,
-    provider: DynProvider,
+    rpc: Rpc,
     chain_id: u64,
     config: IndexerConfig,
+    metrics: Arc<Metrics>,
+    labels: ContractLabels,
 }
 
 impl Indexer {
-    /// Connects the pieces; reads the chain id from the RPC endpoint.
+    /// Connects the pieces with their own metrics; reads the chain id from the RPC endpoint.
     pub async fn new(pool: PgPool, provider: DynProvider, config: IndexerConfig) -> Result<Self> {
-        let chain_id = provider.get_chain_id().await.map_err(|e| Error::rpc("eth_chainId", e))?;
-        Ok(Self { pool, provider, chain_id, config })
+        Self::with_metrics(pool, provider, config, Arc::default()).await
+    }
+
+    /// Connects the pieces, recording into shared `metrics`.
+    pub async fn with_metrics(pool: PgPool, provider: DynProvider, config: IndexerConfig, metrics: Arc<Metrics>) -> Result<Self> {
+        let probe = Rpc::new(provider.clone(), 0, config.retry, metrics.clone(), 1, 1);
+        let chain_id = probe.call("eth_chainId", || alloy::providers::Provider::get_chain_id(&provider)).await?;
+        let rpc = Rpc::new(provider, chain_id, config.retry, metrics.clone(), config.batch_blocks, config.max_batch_blocks);
+        let labels = ContractLabels { chain_id, contract: format!("{:#x}", config.contract) };
+        Ok(Self { pool, rpc, chain_id, config, metrics, labels })
     }
 
     /// The chain being indexed.
@@ -68,160 +120,328 @@ impl Indexer {
         self.chain_id
     }
 
-    /// Indexes every block from the cursor up to the current head, one committed range at a time.
+    /// The metrics this indexer records into.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Indexes every block from the cursor up to the current head, undoing reorgs first. If the chain changes while
+    /// a range is read, the range is dropped and the pass starts again from the reorg check.
     pub async fn sync_to_head(&self) -> Result<SyncReport> {
-        let head = self.provider.get_block_number().await.map_err(|e| Error::rpc("eth_blockNumber", e))?;
-        let registry = self.config.registry;
-        store::load_cursor(&self.pool, self.chain_id, registry, self.config.start_block).await?;
-        let reorged = self.undo_reorg().await?;
-        let mut cursor = store::load_cursor(&self.pool, self.chain_id, registry, self.config.start_block).await?;
-        store::record_head(&self.pool, self.chain_id, registry, head).await?;
-        let mut report = SyncReport { head, reorged, ..SyncReport::default() };
-        while cursor.next_block <= head {
-            let from = cursor.next_block;
-            let to = head.min(from + self.config.batch_blocks.max(1) - 1);
-            // The range is only committed if block `to` is the same before and after reading its logs.
-            let before = self.block_hash(to).await?;
-            let events = self.fetch(from, to).await?;
-            if self.block_hash(to).await? != before || events.iter().any(|e| e.meta.block_number == to && e.meta.block_hash != before) {
-                warn!(chain_id = self.chain_id, block = to, "chain changed while reading; reading the range again");
-                continue;
-            }
-            if store::commit_range(&self.pool, self.chain_id, registry, from, to, before, &events).await? {
-                report.ranges += 1;
-                report.events += events.len() as u64;
-                if !events.is_empty() {
-                    info!(chain_id = self.chain_id, from, to, events = events.len(), "indexed range");
-                }
-            } else {
-                warn!(chain_id = self.chain_id, from, "cursor moved by another writer; reloading");
-            }
-            cursor = store::load_cursor(&self.pool, self.chain_id, registry, self.config.start_block).await?;
-        }
-        Ok(report)
-    }
-
-    /// The canonical hash of block `number`.
-    async fn block_hash(&self, number: u64) -> Result<alloy::primitives::B256> {
-        self.block_hash_or_none(number)
-            .await?
-            .ok_or_else(|| Error::rpc("eth_getBlockByNumber", format!("block {number} not found")))
-    }
-
-    /// Detects a reorg (a kept block hash no longer canonical), finds the fork point among the kept hashes and
-    /// undoes everything above it in one transaction. A reorg deeper than the kept window re-syncs from the start
-    /// block. Returns the depth undone (blocks), or zero.
-    async fn undo_reorg(&self) -> Result<u64> {
-        let kept = store::kept_blocks(&self.pool, self.chain_id, self.config.registry).await?;
-        let Some(&(top, top_hash)) = kept.first() else { return Ok(0) };
-        if self.block_hash_or_none(top).await? == Some(top_hash) {
-            return Ok(0);
-        }
-        let mut fork = None;
-        for &(number, hash) in &kept[1..] {
-            if self.block_hash_or_none(number).await? == Some(hash) {
-                fork = Some(number);
-                break;
-            }
-        }
-        let fork = match fork {
-            Some(fork) => fork,
-            None => {
-                tracing::error!(
-                    chain_id = self.chain_id,
-                    kept = kept.len(),
-                    "reorg deeper than every kept block hash; re-syncing from the start block"
-                );
-                self.config.start_block.saturating_sub(1)
-            }
-        };
-        warn!(chain_id = self.chain_id, fork, depth = top - fork, "reorg detected; undoing the blocks above the fork");
-        store::rewind(&self.pool, self.chain_id, self.config.registry, fork).await?;
-        Ok(top - fork)
-    }
-
-    /// The canonical hash of block `number`, or `None` if the chain is now shorter.
-    async fn block_hash_or_none(&self, number: u64) -> Result<Option<alloy::primitives::B256>> {
-        Ok(self
-            .provider
-            .get_block_by_number(BlockNumberOrTag::Number(number))
-            .await
-            .map_err(|e| Error::rpc("eth_getBlockByNumber", e))?
-            .map(|b| b.header.hash))
-    }
-
-    /// Follows the head until `shutdown` resolves. Transient failures (RPC, Postgres) are logged and retried
-    /// with exponential backoff; the loop never exits on them.
-    pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
-        tokio::pin!(shutdown);
-        let mut backoff = self.config.poll_interval;
+        let mut report = SyncReport::default();
         loop {
-            let pause = match self.sync_to_head().await {
-                Ok(_) => {
-                    backoff = self.config.poll_interval;
-                    self.config.poll_interval
-                }
-                Err(error) => {
-                    warn!(chain_id = self.chain_id, %error, retry_in_ms = backoff.as_millis() as u64, "indexing failed; retrying");
-                    let pause = backoff;
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
-                    pause
-                }
-            };
-            tokio::select! {
-                () = &mut shutdown => return Ok(()),
-                () = tokio::time::sleep(pause) => {}
+            let head = self.rpc.head().await?;
+            let finalized = self.rpc.finalized(head, self.config.finality_depth).await?;
+            store::load_cursor(&self.pool, self.chain_id, self.config.contract, self.config.kind, self.config.start_block).await?;
+            report.reorged += self.undo_reorg().await?;
+            store::record_head(&self.pool, self.chain_id, self.config.contract, head, finalized).await?;
+            self.metrics.head.get_or_create(&self.labels).set(head as i64);
+            self.metrics.finalized.get_or_create(&self.labels).set(finalized as i64);
+            report.head = head;
+            if self.pass(head, &mut report).await? {
+                return Ok(report);
             }
+            warn!(chain_id = self.chain_id, contract = %self.config.contract, "chain changed while reading; checking for a reorg and reading again");
         }
     }
 
-    /// Fetches and decodes the registry's logs in `from..=to`.
-    async fn fetch(&self, from: u64, to: u64) -> Result<Vec<IndexedEvent>> {
-        let filter = Filter::new().address(self.config.registry).from_block(from).to_block(to);
-        let logs = self.provider.get_logs(&filter).await.map_err(|e| Error::rpc("eth_getLogs", e))?;
+    /// One pass from the cursor to `head`. Returns `false` if it must start again (the chain changed under it or
+    /// another writer moved the cursor).
+    async fn pass(&self, head: u64, report: &mut SyncReport) -> Result<bool> {
+        let contract = self.config.contract;
+        let mut next = store::load_cursor(&self.pool, self.chain_id, contract, self.config.kind, self.config.start_block).await?.next_block;
+        let progress = self.progress_bar(next, head);
+        let started = Instant::now();
+        let mut inflight = FuturesOrdered::new();
+        loop {
+            while inflight.len() < self.config.concurrency.max(1) && next <= head {
+                let to = head.min(next + self.rpc.range() - 1);
+                inflight.push_back(self.fetch(next, to));
+                next = to + 1;
+            }
+            let Some(first) = inflight.next().await else { break };
+            // Merge every range already fetched into one transaction, up to `commit_events`.
+            let mut ready = vec![first];
+            let mut events = 0;
+            while events < self.config.commit_events {
+                match inflight.next().now_or_never() {
+                    Some(Some(result)) => {
+                        if let Ok(Some(f)) = &result {
+                            events += f.1.len();
+                        }
+                        ready.push(result);
+                    }
+                    _ => break,
+                }
+            }
+            let mut batch = Vec::new();
+            let mut stop = None;
+            for result in ready {
+                match result {
+                    Ok(Some(fetched)) => batch.push(fetched),
+                    Ok(None) => {
+                        stop = Some(Ok(false));
+                        break;
+                    }
+                    Err(error) => {
+                        stop = Some(Err(error));
+                        break;
+                    }
+                }
+            }
+            if !batch.is_empty() && !self.commit(head, batch, report, progress.as_ref()).await? {
+                return Ok(false);
+            }
+            if let Some(stop) = stop {
+                return stop;
+            }
+        }
+        if let Some(bar) = progress {
+            bar.finish_and_clear();
+            info!(chain_id = self.chain_id, %contract, head, events = report.events, seconds = started.elapsed().as_secs_f64(), "backfill done");
+        }
+        Ok(true)
+    }
+
+    /// Reads `from..=to` and decodes it: `None` if the chain changed while reading.
+    async fn fetch(&self, from: u64, to: u64) -> Result<Option<(Fetched, Vec<IndexedEvent>)>> {
+        let Some(fetched) = self.rpc.fetch(self.config.contract, from, to).await? else { return Ok(None) };
+        let events = self.decode(&fetched.logs).await?;
+        Ok(Some((fetched, events)))
+    }
+
+    /// Writes consecutive fetched ranges and the cursor in one transaction.
+    async fn commit(
+        &self,
+        head: u64,
+        batch: Vec<(Fetched, Vec<IndexedEvent>)>,
+        report: &mut SyncReport,
+        progress: Option<&ProgressBar>,
+    ) -> Result<bool> {
+        let from = batch[0].0.from;
+        let (to, to_hash) = batch.last().map(|(f, _)| (f.to, f.to_hash)).unwrap_or((from, B256::ZERO));
+        let events: Vec<IndexedEvent> = batch.into_iter().flat_map(|(_, events)| events).collect();
+        let committed =
+            store::commit_range(&self.pool, self.chain_id, self.config.contract, from, to, to_hash, &events, self.config.kept_blocks)
+                .await?;
+        if !committed {
+            warn!(chain_id = self.chain_id, from, "cursor moved by another writer; reloading");
+            return Ok(false);
+        }
+        report.ranges += 1;
+        report.events += events.len() as u64;
+        let mut by_table: HashMap<&str, u64> = HashMap::new();
+        for event in &events {
+            *by_table.entry(event.row.table).or_default() += 1;
+        }
+        for (table, count) in by_table {
+            self.metrics.events.get_or_create(&EventLabels { chain_id: self.chain_id, event: table.into() }).inc_by(count);
+        }
+        self.metrics.commits.get_or_create(&self.labels).inc();
+        self.metrics.indexed.get_or_create(&self.labels).set(to as i64);
+        self.metrics.lag.get_or_create(&self.labels).set(head.saturating_sub(to) as i64);
+        self.metrics.range_blocks.get_or_create(&self.labels).set(self.rpc.range() as i64);
+        if let Some(bar) = progress {
+            bar.set_position(to + 1);
+            let seconds = bar.elapsed().as_secs_f64().max(0.001);
+            bar.set_message(format!("{} events ({:.0}/s)", report.events, report.events as f64 / seconds));
+        } else if !events.is_empty() {
+            info!(chain_id = self.chain_id, from, to, events = events.len(), "indexed range");
+        }
+        Ok(true)
+    }
+
+    /// A progress bar over the blocks left, when asked for, on a terminal, and the gap is worth one.
+    fn progress_bar(&self, next: u64, head: u64) -> Option<ProgressBar> {
+        if !self.config.progress || !std::io::stderr().is_terminal() || head < next + 10_000 {
+            return None;
+        }
+        let bar = ProgressBar::new(head + 1);
+        bar.set_position(next);
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} block {pos}/{len} ({per_sec}, ETA {eta}) {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.reset_eta();
+        Some(bar)
+    }
+
+    /// Decodes the contract's logs, with block times from the logs or, where the node leaves them out, the block.
+    async fn decode(&self, logs: &[Log]) -> Result<Vec<IndexedEvent>> {
         let mut times: HashMap<u64, DateTime<Utc>> = HashMap::new();
         let mut events = Vec::with_capacity(logs.len());
         for log in logs {
-            if log.removed {
-                continue;
-            }
-            let Some(event) = store::decode(&log.inner) else {
-                warn!(tx = ?log.transaction_hash, "skipping a log that is not a registry event");
+            let Some(row) = self.config.kind.decode(&log.inner) else {
+                warn!(tx = ?log.transaction_hash, kind = %self.config.kind, "skipping a log that is not a known event");
                 continue;
             };
-            let meta = self.meta(&log, &mut times).await?;
-            events.push(IndexedEvent { meta, event });
+            let incomplete = || Error::rpc("eth_getLogs", "log without block or transaction position");
+            let block_number = log.block_number.ok_or_else(incomplete)?;
+            let block_time = match (times.get(&block_number), log.block_timestamp) {
+                (Some(time), _) => *time,
+                (None, Some(ts)) => unix(ts),
+                (None, None) => {
+                    let (_, ts) = self
+                        .rpc
+                        .block(block_number)
+                        .await?
+                        .ok_or_else(|| Error::rpc("eth_getBlockByNumber", format!("block {block_number} not found")))?;
+                    unix(ts)
+                }
+            };
+            times.insert(block_number, block_time);
+            let meta = LogMeta {
+                chain_id: self.chain_id,
+                contract: log.address(),
+                block_number,
+                block_hash: log.block_hash.ok_or_else(incomplete)?,
+                block_time,
+                tx_hash: log.transaction_hash.ok_or_else(incomplete)?,
+                log_index: log.log_index.ok_or_else(incomplete)?,
+            };
+            events.push(IndexedEvent { meta, row });
         }
         Ok(events)
     }
 
-    /// The position of a log, fetching its block's timestamp when the node does not include it.
-    async fn meta(&self, log: &Log, times: &mut HashMap<u64, DateTime<Utc>>) -> Result<LogMeta> {
-        let incomplete = || Error::rpc("eth_getLogs", "log without block or transaction position");
-        let block_number = log.block_number.ok_or_else(incomplete)?;
-        let block_time = match (times.get(&block_number), log.block_timestamp) {
-            (Some(time), _) => *time,
-            (None, Some(ts)) => unix(ts),
-            (None, None) => {
-                let block = self
-                    .provider
-                    .get_block_by_number(BlockNumberOrTag::Number(block_number))
-                    .await
-                    .map_err(|e| Error::rpc("eth_getBlockByNumber", e))?
-                    .ok_or_else(|| Error::rpc("eth_getBlockByNumber", format!("block {block_number} not found")))?;
-                unix(block.header.timestamp)
+    /// Detects a reorg (the highest kept block hash no longer canonical), finds the fork point among the kept hashes
+    /// by binary search and undoes everything above it in one transaction. A reorg deeper than every kept hash
+    /// re-syncs from the start block. Returns the number of blocks undone, or zero.
+    async fn undo_reorg(&self) -> Result<u64> {
+        let kept = store::kept_blocks(&self.pool, self.chain_id, self.config.contract).await?;
+        let Some(&(top, _)) = kept.first() else { return Ok(0) };
+        let canonical = |i: usize| {
+            let (number, hash) = kept[i];
+            async move { Ok::<_, Error>(self.rpc.block(number).await?.map(|(h, _)| h) == Some(hash)) }
+        };
+        if canonical(0).await? {
+            return Ok(0);
+        }
+        // kept is highest first; canonical-ness is monotone (true from some index on). Find the first true.
+        let (mut lo, mut hi) = (1, kept.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if canonical(mid).await? {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        let next = match kept.get(lo) {
+            Some(&(fork, _)) => fork + 1,
+            None => {
+                error!(
+                    chain_id = self.chain_id,
+                    contract = %self.config.contract,
+                    kept = kept.len(),
+                    start_block = self.config.start_block,
+                    "REORG DEEPER THAN EVERY KEPT BLOCK HASH: undoing everything and re-syncing from the start block"
+                );
+                self.config.start_block
             }
         };
-        times.insert(block_number, block_time);
-        Ok(LogMeta {
-            chain_id: self.chain_id,
-            contract: log.address(),
-            block_number,
-            block_hash: log.block_hash.ok_or_else(incomplete)?,
-            block_time,
-            tx_hash: log.transaction_hash.ok_or_else(incomplete)?,
-            log_index: log.log_index.ok_or_else(incomplete)?,
-        })
+        let depth = top + 1 - next;
+        warn!(chain_id = self.chain_id, contract = %self.config.contract, fork = next.saturating_sub(1), depth, "reorg detected; undoing the blocks above the fork");
+        store::rewind(&self.pool, self.chain_id, self.config.contract, next).await?;
+        self.metrics.reorgs.get_or_create(&self.labels).inc();
+        self.metrics.reorg_depth.get_or_create(&self.labels).observe(depth as f64);
+        Ok(depth)
+    }
+
+    /// The advisory lock key of this chain and contract.
+    fn lock_key(&self) -> i64 {
+        let mut seed = b"prova-indexer".to_vec();
+        seed.extend_from_slice(&self.chain_id.to_be_bytes());
+        seed.extend_from_slice(self.config.contract.as_slice());
+        i64::from_be_bytes(keccak256(seed)[..8].try_into().unwrap_or_default())
+    }
+
+    /// A connection holding the write lock, or `None` if another instance holds it.
+    async fn try_lock(&self) -> Result<Option<PgConnection>> {
+        let mut conn = self.pool.acquire().await?.detach();
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)").bind(self.lock_key()).fetch_one(&mut conn).await?;
+        if !locked {
+            conn.close().await.ok();
+            return Ok(None);
+        }
+        store::load_cursor(&self.pool, self.chain_id, self.config.contract, self.config.kind, self.config.start_block).await?;
+        store::record_writer(&self.pool, self.chain_id, self.config.contract, &self.config.instance).await?;
+        Ok(Some(conn))
+    }
+
+    /// Waits for the write lock, standing by while another instance holds it.
+    async fn acquire_lock(&self) -> PgConnection {
+        let mut announced = false;
+        let mut failures = 0;
+        loop {
+            let pause = match self.try_lock().await {
+                Ok(Some(conn)) => {
+                    self.metrics.writer.get_or_create(&self.labels).set(1);
+                    info!(chain_id = self.chain_id, contract = %self.config.contract, instance = %self.config.instance, "holding the write lock");
+                    return conn;
+                }
+                Ok(None) => {
+                    self.metrics.writer.get_or_create(&self.labels).set(0);
+                    if !announced {
+                        info!(chain_id = self.chain_id, contract = %self.config.contract, "another indexer holds the write lock; standing by");
+                        announced = true;
+                    }
+                    failures = 0;
+                    self.config.poll_interval.max(Duration::from_millis(200))
+                }
+                Err(error) => {
+                    failures += 1;
+                    warn!(chain_id = self.chain_id, %error, "cannot take the write lock; retrying");
+                    backoff(self.config.poll_interval, Duration::from_secs(30), failures)
+                }
+            };
+            tokio::time::sleep(pause).await;
+        }
+    }
+
+    /// Follows the head until `shutdown` resolves, holding the write lock (or standing by for it). Transient
+    /// failures (RPC, Postgres) are recorded for `/v1/status` and retried with jittered exponential backoff; the
+    /// loop never exits on them. If the lock's connection dies (a Postgres restart), the lock is taken again.
+    pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
+        tokio::pin!(shutdown);
+        loop {
+            let mut lock = tokio::select! {
+                () = &mut shutdown => return Ok(()),
+                lock = self.acquire_lock() => lock,
+            };
+            let mut failures = 0;
+            loop {
+                if sqlx::query("SELECT 1").execute(&mut lock).await.is_err() {
+                    warn!(chain_id = self.chain_id, "lost the connection holding the write lock; taking it again");
+                    self.metrics.writer.get_or_create(&self.labels).set(0);
+                    break;
+                }
+                let pause = match self.sync_to_head().await {
+                    Ok(_) => {
+                        if failures > 0 {
+                            info!(chain_id = self.chain_id, "indexing recovered");
+                            store::record_fault(&self.pool, self.chain_id, self.config.contract, None).await.ok();
+                        }
+                        failures = 0;
+                        self.config.poll_interval
+                    }
+                    Err(error) => {
+                        failures += 1;
+                        let pause = backoff(self.config.poll_interval, Duration::from_secs(30), failures);
+                        warn!(chain_id = self.chain_id, %error, retry_in_ms = pause.as_millis() as u64, "indexing failed; retrying");
+                        store::record_fault(&self.pool, self.chain_id, self.config.contract, Some(&error.to_string())).await.ok();
+                        pause
+                    }
+                };
+                tokio::select! {
+                    () = &mut shutdown => {
+                        lock.close().await.ok();
+                        return Ok(());
+                    }
+                    () = tokio::time::sleep(pause) => {}
+                }
+            }
+        }
     }
 }
 

@@ -1,54 +1,179 @@
-//! `prova index`: mirror registry events into Postgres and follow the head.
+//! `prova index`: mirror contract events into Postgres and follow the head, for one chain given by flags or for
+//! several chains and contracts given in a TOML file.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
+use alloy::primitives::Address;
+use anyhow::Context;
 use clap::Args;
-use prova_core::args::{ChainArgs, DatabaseArgs};
-use prova_indexer::{Indexer, IndexerConfig};
+use prova_core::args::DatabaseArgs;
+use prova_indexer::rpc::RetryPolicy;
+use prova_indexer::{ContractKind, Indexer, IndexerConfig, Metrics};
+use serde::Deserialize;
+use tokio::sync::watch;
 
 /// Arguments of `prova index`.
 #[derive(Debug, Args)]
 pub struct IndexArgs {
-    /// The chain and registry.
-    #[command(flatten)]
-    pub chain: ChainArgs,
+    /// JSON-RPC endpoint of the chain (with --registry); not needed with --config.
+    #[arg(long = "rpc", env = "PROVA_RPC_URL", required_unless_present = "config")]
+    pub rpc_url: Option<String>,
+    /// Address of the ProvenanceRegistry to index.
+    #[arg(long, env = "PROVA_REGISTRY", required_unless_present = "config")]
+    pub registry: Option<Address>,
+    /// A TOML file listing chains and contracts (see docs/indexer.md); replaces --rpc and --registry.
+    #[arg(long, conflicts_with_all = ["rpc_url", "registry"])]
+    pub config: Option<PathBuf>,
     /// The database.
     #[command(flatten)]
     pub db: DatabaseArgs,
-    /// First block to index when this registry was never indexed (its deployment block saves time).
+    /// First block to index when a contract was never indexed (its deployment block saves time).
     #[arg(long, env = "PROVA_START_BLOCK", default_value_t = 0)]
     pub start_block: u64,
-    /// Blocks per eth_getLogs request.
-    #[arg(long, env = "PROVA_BATCH_BLOCKS", default_value_t = 2_000)]
+    /// First eth_getLogs range in blocks; it grows after small fast answers and halves on provider limits.
+    #[arg(long, env = "PROVA_BATCH_BLOCKS", default_value_t = 1_000)]
     pub batch_blocks: u64,
+    /// Largest eth_getLogs range in blocks.
+    #[arg(long, env = "PROVA_MAX_BATCH_BLOCKS", default_value_t = 100_000)]
+    pub max_batch_blocks: u64,
+    /// eth_getLogs requests in flight at once.
+    #[arg(long, env = "PROVA_CONCURRENCY", default_value_t = 4)]
+    pub concurrency: usize,
     /// Milliseconds between head polls once caught up.
     #[arg(long, env = "PROVA_POLL_MS", default_value_t = 500)]
     pub poll_ms: u64,
+    /// Blocks taken as final where the node has no `finalized` tag.
+    #[arg(long, env = "PROVA_FINALITY_DEPTH", default_value_t = 64)]
+    pub finality_depth: u64,
+    /// Timeout of one RPC call, in milliseconds.
+    #[arg(long, env = "PROVA_RPC_TIMEOUT_MS", default_value_t = 10_000)]
+    pub rpc_timeout_ms: u64,
+    /// Serve Prometheus metrics at http://ADDR/metrics.
+    #[arg(long, env = "PROVA_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Index up to the current head, then exit.
     #[arg(long)]
     pub once: bool,
 }
 
+/// The `--config` file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    chain: Vec<ChainConfig>,
+}
+
+/// One chain of the `--config` file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChainConfig {
+    rpc: String,
+    /// Refuse to start if the endpoint serves another chain.
+    chain_id: Option<u64>,
+    finality_depth: Option<u64>,
+    contract: Vec<ContractConfig>,
+}
+
+/// One contract of the `--config` file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContractConfig {
+    address: Address,
+    kind: ContractKind,
+    #[serde(default)]
+    start_block: u64,
+}
+
 impl IndexArgs {
+    /// The chains and contracts to index, from --config or the flags.
+    fn chains(&self) -> anyhow::Result<Vec<ChainConfig>> {
+        if let Some(path) = &self.config {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let file: ConfigFile = toml::from_str(&text).with_context(|| format!("{} is not a valid indexer config", path.display()))?;
+            anyhow::ensure!(!file.chain.is_empty(), "{} lists no [[chain]]", path.display());
+            return Ok(file.chain);
+        }
+        let (Some(rpc), Some(registry)) = (&self.rpc_url, self.registry) else {
+            anyhow::bail!("give --rpc and --registry, or --config");
+        };
+        Ok(vec![ChainConfig {
+            rpc: rpc.clone(),
+            chain_id: None,
+            finality_depth: None,
+            contract: vec![ContractConfig { address: registry, kind: ContractKind::Provenance, start_block: self.start_block }],
+        }])
+    }
+
     /// Runs the command.
     pub async fn run(self) -> anyhow::Result<ExitCode> {
+        let chains = self.chains()?;
         let pool = prova_indexer::connect_db(&self.db.database_url, self.db.db_max_connections).await?;
-        let provider = prova_core::chain::connect(&self.chain.rpc_url)?;
-        prova_core::chain::check_registry(&provider, self.chain.registry, None).await?;
-        let config = IndexerConfig {
-            start_block: self.start_block,
-            batch_blocks: self.batch_blocks,
-            poll_interval: Duration::from_millis(self.poll_ms),
-            ..IndexerConfig::new(self.chain.registry)
-        };
-        let indexer = Indexer::new(pool, provider, config).await?;
+        let metrics = Arc::new(Metrics::default());
+        let mut indexers = Vec::new();
+        for chain in &chains {
+            let provider = prova_core::chain::connect(&chain.rpc)?;
+            for contract in &chain.contract {
+                prova_core::chain::check_registry(&provider, contract.address, chain.chain_id)
+                    .await
+                    .with_context(|| format!("{} {} on {}", contract.kind, contract.address, chain.rpc))?;
+                let config = IndexerConfig {
+                    kind: contract.kind,
+                    start_block: contract.start_block,
+                    batch_blocks: self.batch_blocks,
+                    max_batch_blocks: self.max_batch_blocks,
+                    concurrency: self.concurrency,
+                    poll_interval: Duration::from_millis(self.poll_ms),
+                    finality_depth: chain.finality_depth.unwrap_or(self.finality_depth),
+                    retry: RetryPolicy { timeout: Duration::from_millis(self.rpc_timeout_ms), ..RetryPolicy::default() },
+                    progress: true,
+                    ..IndexerConfig::new(contract.address)
+                };
+                indexers.push(Indexer::with_metrics(pool.clone(), provider.clone(), config, metrics.clone()).await?);
+            }
+        }
+        if let Some(listen) = self.metrics_listen {
+            serve_metrics(listen, metrics.clone()).await?;
+        }
         if self.once {
-            let report = indexer.sync_to_head().await?;
-            println!("indexed to block {} ({} events)", report.head, report.events);
-        } else {
-            indexer.run(crate::shutdown_signal()).await?;
+            for indexer in &indexers {
+                let report = indexer.sync_to_head().await?;
+                println!("chain {}: indexed to block {} ({} events)", indexer.chain_id(), report.head, report.events);
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        let (stop_tx, stop_rx) = watch::channel(false);
+        tokio::spawn(async move {
+            crate::shutdown_signal().await;
+            let _ = stop_tx.send(true);
+        });
+        let runs = indexers.iter().map(|indexer| {
+            let mut rx = stop_rx.clone();
+            indexer.run(async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            })
+        });
+        for result in futures::future::join_all(runs).await {
+            result?;
         }
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// Serves `GET /metrics` in the Prometheus text format, in the background.
+async fn serve_metrics(listen: SocketAddr, metrics: Arc<Metrics>) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen} for metrics"))?;
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let metrics = metrics.clone();
+            async move { ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], metrics.encode()) }
+        }),
+    );
+    tracing::info!(%listen, "serving metrics at /metrics");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(())
 }

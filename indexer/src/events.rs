@@ -1,0 +1,196 @@
+//! Decoding logs into table rows: one table per event, the same seven leading columns on every table.
+//!
+//! A contract is indexed as one [`ContractKind`]; each kind knows its events and the tables they go to, so the
+//! writer and the reorg code stay generic.
+
+use std::fmt;
+use std::str::FromStr;
+
+use alloy::primitives::Log;
+use alloy::sol_types::SolEventInterface;
+use prova_core::bindings::IProvenanceRegistry::IProvenanceRegistryEvents as Registry;
+use serde::{Deserialize, Serialize};
+
+/// What kind of contract an indexed address holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContractKind {
+    /// prova's ProvenanceRegistry.
+    Provenance,
+}
+
+impl ContractKind {
+    /// Every kind.
+    pub const ALL: &[ContractKind] = &[ContractKind::Provenance];
+
+    /// The tables this kind writes.
+    pub fn tables(self) -> &'static [&'static str] {
+        match self {
+            ContractKind::Provenance => PROVENANCE_TABLES,
+        }
+    }
+
+    /// Decodes one log into its row, or `None` for a log this kind does not know.
+    pub fn decode(self, log: &Log) -> Option<Row> {
+        match self {
+            ContractKind::Provenance => Registry::decode_log(log).ok().map(|decoded| provenance_row(decoded.data)),
+        }
+    }
+}
+
+impl fmt::Display for ContractKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ContractKind::Provenance => "provenance",
+        })
+    }
+}
+
+impl FromStr for ContractKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|kind| kind.to_string() == s)
+            .ok_or_else(|| format!("unknown contract kind {s:?} (expected one of: provenance)"))
+    }
+}
+
+/// Every table written by any kind, for undoing a reorg or purging a contract.
+pub fn all_tables() -> impl Iterator<Item = &'static str> {
+    ContractKind::ALL.iter().flat_map(|kind| kind.tables().iter().copied())
+}
+
+/// One column value of an event row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// BYTEA: hashes and addresses as raw bytes.
+    Bytes(Vec<u8>),
+    /// TEXT (NUL replaced by U+FFFD, which Postgres TEXT cannot hold).
+    Text(String),
+    /// BIGINT.
+    Int(i64),
+    /// NUMERIC, as its decimal string (values beyond BIGINT, such as int128 feedback).
+    Numeric(String),
+    /// BOOLEAN.
+    Bool(bool),
+}
+
+impl Value {
+    /// A TEXT value, with NUL replaced.
+    pub fn text(value: &str) -> Self {
+        Value::Text(value.replace('\0', "\u{FFFD}"))
+    }
+
+    /// A BIGINT from an unsigned chain quantity; values beyond i64 cannot occur on real chains and saturate.
+    pub fn int(value: u64) -> Self {
+        Value::Int(i64::try_from(value).unwrap_or(i64::MAX))
+    }
+
+    /// A BYTEA value.
+    pub fn bytes(value: impl AsRef<[u8]>) -> Self {
+        Value::Bytes(value.as_ref().to_vec())
+    }
+}
+
+/// The event-specific part of a row: its table, and its columns after the common ones.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// The table.
+    pub table: &'static str,
+    /// Column names, in the order of `values`.
+    pub columns: &'static [&'static str],
+    /// Column values.
+    pub values: Vec<Value>,
+}
+
+const PROVENANCE_TABLES: &[&str] = &[
+    "publisher_registered",
+    "publisher_admin_transfer_started",
+    "publisher_admin_transferred",
+    "attestor_added",
+    "attestor_revoked",
+    "attestor_compromised",
+    "model_version_registered",
+    "model_version_revoked",
+    "nonce_invalidated",
+    "outputs_attested",
+    "output_batch_revoked",
+];
+
+fn row(table: &'static str, columns: &'static [&'static str], values: Vec<Value>) -> Row {
+    debug_assert_eq!(columns.len(), values.len());
+    Row { table, columns, values }
+}
+
+pub(crate) fn provenance_row(event: Registry) -> Row {
+    use Value as V;
+    match event {
+        Registry::PublisherRegistered(e) => row(
+            "publisher_registered",
+            &["publisher", "admin", "name", "metadata_uri"],
+            vec![V::bytes(e.publisher), V::bytes(e.admin), V::text(&e.name), V::text(&e.metadataURI)],
+        ),
+        Registry::PublisherAdminTransferStarted(e) => row(
+            "publisher_admin_transfer_started",
+            &["publisher", "admin", "pending_admin"],
+            vec![V::bytes(e.publisher), V::bytes(e.admin), V::bytes(e.pendingAdmin)],
+        ),
+        Registry::PublisherAdminTransferred(e) => row(
+            "publisher_admin_transferred",
+            &["publisher", "previous_admin", "new_admin"],
+            vec![V::bytes(e.publisher), V::bytes(e.previousAdmin), V::bytes(e.newAdmin)],
+        ),
+        Registry::AttestorAdded(e) => row("attestor_added", &["publisher", "key"], vec![V::bytes(e.publisher), V::bytes(e.key)]),
+        Registry::AttestorRevoked(e) => {
+            row("attestor_revoked", &["publisher", "key"], vec![V::bytes(e.publisher), V::bytes(e.key)])
+        }
+        Registry::AttestorCompromised(e) => row(
+            "attestor_compromised",
+            &["publisher", "key", "since"],
+            vec![V::bytes(e.publisher), V::bytes(e.key), V::int(e.since)],
+        ),
+        Registry::ModelVersionRegistered(e) => row(
+            "model_version_registered",
+            &["version_hash", "model_id", "publisher", "parent", "attestor", "metadata_uri", "metadata_hash"],
+            vec![
+                V::bytes(e.versionHash),
+                V::bytes(e.modelId),
+                V::bytes(e.publisher),
+                V::bytes(e.parent),
+                V::bytes(e.attestor),
+                V::text(&e.metadataURI),
+                V::bytes(e.metadataHash),
+            ],
+        ),
+        Registry::ModelVersionRevoked(e) => row(
+            "model_version_revoked",
+            &["version_hash", "publisher", "reason"],
+            vec![V::bytes(e.versionHash), V::bytes(e.publisher), V::text(&e.reason)],
+        ),
+        Registry::OutputsAttested(e) => row(
+            "outputs_attested",
+            &["root", "version_hash", "publisher", "attestor", "leaf_count", "window_start", "window_end", "batch_uri"],
+            vec![
+                V::bytes(e.root),
+                V::bytes(e.versionHash),
+                V::bytes(e.publisher),
+                V::bytes(e.attestor),
+                V::int(e.leafCount),
+                V::int(e.windowStart),
+                V::int(e.windowEnd),
+                V::text(&e.batchURI),
+            ],
+        ),
+        Registry::OutputBatchRevoked(e) => row(
+            "output_batch_revoked",
+            &["root", "publisher", "reason"],
+            vec![V::bytes(e.root), V::bytes(e.publisher), V::text(&e.reason)],
+        ),
+        Registry::NonceInvalidated(e) => {
+            row("nonce_invalidated", &["signer", "nonce"], vec![V::bytes(e.signer), V::bytes(e.nonce.to_be_bytes::<32>())])
+        }
+    }
+}

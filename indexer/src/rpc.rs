@@ -1,0 +1,311 @@
+//! JSON-RPC calls that survive real providers: a timeout on every call, retries with jittered exponential backoff,
+//! faults classified for metrics and `/v1/status`, and `eth_getLogs` over block ranges that adapt to the
+//! provider's limits.
+
+use std::future::{Future, IntoFuture};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use alloy::eips::BlockNumberOrTag;
+use alloy::primitives::{Address, B256};
+use alloy::providers::{DynProvider, Provider};
+use alloy::rpc::types::{Filter, Log};
+use alloy::transports::{RpcError, TransportErrorKind};
+use rand::Rng;
+use tracing::{debug, warn};
+
+use crate::error::{Error, Result};
+use crate::metrics::{FaultLabels, Metrics};
+
+/// What kind of fault an RPC call hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The call took longer than the timeout.
+    Timeout,
+    /// HTTP 429 or a "rate limit" error.
+    RateLimited,
+    /// Another HTTP status (5xx, 4xx).
+    Http,
+    /// The body was not a valid JSON-RPC response (truncated, HTML, wrong shape).
+    Malformed,
+    /// `eth_getLogs` refused the block range or the result size.
+    RangeLimit,
+    /// A JSON-RPC error object.
+    Rpc,
+    /// The connection failed.
+    Transport,
+}
+
+impl Fault {
+    /// The metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Fault::Timeout => "timeout",
+            Fault::RateLimited => "rate_limited",
+            Fault::Http => "http",
+            Fault::Malformed => "malformed",
+            Fault::RangeLimit => "range_limit",
+            Fault::Rpc => "rpc",
+            Fault::Transport => "transport",
+        }
+    }
+
+    /// Classifies an alloy transport error.
+    pub fn of(error: &RpcError<TransportErrorKind>) -> Fault {
+        match error {
+            RpcError::ErrorResp(payload) => {
+                let message = payload.message.to_lowercase();
+                if is_rate_limit(&message) || payload.code == 429 {
+                    Fault::RateLimited
+                } else if is_range_limit(&message) {
+                    Fault::RangeLimit
+                } else {
+                    Fault::Rpc
+                }
+            }
+            RpcError::DeserError { .. } | RpcError::SerError(_) | RpcError::NullResp => Fault::Malformed,
+            RpcError::Transport(TransportErrorKind::HttpError(http)) => {
+                if http.status == 429 {
+                    Fault::RateLimited
+                } else {
+                    Fault::Http
+                }
+            }
+            other => {
+                let message = other.to_string().to_lowercase();
+                if message.contains("timed out") || message.contains("timeout") {
+                    Fault::Timeout
+                } else if is_rate_limit(&message) {
+                    Fault::RateLimited
+                } else {
+                    Fault::Transport
+                }
+            }
+        }
+    }
+}
+
+fn is_rate_limit(message: &str) -> bool {
+    ["rate limit", "too many requests", "exceeded its compute units", "request rate"].iter().any(|m| message.contains(m))
+}
+
+/// Whether a provider's error message says the `eth_getLogs` range or result is too large. Covers the messages of
+/// geth, Erigon, Alchemy, Infura, QuickNode, Ankr and public gateways.
+pub fn is_range_limit(message: &str) -> bool {
+    [
+        "more than",
+        "too many",
+        "response size",
+        "block range",
+        "range is too",
+        "range too",
+        "limit exceeded",
+        "exceed maximum",
+        "exceeds max",
+        "max results",
+        "query timeout",
+        "returned more",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
+}
+
+/// How RPC calls are retried.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts per call before the fault is surfaced.
+    pub attempts: u32,
+    /// Timeout of one attempt.
+    pub timeout: Duration,
+    /// First backoff; it doubles per attempt, with jitter.
+    pub base: Duration,
+    /// Longest backoff.
+    pub cap: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self { attempts: 6, timeout: Duration::from_secs(10), base: Duration::from_millis(100), cap: Duration::from_secs(5) }
+    }
+}
+
+/// A jittered exponential backoff: `base * 2^attempt`, capped, times a random factor in [0.5, 1].
+pub fn backoff(base: Duration, cap: Duration, attempt: u32) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempt.min(16)).min(cap);
+    exp.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
+}
+
+/// One chain's JSON-RPC endpoint, with retries, fault metrics and the adaptive `eth_getLogs` range.
+#[derive(Debug, Clone)]
+pub struct Rpc {
+    provider: DynProvider,
+    chain_id: u64,
+    policy: RetryPolicy,
+    metrics: Arc<Metrics>,
+    range: Arc<AtomicU64>,
+    max_range: u64,
+}
+
+/// Logs fetched for `from..=to`, with the hash of block `to` they were read against.
+#[derive(Debug)]
+pub struct Fetched {
+    /// First block.
+    pub from: u64,
+    /// Last block.
+    pub to: u64,
+    /// Hash of block `to`.
+    pub to_hash: B256,
+    /// The logs, in chain order.
+    pub logs: Vec<Log>,
+}
+
+impl Rpc {
+    /// Wraps `provider`; `range` is the first `eth_getLogs` range, which grows up to `max_range`.
+    pub fn new(provider: DynProvider, chain_id: u64, policy: RetryPolicy, metrics: Arc<Metrics>, range: u64, max_range: u64) -> Self {
+        let max_range = max_range.max(1);
+        Self { provider, chain_id, policy, metrics, range: Arc::new(AtomicU64::new(range.clamp(1, max_range))), max_range }
+    }
+
+    /// The current `eth_getLogs` range, in blocks.
+    pub fn range(&self) -> u64 {
+        self.range.load(Ordering::Relaxed)
+    }
+
+    /// Runs `call` with a timeout, retrying transient faults with jittered exponential backoff. A range-limit
+    /// fault is not retried: it is returned at once as [`Error::RangeLimit`] for the caller to split the range.
+    pub async fn call<T, F, Fut>(&self, method: &'static str, call: F) -> Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = std::result::Result<T, RpcError<TransportErrorKind>>>,
+    {
+        let mut attempt = 0;
+        loop {
+            let (fault, message) = match tokio::time::timeout(self.policy.timeout, call()).await {
+                Ok(Ok(value)) => return Ok(value),
+                Ok(Err(error)) => (Fault::of(&error), error.to_string()),
+                Err(_) => (Fault::Timeout, format!("no answer within {:?}", self.policy.timeout)),
+            };
+            self.metrics
+                .rpc_faults
+                .get_or_create(&FaultLabels { chain_id: self.chain_id, method: method.into(), kind: fault.label().into() })
+                .inc();
+            if fault == Fault::RangeLimit {
+                return Err(Error::RangeLimit(message));
+            }
+            attempt += 1;
+            if attempt >= self.policy.attempts {
+                return Err(Error::Rpc { method, message: format!("{} ({message})", fault.label()) });
+            }
+            let pause = backoff(self.policy.base, self.policy.cap, attempt - 1);
+            debug!(method, fault = fault.label(), %message, attempt, retry_in_ms = pause.as_millis() as u64, "rpc fault; retrying");
+            tokio::time::sleep(pause).await;
+        }
+    }
+
+    /// The current head.
+    pub async fn head(&self) -> Result<u64> {
+        self.call("eth_blockNumber", || self.provider.get_block_number()).await
+    }
+
+    /// The latest finalized block, or `head - depth` when the node does not know the `finalized` tag.
+    pub async fn finalized(&self, head: u64, depth: u64) -> Result<u64> {
+        let tagged = tokio::time::timeout(
+            self.policy.timeout,
+            self.provider.get_block_by_number(BlockNumberOrTag::Finalized),
+        )
+        .await;
+        Ok(match tagged {
+            Ok(Ok(Some(block))) => block.header.number.min(head),
+            _ => head.saturating_sub(depth),
+        })
+    }
+
+    /// The canonical hash and time of block `number`, or `None` past the head.
+    pub async fn block(&self, number: u64) -> Result<Option<(B256, u64)>> {
+        let block = self.call("eth_getBlockByNumber", || self.provider.get_block_by_number(BlockNumberOrTag::Number(number)).into_future()).await?;
+        Ok(block.map(|b| (b.header.hash, b.header.timestamp)))
+    }
+
+    /// The logs of `addresses` in `from..=to`, read against the hash of block `to`. `None` if the chain changed
+    /// while reading (block `to` replaced, or a log marked removed): the caller re-reads after undoing the reorg.
+    pub async fn fetch(&self, address: Address, from: u64, to: u64) -> Result<Option<Fetched>> {
+        let Some((before, _)) = self.block(to).await? else { return Ok(None) };
+        let logs = self.logs(address, from, to).await?;
+        let after = self.block(to).await?.map(|(hash, _)| hash);
+        let changed = after != Some(before)
+            || logs.iter().any(|log| log.removed || (log.block_number == Some(to) && log.block_hash != Some(before)));
+        Ok((!changed).then_some(Fetched { from, to, to_hash: before, logs }))
+    }
+
+    /// `eth_getLogs` over `from..=to`, halving the range (and the shared range size) whenever the provider refuses
+    /// it as too large, and growing the shared size after small, fast answers.
+    async fn logs(&self, address: Address, from: u64, to: u64) -> Result<Vec<Log>> {
+        let mut out = Vec::new();
+        let mut todo = vec![(from, to)];
+        while let Some((a, b)) = todo.pop() {
+            let filter = Filter::new().address(address).from_block(a).to_block(b);
+            let started = Instant::now();
+            match self.call("eth_getLogs", || self.provider.get_logs(&filter)).await {
+                Ok(logs) => {
+                    self.adapt(b - a + 1, logs.len(), started.elapsed());
+                    out.extend(logs);
+                }
+                Err(Error::RangeLimit(message)) if b > a => {
+                    let span = b - a + 1;
+                    let smaller = (span / 2).max(1);
+                    self.range.fetch_min(smaller, Ordering::Relaxed);
+                    warn!(chain_id = self.chain_id, from = a, to = b, range = smaller, %message, "eth_getLogs range too large; splitting");
+                    let mid = a + span / 2 - 1;
+                    todo.push((mid + 1, b));
+                    todo.push((a, mid));
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Grows the shared range after an answer that was small and fast for a span at least the current size.
+    fn adapt(&self, span: u64, logs: usize, elapsed: Duration) {
+        let current = self.range();
+        if span >= current && logs < 5_000 && elapsed < Duration::from_secs(2) && current < self.max_range {
+            let grown = (current * 2).min(self.max_range);
+            // Only grow from the value seen; a concurrent shrink wins.
+            let _ = self.range.compare_exchange(current, grown, Ordering::Relaxed, Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_messages_for_oversized_log_queries_are_recognised() {
+        for message in [
+            "query returned more than 10000 results",
+            "Log response size exceeded. You can make eth_getLogs requests with up to a 2K block range",
+            "exceed maximum block range: 1000",
+            "block range is too wide",
+            "limit exceeded",
+            "eth_getLogs block range too large, range: 5001, max: 5000",
+        ] {
+            assert!(is_range_limit(&message.to_lowercase()), "{message}");
+        }
+        assert!(!is_range_limit("execution reverted"));
+        assert!(!is_range_limit("header not found"));
+    }
+
+    #[test]
+    fn backoff_doubles_within_jitter_and_is_capped() {
+        let base = Duration::from_millis(100);
+        let cap = Duration::from_secs(1);
+        for attempt in 0..3 {
+            let pause = backoff(base, cap, attempt);
+            let full = base * (1 << attempt);
+            assert!(pause >= full / 2 && pause <= full, "{pause:?} for attempt {attempt}");
+        }
+        assert!(backoff(base, cap, 30) <= cap);
+    }
+}
