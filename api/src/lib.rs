@@ -122,6 +122,25 @@ mod tests {
     }
 
     #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn finality_and_min_confirmations(pool: PgPool) {
+        seed_version(&pool).await;
+        let uri = format!("/v1/model-versions/{VERSION}");
+        let (_, body) = call(pool.clone(), "GET", &uri).await;
+        assert_eq!(body["chain"]["finality"], "confirmed");
+        // Block 10 with head 14: five confirmations.
+        let (status, _) = call(pool.clone(), "GET", &format!("{uri}?min_confirmations=5")).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _) = call(pool.clone(), "GET", &format!("{uri}?min_confirmations=6")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        sqlx::query("UPDATE indexer_cursors SET finalized_block = 10").execute(&pool).await.unwrap();
+        let (_, body) = call(pool.clone(), "GET", &uri).await;
+        assert_eq!(body["chain"]["finality"], "finalized");
+        sqlx::query("UPDATE indexer_cursors SET head_block = 9, finalized_block = 8").execute(&pool).await.unwrap();
+        let (_, body) = call(pool, "GET", &uri).await;
+        assert_eq!(body["chain"]["finality"], "pending");
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
     async fn every_failure_is_a_json_error(pool: PgPool) {
         let cases = [
             ("GET", "/v1/model-versions/0x12", StatusCode::BAD_REQUEST, "invalid_hash"),
@@ -148,5 +167,8 @@ mod tests {
         let (_, body) = call(pool, "GET", "/v1/status").await;
         assert_eq!(body["chains"][0]["indexed_block"], 14);
         assert_eq!(body["chains"][0]["lag_blocks"], 0);
+        assert_eq!(body["chains"][0]["kind"], "provenance");
+        assert_eq!(body["lag_by_chain"][0]["chain_id"], 31337);
+        assert_eq!(body["lag_by_chain"][0]["lag_blocks"], 0);
     }
 }

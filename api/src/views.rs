@@ -26,6 +26,22 @@ pub struct ChainPointer {
     pub log_index: u64,
     /// Blocks on top of (and including) this one, as last seen by the indexer.
     pub confirmations: u64,
+    /// `finalized` when the block is at or below the chain's finalized block (the node's `finalized` tag, or the
+    /// indexer's finality depth where the node has none); `confirmed` when it is in a block the indexer has seen
+    /// on the canonical chain; `pending` when the indexer has not yet seen a head at or above it.
+    pub finality: Finality,
+}
+
+/// How final a fact is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Finality {
+    /// Not yet under a head the indexer has seen.
+    Pending,
+    /// On the canonical chain, not yet finalized: it can still be reorged away.
+    Confirmed,
+    /// Finalized: it cannot change.
+    Finalized,
 }
 
 /// The columns every event row has, plus the chain head the indexer last saw.
@@ -47,12 +63,19 @@ pub struct PointerRow {
     pub log_index: i64,
     /// Latest head seen by the indexer.
     pub head_block: Option<i64>,
+    /// Latest finalized block seen by the indexer.
+    pub finalized_block: Option<i64>,
 }
 
 impl PointerRow {
     /// Renders the pointer.
     pub fn view(&self) -> Result<ChainPointer, ApiError> {
         let head = self.head_block.unwrap_or(self.block_number).max(self.block_number);
+        let finality = match (self.head_block, self.finalized_block) {
+            (_, Some(finalized)) if self.block_number <= finalized => Finality::Finalized,
+            (Some(head), _) if self.block_number <= head => Finality::Confirmed,
+            _ => Finality::Pending,
+        };
         Ok(ChainPointer {
             chain_id: self.chain_id as u64,
             contract: address(&self.contract)?,
@@ -62,6 +85,7 @@ impl PointerRow {
             tx_hash: hash(&self.tx_hash)?,
             log_index: self.log_index as u64,
             confirmations: (head - self.block_number + 1) as u64,
+            finality,
         })
     }
 }

@@ -28,13 +28,25 @@ pub fn router() -> Router<AppState> {
 pub struct ChainFilter {
     /// Only this chain (by default the earliest registration across indexed chains).
     pub chain_id: Option<u64>,
+    /// Only facts with at least this many confirmations (the block holding them counts as one); a fact with fewer
+    /// is treated as not there yet.
+    pub min_confirmations: Option<u64>,
 }
 
 impl ChainFilter {
     /// The filter as a [`Scope`].
     pub fn scope(&self) -> Scope {
-        Scope { chain_id: self.chain_id.map(|c| i64::try_from(c).unwrap_or(i64::MAX)), contract: None }
+        Scope {
+            chain_id: self.chain_id.map(big),
+            contract: None,
+            min_confirmations: self.min_confirmations.map(big),
+        }
     }
+}
+
+/// A query number as BIGINT (saturating).
+fn big(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 /// Which registrations count when a version hash is registered more than once (on several chains or registries).
@@ -46,12 +58,14 @@ pub struct Scope {
     pub chain_id: Option<i64>,
     /// Only this registry contract.
     pub contract: Option<Address>,
+    /// Only facts with at least this many confirmations.
+    pub min_confirmations: Option<i64>,
 }
 
 impl Scope {
     /// Exactly the chain and registry of `pointer`.
     pub fn of(pointer: &ChainPointer) -> Self {
-        Self { chain_id: Some(pointer.chain_id as i64), contract: Some(pointer.contract) }
+        Self { chain_id: Some(pointer.chain_id as i64), contract: Some(pointer.contract), min_confirmations: None }
     }
 }
 
@@ -126,7 +140,7 @@ pub async fn load_versions(pool: &PgPool, hashes: &[B256], scope: &Scope) -> Res
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT DISTINCT ON (r.version_hash)
                 r.chain_id, r.contract, r.block_number, r.block_hash, r.block_time, r.tx_hash, r.log_index,
-                c.head_block, r.version_hash, r.model_id, r.publisher, r.parent, r.attestor, r.metadata_uri,
+                c.head_block, c.finalized_block, r.version_hash, r.model_id, r.publisher, r.parent, r.attestor, r.metadata_uri,
                 r.metadata_hash,
                 (SELECT p.name FROM publisher_registered p
                   WHERE p.publisher = r.publisher AND p.chain_id = r.chain_id AND p.contract = r.contract
@@ -139,11 +153,13 @@ pub async fn load_versions(pool: &PgPool, hashes: &[B256], scope: &Scope) -> Res
          WHERE r.version_hash = ANY($1)
            AND ($2::BIGINT IS NULL OR r.chain_id = $2)
            AND ($3::BYTEA IS NULL OR r.contract = $3)
+           AND ($4::BIGINT IS NULL OR COALESCE(c.head_block, r.block_number) - r.block_number + 1 >= $4)
          ORDER BY r.version_hash, r.block_time, r.chain_id, r.block_number, r.log_index",
     )
     .bind(&keys)
     .bind(scope.chain_id)
     .bind(scope.contract.map(|c| c.to_vec()))
+    .bind(scope.min_confirmations)
     .fetch_all(pool)
     .await?;
     if rows.is_empty() {
@@ -154,16 +170,18 @@ pub async fn load_versions(pool: &PgPool, hashes: &[B256], scope: &Scope) -> Res
     let revocations: Vec<RevocationRow> = sqlx::query_as(
         "SELECT DISTINCT ON (v.version_hash, v.chain_id, v.contract)
                 v.chain_id, v.contract, v.block_number, v.block_hash, v.block_time, v.tx_hash, v.log_index,
-                c.head_block, v.version_hash, v.reason
+                c.head_block, c.finalized_block, v.version_hash, v.reason
          FROM model_version_revoked v
          JOIN unnest($1::BYTEA[], $2::BIGINT[], $3::BYTEA[]) AS k(version_hash, chain_id, contract)
            ON v.version_hash = k.version_hash AND v.chain_id = k.chain_id AND v.contract = k.contract
          LEFT JOIN indexer_cursors c ON c.chain_id = v.chain_id AND c.contract = v.contract
+         WHERE TRUE AND ($4::BIGINT IS NULL OR COALESCE(c.head_block, v.block_number) - v.block_number + 1 >= $4)
          ORDER BY v.version_hash, v.chain_id, v.contract, v.block_number, v.log_index",
     )
     .bind(rows.iter().map(|r| r.version_hash.clone()).collect::<Vec<_>>())
     .bind(rows.iter().map(|r| r.pointer.chain_id).collect::<Vec<_>>())
     .bind(rows.iter().map(|r| r.pointer.contract.clone()).collect::<Vec<_>>())
+    .bind(scope.min_confirmations)
     .fetch_all(pool)
     .await?;
     let mut revocations: HashMap<B256, Revocation> = revocations

@@ -83,7 +83,7 @@ struct RevocationRow {
 pub async fn load_batch(pool: &PgPool, root: B256, scope: &Scope) -> Result<Option<OutputBatch>> {
     let row: Option<BatchRow> = sqlx::query_as(
         "SELECT a.chain_id, a.contract, a.block_number, a.block_hash, a.block_time, a.tx_hash, a.log_index,
-                c.head_block, a.root, a.version_hash, a.publisher, a.attestor, a.leaf_count, a.window_start,
+                c.head_block, c.finalized_block, a.root, a.version_hash, a.publisher, a.attestor, a.leaf_count, a.window_start,
                 a.window_end, a.batch_uri,
                 EXISTS (SELECT 1 FROM output_leaves l WHERE l.root = a.root) AS leaves_uploaded
          FROM outputs_attested a
@@ -91,28 +91,31 @@ pub async fn load_batch(pool: &PgPool, root: B256, scope: &Scope) -> Result<Opti
          WHERE a.root = $1
            AND ($2::BIGINT IS NULL OR a.chain_id = $2)
            AND ($3::BYTEA IS NULL OR a.contract = $3)
+           AND ($4::BIGINT IS NULL OR COALESCE(c.head_block, a.block_number) - a.block_number + 1 >= $4)
          ORDER BY a.block_time, a.chain_id, a.block_number, a.log_index
          LIMIT 1",
     )
     .bind(root.to_vec())
     .bind(scope.chain_id)
     .bind(scope.contract.map(|c| c.to_vec()))
+    .bind(scope.min_confirmations)
     .fetch_optional(pool)
     .await?;
     let Some(row) = row else { return Ok(None) };
 
     let revocation: Option<RevocationRow> = sqlx::query_as(
         "SELECT b.chain_id, b.contract, b.block_number, b.block_hash, b.block_time, b.tx_hash, b.log_index,
-                c.head_block, b.reason
+                c.head_block, c.finalized_block, b.reason
          FROM output_batch_revoked b
          LEFT JOIN indexer_cursors c ON c.chain_id = b.chain_id AND c.contract = b.contract
-         WHERE b.root = $1 AND b.chain_id = $2 AND b.contract = $3
+         WHERE b.root = $1 AND b.chain_id = $2 AND b.contract = $3 AND ($4::BIGINT IS NULL OR COALESCE(c.head_block, b.block_number) - b.block_number + 1 >= $4)
          ORDER BY b.block_number, b.log_index
          LIMIT 1",
     )
     .bind(&row.root)
     .bind(row.pointer.chain_id)
     .bind(&row.pointer.contract)
+    .bind(scope.min_confirmations)
     .fetch_optional(pool)
     .await?;
     let revocation = revocation.map(|r| Ok::<_, ApiError>(Revocation { reason: r.reason, chain: r.pointer.view()? }));
@@ -497,6 +500,7 @@ mod tests {
                     "tx_hash": root,
                     "log_index": 2,
                     "confirmations": 1,
+                    "finality": "confirmed",
                 },
             })
         );

@@ -68,6 +68,8 @@ pub struct LookupQuery {
     pub cursor: Option<String>,
     /// Only batches anchored on this chain.
     pub chain_id: Option<u64>,
+    /// Only anchorings with at least this many confirmations.
+    pub min_confirmations: Option<u64>,
 }
 
 /// One page of attested outputs, ordered by batch root and leaf index.
@@ -253,7 +255,7 @@ async fn lookup(
     // are not (or no longer) anchored are left out. One more row than the page tells whether there is a next page.
     let sql = format!(
         "SELECT a.chain_id, a.contract, a.block_number, a.block_hash, a.block_time, a.tx_hash, a.log_index,
-                c.head_block, l.root, l.leaf_index, l.version_hash, l.request_hash, l.response_hash, l.timestamp,
+                c.head_block, c.finalized_block, l.root, l.leaf_index, l.version_hash, l.request_hash, l.response_hash, l.timestamp,
                 l.salt, a.publisher, a.leaf_count, a.window_start, a.window_end,
                 (SELECT p.name FROM publisher_registered p
                   WHERE p.publisher = a.publisher AND p.chain_id = a.chain_id AND p.contract = a.contract
@@ -267,6 +269,8 @@ async fn lookup(
          JOIN LATERAL (
              SELECT * FROM outputs_attested e
              WHERE e.root = l.root AND e.version_hash = l.version_hash AND ($2::BIGINT IS NULL OR e.chain_id = $2)
+               AND ($6::BIGINT IS NULL OR (SELECT COALESCE(cc.head_block, e.block_number) FROM indexer_cursors cc
+                     WHERE cc.chain_id = e.chain_id AND cc.contract = e.contract) - e.block_number + 1 >= $6)
              ORDER BY e.block_time, e.chain_id, e.block_number, e.log_index
              LIMIT 1
          ) a ON TRUE
@@ -282,6 +286,7 @@ async fn lookup(
         .bind(after.map(|(root, _)| root.to_vec()))
         .bind(after.map_or(0, |(_, index)| index))
         .bind(i64::from(limit) + 1)
+        .bind(query.min_confirmations.map(|n| i64::try_from(n).unwrap_or(i64::MAX)))
         .fetch_all(&state.pool)
         .await?;
     let more = rows.len() > limit as usize;
@@ -463,7 +468,7 @@ async fn verify(State(state): State<AppState>, ApiJson(body): ApiJson<VerifyRequ
     // Indexed: the batch in the receipt's registry, its version, and both revocations.
     let batch = match i64::try_from(receipt.chain_id) {
         Ok(chain_id) => {
-            let scope = Scope { chain_id: Some(chain_id), contract: Some(receipt.registry) };
+            let scope = Scope { chain_id: Some(chain_id), contract: Some(receipt.registry), min_confirmations: None };
             load_batch(&state.pool, receipt.root, &scope).await?
         }
         Err(_) => None,

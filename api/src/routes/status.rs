@@ -1,4 +1,5 @@
-//! `GET /v1/status`: per chain and registry, the indexed block, the chain head and the lag between them.
+//! `GET /v1/status`: per chain and contract, the indexed, head and finalized blocks, the lag, the last fault and the
+//! writer; and the worst lag per chain.
 
 use alloy::primitives::Address;
 use axum::extract::State;
@@ -20,23 +21,48 @@ pub fn router() -> Router<AppState> {
 /// The whole status answer.
 #[derive(Debug, Serialize)]
 pub struct Status {
-    /// One entry per indexed chain and registry.
+    /// One entry per indexed chain and contract.
     pub chains: Vec<ChainStatus>,
+    /// One entry per chain: the worst lag among its contracts.
+    pub lag_by_chain: Vec<ChainLag>,
 }
 
-/// Indexing progress of one registry.
+/// The lag of one chain.
+#[derive(Debug, Serialize)]
+pub struct ChainLag {
+    /// Chain id.
+    pub chain_id: u64,
+    /// Latest head seen on this chain.
+    pub head_block: Option<u64>,
+    /// Latest finalized block seen on this chain.
+    pub finalized_block: Option<u64>,
+    /// The largest `lag_blocks` among the chain's contracts.
+    pub lag_blocks: Option<u64>,
+}
+
+/// Indexing progress of one contract.
 #[derive(Debug, Serialize)]
 pub struct ChainStatus {
     /// Chain id.
     pub chain_id: u64,
-    /// Registry address.
+    /// Contract address.
     pub contract: Address,
+    /// What the contract is (`provenance`, `identity`, `reputation`, `validation`).
+    pub kind: String,
     /// Last block fully indexed, or null before the first one.
     pub indexed_block: Option<u64>,
     /// Latest chain head the indexer saw.
     pub head_block: Option<u64>,
+    /// Latest finalized block the indexer saw.
+    pub finalized_block: Option<u64>,
     /// `head_block - indexed_block`.
     pub lag_blocks: Option<u64>,
+    /// The last transient fault (RPC error, timeout, rate limit, database), null once a pass succeeds again.
+    pub last_error: Option<String>,
+    /// When that fault happened.
+    pub last_error_at: Option<DateTime<Utc>>,
+    /// The indexer instance holding the write lock.
+    pub writer: Option<String>,
     /// When the indexer last saw the head.
     pub head_seen_at: Option<DateTime<Utc>>,
     /// When the cursor last moved.
@@ -47,20 +73,26 @@ pub struct ChainStatus {
 struct Row {
     chain_id: i64,
     contract: Vec<u8>,
+    kind: String,
     next_block: i64,
     head_block: Option<i64>,
+    finalized_block: Option<i64>,
+    last_error: Option<String>,
+    last_error_at: Option<DateTime<Utc>>,
+    writer: Option<String>,
     head_seen_at: Option<DateTime<Utc>>,
     updated_at: DateTime<Utc>,
 }
 
 async fn status(State(state): State<AppState>) -> Result<Json<Status>> {
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT chain_id, contract, next_block, head_block, head_seen_at, updated_at
+        "SELECT chain_id, contract, kind, next_block, head_block, finalized_block, last_error, last_error_at, writer,
+                head_seen_at, updated_at
          FROM indexer_cursors ORDER BY chain_id, contract",
     )
     .fetch_all(&state.pool)
     .await?;
-    let chains = rows
+    let chains: Vec<ChainStatus> = rows
         .into_iter()
         .map(|row| {
             let indexed = (row.next_block > 0).then(|| row.next_block as u64 - 1);
@@ -68,13 +100,34 @@ async fn status(State(state): State<AppState>) -> Result<Json<Status>> {
             Ok(ChainStatus {
                 chain_id: row.chain_id as u64,
                 contract: address(&row.contract)?,
+                kind: row.kind,
                 indexed_block: indexed,
                 head_block: head,
+                finalized_block: row.finalized_block.map(|f| f as u64),
                 lag_blocks: head.map(|h| indexed.map_or(h + 1, |i| h.saturating_sub(i))),
+                last_error: row.last_error,
+                last_error_at: row.last_error_at,
+                writer: row.writer,
                 head_seen_at: row.head_seen_at,
                 updated_at: row.updated_at,
             })
         })
         .collect::<Result<_>>()?;
-    Ok(Json(Status { chains }))
+    let mut lag_by_chain: Vec<ChainLag> = Vec::new();
+    for chain in &chains {
+        match lag_by_chain.last_mut() {
+            Some(lag) if lag.chain_id == chain.chain_id => {
+                lag.head_block = lag.head_block.max(chain.head_block);
+                lag.finalized_block = lag.finalized_block.max(chain.finalized_block);
+                lag.lag_blocks = lag.lag_blocks.max(chain.lag_blocks);
+            }
+            _ => lag_by_chain.push(ChainLag {
+                chain_id: chain.chain_id,
+                head_block: chain.head_block,
+                finalized_block: chain.finalized_block,
+                lag_blocks: chain.lag_blocks,
+            }),
+        }
+    }
+    Ok(Json(Status { chains, lag_by_chain }))
 }
