@@ -6,7 +6,7 @@ use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::rpc::types::TransactionReceipt;
 use alloy::signers::local::PrivateKeySigner;
 
-use crate::bindings::{IProvenanceRegistry, registry_bytecode};
+use crate::bindings::{self, IProvenanceRegistry, registry_bytecode};
 use crate::error::{Error, Result};
 
 /// A read-only provider for `rpc_url`.
@@ -47,6 +47,32 @@ pub async fn deploy_registry(provider: &DynProvider) -> Result<(Address, Transac
     let receipt = send(provider, tx).await?;
     let address = receipt.contract_address.ok_or_else(|| Error::Chain("deployment receipt has no contract address".into()))?;
     Ok((address, receipt))
+}
+
+/// The addresses of an ERC-8004 deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AgentRegistries {
+    /// The identity registry.
+    pub identity: Address,
+    /// The reputation registry.
+    pub reputation: Address,
+    /// The validation registry.
+    pub validation: Address,
+}
+
+/// Deploys fresh ERC-8004 identity, reputation and validation registries; returns them and the block of the first.
+pub async fn deploy_agent_registries(provider: &DynProvider) -> Result<(AgentRegistries, u64)> {
+    use alloy::sol_types::SolValue;
+    let deploy = |code: alloy::primitives::Bytes| async move {
+        let receipt = send(provider, alloy::rpc::types::TransactionRequest::default().with_deploy_code(code)).await?;
+        let address = receipt.contract_address.ok_or_else(|| Error::Chain("deployment receipt has no contract address".into()))?;
+        Ok::<_, Error>((address, receipt.block_number.unwrap_or_default()))
+    };
+    let (identity, block) = deploy(bindings::identity_bytecode()).await?;
+    let with_identity = |code: alloy::primitives::Bytes| [code.as_ref(), &identity.abi_encode()].concat().into();
+    let (reputation, _) = deploy(with_identity(bindings::reputation_bytecode())).await?;
+    let (validation, _) = deploy(with_identity(bindings::validation_bytecode())).await?;
+    Ok((AgentRegistries { identity, reputation, validation }, block))
 }
 
 /// Sends a transaction and waits for its receipt, failing if it reverted.

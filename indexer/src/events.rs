@@ -8,7 +8,10 @@ use std::str::FromStr;
 
 use alloy::primitives::Log;
 use alloy::sol_types::SolEventInterface;
+use prova_core::bindings::IIdentityRegistry::IIdentityRegistryEvents as Identity;
 use prova_core::bindings::IProvenanceRegistry::IProvenanceRegistryEvents as Registry;
+use prova_core::bindings::IReputationRegistry::IReputationRegistryEvents as Reputation;
+use prova_core::bindings::IValidationRegistry::IValidationRegistryEvents as Validation;
 use serde::{Deserialize, Serialize};
 
 /// What kind of contract an indexed address holds.
@@ -17,32 +20,53 @@ use serde::{Deserialize, Serialize};
 pub enum ContractKind {
     /// prova's ProvenanceRegistry.
     Provenance,
+    /// An ERC-8004 identity registry (ERC-721 agents, URIs, metadata, wallets).
+    Identity,
+    /// An ERC-8004 reputation registry (feedback, revocations, responses; prova's verified-feedback extension).
+    Reputation,
+    /// An ERC-8004 validation registry.
+    Validation,
 }
 
 impl ContractKind {
     /// Every kind.
-    pub const ALL: &[ContractKind] = &[ContractKind::Provenance];
+    pub const ALL: &[ContractKind] =
+        &[ContractKind::Provenance, ContractKind::Identity, ContractKind::Reputation, ContractKind::Validation];
 
     /// The tables this kind writes.
     pub fn tables(self) -> &'static [&'static str] {
         match self {
             ContractKind::Provenance => PROVENANCE_TABLES,
+            ContractKind::Identity => &["agent_registered", "agent_metadata_set", "agent_uri_updated", "agent_transferred"],
+            ContractKind::Reputation => &["feedback_given", "feedback_revoked", "feedback_response", "feedback_verified"],
+            ContractKind::Validation => &["validation_requested", "validation_responded"],
         }
     }
 
-    /// Decodes one log into its row, or `None` for a log this kind does not know.
+    /// Decodes one log into its row, or `None` for a log this kind does not store (ERC-721 approvals) or know.
     pub fn decode(self, log: &Log) -> Option<Row> {
         match self {
             ContractKind::Provenance => Registry::decode_log(log).ok().map(|decoded| provenance_row(decoded.data)),
+            ContractKind::Identity => Identity::decode_log(log).ok().and_then(|decoded| identity_row(decoded.data)),
+            ContractKind::Reputation => Reputation::decode_log(log).ok().map(|decoded| reputation_row(decoded.data)),
+            ContractKind::Validation => Validation::decode_log(log).ok().map(|decoded| validation_row(decoded.data)),
+        }
+    }
+
+    /// The kind's name in configuration and the API.
+    pub fn name(self) -> &'static str {
+        match self {
+            ContractKind::Provenance => "provenance",
+            ContractKind::Identity => "identity",
+            ContractKind::Reputation => "reputation",
+            ContractKind::Validation => "validation",
         }
     }
 }
 
 impl fmt::Display for ContractKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ContractKind::Provenance => "provenance",
-        })
+        f.write_str(self.name())
     }
 }
 
@@ -54,7 +78,7 @@ impl FromStr for ContractKind {
             .iter()
             .copied()
             .find(|kind| kind.to_string() == s)
-            .ok_or_else(|| format!("unknown contract kind {s:?} (expected one of: provenance)"))
+            .ok_or_else(|| format!("unknown contract kind {s:?} (expected provenance, identity, reputation or validation)"))
     }
 }
 
@@ -92,6 +116,11 @@ impl Value {
     /// A BYTEA value.
     pub fn bytes(value: impl AsRef<[u8]>) -> Self {
         Value::Bytes(value.as_ref().to_vec())
+    }
+
+    /// A NUMERIC value.
+    pub fn numeric(value: impl ToString) -> Self {
+        Value::Numeric(value.to_string())
     }
 }
 
@@ -192,5 +221,117 @@ pub(crate) fn provenance_row(event: Registry) -> Row {
         Registry::NonceInvalidated(e) => {
             row("nonce_invalidated", &["signer", "nonce"], vec![V::bytes(e.signer), V::bytes(e.nonce.to_be_bytes::<32>())])
         }
+    }
+}
+
+fn identity_row(event: Identity) -> Option<Row> {
+    use Value as V;
+    Some(match event {
+        Identity::Registered(e) => row(
+            "agent_registered",
+            &["agent_id", "agent_uri", "owner"],
+            vec![V::numeric(e.agentId), V::text(&e.agentURI), V::bytes(e.owner)],
+        ),
+        Identity::MetadataSet(e) => row(
+            "agent_metadata_set",
+            &["agent_id", "metadata_key", "metadata_value"],
+            vec![V::numeric(e.agentId), V::text(&e.metadataKey), V::bytes(&e.metadataValue)],
+        ),
+        Identity::URIUpdated(e) => row(
+            "agent_uri_updated",
+            &["agent_id", "new_uri", "updated_by"],
+            vec![V::numeric(e.agentId), V::text(&e.newURI), V::bytes(e.updatedBy)],
+        ),
+        Identity::Transfer(e) => row(
+            "agent_transferred",
+            &["from_address", "to_address", "agent_id"],
+            vec![V::bytes(e.from), V::bytes(e.to), V::numeric(e.tokenId)],
+        ),
+        Identity::Approval(_) | Identity::ApprovalForAll(_) => return None,
+    })
+}
+
+fn reputation_row(event: Reputation) -> Row {
+    use Value as V;
+    match event {
+        Reputation::NewFeedback(e) => row(
+            "feedback_given",
+            &[
+                "agent_id",
+                "client",
+                "feedback_index",
+                "value",
+                "value_decimals",
+                "tag1",
+                "tag2",
+                "endpoint",
+                "feedback_uri",
+                "feedback_hash",
+            ],
+            vec![
+                V::numeric(e.agentId),
+                V::bytes(e.clientAddress),
+                V::int(e.feedbackIndex),
+                V::numeric(e.value),
+                V::int(e.valueDecimals.into()),
+                V::text(&e.tag1),
+                V::text(&e.tag2),
+                V::text(&e.endpoint),
+                V::text(&e.feedbackURI),
+                V::bytes(e.feedbackHash),
+            ],
+        ),
+        Reputation::FeedbackRevoked(e) => row(
+            "feedback_revoked",
+            &["agent_id", "client", "feedback_index"],
+            vec![V::numeric(e.agentId), V::bytes(e.clientAddress), V::int(e.feedbackIndex)],
+        ),
+        Reputation::ResponseAppended(e) => row(
+            "feedback_response",
+            &["agent_id", "client", "feedback_index", "responder", "response_uri", "response_hash"],
+            vec![
+                V::numeric(e.agentId),
+                V::bytes(e.clientAddress),
+                V::int(e.feedbackIndex),
+                V::bytes(e.responder),
+                V::text(&e.responseURI),
+                V::bytes(e.responseHash),
+            ],
+        ),
+        Reputation::VerifiedFeedback(e) => row(
+            "feedback_verified",
+            &["agent_id", "client", "feedback_index", "interaction_hash", "signer"],
+            vec![
+                V::numeric(e.agentId),
+                V::bytes(e.clientAddress),
+                V::int(e.feedbackIndex),
+                V::bytes(e.interactionHash),
+                V::bytes(e.signer),
+            ],
+        ),
+    }
+}
+
+fn validation_row(event: Validation) -> Row {
+    use Value as V;
+    match event {
+        Validation::ValidationRequest(e) => row(
+            "validation_requested",
+            &["validator", "agent_id", "request_uri", "request_hash"],
+            vec![V::bytes(e.validatorAddress), V::numeric(e.agentId), V::text(&e.requestURI), V::bytes(e.requestHash)],
+        ),
+        Validation::ValidationResponse(e) => row(
+            "validation_responded",
+            &["validator", "agent_id", "request_hash", "response", "response_uri", "response_hash", "tag"],
+            vec![
+                V::bytes(e.validatorAddress),
+                V::numeric(e.agentId),
+                V::bytes(e.requestHash),
+                V::int(e.response.into()),
+                V::text(&e.responseURI),
+                V::bytes(e.responseHash),
+                V::text(&e.tag),
+            ],
+        ),
     }
 }

@@ -65,6 +65,7 @@ impl Fault {
                 }
             }
             RpcError::DeserError { .. } | RpcError::SerError(_) | RpcError::NullResp => Fault::Malformed,
+            RpcError::LocalUsageError(e) if e.to_string().contains("deserializ") => Fault::Malformed,
             RpcError::Transport(TransportErrorKind::HttpError(http)) => {
                 if http.status == 429 {
                     Fault::RateLimited
@@ -165,6 +166,11 @@ impl Rpc {
     pub fn new(provider: DynProvider, chain_id: u64, policy: RetryPolicy, metrics: Arc<Metrics>, range: u64, max_range: u64) -> Self {
         let max_range = max_range.max(1);
         Self { provider, chain_id, policy, metrics, range: Arc::new(AtomicU64::new(range.clamp(1, max_range))), max_range }
+    }
+
+    /// The provider behind this endpoint.
+    pub fn provider(&self) -> &DynProvider {
+        &self.provider
     }
 
     /// The current `eth_getLogs` range, in blocks.

@@ -176,6 +176,20 @@ pub async fn load_cursor(pool: &PgPool, chain_id: u64, contract: Address, kind: 
     Ok(Cursor { next_block: next as u64 })
 }
 
+/// Records the identity registry an ERC-8004 reputation or validation registry points at.
+pub async fn record_link(pool: &PgPool, chain_id: u64, contract: Address, identity: Address) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO erc8004_links (chain_id, contract, identity_registry) VALUES ($1, $2, $3)
+         ON CONFLICT (chain_id, contract) DO UPDATE SET identity_registry = EXCLUDED.identity_registry",
+    )
+    .bind(to_i64(chain_id)?)
+    .bind(contract.to_vec())
+    .bind(identity.to_vec())
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 /// Records which instance holds the write lock.
 pub async fn record_writer(pool: &PgPool, chain_id: u64, contract: Address, instance: &str) -> Result<()> {
     sqlx::query("UPDATE indexer_cursors SET writer = $3 WHERE chain_id = $1 AND contract = $2")

@@ -15,7 +15,7 @@ use futures::stream::{FuturesOrdered, StreamExt};
 use futures::FutureExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use sqlx::{Connection, PgConnection, PgPool};
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::error::{Error, Result};
 use crate::events::ContractKind;
@@ -52,6 +52,9 @@ pub struct IndexerConfig {
     pub instance: String,
     /// Show a progress bar on a terminal during backfill.
     pub progress: bool,
+    /// A `ws://` or `wss://` endpoint of the same chain: new heads wake the loop at once instead of at the next
+    /// poll. Polling goes on regardless, so a dropped subscription only costs latency until it reconnects.
+    pub ws_url: Option<String>,
 }
 
 impl IndexerConfig {
@@ -72,6 +75,7 @@ impl IndexerConfig {
             retry: RetryPolicy::default(),
             instance: format!("pid-{}", std::process::id()),
             progress: false,
+            ws_url: None,
         }
     }
 }
@@ -98,6 +102,7 @@ pub struct Indexer {
     config: IndexerConfig,
     metrics: Arc<Metrics>,
     labels: ContractLabels,
+    linked: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Indexer {
@@ -112,7 +117,7 @@ impl Indexer {
         let chain_id = probe.call("eth_chainId", || alloy::providers::Provider::get_chain_id(&provider)).await?;
         let rpc = Rpc::new(provider, chain_id, config.retry, metrics.clone(), config.batch_blocks, config.max_batch_blocks);
         let labels = ContractLabels { chain_id, contract: format!("{:#x}", config.contract) };
-        Ok(Self { pool, rpc, chain_id, config, metrics, labels })
+        Ok(Self { pool, rpc, chain_id, config, metrics, labels, linked: Arc::default() })
     }
 
     /// The chain being indexed.
@@ -133,6 +138,7 @@ impl Indexer {
             let head = self.rpc.head().await?;
             let finalized = self.rpc.finalized(head, self.config.finality_depth).await?;
             store::load_cursor(&self.pool, self.chain_id, self.config.contract, self.config.kind, self.config.start_block).await?;
+            self.link_identity_registry().await?;
             report.reorged += self.undo_reorg().await?;
             store::record_head(&self.pool, self.chain_id, self.config.contract, head, finalized).await?;
             self.metrics.head.get_or_create(&self.labels).set(head as i64);
@@ -143,6 +149,31 @@ impl Indexer {
             }
             warn!(chain_id = self.chain_id, contract = %self.config.contract, "chain changed while reading; checking for a reorg and reading again");
         }
+    }
+
+    /// For an ERC-8004 reputation or validation registry, records the identity registry it points at (once).
+    async fn link_identity_registry(&self) -> Result<()> {
+        use prova_core::bindings::{IReputationRegistry, IValidationRegistry};
+        if !matches!(self.config.kind, ContractKind::Reputation | ContractKind::Validation)
+            || self.linked.load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return Ok(());
+        }
+        let provider = self.rpc.provider();
+        let contract = self.config.contract;
+        let identity = match self.config.kind {
+            ContractKind::Reputation => {
+                let registry = IReputationRegistry::new(contract, provider);
+                self.rpc.call("eth_call", || async { registry.getIdentityRegistry().call().await.map_err(contract_error) }).await?
+            }
+            _ => {
+                let registry = IValidationRegistry::new(contract, provider);
+                self.rpc.call("eth_call", || async { registry.getIdentityRegistry().call().await.map_err(contract_error) }).await?
+            }
+        };
+        store::record_link(&self.pool, self.chain_id, contract, identity).await?;
+        self.linked.store(true, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
     }
 
     /// One pass from the cursor to `head`. Returns `false` if it must start again (the chain changed under it or
@@ -272,7 +303,7 @@ impl Indexer {
         let mut events = Vec::with_capacity(logs.len());
         for log in logs {
             let Some(row) = self.config.kind.decode(&log.inner) else {
-                warn!(tx = ?log.transaction_hash, kind = %self.config.kind, "skipping a log that is not a known event");
+                debug!(tx = ?log.transaction_hash, kind = %self.config.kind, "skipping a log this kind does not store");
                 continue;
             };
             let incomplete = || Error::rpc("eth_getLogs", "log without block or transaction position");
@@ -404,6 +435,12 @@ impl Indexer {
     /// loop never exits on them. If the lock's connection dies (a Postgres restart), the lock is taken again.
     pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
         tokio::pin!(shutdown);
+        let heads = Arc::new(tokio::sync::Notify::new());
+        let _subscription = self.config.ws_url.clone().map(|url| {
+            let heads = heads.clone();
+            let chain_id = self.chain_id;
+            AbortOnDrop(tokio::spawn(follow_heads(url, chain_id, heads)))
+        });
         loop {
             let mut lock = tokio::select! {
                 () = &mut shutdown => return Ok(()),
@@ -439,9 +476,50 @@ impl Indexer {
                         return Ok(());
                     }
                     () = tokio::time::sleep(pause) => {}
+                    () = heads.notified(), if failures == 0 => {}
                 }
             }
         }
+    }
+}
+
+/// Aborts a background task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Subscribes to new heads over WebSocket and wakes the indexing loop on each; reconnects with backoff forever.
+async fn follow_heads(url: String, chain_id: u64, heads: Arc<tokio::sync::Notify>) {
+    use alloy::providers::{Provider, ProviderBuilder, WsConnect};
+    let mut failures = 0;
+    loop {
+        let subscribed = async {
+            let provider = ProviderBuilder::new().connect_ws(WsConnect::new(url.clone())).await?;
+            let mut stream = provider.subscribe_blocks().await?.into_stream();
+            info!(chain_id, %url, "following new heads over WebSocket");
+            while stream.next().await.is_some() {
+                heads.notify_one();
+            }
+            Ok::<_, alloy::transports::TransportError>(())
+        };
+        match subscribed.await {
+            Ok(()) => warn!(chain_id, %url, "WebSocket head subscription ended; reconnecting (polling continues)"),
+            Err(error) => warn!(chain_id, %url, %error, "WebSocket head subscription failed; polling continues"),
+        }
+        failures += 1;
+        tokio::time::sleep(backoff(Duration::from_millis(500), Duration::from_secs(30), failures)).await;
+    }
+}
+
+/// A contract call's error as a transport error, so [`Rpc::call`] can classify and retry it.
+fn contract_error(error: alloy::contract::Error) -> alloy::transports::RpcError<alloy::transports::TransportErrorKind> {
+    match error {
+        alloy::contract::Error::TransportError(e) => e,
+        other => alloy::transports::RpcError::LocalUsageError(Box::new(other)),
     }
 }
 

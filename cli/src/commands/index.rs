@@ -23,10 +23,22 @@ pub struct IndexArgs {
     #[arg(long = "rpc", env = "PROVA_RPC_URL", required_unless_present = "config")]
     pub rpc_url: Option<String>,
     /// Address of the ProvenanceRegistry to index.
-    #[arg(long, env = "PROVA_REGISTRY", required_unless_present = "config")]
+    #[arg(long, env = "PROVA_REGISTRY")]
     pub registry: Option<Address>,
+    /// Address of an ERC-8004 identity registry to index (ours or any other deployment).
+    #[arg(long, env = "PROVA_IDENTITY_REGISTRY")]
+    pub identity_registry: Option<Address>,
+    /// Address of an ERC-8004 reputation registry to index.
+    #[arg(long, env = "PROVA_REPUTATION_REGISTRY")]
+    pub reputation_registry: Option<Address>,
+    /// Address of an ERC-8004 validation registry to index.
+    #[arg(long, env = "PROVA_VALIDATION_REGISTRY")]
+    pub validation_registry: Option<Address>,
+    /// A ws:// endpoint of the same chain: follow new heads by subscription (polling continues as a fallback).
+    #[arg(long = "ws", env = "PROVA_WS_URL", conflicts_with = "config")]
+    pub ws_url: Option<String>,
     /// A TOML file listing chains and contracts (see docs/indexer.md); replaces --rpc and --registry.
-    #[arg(long, conflicts_with_all = ["rpc_url", "registry"])]
+    #[arg(long, conflicts_with_all = ["rpc_url", "registry", "identity_registry", "reputation_registry", "validation_registry"])]
     pub config: Option<PathBuf>,
     /// The database.
     #[command(flatten)]
@@ -72,6 +84,8 @@ struct ConfigFile {
 #[serde(deny_unknown_fields)]
 struct ChainConfig {
     rpc: String,
+    /// WebSocket endpoint for head subscriptions.
+    ws: Option<String>,
     /// Refuse to start if the endpoint serves another chain.
     chain_id: Option<u64>,
     finality_depth: Option<u64>,
@@ -97,15 +111,21 @@ impl IndexArgs {
             anyhow::ensure!(!file.chain.is_empty(), "{} lists no [[chain]]", path.display());
             return Ok(file.chain);
         }
-        let (Some(rpc), Some(registry)) = (&self.rpc_url, self.registry) else {
-            anyhow::bail!("give --rpc and --registry, or --config");
-        };
-        Ok(vec![ChainConfig {
-            rpc: rpc.clone(),
-            chain_id: None,
-            finality_depth: None,
-            contract: vec![ContractConfig { address: registry, kind: ContractKind::Provenance, start_block: self.start_block }],
-        }])
+        let contract: Vec<ContractConfig> = [
+            (self.registry, ContractKind::Provenance),
+            (self.identity_registry, ContractKind::Identity),
+            (self.reputation_registry, ContractKind::Reputation),
+            (self.validation_registry, ContractKind::Validation),
+        ]
+        .into_iter()
+        .filter_map(|(address, kind)| address.map(|address| ContractConfig { address, kind, start_block: self.start_block }))
+        .collect();
+        let Some(rpc) = &self.rpc_url else { anyhow::bail!("give --rpc and at least one contract (--registry, ...), or --config") };
+        anyhow::ensure!(
+            !contract.is_empty(),
+            "nothing to index: give --registry, --identity-registry, --reputation-registry or --validation-registry (or --config)"
+        );
+        Ok(vec![ChainConfig { rpc: rpc.clone(), ws: self.ws_url.clone(), chain_id: None, finality_depth: None, contract }])
     }
 
     /// Runs the command.
@@ -130,6 +150,7 @@ impl IndexArgs {
                     finality_depth: chain.finality_depth.unwrap_or(self.finality_depth),
                     retry: RetryPolicy { timeout: Duration::from_millis(self.rpc_timeout_ms), ..RetryPolicy::default() },
                     progress: true,
+                    ws_url: chain.ws.clone(),
                     ..IndexerConfig::new(contract.address)
                 };
                 indexers.push(Indexer::with_metrics(pool.clone(), provider.clone(), config, metrics.clone()).await?);
