@@ -109,7 +109,7 @@ impl Stack {
     pub async fn serve_api(&self) -> anyhow::Result<String> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
-        let state = prova_api::AppState { pool: self.pool.clone() };
+        let state = prova_api::AppState::new(self.pool.clone());
         tokio::spawn(prova_api::serve(listener, state, std::future::pending()));
         Ok(url)
     }
@@ -174,6 +174,336 @@ pub fn copy_dir(from: &Path, to: &Path) {
         } else {
             std::fs::create_dir_all(to).unwrap();
             std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------------------------------
+// Chaos-test helpers: cheap registry events sent as anvil's unlocked accounts, the indexer's cursor, and the check
+// that the database equals an independent re-read of the chain.
+// ------------------------------------------------------------------------------------------------------------------
+
+/// Gas given to each `invalidateNonce` transaction (it uses about 46,000), so anvil need not estimate it.
+const NONCE_TX_GAS: u64 = 80_000;
+
+/// Raw JSON-RPC to anvil. Transactions are sent with `eth_sendTransaction` from anvil's unlocked default accounts,
+/// so the node assigns the account nonces (a provider's cached nonces break across reorgs).
+#[derive(Debug, Clone)]
+pub struct Node {
+    url: String,
+    http: reqwest::Client,
+    registry: Address,
+    senders: Vec<Address>,
+    next_sender: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    next_nonce: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Node {
+    /// Talks to the stack's anvil and sends to its registry from all of anvil's default accounts.
+    pub fn new(stack: &Stack) -> Self {
+        Self {
+            url: stack.rpc_url.clone(),
+            http: reqwest::Client::new(),
+            registry: stack.registry,
+            senders: stack.anvil.addresses().to_vec(),
+            next_sender: Default::default(),
+            // Registry nonces are used once per signer; start at a random point so no two nodes collide.
+            next_nonce: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(rand::random::<u32>() as u64 * 1_000_000_000)),
+        }
+    }
+
+    /// One JSON-RPC call; a JSON-RPC error is an error.
+    pub async fn call(&self, method: &str, params: serde_json::Value) -> anyhow::Result<serde_json::Value> {
+        let request = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let mut answer: serde_json::Value = self.http.post(&self.url).json(&request).send().await?.json().await?;
+        anyhow::ensure!(answer["error"].is_null(), "{method} failed: {}", answer["error"]);
+        Ok(answer["result"].take())
+    }
+
+    /// Several calls in one JSON-RPC batch; the results in the order of `calls`. Any error fails the batch.
+    pub async fn batch(&self, calls: Vec<(&str, serde_json::Value)>) -> anyhow::Result<Vec<serde_json::Value>> {
+        if calls.is_empty() {
+            return Ok(Vec::new());
+        }
+        let requests: Vec<serde_json::Value> = calls
+            .iter()
+            .enumerate()
+            .map(|(id, (method, params))| serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .collect();
+        let answers: Vec<serde_json::Value> = self.http.post(&self.url).json(&requests).send().await?.json().await?;
+        let mut results = vec![serde_json::Value::Null; calls.len()];
+        for mut answer in answers {
+            let id = answer["id"].as_u64().ok_or_else(|| anyhow::anyhow!("batch answer without id: {answer}"))? as usize;
+            anyhow::ensure!(answer["error"].is_null(), "{} failed: {}", calls[id].0, answer["error"]);
+            results[id] = answer["result"].take();
+        }
+        Ok(results)
+    }
+
+    /// Turns anvil's automine on or off (off: transactions wait in the pool for [`Node::mine`]).
+    pub async fn set_automine(&self, on: bool) -> anyhow::Result<()> {
+        self.call("evm_setAutomine", serde_json::json!([on])).await.map(drop)
+    }
+
+    /// Mines one block with whatever the pool holds.
+    pub async fn mine(&self) -> anyhow::Result<()> {
+        self.call("evm_mine", serde_json::json!([])).await.map(drop)
+    }
+
+    /// The head block number.
+    pub async fn head(&self) -> anyhow::Result<u64> {
+        let head = self.call("eth_blockNumber", serde_json::json!([])).await?;
+        Ok(u64::from_str_radix(head.as_str().unwrap_or_default().trim_start_matches("0x"), 16)?)
+    }
+
+    /// The canonical hash of block `number` and its transaction count, or `None` past the head.
+    pub async fn block(&self, number: u64) -> anyhow::Result<Option<(alloy::primitives::B256, usize)>> {
+        let block = self.call("eth_getBlockByNumber", serde_json::json!([format!("{number:#x}"), false])).await?;
+        if block.is_null() {
+            return Ok(None);
+        }
+        let hash = block["hash"].as_str().unwrap_or_default().parse()?;
+        Ok(Some((hash, block["transactions"].as_array().map_or(0, Vec::len))))
+    }
+
+    /// A transaction request that calls `invalidateNonce` with a fresh nonce, from the next default account in turn
+    /// (one `NonceInvalidated` event).
+    pub fn nonce_tx(&self) -> serde_json::Value {
+        use alloy::sol_types::SolCall;
+        use std::sync::atomic::Ordering::Relaxed;
+        let from = self.senders[self.next_sender.fetch_add(1, Relaxed) % self.senders.len()];
+        let nonce = alloy::primitives::U256::from(self.next_nonce.fetch_add(1, Relaxed));
+        let data = prova_core::bindings::IProvenanceRegistry::invalidateNonceCall { nonce }.abi_encode();
+        serde_json::json!({
+            "from": from,
+            "to": self.registry,
+            "data": alloy::primitives::Bytes::from(data),
+            "gas": format!("{NONCE_TX_GAS:#x}"),
+        })
+    }
+
+    /// With automine off: sends `events` `invalidateNonce` transactions in one batch, mines one block, and checks
+    /// that the block holds them all.
+    pub async fn mine_events(&self, events: usize) -> anyhow::Result<()> {
+        let calls = (0..events).map(|_| ("eth_sendTransaction", serde_json::json!([self.nonce_tx()]))).collect();
+        self.batch(calls).await?;
+        self.mine().await?;
+        let head = self.head().await?;
+        let (_, txs) = self.block(head).await?.ok_or_else(|| anyhow::anyhow!("block {head} missing"))?;
+        anyhow::ensure!(txs == events, "block {head} holds {txs} transactions, {events} were sent");
+        Ok(())
+    }
+}
+
+/// The indexer's cursor row for one contract.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CursorRow {
+    /// First block not yet indexed.
+    pub next_block: u64,
+    /// Latest head the indexer saw.
+    pub head_block: Option<u64>,
+    /// The instance holding the write lock, as it recorded itself.
+    pub writer: Option<String>,
+    /// The last transient fault, if not cleared since.
+    pub last_error: Option<String>,
+}
+
+/// Reads the cursor of `contract` on `chain_id`, if the indexer created it.
+pub async fn cursor_row(pool: &PgPool, chain_id: u64, contract: Address) -> anyhow::Result<Option<CursorRow>> {
+    let row: Option<(i64, Option<i64>, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT next_block, head_block, writer, last_error FROM indexer_cursors WHERE chain_id = $1 AND contract = $2",
+    )
+    .bind(chain_id as i64)
+    .bind(contract.to_vec())
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|(next, head, writer, last_error)| CursorRow {
+        next_block: next as u64,
+        head_block: head.map(|h| h as u64),
+        writer,
+        last_error,
+    }))
+}
+
+/// Creates a fresh database with migrations applied in the cluster at `server_url`; returns its URL and a pool.
+pub async fn fresh_database(server_url: &str) -> anyhow::Result<(String, PgPool)> {
+    let name = format!("prova_e2e_{}", alloy::primitives::B256::random().to_string()[2..18].to_owned());
+    let admin_pool = PgPool::connect(server_url).await?;
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin_pool).await?;
+    admin_pool.close().await;
+    let url = replace_database(server_url, &name);
+    let pool = prova_indexer::connect_db(&url, 8).await?;
+    Ok((url, pool))
+}
+
+/// One registry event: its table, position and decoded columns (as text: bytes in lowercase hex).
+type EventRow = (String, u64, alloy::primitives::B256, alloy::primitives::B256, u64, Vec<String>);
+
+/// What the database holds for a registry once it equals the chain.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Mirror {
+    /// The head the chain was read to.
+    pub head: u64,
+    /// Events on the chain (and in the database).
+    pub events: usize,
+    /// Events per table.
+    pub by_table: std::collections::BTreeMap<String, usize>,
+}
+
+/// Compares the indexed database with an independent re-read of the chain: every log of `registry` from
+/// `from_block` to the head (one `eth_getLogs`, decoded here), per table, as (block number, block hash, tx hash,
+/// log index, decoded columns) with multiplicity; and the cursor, which must be at head + 1. `Ok(Err(diff))`
+/// describes a mismatch.
+pub async fn compare_db_with_chain(
+    pool: &PgPool,
+    rpc_url: &str,
+    registry: Address,
+    from_block: u64,
+) -> anyhow::Result<Result<Mirror, String>> {
+    use alloy::providers::Provider;
+    use prova_indexer::events::Value as Column;
+    use std::collections::BTreeMap;
+
+    let provider = prova_core::chain::connect(rpc_url)?;
+    let chain_id = provider.get_chain_id().await?;
+    let head = provider.get_block_number().await?;
+    let filter = alloy::rpc::types::Filter::new().address(registry).from_block(from_block).to_block(head);
+    let logs = provider.get_logs(&filter).await?;
+
+    // The chain, decoded independently of the indexer's reading code.
+    let mut chain: BTreeMap<EventRow, usize> = BTreeMap::new();
+    let mut columns: BTreeMap<&'static str, (&'static [&'static str], Vec<Column>)> = BTreeMap::new();
+    let as_text = |value: &Column| match value {
+        Column::Bytes(b) => alloy::primitives::hex::encode(b),
+        Column::Text(s) | Column::Numeric(s) => s.clone(),
+        Column::Int(i) => i.to_string(),
+        Column::Bool(b) => b.to_string(),
+    };
+    for log in &logs {
+        let position = (
+            log.block_number.unwrap_or(u64::MAX),
+            log.block_hash.unwrap_or_default(),
+            log.transaction_hash.unwrap_or_default(),
+            log.log_index.unwrap_or(u64::MAX),
+        );
+        let (table, values) = match prova_indexer::ContractKind::Provenance.decode(&log.inner) {
+            Some(row) => {
+                columns.entry(row.table).or_insert_with(|| (row.columns, row.values.clone()));
+                (row.table.to_owned(), row.values.iter().map(as_text).collect())
+            }
+            None => ("<undecodable>".to_owned(), vec![format!("{:?}", log.inner)]),
+        };
+        *chain.entry((table, position.0, position.1, position.2, position.3, values)).or_default() += 1;
+    }
+
+    // The database: every event table that exists (another kind's tables may not be migrated yet).
+    let mut db: BTreeMap<EventRow, usize> = BTreeMap::new();
+    for table in prova_indexer::events::all_tables() {
+        let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL").bind(table).fetch_one(pool).await?;
+        if !exists {
+            continue;
+        }
+        let mut select = String::from("block_number, block_hash, tx_hash, log_index");
+        if let Some((names, kinds)) = columns.get(table) {
+            for (name, kind) in names.iter().zip(kinds) {
+                select.push_str(&match kind {
+                    Column::Bytes(_) => format!(", encode({name}, 'hex')"),
+                    Column::Text(_) => format!(", {name}"),
+                    _ => format!(", {name}::TEXT"),
+                });
+            }
+        }
+        let sql = format!("SELECT {select} FROM {table} WHERE chain_id = $1 AND contract = $2");
+        let rows = sqlx::query(&sql).bind(chain_id as i64).bind(registry.to_vec()).fetch_all(pool).await?;
+        for row in rows {
+            use sqlx::Row;
+            let width = row.len();
+            let values = (4..width).map(|i| row.try_get::<String, _>(i)).collect::<Result<Vec<_>, _>>()?;
+            let key = (
+                table.to_owned(),
+                row.try_get::<i64, _>(0)? as u64,
+                alloy::primitives::B256::from_slice(&row.try_get::<Vec<u8>, _>(1)?),
+                alloy::primitives::B256::from_slice(&row.try_get::<Vec<u8>, _>(2)?),
+                row.try_get::<i64, _>(3)? as u64,
+                values,
+            );
+            *db.entry(key).or_default() += 1;
+        }
+    }
+
+    let cursor = cursor_row(pool, chain_id, registry).await?;
+    let count_by_table = |rows: &BTreeMap<EventRow, usize>| {
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        for ((table, ..), n) in rows {
+            *counts.entry(table.clone()).or_default() += n;
+        }
+        counts
+    };
+    let mirror = Mirror { head, events: logs.len(), by_table: count_by_table(&chain) };
+    let cursor_ok = cursor.as_ref().map(|c| c.next_block) == Some(head + 1);
+    if chain == db && cursor_ok {
+        return Ok(Ok(mirror));
+    }
+
+    // A readable diff: counts per table, the cursor, then the first rows missing from or extra in the database.
+    let mut diff = format!(
+        "the database differs from the chain (registry {registry:#x}, blocks {from_block}..={head}, {} logs on chain)\n",
+        logs.len()
+    );
+    let db_counts = count_by_table(&db);
+    let tables: std::collections::BTreeSet<&String> = mirror.by_table.keys().chain(db_counts.keys()).collect();
+    for table in tables {
+        let (c, d) = (mirror.by_table.get(table).copied().unwrap_or(0), db_counts.get(table).copied().unwrap_or(0));
+        diff.push_str(&format!("  {table:<32} chain {c:>6}  db {d:>6}{}\n", if c == d { "" } else { "  <--" }));
+    }
+    if !cursor_ok {
+        diff.push_str(&format!("  cursor: {cursor:?}, expected next_block {}\n", head + 1));
+    }
+    let describe = |(table, block, hash, tx, index, values): &EventRow, n: usize| {
+        format!("{table} block {block} {hash} tx {tx} log {index} {values:?}{}", if n > 1 { format!(" (x{n})") } else { String::new() })
+    };
+    for (label, ours, theirs) in [("missing from the database", &chain, &db), ("extra in the database", &db, &chain)] {
+        let rows: Vec<String> = ours
+            .iter()
+            .filter(|(row, n)| theirs.get(*row) != Some(*n))
+            .map(|(row, n)| describe(row, n.saturating_sub(theirs.get(row).copied().unwrap_or(0))))
+            .collect();
+        if !rows.is_empty() {
+            diff.push_str(&format!("  {label}: {}\n", rows.len()));
+            for row in rows.iter().take(20) {
+                diff.push_str(&format!("    {row}\n"));
+            }
+            if rows.len() > 20 {
+                diff.push_str(&format!("    ... and {} more\n", rows.len() - 20));
+            }
+        }
+    }
+    Ok(Err(diff))
+}
+
+/// [`compare_db_with_chain`], failing with the diff on a mismatch.
+pub async fn assert_db_matches_chain(pool: &PgPool, rpc_url: &str, registry: Address, from_block: u64) -> anyhow::Result<Mirror> {
+    compare_db_with_chain(pool, rpc_url, registry, from_block).await?.map_err(|diff| anyhow::anyhow!(diff))
+}
+
+/// Polls [`compare_db_with_chain`] until the database equals the chain, failing with the last diff after `timeout`.
+pub async fn wait_db_matches_chain(
+    pool: &PgPool,
+    rpc_url: &str,
+    registry: Address,
+    from_block: u64,
+    timeout: std::time::Duration,
+) -> anyhow::Result<Mirror> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        match compare_db_with_chain(pool, rpc_url, registry, from_block).await {
+            Ok(Ok(mirror)) => return Ok(mirror),
+            Ok(Err(diff)) if std::time::Instant::now() >= deadline => {
+                anyhow::bail!("no convergence within {timeout:?}: {diff}")
+            }
+            // The database may be down for a moment in a chaos test; keep trying until the deadline.
+            Err(error) if std::time::Instant::now() >= deadline => return Err(error),
+            _ => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
         }
     }
 }

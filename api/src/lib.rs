@@ -33,11 +33,26 @@ pub const MAX_MANIFEST_BODY_BYTES: usize = 32 << 20;
 /// Largest output-batch leaf upload accepted (a 4096-leaf batch is about 1.3 MB of JSON; this allows ~200k leaves).
 pub const MAX_OUTPUT_BATCH_BODY_BYTES: usize = 64 << 20;
 
-/// Shared state of every handler.
+/// Shared state of every handler. Build it with [`AppState::new`].
 #[derive(Debug, Clone)]
 pub struct AppState {
     /// The Postgres pool.
     pub pool: PgPool,
+    /// Addresses the `trust` reputation algorithm starts from when a query names no `seeds`.
+    pub trust_seeds: std::sync::Arc<Vec<alloy::primitives::Address>>,
+}
+
+impl AppState {
+    /// State over `pool`, with no default trust seeds.
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool, trust_seeds: Default::default() }
+    }
+
+    /// Sets the default seeds of the `trust` algorithm.
+    pub fn with_trust_seeds(mut self, seeds: Vec<alloy::primitives::Address>) -> Self {
+        self.trust_seeds = std::sync::Arc::new(seeds);
+        self
+    }
 }
 
 /// The whole application: routes, JSON fallbacks for 404 and 405, body limit, timeout and tracing.

@@ -33,7 +33,7 @@ pub async fn send(
     if let Some(content_type) = content_type {
         request = request.header(header::CONTENT_TYPE, content_type);
     }
-    let response = app(AppState { pool }).oneshot(request.body(Body::from(body)).unwrap()).await.unwrap();
+    let response = app(AppState::new(pool)).oneshot(request.body(Body::from(body)).unwrap()).await.unwrap();
     let status = response.status();
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
     (status, serde_json::from_slice(&bytes).expect("every answer is JSON"))

@@ -118,7 +118,7 @@ impl DevArgs {
             let stop = stopped(stop_rx.clone());
             async move { indexer.run(stop).await }
         });
-        let api_task = tokio::spawn(prova_api::serve(listener, AppState { pool }, stopped(stop_rx)));
+        let api_task = tokio::spawn(prova_api::serve(listener, AppState::new(pool), stopped(stop_rx)));
         // The demo manifests go to the API like a lab's would, so file-level matching works from the start.
         for manifest in &demo.manifests {
             super::api_client::upload_manifest(&api_url, manifest, Duration::from_secs(30)).await?;
