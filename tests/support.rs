@@ -45,7 +45,12 @@ impl Stack {
     /// Starts anvil, deploys the registry, and creates a fresh database (in the cluster named by `DATABASE_URL`,
     /// or in a private cluster started for this test).
     pub async fn start() -> anyhow::Result<Self> {
-        let anvil = Anvil::at(find_foundry_tool("anvil")?).port(free_port()?).try_spawn()?;
+        Self::start_with(&[]).await
+    }
+
+    /// [`Stack::start`] with extra anvil arguments (e.g. `["--block-time", "1"]`).
+    pub async fn start_with(anvil_args: &[&str]) -> anyhow::Result<Self> {
+        let anvil = Anvil::at(find_foundry_tool("anvil")?).port(free_port()?).args(anvil_args).try_spawn()?;
         let rpc_url = anvil.endpoint();
         let admin_key: PrivateKeySigner = anvil.keys()[0].clone().into();
         let admin = prova_core::chain::connect_with_signer(&rpc_url, admin_key.clone())?;
@@ -282,6 +287,58 @@ impl Node {
         })
     }
 
+    /// Deploys the bulk emitter ([`BULK_EMITTER_INITCODE`]) and returns its address; mines a block if automine is off.
+    pub async fn deploy_bulk_emitter(&self) -> anyhow::Result<Address> {
+        let tx = serde_json::json!({"from": self.senders[0], "data": format!("0x{BULK_EMITTER_INITCODE}"), "gas": "0x100000"});
+        let hash = self.call("eth_sendTransaction", serde_json::json!([tx])).await?;
+        if self.call("anvil_getAutomine", serde_json::json!([])).await? == serde_json::json!(false) {
+            self.mine().await?;
+        }
+        let receipt = self.call("eth_getTransactionReceipt", serde_json::json!([hash])).await?;
+        anyhow::ensure!(receipt["status"] == "0x1", "bulk emitter deployment failed: {receipt}");
+        Ok(receipt["contractAddress"].as_str().unwrap_or_default().parse()?)
+    }
+
+    /// With automine off: mines `blocks` blocks, each holding one transaction to the bulk `emitter` that emits
+    /// `events_per_tx` registry events, and checks that every one succeeded. The transactions are sent first and
+    /// mined with one `anvil_mine`, a block gas limit letting one through per block.
+    pub async fn mine_bulk(&self, emitter: Address, blocks: usize, events_per_tx: u64) -> anyhow::Result<()> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let gas = 60_000 + 40_000 * events_per_tx;
+        let mut hashes = Vec::with_capacity(blocks);
+        for chunk in (0..blocks).collect::<Vec<_>>().chunks(100) {
+            let calls = chunk
+                .iter()
+                .map(|_| {
+                    let nonce = self.next_nonce.fetch_add(events_per_tx, Relaxed);
+                    let mut data = [0u8; 96];
+                    data[12..32].copy_from_slice(self.registry.as_slice());
+                    data[56..64].copy_from_slice(&nonce.to_be_bytes());
+                    data[88..96].copy_from_slice(&events_per_tx.to_be_bytes());
+                    let from = self.senders[self.next_sender.fetch_add(1, Relaxed) % self.senders.len()];
+                    let data = alloy::primitives::Bytes::from(data.to_vec());
+                    let tx = serde_json::json!({"from": from, "to": emitter, "data": data, "gas": format!("{gas:#x}")});
+                    ("eth_sendTransaction", serde_json::json!([tx]))
+                })
+                .collect();
+            hashes.extend(self.batch(calls).await?);
+        }
+        self.call("anvil_setBlockGasLimit", serde_json::json!([format!("{:#x}", gas + gas / 2)])).await?;
+        let mined = self.call("anvil_mine", serde_json::json!([format!("{blocks:#x}")])).await;
+        self.call("anvil_setBlockGasLimit", serde_json::json!(["0x1c9c380"])).await?;
+        mined?;
+        for chunk in hashes.chunks(100) {
+            let receipts =
+                self.batch(chunk.iter().map(|h| ("eth_getTransactionReceipt", serde_json::json!([h]))).collect()).await?;
+            for receipt in receipts {
+                anyhow::ensure!(receipt["status"] == "0x1", "bulk emission failed or was not mined: {receipt}");
+                let logs = receipt["logs"].as_array().map_or(0, Vec::len);
+                anyhow::ensure!(logs as u64 == events_per_tx, "{logs} events instead of {events_per_tx}: {receipt}");
+            }
+        }
+        Ok(())
+    }
+
     /// With automine off: sends `events` `invalidateNonce` transactions in one batch, mines one block, and checks
     /// that the block holds them all.
     pub async fn mine_events(&self, events: usize) -> anyhow::Result<()> {
@@ -294,6 +351,26 @@ impl Node {
         Ok(())
     }
 }
+
+/// Init code of a tiny contract that calls `registry.invalidateNonce(nonce + i)` for `i` in `0..count`, given the
+/// calldata `(address registry, uint256 nonce, uint256 count)`: one transaction, `count` registry events. Hand-assembled
+/// (no compiler needed); the runtime, after the 11-byte constructor that returns it:
+///
+/// ```text
+/// 00 PUSH1 0x40 CALLDATALOAD PUSH1 0x20 CALLDATALOAD     count, nonce
+/// 06 JUMPDEST DUP2 ISZERO PUSH2 0x3d JUMPI                 while count != 0:
+/// 0d PUSH4 0xb70e36f0 PUSH1 0xe0 SHL PUSH1 0 MSTORE        mem[0..4] = invalidateNonce selector
+/// 18 DUP1 PUSH1 4 MSTORE                                   mem[4..36] = nonce
+/// 1c PUSH1 0 PUSH1 0 PUSH1 0x24 PUSH1 0 PUSH1 0            call(gas, registry, 0, mem[0..36], 0, 0)
+/// 26 PUSH1 0 CALLDATALOAD GAS CALL
+/// 2b ISZERO PUSH2 0x3f JUMPI                               revert if the call failed
+/// 30 PUSH1 1 ADD SWAP1 PUSH1 1 SWAP1 SUB SWAP1             nonce += 1, count -= 1
+/// 39 PUSH2 0x06 JUMP
+/// 3d JUMPDEST STOP
+/// 3f JUMPDEST PUSH1 0 DUP1 REVERT
+/// ```
+const BULK_EMITTER_INITCODE: &str = "604480600b6000396000f36040356020355b811561003d5763b70e36f060e01b600052806004526000600060\
+                                     24600060006000355af11561003f57600101906001900390610006565b005b600080fd";
 
 /// The indexer's cursor row for one contract.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -310,7 +387,8 @@ pub struct CursorRow {
 
 /// Reads the cursor of `contract` on `chain_id`, if the indexer created it.
 pub async fn cursor_row(pool: &PgPool, chain_id: u64, contract: Address) -> anyhow::Result<Option<CursorRow>> {
-    let row: Option<(i64, Option<i64>, Option<String>, Option<String>)> = sqlx::query_as(
+    type Columns = (i64, Option<i64>, Option<String>, Option<String>);
+    let row: Option<Columns> = sqlx::query_as(
         "SELECT next_block, head_block, writer, last_error FROM indexer_cursors WHERE chain_id = $1 AND contract = $2",
     )
     .bind(chain_id as i64)
@@ -336,8 +414,9 @@ pub async fn fresh_database(server_url: &str) -> anyhow::Result<(String, PgPool)
     Ok((url, pool))
 }
 
-/// One registry event: its table, position and decoded columns (as text: bytes in lowercase hex).
-type EventRow = (String, u64, alloy::primitives::B256, alloy::primitives::B256, u64, Vec<String>);
+/// One registry event: its table, block number, block hash, tx hash, log index and decoded columns (as text: bytes
+/// in lowercase hex).
+type EventRow = (String, u64, String, String, u64, Vec<String>);
 
 /// What the database holds for a registry once it equals the chain.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -382,8 +461,8 @@ pub async fn compare_db_with_chain(
     for log in &logs {
         let position = (
             log.block_number.unwrap_or(u64::MAX),
-            log.block_hash.unwrap_or_default(),
-            log.transaction_hash.unwrap_or_default(),
+            log.block_hash.map(|h| h.to_string()).unwrap_or_default(),
+            log.transaction_hash.map(|h| h.to_string()).unwrap_or_default(),
             log.log_index.unwrap_or(u64::MAX),
         );
         let (table, values) = match prova_indexer::ContractKind::Provenance.decode(&log.inner) {
@@ -422,8 +501,8 @@ pub async fn compare_db_with_chain(
             let key = (
                 table.to_owned(),
                 row.try_get::<i64, _>(0)? as u64,
-                alloy::primitives::B256::from_slice(&row.try_get::<Vec<u8>, _>(1)?),
-                alloy::primitives::B256::from_slice(&row.try_get::<Vec<u8>, _>(2)?),
+                format!("0x{}", alloy::primitives::hex::encode(row.try_get::<Vec<u8>, _>(1)?)),
+                format!("0x{}", alloy::primitives::hex::encode(row.try_get::<Vec<u8>, _>(2)?)),
                 row.try_get::<i64, _>(3)? as u64,
                 values,
             );
@@ -460,7 +539,8 @@ pub async fn compare_db_with_chain(
         diff.push_str(&format!("  cursor: {cursor:?}, expected next_block {}\n", head + 1));
     }
     let describe = |(table, block, hash, tx, index, values): &EventRow, n: usize| {
-        format!("{table} block {block} {hash} tx {tx} log {index} {values:?}{}", if n > 1 { format!(" (x{n})") } else { String::new() })
+        let times = if n > 1 { format!(" (x{n})") } else { String::new() };
+        format!("{table} block {block} {hash} tx {tx} log {index} {values:?}{times}")
     };
     for (label, ours, theirs) in [("missing from the database", &chain, &db), ("extra in the database", &db, &chain)] {
         let rows: Vec<String> = ours
@@ -505,5 +585,67 @@ pub async fn wait_db_matches_chain(
             Err(error) if std::time::Instant::now() >= deadline => return Err(error),
             _ => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
         }
+    }
+}
+
+/// Waits until the cursor of `contract` reaches `next_block` (the indexer has committed every block below it).
+pub async fn wait_cursor(
+    pool: &PgPool,
+    chain_id: u64,
+    contract: Address,
+    next_block: u64,
+    timeout: std::time::Duration,
+) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let cursor = cursor_row(pool, chain_id, contract).await.ok().flatten();
+        if cursor.as_ref().is_some_and(|c| c.next_block >= next_block) {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "the cursor did not reach {next_block} within {timeout:?}: {cursor:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// The seed of a randomized test: `PROVA_CHAOS_SEED` when set, else a random one; printed for reruns.
+pub fn chaos_seed(test: &str) -> u64 {
+    let seed = std::env::var("PROVA_CHAOS_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random);
+    println!("{test}: seed {seed} (rerun with PROVA_CHAOS_SEED={seed})");
+    seed
+}
+
+/// An indexer following the head ([`prova_indexer::Indexer::run`]) on a tokio task; dropping it shuts it down.
+pub struct Following {
+    task: tokio::task::JoinHandle<prova_indexer::Result<()>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Following {
+    /// Starts `indexer.run()` in the background.
+    pub fn spawn(indexer: prova_indexer::Indexer) -> Self {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            indexer
+                .run(async move {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        Self { task, stop: Some(stop) }
+    }
+
+    /// Whether `run()` returned (it must not, short of a shutdown).
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Asks `run()` to shut down and waits for it to return.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        self.stop.take();
+        let task = &mut self.task;
+        tokio::time::timeout(std::time::Duration::from_secs(15), task).await??.map_err(Into::into)
     }
 }

@@ -40,12 +40,14 @@ pub struct AppState {
     pub pool: PgPool,
     /// Addresses the `trust` reputation algorithm starts from when a query names no `seeds`.
     pub trust_seeds: std::sync::Arc<Vec<alloy::primitives::Address>>,
+    /// Feedback sets and scores of the reputation routes, kept between requests (see [`routes::agents::cache`]).
+    pub reputation: std::sync::Arc<routes::agents::cache::ReputationCache>,
 }
 
 impl AppState {
     /// State over `pool`, with no default trust seeds.
     pub fn new(pool: PgPool) -> Self {
-        Self { pool, trust_seeds: Default::default() }
+        Self { pool, trust_seeds: Default::default(), reputation: Default::default() }
     }
 
     /// Sets the default seeds of the `trust` algorithm.

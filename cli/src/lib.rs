@@ -30,6 +30,9 @@ pub enum Command {
     /// Register a publisher and manage its attestor keys (sent from the admin account).
     #[command(subcommand)]
     Publisher(commands::publisher::PublisherCommand),
+    /// ERC-8004 agents: register, bind a model version, sign interaction receipts, give feedback, validations.
+    #[command(subcommand)]
+    Agent(commands::agent::AgentCommand),
     /// Create encrypted keystores.
     #[command(subcommand)]
     Key(commands::key::KeyCommand),
@@ -54,6 +57,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Model(cmd) => cmd.run().await,
         Command::Publisher(cmd) => cmd.run().await,
+        Command::Agent(cmd) => cmd.run().await,
         Command::Key(cmd) => cmd.run().await,
         Command::Deploy(args) => args.run().await,
         Command::Outputs(cmd) => cmd.run().await,

@@ -1,6 +1,7 @@
 //! Shared core of prova: manifests and hashing, Merkle trees, EIP-712 types, contract bindings, shared
 //! command-line arguments and the local stack (anvil, Postgres) used by `prova dev` and the tests.
 
+pub mod agents;
 pub mod args;
 pub mod bindings;
 pub mod chain;

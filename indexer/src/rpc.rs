@@ -272,8 +272,13 @@ impl Rpc {
         Ok(out)
     }
 
-    /// Grows the shared range after an answer that was small and fast for a span at least the current size.
+    /// Grows the shared range after an answer that was small and fast for a span at least the current size, and
+    /// shrinks it after a very large one (large answers delay the first write and stall the pipeline).
     fn adapt(&self, span: u64, logs: usize, elapsed: Duration) {
+        if logs > 20_000 && span > 1 {
+            self.range.fetch_min((span / 2).max(1), Ordering::Relaxed);
+            return;
+        }
         let current = self.range();
         if span >= current && logs < 5_000 && elapsed < Duration::from_secs(2) && current < self.max_range {
             let grown = (current * 2).min(self.max_range);

@@ -42,110 +42,79 @@ pub fn to_i64(value: u64) -> Result<i64> {
     i64::try_from(value).map_err(|_| Error::Inconsistent(format!("value {value} does not fit in BIGINT")))
 }
 
-/// The values of one column across a batch of rows, bound as one Postgres array.
-enum Column {
-    Bytes(Vec<Vec<u8>>),
-    Text(Vec<String>),
-    Int(Vec<i64>),
-    Numeric(Vec<String>),
-    Bool(Vec<bool>),
-}
-
-impl Column {
-    fn new(first: &Value, capacity: usize) -> Self {
-        match first {
-            Value::Bytes(_) => Column::Bytes(Vec::with_capacity(capacity)),
-            Value::Text(_) => Column::Text(Vec::with_capacity(capacity)),
-            Value::Int(_) => Column::Int(Vec::with_capacity(capacity)),
-            Value::Numeric(_) => Column::Numeric(Vec::with_capacity(capacity)),
-            Value::Bool(_) => Column::Bool(Vec::with_capacity(capacity)),
+/// Appends `value` to a COPY text-format line.
+fn copy_field(line: &mut String, value: &Value) {
+    use std::fmt::Write;
+    match value {
+        Value::Bytes(bytes) => {
+            line.push_str("\\\\x");
+            for byte in bytes {
+                let _ = write!(line, "{byte:02x}");
+            }
         }
-    }
-
-    fn push(&mut self, table: &str, value: &Value) -> Result<()> {
-        match (self, value) {
-            (Column::Bytes(c), Value::Bytes(v)) => c.push(v.clone()),
-            (Column::Text(c), Value::Text(v)) => c.push(v.clone()),
-            (Column::Int(c), Value::Int(v)) => c.push(*v),
-            (Column::Numeric(c), Value::Numeric(v)) => c.push(v.clone()),
-            (Column::Bool(c), Value::Bool(v)) => c.push(*v),
-            _ => return Err(Error::Inconsistent(format!("rows of {table} disagree on a column's type"))),
+        Value::Text(text) => {
+            for c in text.chars() {
+                match c {
+                    '\\' => line.push_str("\\\\"),
+                    '\t' => line.push_str("\\t"),
+                    '\n' => line.push_str("\\n"),
+                    '\r' => line.push_str("\\r"),
+                    c => line.push(c),
+                }
+            }
         }
-        Ok(())
-    }
-
-    /// The parameter's cast in `unnest(...)`.
-    fn cast(&self) -> &'static str {
-        match self {
-            Column::Bytes(_) => "::BYTEA[]",
-            Column::Text(_) => "::TEXT[]",
-            Column::Int(_) => "::BIGINT[]",
-            Column::Numeric(_) => "::TEXT[]::NUMERIC[]",
-            Column::Bool(_) => "::BOOLEAN[]",
+        Value::Int(n) => {
+            let _ = write!(line, "{n}");
         }
-    }
-
-    fn bind<'q>(self, query: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
-        match self {
-            Column::Bytes(c) => query.bind(c),
-            Column::Text(c) | Column::Numeric(c) => query.bind(c),
-            Column::Int(c) => query.bind(c),
-            Column::Bool(c) => query.bind(c),
-        }
+        Value::Numeric(n) => line.push_str(n),
+        Value::Bool(b) => line.push(if *b { 't' } else { 'f' }),
     }
 }
 
-/// Inserts a batch of events, one `INSERT ... SELECT FROM unnest(arrays)` per table; re-inserting an event is a
-/// no-op.
+/// Writes a batch of events with one `COPY` per table.
+///
+/// `COPY` cannot skip duplicates, and needs not: [`commit_range`] only writes blocks at or above the cursor it holds
+/// locked, and no row can exist there (rows and cursor commit together; [`rewind`] deletes from the cursor on).
+/// A duplicate would therefore be a bug, and fails the transaction instead of being hidden.
 async fn insert_events(tx: &mut Transaction<'_, Postgres>, events: &[IndexedEvent]) -> Result<()> {
     let mut by_table: BTreeMap<&'static str, Vec<&IndexedEvent>> = BTreeMap::new();
     for event in events {
         by_table.entry(event.row.table).or_default().push(event);
     }
     for (table, rows) in by_table {
-        let first = &rows[0].row;
-        let n = rows.len();
-        let (mut chain, mut tx_hash, mut log_index, mut contract, mut block, mut block_hash, mut time) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        );
-        let mut columns: Vec<Column> = first.values.iter().map(|v| Column::new(v, n)).collect();
+        let columns = rows[0].row.columns;
+        let mut data = String::with_capacity(rows.len() * 256);
         for event in &rows {
             let meta = &event.meta;
-            chain.push(to_i64(meta.chain_id)?);
-            tx_hash.push(meta.tx_hash.to_vec());
-            log_index.push(to_i64(meta.log_index)?);
-            contract.push(meta.contract.to_vec());
-            block.push(to_i64(meta.block_number)?);
-            block_hash.push(meta.block_hash.to_vec());
-            time.push(meta.block_time);
-            if event.row.values.len() != columns.len() {
+            if event.row.columns != columns {
                 return Err(Error::Inconsistent(format!("rows of {table} disagree on their columns")));
             }
-            for (column, value) in columns.iter_mut().zip(&event.row.values) {
-                column.push(table, value)?;
+            let common = [
+                Value::Int(to_i64(meta.chain_id)?),
+                Value::bytes(meta.tx_hash),
+                Value::Int(to_i64(meta.log_index)?),
+                Value::bytes(meta.contract),
+                Value::Int(to_i64(meta.block_number)?),
+                Value::bytes(meta.block_hash),
+            ];
+            for value in &common {
+                copy_field(&mut data, value);
+                data.push('\t');
             }
+            data.push_str(&meta.block_time.to_rfc3339());
+            for value in &event.row.values {
+                data.push('\t');
+                copy_field(&mut data, value);
+            }
+            data.push('\n');
         }
-        let mut params = String::from("$1::BIGINT[], $2::BYTEA[], $3::BIGINT[], $4::BYTEA[], $5::BIGINT[], $6::BYTEA[], $7::TIMESTAMPTZ[]");
-        for (i, column) in columns.iter().enumerate() {
-            params.push_str(&format!(", ${}{}", i + 8, column.cast()));
-        }
-        let sql = format!(
-            "INSERT INTO {table} (chain_id, tx_hash, log_index, contract, block_number, block_hash, block_time, {})
-             SELECT * FROM unnest({params}) ON CONFLICT (chain_id, tx_hash, log_index) DO NOTHING",
-            first.columns.join(", ")
+        let statement = format!(
+            "COPY {table} (chain_id, tx_hash, log_index, contract, block_number, block_hash, block_time, {}) FROM STDIN",
+            columns.join(", ")
         );
-        let mut query =
-            sqlx::query(&sql).bind(chain).bind(tx_hash).bind(log_index).bind(contract).bind(block).bind(block_hash).bind(time);
-        for column in columns {
-            query = column.bind(query);
-        }
-        query.execute(&mut **tx).await?;
+        let mut copy = tx.copy_in_raw(&statement).await?;
+        copy.send(data.into_bytes()).await?;
+        copy.finish().await?;
     }
     Ok(())
 }

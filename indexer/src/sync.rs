@@ -187,7 +187,9 @@ impl Indexer {
         loop {
             while inflight.len() < self.config.concurrency.max(1) && next <= head {
                 let to = head.min(next + self.rpc.range() - 1);
-                inflight.push_back(self.fetch(next, to));
+                // A task, so reading goes on while the previous batch is written.
+                let this = self.clone();
+                inflight.push_back(Task(tokio::spawn(async move { this.fetch(next, to).await })));
                 next = to + 1;
             }
             let Some(first) = inflight.next().await else { break };
@@ -487,6 +489,25 @@ impl Indexer {
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// A spawned fetch, aborted when dropped (a pass that stops early abandons the reads in flight).
+struct Task<T>(tokio::task::JoinHandle<Result<T>>);
+
+impl<T> std::future::Future for Task<T> {
+    type Output = Result<T>;
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|joined| joined.unwrap_or_else(|e| Err(Error::rpc("eth_getLogs", format!("fetch task failed: {e}")))))
+    }
+}
+
+impl<T> Drop for Task<T> {
     fn drop(&mut self) {
         self.0.abort();
     }

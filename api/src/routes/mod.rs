@@ -4,6 +4,7 @@ use axum::Router;
 
 use crate::AppState;
 
+pub mod agents;
 pub mod health;
 pub mod lineage;
 pub mod manifests;
@@ -26,4 +27,5 @@ pub fn router() -> Router<AppState> {
         .merge(publishers::router())
         .merge(output_batches::router())
         .merge(outputs::router())
+        .merge(agents::router())
 }

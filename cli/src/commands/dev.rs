@@ -2,7 +2,9 @@
 //!
 //! Starts anvil and a private Postgres cluster under `.prova/dev` (unless `--rpc` / `--database-url` are given),
 //! deploys the registry, registers a demo publisher with an attestor key, publishes two demo model versions
-//! (a base model and a fine-tune of it), then runs the indexer and the API until Ctrl-C.
+//! (a base model and a fine-tune of it), deploys the ERC-8004 identity, reputation and validation registries with
+//! demo agents and feedback (honest clients with interaction receipts, and a Sybil ring), then runs the indexers
+//! and the API (trust-seeded with some honest clients) until Ctrl-C.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -10,18 +12,21 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use alloy::node_bindings::{Anvil, AnvilInstance};
-use alloy::primitives::{B256, keccak256};
+use alloy::primitives::{Address, B256, U256, keccak256};
+use alloy::providers::{DynProvider, Provider};
 use alloy::signers::local::PrivateKeySigner;
 use anyhow::Context;
 use clap::Args;
 use prova_api::AppState;
 use prova_attestor::admin;
 use prova_attestor::publish::{PublishRequest, Published, publish_model_version};
-use prova_core::bindings::model_id;
+use prova_core::agents::{self, Bulk, FeedbackInput, ReceiptFields, SignedReceipt};
+use prova_core::bindings::{IIdentityRegistry, model_id};
+use prova_core::chain::AgentRegistries;
 use prova_core::local::{LocalPostgres, cluster_dir, find_foundry_tool};
 use prova_core::manifest::{HashOptions, Manifest, hash_dir};
 use prova_core::signer::{KEYSTORE_PASSWORD_ENV, PRIVATE_KEY_ENV, new_keystore, parse_private_key};
-use prova_indexer::{Indexer, IndexerConfig};
+use prova_indexer::{ContractKind, Indexer, IndexerConfig};
 use tokio::sync::watch;
 
 /// Password of the demo attestor keystore; it guards a throwaway key on a local chain.
@@ -63,6 +68,37 @@ struct Demo {
     attestor: PrivateKeySigner,
 }
 
+/// Honest demo clients: each rates with interaction receipts signed by the agents' owners.
+const HONEST_CLIENTS: usize = 8;
+/// The first few honest clients are the API's default trust seeds.
+const TRUST_SEEDS: usize = 3;
+/// Sybil ring members: fresh addresses with agents of their own, rating the bad agent and each other 100, with no
+/// receipts.
+const RING_SIZE: usize = 20;
+/// Times each ring member rates the bad agent 100 (enough to lift it above the good agent under `mean`).
+const RING_RATINGS_OF_BAD: usize = 2;
+/// Ring agents each ring member rates 100.
+const RING_RATINGS_OF_RING: usize = 2;
+/// Gas limits of the demo's agent transactions (sent at once, so they cannot be estimated one by one).
+const REGISTER_GAS: u64 = 400_000;
+const FEEDBACK_GAS: u64 = 400_000;
+
+/// The ERC-8004 demo: registries, agents and who rated them.
+struct DemoAgents {
+    registries: AgentRegistries,
+    deploy_block: u64,
+    /// Highly rated by every honest client (bound to the base model).
+    good: U256,
+    /// Rated low by honest clients and 100 by the Sybil ring (bound to the fine-tune).
+    bad: U256,
+    /// Rated fairly by half of the honest clients (bound to the base model).
+    steady: U256,
+    /// The ring's own agents.
+    ring_agents: Vec<U256>,
+    /// The API's default trust seeds.
+    seeds: Vec<Address>,
+}
+
 /// The demo output batch: a receipt on disk, with the request and response it covers.
 struct DemoOutputs {
     receipt: PathBuf,
@@ -78,14 +114,14 @@ impl DevArgs {
             .with_context(|| format!("cannot create {}", self.data_dir.display()))?;
 
         // Keep these alive: dropping them stops anvil and Postgres.
-        let (_anvil, rpc_url) = self.chain()?;
+        let (anvil, rpc_url) = self.chain()?;
         let (_postgres, database_url) = self.database()?;
 
         let admin_key = match std::env::var(PRIVATE_KEY_ENV) {
             Ok(hex) => parse_private_key(&hex, PRIVATE_KEY_ENV)?,
             Err(_) => parse_private_key(ANVIL_KEY_0, "the anvil default key")?,
         };
-        let admin = prova_core::chain::connect_with_signer(&rpc_url, admin_key)?;
+        let admin = prova_core::chain::connect_with_signer(&rpc_url, admin_key.clone())?;
         let chain_id = prova_core::chain::chain_id(&admin).await?;
         let (registry, deploy_receipt) = prova_core::chain::deploy_registry(&admin).await?;
         let deploy_block = deploy_receipt.block_number.unwrap_or_default();
@@ -96,14 +132,31 @@ impl DevArgs {
         prova_indexer::store::purge_registry(&pool, chain_id, registry).await?;
 
         let demo = self.publish_demo(&admin, registry).await?;
+        let agents = demo_agents(&admin, &admin_key, &demo, anvil.is_some()).await?;
+        let seeds = agents.seeds.clone();
 
-        let config = IndexerConfig {
-            start_block: deploy_block,
-            poll_interval: Duration::from_millis(250),
-            ..IndexerConfig::new(registry)
-        };
-        let indexer = Indexer::new(pool.clone(), prova_core::chain::connect(&rpc_url)?, config).await?;
-        indexer.sync_to_head().await?;
+        let contracts = [
+            (registry, ContractKind::Provenance, deploy_block),
+            (agents.registries.identity, ContractKind::Identity, agents.deploy_block),
+            (agents.registries.reputation, ContractKind::Reputation, agents.deploy_block),
+            (agents.registries.validation, ContractKind::Validation, agents.deploy_block),
+        ];
+        let mut indexers = Vec::new();
+        for (contract, kind, start_block) in contracts {
+            if kind != ContractKind::Provenance {
+                prova_indexer::store::purge_registry(&pool, chain_id, contract).await?;
+            }
+            let config = IndexerConfig {
+                kind,
+                start_block,
+                poll_interval: Duration::from_millis(250),
+                ..IndexerConfig::new(contract)
+            };
+            indexers.push(Indexer::new(pool.clone(), prova_core::chain::connect(&rpc_url)?, config).await?);
+        }
+        for result in futures::future::join_all(indexers.iter().map(Indexer::sync_to_head)).await {
+            result?;
+        }
 
         let listener = tokio::net::TcpListener::bind(self.listen)
             .await
@@ -114,11 +167,15 @@ impl DevArgs {
         let stopped = |mut rx: watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|stop| *stop).await;
         };
-        let indexer_task = tokio::spawn({
-            let stop = stopped(stop_rx.clone());
-            async move { indexer.run(stop).await }
-        });
-        let api_task = tokio::spawn(prova_api::serve(listener, AppState::new(pool), stopped(stop_rx)));
+        let indexer_tasks: Vec<_> = indexers
+            .into_iter()
+            .map(|indexer| {
+                let stop = stopped(stop_rx.clone());
+                tokio::spawn(async move { indexer.run(stop).await })
+            })
+            .collect();
+        let state = AppState::new(pool).with_trust_seeds(seeds);
+        let api_task = tokio::spawn(prova_api::serve(listener, state, stopped(stop_rx)));
         // The demo manifests go to the API like a lab's would, so file-level matching works from the start.
         for manifest in &demo.manifests {
             super::api_client::upload_manifest(&api_url, manifest, Duration::from_secs(30)).await?;
@@ -133,12 +190,15 @@ impl DevArgs {
             api_url: &api_url,
             demo: &demo,
             outputs: &outputs,
+            agents: &agents,
         });
 
         crate::shutdown_signal().await;
-        eprintln!("\nstopping: indexer, API, anvil, Postgres");
+        eprintln!("\nstopping: indexers, API, anvil, Postgres");
         let _ = stop_tx.send(true);
-        let _ = indexer_task.await;
+        for task in indexer_tasks {
+            let _ = task.await;
+        }
         let _ = api_task.await;
         Ok(ExitCode::SUCCESS)
     }
@@ -246,6 +306,99 @@ impl DevArgs {
     }
 }
 
+/// Deploys the ERC-8004 registries and fills them: three demo agents bound to the demo model versions, honest
+/// clients rating them with interaction receipts, and a Sybil ring (fresh addresses with agents of their own, no
+/// receipts) rating the bad agent and each other 100. Transactions go out in two bulk rounds (registrations, then
+/// feedback); on our own anvil each round is mined into as few blocks as possible.
+async fn demo_agents(
+    admin: &DynProvider,
+    admin_key: &PrivateKeySigner,
+    demo: &Demo,
+    own_anvil: bool,
+) -> anyhow::Result<DemoAgents> {
+    let (registries, deploy_block) = prova_core::chain::deploy_agent_registries(admin).await?;
+    tracing::info!(identity = %registries.identity, reputation = %registries.reputation, "deployed ERC-8004 registries");
+    let chain_id = prova_core::chain::chain_id(admin).await?;
+    let owners: Vec<PrivateKeySigner> = (0..3).map(|_| PrivateKeySigner::random()).collect();
+    let honest: Vec<PrivateKeySigner> = (0..HONEST_CLIENTS).map(|_| PrivateKeySigner::random()).collect();
+    let ring: Vec<PrivateKeySigner> = (0..RING_SIZE).map(|_| PrivateKeySigner::random()).collect();
+    let everyone: Vec<Address> = owners.iter().chain(&honest).chain(&ring).map(PrivateKeySigner::address).collect();
+
+    let mut bulk = Bulk::new(admin.clone()).await?;
+    let funds = bulk.max_cost(FEEDBACK_GAS) * U256::from(2 * (RING_RATINGS_OF_BAD + RING_RATINGS_OF_RING + 2));
+    agents::fund(admin, &everyone, funds, admin_key).await?;
+    if own_anvil {
+        let _: serde_json::Value = admin.raw_request("evm_setAutomine".into(), [false]).await?;
+    }
+    let result = async {
+        // Round 1: every agent is registered.
+        let models = [Some(demo.base.version_hash), Some(demo.finetune.version_hash), Some(demo.base.version_hash)];
+        for ((owner, name), model) in owners.iter().zip(["good", "bad", "steady"]).zip(models) {
+            let uri = format!("https://example.org/demo-agents/{name}.json");
+            let call = agents::register_call(&uri, model);
+            bulk.push(format!("register {name}"), owner, registries.identity, call, REGISTER_GAS);
+        }
+        for (i, member) in ring.iter().enumerate() {
+            let uri = format!("https://example.org/ring/{i}.json");
+            let call = agents::register_call(&uri, None);
+            bulk.push(format!("register ring {i}"), member, registries.identity, call, REGISTER_GAS);
+        }
+        let ids = bulk
+            .send(own_anvil)
+            .await?
+            .iter()
+            .map(|receipt| {
+                receipt
+                    .inner
+                    .logs()
+                    .iter()
+                    .find_map(|log| log.log_decode::<IIdentityRegistry::Registered>().ok())
+                    .map(|log| log.inner.data.agentId)
+                    .context("a registration without a Registered event")
+            })
+            .collect::<anyhow::Result<Vec<U256>>>()?;
+        let (good, bad, steady, ring_agents) = (ids[0], ids[1], ids[2], ids[3..].to_vec());
+
+        // Round 2: feedback. Honest clients rate with receipts signed by the agents' owners (they have no wallet).
+        let deadline = agents::chain_time(admin).await? + 3600;
+        let receipt = |owner: &PrivateKeySigner, agent_id: U256, client: Address| {
+            let fields = ReceiptFields { agent_id, client, interaction_hash: B256::random(), deadline };
+            SignedReceipt::sign(owner, chain_id, registries.reputation, fields)
+        };
+        for (i, client) in honest.iter().enumerate() {
+            let i128_of = |n: usize| i128::try_from(n).expect("small");
+            let mut ratings = vec![(good, &owners[0], 85 + i128_of(i))];
+            if i < 4 {
+                ratings.push((bad, &owners[1], 10 + 3 * i128_of(i)));
+            }
+            if i % 2 == 0 {
+                ratings.push((steady, &owners[2], 70 + i128_of(i)));
+            }
+            for (agent_id, owner, value) in ratings {
+                let signed = receipt(owner, agent_id, client.address())?;
+                let call = agents::feedback_call(agent_id, &FeedbackInput::value(value, 0), Some(&signed));
+                bulk.push(format!("honest {i} rates {agent_id}"), client, registries.reputation, call, FEEDBACK_GAS);
+            }
+        }
+        for (i, member) in ring.iter().enumerate() {
+            let targets = std::iter::repeat_n(bad, RING_RATINGS_OF_BAD)
+                .chain((1..=RING_RATINGS_OF_RING).map(|k| ring_agents[(i + k) % RING_SIZE]));
+            for target in targets {
+                let call = agents::feedback_call(target, &FeedbackInput::value(100, 0), None);
+                bulk.push(format!("ring {i} rates {target}"), member, registries.reputation, call, FEEDBACK_GAS);
+            }
+        }
+        bulk.send(own_anvil).await?;
+        let seeds = honest.iter().take(TRUST_SEEDS).map(PrivateKeySigner::address).collect();
+        anyhow::Ok(DemoAgents { registries, deploy_block, good, bad, steady, ring_agents, seeds })
+    }
+    .await;
+    if own_anvil {
+        let _: serde_json::Value = admin.raw_request("evm_setAutomine".into(), [true]).await?;
+    }
+    result
+}
+
 async fn publish_demo_version(
     relayer: &alloy::providers::DynProvider,
     registry: alloy::primitives::Address,
@@ -291,6 +444,7 @@ struct Banner<'a> {
     api_url: &'a str,
     demo: &'a Demo,
     outputs: &'a DemoOutputs,
+    agents: &'a DemoAgents,
 }
 
 fn print_banner(b: &Banner<'_>) {
@@ -313,6 +467,22 @@ fn print_banner(b: &Banner<'_>) {
     println!("  attestor   {} (keystore {}, password in {KEYSTORE_PASSWORD_ENV})", d.base.attestor, d.keystore.display());
     println!("  versions   base {} (tx {})", d.base.version_hash, d.base.tx_hash);
     println!("             fine-tune {} (parent: base)", d.finetune.version_hash);
+    let a = b.agents;
+    let r = &a.registries;
+    println!("  erc-8004   identity {} reputation {} validation {}", r.identity, r.reputation, r.validation);
+    println!(
+        "  agents     good #{} (base model), bad #{} (fine-tune), steady #{} (base model); Sybil ring #{}..#{}",
+        a.good,
+        a.bad,
+        a.steady,
+        a.ring_agents.first().copied().unwrap_or_default(),
+        a.ring_agents.last().copied().unwrap_or_default()
+    );
+    println!(
+        "             {HONEST_CLIENTS} honest clients rate with interaction receipts; {RING_SIZE} ring addresses rate the bad agent \
+         and each other 100, without receipts"
+    );
+    println!("  seeds      {} (the API's default trust seeds: honest clients)", join_addresses(&a.seeds));
     println!();
     println!("Try:");
     println!("  curl -s {}/v1/model-versions/{}", b.api_url, d.base.version_hash);
@@ -320,6 +490,9 @@ fn print_banner(b: &Banner<'_>) {
     println!("  curl -s {}/v1/publishers/{}", b.api_url, d.base.publisher);
     println!("  curl -s {}/v1/outputs/{}", b.api_url, b.outputs.response_hash);
     println!("  curl -s {}/v1/status", b.api_url);
+    println!("  curl -s {}/v1/agents/{}/{}", b.api_url, b.chain_id, a.good);
+    println!("  curl -s '{}/v1/agents?sort=reputation&algorithm=mean'    # the Sybil ring wins", b.api_url);
+    println!("  curl -s '{}/v1/agents?sort=reputation&algorithm=trust'   # seeded trust: the good agent wins", b.api_url);
     println!("  {prova} verify model {} --rpc {} --registry {}", d.base_dir.display(), b.rpc_url, b.registry);
     println!(
         "  {prova} verify output {} --request {} --response {} --rpc {}",
@@ -329,10 +502,18 @@ fn print_banner(b: &Banner<'_>) {
         b.rpc_url
     );
     println!(
+        "  {prova} verify reputation {} {} --algorithm all --rpc {} --identity-registry {} --reputation-registry {} --api {}",
+        b.chain_id, a.bad, b.rpc_url, r.identity, r.reputation, b.api_url
+    );
+    println!(
         "  {KEYSTORE_PASSWORD_ENV}={DEMO_KEYSTORE_PASSWORD} {prova} model publish <your-folder> --model demo-lab/my-model \\\n      --keystore {} --rpc {} --registry {}",
         d.keystore.display(),
         b.rpc_url,
         b.registry
     );
     println!();
+}
+
+fn join_addresses(addresses: &[Address]) -> String {
+    addresses.iter().map(|a| format!("{a:#x}")).collect::<Vec<_>>().join(",")
 }

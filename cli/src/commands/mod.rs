@@ -1,5 +1,6 @@
 //! One module per `prova` subcommand.
 
+pub mod agent;
 pub mod api_client;
 pub mod deploy;
 pub mod dev;
@@ -11,6 +12,7 @@ pub mod outputs;
 pub mod publisher;
 pub mod serve;
 pub mod verify;
+pub mod verify_reputation;
 
 use alloy::primitives::B256;
 

@@ -2,6 +2,8 @@
 //! checks the exact version hash on-chain, and otherwise names the closest registered version with the files
 //! added, removed and changed. Candidate manifests come from `--manifest` (file or URL, prova or model_signing
 //! format) or from an API (`--api`); either way their version hashes are checked against the chain itself.
+//! `prova verify output` checks an output receipt; `prova verify reputation` (in `verify_reputation`) recomputes an
+//! agent's reputation from chain logs.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,6 +26,9 @@ pub enum VerifyCommand {
     Model(VerifyModelArgs),
     /// Does this receipt prove that a model version produced this response to this request? Chain only.
     Output(VerifyOutputArgs),
+    /// Recompute an agent's reputation from raw chain logs (no database) and, with --api, check the API's answer:
+    /// exit 0 if every score is identical, 1 if one differs.
+    Reputation(super::verify_reputation::VerifyReputationArgs),
 }
 
 /// Arguments of `prova verify output`.
@@ -129,6 +134,7 @@ impl VerifyCommand {
         let args = match self {
             Self::Model(args) => args,
             Self::Output(args) => return args.run().await,
+            Self::Reputation(args) => return args.run().await,
         };
         let folder = args.hashing.hash_uncached(&args.dir)?;
         let provider = prova_core::chain::connect(&args.chain.rpc_url)?;

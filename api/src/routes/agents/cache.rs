@@ -1,0 +1,702 @@
+//! The reputation cache: the feedback set of each reputation registry (every `NewFeedback`, with its revocation and
+//! receipt flags, block time and the rated agent's current owner) and, per parameter set, the scores of every
+//! agent, kept in [`crate::AppState`].
+//!
+//! **Freshness.** Each request reads the cursors (`next_block`, `updated_at`) of the reputation and identity
+//! registries, one small query. The indexer moves a cursor in the same transaction that writes or deletes events
+//! (forward in `commit_range`, back in `rewind`, away in `purge_registry`), so a set is served only while both
+//! cursors read exactly as they did when it was loaded; otherwise it is reloaded before answering. A set is loaded
+//! in one `REPEATABLE READ` transaction, so the rows and the cursors it records are one consistent snapshot. A
+//! registry without a cursor is never cached.
+//!
+//! **Deltas.** When the cursors only moved forward, and the hash the indexer kept for the block below the old
+//! cursor (`indexed_blocks`) is unchanged (so no reorg rewound below it), only the events from the old cursor on are
+//! read and applied: the set is kept per agent, and only the agents those events touch are rebuilt. Otherwise (a
+//! rewind, a purge, no kept hash) the set is read in full. When the new blocks hold no relevant event, the set and
+//! its computed scores are kept as they are.
+//!
+//! **Scores.** Computed per `(algorithm, filter, parameters)` over the whole set, once (concurrent requests wait for
+//! the first), off the async runtime; the most recent [`MAX_SCORE_ENTRIES`] parameter sets are kept per set, and
+//! are dropped with it.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use alloy::primitives::{Address, U256};
+use chrono::{DateTime, Utc};
+use prova_core::reputation::{self, Algorithm, Feedback, Filter, MAX_DECIMALS, Params, Score};
+use sqlx::{FromRow, PgConnection, PgPool};
+
+use crate::error::{ApiError, Result};
+use crate::views::address;
+
+/// Parameter sets whose scores are kept per feedback set (each holds one `Score` per agent).
+pub const MAX_SCORE_ENTRIES: usize = 8;
+
+/// Which feedback set: a reputation registry and the identity registry whose agents it rates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SetKey {
+    /// Chain id.
+    pub chain_id: i64,
+    /// The reputation registry.
+    pub reputation: Address,
+    /// The identity registry it rates (owners and registered agents come from it).
+    pub identity: Address,
+}
+
+/// An indexer cursor as read: any write or rewind of its contract's events changes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CursorVersion {
+    next_block: i64,
+    updated_at: DateTime<Utc>,
+}
+
+/// The cursors of both registries of a set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Version {
+    reputation: Option<CursorVersion>,
+    identity: Option<CursorVersion>,
+}
+
+impl Version {
+    /// Whether a set at this version may be cached: both registries have a cursor to compare against.
+    fn cacheable(&self) -> bool {
+        self.reputation.is_some() && self.identity.is_some()
+    }
+}
+
+/// Counters of what the cache did, for tests and benchmarks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Requests answered from a cached set.
+    pub hits: u64,
+    /// Sets read in full.
+    pub full_loads: u64,
+    /// Sets brought up to date from the events past the old cursors.
+    pub delta_loads: u64,
+    /// Score computations (one per parameter set and feedback set).
+    pub computations: u64,
+}
+
+/// The cached set of one key; the async lock makes concurrent requests wait for one load.
+type Slot = Arc<tokio::sync::Mutex<Option<Arc<FeedbackSet>>>>;
+
+/// Scores of one parameter set, computed once.
+type ScoreEntry = (String, Arc<tokio::sync::OnceCell<Arc<Ranking>>>);
+
+/// The cache of feedback sets and scores. Cheap to share: keep it in an `Arc`.
+#[derive(Default)]
+pub struct ReputationCache {
+    slots: Mutex<HashMap<SetKey, Slot>>,
+    hits: AtomicU64,
+    full_loads: AtomicU64,
+    delta_loads: AtomicU64,
+    computations: Arc<AtomicU64>,
+}
+
+impl fmt::Debug for ReputationCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sets = self.slots.lock().map(|s| s.len()).unwrap_or_default();
+        f.debug_struct("ReputationCache").field("sets", &sets).field("stats", &self.stats()).finish()
+    }
+}
+
+/// One feedback set at one version of its cursors.
+pub struct FeedbackSet {
+    version: Version,
+    /// The hashes the indexer kept for the block below each cursor, when it kept them.
+    anchors: Anchors,
+    /// The data; shared with the next version when the new blocks hold no relevant event.
+    data: Arc<FeedbackData>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Anchors {
+    reputation: Option<[u8; 32]>,
+    identity: Option<[u8; 32]>,
+}
+
+/// A feedback record as stored, before owners and flags are applied.
+#[derive(Debug, Clone)]
+struct Given {
+    agent_id: U256,
+    client: Address,
+    feedback_index: u64,
+    value: i128,
+    decimals: u8,
+    tag1: String,
+    tag2: String,
+    timestamp: i64,
+}
+
+type FeedbackKey = (U256, Address, u64);
+
+/// One agent's records. A delta rebuilds only the shards of the agents it touches.
+#[derive(Debug, Clone, Default)]
+struct Shard {
+    /// The agent's owner now (latest `Transfer`, else `Registered`); `None` while the identity registry's index
+    /// does not know the agent, and then the records are left out of every score.
+    owner: Option<Address>,
+    /// Sorted by `(client, feedback_index)`, each key once (the first in log order); owner and flags applied.
+    records: Vec<Feedback>,
+    /// The newest `timestamp` among them.
+    newest: Option<i64>,
+}
+
+/// The scoring input of a set.
+pub struct FeedbackData {
+    shards: HashMap<U256, Arc<Shard>>,
+    /// Recipient of each agent's latest `Transfer`.
+    transferred_to: HashMap<U256, Address>,
+    /// Owner in each agent's `Registered` event (used when no transfer of it is indexed).
+    registered_by: HashMap<U256, Address>,
+    /// Every agent registered in the identity registry, ascending.
+    registered: Vec<U256>,
+    /// The newest `timestamp` of the usable records (the `decay` algorithm's default `now`).
+    newest_timestamp: Option<i64>,
+    /// Every usable record, sorted by `(agent_id, client, feedback_index)`; built on first use.
+    flat: OnceLock<Vec<Feedback>>,
+    scores: Mutex<VecDeque<ScoreEntry>>,
+    computations: Arc<AtomicU64>,
+}
+
+/// The shard of `agent` being rebuilt: a copy of its current one on first touch.
+fn touch<'a>(touched: &'a mut HashMap<U256, Shard>, shards: &HashMap<U256, Arc<Shard>>, agent: U256) -> &'a mut Shard {
+    touched.entry(agent).or_insert_with(|| shards.get(&agent).map(|s| (**s).clone()).unwrap_or_default())
+}
+
+/// The scores of every agent of a set under one parameter set, best first.
+#[derive(Debug)]
+pub struct Ranking {
+    /// In `prova_core::reputation::leaderboard` order: every registered agent, and every agent with feedback.
+    pub ranked: Vec<Score>,
+    /// Position of each agent in `ranked`.
+    pub position: HashMap<U256, usize>,
+}
+
+impl ReputationCache {
+    /// What the cache did so far.
+    pub fn stats(&self) -> CacheStats {
+        CacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            full_loads: self.full_loads.load(Ordering::Relaxed),
+            delta_loads: self.delta_loads.load(Ordering::Relaxed),
+            computations: self.computations.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The feedback set of `key`, as of the cursors now: from the cache while they have not moved, else loaded
+    /// (concurrent requests for one set wait for one load).
+    pub async fn feedback_set(&self, pool: &PgPool, key: SetKey) -> Result<Arc<FeedbackSet>> {
+        let version = read_version(&mut *pool.acquire().await?, key).await?;
+        let slot = {
+            let mut slots = self.slots.lock().map_err(|_| ApiError::Internal("reputation cache poisoned".into()))?;
+            slots.entry(key).or_default().clone()
+        };
+        let mut cached = slot.lock().await;
+        if let Some(set) = cached.as_ref()
+            && version.cacheable()
+            && set.version == version
+        {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(set.clone());
+        }
+        let set = self.load(pool, key, cached.as_ref()).await?;
+        *cached = set.version.cacheable().then(|| set.clone());
+        Ok(set)
+    }
+
+    /// Loads the set of `key` in one snapshot, from `previous` when only new events need reading.
+    async fn load(&self, pool: &PgPool, key: SetKey, previous: Option<&Arc<FeedbackSet>>) -> Result<Arc<FeedbackSet>> {
+        let mut tx = pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+        let version = read_version(&mut tx, key).await?;
+        if let Some(previous) = previous
+            && version.cacheable()
+            && previous.version == version
+        {
+            // Another request brought it up to date while this one waited.
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(previous.clone());
+        }
+        let anchors = Anchors {
+            reputation: read_anchor(&mut tx, key.chain_id, key.reputation, version.reputation).await?,
+            identity: read_anchor(&mut tx, key.chain_id, key.identity, version.identity).await?,
+        };
+
+        let delta_from = match previous {
+            Some(previous) => delta_start(&mut tx, key, previous, &version).await?,
+            None => None,
+        };
+        let set = match (delta_from, previous) {
+            (Some((from_reputation, from_identity)), Some(previous)) => {
+                let new = read_events(&mut tx, key, from_reputation, from_identity).await?;
+                self.delta_loads.fetch_add(1, Ordering::Relaxed);
+                let data = if new.is_empty() {
+                    previous.data.clone()
+                } else {
+                    Arc::new(self.build(Some(previous.data.clone()), new, key).await?)
+                };
+                FeedbackSet { version, anchors, data }
+            }
+            _ => {
+                let events = read_events(&mut tx, key, 0, 0).await?;
+                self.full_loads.fetch_add(1, Ordering::Relaxed);
+                FeedbackSet { version, anchors, data: Arc::new(self.build(None, events, key).await?) }
+            }
+        };
+        tx.commit().await?;
+        Ok(Arc::new(set))
+    }
+
+    /// Applies `events` to `previous` (or to nothing) off the async runtime.
+    async fn build(&self, previous: Option<Arc<FeedbackData>>, events: Events, key: SetKey) -> Result<FeedbackData> {
+        let computations = self.computations.clone();
+        tokio::task::spawn_blocking(move || FeedbackData::apply(previous.as_deref(), events, key, computations))
+            .await
+            .map_err(|e| ApiError::Internal(format!("building the feedback set panicked: {e}")))
+    }
+}
+
+impl FeedbackSet {
+    /// The highest block of the reputation registry the set includes, or `None` before the first.
+    pub fn reputation_block(&self) -> Option<u64> {
+        self.version.reputation.and_then(|c| u64::try_from(c.next_block - 1).ok())
+    }
+
+    /// The highest block of the identity registry the set includes (owners and registered agents).
+    pub fn identity_block(&self) -> Option<u64> {
+        self.version.identity.and_then(|c| u64::try_from(c.next_block - 1).ok())
+    }
+
+    /// The data.
+    pub fn data(&self) -> &Arc<FeedbackData> {
+        &self.data
+    }
+}
+
+impl FeedbackData {
+    /// The set after `events`, which follow `previous` in log order. Only the shards of the agents the events
+    /// touch are rebuilt; the others are shared with `previous`.
+    fn apply(previous: Option<&FeedbackData>, events: Events, key: SetKey, computations: Arc<AtomicU64>) -> Self {
+        let mut shards = previous.map(|p| p.shards.clone()).unwrap_or_default();
+        let mut transferred_to = previous.map(|p| p.transferred_to.clone()).unwrap_or_default();
+        let mut registered_by = previous.map(|p| p.registered_by.clone()).unwrap_or_default();
+        let mut touched: HashMap<U256, Shard> = HashMap::new();
+
+        let new_agents = !events.registrations.is_empty();
+        for (agent, to) in events.transfers {
+            transferred_to.insert(agent, to);
+            touch(&mut touched, &shards, agent);
+        }
+        for (agent, owner) in events.registrations {
+            registered_by.entry(agent).or_insert(owner);
+            touch(&mut touched, &shards, agent);
+        }
+        let mut bad_decimals = 0u64;
+        for g in events.given {
+            if g.decimals > MAX_DECIMALS {
+                bad_decimals += 1;
+                continue;
+            }
+            touch(&mut touched, &shards, g.agent_id).records.push(Feedback {
+                agent_id: g.agent_id,
+                agent_owner: Address::ZERO,
+                client: g.client,
+                feedback_index: g.feedback_index,
+                value: g.value,
+                decimals: g.decimals,
+                tag1: g.tag1,
+                tag2: g.tag2,
+                revoked: false,
+                verified: false,
+                timestamp: g.timestamp,
+            });
+        }
+        // Records already in a shard are sorted and come first in log order; a stable sort keeps the first of
+        // each key first, and dedup drops the later ones (the contract never repeats a key).
+        let mut duplicates = 0usize;
+        for shard in touched.values_mut() {
+            shard.records.sort_by_key(|f| (f.client, f.feedback_index));
+            let before = shard.records.len();
+            shard.records.dedup_by_key(|f| (f.client, f.feedback_index));
+            duplicates += before - shard.records.len();
+        }
+        for (list, revoked) in [(events.revoked, true), (events.verified, false)] {
+            for (agent, client, index) in list {
+                let shard = touch(&mut touched, &shards, agent);
+                if let Ok(i) = shard.records.binary_search_by_key(&(client, index), |f| (f.client, f.feedback_index)) {
+                    if revoked {
+                        shard.records[i].revoked = true;
+                    } else {
+                        shard.records[i].verified = true;
+                    }
+                }
+            }
+        }
+        let mut unknown = 0usize;
+        for (agent, mut shard) in touched {
+            shard.owner = transferred_to.get(&agent).or_else(|| registered_by.get(&agent)).copied();
+            for f in &mut shard.records {
+                f.agent_owner = shard.owner.unwrap_or_default();
+            }
+            shard.newest = shard.records.iter().map(|f| f.timestamp).max();
+            if shard.owner.is_none() {
+                unknown += shard.records.len();
+            }
+            shards.insert(agent, Arc::new(shard));
+        }
+        if duplicates + unknown > 0 || bad_decimals > 0 {
+            tracing::warn!(
+                chain_id = key.chain_id, reputation = %key.reputation, duplicates, bad_decimals, unknown_agent = unknown,
+                "feedback records left out of reputation scores"
+            );
+        }
+
+        let newest_timestamp = shards.values().filter(|s| s.owner.is_some()).filter_map(|s| s.newest).max();
+        let registered = match previous {
+            Some(p) if !new_agents => p.registered.clone(),
+            _ => registered_by.keys().copied().collect::<BTreeSet<_>>().into_iter().collect(),
+        };
+        Self {
+            shards,
+            transferred_to,
+            registered_by,
+            registered,
+            newest_timestamp,
+            flat: OnceLock::new(),
+            scores: Mutex::new(VecDeque::new()),
+            computations,
+        }
+    }
+
+    /// Every usable record, sorted by `(agent_id, client, feedback_index)`: the input of
+    /// `prova_core::reputation`. Built on first use.
+    pub fn feedback(&self) -> &[Feedback] {
+        self.flat.get_or_init(|| {
+            let mut agents: Vec<(&U256, &Arc<Shard>)> = self.shards.iter().filter(|(_, s)| s.owner.is_some()).collect();
+            agents.sort_unstable_by_key(|(agent, _)| **agent);
+            agents.iter().flat_map(|(_, s)| s.records.iter().cloned()).collect()
+        })
+    }
+
+    /// The records of one agent (none while its owner is unknown).
+    pub fn records_of(&self, agent_id: U256) -> &[Feedback] {
+        self.shards.get(&agent_id).filter(|s| s.owner.is_some()).map_or(&[], |s| &s.records)
+    }
+
+    /// Whether the agent has usable records.
+    fn is_rated(&self, agent_id: U256) -> bool {
+        !self.records_of(agent_id).is_empty()
+    }
+
+    /// The newest block time among the records, the `decay` algorithm's default `now`.
+    pub fn newest_timestamp(&self) -> Option<i64> {
+        self.newest_timestamp
+    }
+
+    /// `params` with the defaults that depend on the whole set resolved, so that one agent's records alone give
+    /// the same score as the whole set.
+    pub fn resolve(&self, params: &Params) -> Params {
+        Params { now: params.now.or(self.newest_timestamp), ..params.clone() }
+    }
+
+    /// One agent's score, exactly as `prova_core::reputation::score_agent(whole set, ...)` gives it. `params` must
+    /// be [`Self::resolve`]d and valid. `mean`, `bayesian` and `decay` read only the agent's records; `trust` reads
+    /// the ranking of the whole set (computed once per parameter set).
+    pub async fn score_agent(
+        self: &Arc<Self>,
+        agent_id: U256,
+        algorithm: Algorithm,
+        filter: &Filter,
+        params: &Params,
+    ) -> Result<Score> {
+        if algorithm == Algorithm::Trust {
+            let ranking = self.ranking(algorithm, filter, params).await?;
+            if let Some(&i) = ranking.position.get(&agent_id) {
+                return Ok(ranking.ranked[i].clone());
+            }
+            return self.absent_score(agent_id, algorithm, filter, params, ranking.ranked.first());
+        }
+        reputation::score_agent(self.records_of(agent_id), agent_id, filter, algorithm, params).map_err(internal)
+    }
+
+    /// The score of an agent with no usable record. The trust graph's iteration count and convergence are those of
+    /// the whole set: taken from `template`, any other trust score of the same computation.
+    fn absent_score(
+        &self,
+        agent_id: U256,
+        algorithm: Algorithm,
+        filter: &Filter,
+        params: &Params,
+        template: Option<&Score>,
+    ) -> Result<Score> {
+        let mut score = reputation::score_agent(&[], agent_id, filter, algorithm, params).map_err(internal)?;
+        if let (Some(trust), Some(whole)) = (score.trust.as_mut(), template.and_then(|t| t.trust)) {
+            trust.iterations = whole.iterations;
+            trust.converged = whole.converged;
+        }
+        Ok(score)
+    }
+
+    /// The scores of every agent under one parameter set (`params` [`Self::resolve`]d and valid), best first:
+    /// computed on first use, then kept with the set.
+    pub async fn ranking(
+        self: &Arc<Self>,
+        algorithm: Algorithm,
+        filter: &Filter,
+        params: &Params,
+    ) -> Result<Arc<Ranking>> {
+        let key = score_key(algorithm, filter, params);
+        let cell = {
+            let mut entries = self.scores.lock().map_err(|_| ApiError::Internal("score cache poisoned".into()))?;
+            match entries.iter().position(|(k, _)| *k == key) {
+                Some(i) => {
+                    let entry = entries.remove(i).expect("found above");
+                    let cell = entry.1.clone();
+                    entries.push_back(entry);
+                    cell
+                }
+                None => {
+                    let cell = Arc::new(tokio::sync::OnceCell::new());
+                    entries.push_back((key, cell.clone()));
+                    while entries.len() > MAX_SCORE_ENTRIES {
+                        entries.pop_front();
+                    }
+                    cell
+                }
+            }
+        };
+        let ranking = cell
+            .get_or_try_init(|| {
+                let data = self.clone();
+                let (filter, params) = (filter.clone(), params.clone());
+                async move {
+                    tokio::task::spawn_blocking(move || data.compute(algorithm, &filter, &params))
+                        .await
+                        .map_err(|e| ApiError::Internal(format!("scoring panicked: {e}")))?
+                }
+            })
+            .await?;
+        Ok(ranking.clone())
+    }
+
+    fn compute(&self, algorithm: Algorithm, filter: &Filter, params: &Params) -> Result<Arc<Ranking>> {
+        self.computations.fetch_add(1, Ordering::Relaxed);
+        let mut scores = reputation::score_agents(self.feedback(), filter, algorithm, params).map_err(internal)?;
+        let template = scores.first().cloned();
+        for &agent_id in &self.registered {
+            if !self.is_rated(agent_id) {
+                scores.push(self.absent_score(agent_id, algorithm, filter, params, template.as_ref())?);
+            }
+        }
+        let ranked = reputation::leaderboard(scores);
+        let position = ranked.iter().enumerate().map(|(i, s)| (s.agent_id, i)).collect();
+        Ok(Arc::new(Ranking { ranked, position }))
+    }
+}
+
+/// The cache key of a parameter set: the algorithm, the filter and the parameters the algorithm reads.
+fn score_key(algorithm: Algorithm, filter: &Filter, params: &Params) -> String {
+    let filter = serde_json::to_string(filter).unwrap_or_default();
+    match algorithm {
+        Algorithm::Mean => format!("mean {filter}"),
+        Algorithm::Bayesian => format!("bayesian {filter} {:?} {:?}", params.prior_mean, params.prior_weight),
+        Algorithm::Decay => format!("decay {filter} {} {:?}", params.half_life_secs, params.now),
+        Algorithm::Trust => {
+            let seeds: BTreeSet<Address> = params.seeds.iter().copied().collect();
+            format!("trust {filter} {seeds:?} {:?} {:?} {}", params.alpha, params.tolerance, params.max_iterations)
+        }
+    }
+}
+
+/// Scoring fails only on input the set never holds (duplicates, bad decimals, two owners) or parameters the
+/// routes validated: a bug if it happens.
+fn internal(error: reputation::ReputationError) -> ApiError {
+    ApiError::Internal(format!("reputation scoring failed: {error}"))
+}
+
+#[derive(FromRow)]
+struct CursorRow {
+    contract: Vec<u8>,
+    next_block: i64,
+    updated_at: DateTime<Utc>,
+}
+
+async fn read_version(conn: &mut PgConnection, key: SetKey) -> Result<Version> {
+    let rows: Vec<CursorRow> = sqlx::query_as(
+        "SELECT contract, next_block, updated_at FROM indexer_cursors WHERE chain_id = $1 AND contract = ANY($2)",
+    )
+    .bind(key.chain_id)
+    .bind(vec![key.reputation.to_vec(), key.identity.to_vec()])
+    .fetch_all(&mut *conn)
+    .await?;
+    let find = |contract: Address| {
+        rows.iter()
+            .find(|r| r.contract == contract.as_slice())
+            .map(|r| CursorVersion { next_block: r.next_block, updated_at: r.updated_at })
+    };
+    Ok(Version { reputation: find(key.reputation), identity: find(key.identity) })
+}
+
+/// The hash the indexer kept for the block below `cursor`, if any.
+async fn read_anchor(
+    conn: &mut PgConnection,
+    chain_id: i64,
+    contract: Address,
+    cursor: Option<CursorVersion>,
+) -> Result<Option<[u8; 32]>> {
+    let Some(cursor) = cursor else { return Ok(None) };
+    let hash: Option<Vec<u8>> = sqlx::query_scalar(
+        "SELECT block_hash FROM indexed_blocks WHERE chain_id = $1 AND contract = $2 AND block_number = $3",
+    )
+    .bind(chain_id)
+    .bind(contract.to_vec())
+    .bind(cursor.next_block - 1)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(hash.and_then(|h| <[u8; 32]>::try_from(h.as_slice()).ok()))
+}
+
+/// Where to read from to bring `previous` to `version`: the old cursors, if both only moved forward and the blocks
+/// below them are still the ones `previous` read (their kept hashes are unchanged). `None` means a full read.
+async fn delta_start(
+    conn: &mut PgConnection,
+    key: SetKey,
+    previous: &FeedbackSet,
+    version: &Version,
+) -> Result<Option<(i64, i64)>> {
+    let (Some(old_reputation), Some(old_identity), Some(new_reputation), Some(new_identity)) =
+        (previous.version.reputation, previous.version.identity, version.reputation, version.identity)
+    else {
+        return Ok(None);
+    };
+    if new_reputation.next_block < old_reputation.next_block || new_identity.next_block < old_identity.next_block {
+        return Ok(None);
+    }
+    for (contract, old, anchor) in [
+        (key.reputation, old_reputation, previous.anchors.reputation),
+        (key.identity, old_identity, previous.anchors.identity),
+    ] {
+        let Some(anchor) = anchor else { return Ok(None) };
+        if read_anchor(conn, key.chain_id, contract, Some(old)).await? != Some(anchor) {
+            return Ok(None);
+        }
+    }
+    Ok(Some((old_reputation.next_block, old_identity.next_block)))
+}
+
+/// The events of a set from the given blocks on.
+#[derive(Default)]
+struct Events {
+    given: Vec<Given>,
+    revoked: Vec<FeedbackKey>,
+    verified: Vec<FeedbackKey>,
+    transfers: Vec<(U256, Address)>,
+    registrations: Vec<(U256, Address)>,
+}
+
+impl Events {
+    fn is_empty(&self) -> bool {
+        self.given.is_empty()
+            && self.revoked.is_empty()
+            && self.verified.is_empty()
+            && self.transfers.is_empty()
+            && self.registrations.is_empty()
+    }
+}
+
+#[derive(FromRow)]
+struct GivenRow {
+    agent_id: String,
+    client: Vec<u8>,
+    feedback_index: i64,
+    value: String,
+    value_decimals: i64,
+    tag1: String,
+    tag2: String,
+    block_time: DateTime<Utc>,
+}
+
+fn agent_id(text: &str) -> Result<U256> {
+    U256::from_str_radix(text, 10).map_err(|_| ApiError::Internal(format!("stored agent id {text} is not a uint256")))
+}
+
+fn key_of((id, client, index): (String, Vec<u8>, i64)) -> Result<FeedbackKey> {
+    Ok((agent_id(&id)?, address(&client)?, index as u64))
+}
+
+/// Reads the events of the set's reputation registry from block `from_reputation` and of its identity registry
+/// from block `from_identity`, in log order.
+async fn read_events(conn: &mut PgConnection, key: SetKey, from_reputation: i64, from_identity: i64) -> Result<Events> {
+    let (chain, reputation, identity) = (key.chain_id, key.reputation.to_vec(), key.identity.to_vec());
+    let given: Vec<GivenRow> = sqlx::query_as(
+        "SELECT agent_id::TEXT AS agent_id, client, feedback_index, value::TEXT AS value, value_decimals, tag1, tag2,
+                block_time
+         FROM feedback_given WHERE chain_id = $1 AND contract = $2 AND block_number >= $3
+         ORDER BY block_number, log_index",
+    )
+    .bind(chain)
+    .bind(&reputation)
+    .bind(from_reputation)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut keys = Vec::new();
+    for table in ["feedback_revoked", "feedback_verified"] {
+        let rows: Vec<(String, Vec<u8>, i64)> = sqlx::query_as(&format!(
+            "SELECT agent_id::TEXT, client, feedback_index FROM {table}
+             WHERE chain_id = $1 AND contract = $2 AND block_number >= $3"
+        ))
+        .bind(chain)
+        .bind(&reputation)
+        .bind(from_reputation)
+        .fetch_all(&mut *conn)
+        .await?;
+        keys.push(rows.into_iter().map(key_of).collect::<Result<Vec<_>>>()?);
+    }
+    let verified = keys.pop().unwrap_or_default();
+    let revoked = keys.pop().unwrap_or_default();
+    let transfers: Vec<(String, Vec<u8>)> = sqlx::query_as(
+        "SELECT agent_id::TEXT, to_address FROM agent_transferred
+         WHERE chain_id = $1 AND contract = $2 AND block_number >= $3 ORDER BY block_number, log_index",
+    )
+    .bind(chain)
+    .bind(&identity)
+    .bind(from_identity)
+    .fetch_all(&mut *conn)
+    .await?;
+    let registrations: Vec<(String, Vec<u8>)> = sqlx::query_as(
+        "SELECT agent_id::TEXT, owner FROM agent_registered
+         WHERE chain_id = $1 AND contract = $2 AND block_number >= $3 ORDER BY block_number, log_index",
+    )
+    .bind(chain)
+    .bind(&identity)
+    .bind(from_identity)
+    .fetch_all(&mut *conn)
+    .await?;
+
+    let given = given
+        .into_iter()
+        .map(|row| {
+            Ok(Given {
+                agent_id: agent_id(&row.agent_id)?,
+                client: address(&row.client)?,
+                feedback_index: row.feedback_index as u64,
+                value: row
+                    .value
+                    .parse()
+                    .map_err(|_| ApiError::Internal(format!("stored feedback value {} is not an int128", row.value)))?,
+                decimals: u8::try_from(row.value_decimals).unwrap_or(u8::MAX),
+                tag1: row.tag1,
+                tag2: row.tag2,
+                timestamp: row.block_time.timestamp(),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let pairs = |rows: Vec<(String, Vec<u8>)>| {
+        rows.into_iter().map(|(id, a)| Ok((agent_id(&id)?, address(&a)?))).collect::<Result<Vec<_>>>()
+    };
+    Ok(Events { given, revoked, verified, transfers: pairs(transfers)?, registrations: pairs(registrations)? })
+}

@@ -1,0 +1,293 @@
+//! `GET /v1/agents/{chain_id}/{agent_id}/feedback`: an agent's raw feedback in its reputation registry, in log
+//! order `(block_number, log_index)`, with revocations, receipts (prova's verified feedback) and response counts.
+
+use alloy::primitives::{Address, B256};
+use axum::Json;
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::FromRow;
+
+use super::{
+    AgentRef, big, confirmed, decode_position, find_agent, linked_registries, optional_address, page_limit,
+    parse_agent_id, position_cursor,
+};
+use crate::AppState;
+use crate::error::{ApiError, Result};
+use crate::extract::{ApiPath, ApiQuery};
+use crate::views::{ChainPointer, PointerRow, address, hash};
+
+/// Query of the feedback route.
+#[derive(Debug, Deserialize)]
+pub struct FeedbackQuery {
+    /// Only feedback from this client.
+    pub client: Option<String>,
+    /// Only feedback whose `tag1` is exactly this (empty: no filter, as in the contract).
+    pub tag1: Option<String>,
+    /// Only feedback whose `tag2` is exactly this (empty: no filter).
+    pub tag2: Option<String>,
+    /// Only revoked (`true`) or only standing (`false`) feedback.
+    pub revoked: Option<bool>,
+    /// Only feedback with (`true`) or without (`false`) an interaction receipt.
+    pub verified: Option<bool>,
+    /// Items per page, 1 to [`super::MAX_LIMIT`] (default [`super::DEFAULT_LIMIT`]).
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// The identity registry (default: the earliest-indexed one on the chain that has the agent).
+    pub registry: Option<String>,
+    /// The reputation registry (default: the linked one with the lowest address).
+    pub reputation_registry: Option<String>,
+    /// Only facts with at least this many confirmations (feedback, revocations and receipts alike).
+    pub min_confirmations: Option<u64>,
+}
+
+/// One page of an agent's feedback.
+#[derive(Debug, Serialize)]
+pub struct FeedbackPage {
+    /// The agent.
+    pub agent: AgentRef,
+    /// The reputation registry the feedback is from.
+    pub reputation_registry: Address,
+    /// The feedback, in log order.
+    pub items: Vec<FeedbackItem>,
+    /// Pass as `?cursor=` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// One `NewFeedback` entry.
+#[derive(Debug, Serialize)]
+pub struct FeedbackItem {
+    /// The reviewer.
+    pub client: Address,
+    /// Index per (agent, client), counting from 1.
+    pub feedback_index: u64,
+    /// The int128 value, as an exact decimal string.
+    pub value: String,
+    /// `valueDecimals` (0..18).
+    pub value_decimals: u8,
+    /// First tag.
+    pub tag1: String,
+    /// Second tag.
+    pub tag2: String,
+    /// The endpoint the feedback is about.
+    pub endpoint: String,
+    /// Off-chain feedback file.
+    pub feedback_uri: String,
+    /// Its keccak256 as given by the client (zero when none).
+    pub feedback_hash: B256,
+    /// Block time.
+    pub given_at: DateTime<Utc>,
+    /// Whether the client revoked it.
+    pub revoked: bool,
+    /// The revocation, or null.
+    pub revocation: Option<FeedbackRevocation>,
+    /// Whether it came with a valid interaction receipt (prova extension).
+    pub verified: bool,
+    /// The receipt, or null.
+    pub verification: Option<Verification>,
+    /// Number of `ResponseAppended` events on it.
+    pub responses: u64,
+    /// Where the `NewFeedback` event is.
+    pub chain: ChainPointer,
+}
+
+/// A feedback revocation.
+#[derive(Debug, Serialize)]
+pub struct FeedbackRevocation {
+    /// Where the `FeedbackRevoked` event is.
+    pub chain: ChainPointer,
+}
+
+/// The interaction receipt of a verified feedback.
+#[derive(Debug, Serialize)]
+pub struct Verification {
+    /// The hash of the interaction the receipt covers.
+    pub interaction_hash: B256,
+    /// Who signed the receipt (the agent's wallet, or its owner).
+    pub signer: Address,
+    /// Where the `VerifiedFeedback` event is.
+    pub chain: ChainPointer,
+}
+
+#[derive(FromRow)]
+struct Row {
+    #[sqlx(flatten)]
+    pointer: PointerRow,
+    client: Vec<u8>,
+    feedback_index: i64,
+    value: String,
+    value_decimals: i64,
+    tag1: String,
+    tag2: String,
+    endpoint: String,
+    feedback_uri: String,
+    feedback_hash: Vec<u8>,
+    rv_block_number: Option<i64>,
+    rv_block_hash: Option<Vec<u8>>,
+    rv_block_time: Option<DateTime<Utc>>,
+    rv_tx_hash: Option<Vec<u8>>,
+    rv_log_index: Option<i64>,
+    vf_block_number: Option<i64>,
+    vf_block_hash: Option<Vec<u8>>,
+    vf_block_time: Option<DateTime<Utc>>,
+    vf_tx_hash: Option<Vec<u8>>,
+    vf_log_index: Option<i64>,
+    vf_interaction_hash: Option<Vec<u8>>,
+    vf_signer: Option<Vec<u8>>,
+    responses: i64,
+}
+
+/// The pointer of another event of the same contract as `base`.
+fn sibling(
+    base: &PointerRow,
+    block_number: Option<i64>,
+    block_hash: Option<Vec<u8>>,
+    block_time: Option<DateTime<Utc>>,
+    tx_hash: Option<Vec<u8>>,
+    log_index: Option<i64>,
+) -> Option<PointerRow> {
+    Some(PointerRow {
+        chain_id: base.chain_id,
+        contract: base.contract.clone(),
+        block_number: block_number?,
+        block_hash: block_hash?,
+        block_time: block_time?,
+        tx_hash: tx_hash?,
+        log_index: log_index?,
+        head_block: base.head_block,
+        finalized_block: base.finalized_block,
+    })
+}
+
+impl Row {
+    fn view(self) -> Result<FeedbackItem> {
+        let value: i128 = self
+            .value
+            .parse()
+            .map_err(|_| ApiError::Internal(format!("stored feedback value {} is not an int128", self.value)))?;
+        let revocation = sibling(
+            &self.pointer,
+            self.rv_block_number,
+            self.rv_block_hash,
+            self.rv_block_time,
+            self.rv_tx_hash,
+            self.rv_log_index,
+        )
+        .map(|p| Ok::<_, ApiError>(FeedbackRevocation { chain: p.view()? }))
+        .transpose()?;
+        let verification = match (
+            sibling(
+                &self.pointer,
+                self.vf_block_number,
+                self.vf_block_hash,
+                self.vf_block_time,
+                self.vf_tx_hash,
+                self.vf_log_index,
+            ),
+            self.vf_interaction_hash,
+            self.vf_signer,
+        ) {
+            (Some(p), Some(interaction), Some(signer)) => Some(Verification {
+                interaction_hash: hash(&interaction)?,
+                signer: address(&signer)?,
+                chain: p.view()?,
+            }),
+            _ => None,
+        };
+        Ok(FeedbackItem {
+            client: address(&self.client)?,
+            feedback_index: self.feedback_index as u64,
+            value: value.to_string(),
+            value_decimals: u8::try_from(self.value_decimals).unwrap_or(u8::MAX),
+            tag1: self.tag1,
+            tag2: self.tag2,
+            endpoint: self.endpoint,
+            feedback_uri: self.feedback_uri,
+            feedback_hash: hash(&self.feedback_hash)?,
+            given_at: self.pointer.block_time,
+            revoked: revocation.is_some(),
+            revocation,
+            verified: verification.is_some(),
+            verification,
+            responses: self.responses as u64,
+            chain: self.pointer.view()?,
+        })
+    }
+}
+
+pub(crate) async fn list_feedback(
+    State(state): State<AppState>,
+    ApiPath((chain_id, agent_id)): ApiPath<(u64, String)>,
+    ApiQuery(query): ApiQuery<FeedbackQuery>,
+) -> Result<Json<FeedbackPage>> {
+    let agent_id = parse_agent_id(&agent_id)?;
+    let registry = optional_address("registry", query.registry.as_deref())?;
+    let wanted_reputation = optional_address("reputation_registry", query.reputation_registry.as_deref())?;
+    let client = optional_address("client", query.client.as_deref())?;
+    let limit = page_limit(query.limit)?;
+    let after = query.cursor.as_deref().map(decode_position).transpose()?;
+    let pool = &state.pool;
+
+    let registration = find_agent(pool, chain_id, agent_id, registry, query.min_confirmations).await?;
+    let agent = registration.agent;
+    let reputation = linked_registries(pool, chain_id, agent.identity_registry)
+        .await?
+        .reputation_registry(&agent, wanted_reputation)?;
+
+    let same = "x.chain_id = g.chain_id AND x.contract = g.contract AND x.agent_id = g.agent_id \
+                AND x.client = g.client AND x.feedback_index = g.feedback_index";
+    let x_ok = confirmed("x", 4);
+    let sql = format!(
+        "SELECT g.chain_id, g.contract, g.block_number, g.block_hash, g.block_time, g.tx_hash, g.log_index,
+                c.head_block, c.finalized_block, g.client, g.feedback_index, g.value::TEXT AS value, g.value_decimals,
+                g.tag1, g.tag2, g.endpoint, g.feedback_uri, g.feedback_hash,
+                rv.block_number AS rv_block_number, rv.block_hash AS rv_block_hash, rv.block_time AS rv_block_time,
+                rv.tx_hash AS rv_tx_hash, rv.log_index AS rv_log_index,
+                vf.block_number AS vf_block_number, vf.block_hash AS vf_block_hash, vf.block_time AS vf_block_time,
+                vf.tx_hash AS vf_tx_hash, vf.log_index AS vf_log_index, vf.interaction_hash AS vf_interaction_hash,
+                vf.signer AS vf_signer,
+                (SELECT count(*) FROM feedback_response x WHERE {same} AND {x_ok}) AS responses
+         FROM feedback_given g
+         LEFT JOIN indexer_cursors c ON c.chain_id = g.chain_id AND c.contract = g.contract
+         LEFT JOIN LATERAL (
+             SELECT x.* FROM feedback_revoked x WHERE {same} AND {x_ok}
+             ORDER BY x.block_number, x.log_index LIMIT 1
+         ) rv ON TRUE
+         LEFT JOIN LATERAL (
+             SELECT x.* FROM feedback_verified x WHERE {same} AND {x_ok}
+             ORDER BY x.block_number, x.log_index LIMIT 1
+         ) vf ON TRUE
+         WHERE g.chain_id = $1 AND g.contract = $2 AND g.agent_id = $3::NUMERIC AND {g_ok}
+           AND ($5::BYTEA IS NULL OR g.client = $5)
+           AND ($6::TEXT IS NULL OR $6 = '' OR g.tag1 = $6)
+           AND ($7::TEXT IS NULL OR $7 = '' OR g.tag2 = $7)
+           AND ($8::BOOLEAN IS NULL OR (rv.block_number IS NOT NULL) = $8)
+           AND ($9::BOOLEAN IS NULL OR (vf.block_number IS NOT NULL) = $9)
+           AND ($10::BIGINT IS NULL OR (g.block_number, g.log_index) > ($10, $11))
+         ORDER BY g.block_number, g.log_index
+         LIMIT $12",
+        g_ok = confirmed("g", 4),
+    );
+    let mut rows: Vec<Row> = sqlx::query_as(&sql)
+        .bind(big(chain_id))
+        .bind(reputation.to_vec())
+        .bind(agent_id.to_string())
+        .bind(query.min_confirmations.map(big))
+        .bind(client.map(|c| c.to_vec()))
+        .bind(query.tag1.as_deref())
+        .bind(query.tag2.as_deref())
+        .bind(query.revoked)
+        .bind(query.verified)
+        .bind(after.map(|(block, _)| block))
+        .bind(after.map_or(0, |(_, log)| log))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(pool)
+        .await?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next_cursor =
+        if more { rows.last().map(|r| position_cursor(r.pointer.block_number, r.pointer.log_index)) } else { None };
+    let items = rows.into_iter().map(Row::view).collect::<Result<Vec<_>>>()?;
+    Ok(Json(FeedbackPage { agent, reputation_registry: reputation, items, next_cursor }))
+}

@@ -1,0 +1,365 @@
+//! `GET /v1/agents/{chain_id}/{agent_id}`: an agent's current identity (URI, owner, wallet), its model binding
+//! resolved against the provenance registry on the same chain, and its feedback and validation counts.
+//!
+//! Current state is derived from the events: the owner is the recipient of the latest ERC-721 `Transfer`; the URI
+//! is the latest of `Registered.agentURI` and `URIUpdated.newURI`; the wallet is the latest
+//! `MetadataSet(agentId, "agentWallet", abi.encodePacked(address))` (empty bytes clear it), and ERC-8004 clears it
+//! on every transfer, so a wallet set before the latest transfer is no longer current. The model binding is the
+//! latest `MetadataSet(agentId, "prova.modelVersion", versionHash)`.
+
+use alloy::primitives::{Address, B256};
+use axum::Json;
+use axum::extract::State;
+use prova_core::bindings::{AGENT_WALLET_KEY, MODEL_VERSION_KEY};
+use serde::{Deserialize, Serialize};
+use sqlx::{FromRow, PgPool};
+
+use super::{AgentRef, Registration, big, confirmed, find_agent, linked_registries, optional_address, parse_agent_id};
+use crate::AppState;
+use crate::error::Result;
+use crate::extract::{ApiPath, ApiQuery};
+use crate::routes::model_versions::{ModelVersion, Scope, load_versions};
+use crate::views::{ChainPointer, PointerRow, address};
+
+/// Query of the identity route.
+#[derive(Debug, Deserialize)]
+pub struct AgentQuery {
+    /// The identity registry (default: the earliest-indexed one on the chain that has the agent).
+    pub registry: Option<String>,
+    /// The reputation registry the feedback counts come from (default: the linked one with the lowest address).
+    pub reputation_registry: Option<String>,
+    /// Only facts with at least this many confirmations (the block holding them counts as one); a fact with fewer
+    /// is treated as not there yet.
+    pub min_confirmations: Option<u64>,
+}
+
+/// An agent's identity.
+#[derive(Debug, Serialize)]
+pub struct Agent {
+    /// Chain, identity registry and agent id.
+    #[serde(flatten)]
+    pub agent: AgentRef,
+    /// The current agent URI (registration file).
+    pub agent_uri: String,
+    /// The current owner of the identity NFT (zero once burned).
+    pub owner: Address,
+    /// The current agent wallet, or null.
+    pub wallet: Option<Address>,
+    /// The model version the agent declares it runs, or null.
+    pub model: Option<ModelBinding>,
+    /// The reputation registry the feedback counts come from, or null when none is indexed for this registry.
+    pub reputation_registry: Option<Address>,
+    /// Feedback counts in that registry.
+    pub feedback: FeedbackCounts,
+    /// Validation counts, over every validation registry linked to the identity registry.
+    pub validations: ValidationCounts,
+    /// Where the `Registered` event is.
+    pub registered: ChainPointer,
+    /// Where the current URI, owner and wallet were set.
+    pub sources: Sources,
+}
+
+/// The events the current identity fields come from.
+#[derive(Debug, Serialize)]
+pub struct Sources {
+    /// The `URIUpdated` event (or `Registered`) that set the current URI.
+    pub agent_uri: ChainPointer,
+    /// The `Transfer` event (or `Registered`) that made the current owner.
+    pub owner: ChainPointer,
+    /// The event that decided the current wallet: the latest `MetadataSet("agentWallet")`, or a later transfer that
+    /// cleared it; null when no wallet was ever set.
+    pub wallet: Option<ChainPointer>,
+}
+
+/// An agent's binding to a model version.
+#[derive(Debug, Serialize)]
+pub struct ModelBinding {
+    /// The bound version hash.
+    pub version_hash: B256,
+    /// `registered`, `revoked` (by its publisher), `signed_by_compromised_key` (registered with an attestor key
+    /// flagged compromised at that time) or `not_registered` (unknown to the provenance registries indexed on this
+    /// chain). A revoked version is `revoked` even if its key was also compromised.
+    pub status: ModelStatus,
+    /// The version, as `GET /v1/model-versions/{versionHash}` gives it, or null when not registered.
+    pub version: Option<ModelVersion>,
+    /// Where the `MetadataSet("prova.modelVersion")` event is.
+    pub chain: ChainPointer,
+}
+
+/// The state of a bound model version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelStatus {
+    /// Registered, not revoked, signed by a sound key.
+    Registered,
+    /// Revoked by its publisher.
+    Revoked,
+    /// Registered with an attestor key that was flagged compromised at the time.
+    SignedByCompromisedKey,
+    /// Not registered on this chain.
+    NotRegistered,
+}
+
+impl ModelStatus {
+    /// The status of a version as `load_versions` found it (or not).
+    pub fn of(version: Option<&ModelVersion>) -> Self {
+        match version {
+            None => Self::NotRegistered,
+            Some(v) if v.revocation.is_some() => Self::Revoked,
+            Some(v) if v.signed_by_compromised_key => Self::SignedByCompromisedKey,
+            Some(_) => Self::Registered,
+        }
+    }
+}
+
+/// Feedback counts of an agent.
+#[derive(Debug, Default, Serialize)]
+pub struct FeedbackCounts {
+    /// Feedback entries (`NewFeedback`).
+    pub total: u64,
+    /// Of which revoked by their client.
+    pub revoked: u64,
+    /// Of which backed by an interaction receipt (prova extension).
+    pub verified: u64,
+    /// Distinct clients among all entries.
+    pub distinct_clients: u64,
+}
+
+/// Validation counts of an agent.
+#[derive(Debug, Default, Serialize)]
+pub struct ValidationCounts {
+    /// Validation requests.
+    pub requests: u64,
+    /// Requests with at least one response.
+    pub responded: u64,
+    /// Mean of the latest response (0..100) of each responded request, or null when none responded. Unlike the
+    /// contract's `getSummary`, not truncated to an integer.
+    pub average_response: Option<f64>,
+}
+
+#[derive(FromRow)]
+struct TransferRow {
+    #[sqlx(flatten)]
+    pointer: PointerRow,
+    from_address: Vec<u8>,
+    to_address: Vec<u8>,
+}
+
+#[derive(FromRow)]
+struct UriRow {
+    #[sqlx(flatten)]
+    pointer: PointerRow,
+    new_uri: String,
+}
+
+#[derive(FromRow)]
+struct MetadataRow {
+    #[sqlx(flatten)]
+    pointer: PointerRow,
+    metadata_key: String,
+    metadata_value: Vec<u8>,
+}
+
+const POINTER: &str = "x.chain_id, x.contract, x.block_number, x.block_hash, x.block_time, x.tx_hash, x.log_index, \
+                       c.head_block, c.finalized_block";
+
+/// Where an event sits in its contract's log order.
+fn position(pointer: &PointerRow) -> (i64, i64) {
+    (pointer.block_number, pointer.log_index)
+}
+
+pub(crate) async fn get_agent(
+    State(state): State<AppState>,
+    ApiPath((chain_id, agent_id)): ApiPath<(u64, String)>,
+    ApiQuery(query): ApiQuery<AgentQuery>,
+) -> Result<Json<Agent>> {
+    let agent_id = parse_agent_id(&agent_id)?;
+    let registry = optional_address("registry", query.registry.as_deref())?;
+    let wanted_reputation = optional_address("reputation_registry", query.reputation_registry.as_deref())?;
+    let registration = find_agent(&state.pool, chain_id, agent_id, registry, query.min_confirmations).await?;
+    Ok(Json(load_agent(&state.pool, registration, wanted_reputation, query.min_confirmations).await?))
+}
+
+/// Everything the identity route answers, for a found agent.
+pub async fn load_agent(
+    pool: &PgPool,
+    registration: Registration,
+    wanted_reputation: Option<Address>,
+    min_confirmations: Option<u64>,
+) -> Result<Agent> {
+    let agent = registration.agent;
+    let (chain, contract, id) = (big(agent.chain_id), agent.identity_registry.to_vec(), agent.agent_id.to_string());
+    let min = min_confirmations.map(big);
+
+    let transfers: Vec<TransferRow> = sqlx::query_as(&format!(
+        "SELECT {POINTER}, x.from_address, x.to_address FROM agent_transferred x
+         LEFT JOIN indexer_cursors c ON c.chain_id = x.chain_id AND c.contract = x.contract
+         WHERE x.chain_id = $1 AND x.contract = $2 AND x.agent_id = $3::NUMERIC AND {}
+         ORDER BY x.block_number DESC, x.log_index DESC",
+        confirmed("x", 4)
+    ))
+    .bind(chain)
+    .bind(&contract)
+    .bind(&id)
+    .bind(min)
+    .fetch_all(pool)
+    .await?;
+    let uri: Option<UriRow> = sqlx::query_as(&format!(
+        "SELECT {POINTER}, x.new_uri FROM agent_uri_updated x
+         LEFT JOIN indexer_cursors c ON c.chain_id = x.chain_id AND c.contract = x.contract
+         WHERE x.chain_id = $1 AND x.contract = $2 AND x.agent_id = $3::NUMERIC AND {}
+         ORDER BY x.block_number DESC, x.log_index DESC LIMIT 1",
+        confirmed("x", 4)
+    ))
+    .bind(chain)
+    .bind(&contract)
+    .bind(&id)
+    .bind(min)
+    .fetch_optional(pool)
+    .await?;
+    let metadata: Vec<MetadataRow> = sqlx::query_as(&format!(
+        "SELECT DISTINCT ON (x.metadata_key) {POINTER}, x.metadata_key, x.metadata_value FROM agent_metadata_set x
+         LEFT JOIN indexer_cursors c ON c.chain_id = x.chain_id AND c.contract = x.contract
+         WHERE x.chain_id = $1 AND x.contract = $2 AND x.agent_id = $3::NUMERIC AND x.metadata_key = ANY($5) AND {}
+         ORDER BY x.metadata_key, x.block_number DESC, x.log_index DESC",
+        confirmed("x", 4)
+    ))
+    .bind(chain)
+    .bind(&contract)
+    .bind(&id)
+    .bind(min)
+    .bind(vec![AGENT_WALLET_KEY.to_owned(), MODEL_VERSION_KEY.to_owned()])
+    .fetch_all(pool)
+    .await?;
+
+    // Owner: the latest transfer (the mint included), else the registration.
+    let (owner, owner_source) = match transfers.first() {
+        Some(t) => (address(&t.to_address)?, t.pointer.view()?),
+        None => (registration.owner, registration.pointer.view()?),
+    };
+    let (agent_uri, uri_source) = match uri {
+        Some(u) if position(&u.pointer) > position(&registration.pointer) => (u.new_uri, u.pointer.view()?),
+        _ => (registration.agent_uri, registration.pointer.view()?),
+    };
+
+    // Wallet: the latest agentWallet entry, unless a transfer (not the mint) came after it.
+    let wallet_entry = metadata.iter().find(|m| m.metadata_key == AGENT_WALLET_KEY);
+    let last_transfer = transfers.iter().find(|t| t.from_address.iter().any(|&b| b != 0));
+    let (wallet, wallet_source) = match (wallet_entry, last_transfer) {
+        (None, _) => (None, None),
+        (Some(w), Some(t)) if position(&t.pointer) > position(&w.pointer) => (None, Some(t.pointer.view()?)),
+        (Some(w), _) => {
+            let wallet = Address::try_from(w.metadata_value.as_slice()).ok().filter(|a| !a.is_zero());
+            (wallet, Some(w.pointer.view()?))
+        }
+    };
+
+    // Model: the latest prova.modelVersion entry, if it holds a non-zero 32-byte hash.
+    let model = match metadata.iter().find(|m| m.metadata_key == MODEL_VERSION_KEY) {
+        Some(m) => match B256::try_from(m.metadata_value.as_slice()).ok().filter(|h| !h.is_zero()) {
+            Some(version_hash) => {
+                let scope = Scope { chain_id: Some(chain), contract: None, min_confirmations: min };
+                let version = load_versions(pool, &[version_hash], &scope).await?.remove(&version_hash);
+                Some(ModelBinding {
+                    version_hash,
+                    status: ModelStatus::of(version.as_ref()),
+                    version,
+                    chain: m.pointer.view()?,
+                })
+            }
+            None => None,
+        },
+        None => None,
+    };
+
+    let linked = linked_registries(pool, agent.chain_id, agent.identity_registry).await?;
+    let reputation_registry = match wanted_reputation {
+        Some(_) => Some(linked.reputation_registry(&agent, wanted_reputation)?),
+        None => linked.reputation.first().copied(),
+    };
+    let feedback = match reputation_registry {
+        Some(reputation) => feedback_counts(pool, chain, reputation, &id, min).await?,
+        None => FeedbackCounts::default(),
+    };
+    let validations = validation_counts(pool, chain, &linked.validation, &id, min).await?;
+
+    Ok(Agent {
+        agent,
+        agent_uri,
+        owner,
+        wallet,
+        model,
+        reputation_registry,
+        feedback,
+        validations,
+        registered: registration.pointer.view()?,
+        sources: Sources { agent_uri: uri_source, owner: owner_source, wallet: wallet_source },
+    })
+}
+
+async fn feedback_counts(
+    pool: &PgPool,
+    chain: i64,
+    reputation: Address,
+    agent_id: &str,
+    min: Option<i64>,
+) -> Result<FeedbackCounts> {
+    let same = "x.chain_id = g.chain_id AND x.contract = g.contract AND x.agent_id = g.agent_id \
+                AND x.client = g.client AND x.feedback_index = g.feedback_index";
+    let (total, revoked, verified, distinct_clients): (i64, i64, i64, i64) = sqlx::query_as(&format!(
+        "SELECT count(*),
+                count(*) FILTER (WHERE EXISTS (SELECT 1 FROM feedback_revoked x WHERE {same} AND {x_ok})),
+                count(*) FILTER (WHERE EXISTS (SELECT 1 FROM feedback_verified x WHERE {same} AND {x_ok})),
+                count(DISTINCT g.client)
+         FROM feedback_given g
+         LEFT JOIN indexer_cursors c ON c.chain_id = g.chain_id AND c.contract = g.contract
+         WHERE g.chain_id = $1 AND g.contract = $2 AND g.agent_id = $3::NUMERIC AND {g_ok}",
+        x_ok = confirmed("x", 4),
+        g_ok = confirmed("g", 4),
+    ))
+    .bind(chain)
+    .bind(reputation.to_vec())
+    .bind(agent_id)
+    .bind(min)
+    .fetch_one(pool)
+    .await?;
+    Ok(FeedbackCounts {
+        total: total as u64,
+        revoked: revoked as u64,
+        verified: verified as u64,
+        distinct_clients: distinct_clients as u64,
+    })
+}
+
+async fn validation_counts(
+    pool: &PgPool,
+    chain: i64,
+    validation: &[Address],
+    agent_id: &str,
+    min: Option<i64>,
+) -> Result<ValidationCounts> {
+    if validation.is_empty() {
+        return Ok(ValidationCounts::default());
+    }
+    let (requests, responded, average): (i64, i64, Option<f64>) = sqlx::query_as(&format!(
+        "SELECT count(*), count(r.response), avg(r.response)::FLOAT8
+         FROM validation_requested q
+         LEFT JOIN indexer_cursors c ON c.chain_id = q.chain_id AND c.contract = q.contract
+         LEFT JOIN LATERAL (
+             SELECT x.response FROM validation_responded x
+             WHERE x.chain_id = q.chain_id AND x.contract = q.contract AND x.request_hash = q.request_hash
+               AND x.agent_id = q.agent_id AND {x_ok}
+             ORDER BY x.block_number DESC, x.log_index DESC LIMIT 1
+         ) r ON TRUE
+         WHERE q.chain_id = $1 AND q.contract = ANY($2) AND q.agent_id = $3::NUMERIC AND {q_ok}",
+        x_ok = confirmed("x", 4),
+        q_ok = confirmed("q", 4),
+    ))
+    .bind(chain)
+    .bind(validation.iter().map(|a| a.to_vec()).collect::<Vec<_>>())
+    .bind(agent_id)
+    .bind(min)
+    .fetch_one(pool)
+    .await?;
+    Ok(ValidationCounts { requests: requests as u64, responded: responded as u64, average_response: average })
+}

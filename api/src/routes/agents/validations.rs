@@ -1,0 +1,205 @@
+//! `GET /v1/agents/{chain_id}/{agent_id}/validations`: an agent's validation requests, in every validation registry
+//! linked to its identity registry, in log order, each with its latest response.
+
+use alloy::primitives::{Address, B256};
+use axum::Json;
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::FromRow;
+
+use super::{
+    AgentRef, big, confirmed, decode_position, find_agent, linked_registries, optional_address, page_limit,
+    parse_agent_id, position_cursor,
+};
+use crate::AppState;
+use crate::error::Result;
+use crate::extract::{ApiPath, ApiQuery};
+use crate::views::{ChainPointer, PointerRow, address, hash};
+
+/// Query of the validations route.
+#[derive(Debug, Deserialize)]
+pub struct ValidationQuery {
+    /// Items per page, 1 to [`super::MAX_LIMIT`] (default [`super::DEFAULT_LIMIT`]).
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// The identity registry (default: the earliest-indexed one on the chain that has the agent).
+    pub registry: Option<String>,
+    /// Only facts with at least this many confirmations (requests and responses alike).
+    pub min_confirmations: Option<u64>,
+}
+
+/// One page of an agent's validation requests.
+#[derive(Debug, Serialize)]
+pub struct ValidationPage {
+    /// The agent.
+    pub agent: AgentRef,
+    /// The validation registries searched (every one linked to the identity registry).
+    pub validation_registries: Vec<Address>,
+    /// The requests, in log order.
+    pub items: Vec<ValidationItem>,
+    /// Pass as `?cursor=` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A `ValidationRequest`.
+#[derive(Debug, Serialize)]
+pub struct ValidationItem {
+    /// The validator asked.
+    pub validator: Address,
+    /// Off-chain request file.
+    pub request_uri: String,
+    /// The request's hash (its id in the registry).
+    pub request_hash: B256,
+    /// Block time of the request.
+    pub requested_at: DateTime<Utc>,
+    /// The latest `ValidationResponse` to it, or null.
+    pub response: Option<ValidationResponse>,
+    /// Where the `ValidationRequest` event is.
+    pub chain: ChainPointer,
+}
+
+/// A `ValidationResponse`.
+#[derive(Debug, Serialize)]
+pub struct ValidationResponse {
+    /// The validator's answer, 0..100.
+    pub response: u8,
+    /// Off-chain response file.
+    pub response_uri: String,
+    /// Its hash as given (zero when none).
+    pub response_hash: B256,
+    /// The validator's tag.
+    pub tag: String,
+    /// Block time of the response.
+    pub responded_at: DateTime<Utc>,
+    /// Where the event is.
+    pub chain: ChainPointer,
+}
+
+#[derive(FromRow)]
+struct Row {
+    #[sqlx(flatten)]
+    pointer: PointerRow,
+    validator: Vec<u8>,
+    request_uri: String,
+    request_hash: Vec<u8>,
+    r_block_number: Option<i64>,
+    r_block_hash: Option<Vec<u8>>,
+    r_block_time: Option<DateTime<Utc>>,
+    r_tx_hash: Option<Vec<u8>>,
+    r_log_index: Option<i64>,
+    r_response: Option<i64>,
+    r_response_uri: Option<String>,
+    r_response_hash: Option<Vec<u8>>,
+    r_tag: Option<String>,
+}
+
+impl Row {
+    fn view(self) -> Result<ValidationItem> {
+        let response = match (
+            self.r_block_number,
+            self.r_block_hash,
+            self.r_block_time,
+            self.r_tx_hash,
+            self.r_log_index,
+            self.r_response,
+            self.r_response_uri,
+            self.r_response_hash,
+            self.r_tag,
+        ) {
+            (
+                Some(block_number),
+                Some(block_hash),
+                Some(block_time),
+                Some(tx_hash),
+                Some(log_index),
+                Some(response),
+                Some(response_uri),
+                Some(response_hash),
+                Some(tag),
+            ) => {
+                let pointer = PointerRow {
+                    chain_id: self.pointer.chain_id,
+                    contract: self.pointer.contract.clone(),
+                    block_number,
+                    block_hash,
+                    block_time,
+                    tx_hash,
+                    log_index,
+                    head_block: self.pointer.head_block,
+                    finalized_block: self.pointer.finalized_block,
+                };
+                Some(ValidationResponse {
+                    response: u8::try_from(response).unwrap_or(u8::MAX),
+                    response_uri,
+                    response_hash: hash(&response_hash)?,
+                    tag,
+                    responded_at: block_time,
+                    chain: pointer.view()?,
+                })
+            }
+            _ => None,
+        };
+        Ok(ValidationItem {
+            validator: address(&self.validator)?,
+            request_uri: self.request_uri,
+            request_hash: hash(&self.request_hash)?,
+            requested_at: self.pointer.block_time,
+            response,
+            chain: self.pointer.view()?,
+        })
+    }
+}
+
+pub(crate) async fn list_validations(
+    State(state): State<AppState>,
+    ApiPath((chain_id, agent_id)): ApiPath<(u64, String)>,
+    ApiQuery(query): ApiQuery<ValidationQuery>,
+) -> Result<Json<ValidationPage>> {
+    let agent_id = parse_agent_id(&agent_id)?;
+    let registry = optional_address("registry", query.registry.as_deref())?;
+    let limit = page_limit(query.limit)?;
+    let after = query.cursor.as_deref().map(decode_position).transpose()?;
+    let pool = &state.pool;
+
+    let agent = find_agent(pool, chain_id, agent_id, registry, query.min_confirmations).await?.agent;
+    let validation = linked_registries(pool, chain_id, agent.identity_registry).await?.validation;
+    let sql = format!(
+        "SELECT q.chain_id, q.contract, q.block_number, q.block_hash, q.block_time, q.tx_hash, q.log_index,
+                c.head_block, c.finalized_block, q.validator, q.request_uri, q.request_hash,
+                r.block_number AS r_block_number, r.block_hash AS r_block_hash, r.block_time AS r_block_time,
+                r.tx_hash AS r_tx_hash, r.log_index AS r_log_index, r.response AS r_response,
+                r.response_uri AS r_response_uri, r.response_hash AS r_response_hash, r.tag AS r_tag
+         FROM validation_requested q
+         LEFT JOIN indexer_cursors c ON c.chain_id = q.chain_id AND c.contract = q.contract
+         LEFT JOIN LATERAL (
+             SELECT x.* FROM validation_responded x
+             WHERE x.chain_id = q.chain_id AND x.contract = q.contract AND x.request_hash = q.request_hash
+               AND x.agent_id = q.agent_id AND {x_ok}
+             ORDER BY x.block_number DESC, x.log_index DESC LIMIT 1
+         ) r ON TRUE
+         WHERE q.chain_id = $1 AND q.contract = ANY($2) AND q.agent_id = $3::NUMERIC AND {q_ok}
+           AND ($5::BIGINT IS NULL OR (q.block_number, q.log_index) > ($5, $6))
+         ORDER BY q.block_number, q.log_index
+         LIMIT $7",
+        x_ok = confirmed("x", 4),
+        q_ok = confirmed("q", 4),
+    );
+    let mut rows: Vec<Row> = sqlx::query_as(&sql)
+        .bind(big(chain_id))
+        .bind(validation.iter().map(|a| a.to_vec()).collect::<Vec<_>>())
+        .bind(agent_id.to_string())
+        .bind(query.min_confirmations.map(big))
+        .bind(after.map(|(block, _)| block))
+        .bind(after.map_or(0, |(_, log)| log))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(pool)
+        .await?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next_cursor =
+        if more { rows.last().map(|r| position_cursor(r.pointer.block_number, r.pointer.log_index)) } else { None };
+    let items = rows.into_iter().map(Row::view).collect::<Result<Vec<_>>>()?;
+    Ok(Json(ValidationPage { agent, validation_registries: validation, items, next_cursor }))
+}
