@@ -213,7 +213,7 @@ pub async fn commit_range(
     contract: Address,
     from: u64,
     to: u64,
-    to_hash: B256,
+    ends: &[(u64, B256)],
     events: &[IndexedEvent],
     kept: u64,
 ) -> Result<bool> {
@@ -231,7 +231,9 @@ pub async fn commit_range(
     }
     insert_events(&mut tx, events).await?;
     let mut blocks: Vec<(i64, Vec<u8>)> = events.iter().map(|e| (e.meta.block_number as i64, e.meta.block_hash.to_vec())).collect();
-    blocks.push((to_i64(to)?, to_hash.to_vec()));
+    for (number, hash) in ends {
+        blocks.push((to_i64(*number)?, hash.to_vec()));
+    }
     blocks.sort();
     blocks.dedup_by_key(|b| b.0);
     let (numbers, hashes): (Vec<i64>, Vec<Vec<u8>>) = blocks.into_iter().unzip();
@@ -262,6 +264,19 @@ pub async fn commit_range(
     .await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// The highest kept block hash of a contract.
+pub async fn kept_top(pool: &PgPool, chain_id: u64, contract: Address) -> Result<Option<(u64, B256)>> {
+    let row: Option<(i64, Vec<u8>)> = sqlx::query_as(
+        "SELECT block_number, block_hash FROM indexed_blocks WHERE chain_id = $1 AND contract = $2
+         ORDER BY block_number DESC LIMIT 1",
+    )
+    .bind(to_i64(chain_id)?)
+    .bind(contract.to_vec())
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|(n, h)| (n as u64, B256::from_slice(&h))))
 }
 
 /// The kept block hashes of a contract, highest first.
@@ -356,11 +371,11 @@ mod tests {
     #[sqlx::test(migrator = "crate::MIGRATOR")]
     async fn range_and_cursor_commit_together_once(pool: PgPool) {
         assert_eq!(load_cursor(&pool, 31337, REGISTRY, ContractKind::Provenance, 5).await.unwrap().next_block, 5);
-        assert!(commit_range(&pool, 31337, REGISTRY, 5, 9, B256::ZERO, &[event(7, 0)], 64).await.unwrap());
+        assert!(commit_range(&pool, 31337, REGISTRY, 5, 9, &[(9, B256::ZERO)], &[event(7, 0)], 64).await.unwrap());
         assert_eq!(load_cursor(&pool, 31337, REGISTRY, ContractKind::Provenance, 0).await.unwrap().next_block, 10);
         assert_eq!(rows(&pool).await, 1);
         // A writer that still believes the cursor is at 5 (a crashed or duplicate indexer) writes nothing.
-        assert!(!commit_range(&pool, 31337, REGISTRY, 5, 9, B256::ZERO, &[event(7, 0), event(8, 1)], 64).await.unwrap());
+        assert!(!commit_range(&pool, 31337, REGISTRY, 5, 9, &[(9, B256::ZERO)], &[event(7, 0), event(8, 1)], 64).await.unwrap());
         assert_eq!(rows(&pool).await, 1);
         assert_eq!(load_cursor(&pool, 31337, REGISTRY, ContractKind::Provenance, 0).await.unwrap().next_block, 10);
         // NUL cannot be stored in TEXT; it is replaced, not dropped or fatal.
@@ -371,11 +386,11 @@ mod tests {
     #[sqlx::test(migrator = "crate::MIGRATOR")]
     async fn purge_removes_one_registry_only(pool: PgPool) {
         load_cursor(&pool, 31337, REGISTRY, ContractKind::Provenance, 0).await.unwrap();
-        commit_range(&pool, 31337, REGISTRY, 0, 9, B256::ZERO, &[event(7, 0)], 64).await.unwrap();
+        commit_range(&pool, 31337, REGISTRY, 0, 9, &[(9, B256::ZERO)], &[event(7, 0)], 64).await.unwrap();
         let mut other = event(7, 1);
         other.meta.contract = Address::repeat_byte(0xEE);
         load_cursor(&pool, 31337, other.meta.contract, ContractKind::Provenance, 0).await.unwrap();
-        commit_range(&pool, 31337, other.meta.contract, 0, 9, B256::ZERO, &[other], 64).await.unwrap();
+        commit_range(&pool, 31337, other.meta.contract, 0, 9, &[(9, B256::ZERO)], &[other], 64).await.unwrap();
         purge_registry(&pool, 31337, REGISTRY).await.unwrap();
         assert_eq!(rows(&pool).await, 1);
         assert_eq!(load_cursor(&pool, 31337, REGISTRY, ContractKind::Provenance, 3).await.unwrap().next_block, 3);

@@ -252,10 +252,21 @@ impl Indexer {
         progress: Option<&ProgressBar>,
     ) -> Result<bool> {
         let from = batch[0].0.from;
-        let (to, to_hash) = batch.last().map(|(f, _)| (f.to, f.to_hash)).unwrap_or((from, B256::ZERO));
+        let to = batch.last().map_or(from, |(f, _)| f.to);
+        // The ranges were read concurrently, so a reorg between two reads could mix branches. If every range end
+        // and the highest block already committed are still canonical now, all of it comes from one chain (a
+        // reorg after this check is caught by the next pass through the kept hashes).
+        let ends: Vec<(u64, B256)> = batch.iter().map(|(f, _)| (f.to, f.to_hash)).collect();
+        let previous = store::kept_top(&self.pool, self.chain_id, self.config.contract).await?;
+        for &(number, hash) in ends.iter().chain(previous.iter()) {
+            if self.rpc.block(number).await?.map(|(h, _)| h) != Some(hash) {
+                warn!(chain_id = self.chain_id, block = number, "chain changed while reading; reading again");
+                return Ok(false);
+            }
+        }
         let events: Vec<IndexedEvent> = batch.into_iter().flat_map(|(_, events)| events).collect();
         let committed =
-            store::commit_range(&self.pool, self.chain_id, self.config.contract, from, to, to_hash, &events, self.config.kept_blocks)
+            store::commit_range(&self.pool, self.chain_id, self.config.contract, from, to, &ends, &events, self.config.kept_blocks)
                 .await?;
         if !committed {
             warn!(chain_id = self.chain_id, from, "cursor moved by another writer; reloading");
