@@ -1,7 +1,7 @@
 //! The API's one error type, rendered everywhere as `{ "error": { "code", "message" } }`.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -39,6 +39,18 @@ pub enum ApiError {
         /// What was wrong.
         message: String,
     },
+    /// 429: this client sent too many requests; retry after the given number of seconds.
+    #[error("too many requests: retry after {retry_after_secs} s")]
+    TooManyRequests {
+        /// Whole seconds until a request would be accepted (also sent as `Retry-After`).
+        retry_after_secs: u64,
+    },
+    /// 503: the request took longer than the server allows.
+    #[error("the request took longer than {0} s and was stopped; retry later")]
+    Timeout(u64),
+    /// 503: `/readyz` says this instance should not get traffic (database down, indexer behind).
+    #[error("not ready: {0}")]
+    NotReady(String),
     /// 503: the database is unreachable; retry later.
     #[error("database unavailable")]
     Unavailable,
@@ -61,12 +73,18 @@ struct Detail<'a> {
 impl ApiError {
     /// A 400 with a code and message.
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::BadRequest { code, message: message.into() }
+        Self::BadRequest {
+            code,
+            message: message.into(),
+        }
     }
 
     /// A 422 with a code and message.
     pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
-        Self::Unprocessable { code, message: message.into() }
+        Self::Unprocessable {
+            code,
+            message: message.into(),
+        }
     }
 
     fn status_and_code(&self) -> (StatusCode, &'static str) {
@@ -75,8 +93,13 @@ impl ApiError {
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            Self::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            Self::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
             Self::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
+            Self::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            Self::Timeout(_) => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
+            Self::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -85,13 +108,28 @@ impl ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
-        match error {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                tracing::warn!(%error, "database unavailable");
-                Self::Unavailable
-            }
-            other => Self::Internal(other.to_string()),
+        if is_unavailable(&error) {
+            tracing::warn!(%error, "database unavailable");
+            return Self::Unavailable;
         }
+        Self::Internal(error.to_string())
+    }
+}
+
+/// Whether `error` means the database cannot be reached right now (down, restarting, shutting down, or every
+/// connection busy), as opposed to a bad query.
+fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::Io(_)
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed => true,
+        // Class 08: connection exceptions; 57P01-57P03: the server is shutting down or starting up.
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
     }
 }
 
@@ -101,6 +139,21 @@ impl IntoResponse for ApiError {
         if let Self::Internal(detail) = &self {
             tracing::error!(%detail, "internal error");
         }
-        (status, Json(Body { error: Detail { code, message: self.to_string() } })).into_response()
+        let mut response = (
+            status,
+            Json(Body {
+                error: Detail {
+                    code,
+                    message: self.to_string(),
+                },
+            }),
+        )
+            .into_response();
+        if let Self::TooManyRequests { retry_after_secs } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        response
     }
 }

@@ -4,23 +4,28 @@
 //! `{ "error": { "code", "message" } }`.
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::sync::Arc;
 
+use alloy::primitives::Address;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
+use axum::http::Request;
 use sqlx::PgPool;
-use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
 pub mod error;
 pub mod extract;
+pub mod layers;
 pub mod routes;
 #[cfg(test)]
 mod testing;
 pub mod views;
 
 pub use error::ApiError;
+pub use layers::{ApiConfig, RateLimit, Readiness};
 
 /// Largest request body accepted, unless a route sets its own limit.
 ///
@@ -39,36 +44,79 @@ pub struct AppState {
     /// The Postgres pool.
     pub pool: PgPool,
     /// Addresses the `trust` reputation algorithm starts from when a query names no `seeds`.
-    pub trust_seeds: std::sync::Arc<Vec<alloy::primitives::Address>>,
+    pub trust_seeds: Arc<Vec<Address>>,
     /// Feedback sets and scores of the reputation routes, kept between requests (see [`routes::agents::cache`]).
-    pub reputation: std::sync::Arc<routes::agents::cache::ReputationCache>,
+    pub reputation: Arc<routes::agents::cache::ReputationCache>,
+    /// Limits, CORS, caching and readiness settings.
+    pub config: Arc<ApiConfig>,
+    /// Request metrics, served at `/metrics`.
+    pub metrics: Arc<layers::ApiMetrics>,
+    /// The per-IP rate limiter, when [`ApiConfig::rate_limit`] is set.
+    pub limiter: Option<Arc<layers::Limiter>>,
 }
 
 impl AppState {
-    /// State over `pool`, with no default trust seeds.
+    /// State over `pool`, with no default trust seeds and the default [`ApiConfig`] (no rate limit).
     pub fn new(pool: PgPool) -> Self {
-        Self { pool, trust_seeds: Default::default(), reputation: Default::default() }
+        Self {
+            pool,
+            trust_seeds: Default::default(),
+            reputation: Default::default(),
+            config: Default::default(),
+            metrics: Default::default(),
+            limiter: None,
+        }
     }
 
     /// Sets the default seeds of the `trust` algorithm.
-    pub fn with_trust_seeds(mut self, seeds: Vec<alloy::primitives::Address>) -> Self {
-        self.trust_seeds = std::sync::Arc::new(seeds);
+    pub fn with_trust_seeds(mut self, seeds: Vec<Address>) -> Self {
+        self.trust_seeds = Arc::new(seeds);
+        self
+    }
+
+    /// Sets the limits, CORS, caching and readiness settings.
+    pub fn with_config(mut self, config: ApiConfig) -> Self {
+        self.limiter = config
+            .rate_limit
+            .map(|limit| Arc::new(layers::Limiter::new(limit)));
+        self.config = Arc::new(config);
         self
     }
 }
 
-/// The whole application: routes, JSON fallbacks for 404 and 405, body limit, timeout and tracing.
+/// The whole application: routes, JSON fallbacks for 404 and 405, and the [`layers`] (outermost first): request
+/// id, access log, panic catcher, metrics, JSON errors, CORS, rate limit, timeout, cache headers, body limit.
 pub fn app(state: AppState) -> Router {
+    use axum::middleware::{from_fn, from_fn_with_state};
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|request: &Request<_>| {
+            let id = request
+                .headers()
+                .get(layers::REQUEST_ID)
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or("");
+            tracing::info_span!("request", id, method = %request.method(), uri = %request.uri())
+        })
+        .on_response(DefaultOnResponse::new().level(Level::INFO));
     routes::router()
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(10)))
-        .layer(TraceLayer::new_for_http())
+        .layer(from_fn_with_state(state.clone(), layers::cache_headers))
+        .layer(from_fn_with_state(state.clone(), layers::timeout))
+        .layer(from_fn_with_state(state.clone(), layers::rate_limit))
+        .layer(layers::cors(&state.config.cors_origins))
+        .layer(from_fn(layers::json_errors))
+        .layer(from_fn_with_state(state.clone(), layers::record_metrics))
+        .layer(CatchPanicLayer::custom(layers::panic_response))
+        .layer(PropagateRequestIdLayer::new(layers::REQUEST_ID))
+        .layer(trace)
+        .layer(SetRequestIdLayer::new(layers::REQUEST_ID, MakeRequestUuid))
         .with_state(state)
 }
 
-/// Serves the API on `listener` until `shutdown` resolves, draining in-flight requests.
+/// Serves the API on `listener` until `shutdown` resolves, then stops accepting connections and drains the
+/// requests in flight before returning.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
@@ -76,7 +124,15 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let local: SocketAddr = listener.local_addr()?;
     tracing::info!(%local, "API listening");
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down: draining requests in flight");
+    })
+    .await
 }
 
 #[cfg(test)]
@@ -131,9 +187,19 @@ mod tests {
     #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
     async fn chain_filter_applies(pool: PgPool) {
         seed_version(&pool).await;
-        let (status, _) = call(pool.clone(), "GET", &format!("/v1/model-versions/{VERSION}?chain_id=1")).await;
+        let (status, _) = call(
+            pool.clone(),
+            "GET",
+            &format!("/v1/model-versions/{VERSION}?chain_id=1"),
+        )
+        .await;
         assert_eq!(status, StatusCode::NOT_FOUND);
-        let (status, body) = call(pool, "GET", &format!("/v1/model-versions/{VERSION}?chain_id=abc")).await;
+        let (status, body) = call(
+            pool,
+            "GET",
+            &format!("/v1/model-versions/{VERSION}?chain_id=abc"),
+        )
+        .await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(body["error"]["code"], "invalid_query");
     }
@@ -149,10 +215,16 @@ mod tests {
         assert_eq!(status, StatusCode::OK);
         let (status, _) = call(pool.clone(), "GET", &format!("{uri}?min_confirmations=6")).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
-        sqlx::query("UPDATE indexer_cursors SET finalized_block = 10").execute(&pool).await.unwrap();
+        sqlx::query("UPDATE indexer_cursors SET finalized_block = 10")
+            .execute(&pool)
+            .await
+            .unwrap();
         let (_, body) = call(pool.clone(), "GET", &uri).await;
         assert_eq!(body["chain"]["finality"], "finalized");
-        sqlx::query("UPDATE indexer_cursors SET head_block = 9, finalized_block = 8").execute(&pool).await.unwrap();
+        sqlx::query("UPDATE indexer_cursors SET head_block = 9, finalized_block = 8")
+            .execute(&pool)
+            .await
+            .unwrap();
         let (_, body) = call(pool, "GET", &uri).await;
         assert_eq!(body["chain"]["finality"], "pending");
     }
@@ -160,19 +232,53 @@ mod tests {
     #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
     async fn every_failure_is_a_json_error(pool: PgPool) {
         let cases = [
-            ("GET", "/v1/model-versions/0x12", StatusCode::BAD_REQUEST, "invalid_hash"),
-            ("GET", &format!("/v1/model-versions/0x{}", "g".repeat(64)), StatusCode::BAD_REQUEST, "invalid_hash"),
-            ("GET", &format!("/v1/model-versions/0x{}", "0".repeat(64)), StatusCode::NOT_FOUND, "not_found"),
-            ("GET", "/v1/publishers/0x1234", StatusCode::BAD_REQUEST, "invalid_address"),
-            ("GET", &format!("/v1/publishers/0x{}", "a".repeat(40)), StatusCode::NOT_FOUND, "not_found"),
-            ("POST", "/v1/status", StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            (
+                "GET",
+                "/v1/model-versions/0x12",
+                StatusCode::BAD_REQUEST,
+                "invalid_hash",
+            ),
+            (
+                "GET",
+                &format!("/v1/model-versions/0x{}", "g".repeat(64)),
+                StatusCode::BAD_REQUEST,
+                "invalid_hash",
+            ),
+            (
+                "GET",
+                &format!("/v1/model-versions/0x{}", "0".repeat(64)),
+                StatusCode::NOT_FOUND,
+                "not_found",
+            ),
+            (
+                "GET",
+                "/v1/publishers/0x1234",
+                StatusCode::BAD_REQUEST,
+                "invalid_address",
+            ),
+            (
+                "GET",
+                &format!("/v1/publishers/0x{}", "a".repeat(40)),
+                StatusCode::NOT_FOUND,
+                "not_found",
+            ),
+            (
+                "POST",
+                "/v1/status",
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+            ),
             ("GET", "/v2/nothing", StatusCode::NOT_FOUND, "not_found"),
         ];
         for (method, uri, expected, code) in cases {
             let (status, body) = call(pool.clone(), method, uri).await;
             assert_eq!(status, expected, "{method} {uri}");
             assert_eq!(body["error"]["code"], code, "{method} {uri}");
-            assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+            assert!(
+                body["error"]["message"]
+                    .as_str()
+                    .is_some_and(|m| !m.is_empty())
+            );
         }
     }
 
@@ -187,5 +293,135 @@ mod tests {
         assert_eq!(body["chains"][0]["kind"], "provenance");
         assert_eq!(body["lag_by_chain"][0]["chain_id"], 31337);
         assert_eq!(body["lag_by_chain"][0]["lag_blocks"], 0);
+    }
+    /// Sends `request` to an app with `config`; returns the status, headers and body bytes.
+    async fn raw(
+        pool: PgPool,
+        config: ApiConfig,
+        request: axum::http::Request<axum::body::Body>,
+    ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        use tower::ServiceExt;
+        let response = app(AppState::new(pool).with_config(config)).oneshot(request).await.unwrap();
+        let (parts, body) = response.into_parts();
+        (parts.status, parts.headers, axum::body::to_bytes(body, usize::MAX).await.unwrap().to_vec())
+    }
+
+    fn get(uri: &str) -> axum::http::request::Builder {
+        axum::http::Request::builder().uri(uri)
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn etag_and_cache_control_follow_finality(pool: PgPool) {
+        use axum::http::header;
+        seed_version(&pool).await;
+        let uri = format!("/v1/model-versions/{VERSION}");
+        let request = || get(&uri).body(axum::body::Body::empty()).unwrap();
+        // Confirmed: revalidate every time.
+        let (status, headers, _) = raw(pool.clone(), ApiConfig::default(), request()).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers[header::CACHE_CONTROL], "no-cache");
+        let etag = headers[header::ETAG].clone();
+        assert!(etag.to_str().unwrap().starts_with('"'));
+        // The same answer: 304 without a body.
+        let conditional = get(&uri).header(header::IF_NONE_MATCH, etag.clone()).body(axum::body::Body::empty()).unwrap();
+        let (status, headers, body) = raw(pool.clone(), ApiConfig::default(), conditional).await;
+        assert_eq!(status, StatusCode::NOT_MODIFIED);
+        assert_eq!(headers[header::ETAG], etag);
+        assert!(body.is_empty());
+        // Finalized: cacheable for the settled max age; the answer changed, so the old tag no longer matches.
+        sqlx::query("UPDATE indexer_cursors SET finalized_block = 12").execute(&pool).await.unwrap();
+        let config = ApiConfig { settled_max_age_secs: 120, ..ApiConfig::default() };
+        let conditional = get(&uri).header(header::IF_NONE_MATCH, etag.clone()).body(axum::body::Body::empty()).unwrap();
+        let (status, headers, _) = raw(pool.clone(), config, conditional).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers[header::CACHE_CONTROL], "public, max-age=120");
+        assert_ne!(headers[header::ETAG], etag);
+        // Pending: never stored.
+        sqlx::query("UPDATE indexer_cursors SET head_block = 9, finalized_block = NULL").execute(&pool).await.unwrap();
+        let (_, headers, _) = raw(pool.clone(), ApiConfig::default(), request()).await;
+        assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+        // Errors are never stored either.
+        let missing = get(&format!("/v1/model-versions/0x{}", "0".repeat(64))).body(axum::body::Body::empty()).unwrap();
+        let (status, headers, _) = raw(pool, ApiConfig::default(), missing).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn request_ids_are_set_or_echoed(pool: PgPool) {
+        let (_, headers, _) = raw(pool.clone(), ApiConfig::default(), get("/healthz").body(axum::body::Body::empty()).unwrap()).await;
+        let id = headers[layers::REQUEST_ID].to_str().unwrap().to_owned();
+        assert_eq!(id.len(), 36, "a UUID: {id}");
+        let mine = get("/v2/nowhere").header("x-request-id", "trace-me-42").body(axum::body::Body::empty()).unwrap();
+        let (status, headers, _) = raw(pool, ApiConfig::default(), mine).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(headers[layers::REQUEST_ID], "trace-me-42");
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn a_burst_gets_429_with_retry_after(pool: PgPool) {
+        let limit = RateLimit { per_second: 1.try_into().unwrap(), burst: 3.try_into().unwrap() };
+        let state = AppState::new(pool).with_config(ApiConfig { rate_limit: Some(limit), ..ApiConfig::default() });
+        let app = app(state);
+        let mut statuses = Vec::new();
+        for _ in 0..5 {
+            use tower::ServiceExt;
+            let response = app.clone().oneshot(get("/v1/status").body(axum::body::Body::empty()).unwrap()).await.unwrap();
+            statuses.push(response.status());
+            if response.status() == StatusCode::TOO_MANY_REQUESTS {
+                assert_eq!(response.headers()[axum::http::header::RETRY_AFTER], "1");
+                let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+                let body: Value = serde_json::from_slice(&body).unwrap();
+                assert_eq!(body["error"]["code"], "rate_limited");
+            }
+        }
+        assert_eq!(statuses[..3], [StatusCode::OK; 3]);
+        assert_eq!(statuses[3..], [StatusCode::TOO_MANY_REQUESTS; 2]);
+        // Probes are never limited.
+        use tower::ServiceExt;
+        let response = app.oneshot(get("/healthz").body(axum::body::Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn readyz_fails_while_the_indexer_lags(pool: PgPool) {
+        let (status, _) = call(pool.clone(), "GET", "/readyz").await;
+        assert_eq!(status, StatusCode::OK);
+        seed_version(&pool).await;
+        sqlx::query("UPDATE indexer_cursors SET head_seen_at = now()").execute(&pool).await.unwrap();
+        let (status, body) = call(pool.clone(), "GET", "/readyz").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["max_lag_blocks"], 0);
+        sqlx::query("UPDATE indexer_cursors SET head_block = 1000").execute(&pool).await.unwrap();
+        let (status, body) = call(pool.clone(), "GET", "/readyz").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["error"]["code"], "not_ready");
+        assert!(body["error"]["message"].as_str().unwrap().contains("lags its head by 986 blocks"), "{body}");
+        sqlx::query("UPDATE indexer_cursors SET head_block = 14, head_seen_at = now() - interval '1 hour'")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let (status, body) = call(pool, "GET", "/readyz").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(body["error"]["message"].as_str().unwrap().contains("last saw the head"), "{body}");
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn metrics_count_requests_by_route_and_status(pool: PgPool) {
+        use tower::ServiceExt;
+        let app = app(AppState::new(pool));
+        for uri in ["/v1/status", "/v1/model-versions/0x12", "/nowhere"] {
+            app.clone().oneshot(get(uri).body(axum::body::Body::empty()).unwrap()).await.unwrap();
+        }
+        let response = app.oneshot(get("/metrics").body(axum::body::Body::empty()).unwrap()).await.unwrap();
+        let text = String::from_utf8(axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec()).unwrap();
+        for expected in [
+            r#"prova_api_http_requests_total{route="/v1/status",method="GET",status="200"} 1"#,
+            r#"prova_api_http_requests_total{route="/v1/model-versions/{version_hash}",method="GET",status="400"} 1"#,
+            r#"prova_api_http_requests_total{route="unmatched",method="GET",status="404"} 1"#,
+            r#"prova_api_http_request_duration_seconds_bucket{le="0.0002",route="/v1/status",method="GET",status="200"}"#,
+        ] {
+            assert!(text.contains(expected), "{expected} missing from\n{text}");
+        }
     }
 }

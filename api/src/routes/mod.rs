@@ -9,6 +9,7 @@ pub mod health;
 pub mod lineage;
 pub mod manifests;
 pub mod matching;
+pub mod ops;
 pub mod model_versions;
 pub mod output_batches;
 pub mod outputs;
@@ -19,6 +20,7 @@ pub mod status;
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(health::router())
+        .merge(ops::router())
         .merge(status::router())
         .merge(model_versions::router())
         .merge(manifests::router())

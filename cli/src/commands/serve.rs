@@ -1,11 +1,14 @@
 //! `prova serve`: the HTTP API.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use prova_api::AppState;
+use axum::http::HeaderValue;
+use prova_api::{ApiConfig, AppState, RateLimit, Readiness};
 use prova_core::args::DatabaseArgs;
 
 /// Arguments of `prova serve`.
@@ -20,15 +23,74 @@ pub struct ServeArgs {
     /// Default seed addresses of the `trust` reputation algorithm (comma-separated), used when a query names none.
     #[arg(long, env = "PROVA_TRUST_SEEDS", value_delimiter = ',')]
     pub trust_seeds: Vec<alloy::primitives::Address>,
+    /// Limits, CORS, caching and readiness.
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// How the API protects itself and tells caches what to keep.
+#[derive(Debug, Clone, Args)]
+pub struct ApiArgs {
+    /// Requests per second allowed per client IP, on average (0 turns the limit off). Past it: 429 and
+    /// `Retry-After`. `/healthz`, `/readyz` and `/metrics` are never limited.
+    #[arg(long, env = "PROVA_RATE_LIMIT", default_value_t = 50)]
+    pub rate_limit: u32,
+    /// Requests a client IP may send in one burst before the per-second rate applies.
+    #[arg(long, env = "PROVA_RATE_LIMIT_BURST", default_value_t = 100)]
+    pub rate_limit_burst: u32,
+    /// Origins allowed by CORS (repeat or comma-separate); default: any origin.
+    #[arg(long = "cors-origin", env = "PROVA_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+    /// Longest a request may run, in seconds, before it is stopped with a 503.
+    #[arg(long, env = "PROVA_REQUEST_TIMEOUT", default_value_t = 10)]
+    pub request_timeout_secs: u64,
+    /// `Cache-Control: max-age` of answers whose facts are all finalized but whose state can still change
+    /// (revocation, new feedback), in seconds.
+    #[arg(long, env = "PROVA_CACHE_MAX_AGE", default_value_t = 60)]
+    pub cache_max_age_secs: u32,
+    /// `/readyz` fails while an indexed contract lags its chain head by more than this many blocks.
+    #[arg(long, env = "PROVA_READY_MAX_LAG", default_value_t = 64)]
+    pub ready_max_lag_blocks: u64,
+    /// `/readyz` fails while an indexer has not seen its chain head for this many seconds (0: never).
+    #[arg(long, env = "PROVA_READY_MAX_HEAD_AGE", default_value_t = 300)]
+    pub ready_max_head_age_secs: u64,
+}
+
+impl ApiArgs {
+    /// The API settings these flags describe.
+    pub fn config(&self) -> anyhow::Result<ApiConfig> {
+        let rate_limit = NonZeroU32::new(self.rate_limit).map(|per_second| RateLimit {
+            per_second,
+            burst: NonZeroU32::new(self.rate_limit_burst).unwrap_or(per_second),
+        });
+        let cors_origins = self
+            .cors_origins
+            .iter()
+            .map(|origin| HeaderValue::try_from(origin.trim()).with_context(|| format!("--cors-origin {origin:?}")))
+            .collect::<anyhow::Result<_>>()?;
+        anyhow::ensure!(self.request_timeout_secs > 0, "--request-timeout-secs must be at least 1");
+        Ok(ApiConfig {
+            rate_limit,
+            cors_origins,
+            request_timeout: Duration::from_secs(self.request_timeout_secs),
+            settled_max_age_secs: self.cache_max_age_secs,
+            readiness: Readiness {
+                max_lag_blocks: self.ready_max_lag_blocks,
+                max_head_age: (self.ready_max_head_age_secs > 0)
+                    .then(|| Duration::from_secs(self.ready_max_head_age_secs)),
+            },
+        })
+    }
 }
 
 impl ServeArgs {
     /// Runs the command.
     pub async fn run(self) -> anyhow::Result<ExitCode> {
+        let config = self.api.config()?;
         let pool = prova_indexer::connect_db(&self.db.database_url, self.db.db_max_connections).await?;
         let listener =
             tokio::net::TcpListener::bind(self.listen).await.with_context(|| format!("cannot listen on {}", self.listen))?;
-        prova_api::serve(listener, AppState::new(pool).with_trust_seeds(self.trust_seeds), crate::shutdown_signal()).await?;
+        prova_api::serve(listener, AppState::new(pool).with_trust_seeds(self.trust_seeds).with_config(config), crate::shutdown_signal()).await?;
         Ok(ExitCode::SUCCESS)
     }
 }

@@ -1,0 +1,427 @@
+//! The middleware around every route: request ids, access logs, metrics, panics and stray errors as JSON, CORS,
+//! per-IP rate limiting, request timeouts, and `ETag` / `Cache-Control` by finality.
+//!
+//! Caching follows the finality of the facts in an answer (the `finality` field of every chain pointer):
+//! - any `pending` fact: `Cache-Control: no-store`;
+//! - any `confirmed` fact, or no chain fact at all (status, lists of aggregates): `no-cache`, so clients and proxies
+//!   revalidate with the `ETag` every time and get a `304 Not Modified` while nothing changed;
+//! - only `finalized` facts: `public, max-age=<settled max age>` (default 60 s): the events cannot change, but the
+//!   state they feed (a later revocation, a key compromise, a new feedback) still can, and a provenance answer must
+//!   not hide a revocation for long;
+//! - only `finalized` facts, in an answer its handler marks [`Frozen`] (nothing in it can change any more):
+//!   `public, max-age=31536000, immutable`.
+//!
+//! `confirmations` keeps growing after a fact is finalized; in a cached answer it is a lower bound.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use alloy::primitives::keccak256;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// How the API protects itself and tells caches what to keep. [`Default`] is what tests and `prova dev` use:
+/// no rate limit, CORS open, 10 s timeout.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Per-IP rate limit; `None` turns it off.
+    pub rate_limit: Option<RateLimit>,
+    /// Origins allowed by CORS; empty means any origin (reads are public).
+    pub cors_origins: Vec<HeaderValue>,
+    /// Longest a request may run before it is stopped with a 503 `timeout`.
+    pub request_timeout: Duration,
+    /// `max-age` of answers whose facts are all finalized but whose state can still change.
+    pub settled_max_age_secs: u32,
+    /// When `/readyz` fails.
+    pub readiness: Readiness,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            rate_limit: None,
+            cors_origins: Vec::new(),
+            request_timeout: Duration::from_secs(10),
+            settled_max_age_secs: 60,
+            readiness: Readiness::default(),
+        }
+    }
+}
+
+/// A per-IP token bucket: `per_second` requests a second on average, bursts of up to `burst`.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimit {
+    /// Sustained requests per second per client IP.
+    pub per_second: NonZeroU32,
+    /// Requests a client may send at once before being limited.
+    pub burst: NonZeroU32,
+}
+
+/// Thresholds of `/readyz`.
+#[derive(Debug, Clone, Copy)]
+pub struct Readiness {
+    /// Not ready while some indexed contract lags its chain head by more than this many blocks.
+    pub max_lag_blocks: u64,
+    /// Not ready while some indexer has not seen its chain head for longer than this (it is down or stuck).
+    pub max_head_age: Option<Duration>,
+}
+
+impl Default for Readiness {
+    fn default() -> Self {
+        Self {
+            max_lag_blocks: 64,
+            max_head_age: Some(Duration::from_secs(300)),
+        }
+    }
+}
+
+/// Marks an answer whose facts, once finalized, can never change: with only finalized facts it is cached as
+/// immutable. Handlers add it as a response extension (`(Extension(Frozen), Json(...))`).
+#[derive(Debug, Clone, Copy)]
+pub struct Frozen;
+
+/// The header carrying each request's id, set by the server unless the client sent one.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The per-IP limiter of [`RateLimit`].
+#[derive(Debug)]
+pub struct Limiter {
+    buckets: DefaultKeyedRateLimiter<IpAddr>,
+    checks: AtomicU64,
+}
+
+impl Limiter {
+    /// A limiter enforcing `limit`.
+    pub fn new(limit: RateLimit) -> Self {
+        let quota = Quota::per_second(limit.per_second).allow_burst(limit.burst);
+        Self {
+            buckets: DefaultKeyedRateLimiter::keyed(quota),
+            checks: AtomicU64::new(0),
+        }
+    }
+
+    /// `Ok` when `ip` may send a request now, else the whole seconds to wait.
+    fn check(&self, ip: IpAddr) -> Result<(), u64> {
+        // Forget idle clients now and then, so the table does not grow without bound.
+        if self.checks.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
+            self.buckets.retain_recent();
+        }
+        self.buckets.check_key(&ip).map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+        })
+    }
+}
+
+/// Labels of one request in the metrics.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// The route's path pattern (`/v1/model-versions/{version_hash}`), or `unmatched`.
+    pub route: String,
+    /// HTTP method.
+    pub method: String,
+    /// Status code.
+    pub status: u16,
+}
+
+/// Labels of the in-flight gauge.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    /// The route's path pattern, or `unmatched`.
+    pub route: String,
+}
+
+type LatencyHistogram = Family<RequestLabels, Histogram, fn() -> Histogram>;
+
+/// The API's Prometheus metrics, served at `/metrics`.
+#[derive(Debug)]
+pub struct ApiMetrics {
+    /// Requests answered, by route, method and status.
+    pub requests: Family<RequestLabels, Counter>,
+    /// Time to answer, by route, method and status.
+    pub latency: LatencyHistogram,
+    /// Requests being served, by route.
+    pub in_flight: Family<RouteLabels, Gauge>,
+    /// Requests refused by the rate limiter.
+    pub rate_limited: Counter,
+    registry: Registry,
+}
+
+impl Default for ApiMetrics {
+    fn default() -> Self {
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency: LatencyHistogram =
+            Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.0002, 2.0, 16)));
+        let in_flight = Family::<RouteLabels, Gauge>::default();
+        let rate_limited = Counter::default();
+        let mut registry = Registry::with_prefix("prova_api");
+        registry.register("http_requests", "HTTP requests answered", requests.clone());
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to answer an HTTP request",
+            latency.clone(),
+        );
+        registry.register(
+            "http_requests_in_flight",
+            "HTTP requests being served",
+            in_flight.clone(),
+        );
+        registry.register(
+            "rate_limited_requests",
+            "Requests refused by the per-IP rate limit",
+            rate_limited.clone(),
+        );
+        Self {
+            requests,
+            latency,
+            in_flight,
+            rate_limited,
+            registry,
+        }
+    }
+}
+
+impl ApiMetrics {
+    /// The metrics in Prometheus text format.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            .expect("writing to a String cannot fail");
+        text
+    }
+}
+
+/// Records every request in [`ApiMetrics`], under its route pattern.
+pub async fn record_metrics(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
+    let method = request.method().to_string();
+    let gauge = state
+        .metrics
+        .in_flight
+        .get_or_create(&RouteLabels {
+            route: route.clone(),
+        })
+        .clone();
+    gauge.inc();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    gauge.dec();
+    let labels = RequestLabels {
+        route,
+        method,
+        status: response.status().as_u16(),
+    };
+    state
+        .metrics
+        .latency
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64());
+    state.metrics.requests.get_or_create(&labels).inc();
+    response
+}
+
+/// Refuses a client past its rate with a 429 and `Retry-After`. Probes (`/healthz`, `/readyz`, `/metrics`) are
+/// never limited. The client is the connection's peer address (put a trusted proxy's limit in the proxy).
+pub async fn rate_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Some(limiter) = &state.limiter else {
+        return next.run(request).await;
+    };
+    if matches!(request.uri().path(), "/healthz" | "/readyz" | "/metrics") {
+        return next.run(request).await;
+    }
+    let ip = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(peer)| {
+            peer.ip()
+        });
+    match limiter.check(ip) {
+        Ok(()) => next.run(request).await,
+        Err(retry_after_secs) => {
+            state.metrics.rate_limited.inc();
+            ApiError::TooManyRequests {
+                retry_after_secs: retry_after_secs.max(1),
+            }
+            .into_response()
+        }
+    }
+}
+
+/// Stops a request that runs past [`ApiConfig::request_timeout`] with a JSON 503 `timeout`.
+pub async fn timeout(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let limit = state.config.request_timeout;
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout(limit.as_secs().max(1)).into_response(),
+    }
+}
+
+/// Turns any error answer that is not already our JSON (from a layer or a library) into the one error shape.
+pub async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let mut replaced = match status {
+        StatusCode::NOT_FOUND => ApiError::NotFound("no such route".into()),
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::PayloadTooLarge("request body is larger than this route accepts".into())
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ApiError::UnsupportedMediaType("unsupported request body type".into())
+        }
+        StatusCode::SERVICE_UNAVAILABLE => ApiError::Unavailable,
+        status if status.is_client_error() => ApiError::bad_request(
+            "bad_request",
+            status.canonical_reason().unwrap_or("bad request"),
+        ),
+        status => ApiError::Internal(format!("unexpected {status} from a layer")),
+    }
+    .into_response();
+    *replaced.status_mut() = status;
+    for name in [header::RETRY_AFTER, header::ALLOW] {
+        if let Some(value) = response.headers().get(&name) {
+            replaced.headers_mut().insert(name, value.clone());
+        }
+    }
+    replaced
+}
+
+/// A panic in a handler becomes a JSON 500; the panic message is logged, not returned.
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("handler panicked");
+    ApiError::Internal(format!("panic: {detail}")).into_response()
+}
+
+/// Adds `ETag` and `Cache-Control` to successful `GET`/`HEAD` answers (see the module docs), and answers
+/// `If-None-Match` with `304 Not Modified`. Error answers get `Cache-Control: no-store`.
+pub async fn cache_headers(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let cacheable = matches!(*request.method(), Method::GET | Method::HEAD);
+    let if_none_match = request.headers().get(header::IF_NONE_MATCH).cloned();
+    let response = next.run(request).await;
+    if response.headers().contains_key(header::CACHE_CONTROL) {
+        return response;
+    }
+    if !cacheable || response.status() != StatusCode::OK {
+        return with_cache_control(response, HeaderValue::from_static("no-store"));
+    }
+    let frozen = response.extensions().get::<Frozen>().is_some();
+    let (mut parts, body) = response.into_parts();
+    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            return ApiError::Internal(format!("reading an answer: {error}")).into_response();
+        }
+    };
+    let digest = keccak256(&bytes);
+    let etag = HeaderValue::try_from(format!("\"{}\"", alloy::hex::encode(&digest[..16])))
+        .expect("hex is a valid header");
+    let policy = cache_policy(&bytes, frozen, state.config.settled_max_age_secs);
+    parts.headers.insert(header::ETAG, etag.clone());
+    parts.headers.insert(header::CACHE_CONTROL, policy);
+    if if_none_match.is_some_and(|value| matches_etag(&value, &etag)) {
+        parts.status = StatusCode::NOT_MODIFIED;
+        parts.headers.remove(header::CONTENT_LENGTH);
+        parts.headers.remove(header::CONTENT_TYPE);
+        return Response::from_parts(parts, Body::empty());
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+fn with_cache_control(mut response: Response, value: HeaderValue) -> Response {
+    response.headers_mut().insert(header::CACHE_CONTROL, value);
+    response
+}
+
+/// The `Cache-Control` of a JSON answer, from the `finality` of its facts.
+fn cache_policy(body: &[u8], frozen: bool, settled_max_age_secs: u32) -> HeaderValue {
+    let has = |finality: &str| contains(body, format!("\"finality\":\"{finality}\"").as_bytes());
+    if has("pending") {
+        HeaderValue::from_static("no-store")
+    } else if has("confirmed") || !has("finalized") {
+        HeaderValue::from_static("no-cache")
+    } else if frozen {
+        HeaderValue::from_static("public, max-age=31536000, immutable")
+    } else {
+        HeaderValue::try_from(format!("public, max-age={settled_max_age_secs}"))
+            .expect("a valid header")
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
+}
+
+/// Whether an `If-None-Match` header names `etag` (weak comparison, as RFC 9110 asks for this header).
+fn matches_etag(if_none_match: &HeaderValue, etag: &HeaderValue) -> bool {
+    let Ok(list) = if_none_match.to_str() else {
+        return false;
+    };
+    let ours = etag.to_str().unwrap_or_default();
+    list.split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.trim_start_matches("W/") == ours)
+}
+
+/// CORS: any origin by default (the API is public and read-mostly, no credentials), or only `origins`.
+pub fn cors(origins: &[HeaderValue]) -> CorsLayer {
+    let allow = if origins.is_empty() {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().cloned())
+    };
+    CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([
+            Method::GET,
+            Method::HEAD,
+            Method::POST,
+            Method::PUT,
+            Method::OPTIONS,
+        ])
+        .allow_headers([header::CONTENT_TYPE, header::IF_NONE_MATCH, REQUEST_ID])
+        .expose_headers([header::ETAG, header::RETRY_AFTER, REQUEST_ID])
+        .max_age(Duration::from_secs(3600))
+}

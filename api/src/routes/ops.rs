@@ -1,0 +1,99 @@
+//! Operations routes: `GET /readyz` (readiness) and `GET /metrics` (Prometheus).
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use sqlx::FromRow;
+
+use crate::AppState;
+use crate::error::{ApiError, Result};
+
+/// The operations routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+}
+
+/// A ready instance's answer.
+#[derive(Debug, Serialize)]
+pub struct Ready {
+    /// Always `ready`.
+    pub status: &'static str,
+    /// Indexed contracts checked.
+    pub contracts: usize,
+    /// The largest lag among them, in blocks.
+    pub max_lag_blocks: u64,
+}
+
+#[derive(FromRow)]
+struct Cursor {
+    chain_id: i64,
+    contract: Vec<u8>,
+    lag: Option<i64>,
+    head_age_secs: Option<f64>,
+}
+
+/// Ready when the database answers within 2 s, and every indexed contract is within the lag threshold and its
+/// indexer has seen the head recently. Otherwise 503 `not_ready`, saying why.
+async fn readyz(State(state): State<AppState>) -> Result<Json<Ready>> {
+    let query = sqlx::query_as::<_, Cursor>(
+        "SELECT chain_id, contract, head_block - (next_block - 1) AS lag,
+                EXTRACT(EPOCH FROM now() - head_seen_at)::float8 AS head_age_secs
+         FROM indexer_cursors ORDER BY chain_id, contract",
+    )
+    .fetch_all(&state.pool);
+    let cursors = match tokio::time::timeout(std::time::Duration::from_secs(2), query).await {
+        Ok(Ok(cursors)) => cursors,
+        Ok(Err(error)) => return Err(ApiError::NotReady(format!("database: {error}"))),
+        Err(_) => {
+            return Err(ApiError::NotReady(
+                "database did not answer within 2 s".into(),
+            ));
+        }
+    };
+    let limits = state.config.readiness;
+    let mut max_lag = 0;
+    for cursor in &cursors {
+        let name = format!(
+            "chain {} contract 0x{}",
+            cursor.chain_id,
+            alloy::hex::encode(&cursor.contract)
+        );
+        let lag = cursor.lag.unwrap_or(0).max(0) as u64;
+        if lag > limits.max_lag_blocks {
+            return Err(ApiError::NotReady(format!(
+                "{name} lags its head by {lag} blocks (max {})",
+                limits.max_lag_blocks
+            )));
+        }
+        if let (Some(max_age), Some(age)) = (limits.max_head_age, cursor.head_age_secs)
+            && age > max_age.as_secs_f64()
+        {
+            return Err(ApiError::NotReady(format!(
+                "{name}: the indexer last saw the head {age:.0} s ago (max {} s)",
+                max_age.as_secs()
+            )));
+        }
+        max_lag = max_lag.max(lag);
+    }
+    Ok(Json(Ready {
+        status: "ready",
+        contracts: cursors.len(),
+        max_lag_blocks: max_lag,
+    }))
+}
+
+/// Request counts, latency histograms by route and status, requests in flight, and rate-limited requests.
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.encode(),
+    )
+}
