@@ -33,11 +33,6 @@ pub mod reputation;
 mod tests;
 pub mod validations;
 
-/// Items per page unless `?limit=` says otherwise.
-pub const DEFAULT_LIMIT: u32 = 50;
-/// Most items per page (feedback, validations and the leaderboard).
-pub const MAX_LIMIT: u32 = 200;
-
 /// The agent routes.
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -84,47 +79,7 @@ pub fn optional_address(what: &str, text: Option<&str>) -> Result<Option<Address
     text.filter(|t| !t.is_empty()).map(|t| parse_address(what, t)).transpose()
 }
 
-/// A query number as BIGINT (saturating).
-pub fn big(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
-}
-
-/// Checks a page size.
-pub fn page_limit(limit: Option<u32>) -> Result<u32> {
-    let limit = limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::bad_request("invalid_query", format!("limit must be 1 to {MAX_LIMIT}, got {limit}")));
-    }
-    Ok(limit)
-}
-
-/// Encodes a page position as an opaque string.
-pub fn encode_cursor(bytes: &[u8]) -> String {
-    alloy::hex::encode(bytes)
-}
-
-/// Decodes [`encode_cursor`]'s string of exactly `len` bytes.
-pub fn decode_cursor(text: &str, len: usize) -> Result<Vec<u8>> {
-    alloy::hex::decode(text)
-        .ok()
-        .filter(|bytes| bytes.len() == len)
-        .ok_or_else(|| ApiError::bad_request("invalid_cursor", "cursor is not a next_cursor of this route"))
-}
-
-/// A `(block_number, log_index)` position as a cursor.
-pub fn position_cursor(block_number: i64, log_index: i64) -> String {
-    let mut bytes = block_number.to_be_bytes().to_vec();
-    bytes.extend_from_slice(&log_index.to_be_bytes());
-    encode_cursor(&bytes)
-}
-
-/// Decodes [`position_cursor`].
-pub fn decode_position(text: &str) -> Result<(i64, i64)> {
-    let bytes = decode_cursor(text, 16)?;
-    let block = i64::from_be_bytes(bytes[..8].try_into().expect("8 bytes"));
-    let log = i64::from_be_bytes(bytes[8..].try_into().expect("8 bytes"));
-    Ok((block, log))
-}
+pub use crate::routes::page::big;
 
 /// An agent's `Registered` event, found by [`find_agent`].
 #[derive(Debug, Clone)]

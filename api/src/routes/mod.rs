@@ -9,10 +9,11 @@ pub mod health;
 pub mod lineage;
 pub mod manifests;
 pub mod matching;
-pub mod ops;
 pub mod model_versions;
+pub mod ops;
 pub mod output_batches;
 pub mod outputs;
+pub mod page;
 pub mod publishers;
 pub mod status;
 

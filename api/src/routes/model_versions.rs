@@ -16,11 +16,14 @@ use sqlx::{FromRow, PgPool};
 use crate::AppState;
 use crate::error::{ApiError, Result};
 use crate::extract::{ApiPath, ApiQuery, parse_hash};
+use crate::routes::page::{ChainListQuery as ListQuery, Listed, Page, big, trim};
 use crate::views::{ChainPointer, PointerRow, address, hash, optional_hash};
 
 /// The model-version routes.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/model-versions/{version_hash}", get(get_model_version))
+    Router::new()
+        .route("/v1/model-versions", get(list_model_versions))
+        .route("/v1/model-versions/{version_hash}", get(get_model_version))
 }
 
 /// Optional filters.
@@ -36,17 +39,8 @@ pub struct ChainFilter {
 impl ChainFilter {
     /// The filter as a [`Scope`].
     pub fn scope(&self) -> Scope {
-        Scope {
-            chain_id: self.chain_id.map(big),
-            contract: None,
-            min_confirmations: self.min_confirmations.map(big),
-        }
+        Scope { chain_id: self.chain_id.map(big), contract: None, min_confirmations: self.min_confirmations.map(big) }
     }
-}
-
-/// A query number as BIGINT (saturating).
-fn big(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 /// Which registrations count when a version hash is registered more than once (on several chains or registries).
@@ -226,4 +220,42 @@ async fn get_model_version(
 ) -> Result<Json<ModelVersion>> {
     let version_hash = parse_hash("versionHash", &version_hash)?;
     Ok(Json(load_version(&state.pool, version_hash, &filter.scope()).await?))
+}
+
+/// Registrations in `(chain_id, block_number, log_index)` order, each as `GET /v1/model-versions/{version_hash}`
+/// renders it within its chain and registry.
+async fn list_model_versions(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<Page<ModelVersion>>> {
+    let (limit, after, publisher) = query.check()?;
+    let mut rows: Vec<Listed> = sqlx::query_as(
+        "SELECT r.version_hash AS key, r.chain_id, r.contract, r.block_number, r.log_index
+         FROM model_version_registered r
+         LEFT JOIN indexer_cursors c ON c.chain_id = r.chain_id AND c.contract = r.contract
+         WHERE ($1::BIGINT IS NULL OR r.chain_id = $1) AND ($2::BYTEA IS NULL OR r.publisher = $2)
+           AND ($3::BIGINT IS NULL OR COALESCE(c.head_block, r.block_number) - r.block_number + 1 >= $3)
+           AND ($4::BIGINT IS NULL OR (r.chain_id, r.block_number, r.log_index) > ($4, $5, $6))
+         ORDER BY r.chain_id, r.block_number, r.log_index
+         LIMIT $7",
+    )
+    .bind(query.chain_id.map(big))
+    .bind(publisher.map(|p| p.to_vec()))
+    .bind(query.min_confirmations.map(big))
+    .bind(after.map(|[chain, _, _]| chain))
+    .bind(after.map_or(0, |[_, block, _]| block))
+    .bind(after.map_or(0, |[_, _, log]| log))
+    .bind(i64::from(limit) + 1)
+    .fetch_all(&state.pool)
+    .await?;
+    let more = trim(&mut rows, limit);
+    let next_cursor = if more { rows.last().map(Listed::cursor) } else { None };
+    let mut versions = HashMap::new();
+    for (scope, hashes) in Listed::by_registry(&rows, query.min_confirmations)? {
+        for (version_hash, version) in load_versions(&state.pool, &hashes, &scope).await? {
+            versions.insert((version.chain.chain_id, version.chain.contract, version_hash), version);
+        }
+    }
+    let items = rows.iter().filter_map(|row| versions.remove(&row.registry_key().ok()?)).collect();
+    Ok(Json(Page { items, next_cursor }))
 }

@@ -5,6 +5,8 @@
 //! root is anchored on an indexed chain, and the leaves agree with the anchoring event (leaf count and model
 //! version). Stored leaves are never replaced; a repeated upload is a no-op.
 
+use std::collections::HashMap;
+
 use alloy::primitives::{Address, B256};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
@@ -18,15 +20,19 @@ use sqlx::{FromRow, PgPool};
 use crate::error::{ApiError, Result};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, parse_hash};
 use crate::routes::model_versions::{ChainFilter, Revocation, Scope};
+use crate::routes::page::{ChainListQuery as ListQuery, Listed, Page, big, trim};
 use crate::views::{ChainPointer, PointerRow, address, hash};
 use crate::{AppState, MAX_OUTPUT_BATCH_BODY_BYTES};
 
 /// The output-batch routes. Leaf uploads may be up to [`MAX_OUTPUT_BATCH_BODY_BYTES`].
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/output-batches/{root}", get(get_batch)).route(
-        "/v1/output-batches/{root}/leaves",
-        put(put_leaves).layer(DefaultBodyLimit::max(MAX_OUTPUT_BATCH_BODY_BYTES)),
-    )
+    Router::new()
+        .route("/v1/output-batches", get(list_batches))
+        .route("/v1/output-batches/{root}", get(get_batch))
+        .route(
+            "/v1/output-batches/{root}/leaves",
+            put(put_leaves).layer(DefaultBodyLimit::max(MAX_OUTPUT_BATCH_BODY_BYTES)),
+        )
 }
 
 /// An anchored output batch.
@@ -75,64 +81,126 @@ struct BatchRow {
 struct RevocationRow {
     #[sqlx(flatten)]
     pointer: PointerRow,
+    root: Vec<u8>,
     reason: String,
 }
 
 /// Loads the anchoring of `root` within `scope` (the earliest one, if the root is anchored in several registries),
 /// with its revocation in that registry. `None` if the root is not anchored on an indexed chain within `scope`.
 pub async fn load_batch(pool: &PgPool, root: B256, scope: &Scope) -> Result<Option<OutputBatch>> {
-    let row: Option<BatchRow> = sqlx::query_as(
-        "SELECT a.chain_id, a.contract, a.block_number, a.block_hash, a.block_time, a.tx_hash, a.log_index,
+    Ok(load_batches(pool, &[root], scope).await?.remove(&root))
+}
+
+/// Loads the anchorings of `roots` within `scope` (the earliest one per root), each with its revocation in that
+/// registry. Roots that are not anchored within `scope` are absent from the map.
+pub async fn load_batches(pool: &PgPool, roots: &[B256], scope: &Scope) -> Result<HashMap<B256, OutputBatch>> {
+    if roots.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<BatchRow> = sqlx::query_as(
+        "SELECT DISTINCT ON (a.root)
+                a.chain_id, a.contract, a.block_number, a.block_hash, a.block_time, a.tx_hash, a.log_index,
                 c.head_block, c.finalized_block, a.root, a.version_hash, a.publisher, a.attestor, a.leaf_count, a.window_start,
                 a.window_end, a.batch_uri,
                 EXISTS (SELECT 1 FROM output_leaves l WHERE l.root = a.root) AS leaves_uploaded
          FROM outputs_attested a
          LEFT JOIN indexer_cursors c ON c.chain_id = a.chain_id AND c.contract = a.contract
-         WHERE a.root = $1
+         WHERE a.root = ANY($1)
            AND ($2::BIGINT IS NULL OR a.chain_id = $2)
            AND ($3::BYTEA IS NULL OR a.contract = $3)
            AND ($4::BIGINT IS NULL OR COALESCE(c.head_block, a.block_number) - a.block_number + 1 >= $4)
-         ORDER BY a.block_time, a.chain_id, a.block_number, a.log_index
-         LIMIT 1",
+         ORDER BY a.root, a.block_time, a.chain_id, a.block_number, a.log_index",
     )
-    .bind(root.to_vec())
+    .bind(roots.iter().map(|r| r.to_vec()).collect::<Vec<_>>())
     .bind(scope.chain_id)
     .bind(scope.contract.map(|c| c.to_vec()))
     .bind(scope.min_confirmations)
-    .fetch_optional(pool)
+    .fetch_all(pool)
     .await?;
-    let Some(row) = row else { return Ok(None) };
+    if rows.is_empty() {
+        return Ok(HashMap::new());
+    }
 
-    let revocation: Option<RevocationRow> = sqlx::query_as(
-        "SELECT b.chain_id, b.contract, b.block_number, b.block_hash, b.block_time, b.tx_hash, b.log_index,
-                c.head_block, c.finalized_block, b.reason
+    // The first revocation of each anchoring found above, in the same chain and registry.
+    let revocations: Vec<RevocationRow> = sqlx::query_as(
+        "SELECT DISTINCT ON (b.root, b.chain_id, b.contract)
+                b.chain_id, b.contract, b.block_number, b.block_hash, b.block_time, b.tx_hash, b.log_index,
+                c.head_block, c.finalized_block, b.root, b.reason
          FROM output_batch_revoked b
+         JOIN unnest($1::BYTEA[], $2::BIGINT[], $3::BYTEA[]) AS k(root, chain_id, contract)
+           ON b.root = k.root AND b.chain_id = k.chain_id AND b.contract = k.contract
          LEFT JOIN indexer_cursors c ON c.chain_id = b.chain_id AND c.contract = b.contract
-         WHERE b.root = $1 AND b.chain_id = $2 AND b.contract = $3 AND ($4::BIGINT IS NULL OR COALESCE(c.head_block, b.block_number) - b.block_number + 1 >= $4)
-         ORDER BY b.block_number, b.log_index
-         LIMIT 1",
+         WHERE ($4::BIGINT IS NULL OR COALESCE(c.head_block, b.block_number) - b.block_number + 1 >= $4)
+         ORDER BY b.root, b.chain_id, b.contract, b.block_number, b.log_index",
     )
-    .bind(&row.root)
-    .bind(row.pointer.chain_id)
-    .bind(&row.pointer.contract)
+    .bind(rows.iter().map(|r| r.root.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.pointer.chain_id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.pointer.contract.clone()).collect::<Vec<_>>())
     .bind(scope.min_confirmations)
-    .fetch_optional(pool)
+    .fetch_all(pool)
     .await?;
-    let revocation = revocation.map(|r| Ok::<_, ApiError>(Revocation { reason: r.reason, chain: r.pointer.view()? }));
+    let mut revocations: HashMap<B256, Revocation> = revocations
+        .into_iter()
+        .map(|r| Ok((hash(&r.root)?, Revocation { reason: r.reason, chain: r.pointer.view()? })))
+        .collect::<Result<_>>()?;
 
-    Ok(Some(OutputBatch {
-        root: hash(&row.root)?,
-        version_hash: hash(&row.version_hash)?,
-        publisher: address(&row.publisher)?,
-        attestor: address(&row.attestor)?,
-        leaf_count: row.leaf_count as u64,
-        window_start: row.window_start as u64,
-        window_end: row.window_end as u64,
-        batch_uri: row.batch_uri,
-        leaves_uploaded: row.leaves_uploaded,
-        revocation: revocation.transpose()?,
-        chain: row.pointer.view()?,
-    }))
+    rows.into_iter()
+        .map(|row| {
+            let root = hash(&row.root)?;
+            let batch = OutputBatch {
+                root,
+                version_hash: hash(&row.version_hash)?,
+                publisher: address(&row.publisher)?,
+                attestor: address(&row.attestor)?,
+                leaf_count: row.leaf_count as u64,
+                window_start: row.window_start as u64,
+                window_end: row.window_end as u64,
+                batch_uri: row.batch_uri,
+                leaves_uploaded: row.leaves_uploaded,
+                revocation: revocations.remove(&root),
+                chain: row.pointer.view()?,
+            };
+            Ok((root, batch))
+        })
+        .collect()
+}
+
+/// Anchorings in `(chain_id, block_number, log_index)` order, each as `GET /v1/output-batches/{root}` renders it
+/// within its chain and registry.
+async fn list_batches(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<Page<OutputBatch>>> {
+    let (limit, after, publisher) = query.check()?;
+    let mut rows: Vec<Listed> = sqlx::query_as(
+        "SELECT a.root AS key, a.chain_id, a.contract, a.block_number, a.log_index
+         FROM outputs_attested a
+         LEFT JOIN indexer_cursors c ON c.chain_id = a.chain_id AND c.contract = a.contract
+         WHERE ($1::BIGINT IS NULL OR a.chain_id = $1) AND ($2::BYTEA IS NULL OR a.publisher = $2)
+           AND ($3::BIGINT IS NULL OR COALESCE(c.head_block, a.block_number) - a.block_number + 1 >= $3)
+           AND ($4::BIGINT IS NULL OR (a.chain_id, a.block_number, a.log_index) > ($4, $5, $6))
+         ORDER BY a.chain_id, a.block_number, a.log_index
+         LIMIT $7",
+    )
+    .bind(query.chain_id.map(big))
+    .bind(publisher.map(|p| p.to_vec()))
+    .bind(query.min_confirmations.map(big))
+    .bind(after.map(|[chain, _, _]| chain))
+    .bind(after.map_or(0, |[_, block, _]| block))
+    .bind(after.map_or(0, |[_, _, log]| log))
+    .bind(i64::from(limit) + 1)
+    .fetch_all(&state.pool)
+    .await?;
+    let more = trim(&mut rows, limit);
+    let next_cursor = if more { rows.last().map(Listed::cursor) } else { None };
+    let mut batches = HashMap::new();
+    for (scope, roots) in Listed::by_registry(&rows, query.min_confirmations)? {
+        for (root, batch) in load_batches(&state.pool, &roots, &scope).await? {
+            batches.insert((batch.chain.chain_id, batch.chain.contract, root), batch);
+        }
+    }
+    let items = rows.iter().filter_map(|row| batches.remove(&row.registry_key().ok()?)).collect();
+    Ok(Json(Page { items, next_cursor }))
 }
 
 async fn get_batch(

@@ -20,6 +20,7 @@ use crate::error::{ApiError, Result};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, parse_hash};
 use crate::routes::model_versions::Scope;
 use crate::routes::output_batches::{OutputBatch, load_batch};
+use crate::routes::page::{self, decode_cursor, encode_cursor};
 use crate::views::{ChainPointer, PointerRow, address, hash};
 
 /// Items per page unless `?limit=` says otherwise.
@@ -73,13 +74,7 @@ pub struct LookupQuery {
 }
 
 /// One page of attested outputs, ordered by batch root and leaf index.
-#[derive(Debug, Serialize)]
-pub struct OutputPage {
-    /// The outputs.
-    pub items: Vec<AttestedOutput>,
-    /// Pass as `?cursor=` for the next page; null on the last page.
-    pub next_cursor: Option<String>,
-}
+pub type OutputPage = page::Page<AttestedOutput>;
 
 /// An attested output: a leaf of an anchored batch, with its proof and a ready-made receipt.
 #[derive(Debug, Serialize)]
@@ -177,20 +172,16 @@ fn leaf(
 }
 
 /// Encodes a page position, `(root, leaf_index)` of the last item, as an opaque string.
-fn encode_cursor(root: B256, leaf_index: i32) -> String {
+fn encode_position(root: B256, leaf_index: i32) -> String {
     let mut bytes = root.to_vec();
     bytes.extend_from_slice(&leaf_index.to_be_bytes());
-    alloy::hex::encode(bytes)
+    encode_cursor(&bytes)
 }
 
-/// Decodes [`encode_cursor`]'s string.
-fn decode_cursor(text: &str) -> Result<(B256, i32)> {
-    let invalid = || ApiError::bad_request("invalid_cursor", "cursor is not a next_cursor of this route");
-    let bytes = alloy::hex::decode(text).map_err(|_| invalid())?;
-    if bytes.len() != 36 {
-        return Err(invalid());
-    }
-    let index = i32::from_be_bytes(bytes[32..].try_into().map_err(|_| invalid())?);
+/// Decodes [`encode_position`]'s string.
+fn decode_position(text: &str) -> Result<(B256, i32)> {
+    let bytes = decode_cursor(text, 36)?;
+    let index = i32::from_be_bytes(bytes[32..].try_into().expect("4 bytes"));
     Ok((B256::from_slice(&bytes[..32]), index))
 }
 
@@ -244,11 +235,8 @@ async fn lookup(
     ApiQuery(query): ApiQuery<LookupQuery>,
 ) -> Result<Json<OutputPage>> {
     let wanted = parse_hash("hash", &hash_text)?;
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::bad_request("invalid_query", format!("limit must be 1 to {MAX_LIMIT}, got {limit}")));
-    }
-    let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
+    let limit = page::limit(query.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
+    let after = query.cursor.as_deref().map(decode_position).transpose()?;
     let chain_id = query.chain_id.map(|c| i64::try_from(c).unwrap_or(i64::MAX));
 
     // Per leaf, the earliest anchoring of its root for its version (within the chain filter); leaves of roots that
@@ -289,8 +277,7 @@ async fn lookup(
         .bind(query.min_confirmations.map(|n| i64::try_from(n).unwrap_or(i64::MAX)))
         .fetch_all(&state.pool)
         .await?;
-    let more = rows.len() > limit as usize;
-    rows.truncate(limit as usize);
+    let more = page::trim(&mut rows, limit);
 
     let hits = rows
         .iter()
@@ -311,7 +298,7 @@ async fn lookup(
     let proofs = proofs?;
 
     let next_cursor = match (more, hits.last(), rows.last()) {
-        (true, Some((root, _)), Some(row)) => Some(encode_cursor(*root, row.leaf_index)),
+        (true, Some((root, _)), Some(row)) => Some(encode_position(*root, row.leaf_index)),
         _ => None,
     };
     let items = rows

@@ -8,13 +8,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
 
-use super::{
-    AgentRef, big, confirmed, decode_position, find_agent, linked_registries, optional_address, page_limit,
-    parse_agent_id, position_cursor,
-};
+use super::{AgentRef, big, confirmed, find_agent, linked_registries, optional_address, parse_agent_id};
 use crate::AppState;
 use crate::error::{ApiError, Result};
 use crate::extract::{ApiPath, ApiQuery};
+use crate::routes::page::{decode_position, page_limit, position_cursor, trim};
 use crate::views::{ChainPointer, PointerRow, address, hash};
 
 /// Query of the feedback route.
@@ -30,7 +28,7 @@ pub struct FeedbackQuery {
     pub revoked: Option<bool>,
     /// Only feedback with (`true`) or without (`false`) an interaction receipt.
     pub verified: Option<bool>,
-    /// Items per page, 1 to [`super::MAX_LIMIT`] (default [`super::DEFAULT_LIMIT`]).
+    /// Items per page, 1 to [`crate::routes::page::MAX_LIMIT`] (default [`crate::routes::page::DEFAULT_LIMIT`]).
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -226,7 +224,7 @@ pub(crate) async fn list_feedback(
     let wanted_reputation = optional_address("reputation_registry", query.reputation_registry.as_deref())?;
     let client = optional_address("client", query.client.as_deref())?;
     let limit = page_limit(query.limit)?;
-    let after = query.cursor.as_deref().map(decode_position).transpose()?;
+    let after = query.cursor.as_deref().map(decode_position::<2>).transpose()?;
     let pool = &state.pool;
 
     let registration = find_agent(pool, chain_id, agent_id, registry, query.min_confirmations).await?;
@@ -279,15 +277,14 @@ pub(crate) async fn list_feedback(
         .bind(query.tag2.as_deref())
         .bind(query.revoked)
         .bind(query.verified)
-        .bind(after.map(|(block, _)| block))
-        .bind(after.map_or(0, |(_, log)| log))
+        .bind(after.map(|[block, _]| block))
+        .bind(after.map_or(0, |[_, log]| log))
         .bind(i64::from(limit) + 1)
         .fetch_all(pool)
         .await?;
-    let more = rows.len() > limit as usize;
-    rows.truncate(limit as usize);
+    let more = trim(&mut rows, limit);
     let next_cursor =
-        if more { rows.last().map(|r| position_cursor(r.pointer.block_number, r.pointer.log_index)) } else { None };
+        if more { rows.last().map(|r| position_cursor(&[r.pointer.block_number, r.pointer.log_index])) } else { None };
     let items = rows.into_iter().map(Row::view).collect::<Result<Vec<_>>>()?;
     Ok(Json(FeedbackPage { agent, reputation_registry: reputation, items, next_cursor }))
 }

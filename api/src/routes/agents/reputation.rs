@@ -22,13 +22,13 @@ use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, PgPool};
 
 use super::cache::SetKey;
-use super::{
-    AgentRef, big, decode_cursor, encode_cursor, find_agent, linked_registries, optional_address, page_limit,
-    parse_agent_id,
-};
+use super::{AgentRef, big, find_agent, linked_registries, optional_address, parse_agent_id};
 use crate::AppState;
 use crate::error::{ApiError, Result};
 use crate::extract::{ApiPath, ApiQuery, parse_address};
+use crate::routes::page::{
+    decode_cursor, decode_position, encode_cursor, invalid_cursor, page_limit, position_cursor, trim,
+};
 use crate::views::{ChainPointer, PointerRow, address};
 
 /// The scoring part of a query. Every field is text and parsed here, so that the messages name the parameter.
@@ -130,7 +130,9 @@ impl ScoreQuery {
         let verified_only = match self.verified_only.as_deref() {
             None | Some("") | Some("false") => false,
             Some("true") => true,
-            Some(other) => return Err(invalid(format!("verified_only must be true or false, got {other:?}"))),
+            Some(other) => {
+                return Err(invalid(format!("verified_only must be true or false, got {other:?}")));
+            }
         };
         let clients = addresses("clients", self.clients.as_deref())?;
         if self.clients.is_some() && clients.is_none() {
@@ -209,7 +211,7 @@ pub struct AgentsQuery {
     /// Only this chain. `sort=reputation` ranks one identity registry: with agents rated on several chains, name
     /// the chain.
     pub chain_id: Option<String>,
-    /// Items per page, 1 to [`super::MAX_LIMIT`] (default [`super::DEFAULT_LIMIT`]).
+    /// Items per page, 1 to [`crate::routes::page::MAX_LIMIT`] (default [`crate::routes::page::DEFAULT_LIMIT`]).
     pub limit: Option<String>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -364,11 +366,9 @@ async fn by_registration(
 ) -> Result<Json<AgentsPage>> {
     let after = cursor
         .map(|c| {
-            let bytes = decode_cursor(c, 32)?;
-            let field = |i: usize| i64::from_be_bytes(bytes[i * 8..(i + 1) * 8].try_into().expect("8 bytes"));
-            let time = DateTime::<Utc>::from_timestamp_micros(field(0))
-                .ok_or_else(|| ApiError::bad_request("invalid_cursor", "cursor is not a next_cursor of this route"))?;
-            Ok::<_, ApiError>((time, field(1), field(2), field(3)))
+            let [micros, chain, block, log] = decode_position::<4>(c)?;
+            let time = DateTime::<Utc>::from_timestamp_micros(micros).ok_or_else(invalid_cursor)?;
+            Ok::<_, ApiError>((time, chain, block, log))
         })
         .transpose()?;
     let mut rows: Vec<RegisteredRow> = sqlx::query_as(
@@ -388,13 +388,10 @@ async fn by_registration(
     .bind(i64::from(limit) + 1)
     .fetch_all(pool)
     .await?;
-    let more = rows.len() > limit as usize;
-    rows.truncate(limit as usize);
+    let more = trim(&mut rows, limit);
     let next_cursor = if more {
-        rows.last().map(|r| {
-            let fields = [r.block_time.timestamp_micros(), r.chain_id, r.block_number, r.log_index];
-            encode_cursor(&fields.iter().flat_map(|f| f.to_be_bytes()).collect::<Vec<u8>>())
-        })
+        rows.last()
+            .map(|r| position_cursor(&[r.block_time.timestamp_micros(), r.chain_id, r.block_number, r.log_index]))
     } else {
         None
     };

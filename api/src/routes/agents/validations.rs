@@ -8,19 +8,17 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
 
-use super::{
-    AgentRef, big, confirmed, decode_position, find_agent, linked_registries, optional_address, page_limit,
-    parse_agent_id, position_cursor,
-};
+use super::{AgentRef, big, confirmed, find_agent, linked_registries, optional_address, parse_agent_id};
 use crate::AppState;
 use crate::error::Result;
 use crate::extract::{ApiPath, ApiQuery};
+use crate::routes::page::{decode_position, page_limit, position_cursor, trim};
 use crate::views::{ChainPointer, PointerRow, address, hash};
 
 /// Query of the validations route.
 #[derive(Debug, Deserialize)]
 pub struct ValidationQuery {
-    /// Items per page, 1 to [`super::MAX_LIMIT`] (default [`super::DEFAULT_LIMIT`]).
+    /// Items per page, 1 to [`crate::routes::page::MAX_LIMIT`] (default [`crate::routes::page::DEFAULT_LIMIT`]).
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -160,7 +158,7 @@ pub(crate) async fn list_validations(
     let agent_id = parse_agent_id(&agent_id)?;
     let registry = optional_address("registry", query.registry.as_deref())?;
     let limit = page_limit(query.limit)?;
-    let after = query.cursor.as_deref().map(decode_position).transpose()?;
+    let after = query.cursor.as_deref().map(decode_position::<2>).transpose()?;
     let pool = &state.pool;
 
     let agent = find_agent(pool, chain_id, agent_id, registry, query.min_confirmations).await?.agent;
@@ -191,15 +189,14 @@ pub(crate) async fn list_validations(
         .bind(validation.iter().map(|a| a.to_vec()).collect::<Vec<_>>())
         .bind(agent_id.to_string())
         .bind(query.min_confirmations.map(big))
-        .bind(after.map(|(block, _)| block))
-        .bind(after.map_or(0, |(_, log)| log))
+        .bind(after.map(|[block, _]| block))
+        .bind(after.map_or(0, |[_, log]| log))
         .bind(i64::from(limit) + 1)
         .fetch_all(pool)
         .await?;
-    let more = rows.len() > limit as usize;
-    rows.truncate(limit as usize);
+    let more = trim(&mut rows, limit);
     let next_cursor =
-        if more { rows.last().map(|r| position_cursor(r.pointer.block_number, r.pointer.log_index)) } else { None };
+        if more { rows.last().map(|r| position_cursor(&[r.pointer.block_number, r.pointer.log_index])) } else { None };
     let items = rows.into_iter().map(Row::view).collect::<Result<Vec<_>>>()?;
     Ok(Json(ValidationPage { agent, validation_registries: validation, items, next_cursor }))
 }

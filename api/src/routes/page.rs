@@ -1,0 +1,259 @@
+//! Cursor pagination shared by every list route: `?limit=` (1 to a documented maximum) and `?cursor=` (the
+//! `next_cursor` of the previous page), answered as `{ "items": [...], "next_cursor": string | null }`.
+//!
+//! A cursor is the opaque hex encoding of the last item's sort key; it is only meaningful to the route that gave it.
+
+use alloy::primitives::{Address, B256};
+use serde::{Deserialize, Serialize};
+use sqlx::FromRow;
+
+use crate::error::{ApiError, Result};
+use crate::extract::parse_address;
+use crate::routes::model_versions::Scope;
+use crate::views::{address, hash};
+
+/// Items per page unless `?limit=` says otherwise (every list route but the output lookup).
+pub const DEFAULT_LIMIT: u32 = 50;
+/// Most items per page (every list route but the output lookup).
+pub const MAX_LIMIT: u32 = 200;
+
+/// One page of a list.
+#[derive(Debug, Serialize)]
+pub struct Page<T> {
+    /// The items, in the route's order.
+    pub items: Vec<T>,
+    /// Pass as `?cursor=` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Checks `?limit=`: 1 to `max`, `default` when absent.
+pub fn limit(limit: Option<u32>, default: u32, max: u32) -> Result<u32> {
+    let limit = limit.unwrap_or(default);
+    if !(1..=max).contains(&limit) {
+        return Err(ApiError::bad_request("invalid_query", format!("limit must be 1 to {max}, got {limit}")));
+    }
+    Ok(limit)
+}
+
+/// Checks `?limit=` against [`DEFAULT_LIMIT`] and [`MAX_LIMIT`].
+pub fn page_limit(value: Option<u32>) -> Result<u32> {
+    limit(value, DEFAULT_LIMIT, MAX_LIMIT)
+}
+
+/// Cuts `rows`, fetched with `limit + 1`, to `limit`; true if there was one more (so a next page).
+pub fn trim<T>(rows: &mut Vec<T>, limit: u32) -> bool {
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    more
+}
+
+/// Encodes a page position as an opaque string.
+pub fn encode_cursor(bytes: &[u8]) -> String {
+    alloy::hex::encode(bytes)
+}
+
+/// Decodes [`encode_cursor`]'s string of exactly `len` bytes; a 400 `invalid_cursor` otherwise.
+pub fn decode_cursor(text: &str, len: usize) -> Result<Vec<u8>> {
+    alloy::hex::decode(text).ok().filter(|bytes| bytes.len() == len).ok_or_else(invalid_cursor)
+}
+
+/// The 400 for a cursor this route did not give.
+pub fn invalid_cursor() -> ApiError {
+    ApiError::bad_request("invalid_cursor", "cursor is not a next_cursor of this route")
+}
+
+/// A position of signed 64-bit fields (e.g. `(block_number, log_index)`) as a cursor.
+pub fn position_cursor(fields: &[i64]) -> String {
+    encode_cursor(&fields.iter().flat_map(|f| f.to_be_bytes()).collect::<Vec<u8>>())
+}
+
+/// Decodes a [`position_cursor`] of `N` fields.
+pub fn decode_position<const N: usize>(text: &str) -> Result<[i64; N]> {
+    let bytes = decode_cursor(text, 8 * N)?;
+    Ok(std::array::from_fn(|i| i64::from_be_bytes(bytes[8 * i..8 * i + 8].try_into().expect("8 bytes"))))
+}
+
+/// A query number as BIGINT (saturating).
+pub fn big(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// Query of the lists of chain facts (`GET /v1/model-versions`, `GET /v1/output-batches`), which are ordered by
+/// `(chain_id, block_number, log_index)`.
+#[derive(Debug, Deserialize)]
+pub struct ChainListQuery {
+    /// Only this chain.
+    pub chain_id: Option<u64>,
+    /// Only this publisher's (an address, checksummed or not).
+    pub publisher: Option<String>,
+    /// Only facts with at least this many confirmations (the block holding them counts as one).
+    pub min_confirmations: Option<u64>,
+    /// Items per page, 1 to [`MAX_LIMIT`] (default [`DEFAULT_LIMIT`]).
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl ChainListQuery {
+    /// The checked page size, the position after which the page starts, and the publisher.
+    pub fn check(&self) -> Result<(u32, Option<[i64; 3]>, Option<Address>)> {
+        let limit = page_limit(self.limit)?;
+        let after = self.cursor.as_deref().map(decode_position::<3>).transpose()?;
+        let publisher = self.publisher.as_deref().map(|p| parse_address("publisher", p)).transpose()?;
+        Ok((limit, after, publisher))
+    }
+}
+
+/// A listed chain fact: its key (version hash, batch root) and where its event is.
+#[derive(Debug, FromRow)]
+pub struct Listed {
+    /// The version hash or batch root.
+    pub key: Vec<u8>,
+    /// Chain id.
+    pub chain_id: i64,
+    /// Contract.
+    pub contract: Vec<u8>,
+    /// Block number.
+    pub block_number: i64,
+    /// Log index.
+    pub log_index: i64,
+}
+
+impl Listed {
+    /// The cursor of a page ending with this fact.
+    pub fn cursor(&self) -> String {
+        position_cursor(&[self.chain_id, self.block_number, self.log_index])
+    }
+
+    /// `(chain_id, contract, key)`.
+    pub fn registry_key(&self) -> Result<(u64, Address, B256)> {
+        Ok((self.chain_id as u64, address(&self.contract)?, hash(&self.key)?))
+    }
+
+    /// The keys of `rows` grouped by registry, each group with the [`Scope`] of exactly that registry.
+    pub fn by_registry(rows: &[Self], min_confirmations: Option<u64>) -> Result<Vec<(Scope, Vec<B256>)>> {
+        let mut groups: Vec<(Scope, Vec<B256>)> = Vec::new();
+        for row in rows {
+            let (chain_id, contract, key) = row.registry_key()?;
+            let at = groups
+                .iter()
+                .position(|(scope, _)| scope.chain_id == Some(chain_id as i64) && scope.contract == Some(contract));
+            match at {
+                Some(i) => groups[i].1.push(key),
+                None => groups.push((
+                    Scope {
+                        chain_id: Some(chain_id as i64),
+                        contract: Some(contract),
+                        min_confirmations: min_confirmations.map(big),
+                    },
+                    vec![key],
+                )),
+            }
+        }
+        Ok(groups)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{CHAIN, PUBLISHER, anchor, call, h, register, revoke, revoke_batch};
+    use axum::http::StatusCode;
+    use serde_json::Value;
+    use sqlx::PgPool;
+
+    /// Every item of a list, walked `limit` at a time; checks each page's shape on the way.
+    async fn walk(pool: &PgPool, uri: &str, limit: u32) -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let sep = if uri.contains('?') { '&' } else { '?' };
+            let page_uri = match &cursor {
+                Some(c) => format!("{uri}{sep}limit={limit}&cursor={c}"),
+                None => format!("{uri}{sep}limit={limit}"),
+            };
+            let (status, page) = call(pool.clone(), "GET", &page_uri).await;
+            assert_eq!(status, StatusCode::OK, "{page_uri}: {page}");
+            let got = page["items"].as_array().unwrap();
+            assert!(got.len() <= limit as usize);
+            items.extend(got.iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => return items,
+            }
+        }
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn version_list_items_are_the_single_version_answers(pool: PgPool) {
+        for (chain, n, block) in [(CHAIN, 1, 10), (1, 2, 3), (CHAIN, 3, 12), (CHAIN, 4, 11), (1, 5, 9)] {
+            register(&pool, chain, h(n), None, block).await;
+        }
+        revoke(&pool, CHAIN, h(3), 13).await;
+        let items = walk(&pool, "/v1/model-versions", 2).await;
+        let order: Vec<String> = items.iter().map(|i| i["version_hash"].as_str().unwrap().to_owned()).collect();
+        let expected: Vec<String> = [2, 5, 1, 4, 3].iter().map(|n| h(*n).to_string()).collect();
+        assert_eq!(order, expected);
+        for item in &items {
+            let uri = format!(
+                "/v1/model-versions/{}?chain_id={}",
+                item["version_hash"].as_str().unwrap(),
+                item["chain"]["chain_id"]
+            );
+            let (_, single) = call(pool.clone(), "GET", &uri).await;
+            assert_eq!(item, &single);
+        }
+        assert_eq!(items[4]["revocation"]["reason"], "leaked");
+
+        assert_eq!(walk(&pool, &format!("/v1/model-versions?chain_id={CHAIN}"), 50).await.len(), 3);
+        let checksummed = alloy::primitives::Address::from(PUBLISHER).to_checksum(None);
+        assert_eq!(walk(&pool, &format!("/v1/model-versions?publisher={checksummed}"), 1).await.len(), 5);
+        assert!(walk(&pool, &format!("/v1/model-versions?publisher=0x{}", "01".repeat(20)), 7).await.is_empty());
+        // Block 10 of chain 31337 (head 12) has three confirmations.
+        assert_eq!(walk(&pool, &format!("/v1/model-versions?chain_id={CHAIN}&min_confirmations=3"), 5).await.len(), 1);
+
+        for (query, code) in [
+            ("limit=0", "invalid_query"),
+            ("limit=201", "invalid_query"),
+            ("cursor=zz", "invalid_cursor"),
+            ("cursor=00", "invalid_cursor"),
+            ("publisher=0x12", "invalid_address"),
+            ("chain_id=-1", "invalid_query"),
+        ] {
+            let (status, body) = call(pool.clone(), "GET", &format!("/v1/model-versions?{query}")).await;
+            assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some(code)), "{query}");
+        }
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn batch_list_items_are_the_single_batch_answers(pool: PgPool) {
+        for (chain, n, block) in [(CHAIN, 1, 10), (1, 2, 3), (CHAIN, 3, 12)] {
+            anchor(&pool, chain, h(n), h(9), 4, block).await;
+        }
+        revoke_batch(&pool, CHAIN, h(1), 14).await;
+        let items = walk(&pool, "/v1/output-batches", 1).await;
+        let order: Vec<&str> = items.iter().map(|i| i["root"].as_str().unwrap()).collect();
+        assert_eq!(order, [h(2), h(1), h(3)].map(|r| r.to_string()));
+        for item in &items {
+            let uri =
+                format!("/v1/output-batches/{}?chain_id={}", item["root"].as_str().unwrap(), item["chain"]["chain_id"]);
+            let (_, single) = call(pool.clone(), "GET", &uri).await;
+            assert_eq!(item, &single);
+        }
+        assert_eq!(items[1]["revocation"]["reason"], "sampled from a test key");
+        assert_eq!(walk(&pool, "/v1/output-batches?chain_id=1", 2).await.len(), 1);
+        let (status, body) = call(pool, "GET", "/v1/output-batches?cursor=abc").await;
+        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_cursor")));
+    }
+
+    #[test]
+    fn positions_round_trip_and_reject_others() {
+        let cursor = position_cursor(&[31337, -1, i64::MAX]);
+        assert_eq!(decode_position::<3>(&cursor).unwrap(), [31337, -1, i64::MAX]);
+        assert!(decode_position::<2>(&cursor).is_err());
+        assert!(decode_position::<1>("zz").is_err());
+        assert!(limit(Some(0), 5, 10).is_err());
+        assert!(limit(Some(11), 5, 10).is_err());
+        assert_eq!(limit(None, 5, 10).unwrap(), 5);
+    }
+}
