@@ -3,6 +3,7 @@
 
 pub mod agents;
 pub mod args;
+pub mod audit;
 pub mod bindings;
 pub mod chain;
 pub mod error;

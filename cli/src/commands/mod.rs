@@ -12,6 +12,7 @@ pub mod outputs;
 pub mod publisher;
 pub mod serve;
 pub mod verify;
+pub mod verify_api;
 pub mod verify_reputation;
 
 use alloy::primitives::B256;

@@ -3,7 +3,7 @@
 //! added, removed and changed. Candidate manifests come from `--manifest` (file or URL, prova or model_signing
 //! format) or from an API (`--api`); either way their version hashes are checked against the chain itself.
 //! `prova verify output` checks an output receipt; `prova verify reputation` (in `verify_reputation`) recomputes an
-//! agent's reputation from chain logs.
+//! agent's reputation from chain logs; `prova verify api` (in `verify_api`) audits a whole API against the chain.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,6 +29,9 @@ pub enum VerifyCommand {
     /// Recompute an agent's reputation from raw chain logs (no database) and, with --api, check the API's answer:
     /// exit 0 if every score is identical, 1 if one differs.
     Reputation(super::verify_reputation::VerifyReputationArgs),
+    /// Audit a prova API: check every fact it states (or a sample) against the chain through the RPC endpoint
+    /// alone. Exit 0 if all match, 1 on any mismatch, 2 if it could not check.
+    Api(super::verify_api::VerifyApiArgs),
 }
 
 /// Arguments of `prova verify output`.
@@ -135,6 +138,7 @@ impl VerifyCommand {
             Self::Model(args) => args,
             Self::Output(args) => return args.run().await,
             Self::Reputation(args) => return args.run().await,
+            Self::Api(args) => return args.run().await,
         };
         let folder = args.hashing.hash_uncached(&args.dir)?;
         let provider = prova_core::chain::connect(&args.chain.rpc_url)?;

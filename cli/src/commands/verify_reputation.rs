@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use alloy::primitives::{Address, U256};
+use alloy::providers::DynProvider;
 use anyhow::{Context, bail};
 use clap::Args;
 use prova_core::agents::{ChainFeedback, load_feedback_split};
@@ -67,7 +68,7 @@ fn parse_algorithms(text: &str) -> Result<Algorithms, String> {
 /// The filter and parameters of a score; each flag has the name of the API's query parameter. Unset parameters
 /// take `prova_core::reputation`'s defaults, which are sent to the API explicitly (except `now` and `seeds`,
 /// whose defaults depend on the feedback and on the API's configuration).
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct ScoreArgs {
     /// Keep only feedback whose tag1 equals this.
     #[arg(long)]
@@ -176,157 +177,181 @@ impl ScoreArgs {
 
 /// The API's answer for one algorithm.
 #[derive(Debug)]
-struct ApiAnswer {
+pub(crate) struct ApiAnswer {
     url: String,
     /// The last block of the reputation registry the API had indexed.
     as_of_block: Option<u64>,
     /// The last block of the identity registry the API had indexed (owners).
     identity_as_of_block: Option<u64>,
-    score: Value,
+    /// The API's score.
+    pub score: Value,
     /// Why the answer is not about the agent and registries asked for, if it is not.
-    mismatch: Option<String>,
+    pub mismatch: Option<String>,
 }
 
 /// One algorithm's result.
 #[derive(Debug)]
-struct Checked {
-    algorithm: Algorithm,
+pub(crate) struct Checked {
+    /// The algorithm.
+    pub algorithm: Algorithm,
     /// The reputation and identity blocks the chain score was computed at.
-    blocks: (u64, u64),
-    chain: Value,
-    api: Option<ApiAnswer>,
-    differences: Vec<String>,
+    pub blocks: (u64, u64),
+    /// The score recomputed from chain logs, as JSON.
+    pub chain: Value,
+    /// The API's answer, if it was asked.
+    pub api: Option<ApiAnswer>,
+    /// Where the API's score differs from the chain's (`path: chain X api Y`); empty when equal or not asked.
+    pub differences: Vec<String>,
+    /// Why the score is of no registered agent, if the agent has no `Transfer` by the identity block.
+    pub not_registered: Option<String>,
 }
 
-impl VerifyReputationArgs {
-    /// Runs the command.
-    pub async fn run(self) -> anyhow::Result<ExitCode> {
-        let provider = prova_core::chain::connect(&self.rpc_url)?;
-        let served = prova_core::chain::chain_id(&provider).await?;
-        if served != self.chain_id {
-            bail!("wrong chain: the RPC endpoint serves chain {served}, but the agent is on chain {}", self.chain_id);
-        }
+/// Recomputes agents' reputation from raw chain logs and compares it with a prova API's answer; shared by
+/// `prova verify reputation` and `prova verify api`. Feedback is read from the chain once per pair of blocks (the
+/// API's reputation and identity blocks) and reused for every agent and algorithm checked at those blocks.
+pub(crate) struct Recompute {
+    provider: DynProvider,
+    http: reqwest::Client,
+    identity: Address,
+    reputation: Address,
+    from_block: u64,
+    /// The feedback read, by (reputation block, identity block).
+    pub loaded: BTreeMap<(u64, u64), ChainFeedback>,
+    /// Notes on how the scores were computed, each once.
+    pub notes: Vec<String>,
+}
+
+impl Recompute {
+    /// A recomputation of the feedback of `reputation`, whose agents are those of `identity`, from logs at or
+    /// after `from_block`.
+    pub fn new(provider: DynProvider, identity: Address, reputation: Address, from_block: u64) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
-        let mut notes = Vec::new();
-        let mut loaded: BTreeMap<(u64, u64), ChainFeedback> = BTreeMap::new();
-        let mut results = Vec::new();
-        for &algorithm in &self.algorithm.0 {
-            let mut params = self.score.params(self.score.seeds.clone().unwrap_or_default());
-            let api = match &self.api {
-                Some(api) => Some(self.ask_api(&http, api, algorithm, &params).await?),
-                None => None,
-            };
-            if algorithm == Algorithm::Trust && self.score.seeds.is_none() {
-                match api.as_ref().map(|a| seeds_of(&a.score)) {
-                    Some(Ok(seeds)) => {
-                        notes.push(format!(
-                            "trust: no --seeds given; using the {} seed(s) the API used: {}",
-                            seeds.len(),
-                            seeds.iter().map(|s| format!("{s:#x}")).collect::<Vec<_>>().join(",")
-                        ));
-                        params.seeds = seeds;
-                    }
-                    Some(Err(error)) => {
-                        notes.push(format!("trust: the API's answer names no seeds ({error}); using none"))
-                    }
-                    None => notes.push("trust: no --seeds given, so every trust score is null".into()),
+        Ok(Self { provider, http, identity, reputation, from_block, loaded: BTreeMap::new(), notes: Vec::new() })
+    }
+
+    fn note(&mut self, note: String) {
+        if !self.notes.contains(&note) {
+            self.notes.push(note);
+        }
+    }
+
+    /// Recomputes one agent's score under `algorithm` and, with `api`, compares it with the API's answer for the
+    /// same explicit parameters, at the blocks the API had indexed (or at `block`).
+    pub async fn check(
+        &mut self,
+        chain_id: u64,
+        agent_id: U256,
+        algorithm: Algorithm,
+        score_args: &ScoreArgs,
+        api: Option<&str>,
+        block: Option<u64>,
+    ) -> anyhow::Result<Checked> {
+        let mut params = score_args.params(score_args.seeds.clone().unwrap_or_default());
+        let answer = match api {
+            Some(api) => Some(self.ask_api(api, chain_id, agent_id, algorithm, score_args, &params).await?),
+            None => None,
+        };
+        if algorithm == Algorithm::Trust && score_args.seeds.is_none() {
+            match answer.as_ref().map(|a| seeds_of(&a.score)) {
+                Some(Ok(seeds)) => {
+                    self.note(format!(
+                        "trust: no --seeds given; using the {} seed(s) the API used: {}",
+                        seeds.len(),
+                        seeds.iter().map(|s| format!("{s:#x}")).collect::<Vec<_>>().join(",")
+                    ));
+                    params.seeds = seeds;
                 }
+                Some(Err(error)) => self.note(format!("trust: the API's answer names no seeds ({error}); using none")),
+                None => self.note("trust: no --seeds given, so every trust score is null".into()),
             }
-            if let (Some(block), Some(api_block)) = (self.block, api.as_ref().and_then(|a| a.as_of_block))
-                && block != api_block
-            {
-                notes.push(format!(
-                    "{algorithm}: --block {block} differs from the block the API had indexed ({api_block}); the scores \
-                     may differ for that reason alone"
+        }
+        if let (Some(block), Some(api_block)) = (block, answer.as_ref().and_then(|a| a.as_of_block))
+            && block != api_block
+        {
+            self.note(format!(
+                "{algorithm}: --block {block} differs from the block the API had indexed ({api_block}); the scores \
+                 may differ for that reason alone"
+            ));
+        }
+        let reputation_block = match (block, answer.as_ref().and_then(|a| a.as_of_block)) {
+            (Some(block), _) | (None, Some(block)) => block,
+            (None, None) => match self.loaded.keys().next_back() {
+                Some(&(block, _)) => block,
+                None => alloy::providers::Provider::get_block_number(&self.provider)
+                    .await
+                    .context("cannot read the head")?,
+            },
+        };
+        let identity_block = match (block, answer.as_ref().and_then(|a| a.identity_as_of_block)) {
+            (None, Some(identity_block)) => identity_block,
+            _ => reputation_block,
+        };
+        let blocks = (reputation_block, identity_block);
+        if !self.loaded.contains_key(&blocks) {
+            let feedback = load_feedback_split(
+                &self.provider,
+                self.identity,
+                self.reputation,
+                self.from_block,
+                reputation_block,
+                identity_block,
+            )
+            .await?;
+            if feedback.unknown_agent_records > 0 {
+                self.note(format!(
+                    "{} feedback record(s) up to block {reputation_block} rate agents with no Transfer up to block \
+                     {identity_block} of the identity registry; they are left out, as the API leaves them out",
+                    feedback.unknown_agent_records
                 ));
             }
-            let block = match (self.block, api.as_ref().and_then(|a| a.as_of_block)) {
-                (Some(block), _) | (None, Some(block)) => block,
-                (None, None) => match loaded.keys().next_back() {
-                    Some(&(block, _)) => block,
-                    None => {
-                        alloy::providers::Provider::get_block_number(&provider).await.context("cannot read the head")?
-                    }
-                },
-            };
-            let identity_block = match (self.block, api.as_ref().and_then(|a| a.identity_as_of_block)) {
-                (None, Some(identity_block)) => identity_block,
-                _ => block,
-            };
-            let blocks = (block, identity_block);
-            if let std::collections::btree_map::Entry::Vacant(slot) = loaded.entry(blocks) {
-                let feedback = load_feedback_split(
-                    &provider,
-                    self.identity_registry,
-                    self.reputation_registry,
-                    self.from_block,
-                    block,
-                    identity_block,
-                )
-                .await?;
-                if !feedback.owners.contains_key(&self.agent_id) {
-                    bail!(
-                        "agent {} is not registered in identity registry {} as of block {identity_block}",
-                        self.agent_id,
-                        self.identity_registry
-                    );
-                }
-                if feedback.unknown_agent_records > 0 {
-                    notes.push(format!(
-                        "{} feedback record(s) up to block {block} rate agents with no Transfer up to block \
-                         {identity_block} of the identity registry; they are left out, as the API leaves them out",
-                        feedback.unknown_agent_records
-                    ));
-                }
-                if identity_block != block {
-                    notes.push(format!(
-                        "the API had indexed the reputation registry to block {block} and the identity registry to \
-                         block {identity_block}; the chain scores use the same blocks"
-                    ));
-                }
-                slot.insert(feedback);
+            if identity_block != reputation_block {
+                self.note(format!(
+                    "the API had indexed the reputation registry to block {reputation_block} and the identity \
+                     registry to block {identity_block}; the chain scores use the same blocks"
+                ));
             }
-            let feedback = &loaded[&blocks];
-            let score =
-                reputation::score_agent(&feedback.feedback, self.agent_id, &self.score.filter(), algorithm, &params)
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let chain = normalized(&score)?;
-            let differences = match &api {
-                None => Vec::new(),
-                Some(answer) => {
-                    let mut d = diff(&chain, &answer.score);
-                    if let Some(why) = &answer.mismatch {
-                        d.insert(0, why.clone());
-                    }
-                    d
+            self.loaded.insert(blocks, feedback);
+        }
+        let feedback = &self.loaded[&blocks];
+        let not_registered = (!feedback.owners.contains_key(&agent_id)).then(|| {
+            format!(
+                "agent {agent_id} is not registered in identity registry {} as of block {identity_block}",
+                self.identity
+            )
+        });
+        let score = reputation::score_agent(&feedback.feedback, agent_id, &score_args.filter(), algorithm, &params)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let chain = normalized(&score)?;
+        let differences = match &answer {
+            None => Vec::new(),
+            Some(answer) => {
+                let mut d = diff(&chain, &answer.score);
+                if let Some(why) = &answer.mismatch {
+                    d.insert(0, why.clone());
                 }
-            };
-            results.push(Checked { algorithm, blocks, chain, api, differences });
-        }
-
-        let differs = results.iter().any(|r| !r.differences.is_empty());
-        if self.json {
-            self.print_json(&results, &loaded, &notes)?;
-        } else {
-            self.print_text(&results, &loaded, &notes);
-        }
-        Ok(if differs { ExitCode::from(1) } else { ExitCode::SUCCESS })
+                d
+            }
+        };
+        Ok(Checked { algorithm, blocks, chain, api: answer, differences, not_registered })
     }
 
     /// Asks the API for the agent's score under `algorithm` with explicit parameters.
     async fn ask_api(
         &self,
-        http: &reqwest::Client,
         api: &str,
+        chain_id: u64,
+        agent_id: U256,
         algorithm: Algorithm,
+        score_args: &ScoreArgs,
         params: &Params,
     ) -> anyhow::Result<ApiAnswer> {
-        let base = format!("{}/v1/agents/{}/{}/reputation", api.trim_end_matches('/'), self.chain_id, self.agent_id);
-        let mut query = self.score.query(algorithm, params);
-        query.push(("registry", format!("{:#x}", self.identity_registry)));
-        query.push(("reputation_registry", format!("{:#x}", self.reputation_registry)));
+        let base = format!("{}/v1/agents/{chain_id}/{agent_id}/reputation", api.trim_end_matches('/'));
+        let mut query = score_args.query(algorithm, params);
+        query.push(("registry", format!("{:#x}", self.identity)));
+        query.push(("reputation_registry", format!("{:#x}", self.reputation)));
         let url = reqwest::Url::parse_with_params(&base, &query).with_context(|| format!("invalid API URL {base}"))?;
-        let response = http.get(url.clone()).send().await.with_context(|| format!("cannot reach the API at {api}"))?;
+        let response =
+            self.http.get(url.clone()).send().await.with_context(|| format!("cannot reach the API at {api}"))?;
         let status = response.status();
         let body: Value = response.json().await.with_context(|| format!("the API's answer to {url} is not JSON"))?;
         if !status.is_success() {
@@ -338,20 +363,20 @@ impl VerifyReputationArgs {
         let id = match &agent["agent_id"] {
             Value::String(s) => s.parse::<U256>().ok(),
             Value::Number(n) => n.as_u64().map(U256::from),
-            _ => Some(self.agent_id),
+            _ => Some(agent_id),
         };
-        if id != Some(self.agent_id) {
-            mismatch.push(format!("the API answered for agent {}, not {}", agent["agent_id"], self.agent_id));
+        if id != Some(agent_id) {
+            mismatch.push(format!("the API answered for agent {}, not {agent_id}", agent["agent_id"]));
         }
         if let Some(identity) = agent["identity_registry"].as_str()
-            && identity.parse::<Address>().ok() != Some(self.identity_registry)
+            && identity.parse::<Address>().ok() != Some(self.identity)
         {
-            mismatch.push(format!("the API answered for identity registry {identity}, not {}", self.identity_registry));
+            mismatch.push(format!("the API answered for identity registry {identity}, not {}", self.identity));
         }
         if let Some(reputation) = body["reputation_registry"].as_str()
-            && reputation.parse::<Address>().ok() != Some(self.reputation_registry)
+            && reputation.parse::<Address>().ok() != Some(self.reputation)
         {
-            mismatch.push(format!("the API scored reputation registry {reputation}, not {}", self.reputation_registry));
+            mismatch.push(format!("the API scored reputation registry {reputation}, not {}", self.reputation));
         }
         let score =
             body.get("score").cloned().with_context(|| format!("the API's answer to {url} has no \"score\""))?;
@@ -362,6 +387,37 @@ impl VerifyReputationArgs {
             score,
             mismatch: (!mismatch.is_empty()).then(|| mismatch.join("; ")),
         })
+    }
+}
+
+impl VerifyReputationArgs {
+    /// Runs the command.
+    pub async fn run(self) -> anyhow::Result<ExitCode> {
+        let provider = prova_core::chain::connect(&self.rpc_url)?;
+        let served = prova_core::chain::chain_id(&provider).await?;
+        if served != self.chain_id {
+            bail!("wrong chain: the RPC endpoint serves chain {served}, but the agent is on chain {}", self.chain_id);
+        }
+        let mut recompute =
+            Recompute::new(provider, self.identity_registry, self.reputation_registry, self.from_block)?;
+        let mut results = Vec::new();
+        for &algorithm in &self.algorithm.0 {
+            let checked = recompute
+                .check(self.chain_id, self.agent_id, algorithm, &self.score, self.api.as_deref(), self.block)
+                .await?;
+            if let Some(why) = &checked.not_registered {
+                bail!("{why}");
+            }
+            results.push(checked);
+        }
+
+        let differs = results.iter().any(|r| !r.differences.is_empty());
+        if self.json {
+            self.print_json(&results, &recompute.loaded, &recompute.notes)?;
+        } else {
+            self.print_text(&results, &recompute.loaded, &recompute.notes);
+        }
+        Ok(if differs { ExitCode::from(1) } else { ExitCode::SUCCESS })
     }
 
     fn print_text(&self, results: &[Checked], loaded: &BTreeMap<(u64, u64), ChainFeedback>, notes: &[String]) {
@@ -473,7 +529,7 @@ fn seeds_of(score: &Value) -> Result<Vec<Address>, String> {
 }
 
 /// The leaves of a JSON document by path (`a.b`, `a[0]`), each as JSON text.
-fn flatten(value: &Value) -> BTreeMap<String, String> {
+pub(crate) fn flatten(value: &Value) -> BTreeMap<String, String> {
     fn walk(value: &Value, path: String, out: &mut BTreeMap<String, String>) {
         match value {
             Value::Object(map) if !map.is_empty() => {
