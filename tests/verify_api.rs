@@ -298,6 +298,19 @@ async fn audits_the_dev_stack_and_names_tampered_rows() -> anyhow::Result<()> {
     assert_eq!(summary[0].2, 1, "one model version mismatched:\n{text}");
     assert_eq!(summary[1].2, 1, "one output batch mismatched:\n{text}");
     assert!(text.contains("NOT VERIFIED"), "{text}");
+    // The same verdict as JSON.
+    let out = dev.verify(&["--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout)?;
+    assert_eq!(report["verified"], false);
+    let tampered = report["mismatches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["kind"] == "model version" && m["field"] == "metadata_uri")
+        .unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(tampered["id"], hex(dev.base_version));
+    assert_eq!(tampered["api"], "\"ipfs://tampered\"");
 
     // Test 3 (part): an RPC endpoint of another chain is refused before anything is checked.
     let other = Anvil::at(find_foundry_tool("anvil")?).port(free_port()?).chain_id(4242).try_spawn()?;

@@ -71,6 +71,9 @@ pub struct VerifyApiArgs {
     /// time on a long chain).
     #[arg(long, default_value_t = 0)]
     pub from_block: u64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
     /// Facts checked at once.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
@@ -255,6 +258,7 @@ impl ApiValue for String {
     }
 }
 
+/// Names of events and keys, only ever rendered (an API value never parses as one, so never compare with it).
 impl ApiValue for &'static str {
     fn from_api(_: &Value) -> Option<Self> {
         None
@@ -464,7 +468,11 @@ impl VerifyApiArgs {
         let facts = audit.run().await;
         audit.bar.finish_and_clear();
         let facts = facts?;
-        audit.print(&facts);
+        if audit.args.json {
+            println!("{}", serde_json::to_string_pretty(&audit.json(&facts))?);
+        } else {
+            audit.print(&facts);
+        }
         Ok(if facts.iter().any(|f| !f.differences.is_empty()) { ExitCode::from(1) } else { ExitCode::SUCCESS })
     }
 }
@@ -1198,6 +1206,51 @@ impl Audit {
     // --------------------------------------------------------------------------------------------------------------
     // Report
     // --------------------------------------------------------------------------------------------------------------
+
+    fn json(&self, facts: &[Fact]) -> Value {
+        let summary: Vec<Value> = Kind::ALL
+            .iter()
+            .map(|&kind| {
+                let of_kind = facts.iter().filter(|f| f.kind == kind);
+                serde_json::json!({
+                    "kind": kind.plural(),
+                    "checked": of_kind.clone().count(),
+                    "mismatched": of_kind.filter(|f| !f.differences.is_empty()).count(),
+                })
+            })
+            .collect();
+        let mut wrong: Vec<&Fact> = facts.iter().filter(|f| !f.differences.is_empty()).collect();
+        wrong.sort_by(|a, b| (a.kind, &a.id).cmp(&(b.kind, &b.id)));
+        let mismatches: Vec<Value> = wrong
+            .iter()
+            .flat_map(|f| {
+                f.differences.iter().map(|d| {
+                    serde_json::json!({
+                        "kind": f.kind.singular(), "id": f.id, "field": d.field, "api": d.stated, "chain": d.chain,
+                    })
+                })
+            })
+            .collect();
+        let contracts: BTreeMap<&str, Vec<String>> = self
+            .contracts
+            .lock()
+            .expect("contracts")
+            .iter()
+            .map(|(role, c)| (*role, c.iter().map(alloy::hex::encode_prefixed).collect()))
+            .collect();
+        serde_json::json!({
+            "verified": mismatches.is_empty(),
+            "api": self.api.base(),
+            "rpc": self.args.rpc_url,
+            "chain_id": self.chain_id,
+            "sample": self.args.sample,
+            "seed": self.args.sample.map(|_| self.seed),
+            "contracts": contracts,
+            "summary": summary,
+            "mismatches": mismatches,
+            "notes": self.notes,
+        })
+    }
 
     fn print(&self, facts: &[Fact]) {
         let sample = match self.args.sample {
