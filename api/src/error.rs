@@ -59,15 +59,24 @@ pub enum ApiError {
     Internal(String),
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Detail<'a>,
+/// The body of every error answer: `{ "error": { "code", "message" } }` (the OpenAPI component `Error`).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct Body<'a> {
+    /// What failed.
+    pub error: Detail<'a>,
 }
 
-#[derive(Serialize)]
-struct Detail<'a> {
-    code: &'a str,
-    message: String,
+/// What failed: a machine-readable code and a message for people.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ErrorDetail)]
+pub struct Detail<'a> {
+    /// Machine-readable, e.g. `invalid_hash`, `not_found`, `rate_limited`.
+    #[schema(example = "not_found")]
+    pub code: &'a str,
+    /// What was wrong, in words.
+    #[schema(example = "model version 0x5c1f…3921 is not registered")]
+    pub message: String,
 }
 
 impl ApiError {

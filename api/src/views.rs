@@ -4,23 +4,28 @@ use alloy::primitives::{Address, B256};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::FromRow;
+use utoipa::ToSchema;
 
 use crate::error::ApiError;
 
 /// Where a fact lives on-chain.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ChainPointer {
     /// EIP-155 chain id.
+    #[schema(example = 31337)]
     pub chain_id: u64,
     /// Emitting contract.
+    #[schema(value_type = crate::routes::docs::Address)]
     pub contract: Address,
     /// Block number.
     pub block_number: u64,
     /// Block hash.
+    #[schema(value_type = crate::routes::docs::Hash)]
     pub block_hash: B256,
     /// Block time.
     pub block_time: DateTime<Utc>,
     /// Transaction hash.
+    #[schema(value_type = crate::routes::docs::Hash)]
     pub tx_hash: B256,
     /// Log index within the block.
     pub log_index: u64,
@@ -33,7 +38,7 @@ pub struct ChainPointer {
 }
 
 /// How final a fact is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Finality {
     /// Not yet under a head the indexer has seen.

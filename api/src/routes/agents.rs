@@ -15,10 +15,11 @@
 //! - [`cache`]: the feedback set and score cache behind the reputation routes.
 
 use alloy::primitives::{Address, U256};
-use axum::Router;
-use axum::routing::get;
 use serde::{Serialize, Serializer};
 use sqlx::{FromRow, PgPool};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::{ApiError, Result};
@@ -34,24 +35,27 @@ mod tests;
 pub mod validations;
 
 /// The agent routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/agents", get(reputation::leaderboard))
-        .route("/v1/agents/{chain_id}/{agent_id}", get(identity::get_agent))
-        .route("/v1/agents/{chain_id}/{agent_id}/feedback", get(feedback::list_feedback))
-        .route("/v1/agents/{chain_id}/{agent_id}/reputation", get(reputation::get_reputation))
-        .route("/v1/agents/{chain_id}/{agent_id}/validations", get(validations::list_validations))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(reputation::leaderboard))
+        .routes(routes!(identity::get_agent))
+        .routes(routes!(feedback::list_feedback))
+        .routes(routes!(reputation::get_reputation))
+        .routes(routes!(validations::list_validations))
 }
 
 /// An agent's global name: chain, identity registry and token id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 pub struct AgentRef {
     /// EIP-155 chain id.
+    #[schema(example = 31337)]
     pub chain_id: u64,
     /// The identity registry (ERC-721) holding the agent.
+    #[schema(value_type = crate::routes::docs::Address)]
     pub identity_registry: Address,
     /// The token id, as a decimal string (uint256).
     #[serde(serialize_with = "decimal")]
+    #[schema(value_type = String, pattern = "^[0-9]+$", example = "1")]
     pub agent_id: U256,
 }
 

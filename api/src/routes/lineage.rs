@@ -4,16 +4,19 @@
 //! is only meaningful where the child was registered.
 
 use alloy::primitives::{Address, B256};
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::Result;
 use crate::extract::{ApiPath, ApiQuery, parse_hash};
+use crate::routes::docs::{BadRequest, NotFound};
 use crate::routes::model_versions::{ChainFilter, ModelVersion, Scope, load_version, load_versions};
 use crate::views::{ChainPointer, hash};
 
@@ -21,14 +24,15 @@ use crate::views::{ChainPointer, hash};
 pub const MAX_LINEAGE_DEPTH: i32 = 10_000;
 
 /// The lineage route.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/model-versions/{version_hash}/lineage", get(get_lineage))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_lineage))
 }
 
 /// A version's family.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Lineage {
     /// The version asked about.
+    #[schema(value_type = crate::routes::docs::Hash)]
     pub version_hash: B256,
     /// Its parent, grandparent and so on, nearest first.
     pub ancestors: Vec<LineageItem>,
@@ -37,15 +41,19 @@ pub struct Lineage {
 }
 
 /// One version in a lineage.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct LineageItem {
     /// The version.
+    #[schema(value_type = crate::routes::docs::Hash)]
     pub version_hash: B256,
     /// Its parent, or null.
+    #[schema(value_type = Option<crate::routes::docs::Hash>)]
     pub parent: Option<B256>,
     /// The publisher's id.
+    #[schema(value_type = crate::routes::docs::Address)]
     pub publisher: Address,
     /// keccak256 of the model name.
+    #[schema(value_type = crate::routes::docs::Hash)]
     pub model_id: B256,
     /// Block time of the registration.
     pub registered_at: DateTime<Utc>,
@@ -72,6 +80,19 @@ impl LineageItem {
     }
 }
 
+/// A version's ancestors (its parent chain, nearest first) and descendants (breadth-first), within the chain and
+/// registry of its registration.
+#[utoipa::path(
+    get,
+    path = "/v1/model-versions/{version_hash}/lineage",
+    tag = "provenance",
+    params(("version_hash" = String, Path, description = "The version hash (manifest Merkle root), any case.", pattern = "^0x[0-9a-fA-F]{64}$", example = "0x5c1f3a0b9e7d4c2a1f0e8d7c6b5a49382716f5e4d3c2b1a09f8e7d6c5b4a3921"), ChainFilter),
+    responses(
+        (status = 200, description = "The version's family.", body = Lineage),
+        BadRequest,
+        NotFound,
+    ),
+)]
 async fn get_lineage(
     State(state): State<AppState>,
     ApiPath(version_hash): ApiPath<String>,

@@ -4,31 +4,34 @@
 //! path and that version is registered on an indexed chain. A stored manifest is never replaced.
 
 use alloy::primitives::B256;
+use axum::Json;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use prova_core::manifest::{MANIFEST_FORMAT, Manifest, ManifestEntry};
 use serde::Serialize;
 use sqlx::{FromRow, PgPool};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::{ApiError, Result};
 use crate::extract::{ApiJson, ApiPath, parse_hash};
+use crate::routes::docs::{BadRequest, NotFound, PayloadTooLarge, Unprocessable, UnsupportedMediaType};
 use crate::views::hash;
 use crate::{AppState, MAX_MANIFEST_BODY_BYTES};
 
 /// The manifest routes. Uploads may be up to [`MAX_MANIFEST_BODY_BYTES`].
-pub fn router() -> Router<AppState> {
-    Router::new().route(
-        "/v1/model-versions/{version_hash}/manifest",
-        get(get_manifest).put(put_manifest).layer(DefaultBodyLimit::max(MAX_MANIFEST_BODY_BYTES)),
-    )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_manifest, put_manifest))
+        .layer(DefaultBodyLimit::max(MAX_MANIFEST_BODY_BYTES))
 }
 
 /// What an upload stored (or found already stored).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct StoredManifest {
     /// The version hash the manifest belongs to.
+    #[schema(value_type = crate::routes::docs::Hash)]
     pub version_hash: B256,
     /// Number of files.
     pub files: u64,
@@ -77,6 +80,24 @@ pub fn verify_entries(files: Vec<ManifestEntry>, recorded: Option<B256>, ignore:
     Ok(rebuilt)
 }
 
+/// Uploads the manifest of a registered version. It is stored only if its files give the version hash in the path
+/// and that version is registered; a stored manifest is never replaced (a repeated upload answers 200).
+#[utoipa::path(
+    put,
+    path = "/v1/model-versions/{version_hash}/manifest",
+    tag = "provenance",
+    params(("version_hash" = String, Path, description = "The version hash (manifest Merkle root), any case.", pattern = "^0x[0-9a-fA-F]{64}$", example = "0x5c1f3a0b9e7d4c2a1f0e8d7c6b5a49382716f5e4d3c2b1a09f8e7d6c5b4a3921")),
+    request_body(content = crate::routes::docs::ManifestSchema, description = "The manifest, as `prova model hash` writes it.", content_type = "application/json"),
+    responses(
+        (status = 200, description = "The manifest was already stored.", body = StoredManifest),
+        (status = 201, description = "The manifest was stored.", body = StoredManifest),
+        BadRequest,
+        NotFound,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        Unprocessable,
+    ),
+)]
 async fn put_manifest(
     State(state): State<AppState>,
     ApiPath(version_hash): ApiPath<String>,
@@ -190,6 +211,18 @@ pub async fn load_files(pool: &PgPool, hashes: &[B256]) -> Result<Vec<(B256, Vec
     Ok(out)
 }
 
+/// The uploaded manifest of a version: its files sorted by path.
+#[utoipa::path(
+    get,
+    path = "/v1/model-versions/{version_hash}/manifest",
+    tag = "provenance",
+    params(("version_hash" = String, Path, description = "The version hash (manifest Merkle root), any case.", pattern = "^0x[0-9a-fA-F]{64}$", example = "0x5c1f3a0b9e7d4c2a1f0e8d7c6b5a49382716f5e4d3c2b1a09f8e7d6c5b4a3921")),
+    responses(
+        (status = 200, description = "The manifest.", body = crate::routes::docs::ManifestSchema),
+        BadRequest,
+        NotFound,
+    ),
+)]
 async fn get_manifest(State(state): State<AppState>, ApiPath(version_hash): ApiPath<String>) -> Result<Json<Manifest>> {
     let version_hash = parse_hash("versionHash", &version_hash)?;
     let header: Option<(String, Vec<String>)> =

@@ -7,16 +7,19 @@
 use std::collections::HashMap;
 
 use alloy::primitives::{Address, B256};
+use axum::Json;
 use axum::extract::State;
-use axum::routing::post;
-use axum::{Json, Router};
 use prova_core::manifest::{MANIFEST_FORMAT, ManifestDiff, ManifestEntry, diff};
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::{ApiError, Result};
 use crate::extract::{ApiJson, ApiQuery};
+use crate::routes::docs::{BadRequest, PayloadTooLarge, Unprocessable, UnsupportedMediaType};
 use crate::routes::manifests::{load_files, verify_entries};
 use crate::routes::model_versions::{ChainFilter, ModelVersion, load_versions};
 use crate::views::{ChainPointer, hash};
@@ -25,25 +28,29 @@ use crate::views::{ChainPointer, hash};
 pub const MAX_CANDIDATES: usize = 5;
 
 /// The match route.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/model-versions/match", post(match_files))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(match_files))
 }
 
 /// A folder to identify: a prova manifest, or only its `files`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct MatchRequest {
     /// Manifest format tag; if present it must be the prova manifest format.
+    #[schema(example = "prova.manifest/v1")]
     pub format: Option<String>,
     /// The root the manifest records; if present it must be the root of `files`.
+    #[schema(value_type = Option<crate::routes::docs::HashInput>)]
     pub version_hash: Option<B256>,
     /// The folder's files.
+    #[schema(value_type = Vec<crate::routes::docs::ManifestEntrySchema>)]
     pub files: Vec<ManifestEntry>,
 }
 
 /// The answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MatchResult {
     /// The version hash (Merkle root) of the given files.
+    #[schema(value_type = crate::routes::docs::Hash)]
     pub version_hash: B256,
     /// True if that root is a registered version.
     pub exact: bool,
@@ -54,15 +61,18 @@ pub struct MatchResult {
 }
 
 /// A registered version the folder may be.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Candidate {
     /// The version.
+    #[schema(value_type = crate::routes::docs::Hash)]
     pub version_hash: B256,
     /// The publisher's id.
+    #[schema(value_type = crate::routes::docs::Address)]
     pub publisher: Address,
     /// The publisher's name, as registered.
     pub publisher_name: Option<String>,
     /// keccak256 of the model name.
+    #[schema(value_type = crate::routes::docs::Hash)]
     pub model_id: B256,
     /// True if the publisher revoked the version.
     pub revoked: bool,
@@ -71,6 +81,7 @@ pub struct Candidate {
     /// Files with the same path and digest in both.
     pub files_in_common: u64,
     /// The given files compared to the version's: `added` are only in the folder, `removed` only in the version.
+    #[schema(value_type = crate::routes::docs::ManifestDiffSchema)]
     pub diff: ManifestDiff,
     /// Where the registration event is.
     pub chain: ChainPointer,
@@ -98,6 +109,22 @@ struct Scored {
     files_in_common: i64,
 }
 
+/// Which registered version is this folder? Exact when the root of the given files is registered; otherwise the
+/// registered versions whose uploaded manifests share the most files, each with a diff.
+#[utoipa::path(
+    post,
+    path = "/v1/model-versions/match",
+    tag = "provenance",
+    params(ChainFilter),
+    request_body(content = MatchRequest, description = "A prova manifest, or only its `files`.", content_type = "application/json"),
+    responses(
+        (status = 200, description = "The root of the files and the best candidates.", body = MatchResult),
+        BadRequest,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        Unprocessable,
+    ),
+)]
 async fn match_files(
     State(state): State<AppState>,
     ApiQuery(filter): ApiQuery<ChainFilter>,

@@ -6,30 +6,33 @@
 use std::collections::HashMap;
 
 use alloy::primitives::{Address, B256};
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, PgPool};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::{ApiError, Result};
 use crate::extract::{ApiPath, ApiQuery, parse_hash};
+use crate::routes::docs::{BadRequest, NotFound};
 use crate::routes::page::{ChainListQuery as ListQuery, Listed, Page, big, trim};
 use crate::views::{ChainPointer, PointerRow, address, hash, optional_hash};
 
 /// The model-version routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/model-versions", get(list_model_versions))
-        .route("/v1/model-versions/{version_hash}", get(get_model_version))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_model_versions)).routes(routes!(get_model_version))
 }
 
 /// Optional filters.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ChainFilter {
     /// Only this chain (by default the earliest registration across indexed chains).
+    #[param(example = 31337)]
     pub chain_id: Option<u64>,
     /// Only facts with at least this many confirmations (the block holding them counts as one); a fact with fewer
     /// is treated as not there yet.
@@ -64,23 +67,29 @@ impl Scope {
 }
 
 /// A model version.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ModelVersion {
     /// The Merkle root of the version's manifest.
+    #[schema(value_type = crate::routes::docs::Hash)]
     pub version_hash: B256,
     /// keccak256 of the model name.
+    #[schema(value_type = crate::routes::docs::Hash)]
     pub model_id: B256,
     /// Parent version, or null.
+    #[schema(value_type = Option<crate::routes::docs::Hash>)]
     pub parent: Option<B256>,
     /// The publisher's id.
+    #[schema(value_type = crate::routes::docs::Address)]
     pub publisher: Address,
     /// The publisher's name, as registered.
     pub publisher_name: Option<String>,
     /// The attestor key that signed the registration.
+    #[schema(value_type = crate::routes::docs::Address)]
     pub attestor: Address,
     /// Metadata URI.
     pub metadata_uri: String,
     /// keccak256 of the metadata, or null.
+    #[schema(value_type = Option<crate::routes::docs::Hash>)]
     pub metadata_hash: Option<B256>,
     /// Block time of the registration.
     pub registered_at: DateTime<Utc>,
@@ -93,7 +102,7 @@ pub struct ModelVersion {
 }
 
 /// A version's revocation.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Revocation {
     /// The publisher's reason.
     pub reason: String,
@@ -213,6 +222,22 @@ pub async fn load_version(pool: &PgPool, version_hash: B256, scope: &Scope) -> R
         .ok_or_else(|| ApiError::NotFound(format!("model version {version_hash} is not registered")))
 }
 
+/// A registered model version with its provenance, revocation and chain pointers.
+#[utoipa::path(
+    get,
+    path = "/v1/model-versions/{version_hash}",
+    tag = "provenance",
+    params(
+        ("version_hash" = String, Path, description = "The version hash (manifest Merkle root), any case.",
+            pattern = "^0x[0-9a-fA-F]{64}$", example = "0x5c1f3a0b9e7d4c2a1f0e8d7c6b5a49382716f5e4d3c2b1a09f8e7d6c5b4a3921"),
+        ChainFilter,
+    ),
+    responses(
+        (status = 200, description = "The version, as registered earliest within the filters.", body = ModelVersion),
+        BadRequest,
+        NotFound,
+    ),
+)]
 async fn get_model_version(
     State(state): State<AppState>,
     ApiPath(version_hash): ApiPath<String>,
@@ -224,6 +249,16 @@ async fn get_model_version(
 
 /// Registrations in `(chain_id, block_number, log_index)` order, each as `GET /v1/model-versions/{version_hash}`
 /// renders it within its chain and registry.
+#[utoipa::path(
+    get,
+    path = "/v1/model-versions",
+    tag = "provenance",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "One page of registrations, oldest first per chain.", body = Page<ModelVersion>),
+        BadRequest,
+    ),
+)]
 async fn list_model_versions(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ListQuery>,

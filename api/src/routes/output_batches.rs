@@ -8,43 +8,46 @@
 use std::collections::HashMap;
 
 use alloy::primitives::{Address, B256};
+use axum::Json;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
-use axum::routing::{get, put};
-use axum::{Json, Router};
 use prova_core::merkle::MerkleTree;
 use prova_core::outputs::OutputLeaf;
 use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, PgPool};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::{ApiError, Result};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, parse_hash};
+use crate::routes::docs::{BadRequest, NotFound, PayloadTooLarge, Unprocessable, UnsupportedMediaType};
 use crate::routes::model_versions::{ChainFilter, Revocation, Scope};
 use crate::routes::page::{ChainListQuery as ListQuery, Listed, Page, big, trim};
 use crate::views::{ChainPointer, PointerRow, address, hash};
 use crate::{AppState, MAX_OUTPUT_BATCH_BODY_BYTES};
 
 /// The output-batch routes. Leaf uploads may be up to [`MAX_OUTPUT_BATCH_BODY_BYTES`].
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/output-batches", get(list_batches))
-        .route("/v1/output-batches/{root}", get(get_batch))
-        .route(
-            "/v1/output-batches/{root}/leaves",
-            put(put_leaves).layer(DefaultBodyLimit::max(MAX_OUTPUT_BATCH_BODY_BYTES)),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    let leaves =
+        OpenApiRouter::new().routes(routes!(put_leaves)).layer(DefaultBodyLimit::max(MAX_OUTPUT_BATCH_BODY_BYTES));
+    OpenApiRouter::new().routes(routes!(list_batches)).routes(routes!(get_batch)).merge(leaves)
 }
 
 /// An anchored output batch.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OutputBatch {
     /// The StandardMerkleTree root over the batch's leaves.
+    #[schema(value_type = crate::routes::docs::Hash)]
     pub root: B256,
     /// The model version that produced the outputs.
+    #[schema(value_type = crate::routes::docs::Hash)]
     pub version_hash: B256,
     /// The version's publisher.
+    #[schema(value_type = crate::routes::docs::Address)]
     pub publisher: Address,
     /// The attestor key that signed the anchoring.
+    #[schema(value_type = crate::routes::docs::Address)]
     pub attestor: Address,
     /// Number of leaves, as anchored.
     pub leaf_count: u64,
@@ -167,6 +170,16 @@ pub async fn load_batches(pool: &PgPool, roots: &[B256], scope: &Scope) -> Resul
 
 /// Anchorings in `(chain_id, block_number, log_index)` order, each as `GET /v1/output-batches/{root}` renders it
 /// within its chain and registry.
+#[utoipa::path(
+    get,
+    path = "/v1/output-batches",
+    tag = "outputs",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "One page of anchored batches, oldest first per chain.", body = Page<OutputBatch>),
+        BadRequest,
+    ),
+)]
 async fn list_batches(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ListQuery>,
@@ -203,6 +216,18 @@ async fn list_batches(
     Ok(Json(Page { items, next_cursor }))
 }
 
+/// An anchored output batch: its anchoring event, whether its leaves are uploaded here, and its revocation.
+#[utoipa::path(
+    get,
+    path = "/v1/output-batches/{root}",
+    tag = "outputs",
+    params(("root" = String, Path, description = "The batch root, any case.", pattern = "^0x[0-9a-fA-F]{64}$", example = "0x5c1f3a0b9e7d4c2a1f0e8d7c6b5a49382716f5e4d3c2b1a09f8e7d6c5b4a3921"), ChainFilter),
+    responses(
+        (status = 200, description = "The batch, as anchored earliest within the filters.", body = OutputBatch),
+        BadRequest,
+        NotFound,
+    ),
+)]
 async fn get_batch(
     State(state): State<AppState>,
     ApiPath(root): ApiPath<String>,
@@ -216,18 +241,21 @@ async fn get_batch(
 }
 
 /// A leaf upload: the batch's leaves, in leaf-index order.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct LeavesUpload {
     /// The leaves; their position is their leaf index.
+    #[schema(value_type = Vec<crate::routes::docs::OutputLeafSchema>)]
     pub leaves: Vec<OutputLeaf>,
 }
 
 /// What an upload stored (or found already stored).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct StoredLeaves {
     /// The batch root.
+    #[schema(value_type = crate::routes::docs::Hash)]
     pub root: B256,
     /// The model version of every leaf.
+    #[schema(value_type = crate::routes::docs::Hash)]
     pub version_hash: B256,
     /// Number of leaves.
     pub leaf_count: u64,
@@ -283,6 +311,24 @@ fn check_against_events(root: B256, leaves: &[OutputLeaf], events: &[Anchoring])
     ))
 }
 
+/// Uploads the leaves of an anchored batch. They are stored only if they give the root in the path and agree with
+/// an anchoring event (leaf count and model version); stored leaves are never replaced (a repeat answers 200).
+#[utoipa::path(
+    put,
+    path = "/v1/output-batches/{root}/leaves",
+    tag = "outputs",
+    params(("root" = String, Path, description = "The batch root, any case.", pattern = "^0x[0-9a-fA-F]{64}$", example = "0x5c1f3a0b9e7d4c2a1f0e8d7c6b5a49382716f5e4d3c2b1a09f8e7d6c5b4a3921")),
+    request_body(content = LeavesUpload, description = "The batch's leaves, in leaf-index order.", content_type = "application/json"),
+    responses(
+        (status = 200, description = "The leaves were already stored.", body = StoredLeaves),
+        (status = 201, description = "The leaves were stored.", body = StoredLeaves),
+        BadRequest,
+        NotFound,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        Unprocessable,
+    ),
+)]
 async fn put_leaves(
     State(state): State<AppState>,
     ApiPath(root): ApiPath<String>,

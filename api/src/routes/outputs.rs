@@ -7,20 +7,23 @@
 use std::collections::HashMap;
 
 use alloy::primitives::{Address, B256};
+use axum::Json;
 use axum::extract::State;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use prova_core::merkle::{MerkleTree, verify_proof};
 use prova_core::outputs::{OutputLeaf, RECEIPT_FORMAT, Receipt, ReceiptProblem};
 use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, PgPool};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::{ApiError, Result};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, parse_hash};
+use crate::routes::docs::{BadRequest, PayloadTooLarge, UnsupportedMediaType};
 use crate::routes::model_versions::Scope;
 use crate::routes::output_batches::{OutputBatch, load_batch};
-use crate::routes::page::{self, decode_cursor, encode_cursor};
+use crate::routes::page::{self, Page, decode_cursor, encode_cursor};
 use crate::views::{ChainPointer, PointerRow, address, hash};
 
 /// Items per page unless `?limit=` says otherwise.
@@ -29,12 +32,12 @@ pub const DEFAULT_LIMIT: u32 = 20;
 pub const MAX_LIMIT: u32 = 100;
 
 /// The output routes.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/outputs/verify", post(verify)).route("/v1/outputs/{hash}", get(lookup))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(verify)).routes(routes!(lookup))
 }
 
 /// Which leaf hash the looked-up hash is compared with.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum By {
     /// The response hash (the default).
@@ -58,16 +61,19 @@ impl By {
 }
 
 /// Query of the lookup.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LookupQuery {
     /// `response` (default), `request` or `any`.
     #[serde(default)]
     pub by: By,
-    /// Items per page, 1 to [`MAX_LIMIT`] (default [`DEFAULT_LIMIT`]).
+    /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100, example = 20)]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Only batches anchored on this chain.
+    #[param(example = 31337)]
     pub chain_id: Option<u64>,
     /// Only anchorings with at least this many confirmations.
     pub min_confirmations: Option<u64>,
@@ -77,32 +83,39 @@ pub struct LookupQuery {
 pub type OutputPage = page::Page<AttestedOutput>;
 
 /// An attested output: a leaf of an anchored batch, with its proof and a ready-made receipt.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AttestedOutput {
     /// The leaf values, salt included.
+    #[schema(value_type = crate::routes::docs::OutputLeafSchema)]
     pub leaf: OutputLeaf,
     /// Position of the leaf in the uploaded batch.
     pub leaf_index: u32,
     /// The batch root.
+    #[schema(value_type = crate::routes::docs::Hash)]
     pub root: B256,
     /// StandardMerkleTree proof from the leaf to the root.
+    #[schema(value_type = Vec<crate::routes::docs::Hash>)]
+    #[schema(value_type = Vec<crate::routes::docs::Hash>)]
     pub proof: Vec<B256>,
     /// The model version that produced the output.
     pub model_version: OutputModelVersion,
     /// The batch.
     pub batch: OutputBatchSummary,
     /// A receipt that `prova verify output` checks against the chain.
+    #[schema(value_type = crate::routes::docs::ReceiptSchema)]
     pub receipt: Receipt,
     /// Where the `OutputsAttested` event is.
     pub chain: ChainPointer,
 }
 
 /// The model version of an attested output.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct OutputModelVersion {
     /// The version hash.
+    #[schema(value_type = crate::routes::docs::Hash)]
     pub version_hash: B256,
     /// Its publisher.
+    #[schema(value_type = crate::routes::docs::Address)]
     pub publisher: Address,
     /// The publisher's registered name, or null.
     pub publisher_name: Option<String>,
@@ -111,9 +124,10 @@ pub struct OutputModelVersion {
 }
 
 /// The batch of an attested output.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct OutputBatchSummary {
     /// The root.
+    #[schema(value_type = crate::routes::docs::Hash)]
     pub root: B256,
     /// Number of leaves.
     pub leaf_count: u64,
@@ -229,6 +243,18 @@ fn proofs(batches: HashMap<B256, Vec<OutputLeaf>>, wanted: &[(B256, OutputLeaf)]
         .collect()
 }
 
+/// Attested outputs by response (or request) hash: each uploaded leaf with its Merkle proof, its batch and model
+/// version, and a receipt that `prova verify output` checks against the chain. Ordered by batch root and leaf index.
+#[utoipa::path(
+    get,
+    path = "/v1/outputs/{hash}",
+    tag = "outputs",
+    params(("hash" = String, Path, description = "The response (or request) hash to look up, any case.", pattern = "^0x[0-9a-fA-F]{64}$", example = "0x5c1f3a0b9e7d4c2a1f0e8d7c6b5a49382716f5e4d3c2b1a09f8e7d6c5b4a3921"), LookupQuery),
+    responses(
+        (status = 200, description = "One page of attested outputs (empty if none).", body = Page<AttestedOutput>),
+        BadRequest,
+    ),
+)]
 async fn lookup(
     State(state): State<AppState>,
     ApiPath(hash_text): ApiPath<String>,
@@ -347,9 +373,10 @@ async fn lookup(
 ///
 /// The request and response are given as UTF-8 text (`request`, `response`) or as hex bytes (`request_hex`,
 /// `response_hex`), not both.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct VerifyRequest {
     /// The receipt.
+    #[schema(value_type = crate::routes::docs::ReceiptSchema)]
     pub receipt: Receipt,
     /// The exact request, as text.
     pub request: Option<String>,
@@ -362,7 +389,7 @@ pub struct VerifyRequest {
 }
 
 /// Outcome of one check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Check {
     /// The check passed.
@@ -380,7 +407,7 @@ impl Check {
 }
 
 /// Every check of a receipt. `batch_revoked` and `version_revoked` pass when the batch or version is NOT revoked.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Checks {
     /// The receipt has the prova receipt format.
     pub format: Check,
@@ -401,7 +428,7 @@ pub struct Checks {
 }
 
 /// The verdict on a receipt.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Verdict {
     /// True if every check passed (skipped request or response checks aside).
     pub valid: bool,
@@ -429,6 +456,20 @@ fn bytes_of(name: &str, text: Option<String>, hex: Option<String>) -> Result<Opt
     }
 }
 
+/// Checks a receipt offline (format, request and response hashes, proof) and against the indexed chain data
+/// (anchored in its registry, for its version, not revoked).
+#[utoipa::path(
+    post,
+    path = "/v1/outputs/verify",
+    tag = "outputs",
+    request_body(content = VerifyRequest, description = "A receipt, optionally with the request and response it is claimed for.", content_type = "application/json"),
+    responses(
+        (status = 200, description = "The verdict, with each check.", body = Verdict),
+        BadRequest,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+    ),
+)]
 async fn verify(State(state): State<AppState>, ApiJson(body): ApiJson<VerifyRequest>) -> Result<Json<Verdict>> {
     let request = bytes_of("request", body.request, body.request_hex)?;
     let response = bytes_of("response", body.response, body.response_hex)?;
@@ -739,6 +780,20 @@ mod tests {
         }
     }
 
+    /// Checks a receipt offline (format, request and response hashes, proof) and against the indexed chain data
+    /// (anchored in its registry, for its version, not revoked).
+    #[utoipa::path(
+    post,
+    path = "/v1/outputs/verify",
+    tag = "outputs",
+    request_body(content = VerifyRequest, description = "A receipt, optionally with the request and response it is claimed for.", content_type = "application/json"),
+    responses(
+        (status = 200, description = "The verdict, with each check.", body = Verdict),
+        BadRequest,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+    ),
+)]
     async fn verify(pool: &PgPool, body: Value) -> Value {
         let (status, verdict) = send_json(pool.clone(), "POST", "/v1/outputs/verify", &body).await;
         assert_eq!(status, StatusCode::OK, "{verdict}");

@@ -6,6 +6,7 @@
 use alloy::primitives::{Address, B256};
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, Result};
 use crate::extract::parse_address;
@@ -18,7 +19,7 @@ pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 200;
 
 /// One page of a list.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Page<T> {
     /// The items, in the route's order.
     pub items: Vec<T>,
@@ -80,15 +81,19 @@ pub fn big(value: u64) -> i64 {
 
 /// Query of the lists of chain facts (`GET /v1/model-versions`, `GET /v1/output-batches`), which are ordered by
 /// `(chain_id, block_number, log_index)`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ChainListQuery {
     /// Only this chain.
+    #[param(example = 31337)]
     pub chain_id: Option<u64>,
     /// Only this publisher's (an address, checksummed or not).
+    #[param(pattern = "^0x[0-9a-fA-F]{40}$", example = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8")]
     pub publisher: Option<String>,
     /// Only facts with at least this many confirmations (the block holding them counts as one).
     pub min_confirmations: Option<u64>,
-    /// Items per page, 1 to [`MAX_LIMIT`] (default [`DEFAULT_LIMIT`]).
+    /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200, example = 50)]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -1,34 +1,39 @@
 //! `GET /v1/publishers/{address}`: a publisher, its current admin, its attestor keys and their status.
 
 use alloy::primitives::Address;
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::FromRow;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::{ApiError, Result};
 use crate::extract::{ApiPath, ApiQuery, parse_address};
+use crate::routes::docs::{BadRequest, NotFound};
 use crate::routes::model_versions::ChainFilter;
 use crate::views::{ChainPointer, PointerRow, address};
 
 /// The publisher routes.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/publishers/{address}", get(get_publisher))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_publisher))
 }
 
 /// A publisher.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Publisher {
     /// The publisher id (the address that registered it).
+    #[schema(value_type = crate::routes::docs::Address)]
     pub publisher: Address,
     /// Name, as registered.
     pub name: String,
     /// Metadata URI, as registered.
     pub metadata_uri: String,
     /// Current admin, after any completed two-step transfer.
+    #[schema(value_type = crate::routes::docs::Address)]
     pub admin: Address,
     /// Registration time.
     pub registered_at: DateTime<Utc>,
@@ -41,11 +46,13 @@ pub struct Publisher {
 }
 
 /// An attestor key and its lifecycle.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AttestorKey {
     /// The key's address.
+    #[schema(value_type = crate::routes::docs::Address)]
     pub key: Address,
     /// `active`, `revoked` or `compromised`.
+    #[schema(value_type = String, example = "active")]
     pub status: &'static str,
     /// When it was added.
     pub added_at: DateTime<Utc>,
@@ -77,6 +84,22 @@ struct KeyRow {
     compromised_since: Option<i64>,
 }
 
+/// A publisher: its current admin, its number of versions and its attestor keys with their status.
+#[utoipa::path(
+    get,
+    path = "/v1/publishers/{address}",
+    tag = "provenance",
+    params(
+        ("address" = String, Path, description = "The publisher id (an address, checksummed or not).",
+            pattern = "^0x[0-9a-fA-F]{40}$", example = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"),
+        ChainFilter,
+    ),
+    responses(
+        (status = 200, description = "The publisher, as registered earliest within the filters.", body = Publisher),
+        BadRequest,
+        NotFound,
+    ),
+)]
 async fn get_publisher(
     State(state): State<AppState>,
     ApiPath(publisher): ApiPath<String>,

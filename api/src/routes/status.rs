@@ -2,24 +2,26 @@
 //! writer; and the worst lag per chain.
 
 use alloy::primitives::Address;
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::FromRow;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::Result;
 use crate::views::address;
 
 /// The status route.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/status", get(status))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(status))
 }
 
 /// The whole status answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Status {
     /// One entry per indexed chain and contract.
     pub chains: Vec<ChainStatus>,
@@ -28,7 +30,7 @@ pub struct Status {
 }
 
 /// The lag of one chain.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ChainLag {
     /// Chain id.
     pub chain_id: u64,
@@ -41,13 +43,15 @@ pub struct ChainLag {
 }
 
 /// Indexing progress of one contract.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ChainStatus {
     /// Chain id.
     pub chain_id: u64,
     /// Contract address.
+    #[schema(value_type = crate::routes::docs::Address)]
     pub contract: Address,
     /// What the contract is (`provenance`, `identity`, `reputation`, `validation`).
+    #[schema(example = "provenance")]
     pub kind: String,
     /// Last block fully indexed, or null before the first one.
     pub indexed_block: Option<u64>,
@@ -84,6 +88,13 @@ struct Row {
     updated_at: DateTime<Utc>,
 }
 
+/// Indexing progress per chain and contract, and the worst lag per chain.
+#[utoipa::path(
+    get,
+    path = "/v1/status",
+    tag = "operations",
+    responses((status = 200, description = "Indexing progress.", body = Status)),
+)]
 async fn status(State(state): State<AppState>) -> Result<Json<Status>> {
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT chain_id, contract, kind, next_block, head_block, finalized_block, last_error, last_error_at, writer,

@@ -7,18 +7,22 @@ use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
+use utoipa::{IntoParams, ToSchema};
 
 use super::{AgentRef, big, confirmed, find_agent, linked_registries, optional_address, parse_agent_id};
 use crate::AppState;
 use crate::error::{ApiError, Result};
 use crate::extract::{ApiPath, ApiQuery};
+use crate::routes::docs::{BadRequest, NotFound};
 use crate::routes::page::{decode_position, page_limit, position_cursor, trim};
 use crate::views::{ChainPointer, PointerRow, address, hash};
 
 /// Query of the feedback route.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FeedbackQuery {
-    /// Only feedback from this client.
+    /// Only feedback from this client (an address).
+    #[param(pattern = "^0x[0-9a-fA-F]{40}$")]
     pub client: Option<String>,
     /// Only feedback whose `tag1` is exactly this (empty: no filter, as in the contract).
     pub tag1: Option<String>,
@@ -29,23 +33,27 @@ pub struct FeedbackQuery {
     /// Only feedback with (`true`) or without (`false`) an interaction receipt.
     pub verified: Option<bool>,
     /// Items per page, 1 to [`crate::routes::page::MAX_LIMIT`] (default [`crate::routes::page::DEFAULT_LIMIT`]).
+    #[param(minimum = 1, maximum = 200, example = 50)]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// The identity registry (default: the earliest-indexed one on the chain that has the agent).
+    #[param(pattern = "^0x[0-9a-fA-F]{40}$", example = "0x5FbDB2315678afecb367f032d93F642f64180aa3")]
     pub registry: Option<String>,
     /// The reputation registry (default: the linked one with the lowest address).
+    #[param(pattern = "^0x[0-9a-fA-F]{40}$")]
     pub reputation_registry: Option<String>,
     /// Only facts with at least this many confirmations (feedback, revocations and receipts alike).
     pub min_confirmations: Option<u64>,
 }
 
 /// One page of an agent's feedback.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct FeedbackPage {
     /// The agent.
     pub agent: AgentRef,
     /// The reputation registry the feedback is from.
+    #[schema(value_type = crate::routes::docs::Address)]
     pub reputation_registry: Address,
     /// The feedback, in log order.
     pub items: Vec<FeedbackItem>,
@@ -54,13 +62,15 @@ pub struct FeedbackPage {
 }
 
 /// One `NewFeedback` entry.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct FeedbackItem {
     /// The reviewer.
+    #[schema(value_type = crate::routes::docs::Address)]
     pub client: Address,
     /// Index per (agent, client), counting from 1.
     pub feedback_index: u64,
     /// The int128 value, as an exact decimal string.
+    #[schema(pattern = "^-?[0-9]+$", example = "95")]
     pub value: String,
     /// `valueDecimals` (0..18).
     pub value_decimals: u8,
@@ -73,6 +83,7 @@ pub struct FeedbackItem {
     /// Off-chain feedback file.
     pub feedback_uri: String,
     /// Its keccak256 as given by the client (zero when none).
+    #[schema(value_type = crate::routes::docs::Hash)]
     pub feedback_hash: B256,
     /// Block time.
     pub given_at: DateTime<Utc>,
@@ -91,18 +102,20 @@ pub struct FeedbackItem {
 }
 
 /// A feedback revocation.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct FeedbackRevocation {
     /// Where the `FeedbackRevoked` event is.
     pub chain: ChainPointer,
 }
 
 /// The interaction receipt of a verified feedback.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Verification {
     /// The hash of the interaction the receipt covers.
+    #[schema(value_type = crate::routes::docs::Hash)]
     pub interaction_hash: B256,
     /// Who signed the receipt (the agent's wallet, or its owner).
+    #[schema(value_type = crate::routes::docs::Address)]
     pub signer: Address,
     /// Where the `VerifiedFeedback` event is.
     pub chain: ChainPointer,
@@ -214,6 +227,15 @@ impl Row {
     }
 }
 
+/// An agent's raw feedback in its reputation registry, in log order, with revocations, receipts (prova's
+/// verified feedback) and response counts.
+#[utoipa::path(
+    get,
+    path = "/v1/agents/{chain_id}/{agent_id}/feedback",
+    tag = "agents",
+    params(("chain_id" = u64, Path, description = "EIP-155 chain id.", example = 31337), ("agent_id" = String, Path, description = "The agent id (ERC-721 token id), a decimal uint256.", pattern = "^[0-9]{1,78}$", example = "1"), FeedbackQuery),
+    responses((status = 200, description = "One page of feedback.", body = FeedbackPage), BadRequest, NotFound),
+)]
 pub(crate) async fn list_feedback(
     State(state): State<AppState>,
     ApiPath((chain_id, agent_id)): ApiPath<(u64, String)>,

@@ -13,20 +13,25 @@ use axum::extract::State;
 use prova_core::bindings::{AGENT_WALLET_KEY, MODEL_VERSION_KEY};
 use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, PgPool};
+use utoipa::{IntoParams, ToSchema};
 
 use super::{AgentRef, Registration, big, confirmed, find_agent, linked_registries, optional_address, parse_agent_id};
 use crate::AppState;
 use crate::error::Result;
 use crate::extract::{ApiPath, ApiQuery};
+use crate::routes::docs::{BadRequest, NotFound};
 use crate::routes::model_versions::{ModelVersion, Scope, load_versions};
 use crate::views::{ChainPointer, PointerRow, address};
 
 /// Query of the identity route.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AgentQuery {
     /// The identity registry (default: the earliest-indexed one on the chain that has the agent).
+    #[param(pattern = "^0x[0-9a-fA-F]{40}$", example = "0x5FbDB2315678afecb367f032d93F642f64180aa3")]
     pub registry: Option<String>,
     /// The reputation registry the feedback counts come from (default: the linked one with the lowest address).
+    #[param(pattern = "^0x[0-9a-fA-F]{40}$")]
     pub reputation_registry: Option<String>,
     /// Only facts with at least this many confirmations (the block holding them counts as one); a fact with fewer
     /// is treated as not there yet.
@@ -34,7 +39,7 @@ pub struct AgentQuery {
 }
 
 /// An agent's identity.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Agent {
     /// Chain, identity registry and agent id.
     #[serde(flatten)]
@@ -42,12 +47,15 @@ pub struct Agent {
     /// The current agent URI (registration file).
     pub agent_uri: String,
     /// The current owner of the identity NFT (zero once burned).
+    #[schema(value_type = crate::routes::docs::Address)]
     pub owner: Address,
     /// The current agent wallet, or null.
+    #[schema(value_type = Option<crate::routes::docs::Address>)]
     pub wallet: Option<Address>,
     /// The model version the agent declares it runs, or null.
     pub model: Option<ModelBinding>,
     /// The reputation registry the feedback counts come from, or null when none is indexed for this registry.
+    #[schema(value_type = Option<crate::routes::docs::Address>)]
     pub reputation_registry: Option<Address>,
     /// Feedback counts in that registry.
     pub feedback: FeedbackCounts,
@@ -60,7 +68,7 @@ pub struct Agent {
 }
 
 /// The events the current identity fields come from.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Sources {
     /// The `URIUpdated` event (or `Registered`) that set the current URI.
     pub agent_uri: ChainPointer,
@@ -72,9 +80,10 @@ pub struct Sources {
 }
 
 /// An agent's binding to a model version.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ModelBinding {
     /// The bound version hash.
+    #[schema(value_type = crate::routes::docs::Hash)]
     pub version_hash: B256,
     /// `registered`, `revoked` (by its publisher), `signed_by_compromised_key` (registered with an attestor key
     /// flagged compromised at that time) or `not_registered` (unknown to the provenance registries indexed on this
@@ -87,7 +96,7 @@ pub struct ModelBinding {
 }
 
 /// The state of a bound model version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ModelStatus {
     /// Registered, not revoked, signed by a sound key.
@@ -113,7 +122,7 @@ impl ModelStatus {
 }
 
 /// Feedback counts of an agent.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, ToSchema)]
 pub struct FeedbackCounts {
     /// Feedback entries (`NewFeedback`).
     pub total: u64,
@@ -126,7 +135,7 @@ pub struct FeedbackCounts {
 }
 
 /// Validation counts of an agent.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, ToSchema)]
 pub struct ValidationCounts {
     /// Validation requests.
     pub requests: u64,
@@ -168,6 +177,15 @@ fn position(pointer: &PointerRow) -> (i64, i64) {
     (pointer.block_number, pointer.log_index)
 }
 
+/// An agent's current identity: URI, owner, wallet, model binding (with the version's status), linked reputation
+/// registry, feedback and validation counts, and the events behind each.
+#[utoipa::path(
+    get,
+    path = "/v1/agents/{chain_id}/{agent_id}",
+    tag = "agents",
+    params(("chain_id" = u64, Path, description = "EIP-155 chain id.", example = 31337), ("agent_id" = String, Path, description = "The agent id (ERC-721 token id), a decimal uint256.", pattern = "^[0-9]{1,78}$", example = "1"), AgentQuery),
+    responses((status = 200, description = "The agent.", body = Agent), BadRequest, NotFound),
+)]
 pub(crate) async fn get_agent(
     State(state): State<AppState>,
     ApiPath((chain_id, agent_id)): ApiPath<(u64, String)>,

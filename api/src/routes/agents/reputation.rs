@@ -20,21 +20,25 @@ use prova_core::bindings::MODEL_VERSION_KEY;
 use prova_core::reputation::{Algorithm, Filter, Params, Score};
 use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, PgPool};
+use utoipa::{IntoParams, ToSchema};
 
 use super::cache::SetKey;
 use super::{AgentRef, big, find_agent, linked_registries, optional_address, parse_agent_id};
 use crate::AppState;
 use crate::error::{ApiError, Result};
 use crate::extract::{ApiPath, ApiQuery, parse_address};
+use crate::routes::docs::{BadRequest, NotFound};
 use crate::routes::page::{
     decode_cursor, decode_position, encode_cursor, invalid_cursor, page_limit, position_cursor, trim,
 };
 use crate::views::{ChainPointer, PointerRow, address};
 
 /// The scoring part of a query. Every field is text and parsed here, so that the messages name the parameter.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ScoreQuery {
     /// `mean` (default), `bayesian`, `decay` or `trust`, any case.
+    #[param(example = "bayesian")]
     pub algorithm: Option<String>,
     /// Only feedback whose `tag1` is exactly this (empty: no filter).
     pub tag1: Option<String>,
@@ -63,8 +67,10 @@ pub struct ScoreQuery {
     /// The identity registry (default: see the module documentation of `routes::agents`).
     pub registry: Option<String>,
     /// The reputation registry (default: the linked one with the lowest address).
+    #[param(pattern = "^0x[0-9a-fA-F]{40}$")]
     pub reputation_registry: Option<String>,
     /// Not supported: scores read every indexed event. Rejected with a 400 rather than ignored.
+    #[param(value_type = Option<u64>)]
     pub min_confirmations: Option<String>,
 }
 
@@ -160,20 +166,31 @@ impl ScoreQuery {
 }
 
 /// One agent's reputation.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Reputation {
     /// The agent.
     pub agent: AgentRef,
     /// The reputation registry the feedback is from.
+    #[schema(value_type = crate::routes::docs::Address)]
     pub reputation_registry: Address,
     /// The highest block of the reputation registry included (its indexer cursor minus one).
     pub as_of_block: Option<u64>,
     /// The highest block of the identity registry included (owners and registered agents).
     pub identity_as_of_block: Option<u64>,
     /// The score, as `prova_core::reputation::Score` serializes it.
+    #[schema(value_type = crate::routes::docs::ScoreSchema)]
     pub score: Score,
 }
 
+/// One agent's reputation score under one algorithm, over every indexed feedback of its reputation registry
+/// (see `docs/reputation.md` for the algorithms and their parameters).
+#[utoipa::path(
+    get,
+    path = "/v1/agents/{chain_id}/{agent_id}/reputation",
+    tag = "agents",
+    params(("chain_id" = u64, Path, description = "EIP-155 chain id.", example = 31337), ("agent_id" = String, Path, description = "The agent id (ERC-721 token id), a decimal uint256.", pattern = "^[0-9]{1,78}$", example = "1"), ScoreQuery),
+    responses((status = 200, description = "The score, with the blocks it reflects.", body = Reputation), BadRequest, NotFound),
+)]
 pub(crate) async fn get_reputation(
     State(state): State<AppState>,
     ApiPath((chain_id, agent_id)): ApiPath<(u64, String)>,
@@ -204,28 +221,35 @@ pub(crate) async fn get_reputation(
 }
 
 /// Query of `GET /v1/agents`. Every field is text, parsed here.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AgentsQuery {
     /// `registered` (default: registration order, no scores) or `reputation` (a leaderboard).
+    #[param(example = "reputation")]
     pub sort: Option<String>,
     /// Only this chain. `sort=reputation` ranks one identity registry: with agents rated on several chains, name
     /// the chain.
+    #[param(value_type = Option<u64>, example = 31337)]
     pub chain_id: Option<String>,
     /// Items per page, 1 to [`crate::routes::page::MAX_LIMIT`] (default [`crate::routes::page::DEFAULT_LIMIT`]).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200, example = 50)]
     pub limit: Option<String>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// The scoring parameters (`sort=reputation`), and `registry` / `reputation_registry`.
     #[serde(flatten)]
+    #[param(ignore)]
     pub score: ScoreQuery,
 }
 
 /// One page of agents.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AgentsPage {
     /// `registered` or `reputation`.
+    #[schema(value_type = String, example = "reputation")]
     pub sort: &'static str,
     /// `sort=reputation`: the reputation registry scored; null otherwise.
+    #[schema(value_type = Option<crate::routes::docs::Address>)]
     pub reputation_registry: Option<Address>,
     /// `sort=reputation`: the highest block of the reputation registry included; null otherwise.
     pub as_of_block: Option<u64>,
@@ -236,24 +260,36 @@ pub struct AgentsPage {
 }
 
 /// One agent of a list.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AgentItem {
     /// `sort=reputation`: 1-based place on the leaderboard; null otherwise.
     pub rank: Option<u64>,
     /// The agent.
     pub agent: AgentRef,
     /// The current owner.
+    #[schema(value_type = crate::routes::docs::Address)]
     pub owner: Address,
     /// The current agent URI.
     pub agent_uri: String,
     /// The bound model version (`prova.modelVersion`), or null.
+    #[schema(value_type = Option<crate::routes::docs::Hash>)]
     pub model_version: Option<B256>,
     /// `sort=reputation`: the score; null otherwise.
+    #[schema(value_type = Option<crate::routes::docs::ScoreSchema>)]
     pub score: Option<Score>,
     /// Where the `Registered` event is.
     pub registered: ChainPointer,
 }
 
+/// Every agent, in registration order (`sort=registered`) or ranked by reputation score (`sort=reputation`, a
+/// leaderboard of one identity registry, with the scoring parameters of the reputation route).
+#[utoipa::path(
+    get,
+    path = "/v1/agents",
+    tag = "agents",
+    params(AgentsQuery, ScoreQuery),
+    responses((status = 200, description = "One page of agents.", body = AgentsPage), BadRequest, NotFound),
+)]
 pub(crate) async fn leaderboard(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<AgentsQuery>,

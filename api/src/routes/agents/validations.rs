@@ -7,33 +7,39 @@ use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
+use utoipa::{IntoParams, ToSchema};
 
 use super::{AgentRef, big, confirmed, find_agent, linked_registries, optional_address, parse_agent_id};
 use crate::AppState;
 use crate::error::Result;
 use crate::extract::{ApiPath, ApiQuery};
+use crate::routes::docs::{BadRequest, NotFound};
 use crate::routes::page::{decode_position, page_limit, position_cursor, trim};
 use crate::views::{ChainPointer, PointerRow, address, hash};
 
 /// Query of the validations route.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ValidationQuery {
     /// Items per page, 1 to [`crate::routes::page::MAX_LIMIT`] (default [`crate::routes::page::DEFAULT_LIMIT`]).
+    #[param(minimum = 1, maximum = 200, example = 50)]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// The identity registry (default: the earliest-indexed one on the chain that has the agent).
+    #[param(pattern = "^0x[0-9a-fA-F]{40}$", example = "0x5FbDB2315678afecb367f032d93F642f64180aa3")]
     pub registry: Option<String>,
     /// Only facts with at least this many confirmations (requests and responses alike).
     pub min_confirmations: Option<u64>,
 }
 
 /// One page of an agent's validation requests.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ValidationPage {
     /// The agent.
     pub agent: AgentRef,
     /// The validation registries searched (every one linked to the identity registry).
+    #[schema(value_type = Vec<crate::routes::docs::Address>)]
     pub validation_registries: Vec<Address>,
     /// The requests, in log order.
     pub items: Vec<ValidationItem>,
@@ -42,13 +48,15 @@ pub struct ValidationPage {
 }
 
 /// A `ValidationRequest`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ValidationItem {
     /// The validator asked.
+    #[schema(value_type = crate::routes::docs::Address)]
     pub validator: Address,
     /// Off-chain request file.
     pub request_uri: String,
     /// The request's hash (its id in the registry).
+    #[schema(value_type = crate::routes::docs::Hash)]
     pub request_hash: B256,
     /// Block time of the request.
     pub requested_at: DateTime<Utc>,
@@ -59,13 +67,14 @@ pub struct ValidationItem {
 }
 
 /// A `ValidationResponse`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ValidationResponse {
     /// The validator's answer, 0..100.
     pub response: u8,
     /// Off-chain response file.
     pub response_uri: String,
     /// Its hash as given (zero when none).
+    #[schema(value_type = crate::routes::docs::Hash)]
     pub response_hash: B256,
     /// The validator's tag.
     pub tag: String,
@@ -150,6 +159,14 @@ impl Row {
     }
 }
 
+/// An agent's validation requests in its linked validation registries, in log order, with their responses.
+#[utoipa::path(
+    get,
+    path = "/v1/agents/{chain_id}/{agent_id}/validations",
+    tag = "agents",
+    params(("chain_id" = u64, Path, description = "EIP-155 chain id.", example = 31337), ("agent_id" = String, Path, description = "The agent id (ERC-721 token id), a decimal uint256.", pattern = "^[0-9]{1,78}$", example = "1"), ValidationQuery),
+    responses((status = 200, description = "One page of validation requests.", body = ValidationPage), BadRequest, NotFound),
+)]
 pub(crate) async fn list_validations(
     State(state): State<AppState>,
     ApiPath((chain_id, agent_id)): ApiPath<(u64, String)>,
