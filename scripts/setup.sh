@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything prova needs on a fresh machine: the pinned npm toolchain (Foundry, solc, forge-std,
-# OpenZeppelin) and the Postgres server binaries. Safe to run again: it skips what is already there.
+# OpenZeppelin), the Postgres server binaries and schemathesis (in .venv). Safe to run again: it skips what is
+# already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,4 +16,11 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ -z "${PROVA_PG_BIN
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
+fi
+
+# schemathesis fuzzes the API from its OpenAPI document (tests/api_fuzz.rs runs .venv/bin/schemathesis).
+if ! .venv/bin/schemathesis --version 2>/dev/null | grep -q 'version 4\.'; then
+  echo "==> installing schemathesis 4 into .venv"
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check 'schemathesis==4.*'
 fi

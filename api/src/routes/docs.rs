@@ -9,10 +9,10 @@ use utoipa::openapi::schema::{ObjectBuilder, Ref, Schema, Type};
 use utoipa::openapi::{ContentBuilder, OpenApi, RefOr, ResponseBuilder};
 use utoipa::{IntoResponses, PartialSchema, ToSchema};
 
-/// An example 32-byte hash.
-pub const HASH_EXAMPLE: &str = "0x5c1f3a0b9e7d4c2a1f0e8d7c6b5a49382716f5e4d3c2b1a09f8e7d6c5b4a3921";
-/// An example address.
-pub const ADDRESS_EXAMPLE: &str = "0x70997970c51812dc3a010c7d01b50e0d17dc79c8";
+/// An example 32-byte hash: the base version of the `prova dev` demo.
+pub const HASH_EXAMPLE: &str = "0xf187bca44d1c744dd8510221ac86b5bf72c8e7f6fd71ef0cecd0aa2abc6d94a9";
+/// An example address: the `prova dev` demo publisher.
+pub const ADDRESS_EXAMPLE: &str = "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266";
 /// Pattern of a hash in a request (either case).
 pub const HASH_INPUT_PATTERN: &str = "^0x[0-9a-fA-F]{64}$";
 /// Pattern of an address in a request (checksummed or not).
@@ -219,10 +219,10 @@ pub struct ScoreSchema {
     /// Share of the records used that carry a receipt; null when `count` is 0.
     verified_share: Option<f64>,
     /// The exact contract summary (`mean` only; absent otherwise).
-    #[schema(value_type = Object)]
+    #[schema(value_type = Object, required = false)]
     summary: Option<serde_json::Value>,
     /// Trust details (`trust` only; absent otherwise).
-    #[schema(value_type = Object)]
+    #[schema(value_type = Object, required = false)]
     trust: Option<serde_json::Value>,
     /// Every parameter the score used, with the algorithm's name.
     #[schema(value_type = Object)]

@@ -86,7 +86,7 @@ pub fn verify_entries(files: Vec<ManifestEntry>, recorded: Option<B256>, ignore:
     put,
     path = "/v1/model-versions/{version_hash}/manifest",
     tag = "provenance",
-    params(("version_hash" = String, Path, description = "The version hash (manifest Merkle root), any case.", pattern = "^0x[0-9a-fA-F]{64}$", example = "0x5c1f3a0b9e7d4c2a1f0e8d7c6b5a49382716f5e4d3c2b1a09f8e7d6c5b4a3921")),
+    params(("version_hash" = String, Path, description = "The version hash (manifest Merkle root), any case.", pattern = "^0x[0-9a-fA-F]{64}$", example = "0xf187bca44d1c744dd8510221ac86b5bf72c8e7f6fd71ef0cecd0aa2abc6d94a9")),
     request_body(content = crate::routes::docs::ManifestSchema, description = "The manifest, as `prova model hash` writes it.", content_type = "application/json"),
     responses(
         (status = 200, description = "The manifest was already stored.", body = StoredManifest),
@@ -216,7 +216,7 @@ pub async fn load_files(pool: &PgPool, hashes: &[B256]) -> Result<Vec<(B256, Vec
     get,
     path = "/v1/model-versions/{version_hash}/manifest",
     tag = "provenance",
-    params(("version_hash" = String, Path, description = "The version hash (manifest Merkle root), any case.", pattern = "^0x[0-9a-fA-F]{64}$", example = "0x5c1f3a0b9e7d4c2a1f0e8d7c6b5a49382716f5e4d3c2b1a09f8e7d6c5b4a3921")),
+    params(("version_hash" = String, Path, description = "The version hash (manifest Merkle root), any case.", pattern = "^0x[0-9a-fA-F]{64}$", example = "0xf187bca44d1c744dd8510221ac86b5bf72c8e7f6fd71ef0cecd0aa2abc6d94a9")),
     responses(
         (status = 200, description = "The manifest.", body = crate::routes::docs::ManifestSchema),
         BadRequest,

@@ -229,7 +229,7 @@ pub async fn load_version(pool: &PgPool, version_hash: B256, scope: &Scope) -> R
     tag = "provenance",
     params(
         ("version_hash" = String, Path, description = "The version hash (manifest Merkle root), any case.",
-            pattern = "^0x[0-9a-fA-F]{64}$", example = "0x5c1f3a0b9e7d4c2a1f0e8d7c6b5a49382716f5e4d3c2b1a09f8e7d6c5b4a3921"),
+            pattern = "^0x[0-9a-fA-F]{64}$", example = "0xf187bca44d1c744dd8510221ac86b5bf72c8e7f6fd71ef0cecd0aa2abc6d94a9"),
         ChainFilter,
     ),
     responses(

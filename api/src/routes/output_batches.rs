@@ -221,7 +221,7 @@ async fn list_batches(
     get,
     path = "/v1/output-batches/{root}",
     tag = "outputs",
-    params(("root" = String, Path, description = "The batch root, any case.", pattern = "^0x[0-9a-fA-F]{64}$", example = "0x5c1f3a0b9e7d4c2a1f0e8d7c6b5a49382716f5e4d3c2b1a09f8e7d6c5b4a3921"), ChainFilter),
+    params(("root" = String, Path, description = "The batch root, any case.", pattern = "^0x[0-9a-fA-F]{64}$", example = "0xf187bca44d1c744dd8510221ac86b5bf72c8e7f6fd71ef0cecd0aa2abc6d94a9"), ChainFilter),
     responses(
         (status = 200, description = "The batch, as anchored earliest within the filters.", body = OutputBatch),
         BadRequest,
@@ -317,7 +317,7 @@ fn check_against_events(root: B256, leaves: &[OutputLeaf], events: &[Anchoring])
     put,
     path = "/v1/output-batches/{root}/leaves",
     tag = "outputs",
-    params(("root" = String, Path, description = "The batch root, any case.", pattern = "^0x[0-9a-fA-F]{64}$", example = "0x5c1f3a0b9e7d4c2a1f0e8d7c6b5a49382716f5e4d3c2b1a09f8e7d6c5b4a3921")),
+    params(("root" = String, Path, description = "The batch root, any case.", pattern = "^0x[0-9a-fA-F]{64}$", example = "0xf187bca44d1c744dd8510221ac86b5bf72c8e7f6fd71ef0cecd0aa2abc6d94a9")),
     request_body(content = LeavesUpload, description = "The batch's leaves, in leaf-index order.", content_type = "application/json"),
     responses(
         (status = 200, description = "The leaves were already stored.", body = StoredLeaves),

@@ -66,6 +66,7 @@ impl By {
 pub struct LookupQuery {
     /// `response` (default), `request` or `any`.
     #[serde(default)]
+    #[param(inline)]
     pub by: By,
     /// Items per page, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100, example = 20)]
@@ -249,7 +250,7 @@ fn proofs(batches: HashMap<B256, Vec<OutputLeaf>>, wanted: &[(B256, OutputLeaf)]
     get,
     path = "/v1/outputs/{hash}",
     tag = "outputs",
-    params(("hash" = String, Path, description = "The response (or request) hash to look up, any case.", pattern = "^0x[0-9a-fA-F]{64}$", example = "0x5c1f3a0b9e7d4c2a1f0e8d7c6b5a49382716f5e4d3c2b1a09f8e7d6c5b4a3921"), LookupQuery),
+    params(("hash" = String, Path, description = "The response (or request) hash to look up, any case.", pattern = "^0x[0-9a-fA-F]{64}$", example = "0x262ee7861dd0ce2c96b43630ba66f278ebcae99f38ca430dc21bb0a37d5c1faa"), LookupQuery),
     responses(
         (status = 200, description = "One page of attested outputs (empty if none).", body = Page<AttestedOutput>),
         BadRequest,

@@ -88,7 +88,7 @@ pub struct ChainListQuery {
     #[param(example = 31337)]
     pub chain_id: Option<u64>,
     /// Only this publisher's (an address, checksummed or not).
-    #[param(pattern = "^0x[0-9a-fA-F]{40}$", example = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8")]
+    #[param(pattern = "^0x[0-9a-fA-F]{40}$", example = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266")]
     pub publisher: Option<String>,
     /// Only facts with at least this many confirmations (the block holding them counts as one).
     pub min_confirmations: Option<u64>,

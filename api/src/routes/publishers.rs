@@ -91,7 +91,7 @@ struct KeyRow {
     tag = "provenance",
     params(
         ("address" = String, Path, description = "The publisher id (an address, checksummed or not).",
-            pattern = "^0x[0-9a-fA-F]{40}$", example = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"),
+            pattern = "^0x[0-9a-fA-F]{40}$", example = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"),
         ChainFilter,
     ),
     responses(

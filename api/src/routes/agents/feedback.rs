@@ -38,10 +38,10 @@ pub struct FeedbackQuery {
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// The identity registry (default: the earliest-indexed one on the chain that has the agent).
-    #[param(pattern = "^0x[0-9a-fA-F]{40}$", example = "0x5FbDB2315678afecb367f032d93F642f64180aa3")]
+    #[param(pattern = "^0x[0-9a-fA-F]{40}$", example = "0x0165878A594ca255338adfa4d48449f69242Eb8F")]
     pub registry: Option<String>,
     /// The reputation registry (default: the linked one with the lowest address).
-    #[param(pattern = "^0x[0-9a-fA-F]{40}$")]
+    #[param(pattern = "^0x[0-9a-fA-F]{40}$", example = "0xa513E6E4b8f2a923D98304ec87F64353C4D5C853")]
     pub reputation_registry: Option<String>,
     /// Only facts with at least this many confirmations (feedback, revocations and receipts alike).
     pub min_confirmations: Option<u64>,

@@ -67,7 +67,7 @@ pub struct ScoreQuery {
     /// The identity registry (default: see the module documentation of `routes::agents`).
     pub registry: Option<String>,
     /// The reputation registry (default: the linked one with the lowest address).
-    #[param(pattern = "^0x[0-9a-fA-F]{40}$")]
+    #[param(pattern = "^0x[0-9a-fA-F]{40}$", example = "0xa513E6E4b8f2a923D98304ec87F64353C4D5C853")]
     pub reputation_registry: Option<String>,
     /// Not supported: scores read every indexed event. Rejected with a 400 rather than ignored.
     #[param(value_type = Option<u64>)]

@@ -27,7 +27,7 @@ pub struct ValidationQuery {
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// The identity registry (default: the earliest-indexed one on the chain that has the agent).
-    #[param(pattern = "^0x[0-9a-fA-F]{40}$", example = "0x5FbDB2315678afecb367f032d93F642f64180aa3")]
+    #[param(pattern = "^0x[0-9a-fA-F]{40}$", example = "0x0165878A594ca255338adfa4d48449f69242Eb8F")]
     pub registry: Option<String>,
     /// Only facts with at least this many confirmations (requests and responses alike).
     pub min_confirmations: Option<u64>,
