@@ -16,120 +16,22 @@
 
 use std::time::{Duration, Instant};
 
+mod common;
+
 use alloy::primitives::Address;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use prova_api::{AppState, app};
 use prova_core::reputation::{self, Algorithm, Filter, Params};
-use sqlx::postgres::PgPoolOptions;
 use sqlx::{Executor, PgPool};
 use tower::ServiceExt;
 
-const CHAIN: i64 = 31337;
+use common::{
+    AGENTS, CHAIN, CLIENTS, IDENTITY, NEXT_BLOCK, REPUTATION, address, bench_database, drop_bench_database, env_number,
+    seed, sql_address,
+};
+
 const DATABASE: &str = "prova_reputation_bench";
-const AGENTS: i64 = 1_000;
-const CLIENTS: i64 = 20_000;
-const IDENTITY: [u8; 20] = [0x1d; 20];
-const REPUTATION: [u8; 20] = [0x2e; 20];
-/// The cursors of both registries, after seeding.
-const NEXT_BLOCK: i64 = 20_000;
-
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-/// SQL for the 20-byte address number `n` with a one-byte `prefix`.
-fn sql_address(prefix: u8, n: &str) -> String {
-    format!("decode('{prefix:02x}' || lpad(to_hex({n}), 38, '0'), 'hex')")
-}
-
-/// The address `sql_address(prefix, n)` gives.
-fn address(prefix: u8, n: i64) -> Address {
-    let mut bytes = [0u8; 20];
-    bytes[0] = prefix;
-    bytes[12..].copy_from_slice(&n.to_be_bytes());
-    Address::from(bytes)
-}
-
-async fn seed(pool: &PgPool, feedback: i64) -> anyhow::Result<()> {
-    let owner = sql_address(0x0a, "g % 500");
-    let client = sql_address(0xc0, "g % 20000");
-    let statements = [
-        format!(
-            "INSERT INTO indexer_cursors (chain_id, contract, next_block, head_block, finalized_block, kind)
-             VALUES ({CHAIN}, '\\x{id}', {NEXT_BLOCK}, {NEXT_BLOCK} - 1, {NEXT_BLOCK} - 65, 'identity'),
-                    ({CHAIN}, '\\x{rep}', {NEXT_BLOCK}, {NEXT_BLOCK} - 1, {NEXT_BLOCK} - 65, 'reputation')",
-            id = alloy::hex::encode(IDENTITY),
-            rep = alloy::hex::encode(REPUTATION),
-        ),
-        format!(
-            "INSERT INTO erc8004_links VALUES ({CHAIN}, '\\x{}', '\\x{}')",
-            alloy::hex::encode(REPUTATION),
-            alloy::hex::encode(IDENTITY)
-        ),
-        format!(
-            "INSERT INTO indexed_blocks VALUES ({CHAIN}, '\\x{}', {NEXT_BLOCK} - 1, '\\x{}'), ({CHAIN}, '\\x{}', {NEXT_BLOCK} - 1, '\\x{}')",
-            alloy::hex::encode(IDENTITY),
-            "ab".repeat(32),
-            alloy::hex::encode(REPUTATION),
-            "ab".repeat(32)
-        ),
-        // Agent g is minted and registered at block g + 1.
-        format!(
-            "INSERT INTO agent_transferred (chain_id, tx_hash, log_index, contract, block_number, block_hash, block_time,
-               from_address, to_address, agent_id)
-             SELECT {CHAIN}, sha256(('t' || g)::BYTEA), 0, '\\x{id}', g + 1, sha256(('b' || g)::BYTEA),
-                    to_timestamp(1700000000 + (g + 1) * 12), '\\x{zero}', {owner}, g
-             FROM generate_series(0, {AGENTS} - 1) AS g",
-            id = alloy::hex::encode(IDENTITY),
-            zero = "00".repeat(20),
-        ),
-        format!(
-            "INSERT INTO agent_registered (chain_id, tx_hash, log_index, contract, block_number, block_hash, block_time,
-               agent_id, agent_uri, owner)
-             SELECT {CHAIN}, sha256(('t' || g)::BYTEA), 1, '\\x{id}', g + 1, sha256(('b' || g)::BYTEA),
-                    to_timestamp(1700000000 + (g + 1) * 12), g, 'ipfs://agent-' || g, {owner}
-             FROM generate_series(0, {AGENTS} - 1) AS g",
-            id = alloy::hex::encode(IDENTITY),
-        ),
-        // Entry g: agent (g * 7919) % 1000, client g % 20000, index g / 20000 + 1; ten per block from block 1001.
-        format!(
-            "INSERT INTO feedback_given (chain_id, tx_hash, log_index, contract, block_number, block_hash, block_time,
-               agent_id, client, feedback_index, value, value_decimals, tag1, tag2, endpoint, feedback_uri, feedback_hash)
-             SELECT {CHAIN}, sha256(('f' || g)::BYTEA), g % 10, '\\x{rep}', 1001 + g / 10, sha256(('b' || (1001 + g / 10))::BYTEA),
-                    to_timestamp(1700000000 + (1001 + g / 10) * 12), (g * 7919) % {AGENTS}, {client}, g / {CLIENTS} + 1,
-                    CASE WHEN g % 10 = 0 THEN ((g * 37) % 101) * 10 + 5 ELSE (g * 37) % 101 END,
-                    CASE WHEN g % 10 = 0 THEN 1 ELSE 0 END,
-                    (ARRAY['quality', 'speed', 'uptime'])[g % 3 + 1], '', 'https://agent.example/api',
-                    'ipfs://feedback-' || g, sha256(('h' || g)::BYTEA)
-             FROM generate_series(0, {feedback} - 1) AS g",
-            rep = alloy::hex::encode(REPUTATION),
-        ),
-        format!(
-            "INSERT INTO feedback_revoked (chain_id, tx_hash, log_index, contract, block_number, block_hash, block_time,
-               agent_id, client, feedback_index)
-             SELECT {CHAIN}, sha256(('r' || g)::BYTEA), 100 + g % 10, '\\x{rep}', 1002 + g / 10,
-                    sha256(('b' || (1002 + g / 10))::BYTEA), to_timestamp(1700000000 + (1002 + g / 10) * 12),
-                    (g * 7919) % {AGENTS}, {client}, g / {CLIENTS} + 1
-             FROM generate_series(0, {feedback} - 1) AS g WHERE g % 20 = 7",
-            rep = alloy::hex::encode(REPUTATION),
-        ),
-        format!(
-            "INSERT INTO feedback_verified (chain_id, tx_hash, log_index, contract, block_number, block_hash, block_time,
-               agent_id, client, feedback_index, interaction_hash, signer)
-             SELECT {CHAIN}, sha256(('v' || g)::BYTEA), 200 + g % 10, '\\x{rep}', 1001 + g / 10,
-                    sha256(('b' || (1001 + g / 10))::BYTEA), to_timestamp(1700000000 + (1001 + g / 10) * 12),
-                    (g * 7919) % {AGENTS}, {client}, g / {CLIENTS} + 1, sha256(('i' || g)::BYTEA), {owner}
-             FROM generate_series(0, {feedback} - 1) AS g WHERE g % 10 < 3",
-            rep = alloy::hex::encode(REPUTATION),
-        ),
-        "ANALYZE".to_owned(),
-    ];
-    for statement in statements {
-        pool.execute(statement.as_str()).await?;
-    }
-    Ok(())
-}
 
 /// Indexes `n` more entries in a new block and moves the reputation cursor past it, as the indexer would.
 async fn index_more(pool: &PgPool, round: i64, n: i64) -> anyhow::Result<()> {
@@ -213,18 +115,7 @@ async fn run() -> anyhow::Result<()> {
     let feedback = env_number("PROVA_BENCH_FEEDBACK", 100_000) as i64;
     let cold = env_number("PROVA_BENCH_COLD", 10);
     let warm = env_number("PROVA_BENCH_WARM", 200);
-    let url = std::env::var("DATABASE_URL")
-        .map_err(|_| anyhow::anyhow!("set DATABASE_URL (scripts/pg-test-cluster.sh start)"))?;
-
-    let admin = PgPoolOptions::new().max_connections(1).connect(&url).await?;
-    admin.execute(format!("DROP DATABASE IF EXISTS {DATABASE}").as_str()).await?;
-    admin.execute(format!("CREATE DATABASE {DATABASE}").as_str()).await?;
-    let bench_url = match url.rsplit_once('/') {
-        Some((server, _)) => format!("{server}/{DATABASE}"),
-        None => anyhow::bail!("DATABASE_URL has no database name"),
-    };
-    let pool = PgPoolOptions::new().max_connections(8).connect(&bench_url).await?;
-    prova_indexer::MIGRATOR.run(&pool).await?;
+    let (pool, _) = bench_database(DATABASE, 8).await?;
     let started = Instant::now();
     seed(&pool, feedback).await?;
     println!(
@@ -301,9 +192,5 @@ async fn run() -> anyhow::Result<()> {
     println!("trust seeds: {seeds_query}");
     print(&mut rows);
 
-    pool.close().await;
-    if std::env::var("PROVA_BENCH_KEEP").as_deref() != Ok("1") {
-        admin.execute(format!("DROP DATABASE {DATABASE}").as_str()).await?;
-    }
-    Ok(())
+    drop_bench_database(pool, DATABASE).await
 }

@@ -50,6 +50,7 @@ struct ApiDoc;
 fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
+        .merge(ops::router())
         .merge(status::router())
         .merge(model_versions::router())
         .merge(manifests::router())
@@ -73,9 +74,7 @@ pub fn router() -> Router<AppState> {
     let (router, mut api) = routes().split_for_parts();
     docs::finish(&mut api);
     let document = Arc::new(serde_json::to_value(&api).expect("the OpenAPI document serializes"));
-    router
-        .merge(ops::router())
-        .route("/openapi.json", get(move || async move { axum::Json(document.as_ref().clone()) }))
+    router.route("/openapi.json", get(move || async move { axum::Json(document.as_ref().clone()) }))
 }
 
 #[cfg(test)]
@@ -87,7 +86,7 @@ mod tests {
     use sqlx::PgPool;
 
     /// Route modules not yet built with `routes!()`; each is a gap in the document until converted.
-    const UNDOCUMENTED_MODULES: &[&str] = &["ops.rs"];
+    const UNDOCUMENTED_MODULES: &[&str] = &[];
 
     fn operations(spec: &Value) -> Vec<(String, String, Value)> {
         let mut out = Vec::new();

@@ -1,27 +1,28 @@
 //! Operations routes: `GET /readyz` (readiness) and `GET /metrics` (Prometheus).
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Serialize;
 use sqlx::FromRow;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::{ApiError, Result};
 
 /// The operations routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(readyz)).routes(routes!(metrics))
 }
 
 /// A ready instance's answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Ready {
     /// Always `ready`.
+    #[schema(example = "ready")]
     pub status: &'static str,
     /// Indexed contracts checked.
     pub contracts: usize,
@@ -37,8 +38,22 @@ struct Cursor {
     head_age_secs: Option<f64>,
 }
 
-/// Ready when the database answers within 2 s, and every indexed contract is within the lag threshold and its
-/// indexer has seen the head recently. Otherwise 503 `not_ready`, saying why.
+/// Readiness: ready when the database answers within 2 s, every indexed contract is within the lag threshold
+/// (`prova serve --ready-max-lag-blocks`) and its indexer has seen the head recently
+/// (`--ready-max-head-age-secs`). Otherwise 503 `not_ready`, saying why.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Ready for traffic.", body = Ready,
+            example = json!({ "status": "ready", "contracts": 4, "max_lag_blocks": 0 })),
+        (status = 503, description = "Not ready: the database is unreachable or an indexer lags.",
+            body = crate::error::Body<'static>,
+            example = json!({ "error": { "code": "not_ready",
+                "message": "not ready: chain 1 contract 0x5fbd…0aa3 lags its head by 120 blocks (max 64)" } })),
+    ),
+)]
 async fn readyz(State(state): State<AppState>) -> Result<Json<Ready>> {
     let query = sqlx::query_as::<_, Cursor>(
         "SELECT chain_id, contract, head_block - (next_block - 1) AS lag,
@@ -87,7 +102,15 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Ready>> {
     }))
 }
 
-/// Request counts, latency histograms by route and status, requests in flight, and rate-limited requests.
+/// Prometheus metrics: requests by route, method and status, latency histograms, requests in flight, and
+/// rate-limited requests.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((status = 200, description = "Metrics in the OpenMetrics text format.", body = String,
+        content_type = "application/openmetrics-text")),
+)]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(
