@@ -1,5 +1,7 @@
 //! `GET /v1/model-versions/{versionHash}/lineage`: a version's ancestors (its parent chain) and descendants.
 //!
+//! `GET /v1/model-versions/{versionHash}/descendants` pages through the descendants alone.
+//!
 //! Lineage follows `parent` links within the chain and registry of the version's registration, since a parent
 //! is only meaningful where the child was registered.
 
@@ -8,7 +10,7 @@ use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::PgPool;
+use sqlx::{FromRow, PgPool};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -18,6 +20,7 @@ use crate::error::Result;
 use crate::extract::{ApiPath, ApiQuery, parse_hash};
 use crate::routes::docs::{BadRequest, NotFound};
 use crate::routes::model_versions::{ChainFilter, ModelVersion, Scope, load_version, load_versions};
+use crate::routes::page::{Page, PageQuery, position_cursor, trim};
 use crate::views::{ChainPointer, hash};
 
 /// How many generations are followed up or down; a guard against pathological or cyclic data.
@@ -25,7 +28,7 @@ pub const MAX_LINEAGE_DEPTH: i32 = 10_000;
 
 /// The lineage route.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_lineage))
+    OpenApiRouter::new().routes(routes!(get_lineage)).routes(routes!(list_descendants))
 }
 
 /// A version's family.
@@ -123,7 +126,39 @@ async fn get_lineage(
     .fetch_all(&state.pool)
     .await?;
 
-    let descendants: Vec<(Vec<u8>, i32)> = sqlx::query_as(
+    let descendants = descendants(&state.pool, version_hash, &scope, None, None).await?;
+    let mut ancestors = items(&state.pool, ancestors, &scope).await?;
+    ancestors.sort_by_key(|item| item.depth);
+    let descendants =
+        items(&state.pool, descendants.into_iter().map(|d| (d.version_hash, d.depth)).collect(), &scope).await?;
+    Ok(Json(Lineage { version_hash, ancestors, descendants }))
+}
+
+/// A descendant found by [`descendants`], with its sort key.
+#[derive(FromRow)]
+struct Descendant {
+    version_hash: Vec<u8>,
+    depth: i32,
+    block_number: i64,
+    log_index: i64,
+}
+
+impl Descendant {
+    fn cursor(&self) -> String {
+        position_cursor(&[i64::from(self.depth), self.block_number, self.log_index])
+    }
+}
+
+/// The descendants of `version_hash` within `scope`'s chain and registry, breadth-first and each generation in
+/// registration order: `(depth, block_number, log_index)` after `after`, at most `limit` (all if `None`).
+async fn descendants(
+    pool: &PgPool,
+    version_hash: B256,
+    scope: &Scope,
+    after: Option<[i64; 3]>,
+    limit: Option<i64>,
+) -> Result<Vec<Descendant>> {
+    Ok(sqlx::query_as(
         "WITH RECURSIVE down(version_hash, depth) AS (
              SELECT $1::BYTEA, 0
            UNION
@@ -131,26 +166,66 @@ async fn get_lineage(
              FROM down JOIN model_version_registered c
                ON c.parent = down.version_hash AND c.chain_id = $2 AND c.contract = $3
              WHERE down.depth < $4
+         ), found AS (
+             SELECT version_hash, min(depth) AS depth FROM down
+             WHERE depth > 0 AND version_hash <> $1
+             GROUP BY version_hash
          )
-         SELECT version_hash, min(depth) FROM down
-         WHERE depth > 0 AND version_hash <> $1
-         GROUP BY version_hash",
+         SELECT f.version_hash, f.depth, r.block_number, r.log_index
+         FROM found f
+         JOIN LATERAL (
+             SELECT r.block_number, r.log_index FROM model_version_registered r
+             WHERE r.version_hash = f.version_hash AND r.chain_id = $2 AND r.contract = $3
+             ORDER BY r.block_number, r.log_index
+             LIMIT 1
+         ) r ON TRUE
+         WHERE $5::BIGINT IS NULL OR (f.depth::BIGINT, r.block_number, r.log_index) > ($5, $6, $7)
+         ORDER BY f.depth, r.block_number, r.log_index
+         LIMIT $8",
     )
     .bind(version_hash.to_vec())
     .bind(scope.chain_id)
     .bind(scope.contract.map(|c| c.to_vec()))
     .bind(MAX_LINEAGE_DEPTH)
-    .fetch_all(&state.pool)
-    .await?;
-
-    let mut ancestors = items(&state.pool, ancestors, &scope).await?;
-    ancestors.sort_by_key(|item| item.depth);
-    let mut descendants = items(&state.pool, descendants, &scope).await?;
-    descendants.sort_by_key(|item| (item.depth, item.chain.block_number, item.chain.log_index));
-    Ok(Json(Lineage { version_hash, ancestors, descendants }))
+    .bind(after.map(|[depth, _, _]| depth))
+    .bind(after.map_or(0, |[_, block, _]| block))
+    .bind(after.map_or(0, |[_, _, log]| log))
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
 }
 
-/// Renders `(version hash, depth)` pairs found by the recursive queries.
+/// A version's descendants, paginated: the `descendants` of its lineage, breadth-first and each generation in
+/// registration order, within the chain and registry of its registration.
+#[utoipa::path(
+    get,
+    path = "/v1/model-versions/{version_hash}/descendants",
+    tag = "provenance",
+    params(("version_hash" = String, Path, description = "The version hash (manifest Merkle root), any case.", pattern = "^0x[0-9a-fA-F]{64}$", example = "0xf187bca44d1c744dd8510221ac86b5bf72c8e7f6fd71ef0cecd0aa2abc6d94a9"), ChainFilter, PageQuery),
+    responses(
+        (status = 200, description = "One page of descendants.", body = Page<LineageItem>),
+        BadRequest,
+        NotFound,
+    ),
+)]
+async fn list_descendants(
+    State(state): State<AppState>,
+    ApiPath(version_hash): ApiPath<String>,
+    ApiQuery(filter): ApiQuery<ChainFilter>,
+    ApiQuery(page): ApiQuery<PageQuery>,
+) -> Result<Json<Page<LineageItem>>> {
+    let version_hash = parse_hash("versionHash", &version_hash)?;
+    let (limit, after) = page.check::<3>()?;
+    let root = load_version(&state.pool, version_hash, &filter.scope()).await?;
+    let scope = Scope::of(&root.chain);
+    let mut found = descendants(&state.pool, version_hash, &scope, after, Some(i64::from(limit) + 1)).await?;
+    let more = trim(&mut found, limit);
+    let next_cursor = if more { found.last().map(Descendant::cursor) } else { None };
+    let items = items(&state.pool, found.into_iter().map(|d| (d.version_hash, d.depth)).collect(), &scope).await?;
+    Ok(Json(Page { items, next_cursor }))
+}
+
+/// Renders `(version hash, depth)` pairs found by the recursive queries, in their order.
 async fn items(pool: &PgPool, found: Vec<(Vec<u8>, i32)>, scope: &Scope) -> Result<Vec<LineageItem>> {
     let found = found.into_iter().map(|(h, depth)| Ok((hash(&h)?, depth))).collect::<Result<Vec<_>>>()?;
     let hashes: Vec<B256> = found.iter().map(|(h, _)| *h).collect();
@@ -226,6 +301,32 @@ mod tests {
         let other_chain = lineage(&pool, &format!("{}/lineage?chain_id=1", h(0xA))).await;
         assert_eq!(summary(&other_chain["descendants"]), [s(0xE, 1)]);
         assert_eq!(other_chain["descendants"][0]["chain"]["chain_id"], 1);
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn descendants_page_through_the_lineage_descendants(pool: PgPool) {
+        seed(&pool).await;
+        let root = lineage(&pool, &format!("{}/lineage", h(0xA))).await;
+        let mut walked = Vec::new();
+        let mut uri = format!("{}/descendants?limit=1", h(0xA));
+        loop {
+            let page = lineage(&pool, &uri).await;
+            assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
+            walked.extend(page["items"].as_array().unwrap().iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(cursor) => uri = format!("{}/descendants?limit=1&cursor={cursor}", h(0xA)),
+                None => break,
+            }
+        }
+        assert_eq!(Value::Array(walked), root["descendants"]);
+        let page = lineage(&pool, &format!("{}/descendants?chain_id=1", h(0xA))).await;
+        assert_eq!(summary(&page["items"]), [s(0xE, 1)]);
+        assert_eq!(page["next_cursor"], Value::Null);
+        for query in ["limit=0", "cursor=00"] {
+            let (status, _) =
+                call(pool.clone(), "GET", &format!("/v1/model-versions/{}/descendants?{query}", h(0xA))).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
+        }
     }
 
     #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]

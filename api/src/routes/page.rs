@@ -74,6 +74,24 @@ pub fn decode_position<const N: usize>(text: &str) -> Result<[i64; N]> {
     Ok(std::array::from_fn(|i| i64::from_be_bytes(bytes[8 * i..8 * i + 8].try_into().expect("8 bytes"))))
 }
 
+/// `?limit=` and `?cursor=` of a list route with the default page sizes.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200, example = 50)]
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageQuery {
+    /// The checked page size, and the position (of `N` fields) after which the page starts.
+    pub fn check<const N: usize>(&self) -> Result<(u32, Option<[i64; N]>)> {
+        Ok((page_limit(self.limit)?, self.cursor.as_deref().map(decode_position::<N>).transpose()?))
+    }
+}
+
 /// A query number as BIGINT (saturating).
 pub fn big(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
