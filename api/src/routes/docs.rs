@@ -180,7 +180,8 @@ pub struct ManifestSchema {
     version_hash: String,
     /// File and folder names that were skipped while hashing.
     ignore: Vec<String>,
-    /// The files, sorted by path.
+    /// The files, sorted by path (at least one).
+    #[schema(min_items = 1)]
     files: Vec<ManifestEntrySchema>,
 }
 

@@ -42,7 +42,7 @@ pub struct MatchRequest {
     #[schema(value_type = Option<crate::routes::docs::HashInput>)]
     pub version_hash: Option<B256>,
     /// The folder's files.
-    #[schema(value_type = Vec<crate::routes::docs::ManifestEntrySchema>)]
+    #[schema(value_type = Vec<crate::routes::docs::ManifestEntrySchema>, min_items = 1)]
     pub files: Vec<ManifestEntry>,
 }
 

@@ -244,7 +244,7 @@ async fn get_batch(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LeavesUpload {
     /// The leaves; their position is their leaf index.
-    #[schema(value_type = Vec<crate::routes::docs::OutputLeafSchema>)]
+    #[schema(value_type = Vec<crate::routes::docs::OutputLeafSchema>, min_items = 1)]
     pub leaves: Vec<OutputLeaf>,
 }
 

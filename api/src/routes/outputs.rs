@@ -263,7 +263,7 @@ async fn lookup(
 ) -> Result<Json<OutputPage>> {
     let wanted = parse_hash("hash", &hash_text)?;
     let limit = page::limit(query.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
-    let after = query.cursor.as_deref().map(decode_position).transpose()?;
+    let after = page::cursor(&query.cursor).map(decode_position).transpose()?;
     let chain_id = query.chain_id.map(|c| i64::try_from(c).unwrap_or(i64::MAX));
 
     // Per leaf, the earliest anchoring of its root for its version (within the chain filter); leaves of roots that

@@ -48,6 +48,11 @@ pub fn trim<T>(rows: &mut Vec<T>, limit: u32) -> bool {
     more
 }
 
+/// `?cursor=` as given; absent or empty means the first page.
+pub fn cursor(text: &Option<String>) -> Option<&str> {
+    text.as_deref().filter(|text| !text.is_empty())
+}
+
 /// Encodes a page position as an opaque string.
 pub fn encode_cursor(bytes: &[u8]) -> String {
     alloy::hex::encode(bytes)
@@ -88,7 +93,7 @@ pub struct PageQuery {
 impl PageQuery {
     /// The checked page size, and the position (of `N` fields) after which the page starts.
     pub fn check<const N: usize>(&self) -> Result<(u32, Option<[i64; N]>)> {
-        Ok((page_limit(self.limit)?, self.cursor.as_deref().map(decode_position::<N>).transpose()?))
+        Ok((page_limit(self.limit)?, cursor(&self.cursor).map(decode_position::<N>).transpose()?))
     }
 }
 
@@ -121,7 +126,7 @@ impl ChainListQuery {
     /// The checked page size, the position after which the page starts, and the publisher.
     pub fn check(&self) -> Result<(u32, Option<[i64; 3]>, Option<Address>)> {
         let limit = page_limit(self.limit)?;
-        let after = self.cursor.as_deref().map(decode_position::<3>).transpose()?;
+        let after = cursor(&self.cursor).map(decode_position::<3>).transpose()?;
         let publisher = self.publisher.as_deref().map(|p| parse_address("publisher", p)).transpose()?;
         Ok((limit, after, publisher))
     }
@@ -235,6 +240,8 @@ mod tests {
         // Block 10 of chain 31337 (head 12) has three confirmations.
         assert_eq!(walk(&pool, &format!("/v1/model-versions?chain_id={CHAIN}&min_confirmations=3"), 5).await.len(), 1);
 
+        // An empty cursor is the first page.
+        assert_eq!(walk(&pool, "/v1/model-versions?cursor=", 50).await.len(), 5);
         for (query, code) in [
             ("limit=0", "invalid_query"),
             ("limit=201", "invalid_query"),

@@ -14,15 +14,15 @@ use crate::AppState;
 use crate::error::{ApiError, Result};
 use crate::extract::{ApiPath, ApiQuery};
 use crate::routes::docs::{BadRequest, NotFound};
-use crate::routes::page::{decode_position, page_limit, position_cursor, trim};
+use crate::routes::page::{self, decode_position, page_limit, position_cursor, trim};
 use crate::views::{ChainPointer, PointerRow, address, hash};
 
 /// Query of the feedback route.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct FeedbackQuery {
-    /// Only feedback from this client (an address).
-    #[param(pattern = "^0x[0-9a-fA-F]{40}$")]
+    /// Only feedback from this client (an address; empty: no filter).
+    #[param(pattern = "^(0x[0-9a-fA-F]{40})?$")]
     pub client: Option<String>,
     /// Only feedback whose `tag1` is exactly this (empty: no filter, as in the contract).
     pub tag1: Option<String>,
@@ -38,10 +38,10 @@ pub struct FeedbackQuery {
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// The identity registry (default: the earliest-indexed one on the chain that has the agent).
-    #[param(pattern = "^0x[0-9a-fA-F]{40}$", example = "0x0165878A594ca255338adfa4d48449f69242Eb8F")]
+    #[param(pattern = "^(0x[0-9a-fA-F]{40})?$", example = "0x0165878A594ca255338adfa4d48449f69242Eb8F")]
     pub registry: Option<String>,
     /// The reputation registry (default: the linked one with the lowest address).
-    #[param(pattern = "^0x[0-9a-fA-F]{40}$", example = "0xa513E6E4b8f2a923D98304ec87F64353C4D5C853")]
+    #[param(pattern = "^(0x[0-9a-fA-F]{40})?$", example = "0xa513E6E4b8f2a923D98304ec87F64353C4D5C853")]
     pub reputation_registry: Option<String>,
     /// Only facts with at least this many confirmations (feedback, revocations and receipts alike).
     pub min_confirmations: Option<u64>,
@@ -246,7 +246,7 @@ pub(crate) async fn list_feedback(
     let wanted_reputation = optional_address("reputation_registry", query.reputation_registry.as_deref())?;
     let client = optional_address("client", query.client.as_deref())?;
     let limit = page_limit(query.limit)?;
-    let after = query.cursor.as_deref().map(decode_position::<2>).transpose()?;
+    let after = page::cursor(&query.cursor).map(decode_position::<2>).transpose()?;
     let pool = &state.pool;
 
     let registration = find_agent(pool, chain_id, agent_id, registry, query.min_confirmations).await?;

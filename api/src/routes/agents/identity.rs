@@ -28,10 +28,10 @@ use crate::views::{ChainPointer, PointerRow, address};
 #[into_params(parameter_in = Query)]
 pub struct AgentQuery {
     /// The identity registry (default: the earliest-indexed one on the chain that has the agent).
-    #[param(pattern = "^0x[0-9a-fA-F]{40}$", example = "0x0165878A594ca255338adfa4d48449f69242Eb8F")]
+    #[param(pattern = "^(0x[0-9a-fA-F]{40})?$", example = "0x0165878A594ca255338adfa4d48449f69242Eb8F")]
     pub registry: Option<String>,
     /// The reputation registry the feedback counts come from (default: the linked one with the lowest address).
-    #[param(pattern = "^0x[0-9a-fA-F]{40}$", example = "0xa513E6E4b8f2a923D98304ec87F64353C4D5C853")]
+    #[param(pattern = "^(0x[0-9a-fA-F]{40})?$", example = "0xa513E6E4b8f2a923D98304ec87F64353C4D5C853")]
     pub reputation_registry: Option<String>,
     /// Only facts with at least this many confirmations (the block holding them counts as one); a fact with fewer
     /// is treated as not there yet.

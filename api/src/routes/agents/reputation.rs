@@ -29,7 +29,7 @@ use crate::error::{ApiError, Result};
 use crate::extract::{ApiPath, ApiQuery, parse_address};
 use crate::routes::docs::{BadRequest, NotFound};
 use crate::routes::page::{
-    decode_cursor, decode_position, encode_cursor, invalid_cursor, page_limit, position_cursor, trim,
+    self, decode_cursor, decode_position, encode_cursor, invalid_cursor, page_limit, position_cursor, trim,
 };
 use crate::views::{ChainPointer, PointerRow, address};
 
@@ -44,33 +44,44 @@ pub struct ScoreQuery {
     pub tag1: Option<String>,
     /// Only feedback whose `tag2` is exactly this (empty: no filter).
     pub tag2: Option<String>,
-    /// Only these reviewers, comma-separated addresses (`mean` walks them in order, repeats included).
+    /// Only these reviewers, comma-separated addresses (`mean` walks them in order, repeats included); at least one.
+    #[param(pattern = "^[\\s,]*0x[0-9a-fA-F]{40}([\\s,]+0x[0-9a-fA-F]{40})*[\\s,]*$")]
     pub clients: Option<String>,
     /// `true` keeps only feedback with an interaction receipt.
+    #[param(value_type = Option<bool>)]
     pub verified_only: Option<String>,
-    /// `trust`: the seed addresses, comma-separated (default: the server's).
+    /// `trust`: the seed addresses, comma-separated (default, or empty: the server's).
+    #[param(pattern = "^[\\s,]*(0x[0-9a-fA-F]{40}([\\s,]+0x[0-9a-fA-F]{40})*[\\s,]*)?$")]
     pub seeds: Option<String>,
     /// `bayesian`: prior mean.
+    #[param(value_type = Option<f64>)]
     pub prior_mean: Option<String>,
     /// `bayesian`: prior weight.
+    #[param(value_type = Option<f64>)]
     pub prior_weight: Option<String>,
     /// `decay`: half-life in seconds.
+    #[param(value_type = Option<u64>)]
     pub half_life_secs: Option<String>,
     /// `decay`: reference time, unix seconds (default: the newest feedback's block time).
+    #[param(value_type = Option<u64>)]
     pub now: Option<String>,
     /// `trust`: restart probability.
+    #[param(value_type = Option<f64>)]
     pub alpha: Option<String>,
     /// `trust`: convergence threshold.
+    #[param(value_type = Option<f64>)]
     pub tolerance: Option<String>,
     /// `trust`: iteration cap.
+    #[param(value_type = Option<u64>)]
     pub max_iterations: Option<String>,
     /// The identity registry (default: see the module documentation of `routes::agents`).
     pub registry: Option<String>,
     /// The reputation registry (default: the linked one with the lowest address).
-    #[param(pattern = "^0x[0-9a-fA-F]{40}$", example = "0xa513E6E4b8f2a923D98304ec87F64353C4D5C853")]
+    #[param(pattern = "^(0x[0-9a-fA-F]{40})?$", example = "0xa513E6E4b8f2a923D98304ec87F64353C4D5C853")]
     pub reputation_registry: Option<String>,
-    /// Not supported: scores read every indexed event. Rejected with a 400 rather than ignored.
-    #[param(value_type = Option<u64>)]
+    /// Not supported above 1: scores read every indexed event (each has at least one confirmation). Larger values
+    /// are rejected with a 400 rather than ignored.
+    #[param(value_type = Option<u64>, maximum = 1)]
     pub min_confirmations: Option<String>,
 }
 
@@ -114,7 +125,8 @@ impl ScoreQuery {
     /// Checks the query; `default_seeds` are used for `trust` when it names none. Invalid parameters are a 400
     /// with core's message.
     pub fn request(&self, default_seeds: &[Address]) -> Result<ScoreRequest> {
-        if self.min_confirmations.is_some() {
+        // Every indexed event has at least one confirmation, so 0 and 1 ask for nothing a score does not do.
+        if self.min_confirmations.as_deref().is_some_and(|n| !matches!(n, "" | "0" | "1")) {
             return Err(invalid(
                 "min_confirmations is not supported by reputation scores, which read every indexed event; \
                  the answer's as_of_block says up to which block",
@@ -298,11 +310,11 @@ pub(crate) async fn leaderboard(
     let chain_id: Option<u64> = number("chain_id", query.chain_id.as_deref(), "a chain id")?;
     let registry = optional_address("registry", query.score.registry.as_deref())?;
     match query.sort.as_deref().unwrap_or("registered") {
-        "registered" => by_registration(&state.pool, chain_id, registry, limit, query.cursor.as_deref()).await,
+        "registered" => by_registration(&state.pool, chain_id, registry, limit, page::cursor(&query.cursor)).await,
         "reputation" => {
             let request = query.score.request(&state.trust_seeds)?;
             let wanted = optional_address("reputation_registry", query.score.reputation_registry.as_deref())?;
-            by_reputation(&state, chain_id, registry, wanted, request, limit, query.cursor.as_deref()).await
+            by_reputation(&state, chain_id, registry, wanted, request, limit, page::cursor(&query.cursor)).await
         }
         other => Err(invalid(format!(
             "sort must be registered or reputation, got {:?}",
@@ -587,6 +599,16 @@ async fn by_reputation(
 mod tests {
     use super::*;
     use prova_core::reputation::{UsedParams, leaderboard};
+
+    #[test]
+    fn min_confirmations_up_to_one_is_no_filter() {
+        for accepted in ["", "0", "1"] {
+            let query = ScoreQuery { min_confirmations: Some(accepted.into()), ..Default::default() };
+            assert!(query.request(&[]).is_ok(), "{accepted:?}");
+        }
+        let query = ScoreQuery { min_confirmations: Some("2".into()), ..Default::default() };
+        assert!(query.request(&[]).is_err());
+    }
 
     fn score(agent: u64, value: Option<f64>) -> Score {
         Score {

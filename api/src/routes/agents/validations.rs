@@ -14,7 +14,7 @@ use crate::AppState;
 use crate::error::Result;
 use crate::extract::{ApiPath, ApiQuery};
 use crate::routes::docs::{BadRequest, NotFound};
-use crate::routes::page::{decode_position, page_limit, position_cursor, trim};
+use crate::routes::page::{self, decode_position, page_limit, position_cursor, trim};
 use crate::views::{ChainPointer, PointerRow, address, hash};
 
 /// Query of the validations route.
@@ -27,7 +27,7 @@ pub struct ValidationQuery {
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// The identity registry (default: the earliest-indexed one on the chain that has the agent).
-    #[param(pattern = "^0x[0-9a-fA-F]{40}$", example = "0x0165878A594ca255338adfa4d48449f69242Eb8F")]
+    #[param(pattern = "^(0x[0-9a-fA-F]{40})?$", example = "0x0165878A594ca255338adfa4d48449f69242Eb8F")]
     pub registry: Option<String>,
     /// Only facts with at least this many confirmations (requests and responses alike).
     pub min_confirmations: Option<u64>,
@@ -175,7 +175,7 @@ pub(crate) async fn list_validations(
     let agent_id = parse_agent_id(&agent_id)?;
     let registry = optional_address("registry", query.registry.as_deref())?;
     let limit = page_limit(query.limit)?;
-    let after = query.cursor.as_deref().map(decode_position::<2>).transpose()?;
+    let after = page::cursor(&query.cursor).map(decode_position::<2>).transpose()?;
     let pool = &state.pool;
 
     let agent = find_agent(pool, chain_id, agent_id, registry, query.min_confirmations).await?.agent;
