@@ -234,6 +234,7 @@ pub struct ScoreSchema {
 #[derive(IntoResponses)]
 #[response(
     status = 400,
+    description = "The request is malformed: a bad hash, address, number, cursor or body.",
     example = json!({ "error": { "code": "invalid_hash", "message": "versionHash must be 0x followed by 64 hex digits, got \"0x12\"" } })
 )]
 #[allow(dead_code)]
@@ -243,6 +244,7 @@ pub struct BadRequest(crate::error::Body<'static>);
 #[derive(IntoResponses)]
 #[response(
     status = 404,
+    description = "Not found, or not indexed yet within the chain and confirmation filters.",
     example = json!({ "error": { "code": "not_found", "message": "model version 0x5c1f…3921 is not registered" } })
 )]
 #[allow(dead_code)]
@@ -252,6 +254,7 @@ pub struct NotFound(crate::error::Body<'static>);
 #[derive(IntoResponses)]
 #[response(
     status = 413,
+    description = "The request body is larger than the route accepts.",
     example = json!({ "error": { "code": "payload_too_large", "message": "request body is larger than this route accepts" } })
 )]
 #[allow(dead_code)]
@@ -261,6 +264,7 @@ pub struct PayloadTooLarge(crate::error::Body<'static>);
 #[derive(IntoResponses)]
 #[response(
     status = 415,
+    description = "The request body is not sent as `Content-Type: application/json`.",
     example = json!({ "error": { "code": "unsupported_media_type", "message": "request body must be sent as `Content-Type: application/json`" } })
 )]
 #[allow(dead_code)]
@@ -270,6 +274,7 @@ pub struct UnsupportedMediaType(crate::error::Body<'static>);
 #[derive(IntoResponses)]
 #[response(
     status = 422,
+    description = "The body is well-formed but contradicts what it claims (e.g. its files do not give the root).",
     example = json!({ "error": { "code": "root_mismatch", "message": "manifest files give version hash 0x…, not 0x… from the path" } })
 )]
 #[allow(dead_code)]
