@@ -4,10 +4,11 @@
 //! (and 100,000 feedback entries for the reputation part), serves the API from this process on a real port, and:
 //!
 //! 1. `wrk` (64 connections, 30 s) asks for random existing versions, over keep-alive HTTP/1.1;
-//! 2. `pgbench` (64 clients, same duration) runs the two statements the route runs (the registration with its
-//!    publisher name and compromised-key flag, then its revocation) for random existing versions, straight
-//!    against Postgres with prepared statements: the limit;
-//! 3. `wrk` on `GET /v1/agents/{chain}/{id}/reputation?algorithm=trust` for random agents (the cache warm).
+//! 2. `pgbench` (64 clients, same duration) runs the statement the route runs (the registration with its
+//!    publisher name, compromised-key flag and revocation) for random existing versions, straight against Postgres
+//!    with prepared statements: the limit;
+//! 3. `wrk` on `GET /healthz` (no database): what the HTTP stack and the middleware cost alone;
+//! 4. `wrk` on `GET /v1/agents/{chain}/{id}/reputation?algorithm=trust` for random agents (the cache warm).
 //!
 //! The API runs as `prova serve` does, with the request log on (JSON, written to a sink), no rate limit.
 //! Run with `scripts/bench-api.sh`; `PROVA_BENCH_SECONDS`, `PROVA_BENCH_CONNECTIONS`, `PROVA_BENCH_VERSIONS`.
@@ -19,6 +20,7 @@ mod common;
 
 use common::{AGENTS, CHAIN, address, bench_database, drop_bench_database, env_number, seed, seed_versions};
 use prova_api::AppState;
+use prova_api::routes::model_versions::LOAD_VERSIONS;
 
 const DATABASE: &str = "prova_load_bench";
 
@@ -34,7 +36,7 @@ struct Wrk {
 /// Runs `wrk` with `script` against `url` and reads its summary.
 fn wrk(url: &str, script: &Path, connections: usize, seconds: usize) -> anyhow::Result<Wrk> {
     let output = Command::new("wrk")
-        .args(["-t", "2", "-c", &connections.to_string(), "-d", &format!("{seconds}s"), "--latency", "-s"])
+        .args(["-t", &connections.clamp(1, 2).to_string(), "-c", &connections.to_string(), "-d", &format!("{seconds}s"), "--latency", "-s"])
         .arg(script)
         .arg(url)
         .output()
@@ -88,7 +90,7 @@ end
 /// Runs `pgbench` with `script` and returns its transactions per second.
 fn pgbench(database_url: &str, script: &Path, clients: usize, seconds: usize) -> anyhow::Result<f64> {
     let output = Command::new("pgbench")
-        .args(["-n", "-M", "prepared", "-j", "2", "-c", &clients.to_string(), "-T", &seconds.to_string(), "-f"])
+        .args(["-n", "-M", "prepared", "-j", &clients.clamp(1, 2).to_string(), "-c", &clients.to_string(), "-T", &seconds.to_string(), "-f"])
         .arg(script)
         .arg(database_url)
         .output()?;
@@ -102,36 +104,19 @@ fn pgbench(database_url: &str, script: &Path, clients: usize, seconds: usize) ->
         .ok_or_else(|| anyhow::anyhow!("no tps in {text}"))
 }
 
-/// The two statements of the model-version route, for version `:i` of [`seed_versions`].
-const POINT_QUERY: &str = r"\set i random(1, :versions)
-SELECT DISTINCT ON (r.version_hash)
-       r.chain_id, r.contract, r.block_number, r.block_hash, r.block_time, r.tx_hash, r.log_index,
-       c.head_block, c.finalized_block, r.version_hash, r.model_id, r.publisher, r.parent, r.attestor, r.metadata_uri,
-       r.metadata_hash,
-       (SELECT p.name FROM publisher_registered p
-         WHERE p.publisher = r.publisher AND p.chain_id = r.chain_id AND p.contract = r.contract
-         ORDER BY p.block_number LIMIT 1) AS publisher_name,
-       EXISTS (SELECT 1 FROM attestor_compromised k
-         WHERE k.key = r.attestor AND k.chain_id = r.chain_id AND k.contract = r.contract
-           AND k.since <= extract(epoch FROM r.block_time)) AS compromised
-FROM model_version_registered r
-LEFT JOIN indexer_cursors c ON c.chain_id = r.chain_id AND c.contract = r.contract
-WHERE r.version_hash = ANY(ARRAY[sha256(int8send(:i::BIGINT))])
-  AND (NULL::BIGINT IS NULL OR r.chain_id = NULL::BIGINT)
-  AND (NULL::BYTEA IS NULL OR r.contract = NULL::BYTEA)
-  AND (NULL::BIGINT IS NULL OR COALESCE(c.head_block, r.block_number) - r.block_number + 1 >= NULL::BIGINT)
-ORDER BY r.version_hash, r.block_time, r.chain_id, r.block_number, r.log_index;
-SELECT DISTINCT ON (v.version_hash, v.chain_id, v.contract)
-       v.chain_id, v.contract, v.block_number, v.block_hash, v.block_time, v.tx_hash, v.log_index,
-       c.head_block, c.finalized_block, v.version_hash, v.reason
-FROM model_version_revoked v
-JOIN unnest(ARRAY[sha256(int8send(:i::BIGINT))], ARRAY[31337::BIGINT], ARRAY['\x3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f'::BYTEA])
-  AS k(version_hash, chain_id, contract)
-  ON v.version_hash = k.version_hash AND v.chain_id = k.chain_id AND v.contract = k.contract
-LEFT JOIN indexer_cursors c ON c.chain_id = v.chain_id AND c.contract = v.contract
-WHERE TRUE AND (NULL::BIGINT IS NULL OR COALESCE(c.head_block, v.block_number) - v.block_number + 1 >= NULL::BIGINT)
-ORDER BY v.version_hash, v.chain_id, v.contract, v.block_number, v.log_index;
-";
+/// The route's statement ([`LOAD_VERSIONS`]) for the random version `:i` of [`seed_versions`], its unset filters
+/// as typed nulls.
+fn point_query(versions: i64) -> String {
+    let statement = LOAD_VERSIONS
+        .replace("{KEY}", "r.version_hash = sha256(int8send(:i::BIGINT))")
+        .replace("$2::BIGINT", "$2")
+        .replace("$2", "NULL::BIGINT")
+        .replace("$3::BYTEA", "$3")
+        .replace("$3", "NULL::BYTEA")
+        .replace("$4::BIGINT", "$4")
+        .replace("$4", "NULL::BIGINT");
+    format!("\\set i random(1, {versions})\n{statement};\n")
+}
 
 fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -166,7 +151,7 @@ async fn run() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let versions_script = wrk_script(dir.path(), "versions", "/v1/model-versions/", "", &hashes)?;
     let point = dir.path().join("point.sql");
-    std::fs::write(&point, POINT_QUERY.replace(":versions", &versions.to_string()))?;
+    std::fs::write(&point, point_query(versions))?;
     let agents: Vec<String> = (0..AGENTS).map(|a| a.to_string()).collect();
     let reputation_script = wrk_script(
         dir.path(),
@@ -194,6 +179,11 @@ async fn run() -> anyhow::Result<()> {
         let (database_url, point) = (database_url.clone(), point.clone());
         tokio::task::spawn_blocking(move || pgbench(&database_url, &point, connections, seconds)).await??
     };
+    let health_script = wrk_script(dir.path(), "health", "/healthz", "", &[String::new()])?;
+    let health = {
+        let (url, script) = (url.clone(), health_script);
+        tokio::task::spawn_blocking(move || wrk(&url, &script, connections, seconds)).await??
+    };
     let reputation = {
         let (url, script) = (url.clone(), reputation_script.clone());
         tokio::task::spawn_blocking(move || wrk(&url, &script, connections, seconds)).await??
@@ -205,7 +195,11 @@ async fn run() -> anyhow::Result<()> {
         "| API `GET /v1/model-versions/{{hash}}` (wrk) | {:.0} | {:.2} | {:.2} | {} |",
         api.requests_per_second, api.p50_ms, api.p99_ms, api.errors
     );
-    println!("| Postgres, the route's two statements (pgbench, prepared) | {tps:.0} | | | 0 |");
+    println!("| Postgres, the route's statement (pgbench, prepared) | {tps:.0} | | | 0 |");
+    println!(
+        "| API `GET /healthz`, no database (wrk): the HTTP stack's ceiling | {:.0} | {:.2} | {:.2} | {} |",
+        health.requests_per_second, health.p50_ms, health.p99_ms, health.errors
+    );
     println!(
         "| API `GET /v1/agents/{{chain}}/{{id}}/reputation?algorithm=trust` (wrk) | {:.0} | {:.2} | {:.2} | {} |",
         reputation.requests_per_second, reputation.p50_ms, reputation.p99_ms, reputation.errors

@@ -23,6 +23,9 @@ pub async fn connect_db(url: &str, max_connections: u32) -> Result<sqlx::PgPool>
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(std::time::Duration::from_secs(5))
+        // No ping before each use: a connection broken by a server restart fails its next query, which is
+        // retried (indexer) or answered 503 (API), and is then replaced.
+        .test_before_acquire(false)
         .connect(url)
         .await?;
     MIGRATOR.run(&pool).await?;

@@ -113,7 +113,7 @@ pub async fn seed(pool: &PgPool, feedback: i64) -> anyhow::Result<()> {
 }
 
 /// Drops and creates `name` on the server of `DATABASE_URL`, applies the migrations, and returns a pool of
-/// `connections` on it with its URL.
+/// `connections` on it (set up as `prova serve` sets up its own) with its URL.
 pub async fn bench_database(name: &str, connections: u32) -> anyhow::Result<(PgPool, String)> {
     let url = std::env::var("DATABASE_URL")
         .map_err(|_| anyhow::anyhow!("set DATABASE_URL (scripts/pg-test-cluster.sh start)"))?;
@@ -124,8 +124,8 @@ pub async fn bench_database(name: &str, connections: u32) -> anyhow::Result<(PgP
         Some((server, _)) => format!("{server}/{name}"),
         None => anyhow::bail!("DATABASE_URL has no database name"),
     };
-    let pool = PgPoolOptions::new().max_connections(connections).connect(&bench_url).await?;
-    prova_indexer::MIGRATOR.run(&pool).await?;
+    // The pool `prova serve` uses.
+    let pool = prova_indexer::connect_db(&bench_url, connections).await?;
     Ok((pool, bench_url))
 }
 

@@ -123,15 +123,63 @@ struct Row {
     metadata_hash: Vec<u8>,
     publisher_name: Option<String>,
     compromised: bool,
+    /// The first revocation, on the same chain and registry (all null when none).
+    revoked_block_number: Option<i64>,
+    revoked_block_hash: Option<Vec<u8>>,
+    revoked_block_time: Option<DateTime<Utc>>,
+    revoked_tx_hash: Option<Vec<u8>>,
+    revoked_log_index: Option<i64>,
+    revoked_reason: Option<String>,
 }
 
-#[derive(FromRow)]
-struct RevocationRow {
-    #[sqlx(flatten)]
-    pointer: PointerRow,
-    version_hash: Vec<u8>,
-    reason: String,
+impl Row {
+    /// The revocation's pointer and reason, when the version is revoked.
+    fn revocation(&mut self) -> Result<Option<Revocation>> {
+        let (Some(block_number), Some(block_hash), Some(block_time), Some(tx_hash), Some(log_index), Some(reason)) = (
+            self.revoked_block_number,
+            self.revoked_block_hash.take(),
+            self.revoked_block_time,
+            self.revoked_tx_hash.take(),
+            self.revoked_log_index,
+            self.revoked_reason.take(),
+        ) else {
+            return Ok(None);
+        };
+        let pointer = PointerRow { block_number, block_hash, block_time, tx_hash, log_index, ..self.pointer.clone() };
+        Ok(Some(Revocation { reason, chain: pointer.view()? }))
+    }
 }
+
+/// The query of [`load_versions`]; `{KEY}` is the version-hash condition on `$1`. One statement, with no
+/// unknown-size set in the single-version case, so Postgres settles on a generic plan and skips planning.
+pub const LOAD_VERSIONS: &str = "SELECT DISTINCT ON (r.version_hash)
+        r.chain_id, r.contract, r.block_number, r.block_hash, r.block_time, r.tx_hash, r.log_index,
+        c.head_block, c.finalized_block, r.version_hash, r.model_id, r.publisher, r.parent, r.attestor, r.metadata_uri,
+        r.metadata_hash,
+        (SELECT p.name FROM publisher_registered p
+          WHERE p.publisher = r.publisher AND p.chain_id = r.chain_id AND p.contract = r.contract
+          ORDER BY p.block_number LIMIT 1) AS publisher_name,
+        EXISTS (SELECT 1 FROM attestor_compromised k
+          WHERE k.key = r.attestor AND k.chain_id = r.chain_id AND k.contract = r.contract
+            AND k.since <= extract(epoch FROM r.block_time)) AS compromised,
+        v.block_number AS revoked_block_number, v.block_hash AS revoked_block_hash,
+        v.block_time AS revoked_block_time, v.tx_hash AS revoked_tx_hash, v.log_index AS revoked_log_index,
+        v.reason AS revoked_reason
+ FROM model_version_registered r
+ LEFT JOIN indexer_cursors c ON c.chain_id = r.chain_id AND c.contract = r.contract
+ LEFT JOIN LATERAL (
+   SELECT v.block_number, v.block_hash, v.block_time, v.tx_hash, v.log_index, v.reason
+   FROM model_version_revoked v
+   WHERE v.version_hash = r.version_hash AND v.chain_id = r.chain_id AND v.contract = r.contract
+     AND ($4::BIGINT IS NULL OR COALESCE(c.head_block, v.block_number) - v.block_number + 1 >= $4)
+   ORDER BY v.block_number, v.log_index
+   LIMIT 1
+ ) v ON TRUE
+ WHERE {KEY}
+   AND ($2::BIGINT IS NULL OR r.chain_id = $2)
+   AND ($3::BYTEA IS NULL OR r.contract = $3)
+   AND ($4::BIGINT IS NULL OR COALESCE(c.head_block, r.block_number) - r.block_number + 1 >= $4)
+ ORDER BY r.version_hash, r.block_time, r.chain_id, r.block_number, r.log_index";
 
 /// Loads the registrations of `hashes` within `scope` (the earliest one per hash), with the publisher's name,
 /// the compromised-key flag and the revocation. Hashes that are not registered are absent from the map.
@@ -139,62 +187,23 @@ pub async fn load_versions(pool: &PgPool, hashes: &[B256], scope: &Scope) -> Res
     if hashes.is_empty() {
         return Ok(HashMap::new());
     }
-    let keys: Vec<Vec<u8>> = hashes.iter().map(|h| h.to_vec()).collect();
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT DISTINCT ON (r.version_hash)
-                r.chain_id, r.contract, r.block_number, r.block_hash, r.block_time, r.tx_hash, r.log_index,
-                c.head_block, c.finalized_block, r.version_hash, r.model_id, r.publisher, r.parent, r.attestor, r.metadata_uri,
-                r.metadata_hash,
-                (SELECT p.name FROM publisher_registered p
-                  WHERE p.publisher = r.publisher AND p.chain_id = r.chain_id AND p.contract = r.contract
-                  ORDER BY p.block_number LIMIT 1) AS publisher_name,
-                EXISTS (SELECT 1 FROM attestor_compromised k
-                  WHERE k.key = r.attestor AND k.chain_id = r.chain_id AND k.contract = r.contract
-                    AND k.since <= extract(epoch FROM r.block_time)) AS compromised
-         FROM model_version_registered r
-         LEFT JOIN indexer_cursors c ON c.chain_id = r.chain_id AND c.contract = r.contract
-         WHERE r.version_hash = ANY($1)
-           AND ($2::BIGINT IS NULL OR r.chain_id = $2)
-           AND ($3::BYTEA IS NULL OR r.contract = $3)
-           AND ($4::BIGINT IS NULL OR COALESCE(c.head_block, r.block_number) - r.block_number + 1 >= $4)
-         ORDER BY r.version_hash, r.block_time, r.chain_id, r.block_number, r.log_index",
-    )
-    .bind(&keys)
-    .bind(scope.chain_id)
-    .bind(scope.contract.map(|c| c.to_vec()))
-    .bind(scope.min_confirmations)
-    .fetch_all(pool)
-    .await?;
-    if rows.is_empty() {
-        return Ok(HashMap::new());
-    }
-
-    // The first revocation of each registration found above, on the same chain and registry.
-    let revocations: Vec<RevocationRow> = sqlx::query_as(
-        "SELECT DISTINCT ON (v.version_hash, v.chain_id, v.contract)
-                v.chain_id, v.contract, v.block_number, v.block_hash, v.block_time, v.tx_hash, v.log_index,
-                c.head_block, c.finalized_block, v.version_hash, v.reason
-         FROM model_version_revoked v
-         JOIN unnest($1::BYTEA[], $2::BIGINT[], $3::BYTEA[]) AS k(version_hash, chain_id, contract)
-           ON v.version_hash = k.version_hash AND v.chain_id = k.chain_id AND v.contract = k.contract
-         LEFT JOIN indexer_cursors c ON c.chain_id = v.chain_id AND c.contract = v.contract
-         WHERE TRUE AND ($4::BIGINT IS NULL OR COALESCE(c.head_block, v.block_number) - v.block_number + 1 >= $4)
-         ORDER BY v.version_hash, v.chain_id, v.contract, v.block_number, v.log_index",
-    )
-    .bind(rows.iter().map(|r| r.version_hash.clone()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.pointer.chain_id).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.pointer.contract.clone()).collect::<Vec<_>>())
-    .bind(scope.min_confirmations)
-    .fetch_all(pool)
-    .await?;
-    let mut revocations: HashMap<B256, Revocation> = revocations
-        .into_iter()
-        .map(|r| Ok((hash(&r.version_hash)?, Revocation { reason: r.reason, chain: r.pointer.view()? })))
-        .collect::<Result<_>>()?;
+    let sql = LOAD_VERSIONS.replace("{KEY}", if hashes.len() == 1 { "r.version_hash = $1" } else { "r.version_hash = ANY($1)" });
+    let query = sqlx::query_as::<_, Row>(&sql);
+    let query = match hashes {
+        [one] => query.bind(one.to_vec()),
+        many => query.bind(many.iter().map(|h| h.to_vec()).collect::<Vec<_>>()),
+    };
+    let rows: Vec<Row> = query
+        .bind(scope.chain_id)
+        .bind(scope.contract.map(|c| c.to_vec()))
+        .bind(scope.min_confirmations)
+        .fetch_all(pool)
+        .await?;
 
     rows.into_iter()
-        .map(|row| {
+        .map(|mut row| {
             let version_hash = hash(&row.version_hash)?;
+            let revocation = row.revocation()?;
             let version = ModelVersion {
                 version_hash,
                 model_id: hash(&row.model_id)?,
@@ -206,7 +215,7 @@ pub async fn load_versions(pool: &PgPool, hashes: &[B256], scope: &Scope) -> Res
                 metadata_hash: optional_hash(&row.metadata_hash)?,
                 registered_at: row.pointer.block_time,
                 signed_by_compromised_key: row.compromised,
-                revocation: revocations.remove(&version_hash),
+                revocation,
                 chain: row.pointer.view()?,
             };
             Ok((version_hash, version))
