@@ -156,8 +156,9 @@ async fn sigterm_drains_requests_in_flight() -> anyhow::Result<()> {
     let in_flight = tokio::spawn(server.get("/v1/status").send());
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let waiting: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'").fetch_one(&pool).await?;
+        let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            .fetch_one(&pool)
+            .await?;
         if waiting > 0 {
             break;
         }

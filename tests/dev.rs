@@ -71,7 +71,8 @@ async fn dev_stack_prints_commands_that_work_and_stops_cleanly() -> anyhow::Resu
     let out = Command::new("sh").arg("-c").arg(verify).current_dir(workspace).output()?;
     assert!(out.status.success(), "{verify}\n{}", String::from_utf8_lossy(&out.stdout));
     assert!(String::from_utf8_lossy(&out.stdout).contains("VERIFIED"));
-    let verify_output = banner.lines().map(str::trim).find(|l| l.contains(" verify output ")).expect("verify output line");
+    let verify_output =
+        banner.lines().map(str::trim).find(|l| l.contains(" verify output ")).expect("verify output line");
     let out = Command::new("sh").arg("-c").arg(verify_output).current_dir(workspace).output()?;
     assert!(out.status.success(), "{verify_output}\n{}", String::from_utf8_lossy(&out.stdout));
     let outputs: Value = http.get(curls[3]).send().await?.json().await?;

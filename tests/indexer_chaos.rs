@@ -101,7 +101,8 @@ async fn random_reorgs_leave_the_database_equal_to_the_chain() -> anyhow::Result
     let indexer = Indexer::new(stack.pool.clone(), prova_core::chain::connect(&stack.rpc_url)?, config).await?;
     let (metrics, labels, chain_id) = (indexer.metrics().clone(), labels(&indexer, stack.registry), indexer.chain_id());
     let following = Following::spawn(indexer);
-    wait_db_matches_chain(&stack.pool, &stack.rpc_url, stack.registry, stack.deploy_block, Duration::from_secs(30)).await?;
+    wait_db_matches_chain(&stack.pool, &stack.rpc_url, stack.registry, stack.deploy_block, Duration::from_secs(30))
+        .await?;
 
     const REORGS: usize = 60;
     let deep_at = rng.gen_range(10..REORGS - 10);
@@ -170,10 +171,16 @@ async fn random_reorgs_leave_the_database_equal_to_the_chain() -> anyhow::Result
             Ok(mirror) => mirror,
             Err(diff) => {
                 let five_seconds = Duration::from_secs(5);
-                let later = wait_db_matches_chain(&stack.pool, &stack.rpc_url, stack.registry, stack.deploy_block, five_seconds)
-                    .await
-                    .map(|_| "it converged later: the cursor was ahead of the data")
-                    .unwrap_or("it did not converge within 5 s either");
+                let later = wait_db_matches_chain(
+                    &stack.pool,
+                    &stack.rpc_url,
+                    stack.registry,
+                    stack.deploy_block,
+                    five_seconds,
+                )
+                .await
+                .map(|_| "it converged later: the cursor was ahead of the data")
+                .unwrap_or("it did not converge within 5 s either");
                 anyhow::bail!("{what}: cursor at {} but {diff}({later})", new_head + 1);
             }
         };
@@ -267,7 +274,8 @@ async fn rpc_faults_are_survived_and_counted() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let mirror =
-        wait_db_matches_chain(&stack.pool, &stack.rpc_url, stack.registry, stack.deploy_block, Duration::from_secs(60)).await?;
+        wait_db_matches_chain(&stack.pool, &stack.rpc_url, stack.registry, stack.deploy_block, Duration::from_secs(60))
+            .await?;
     let converged = started.elapsed();
     assert_eq!(mirror.by_table.get("nonce_invalidated"), Some(&3_000), "{mirror:?}");
 
@@ -277,13 +285,16 @@ async fn rpc_faults_are_survived_and_counted() -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let stats = proxy.stats();
-        let injected = [stats.errors, stats.delays, stats.rate_limits, stats.truncations, stats.garbage, stats.logs_limits];
-        let counted = ["timeout", "rate_limited", "malformed", "range_limit"].map(|kind| faults(&metrics, chain_id, kind));
+        let injected =
+            [stats.errors, stats.delays, stats.rate_limits, stats.truncations, stats.garbage, stats.logs_limits];
+        let counted =
+            ["timeout", "rate_limited", "malformed", "range_limit"].map(|kind| faults(&metrics, chain_id, kind));
         let errors = faults(&metrics, chain_id, "rpc") + faults(&metrics, chain_id, "http");
         if injected.iter().chain(&counted).chain([&errors]).all(|&n| n > 0) {
             break;
         }
-        let counted: Vec<(&str, u64)> = KINDS.into_iter().map(|kind| (kind, faults(&metrics, chain_id, kind))).collect();
+        let counted: Vec<(&str, u64)> =
+            KINDS.into_iter().map(|kind| (kind, faults(&metrics, chain_id, kind))).collect();
         anyhow::ensure!(
             Instant::now() < deadline,
             "seed {seed}: not every fault was injected and counted: {stats:?} {counted:?}"
@@ -308,11 +319,17 @@ async fn rpc_faults_are_survived_and_counted() -> anyhow::Result<()> {
         ("range_limit (eth_getLogs limits)", count("range_limit"), stats.logs_limits),
     ];
     for (kind, indexer_count, injected) in expected {
-        assert!(indexer_count > 0, "seed {seed}: the indexer counted no {kind} fault; proxy injected {injected}: {counted:?}");
+        assert!(
+            indexer_count > 0,
+            "seed {seed}: the indexer counted no {kind} fault; proxy injected {injected}: {counted:?}"
+        );
         // Each counted fault was injected (reads of the `finalized` tag are not retried or counted, so some injected
         // ones are not). Timeouts are left out: a loaded machine can time a call out on its own.
         if !kind.starts_with("timeout") {
-            assert!(indexer_count <= injected, "seed {seed}: {kind}: indexer counted {indexer_count} > injected {injected}");
+            assert!(
+                indexer_count <= injected,
+                "seed {seed}: {kind}: indexer counted {indexer_count} > injected {injected}"
+            );
         }
     }
     assert!(
@@ -366,7 +383,8 @@ async fn one_writer_and_a_standby_that_takes_over() -> anyhow::Result<()> {
     for _ in 0..10 {
         node.mine_events(5).await?;
     }
-    wait_db_matches_chain(&stack.pool, &stack.rpc_url, stack.registry, stack.deploy_block, Duration::from_secs(30)).await?;
+    wait_db_matches_chain(&stack.pool, &stack.rpc_url, stack.registry, stack.deploy_block, Duration::from_secs(30))
+        .await?;
     let gauges: Vec<Option<i64>> = instances.iter().map(|(_, m, _)| writer(m, &labels)).collect();
     let (w, s) = match gauges[..] {
         [Some(1), Some(0)] => (0, 1),
@@ -387,7 +405,8 @@ async fn one_writer_and_a_standby_that_takes_over() -> anyhow::Result<()> {
         node.mine_events(5).await?;
     }
     let handover = Instant::now();
-    wait_db_matches_chain(&stack.pool, &stack.rpc_url, stack.registry, stack.deploy_block, Duration::from_secs(30)).await?;
+    wait_db_matches_chain(&stack.pool, &stack.rpc_url, stack.registry, stack.deploy_block, Duration::from_secs(30))
+        .await?;
     let took_over = handover.elapsed();
     let standby = &instances[s];
     assert_eq!(writer(&standby.1, &labels), Some(1), "the standby holds the lock");
@@ -423,7 +442,8 @@ async fn the_chain_check_reports_every_kind_of_difference() -> anyhow::Result<()
 
     let run = |sql: &'static str| sqlx::query(sql).execute(&stack.pool);
     run("DELETE FROM nonce_invalidated WHERE ctid = (SELECT min(ctid) FROM nonce_invalidated)").await?;
-    run("UPDATE nonce_invalidated SET block_hash = '\\x00' WHERE ctid = (SELECT max(ctid) FROM nonce_invalidated)").await?;
+    run("UPDATE nonce_invalidated SET block_hash = '\\x00' WHERE ctid = (SELECT max(ctid) FROM nonce_invalidated)")
+        .await?;
     run("UPDATE nonce_invalidated SET nonce = '\\x01' WHERE log_index = 1").await?;
     run("UPDATE indexer_cursors SET next_block = next_block - 1").await?;
     let diff = compare_db_with_chain(&stack.pool, &stack.rpc_url, stack.registry, stack.deploy_block)
@@ -454,7 +474,8 @@ async fn a_shallow_reorg_after_a_multi_block_range_does_not_resync_from_the_star
     for _ in 0..5 {
         node.mine_events(3).await?;
     }
-    let config = IndexerConfig { start_block: stack.deploy_block, kept_blocks: KEPT, ..IndexerConfig::new(stack.registry) };
+    let config =
+        IndexerConfig { start_block: stack.deploy_block, kept_blocks: KEPT, ..IndexerConfig::new(stack.registry) };
     let indexer = Indexer::new(stack.pool.clone(), prova_core::chain::connect(&stack.rpc_url)?, config).await?;
     indexer.sync_to_head().await?;
     // More than KEPT blocks without events, indexed in one range.

@@ -173,7 +173,9 @@ async fn postgres_restart_is_survived_without_restarting_the_indexer() -> anyhow
     for _ in 0..10 {
         node.mine_events(10).await?;
     }
-    let mirror = wait_db_matches_chain(&pool, &stack.rpc_url, stack.registry, stack.deploy_block, Duration::from_secs(45)).await?;
+    let mirror =
+        wait_db_matches_chain(&pool, &stack.rpc_url, stack.registry, stack.deploy_block, Duration::from_secs(45))
+            .await?;
     let recovered = up.elapsed();
     assert_eq!(mirror.by_table.get("nonce_invalidated"), Some(&400), "{mirror:?}");
     assert!(!following.is_finished(), "run() returned after the restart");

@@ -54,7 +54,11 @@ async fn ingest_anchor_crash_receipt_and_scan() -> anyhow::Result<()> {
     };
     publish_model_version(&stack.admin, stack.registry, &attestor, &req).await?;
 
-    let config = IndexerConfig { start_block: stack.deploy_block, poll_interval: Duration::from_millis(100), ..IndexerConfig::new(stack.registry) };
+    let config = IndexerConfig {
+        start_block: stack.deploy_block,
+        poll_interval: Duration::from_millis(100),
+        ..IndexerConfig::new(stack.registry)
+    };
     let indexer = Indexer::new(stack.pool.clone(), prova_core::chain::connect(&stack.rpc_url)?, config).await?;
     tokio::spawn(async move { indexer.run(std::future::pending()).await });
     let api = stack.serve_api().await?;
@@ -85,8 +89,9 @@ async fn ingest_anchor_crash_receipt_and_scan() -> anyhow::Result<()> {
         .spawn()?;
     let started = Instant::now();
     loop {
-        let progressed: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM attestor_batches WHERE state <> 'sealed'").fetch_one(&stack.pool).await?;
+        let progressed: i64 = sqlx::query_scalar("SELECT count(*) FROM attestor_batches WHERE state <> 'sealed'")
+            .fetch_one(&stack.pool)
+            .await?;
         if progressed >= 2 {
             break;
         }
@@ -95,8 +100,9 @@ async fn ingest_anchor_crash_receipt_and_scan() -> anyhow::Result<()> {
     }
     Command::new("kill").args(["-9", &child.id().to_string()]).status()?;
     child.wait()?;
-    let confirmed_at_kill: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM attestor_batches WHERE state = 'confirmed'").fetch_one(&stack.pool).await?;
+    let confirmed_at_kill: i64 = sqlx::query_scalar("SELECT count(*) FROM attestor_batches WHERE state = 'confirmed'")
+        .fetch_one(&stack.pool)
+        .await?;
     assert!(confirmed_at_kill < (SAMPLES / 1000) as i64, "the kill must land before the last batch is confirmed");
     let out = Command::new(prova_bin())
         .args(publish_args)
@@ -122,7 +128,12 @@ async fn ingest_anchor_crash_receipt_and_scan() -> anyhow::Result<()> {
     assert!(batches.iter().all(|b| b.4 == "confirmed" && b.5), "all confirmed and uploaded: {batches:?}");
     let logs = stack
         .admin
-        .get_logs(&Filter::new().address(stack.registry).event_signature(IProvenanceRegistry::OutputsAttested::SIGNATURE_HASH).from_block(0))
+        .get_logs(
+            &Filter::new()
+                .address(stack.registry)
+                .event_signature(IProvenanceRegistry::OutputsAttested::SIGNATURE_HASH)
+                .from_block(0),
+        )
         .await?;
     assert_eq!(logs.len(), batches.len(), "each root anchored once");
     let roots: HashSet<B256> = logs.iter().map(|l| l.topics()[1]).collect();
@@ -144,7 +155,16 @@ async fn ingest_anchor_crash_receipt_and_scan() -> anyhow::Result<()> {
     std::fs::write(dir.join("wrong.txt"), response(probe + 1))?;
     let receipt_path = dir.join("receipt.json");
     let out = stack.prova(
-        &["outputs", "receipt", dir.join("req.txt").to_str().unwrap(), dir.join("resp.txt").to_str().unwrap(), "--out", receipt_path.to_str().unwrap(), "--database-url", &db],
+        &[
+            "outputs",
+            "receipt",
+            dir.join("req.txt").to_str().unwrap(),
+            dir.join("resp.txt").to_str().unwrap(),
+            "--out",
+            receipt_path.to_str().unwrap(),
+            "--database-url",
+            &db,
+        ],
         &[],
     );
     assert!(out.status.success(), "receipt: {}", stderr(&out));
@@ -152,7 +172,15 @@ async fn ingest_anchor_crash_receipt_and_scan() -> anyhow::Result<()> {
     assert_eq!(receipt, api_receipt, "the lab's receipt and the API's agree");
     let verify = |response_file: &str| {
         stack.prova(
-            &["verify", "output", receipt_path.to_str().unwrap(), "--request", dir.join("req.txt").to_str().unwrap(), "--response", dir.join(response_file).to_str().unwrap()],
+            &[
+                "verify",
+                "output",
+                receipt_path.to_str().unwrap(),
+                "--request",
+                dir.join("req.txt").to_str().unwrap(),
+                "--response",
+                dir.join(response_file).to_str().unwrap(),
+            ],
             &[],
         )
     };
@@ -164,8 +192,34 @@ async fn ingest_anchor_crash_receipt_and_scan() -> anyhow::Result<()> {
     assert!(stdout(&out).contains("the response does not match the receipt"), "{}", stdout(&out));
     let registry = IProvenanceRegistry::new(stack.registry, &stack.admin);
     let l = receipt.leaf;
-    assert!(registry.verifyOutput(receipt.root, l.version_hash, l.request_hash, l.response_hash, l.timestamp, l.salt, receipt.proof.clone()).call().await?);
-    assert!(!registry.verifyOutput(receipt.root, l.version_hash, l.request_hash, keccak256("forged"), l.timestamp, l.salt, receipt.proof.clone()).call().await?);
+    assert!(
+        registry
+            .verifyOutput(
+                receipt.root,
+                l.version_hash,
+                l.request_hash,
+                l.response_hash,
+                l.timestamp,
+                l.salt,
+                receipt.proof.clone()
+            )
+            .call()
+            .await?
+    );
+    assert!(
+        !registry
+            .verifyOutput(
+                receipt.root,
+                l.version_hash,
+                l.request_hash,
+                keccak256("forged"),
+                l.timestamp,
+                l.salt,
+                receipt.proof.clone()
+            )
+            .call()
+            .await?
+    );
     let api_check: Value = reqwest::Client::new()
         .post(format!("{api}/v1/outputs/verify"))
         .json(&json!({ "receipt": receipt, "request": request(probe), "response": response(probe) }))
@@ -235,7 +289,16 @@ async fn sidecar_stores_samples_before_answering_and_anchors_them() -> anyhow::R
     }
     let port = prova_core::local::free_port()?;
     let mut child = Command::new(prova_bin())
-        .args(["outputs", "serve", "--listen", &format!("127.0.0.1:{port}"), "--max-age", "1", "--database-url", &stack.database_url])
+        .args([
+            "outputs",
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--max-age",
+            "1",
+            "--database-url",
+            &stack.database_url,
+        ])
         .args(["--sample", &format!("{other}=every:2")])
         .env("PROVA_RPC_URL", &stack.rpc_url)
         .env("PROVA_REGISTRY", stack.registry.to_string())
@@ -255,16 +318,19 @@ async fn sidecar_stores_samples_before_answering_and_anchors_them() -> anyhow::R
     assert_eq!(answer["stored"], 30, "all 20 of one version, every 2nd of the other");
     let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM attestor_samples").fetch_one(&stack.pool).await?;
     assert_eq!(stored, 30, "durable before the answer");
-    let single = http.post(&url).json(&json!({ "model_version": version, "request": "q", "response": "a" })).send().await?;
+    let single =
+        http.post(&url).json(&json!({ "model_version": version, "request": "q", "response": "a" })).send().await?;
     assert_eq!(single.status(), 202);
     let bad = http.post(&url).body("{not json").send().await?;
     assert_eq!(bad.status(), 400);
 
     // Old enough after a second: one batch per version, anchored on-chain.
     loop {
-        let confirmed: i64 = sqlx::query_scalar("SELECT coalesce(sum(leaf_count), 0)::BIGINT FROM attestor_batches WHERE state = 'confirmed'")
-            .fetch_one(&stack.pool)
-            .await?;
+        let confirmed: i64 = sqlx::query_scalar(
+            "SELECT coalesce(sum(leaf_count), 0)::BIGINT FROM attestor_batches WHERE state = 'confirmed'",
+        )
+        .fetch_one(&stack.pool)
+        .await?;
         if confirmed == 31 {
             break;
         }

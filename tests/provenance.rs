@@ -75,7 +75,18 @@ async fn lineage_revocation_compromise_and_file_matching() -> anyhow::Result<()>
     std::fs::write(tuned.join("adapter.safetensors"), vec![5u8; 1000])?;
     let attestor_hex = attestor.to_bytes().to_string();
     let out = stack.prova(
-        &["model", "publish", s(&tuned), "--model", "acme/llm-7b-chat", "--parent", &v1.to_string(), "--api", &api, "--json"],
+        &[
+            "model",
+            "publish",
+            s(&tuned),
+            "--model",
+            "acme/llm-7b-chat",
+            "--parent",
+            &v1.to_string(),
+            "--api",
+            &api,
+            "--json",
+        ],
         &[("PROVA_PRIVATE_KEY", &attestor_hex)],
     );
     assert!(out.status.success(), "publish v2: {}", stderr(&out));
@@ -90,7 +101,13 @@ async fn lineage_revocation_compromise_and_file_matching() -> anyhow::Result<()>
     );
     assert!(out.status.success(), "revoke: {}", stderr(&out));
     let out = stack.prova(
-        &["publisher", "compromise-attestor", &attestor.address().to_string(), "--since", &v2_block.header.timestamp.to_string()],
+        &[
+            "publisher",
+            "compromise-attestor",
+            &attestor.address().to_string(),
+            "--since",
+            &v2_block.header.timestamp.to_string(),
+        ],
         &[("PROVA_PRIVATE_KEY", &admin_hex)],
     );
     assert!(out.status.success(), "compromise: {}", stderr(&out));
@@ -98,7 +115,13 @@ async fn lineage_revocation_compromise_and_file_matching() -> anyhow::Result<()>
     // A revoked (compromised) key can sign nothing new.
     let third = dir.join("third");
     write_model(&third, 3);
-    let refused = publish_model_version(&stack.admin, stack.registry, &attestor, &request(hash_dir(&third, &HashOptions::default())?.version_hash, B256::ZERO)).await;
+    let refused = publish_model_version(
+        &stack.admin,
+        stack.registry,
+        &attestor,
+        &request(hash_dir(&third, &HashOptions::default())?.version_hash, B256::ZERO),
+    )
+    .await;
     assert!(refused.unwrap_err().to_string().contains("revoked"));
 
     wait_indexed(&stack).await?;
@@ -133,17 +156,21 @@ async fn lineage_revocation_compromise_and_file_matching() -> anyhow::Result<()>
     let unrelated = dir.join("unrelated");
     std::fs::create_dir_all(&unrelated)?;
     std::fs::write(unrelated.join("notes.txt"), b"nothing to do with it")?;
-    let files = |p: &Path| -> anyhow::Result<Value> { Ok(json!({ "files": hash_dir(p, &HashOptions::default())?.files })) };
-    let exact: Value = http.post(format!("{api}/v1/model-versions/match")).json(&files(&exact_copy)?).send().await?.json().await?;
+    let files =
+        |p: &Path| -> anyhow::Result<Value> { Ok(json!({ "files": hash_dir(p, &HashOptions::default())?.files })) };
+    let exact: Value =
+        http.post(format!("{api}/v1/model-versions/match")).json(&files(&exact_copy)?).send().await?.json().await?;
     assert_eq!(exact["exact"], true);
     assert_eq!(exact["best"]["version_hash"], v2.to_string());
-    let changed: Value = http.post(format!("{api}/v1/model-versions/match")).json(&files(&one_change)?).send().await?.json().await?;
+    let changed: Value =
+        http.post(format!("{api}/v1/model-versions/match")).json(&files(&one_change)?).send().await?.json().await?;
     assert_eq!(changed["exact"], false);
     assert_eq!(changed["best"]["version_hash"], v2.to_string());
     assert_eq!(changed["best"]["diff"]["changed"], json!(["config.json"]));
     assert_eq!(changed["best"]["diff"]["added"], json!([]));
     assert_eq!(changed["best"]["diff"]["removed"], json!([]));
-    let none: Value = http.post(format!("{api}/v1/model-versions/match")).json(&files(&unrelated)?).send().await?.json().await?;
+    let none: Value =
+        http.post(format!("{api}/v1/model-versions/match")).json(&files(&unrelated)?).send().await?.json().await?;
     assert_eq!(none["best"], Value::Null);
     assert_eq!(none["candidates"], json!([]));
 
@@ -164,7 +191,8 @@ async fn lineage_revocation_compromise_and_file_matching() -> anyhow::Result<()>
     assert_eq!(verdict["closest"]["diff"]["unchanged"], 3);
     // A model_signing statement of the exact folder works as a manifest too.
     let statement = dir.join("statement.json");
-    let out = stack.prova(&["model", "hash", s(&tuned), "--format", "model-signing", "--out", s(&statement), "--quiet"], &[]);
+    let out =
+        stack.prova(&["model", "hash", s(&tuned), "--format", "model-signing", "--out", s(&statement), "--quiet"], &[]);
     assert!(out.status.success());
     // The exact copy of v2 is registered but was signed by a compromised key: not verified, with that reason.
     let out = stack.prova(&["verify", "model", s(&exact_copy), "--manifest", s(&statement)], &[]);
@@ -183,11 +211,20 @@ async fn lineage_revocation_compromise_and_file_matching() -> anyhow::Result<()>
     let registry = IProvenanceRegistry::new(stack.registry, &stack.admin);
     let siblings: Vec<B256> = serde_json::from_value(proof["proof"].clone())?;
     let on_chain = registry
-        .verifyFile(v1, "config.json".into(), proof["size"].as_u64().unwrap(), proof["sha256"].as_str().unwrap().parse()?, siblings.clone())
+        .verifyFile(
+            v1,
+            "config.json".into(),
+            proof["size"].as_u64().unwrap(),
+            proof["sha256"].as_str().unwrap().parse()?,
+            siblings.clone(),
+        )
         .call()
         .await?;
     assert!(on_chain, "verifyFile accepts the proof");
-    let forged = registry.verifyFile(v1, "config.json".into(), 999, proof["sha256"].as_str().unwrap().parse()?, siblings).call().await?;
+    let forged = registry
+        .verifyFile(v1, "config.json".into(), 999, proof["sha256"].as_str().unwrap().parse()?, siblings)
+        .call()
+        .await?;
     assert!(!forged, "verifyFile refuses a wrong size");
     assert!(js_verifies(&stdout(&out))?, "@openzeppelin/merkle-tree accepts the proof");
     let mut tampered = proof.clone();
@@ -200,7 +237,8 @@ async fn lineage_revocation_compromise_and_file_matching() -> anyhow::Result<()>
 async fn wait_indexed(stack: &Stack) -> anyhow::Result<()> {
     let head = stack.admin.get_block_number().await? as i64;
     for _ in 0..100 {
-        let next: Option<i64> = sqlx::query_scalar("SELECT next_block FROM indexer_cursors").fetch_optional(&stack.pool).await?;
+        let next: Option<i64> =
+            sqlx::query_scalar("SELECT next_block FROM indexer_cursors").fetch_optional(&stack.pool).await?;
         if next.is_some_and(|n| n > head) {
             return Ok(());
         }

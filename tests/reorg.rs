@@ -28,9 +28,10 @@ fn request(version_hash: B256) -> PublishRequest {
 }
 
 async fn versions(stack: &Stack) -> anyhow::Result<Vec<B256>> {
-    let rows: Vec<Vec<u8>> = sqlx::query_scalar("SELECT version_hash FROM model_version_registered ORDER BY block_number")
-        .fetch_all(&stack.pool)
-        .await?;
+    let rows: Vec<Vec<u8>> =
+        sqlx::query_scalar("SELECT version_hash FROM model_version_registered ORDER BY block_number")
+            .fetch_all(&stack.pool)
+            .await?;
     Ok(rows.iter().map(|h| B256::from_slice(h)).collect())
 }
 

@@ -43,8 +43,16 @@ async fn publish_index_serve_verify() -> anyhow::Result<()> {
     write_model(&model, 1);
     let out = stack.prova(
         &[
-            "model", "publish", model.to_str().unwrap(), "--model", "acme/llm-7b",
-            "--metadata-uri", "ipfs://bafy-model-card", "--keystore", keystore.to_str().unwrap(), "--json",
+            "model",
+            "publish",
+            model.to_str().unwrap(),
+            "--model",
+            "acme/llm-7b",
+            "--metadata-uri",
+            "ipfs://bafy-model-card",
+            "--keystore",
+            keystore.to_str().unwrap(),
+            "--json",
         ],
         &[("PROVA_KEYSTORE_PASSWORD", PASSWORD), ("PROVA_RELAYER_PRIVATE_KEY", &relayer_hex)],
     );
@@ -163,13 +171,24 @@ async fn publish_index_serve_verify() -> anyhow::Result<()> {
     let out = stack.prova(&["verify", "model", model.to_str().unwrap(), "--rpc", "http://127.0.0.1:1"], &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("cannot reach the RPC endpoint"), "{}", stderr(&out));
-    let out = stack.prova(&["verify", "model", model.to_str().unwrap(), "--registry", &format!("{:#x}", Address::repeat_byte(9))], &[]);
+    let out = stack.prova(
+        &["verify", "model", model.to_str().unwrap(), "--registry", &format!("{:#x}", Address::repeat_byte(9))],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("no contract at"), "{}", stderr(&out));
 
     // Publishing the same folder again is refused before anything is sent.
     let out = stack.prova(
-        &["model", "publish", model.to_str().unwrap(), "--model", "acme/llm-7b", "--keystore", keystore.to_str().unwrap()],
+        &[
+            "model",
+            "publish",
+            model.to_str().unwrap(),
+            "--model",
+            "acme/llm-7b",
+            "--keystore",
+            keystore.to_str().unwrap(),
+        ],
         &[("PROVA_KEYSTORE_PASSWORD", PASSWORD), ("PROVA_RELAYER_PRIVATE_KEY", &relayer_hex)],
     );
     assert_eq!(out.status.code(), Some(2));

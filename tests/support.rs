@@ -213,7 +213,9 @@ impl Node {
             senders: stack.anvil.addresses().to_vec(),
             next_sender: Default::default(),
             // Registry nonces are used once per signer; start at a random point so no two nodes collide.
-            next_nonce: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(rand::random::<u32>() as u64 * 1_000_000_000)),
+            next_nonce: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(
+                rand::random::<u32>() as u64 * 1_000_000_000,
+            )),
         }
     }
 
@@ -238,7 +240,8 @@ impl Node {
         let answers: Vec<serde_json::Value> = self.http.post(&self.url).json(&requests).send().await?.json().await?;
         let mut results = vec![serde_json::Value::Null; calls.len()];
         for mut answer in answers {
-            let id = answer["id"].as_u64().ok_or_else(|| anyhow::anyhow!("batch answer without id: {answer}"))? as usize;
+            let id =
+                answer["id"].as_u64().ok_or_else(|| anyhow::anyhow!("batch answer without id: {answer}"))? as usize;
             anyhow::ensure!(answer["error"].is_null(), "{} failed: {}", calls[id].0, answer["error"]);
             results[id] = answer["result"].take();
         }
@@ -328,8 +331,9 @@ impl Node {
         self.call("anvil_setBlockGasLimit", serde_json::json!(["0x1c9c380"])).await?;
         mined?;
         for chunk in hashes.chunks(100) {
-            let receipts =
-                self.batch(chunk.iter().map(|h| ("eth_getTransactionReceipt", serde_json::json!([h]))).collect()).await?;
+            let receipts = self
+                .batch(chunk.iter().map(|h| ("eth_getTransactionReceipt", serde_json::json!([h]))).collect())
+                .await?;
             for receipt in receipts {
                 anyhow::ensure!(receipt["status"] == "0x1", "bulk emission failed or was not mined: {receipt}");
                 let logs = receipt["logs"].as_array().map_or(0, Vec::len);
@@ -562,7 +566,12 @@ pub async fn compare_db_with_chain(
 }
 
 /// [`compare_db_with_chain`], failing with the diff on a mismatch.
-pub async fn assert_db_matches_chain(pool: &PgPool, rpc_url: &str, registry: Address, from_block: u64) -> anyhow::Result<Mirror> {
+pub async fn assert_db_matches_chain(
+    pool: &PgPool,
+    rpc_url: &str,
+    registry: Address,
+    from_block: u64,
+) -> anyhow::Result<Mirror> {
     compare_db_with_chain(pool, rpc_url, registry, from_block).await?.map_err(|diff| anyhow::anyhow!(diff))
 }
 

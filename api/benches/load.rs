@@ -36,14 +36,24 @@ struct Wrk {
 /// Runs `wrk` with `script` against `url` and reads its summary.
 fn wrk(url: &str, script: &Path, connections: usize, seconds: usize) -> anyhow::Result<Wrk> {
     let output = Command::new("wrk")
-        .args(["-t", &connections.clamp(1, 2).to_string(), "-c", &connections.to_string(), "-d", &format!("{seconds}s"), "--latency", "-s"])
+        .args([
+            "-t",
+            &connections.clamp(1, 2).to_string(),
+            "-c",
+            &connections.to_string(),
+            "-d",
+            &format!("{seconds}s"),
+            "--latency",
+            "-s",
+        ])
         .arg(script)
         .arg(url)
         .output()
         .map_err(|e| anyhow::anyhow!("wrk: {e} (scripts/bench-api.sh installs it)"))?;
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
     anyhow::ensure!(output.status.success(), "wrk failed: {text}{}", String::from_utf8_lossy(&output.stderr));
-    let field = |prefix: &str| text.lines().find_map(|line| line.trim().strip_prefix(prefix).map(|r| r.trim().to_owned()));
+    let field =
+        |prefix: &str| text.lines().find_map(|line| line.trim().strip_prefix(prefix).map(|r| r.trim().to_owned()));
     let millis = |value: String| -> anyhow::Result<f64> {
         let (number, unit) = value.split_at(value.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(value.len()));
         let number: f64 = number.parse()?;
@@ -54,12 +64,13 @@ fn wrk(url: &str, script: &Path, connections: usize, seconds: usize) -> anyhow::
             other => anyhow::bail!("unknown wrk unit {other:?}"),
         })
     };
-    let socket_errors: u64 = field("Socket errors:").map_or(0, |line| {
-        line.split(',').filter_map(|part| part.split_whitespace().last()?.parse::<u64>().ok()).sum()
-    });
+    let socket_errors: u64 = field("Socket errors:")
+        .map_or(0, |line| line.split(',').filter_map(|part| part.split_whitespace().last()?.parse::<u64>().ok()).sum());
     let non_2xx: u64 = field("Non-2xx or 3xx responses:").map_or(Ok(0), |n| n.parse())?;
     Ok(Wrk {
-        requests_per_second: field("Requests/sec:").ok_or_else(|| anyhow::anyhow!("no Requests/sec in {text}"))?.parse()?,
+        requests_per_second: field("Requests/sec:")
+            .ok_or_else(|| anyhow::anyhow!("no Requests/sec in {text}"))?
+            .parse()?,
         p50_ms: millis(field("50%").ok_or_else(|| anyhow::anyhow!("no p50 in {text}"))?)?,
         p99_ms: millis(field("99%").ok_or_else(|| anyhow::anyhow!("no p99 in {text}"))?)?,
         errors: socket_errors + non_2xx,
@@ -67,7 +78,13 @@ fn wrk(url: &str, script: &Path, connections: usize, seconds: usize) -> anyhow::
 }
 
 /// A `wrk` script asking for `path_prefix` + a random line of `items`.
-fn wrk_script(dir: &Path, name: &str, path_prefix: &str, path_suffix: &str, items: &[String]) -> anyhow::Result<std::path::PathBuf> {
+fn wrk_script(
+    dir: &Path,
+    name: &str,
+    path_prefix: &str,
+    path_suffix: &str,
+    items: &[String],
+) -> anyhow::Result<std::path::PathBuf> {
     let list = dir.join(format!("{name}.txt"));
     std::fs::write(&list, items.join("\n") + "\n")?;
     let script = dir.join(format!("{name}.lua"));
@@ -90,7 +107,18 @@ end
 /// Runs `pgbench` with `script` and returns its transactions per second.
 fn pgbench(database_url: &str, script: &Path, clients: usize, seconds: usize) -> anyhow::Result<f64> {
     let output = Command::new("pgbench")
-        .args(["-n", "-M", "prepared", "-j", &clients.clamp(1, 2).to_string(), "-c", &clients.to_string(), "-T", &seconds.to_string(), "-f"])
+        .args([
+            "-n",
+            "-M",
+            "prepared",
+            "-j",
+            &clients.clamp(1, 2).to_string(),
+            "-c",
+            &clients.to_string(),
+            "-T",
+            &seconds.to_string(),
+            "-f",
+        ])
         .arg(script)
         .arg(database_url)
         .output()?;
@@ -153,18 +181,14 @@ async fn run() -> anyhow::Result<()> {
     let point = dir.path().join("point.sql");
     std::fs::write(&point, point_query(versions))?;
     let agents: Vec<String> = (0..AGENTS).map(|a| a.to_string()).collect();
-    let reputation_script = wrk_script(
-        dir.path(),
-        "agents",
-        &format!("/v1/agents/{CHAIN}/"),
-        "/reputation?algorithm=trust",
-        &agents,
-    )?;
+    let reputation_script =
+        wrk_script(dir.path(), "agents", &format!("/v1/agents/{CHAIN}/"), "/reputation?algorithm=trust", &agents)?;
 
     // Warm both sides once (connections, caches, the trust ranking), then measure.
     let blocking = |f: Box<dyn FnOnce() -> anyhow::Result<()> + Send>| tokio::task::spawn_blocking(f);
     {
-        let (url, versions_script, reputation_script) = (url.clone(), versions_script.clone(), reputation_script.clone());
+        let (url, versions_script, reputation_script) =
+            (url.clone(), versions_script.clone(), reputation_script.clone());
         blocking(Box::new(move || {
             wrk(&url, &versions_script, 8, 3)?;
             wrk(&url, &reputation_script, 8, 3).map(drop)

@@ -85,10 +85,7 @@ pub struct Readiness {
 
 impl Default for Readiness {
     fn default() -> Self {
-        Self {
-            max_lag_blocks: 64,
-            max_head_age: Some(Duration::from_secs(300)),
-        }
+        Self { max_lag_blocks: 64, max_head_age: Some(Duration::from_secs(300)) }
     }
 }
 
@@ -111,10 +108,7 @@ impl Limiter {
     /// A limiter enforcing `limit`.
     pub fn new(limit: RateLimit) -> Self {
         let quota = Quota::per_second(limit.per_second).allow_burst(limit.burst);
-        Self {
-            buckets: DefaultKeyedRateLimiter::keyed(quota),
-            checks: AtomicU64::new(0),
-        }
+        Self { buckets: DefaultKeyedRateLimiter::keyed(quota), checks: AtomicU64::new(0) }
     }
 
     /// `Ok` when `ip` may send a request now, else the whole seconds to wait.
@@ -173,28 +167,10 @@ impl Default for ApiMetrics {
         let rate_limited = Counter::default();
         let mut registry = Registry::with_prefix("prova_api");
         registry.register("http_requests", "HTTP requests answered", requests.clone());
-        registry.register(
-            "http_request_duration_seconds",
-            "Time to answer an HTTP request",
-            latency.clone(),
-        );
-        registry.register(
-            "http_requests_in_flight",
-            "HTTP requests being served",
-            in_flight.clone(),
-        );
-        registry.register(
-            "rate_limited_requests",
-            "Requests refused by the per-IP rate limit",
-            rate_limited.clone(),
-        );
-        Self {
-            requests,
-            latency,
-            in_flight,
-            rate_limited,
-            registry,
-        }
+        registry.register("http_request_duration_seconds", "Time to answer an HTTP request", latency.clone());
+        registry.register("http_requests_in_flight", "HTTP requests being served", in_flight.clone());
+        registry.register("rate_limited_requests", "Requests refused by the per-IP rate limit", rate_limited.clone());
+        Self { requests, latency, in_flight, rate_limited, registry }
     }
 }
 
@@ -202,45 +178,22 @@ impl ApiMetrics {
     /// The metrics in Prometheus text format.
     pub fn encode(&self) -> String {
         let mut text = String::new();
-        prometheus_client::encoding::text::encode(&mut text, &self.registry)
-            .expect("writing to a String cannot fail");
+        prometheus_client::encoding::text::encode(&mut text, &self.registry).expect("writing to a String cannot fail");
         text
     }
 }
 
 /// Records every request in [`ApiMetrics`], under its route pattern.
-pub async fn record_metrics(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str)
-        .to_owned();
+pub async fn record_metrics(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
     let method = request.method().to_string();
-    let gauge = state
-        .metrics
-        .in_flight
-        .get_or_create(&RouteLabels {
-            route: route.clone(),
-        })
-        .clone();
+    let gauge = state.metrics.in_flight.get_or_create(&RouteLabels { route: route.clone() }).clone();
     gauge.inc();
     let started = Instant::now();
     let response = next.run(request).await;
     gauge.dec();
-    let labels = RequestLabels {
-        route,
-        method,
-        status: response.status().as_u16(),
-    };
-    state
-        .metrics
-        .latency
-        .get_or_create(&labels)
-        .observe(started.elapsed().as_secs_f64());
+    let labels = RequestLabels { route, method, status: response.status().as_u16() };
+    state.metrics.latency.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
     state.metrics.requests.get_or_create(&labels).inc();
     response
 }
@@ -257,17 +210,12 @@ pub async fn rate_limit(State(state): State<AppState>, request: Request, next: N
     let ip = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(peer)| {
-            peer.ip()
-        });
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(peer)| peer.ip());
     match limiter.check(ip) {
         Ok(()) => next.run(request).await,
         Err(retry_after_secs) => {
             state.metrics.rate_limited.inc();
-            ApiError::TooManyRequests {
-                retry_after_secs: retry_after_secs.max(1),
-            }
-            .into_response()
+            ApiError::TooManyRequests { retry_after_secs: retry_after_secs.max(1) }.into_response()
         }
     }
 }
@@ -299,14 +247,11 @@ pub async fn json_errors(request: Request, next: Next) -> Response {
         StatusCode::PAYLOAD_TOO_LARGE => {
             ApiError::PayloadTooLarge("request body is larger than this route accepts".into())
         }
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-            ApiError::UnsupportedMediaType("unsupported request body type".into())
-        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType("unsupported request body type".into()),
         StatusCode::SERVICE_UNAVAILABLE => ApiError::Unavailable,
-        status if status.is_client_error() => ApiError::bad_request(
-            "bad_request",
-            status.canonical_reason().unwrap_or("bad request"),
-        ),
+        status if status.is_client_error() => {
+            ApiError::bad_request("bad_request", status.canonical_reason().unwrap_or("bad request"))
+        }
         status => ApiError::Internal(format!("unexpected {status} from a layer")),
     }
     .into_response();
@@ -331,11 +276,7 @@ pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Respons
 
 /// Adds `ETag` and `Cache-Control` to successful `GET`/`HEAD` answers (see the module docs), and answers
 /// `If-None-Match` with `304 Not Modified`. Error answers get `Cache-Control: no-store`.
-pub async fn cache_headers(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
+pub async fn cache_headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let cacheable = matches!(*request.method(), Method::GET | Method::HEAD);
     let if_none_match = request.headers().get(header::IF_NONE_MATCH).cloned();
     let response = next.run(request).await;
@@ -354,8 +295,8 @@ pub async fn cache_headers(
         }
     };
     let digest = keccak256(&bytes);
-    let etag = HeaderValue::try_from(format!("\"{}\"", alloy::hex::encode(&digest[..16])))
-        .expect("hex is a valid header");
+    let etag =
+        HeaderValue::try_from(format!("\"{}\"", alloy::hex::encode(&digest[..16]))).expect("hex is a valid header");
     let policy = cache_policy(&bytes, frozen, state.config.settled_max_age_secs);
     parts.headers.insert(header::ETAG, etag.clone());
     parts.headers.insert(header::CACHE_CONTROL, policy);
@@ -383,15 +324,12 @@ fn cache_policy(body: &[u8], frozen: bool, settled_max_age_secs: u32) -> HeaderV
     } else if frozen {
         HeaderValue::from_static("public, max-age=31536000, immutable")
     } else {
-        HeaderValue::try_from(format!("public, max-age={settled_max_age_secs}"))
-            .expect("a valid header")
+        HeaderValue::try_from(format!("public, max-age={settled_max_age_secs}")).expect("a valid header")
     }
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|window| window == needle)
+    haystack.windows(needle.len()).any(|window| window == needle)
 }
 
 /// Whether an `If-None-Match` header names `etag` (weak comparison, as RFC 9110 asks for this header).
@@ -400,27 +338,15 @@ fn matches_etag(if_none_match: &HeaderValue, etag: &HeaderValue) -> bool {
         return false;
     };
     let ours = etag.to_str().unwrap_or_default();
-    list.split(',')
-        .map(str::trim)
-        .any(|tag| tag == "*" || tag.trim_start_matches("W/") == ours)
+    list.split(',').map(str::trim).any(|tag| tag == "*" || tag.trim_start_matches("W/") == ours)
 }
 
 /// CORS: any origin by default (the API is public and read-mostly, no credentials), or only `origins`.
 pub fn cors(origins: &[HeaderValue]) -> CorsLayer {
-    let allow = if origins.is_empty() {
-        AllowOrigin::any()
-    } else {
-        AllowOrigin::list(origins.iter().cloned())
-    };
+    let allow = if origins.is_empty() { AllowOrigin::any() } else { AllowOrigin::list(origins.iter().cloned()) };
     CorsLayer::new()
         .allow_origin(allow)
-        .allow_methods([
-            Method::GET,
-            Method::HEAD,
-            Method::POST,
-            Method::PUT,
-            Method::OPTIONS,
-        ])
+        .allow_methods([Method::GET, Method::HEAD, Method::POST, Method::PUT, Method::OPTIONS])
         .allow_headers([header::CONTENT_TYPE, header::IF_NONE_MATCH, REQUEST_ID])
         .expose_headers([header::ETAG, header::RETRY_AFTER, REQUEST_ID])
         .max_age(Duration::from_secs(3600))

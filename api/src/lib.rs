@@ -76,9 +76,7 @@ impl AppState {
 
     /// Sets the limits, CORS, caching and readiness settings.
     pub fn with_config(mut self, config: ApiConfig) -> Self {
-        self.limiter = config
-            .rate_limit
-            .map(|limit| Arc::new(layers::Limiter::new(limit)));
+        self.limiter = config.rate_limit.map(|limit| Arc::new(layers::Limiter::new(limit)));
         self.config = Arc::new(config);
         self
     }
@@ -90,11 +88,7 @@ pub fn app(state: AppState) -> Router {
     use axum::middleware::{from_fn, from_fn_with_state};
     let trace = TraceLayer::new_for_http()
         .make_span_with(|request: &Request<_>| {
-            let id = request
-                .headers()
-                .get(layers::REQUEST_ID)
-                .and_then(|value| value.to_str().ok())
-                .unwrap_or("");
+            let id = request.headers().get(layers::REQUEST_ID).and_then(|value| value.to_str().ok()).unwrap_or("");
             tracing::info_span!("request", id, method = %request.method(), uri = %request.uri())
         })
         .on_response(DefaultOnResponse::new().level(Level::INFO));
@@ -124,15 +118,12 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let local: SocketAddr = listener.local_addr()?;
     tracing::info!(%local, "API listening");
-    axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        shutdown.await;
-        tracing::info!("shutting down: draining requests in flight");
-    })
-    .await
+    axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: draining requests in flight");
+        })
+        .await
 }
 
 #[cfg(test)]
@@ -161,11 +152,13 @@ mod tests {
         .execute(pool)
         .await
         .unwrap();
-        sqlx::query("INSERT INTO indexer_cursors (chain_id, contract, next_block, head_block) VALUES (31337, $1, 15, 14)")
-            .bind(vec![0xAAu8; 20])
-            .execute(pool)
-            .await
-            .unwrap();
+        sqlx::query(
+            "INSERT INTO indexer_cursors (chain_id, contract, next_block, head_block) VALUES (31337, $1, 15, 14)",
+        )
+        .bind(vec![0xAAu8; 20])
+        .execute(pool)
+        .await
+        .unwrap();
     }
 
     #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
@@ -187,19 +180,9 @@ mod tests {
     #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
     async fn chain_filter_applies(pool: PgPool) {
         seed_version(&pool).await;
-        let (status, _) = call(
-            pool.clone(),
-            "GET",
-            &format!("/v1/model-versions/{VERSION}?chain_id=1"),
-        )
-        .await;
+        let (status, _) = call(pool.clone(), "GET", &format!("/v1/model-versions/{VERSION}?chain_id=1")).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
-        let (status, body) = call(
-            pool,
-            "GET",
-            &format!("/v1/model-versions/{VERSION}?chain_id=abc"),
-        )
-        .await;
+        let (status, body) = call(pool, "GET", &format!("/v1/model-versions/{VERSION}?chain_id=abc")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(body["error"]["code"], "invalid_query");
     }
@@ -215,16 +198,10 @@ mod tests {
         assert_eq!(status, StatusCode::OK);
         let (status, _) = call(pool.clone(), "GET", &format!("{uri}?min_confirmations=6")).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
-        sqlx::query("UPDATE indexer_cursors SET finalized_block = 10")
-            .execute(&pool)
-            .await
-            .unwrap();
+        sqlx::query("UPDATE indexer_cursors SET finalized_block = 10").execute(&pool).await.unwrap();
         let (_, body) = call(pool.clone(), "GET", &uri).await;
         assert_eq!(body["chain"]["finality"], "finalized");
-        sqlx::query("UPDATE indexer_cursors SET head_block = 9, finalized_block = 8")
-            .execute(&pool)
-            .await
-            .unwrap();
+        sqlx::query("UPDATE indexer_cursors SET head_block = 9, finalized_block = 8").execute(&pool).await.unwrap();
         let (_, body) = call(pool, "GET", &uri).await;
         assert_eq!(body["chain"]["finality"], "pending");
     }
@@ -232,53 +209,19 @@ mod tests {
     #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
     async fn every_failure_is_a_json_error(pool: PgPool) {
         let cases = [
-            (
-                "GET",
-                "/v1/model-versions/0x12",
-                StatusCode::BAD_REQUEST,
-                "invalid_hash",
-            ),
-            (
-                "GET",
-                &format!("/v1/model-versions/0x{}", "g".repeat(64)),
-                StatusCode::BAD_REQUEST,
-                "invalid_hash",
-            ),
-            (
-                "GET",
-                &format!("/v1/model-versions/0x{}", "0".repeat(64)),
-                StatusCode::NOT_FOUND,
-                "not_found",
-            ),
-            (
-                "GET",
-                "/v1/publishers/0x1234",
-                StatusCode::BAD_REQUEST,
-                "invalid_address",
-            ),
-            (
-                "GET",
-                &format!("/v1/publishers/0x{}", "a".repeat(40)),
-                StatusCode::NOT_FOUND,
-                "not_found",
-            ),
-            (
-                "POST",
-                "/v1/status",
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-            ),
+            ("GET", "/v1/model-versions/0x12", StatusCode::BAD_REQUEST, "invalid_hash"),
+            ("GET", &format!("/v1/model-versions/0x{}", "g".repeat(64)), StatusCode::BAD_REQUEST, "invalid_hash"),
+            ("GET", &format!("/v1/model-versions/0x{}", "0".repeat(64)), StatusCode::NOT_FOUND, "not_found"),
+            ("GET", "/v1/publishers/0x1234", StatusCode::BAD_REQUEST, "invalid_address"),
+            ("GET", &format!("/v1/publishers/0x{}", "a".repeat(40)), StatusCode::NOT_FOUND, "not_found"),
+            ("POST", "/v1/status", StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ("GET", "/v2/nothing", StatusCode::NOT_FOUND, "not_found"),
         ];
         for (method, uri, expected, code) in cases {
             let (status, body) = call(pool.clone(), method, uri).await;
             assert_eq!(status, expected, "{method} {uri}");
             assert_eq!(body["error"]["code"], code, "{method} {uri}");
-            assert!(
-                body["error"]["message"]
-                    .as_str()
-                    .is_some_and(|m| !m.is_empty())
-            );
+            assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
         }
     }
 
@@ -323,7 +266,8 @@ mod tests {
         let etag = headers[header::ETAG].clone();
         assert!(etag.to_str().unwrap().starts_with('"'));
         // The same answer: 304 without a body.
-        let conditional = get(&uri).header(header::IF_NONE_MATCH, etag.clone()).body(axum::body::Body::empty()).unwrap();
+        let conditional =
+            get(&uri).header(header::IF_NONE_MATCH, etag.clone()).body(axum::body::Body::empty()).unwrap();
         let (status, headers, body) = raw(pool.clone(), ApiConfig::default(), conditional).await;
         assert_eq!(status, StatusCode::NOT_MODIFIED);
         assert_eq!(headers[header::ETAG], etag);
@@ -331,7 +275,8 @@ mod tests {
         // Finalized: cacheable for the settled max age; the answer changed, so the old tag no longer matches.
         sqlx::query("UPDATE indexer_cursors SET finalized_block = 12").execute(&pool).await.unwrap();
         let config = ApiConfig { settled_max_age_secs: 120, ..ApiConfig::default() };
-        let conditional = get(&uri).header(header::IF_NONE_MATCH, etag.clone()).body(axum::body::Body::empty()).unwrap();
+        let conditional =
+            get(&uri).header(header::IF_NONE_MATCH, etag.clone()).body(axum::body::Body::empty()).unwrap();
         let (status, headers, _) = raw(pool.clone(), config, conditional).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(headers[header::CACHE_CONTROL], "public, max-age=120");
@@ -349,7 +294,8 @@ mod tests {
 
     #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
     async fn request_ids_are_set_or_echoed(pool: PgPool) {
-        let (_, headers, _) = raw(pool.clone(), ApiConfig::default(), get("/healthz").body(axum::body::Body::empty()).unwrap()).await;
+        let (_, headers, _) =
+            raw(pool.clone(), ApiConfig::default(), get("/healthz").body(axum::body::Body::empty()).unwrap()).await;
         let id = headers[layers::REQUEST_ID].to_str().unwrap().to_owned();
         assert_eq!(id.len(), 36, "a UUID: {id}");
         let mine = get("/v2/nowhere").header("x-request-id", "trace-me-42").body(axum::body::Body::empty()).unwrap();
@@ -366,7 +312,8 @@ mod tests {
         let mut statuses = Vec::new();
         for _ in 0..5 {
             use tower::ServiceExt;
-            let response = app.clone().oneshot(get("/v1/status").body(axum::body::Body::empty()).unwrap()).await.unwrap();
+            let response =
+                app.clone().oneshot(get("/v1/status").body(axum::body::Body::empty()).unwrap()).await.unwrap();
             statuses.push(response.status());
             if response.status() == StatusCode::TOO_MANY_REQUESTS {
                 assert_eq!(response.headers()[axum::http::header::RETRY_AFTER], "1");
@@ -414,7 +361,8 @@ mod tests {
             app.clone().oneshot(get(uri).body(axum::body::Body::empty()).unwrap()).await.unwrap();
         }
         let response = app.oneshot(get("/metrics").body(axum::body::Body::empty()).unwrap()).await.unwrap();
-        let text = String::from_utf8(axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec()).unwrap();
+        let text =
+            String::from_utf8(axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec()).unwrap();
         for expected in [
             r#"prova_api_http_requests_total{route="/v1/status",method="GET",status="200"} 1"#,
             r#"prova_api_http_requests_total{route="/v1/model-versions/{version_hash}",method="GET",status="400"} 1"#,

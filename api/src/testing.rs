@@ -35,7 +35,8 @@ pub async fn send(
     }
     let response = app(AppState::new(pool)).oneshot(request.body(Body::from(body)).unwrap()).await.unwrap();
     let status = response.status();
-    let is_json = response.headers().get(header::CONTENT_TYPE).is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
+    let is_json =
+        response.headers().get(header::CONTENT_TYPE).is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
     if !is_json {
         // Only `/metrics` answers text; its text is returned as a JSON string.

@@ -44,7 +44,10 @@ async fn main() -> anyhow::Result<()> {
 
     // The same bytes for both measurements.
     let lines: Vec<String> = (0..samples)
-        .map(|i| serde_json::json!({ "model_version": version, "request": text(i, "q"), "response": text(i, "a") }).to_string())
+        .map(|i| {
+            serde_json::json!({ "model_version": version, "request": text(i, "q"), "response": text(i, "a") })
+                .to_string()
+        })
         .collect();
     let records: Vec<Record> = lines.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
 
@@ -58,9 +61,15 @@ async fn main() -> anyhow::Result<()> {
     // The parts on their own, to show where the time goes.
     let t = Instant::now();
     let hashed: Vec<Sample> = tokio::task::block_in_place(|| {
-        records.par_iter().map(|r| Sample::new(r.model_version, r.request.as_bytes(), r.response.as_bytes(), 1)).collect()
+        records
+            .par_iter()
+            .map(|r| Sample::new(r.model_version, r.request.as_bytes(), r.response.as_bytes(), 1))
+            .collect()
     });
-    println!("part: hashing, normalizing and salting alone: {:.0} samples/s", samples as f64 / t.elapsed().as_secs_f64());
+    println!(
+        "part: hashing, normalizing and salting alone: {:.0} samples/s",
+        samples as f64 / t.elapsed().as_secs_f64()
+    );
     let t = Instant::now();
     for chunk in hashed.chunks(8192) {
         insert_samples(&pool, chunk).await?;
@@ -89,7 +98,10 @@ async fn main() -> anyhow::Result<()> {
     }
     assert_eq!(writer.finish().await? as usize, samples);
     let ingest = samples as f64 / t.elapsed().as_secs_f64();
-    println!("ingest (parse, hash, normalize, salt, durable COPY, merkleize): {ingest:.0} samples/s = {:.2} of the keccak limit", ingest / keccak);
+    println!(
+        "ingest (parse, hash, normalize, salt, durable COPY, merkleize): {ingest:.0} samples/s = {:.2} of the keccak limit",
+        ingest / keccak
+    );
 
     // A store of `store_size` leaves with short texts, then a dataset with 100 planted matches.
     let t = Instant::now();
@@ -97,7 +109,14 @@ async fn main() -> anyhow::Result<()> {
     for start in (0..store_size).step_by(50_000) {
         let chunk: Vec<Sample> = (start..(start + 50_000).min(store_size))
             .into_par_iter()
-            .map(|i| Sample::new(version, format!("q{i}").as_bytes(), format!("stored answer {i}").as_bytes(), 1_700_000_000 + i as u64))
+            .map(|i| {
+                Sample::new(
+                    version,
+                    format!("q{i}").as_bytes(),
+                    format!("stored answer {i}").as_bytes(),
+                    1_700_000_000 + i as u64,
+                )
+            })
             .collect();
         insert_samples(&pool, &chunk).await?;
     }
@@ -118,7 +137,10 @@ async fn main() -> anyhow::Result<()> {
     let summary = scan(&pool, Cursor::new(data), |_| Ok(())).await?;
     let secs = t.elapsed().as_secs_f64();
     assert_eq!(summary.matched as usize, planted.len(), "exactly the planted records match");
-    println!("scan: {dataset} records against {store_size} leaves in {secs:.1} s = {:.0} records/min", dataset as f64 / secs * 60.0);
+    println!(
+        "scan: {dataset} records against {store_size} leaves in {secs:.1} s = {:.0} records/min",
+        dataset as f64 / secs * 60.0
+    );
 
     pool.close().await;
     sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&admin).await?;

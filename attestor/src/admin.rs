@@ -27,12 +27,22 @@ pub async fn register_publisher(
 }
 
 /// Authorizes `key` to sign for `publisher`.
-pub async fn add_attestor(admin: &DynProvider, registry: Address, publisher: Address, key: Address) -> Result<TransactionReceipt> {
+pub async fn add_attestor(
+    admin: &DynProvider,
+    registry: Address,
+    publisher: Address,
+    key: Address,
+) -> Result<TransactionReceipt> {
     confirm!(IProvenanceRegistry::new(registry, admin).addAttestor(publisher, key))
 }
 
 /// Revokes `key`: it can sign nothing new.
-pub async fn revoke_attestor(admin: &DynProvider, registry: Address, publisher: Address, key: Address) -> Result<TransactionReceipt> {
+pub async fn revoke_attestor(
+    admin: &DynProvider,
+    registry: Address,
+    publisher: Address,
+    key: Address,
+) -> Result<TransactionReceipt> {
     confirm!(IProvenanceRegistry::new(registry, admin).revokeAttestor(publisher, key))
 }
 
@@ -61,16 +71,30 @@ pub async fn mark_compromised(
 }
 
 /// Nominates `new_admin` (step one of two); zero cancels a pending transfer.
-pub async fn transfer_admin(admin: &DynProvider, registry: Address, publisher: Address, new_admin: Address) -> Result<TransactionReceipt> {
+pub async fn transfer_admin(
+    admin: &DynProvider,
+    registry: Address,
+    publisher: Address,
+    new_admin: Address,
+) -> Result<TransactionReceipt> {
     confirm!(IProvenanceRegistry::new(registry, admin).transferPublisherAdmin(publisher, new_admin))
 }
 
 /// Accepts the admin role (step two, sent by the nominated admin).
-pub async fn accept_admin(new_admin: &DynProvider, registry: Address, publisher: Address) -> Result<TransactionReceipt> {
+pub async fn accept_admin(
+    new_admin: &DynProvider,
+    registry: Address,
+    publisher: Address,
+) -> Result<TransactionReceipt> {
     confirm!(IProvenanceRegistry::new(registry, new_admin).acceptPublisherAdmin(publisher))
 }
 
 /// Revokes a model version with a reason; it stays readable, marked revoked.
-pub async fn revoke_version(admin: &DynProvider, registry: Address, version_hash: B256, reason: &str) -> Result<TransactionReceipt> {
+pub async fn revoke_version(
+    admin: &DynProvider,
+    registry: Address,
+    version_hash: B256,
+    reason: &str,
+) -> Result<TransactionReceipt> {
     confirm!(IProvenanceRegistry::new(registry, admin).revokeModelVersion(version_hash, reason.to_owned()))
 }

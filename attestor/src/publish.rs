@@ -123,7 +123,10 @@ pub async fn publish_model_version(
         .inner
         .logs()
         .iter()
-        .find(|log| log.address() == registry && log.topic0() == Some(&IProvenanceRegistry::ModelVersionRegistered::SIGNATURE_HASH))
+        .find(|log| {
+            log.address() == registry
+                && log.topic0() == Some(&IProvenanceRegistry::ModelVersionRegistered::SIGNATURE_HASH)
+        })
         .ok_or_else(|| Error::Contract("receipt holds no ModelVersionRegistered event".into()))?;
     Ok(Published {
         version_hash: request.version_hash,

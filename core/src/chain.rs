@@ -32,7 +32,9 @@ pub async fn check_registry(provider: &DynProvider, registry: Address, expected_
     if let Some(expected) = expected_chain
         && expected != chain_id
     {
-        return Err(Error::Chain(format!("wrong chain: the RPC endpoint serves chain {chain_id}, expected {expected}")));
+        return Err(Error::Chain(format!(
+            "wrong chain: the RPC endpoint serves chain {chain_id}, expected {expected}"
+        )));
     }
     let code = provider.get_code_at(registry).await.map_err(|e| Error::Chain(format!("cannot read code: {e}")))?;
     if code.is_empty() {
@@ -45,7 +47,8 @@ pub async fn check_registry(provider: &DynProvider, registry: Address, expected_
 pub async fn deploy_registry(provider: &DynProvider) -> Result<(Address, TransactionReceipt)> {
     let tx = alloy::rpc::types::TransactionRequest::default().with_deploy_code(registry_bytecode());
     let receipt = send(provider, tx).await?;
-    let address = receipt.contract_address.ok_or_else(|| Error::Chain("deployment receipt has no contract address".into()))?;
+    let address =
+        receipt.contract_address.ok_or_else(|| Error::Chain("deployment receipt has no contract address".into()))?;
     Ok((address, receipt))
 }
 
@@ -65,7 +68,9 @@ pub async fn deploy_agent_registries(provider: &DynProvider) -> Result<(AgentReg
     use alloy::sol_types::SolValue;
     let deploy = |code: alloy::primitives::Bytes| async move {
         let receipt = send(provider, alloy::rpc::types::TransactionRequest::default().with_deploy_code(code)).await?;
-        let address = receipt.contract_address.ok_or_else(|| Error::Chain("deployment receipt has no contract address".into()))?;
+        let address = receipt
+            .contract_address
+            .ok_or_else(|| Error::Chain("deployment receipt has no contract address".into()))?;
         Ok::<_, Error>((address, receipt.block_number.unwrap_or_default()))
     };
     let (identity, block) = deploy(bindings::identity_bytecode()).await?;

@@ -27,7 +27,10 @@ pub fn find_foundry_tool(tool: &str) -> Result<PathBuf> {
         }
     }
     which(tool).ok_or_else(|| {
-        Error::Tool(format!("{tool} not found: run `npm ci` in the prova checkout, or set PROVA_{}", tool.to_uppercase()))
+        Error::Tool(format!(
+            "{tool} not found: run `npm ci` in the prova checkout, or set PROVA_{}",
+            tool.to_uppercase()
+        ))
     })
 }
 
@@ -104,7 +107,16 @@ impl LocalPostgres {
         let port = self.port.to_string();
         let exists = self.run_output(
             "psql",
-            &["-h", "127.0.0.1", "-p", &port, "-U", "postgres", "-tAc", &format!("SELECT 1 FROM pg_database WHERE datname = '{name}'")],
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                "postgres",
+                "-tAc",
+                &format!("SELECT 1 FROM pg_database WHERE datname = '{name}'"),
+            ],
         )?;
         if exists.trim() != "1" {
             self.run("createdb", &["-h", "127.0.0.1", "-p", &port, "-U", "postgres", name])?;

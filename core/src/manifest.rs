@@ -171,13 +171,7 @@ pub fn hash_dir(root: &Path, options: &HashOptions<'_>) -> Result<Manifest> {
 
 /// Hashes an already listed set of files (see [`list_dir`]).
 pub fn hash_listed(files: Vec<ListedFile>, options: &HashOptions<'_>) -> Result<Manifest> {
-    let work = || {
-        files
-            .par_iter()
-            .with_max_len(1)
-            .map(|file| hash_one(file, options))
-            .collect::<Result<Vec<_>>>()
-    };
+    let work = || files.par_iter().with_max_len(1).map(|file| hash_one(file, options)).collect::<Result<Vec<_>>>();
     let entries = match options.threads {
         Some(n) => rayon::ThreadPoolBuilder::new()
             .num_threads(n.max(1))
@@ -248,9 +242,11 @@ fn list_files(root: &Path, ignore: &[String]) -> Result<Vec<(String, PathBuf)>> 
         return Err(Error::NotADirectory(root.to_path_buf()));
     }
     let canonical_root = root.canonicalize().map_err(|e| Error::io(root, e))?;
-    let walker = walkdir::WalkDir::new(root).follow_links(false).sort_by_file_name().into_iter().filter_entry(|e| {
-        e.depth() == 0 || !ignore.iter().any(|i| e.file_name() == i.as_str())
-    });
+    let walker = walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !ignore.iter().any(|i| e.file_name() == i.as_str()));
     let mut files = Vec::new();
     for entry in walker {
         let entry = entry.map_err(|e| {
@@ -383,7 +379,11 @@ impl AnyManifest {
                     .files
                     .iter()
                     .map(|(path, sha256)| {
-                        sizes.get(&(path.as_str(), *sha256)).map(|&size| ManifestEntry { path: path.clone(), size, sha256: *sha256 })
+                        sizes.get(&(path.as_str(), *sha256)).map(|&size| ManifestEntry {
+                            path: path.clone(),
+                            size,
+                            sha256: *sha256,
+                        })
                     })
                     .collect::<Option<Vec<_>>>()?;
                 version_hash(&entries)
@@ -409,10 +409,7 @@ mod tests {
         write(dir.path(), "abc", b"abc");
         let (size, digest) = sha256_file(&dir.path().join("abc")).unwrap();
         assert_eq!(size, 3);
-        assert_eq!(
-            digest.to_string(),
-            "0xba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(digest.to_string(), "0xba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 
     #[test]
@@ -568,7 +565,9 @@ mod tests {
         let other = tempfile::tempdir().unwrap();
         write(other.path(), "a.bin", b"first, longer");
         let foreign = HashCache::load(cache_path, other.path());
-        assert!(foreign.get("a.bin", &FileStamp::of(&std::fs::metadata(other.path().join("a.bin")).unwrap())).is_none());
+        assert!(
+            foreign.get("a.bin", &FileStamp::of(&std::fs::metadata(other.path().join("a.bin")).unwrap())).is_none()
+        );
     }
 
     #[test]

@@ -83,7 +83,8 @@ pub fn parse(json: &str) -> Result<ModelSigningManifest> {
     let bad = |what: &str| Error::Format(format!("model_signing manifest: {what}"));
     let mut value: Value = serde_json::from_str(json)?;
     if let Some(payload) = value.pointer("/dsseEnvelope/payload").and_then(Value::as_str) {
-        let bytes = base64::engine::general_purpose::STANDARD.decode(payload).map_err(|_| bad("DSSE payload is not base64"))?;
+        let bytes =
+            base64::engine::general_purpose::STANDARD.decode(payload).map_err(|_| bad("DSSE payload is not base64"))?;
         value = serde_json::from_slice(&bytes)?;
     }
     if value["_type"] != STATEMENT_TYPE || value["predicateType"] != PREDICATE_TYPE {
@@ -91,9 +92,13 @@ pub fn parse(json: &str) -> Result<ModelSigningManifest> {
     }
     let serialization = &value["predicate"]["serialization"];
     if serialization["method"] != "files" {
-        return Err(bad(&format!("serialization method {} is not supported (only \"files\")", serialization["method"])));
+        return Err(bad(&format!(
+            "serialization method {} is not supported (only \"files\")",
+            serialization["method"]
+        )));
     }
-    let subject = value["subject"].as_array().filter(|s| s.len() == 1).ok_or_else(|| bad("expected exactly one subject"))?;
+    let subject =
+        value["subject"].as_array().filter(|s| s.len() == 1).ok_or_else(|| bad("expected exactly one subject"))?;
     let model_name = subject[0]["name"].as_str().unwrap_or_default().to_owned();
     let subject_hex = subject[0]["digest"]["sha256"].as_str().ok_or_else(|| bad("subject has no sha256 digest"))?;
     let recorded = parse_hex_digest(subject_hex).ok_or_else(|| bad("subject digest is not 64 hex digits"))?;
@@ -106,7 +111,10 @@ pub fn parse(json: &str) -> Result<ModelSigningManifest> {
             return Err(bad(&format!("resource {name} uses {}, not sha256", resource["algorithm"])));
         }
         check_relative_path(name)?;
-        let digest = resource["digest"].as_str().and_then(parse_hex_digest).ok_or_else(|| bad(&format!("bad digest for {name}")))?;
+        let digest = resource["digest"]
+            .as_str()
+            .and_then(parse_hex_digest)
+            .ok_or_else(|| bad(&format!("bad digest for {name}")))?;
         files.push((name.to_owned(), digest));
     }
     if files.is_empty() {

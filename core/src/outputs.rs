@@ -61,9 +61,11 @@ pub fn normalize(text: &str) -> String {
 /// True when [`normalize`] would return `text` unchanged: already NFC, no leading or trailing whitespace, and
 /// no whitespace other than single spaces. Checking is much cheaper than normalizing.
 fn is_normalized(text: &str) -> bool {
-    let nfc = text.is_ascii() || unicode_normalization::is_nfc_quick(text.chars()) == unicode_normalization::IsNormalized::Yes;
+    let nfc = text.is_ascii()
+        || unicode_normalization::is_nfc_quick(text.chars()) == unicode_normalization::IsNormalized::Yes;
     let bytes = text.as_bytes();
-    let trimmed = !bytes.first().is_some_and(u8::is_ascii_whitespace) && !bytes.last().is_some_and(u8::is_ascii_whitespace);
+    let trimmed =
+        !bytes.first().is_some_and(u8::is_ascii_whitespace) && !bytes.last().is_some_and(u8::is_ascii_whitespace);
     let spaces = !bytes.windows(2).any(|w| w[0] == b' ' && w[1] == b' ')
         && !bytes.iter().any(|b| b.is_ascii_whitespace() && *b != b' ')
         && (text.is_ascii() || !text.chars().any(|c| c.is_whitespace() && !c.is_ascii()));
@@ -246,7 +248,15 @@ pub async fn verify_receipt(
     }
     let leaf = &receipt.leaf;
     let contract_view_agrees = contract
-        .verifyOutput(receipt.root, leaf.version_hash, leaf.request_hash, leaf.response_hash, leaf.timestamp, leaf.salt, receipt.proof.clone())
+        .verifyOutput(
+            receipt.root,
+            leaf.version_hash,
+            leaf.request_hash,
+            leaf.response_hash,
+            leaf.timestamp,
+            leaf.salt,
+            receipt.proof.clone(),
+        )
         .call()
         .await
         .map_err(call)?;
@@ -271,8 +281,16 @@ mod tests {
 
     fn batch(n: usize) -> (Vec<OutputLeaf>, MerkleTree) {
         let version = B256::repeat_byte(1);
-        let leaves: Vec<OutputLeaf> =
-            (0..n).map(|i| OutputLeaf::new(version, format!("q{i}").as_bytes(), format!("a{i}").as_bytes(), 1_700_000_000 + i as u64)).collect();
+        let leaves: Vec<OutputLeaf> = (0..n)
+            .map(|i| {
+                OutputLeaf::new(
+                    version,
+                    format!("q{i}").as_bytes(),
+                    format!("a{i}").as_bytes(),
+                    1_700_000_000 + i as u64,
+                )
+            })
+            .collect();
         let tree = MerkleTree::from_leaf_hashes(leaves.iter().map(OutputLeaf::hash).collect()).unwrap();
         (leaves, tree)
     }
@@ -293,7 +311,8 @@ mod tests {
     #[test]
     fn salts_are_unique_even_for_identical_outputs() {
         let v = B256::repeat_byte(1);
-        let salts: std::collections::HashSet<B256> = (0..10_000).map(|_| OutputLeaf::new(v, b"same", b"same", 1).salt).collect();
+        let salts: std::collections::HashSet<B256> =
+            (0..10_000).map(|_| OutputLeaf::new(v, b"same", b"same", 1).salt).collect();
         assert_eq!(salts.len(), 10_000);
         let a = OutputLeaf::new(v, b"same", b"same", 1);
         let b = OutputLeaf::new(v, b"same", b"same", 1);
@@ -341,7 +360,16 @@ mod tests {
         assert_eq!(normalized_hash(b" a  b "), normalized_hash(b"a b"));
         assert_ne!(normalized_hash(b"a b"), normalized_hash(b"ab"));
         // The fast path agrees with normalizing for texts that are already normal, and only for those.
-        for text in ["plain ascii text", "caf\u{00e9} au lait", "a  b", " lead", "trail ", "tab\there", "x\u{00a0}y", "e\u{0301}"] {
+        for text in [
+            "plain ascii text",
+            "caf\u{00e9} au lait",
+            "a  b",
+            " lead",
+            "trail ",
+            "tab\there",
+            "x\u{00a0}y",
+            "e\u{0301}",
+        ] {
             assert_eq!(is_normalized(text), normalize(text) == text, "{text:?}");
             assert_eq!(normalized_hash(text.as_bytes()), keccak256(normalize(text).as_bytes()), "{text:?}");
         }

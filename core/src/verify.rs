@@ -56,10 +56,16 @@ impl ModelVerdict {
             ));
         };
         if reg.revoked_at != 0 {
-            return Some(format!("version {} was revoked by its publisher at unix time {}", self.version_hash, reg.revoked_at));
+            return Some(format!(
+                "version {} was revoked by its publisher at unix time {}",
+                self.version_hash, reg.revoked_at
+            ));
         }
         if reg.signed_by_compromised_key {
-            return Some(format!("version {} was signed by attestor key {} after it was compromised", self.version_hash, reg.attestor));
+            return Some(format!(
+                "version {} was signed by attestor key {} after it was compromised",
+                self.version_hash, reg.attestor
+            ));
         }
         None
     }

@@ -37,8 +37,12 @@ impl ContractKind {
     pub fn tables(self) -> &'static [&'static str] {
         match self {
             ContractKind::Provenance => PROVENANCE_TABLES,
-            ContractKind::Identity => &["agent_registered", "agent_metadata_set", "agent_uri_updated", "agent_transferred"],
-            ContractKind::Reputation => &["feedback_given", "feedback_revoked", "feedback_response", "feedback_verified"],
+            ContractKind::Identity => {
+                &["agent_registered", "agent_metadata_set", "agent_uri_updated", "agent_transferred"]
+            }
+            ContractKind::Reputation => {
+                &["feedback_given", "feedback_revoked", "feedback_response", "feedback_verified"]
+            }
             ContractKind::Validation => &["validation_requested", "validation_responded"],
         }
     }
@@ -74,11 +78,9 @@ impl FromStr for ContractKind {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .iter()
-            .copied()
-            .find(|kind| kind.to_string() == s)
-            .ok_or_else(|| format!("unknown contract kind {s:?} (expected provenance, identity, reputation or validation)"))
+        Self::ALL.iter().copied().find(|kind| kind.to_string() == s).ok_or_else(|| {
+            format!("unknown contract kind {s:?} (expected provenance, identity, reputation or validation)")
+        })
     }
 }
 
@@ -172,7 +174,9 @@ pub(crate) fn provenance_row(event: Registry) -> Row {
             &["publisher", "previous_admin", "new_admin"],
             vec![V::bytes(e.publisher), V::bytes(e.previousAdmin), V::bytes(e.newAdmin)],
         ),
-        Registry::AttestorAdded(e) => row("attestor_added", &["publisher", "key"], vec![V::bytes(e.publisher), V::bytes(e.key)]),
+        Registry::AttestorAdded(e) => {
+            row("attestor_added", &["publisher", "key"], vec![V::bytes(e.publisher), V::bytes(e.key)])
+        }
         Registry::AttestorRevoked(e) => {
             row("attestor_revoked", &["publisher", "key"], vec![V::bytes(e.publisher), V::bytes(e.key)])
         }
@@ -218,9 +222,11 @@ pub(crate) fn provenance_row(event: Registry) -> Row {
             &["root", "publisher", "reason"],
             vec![V::bytes(e.root), V::bytes(e.publisher), V::text(&e.reason)],
         ),
-        Registry::NonceInvalidated(e) => {
-            row("nonce_invalidated", &["signer", "nonce"], vec![V::bytes(e.signer), V::bytes(e.nonce.to_be_bytes::<32>())])
-        }
+        Registry::NonceInvalidated(e) => row(
+            "nonce_invalidated",
+            &["signer", "nonce"],
+            vec![V::bytes(e.signer), V::bytes(e.nonce.to_be_bytes::<32>())],
+        ),
     }
 }
 

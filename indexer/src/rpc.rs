@@ -88,7 +88,9 @@ impl Fault {
 }
 
 fn is_rate_limit(message: &str) -> bool {
-    ["rate limit", "too many requests", "exceeded its compute units", "request rate"].iter().any(|m| message.contains(m))
+    ["rate limit", "too many requests", "exceeded its compute units", "request rate"]
+        .iter()
+        .any(|m| message.contains(m))
 }
 
 /// Whether a provider's error message says the `eth_getLogs` range or result is too large. Covers the messages of
@@ -127,7 +129,12 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { attempts: 6, timeout: Duration::from_secs(10), base: Duration::from_millis(100), cap: Duration::from_secs(5) }
+        Self {
+            attempts: 6,
+            timeout: Duration::from_secs(10),
+            base: Duration::from_millis(100),
+            cap: Duration::from_secs(5),
+        }
     }
 }
 
@@ -163,9 +170,23 @@ pub struct Fetched {
 
 impl Rpc {
     /// Wraps `provider`; `range` is the first `eth_getLogs` range, which grows up to `max_range`.
-    pub fn new(provider: DynProvider, chain_id: u64, policy: RetryPolicy, metrics: Arc<Metrics>, range: u64, max_range: u64) -> Self {
+    pub fn new(
+        provider: DynProvider,
+        chain_id: u64,
+        policy: RetryPolicy,
+        metrics: Arc<Metrics>,
+        range: u64,
+        max_range: u64,
+    ) -> Self {
         let max_range = max_range.max(1);
-        Self { provider, chain_id, policy, metrics, range: Arc::new(AtomicU64::new(range.clamp(1, max_range))), max_range }
+        Self {
+            provider,
+            chain_id,
+            policy,
+            metrics,
+            range: Arc::new(AtomicU64::new(range.clamp(1, max_range))),
+            max_range,
+        }
     }
 
     /// The provider behind this endpoint.
@@ -194,7 +215,11 @@ impl Rpc {
             };
             self.metrics
                 .rpc_faults
-                .get_or_create(&FaultLabels { chain_id: self.chain_id, method: method.into(), kind: fault.label().into() })
+                .get_or_create(&FaultLabels {
+                    chain_id: self.chain_id,
+                    method: method.into(),
+                    kind: fault.label().into(),
+                })
                 .inc();
             if fault == Fault::RangeLimit {
                 return Err(Error::RangeLimit(message));
@@ -216,11 +241,9 @@ impl Rpc {
 
     /// The latest finalized block, or `head - depth` when the node does not know the `finalized` tag.
     pub async fn finalized(&self, head: u64, depth: u64) -> Result<u64> {
-        let tagged = tokio::time::timeout(
-            self.policy.timeout,
-            self.provider.get_block_by_number(BlockNumberOrTag::Finalized),
-        )
-        .await;
+        let tagged =
+            tokio::time::timeout(self.policy.timeout, self.provider.get_block_by_number(BlockNumberOrTag::Finalized))
+                .await;
         Ok(match tagged {
             Ok(Ok(Some(block))) => block.header.number.min(head),
             _ => head.saturating_sub(depth),
@@ -229,7 +252,11 @@ impl Rpc {
 
     /// The canonical hash and time of block `number`, or `None` past the head.
     pub async fn block(&self, number: u64) -> Result<Option<(B256, u64)>> {
-        let block = self.call("eth_getBlockByNumber", || self.provider.get_block_by_number(BlockNumberOrTag::Number(number)).into_future()).await?;
+        let block = self
+            .call("eth_getBlockByNumber", || {
+                self.provider.get_block_by_number(BlockNumberOrTag::Number(number)).into_future()
+            })
+            .await?;
         Ok(block.map(|b| (b.header.hash, b.header.timestamp)))
     }
 

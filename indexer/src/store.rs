@@ -127,7 +127,13 @@ pub struct Cursor {
 }
 
 /// Reads the cursor, creating it at `start_block` if this contract was never indexed.
-pub async fn load_cursor(pool: &PgPool, chain_id: u64, contract: Address, kind: ContractKind, start_block: u64) -> Result<Cursor> {
+pub async fn load_cursor(
+    pool: &PgPool,
+    chain_id: u64,
+    contract: Address,
+    kind: ContractKind,
+    start_block: u64,
+) -> Result<Cursor> {
     sqlx::query(
         "INSERT INTO indexer_cursors (chain_id, contract, next_block, kind) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
     )
@@ -218,19 +224,19 @@ pub async fn commit_range(
     kept: u64,
 ) -> Result<bool> {
     let mut tx = pool.begin().await?;
-    let current: Option<i64> = sqlx::query_scalar(
-        "SELECT next_block FROM indexer_cursors WHERE chain_id = $1 AND contract = $2 FOR UPDATE",
-    )
-    .bind(to_i64(chain_id)?)
-    .bind(contract.to_vec())
-    .fetch_optional(&mut *tx)
-    .await?;
+    let current: Option<i64> =
+        sqlx::query_scalar("SELECT next_block FROM indexer_cursors WHERE chain_id = $1 AND contract = $2 FOR UPDATE")
+            .bind(to_i64(chain_id)?)
+            .bind(contract.to_vec())
+            .fetch_optional(&mut *tx)
+            .await?;
     if current != Some(to_i64(from)?) {
         tx.rollback().await?;
         return Ok(false);
     }
     insert_events(&mut tx, events).await?;
-    let mut blocks: Vec<(i64, Vec<u8>)> = events.iter().map(|e| (e.meta.block_number as i64, e.meta.block_hash.to_vec())).collect();
+    let mut blocks: Vec<(i64, Vec<u8>)> =
+        events.iter().map(|e| (e.meta.block_number as i64, e.meta.block_hash.to_vec())).collect();
     for (number, hash) in ends {
         blocks.push((to_i64(*number)?, hash.to_vec()));
     }
@@ -254,14 +260,12 @@ pub async fn commit_range(
         .bind(to_i64(to)? - to_i64(kept)?)
         .execute(&mut *tx)
         .await?;
-    sqlx::query(
-        "UPDATE indexer_cursors SET next_block = $3, updated_at = now() WHERE chain_id = $1 AND contract = $2",
-    )
-    .bind(to_i64(chain_id)?)
-    .bind(contract.to_vec())
-    .bind(to_i64(to + 1)?)
-    .execute(&mut *tx)
-    .await?;
+    sqlx::query("UPDATE indexer_cursors SET next_block = $3, updated_at = now() WHERE chain_id = $1 AND contract = $2")
+        .bind(to_i64(chain_id)?)
+        .bind(contract.to_vec())
+        .bind(to_i64(to + 1)?)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(true)
 }
@@ -375,11 +379,16 @@ mod tests {
         assert_eq!(load_cursor(&pool, 31337, REGISTRY, ContractKind::Provenance, 0).await.unwrap().next_block, 10);
         assert_eq!(rows(&pool).await, 1);
         // A writer that still believes the cursor is at 5 (a crashed or duplicate indexer) writes nothing.
-        assert!(!commit_range(&pool, 31337, REGISTRY, 5, 9, &[(9, B256::ZERO)], &[event(7, 0), event(8, 1)], 64).await.unwrap());
+        assert!(
+            !commit_range(&pool, 31337, REGISTRY, 5, 9, &[(9, B256::ZERO)], &[event(7, 0), event(8, 1)], 64)
+                .await
+                .unwrap()
+        );
         assert_eq!(rows(&pool).await, 1);
         assert_eq!(load_cursor(&pool, 31337, REGISTRY, ContractKind::Provenance, 0).await.unwrap().next_block, 10);
         // NUL cannot be stored in TEXT; it is replaced, not dropped or fatal.
-        let uri: String = sqlx::query_scalar("SELECT metadata_uri FROM model_version_registered").fetch_one(&pool).await.unwrap();
+        let uri: String =
+            sqlx::query_scalar("SELECT metadata_uri FROM model_version_registered").fetch_one(&pool).await.unwrap();
         assert_eq!(uri, "ipfs://x\u{FFFD}y");
     }
 

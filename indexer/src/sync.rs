@@ -11,8 +11,8 @@ use alloy::primitives::{Address, B256, keccak256};
 use alloy::providers::DynProvider;
 use alloy::rpc::types::Log;
 use chrono::{DateTime, Utc};
-use futures::stream::{FuturesOrdered, StreamExt};
 use futures::FutureExt;
+use futures::stream::{FuturesOrdered, StreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
 use sqlx::{Connection, PgConnection, PgPool};
 use tracing::{debug, error, info, warn};
@@ -112,10 +112,16 @@ impl Indexer {
     }
 
     /// Connects the pieces, recording into shared `metrics`.
-    pub async fn with_metrics(pool: PgPool, provider: DynProvider, config: IndexerConfig, metrics: Arc<Metrics>) -> Result<Self> {
+    pub async fn with_metrics(
+        pool: PgPool,
+        provider: DynProvider,
+        config: IndexerConfig,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self> {
         let probe = Rpc::new(provider.clone(), 0, config.retry, metrics.clone(), 1, 1);
         let chain_id = probe.call("eth_chainId", || alloy::providers::Provider::get_chain_id(&provider)).await?;
-        let rpc = Rpc::new(provider, chain_id, config.retry, metrics.clone(), config.batch_blocks, config.max_batch_blocks);
+        let rpc =
+            Rpc::new(provider, chain_id, config.retry, metrics.clone(), config.batch_blocks, config.max_batch_blocks);
         let labels = ContractLabels { chain_id, contract: format!("{:#x}", config.contract) };
         Ok(Self { pool, rpc, chain_id, config, metrics, labels, linked: Arc::default() })
     }
@@ -137,7 +143,14 @@ impl Indexer {
         loop {
             let head = self.rpc.head().await?;
             let finalized = self.rpc.finalized(head, self.config.finality_depth).await?;
-            store::load_cursor(&self.pool, self.chain_id, self.config.contract, self.config.kind, self.config.start_block).await?;
+            store::load_cursor(
+                &self.pool,
+                self.chain_id,
+                self.config.contract,
+                self.config.kind,
+                self.config.start_block,
+            )
+            .await?;
             self.link_identity_registry().await?;
             report.reorged += self.undo_reorg().await?;
             store::record_head(&self.pool, self.chain_id, self.config.contract, head, finalized).await?;
@@ -164,11 +177,15 @@ impl Indexer {
         let identity = match self.config.kind {
             ContractKind::Reputation => {
                 let registry = IReputationRegistry::new(contract, provider);
-                self.rpc.call("eth_call", || async { registry.getIdentityRegistry().call().await.map_err(contract_error) }).await?
+                self.rpc
+                    .call("eth_call", || async { registry.getIdentityRegistry().call().await.map_err(contract_error) })
+                    .await?
             }
             _ => {
                 let registry = IValidationRegistry::new(contract, provider);
-                self.rpc.call("eth_call", || async { registry.getIdentityRegistry().call().await.map_err(contract_error) }).await?
+                self.rpc
+                    .call("eth_call", || async { registry.getIdentityRegistry().call().await.map_err(contract_error) })
+                    .await?
             }
         };
         store::record_link(&self.pool, self.chain_id, contract, identity).await?;
@@ -180,7 +197,10 @@ impl Indexer {
     /// another writer moved the cursor).
     async fn pass(&self, head: u64, report: &mut SyncReport) -> Result<bool> {
         let contract = self.config.contract;
-        let mut next = store::load_cursor(&self.pool, self.chain_id, contract, self.config.kind, self.config.start_block).await?.next_block;
+        let mut next =
+            store::load_cursor(&self.pool, self.chain_id, contract, self.config.kind, self.config.start_block)
+                .await?
+                .next_block;
         let progress = self.progress_bar(next, head);
         let started = Instant::now();
         let mut inflight = FuturesOrdered::new();
@@ -265,9 +285,17 @@ impl Indexer {
             }
         }
         let events: Vec<IndexedEvent> = batch.into_iter().flat_map(|(_, events)| events).collect();
-        let committed =
-            store::commit_range(&self.pool, self.chain_id, self.config.contract, from, to, &ends, &events, self.config.kept_blocks)
-                .await?;
+        let committed = store::commit_range(
+            &self.pool,
+            self.chain_id,
+            self.config.contract,
+            from,
+            to,
+            &ends,
+            &events,
+            self.config.kept_blocks,
+        )
+        .await?;
         if !committed {
             warn!(chain_id = self.chain_id, from, "cursor moved by another writer; reloading");
             return Ok(false);
@@ -279,7 +307,10 @@ impl Indexer {
             *by_table.entry(event.row.table).or_default() += 1;
         }
         for (table, count) in by_table {
-            self.metrics.events.get_or_create(&EventLabels { chain_id: self.chain_id, event: table.into() }).inc_by(count);
+            self.metrics
+                .events
+                .get_or_create(&EventLabels { chain_id: self.chain_id, event: table.into() })
+                .inc_by(count);
         }
         self.metrics.commits.get_or_create(&self.labels).inc();
         self.metrics.indexed.get_or_create(&self.labels).set(to as i64);
@@ -303,8 +334,10 @@ impl Indexer {
         let bar = ProgressBar::new(head + 1);
         bar.set_position(next);
         bar.set_style(
-            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} block {pos}/{len} ({per_sec}, ETA {eta}) {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} block {pos}/{len} ({per_sec}, ETA {eta}) {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         bar.reset_eta();
         Some(bar)
@@ -325,11 +358,10 @@ impl Indexer {
                 (Some(time), _) => *time,
                 (None, Some(ts)) => unix(ts),
                 (None, None) => {
-                    let (_, ts) = self
-                        .rpc
-                        .block(block_number)
-                        .await?
-                        .ok_or_else(|| Error::rpc("eth_getBlockByNumber", format!("block {block_number} not found")))?;
+                    let (_, ts) =
+                        self.rpc.block(block_number).await?.ok_or_else(|| {
+                            Error::rpc("eth_getBlockByNumber", format!("block {block_number} not found"))
+                        })?;
                     unix(ts)
                 }
             };
@@ -403,12 +435,14 @@ impl Indexer {
     /// A connection holding the write lock, or `None` if another instance holds it.
     async fn try_lock(&self) -> Result<Option<PgConnection>> {
         let mut conn = self.pool.acquire().await?.detach();
-        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)").bind(self.lock_key()).fetch_one(&mut conn).await?;
+        let locked: bool =
+            sqlx::query_scalar("SELECT pg_try_advisory_lock($1)").bind(self.lock_key()).fetch_one(&mut conn).await?;
         if !locked {
             conn.close().await.ok();
             return Ok(None);
         }
-        store::load_cursor(&self.pool, self.chain_id, self.config.contract, self.config.kind, self.config.start_block).await?;
+        store::load_cursor(&self.pool, self.chain_id, self.config.contract, self.config.kind, self.config.start_block)
+            .await?;
         store::record_writer(&self.pool, self.chain_id, self.config.contract, &self.config.instance).await?;
         Ok(Some(conn))
     }
@@ -479,7 +513,9 @@ impl Indexer {
                         failures += 1;
                         let pause = backoff(self.config.poll_interval, Duration::from_secs(30), failures);
                         warn!(chain_id = self.chain_id, %error, retry_in_ms = pause.as_millis() as u64, "indexing failed; retrying");
-                        store::record_fault(&self.pool, self.chain_id, self.config.contract, Some(&error.to_string())).await.ok();
+                        store::record_fault(&self.pool, self.chain_id, self.config.contract, Some(&error.to_string()))
+                            .await
+                            .ok();
                         pause
                     }
                 };

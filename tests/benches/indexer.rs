@@ -36,9 +36,10 @@ fn env_u64(name: &str, default: u64) -> u64 {
 
 fn flood_bytecode() -> anyhow::Result<alloy::primitives::Bytes> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../contracts/out/EventFlood.sol/EventFlood.json");
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).map_err(|e| {
-        anyhow::anyhow!("{path}: {e} (run `forge build` first; scripts/bench-indexer.sh does)")
-    })?)?;
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("{path}: {e} (run `forge build` first; scripts/bench-indexer.sh does)"))?,
+    )?;
     Ok(json["bytecode"]["object"].as_str().unwrap_or_default().parse()?)
 }
 
@@ -68,7 +69,13 @@ async fn fill(stack: &Stack, events: u64) -> anyhow::Result<u64> {
 }
 
 /// A bare client: `eth_getLogs` alone over `from..=head`, in ranges of `range` blocks, sequentially.
-async fn bare_get_logs(provider: &DynProvider, registry: Address, from: u64, head: u64, range: u64) -> anyhow::Result<(usize, f64)> {
+async fn bare_get_logs(
+    provider: &DynProvider,
+    registry: Address,
+    from: u64,
+    head: u64,
+    range: u64,
+) -> anyhow::Result<(usize, f64)> {
     let started = Instant::now();
     let mut logs = 0;
     let mut start = from;
@@ -162,7 +169,13 @@ async fn latency(samples: usize, ws: bool) -> anyhow::Result<()> {
     };
     let indexer = Indexer::new(stack.pool.clone(), prova_core::chain::connect(&stack.rpc_url)?, config).await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(async move { indexer.run(async { stopped.await.ok(); }).await });
+    let running = tokio::spawn(async move {
+        indexer
+            .run(async {
+                stopped.await.ok();
+            })
+            .await
+    });
     let api = stack.serve_api().await?;
 
     // When a client first saw each block (polled every 5 ms).
@@ -187,7 +200,8 @@ async fn latency(samples: usize, ws: bool) -> anyhow::Result<()> {
         let sender = prova_core::chain::connect_with_signer(&stack.rpc_url, stack.admin_key.clone())?;
         let registry = stack.registry;
         let attestor = attestor.clone();
-        let publishing = tokio::spawn(async move { publish_model_version(&sender, registry, &attestor, &request(version)).await });
+        let publishing =
+            tokio::spawn(async move { publish_model_version(&sender, registry, &attestor, &request(version)).await });
         let url = format!("{api}/v1/model-versions/{version}");
         let visible = loop {
             if http.get(&url).send().await?.status().is_success() {

@@ -187,7 +187,8 @@ pub async fn load_versions(pool: &PgPool, hashes: &[B256], scope: &Scope) -> Res
     if hashes.is_empty() {
         return Ok(HashMap::new());
     }
-    let sql = LOAD_VERSIONS.replace("{KEY}", if hashes.len() == 1 { "r.version_hash = $1" } else { "r.version_hash = ANY($1)" });
+    let sql = LOAD_VERSIONS
+        .replace("{KEY}", if hashes.len() == 1 { "r.version_hash = $1" } else { "r.version_hash = ANY($1)" });
     let query = sqlx::query_as::<_, Row>(&sql);
     let query = match hashes {
         [one] => query.bind(one.to_vec()),

@@ -65,19 +65,13 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Ready>> {
         Ok(Ok(cursors)) => cursors,
         Ok(Err(error)) => return Err(ApiError::NotReady(format!("database: {error}"))),
         Err(_) => {
-            return Err(ApiError::NotReady(
-                "database did not answer within 2 s".into(),
-            ));
+            return Err(ApiError::NotReady("database did not answer within 2 s".into()));
         }
     };
     let limits = state.config.readiness;
     let mut max_lag = 0;
     for cursor in &cursors {
-        let name = format!(
-            "chain {} contract 0x{}",
-            cursor.chain_id,
-            alloy::hex::encode(&cursor.contract)
-        );
+        let name = format!("chain {} contract 0x{}", cursor.chain_id, alloy::hex::encode(&cursor.contract));
         let lag = cursor.lag.unwrap_or(0).max(0) as u64;
         if lag > limits.max_lag_blocks {
             return Err(ApiError::NotReady(format!(
@@ -95,11 +89,7 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Ready>> {
         }
         max_lag = max_lag.max(lag);
     }
-    Ok(Json(Ready {
-        status: "ready",
-        contracts: cursors.len(),
-        max_lag_blocks: max_lag,
-    }))
+    Ok(Json(Ready { status: "ready", contracts: cursors.len(), max_lag_blocks: max_lag }))
 }
 
 /// Prometheus metrics: requests by route, method and status, latency histograms, requests in flight, and
@@ -112,11 +102,5 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Ready>> {
         content_type = "application/openmetrics-text")),
 )]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        state.metrics.encode(),
-    )
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics.encode())
 }

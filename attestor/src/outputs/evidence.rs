@@ -161,7 +161,11 @@ pub async fn scan(
             receipt: maker.receipt(pool, sample_id).await?,
         };
         summary.matched += 1;
-        if kind == 0 { summary.exact += 1 } else { summary.normalized += 1 }
+        if kind == 0 {
+            summary.exact += 1
+        } else {
+            summary.normalized += 1
+        }
         *summary.by_version.entry(version).or_default() += 1;
         let day = chrono_day(timestamp);
         *summary.by_day.entry(day).or_default() += 1;
@@ -182,7 +186,8 @@ async fn copy_chunk(conn: &mut sqlx::PgConnection, chunk: String) -> Result<()> 
 
 /// `YYYY-MM-DD` (UTC) of a unix time.
 fn chrono_day(timestamp: u64) -> String {
-    chrono::DateTime::from_timestamp(timestamp as i64, 0).map_or_else(|| "invalid".into(), |t| t.format("%Y-%m-%d").to_string())
+    chrono::DateTime::from_timestamp(timestamp as i64, 0)
+        .map_or_else(|| "invalid".into(), |t| t.format("%Y-%m-%d").to_string())
 }
 
 #[cfg(test)]

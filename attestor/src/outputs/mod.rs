@@ -192,8 +192,15 @@ impl Submitter {
         let raw = envelope.encoded_2718();
         let tx_hash = *envelope.tx_hash();
         // Stored before it is broadcast: after a crash it is found again, or re-broadcast byte for byte.
-        store::mark_submitted(&self.pool, batch.id, message.nonce.into(), signature.as_bytes().as_slice(), &raw, tx_hash)
-            .await?;
+        store::mark_submitted(
+            &self.pool,
+            batch.id,
+            message.nonce.into(),
+            signature.as_bytes().as_slice(),
+            &raw,
+            tx_hash,
+        )
+        .await?;
         info!(batch = batch.id, tx = %tx_hash, leaves = batch.leaf_count, "submitting batch");
         if let Err(e) = self.provider.send_raw_transaction(&raw).await {
             warn!(batch = batch.id, error = %e, "broadcast failed; will check again");
@@ -275,7 +282,9 @@ impl Submitter {
             .from_block(batch.anchoredBlock)
             .to_block(batch.anchoredBlock);
         let logs = self.provider.get_logs(&filter).await.map_err(Self::rpc)?;
-        let log = logs.first().ok_or_else(|| Error::Contract(format!("root {root} is anchored but its event was not found")))?;
+        let log = logs
+            .first()
+            .ok_or_else(|| Error::Contract(format!("root {root} is anchored but its event was not found")))?;
         Ok(Some(Landing {
             chain_id: self.chain_id,
             registry: self.registry,

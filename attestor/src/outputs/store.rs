@@ -47,7 +47,8 @@ pub async fn insert_samples(pool: &PgPool, samples: &[Sample]) -> Result<()> {
     data.extend_from_slice(&0i32.to_be_bytes());
     for s in samples {
         let l = &s.leaf;
-        let timestamp = i64::try_from(l.timestamp).map_err(|_| Error::Input(format!("timestamp {} too large", l.timestamp)))?;
+        let timestamp =
+            i64::try_from(l.timestamp).map_err(|_| Error::Input(format!("timestamp {} too large", l.timestamp)))?;
         data.extend_from_slice(&7i16.to_be_bytes());
         push_field(&mut data, l.version_hash.as_slice());
         push_field(&mut data, l.request_hash.as_slice());
@@ -273,7 +274,14 @@ pub async fn batch_of_sample(pool: &PgPool, sample_id: i64) -> Result<Option<Bat
 }
 
 /// Records the signed transaction before it is broadcast (sealed -> submitted).
-pub async fn mark_submitted(pool: &PgPool, id: i64, nonce: B256, signature: &[u8], raw_tx: &[u8], tx_hash: B256) -> Result<()> {
+pub async fn mark_submitted(
+    pool: &PgPool,
+    id: i64,
+    nonce: B256,
+    signature: &[u8],
+    raw_tx: &[u8],
+    tx_hash: B256,
+) -> Result<()> {
     sqlx::query(
         "UPDATE attestor_batches SET state = 'submitted', nonce = $2, signature = $3, raw_tx = $4, tx_hash = $5,
            submitted_at = now() WHERE id = $1 AND state = 'sealed'",
@@ -339,11 +347,13 @@ pub async fn mark_uploaded(pool: &PgPool, id: i64) -> Result<()> {
 
 /// Sample ids whose exact request and response hashes match, newest first.
 pub async fn find_samples(pool: &PgPool, request_hash: B256, response_hash: B256) -> Result<Vec<i64>> {
-    Ok(sqlx::query_scalar("SELECT id FROM attestor_samples WHERE response_hash = $1 AND request_hash = $2 ORDER BY id DESC")
-        .bind(response_hash.to_vec())
-        .bind(request_hash.to_vec())
-        .fetch_all(pool)
-        .await?)
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM attestor_samples WHERE response_hash = $1 AND request_hash = $2 ORDER BY id DESC",
+    )
+    .bind(response_hash.to_vec())
+    .bind(request_hash.to_vec())
+    .fetch_all(pool)
+    .await?)
 }
 
 /// Stores chunks of samples in the background, so that hashing the next chunk overlaps Postgres' COPY of this one.
@@ -429,7 +439,8 @@ mod tests {
         // Old enough (age 0): the rest is sealed too.
         let rest = seal_due(&pool, SealPolicy { max_leaves: 4, max_age_secs: 0 }).await.unwrap();
         assert_eq!(rest.iter().map(|b| b.leaf_count).collect::<Vec<_>>(), [2]);
-        let leaves: Vec<OutputLeaf> = batch_leaves(&pool, &rest[0]).await.unwrap().into_iter().map(|(_, l)| l).collect();
+        let leaves: Vec<OutputLeaf> =
+            batch_leaves(&pool, &rest[0]).await.unwrap().into_iter().map(|(_, l)| l).collect();
         assert_eq!(root_of(&leaves), rest[0].root());
         assert!(seal_due(&pool, SealPolicy { max_leaves: 4, max_age_secs: 0 }).await.unwrap().is_empty());
     }

@@ -208,11 +208,10 @@ impl DevArgs {
         if let Some(url) = &self.rpc_url {
             return Ok((None, url.clone()));
         }
-        let anvil = Anvil::at(find_foundry_tool("anvil")?)
-            .port(self.anvil_port)
-            .chain_id(31337)
-            .try_spawn()
-            .with_context(|| format!("cannot start anvil on port {} (pass --anvil-port to choose another)", self.anvil_port))?;
+        let anvil =
+            Anvil::at(find_foundry_tool("anvil")?).port(self.anvil_port).chain_id(31337).try_spawn().with_context(
+                || format!("cannot start anvil on port {} (pass --anvil-port to choose another)", self.anvil_port),
+            )?;
         let url = anvil.endpoint();
         Ok((Some(anvil), url))
     }
@@ -243,7 +242,8 @@ impl DevArgs {
         let pool = prova_indexer::connect_db(database_url, 4).await?;
         let version = demo.base.version_hash;
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
-        let text = |i: usize| (format!("Demo question {i}: what is {i} squared?"), format!("{i} squared is {}.", i * i));
+        let text =
+            |i: usize| (format!("Demo question {i}: what is {i} squared?"), format!("{i} squared is {}.", i * i));
         let samples: Vec<Sample> =
             (0..64).map(|i| Sample::new(version, text(i).0.as_bytes(), text(i).1.as_bytes(), now)).collect();
         store::insert_samples(&pool, &samples).await?;
@@ -269,7 +269,10 @@ impl DevArgs {
             store::mark_uploaded(&pool, batch.id).await?;
         }
         let (request, response) = text(7);
-        let id = *store::find_samples(&pool, keccak256(&request), keccak256(&response)).await?.first().expect("stored above");
+        let id = *store::find_samples(&pool, keccak256(&request), keccak256(&response))
+            .await?
+            .first()
+            .expect("stored above");
         let receipt = ReceiptMaker::default().receipt(&pool, id).await?.expect("the batch was just confirmed");
         let out = DemoOutputs {
             receipt: self.data_dir.join("demo-receipt.json"),
@@ -284,10 +287,16 @@ impl DevArgs {
     }
 
     /// Registers the demo publisher and key and publishes the demo versions.
-    async fn publish_demo(&self, admin: &alloy::providers::DynProvider, registry: alloy::primitives::Address) -> anyhow::Result<Demo> {
-        let publisher = admin::register_publisher(admin, registry, "Demo Lab", "https://example.org/demo-lab.json").await?;
+    async fn publish_demo(
+        &self,
+        admin: &alloy::providers::DynProvider,
+        registry: alloy::primitives::Address,
+    ) -> anyhow::Result<Demo> {
+        let publisher =
+            admin::register_publisher(admin, registry, "Demo Lab", "https://example.org/demo-lab.json").await?;
         let publisher = publisher.from;
-        let (keystore, attestor) = new_keystore(&self.data_dir.join("keys"), DEMO_KEYSTORE_PASSWORD, Some("attestor.json"))?;
+        let (keystore, attestor) =
+            new_keystore(&self.data_dir.join("keys"), DEMO_KEYSTORE_PASSWORD, Some("attestor.json"))?;
         admin::add_attestor(admin, registry, publisher, attestor.address()).await?;
         // Fund the attestor so `prova model publish --keystore ...` works as printed; the demo itself is relayed.
         let funding = alloy::rpc::types::TransactionRequest::default()
@@ -464,7 +473,11 @@ fn print_banner(b: &Banner<'_>) {
     println!("  postgres   {}", b.database_url);
     println!("  api        {}", b.api_url);
     println!("  publisher  Demo Lab {}", d.base.publisher);
-    println!("  attestor   {} (keystore {}, password in {KEYSTORE_PASSWORD_ENV})", d.base.attestor, d.keystore.display());
+    println!(
+        "  attestor   {} (keystore {}, password in {KEYSTORE_PASSWORD_ENV})",
+        d.base.attestor,
+        d.keystore.display()
+    );
     println!("  versions   base {} (tx {})", d.base.version_hash, d.base.tx_hash);
     println!("             fine-tune {} (parent: base)", d.finetune.version_hash);
     let a = b.agents;
@@ -492,7 +505,10 @@ fn print_banner(b: &Banner<'_>) {
     println!("  curl -s {}/v1/status", b.api_url);
     println!("  curl -s {}/v1/agents/{}/{}", b.api_url, b.chain_id, a.good);
     println!("  curl -s '{}/v1/agents?sort=reputation&algorithm=mean'    # the Sybil ring wins", b.api_url);
-    println!("  curl -s '{}/v1/agents?sort=reputation&algorithm=trust'   # seeded trust: the good agent wins", b.api_url);
+    println!(
+        "  curl -s '{}/v1/agents?sort=reputation&algorithm=trust'   # seeded trust: the good agent wins",
+        b.api_url
+    );
     println!("  {prova} verify model {} --rpc {} --registry {}", d.base_dir.display(), b.rpc_url, b.registry);
     println!(
         "  {prova} verify output {} --request {} --response {} --rpc {}",

@@ -62,9 +62,11 @@ impl HashingArgs {
         let bar = if terminal {
             let bar = ProgressBar::new(total);
             bar.set_style(
-                ProgressStyle::with_template("{spinner} hashing {bytes}/{total_bytes} [{bar:30}] {binary_bytes_per_sec} eta {eta}")
-                    .expect("valid template")
-                    .progress_chars("=> "),
+                ProgressStyle::with_template(
+                    "{spinner} hashing {bytes}/{total_bytes} [{bar:30}] {binary_bytes_per_sec} eta {eta}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
             );
             bar
         } else {

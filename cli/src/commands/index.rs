@@ -107,7 +107,8 @@ impl IndexArgs {
     fn chains(&self) -> anyhow::Result<Vec<ChainConfig>> {
         if let Some(path) = &self.config {
             let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-            let file: ConfigFile = toml::from_str(&text).with_context(|| format!("{} is not a valid indexer config", path.display()))?;
+            let file: ConfigFile =
+                toml::from_str(&text).with_context(|| format!("{} is not a valid indexer config", path.display()))?;
             anyhow::ensure!(!file.chain.is_empty(), "{} lists no [[chain]]", path.display());
             return Ok(file.chain);
         }
@@ -118,14 +119,24 @@ impl IndexArgs {
             (self.validation_registry, ContractKind::Validation),
         ]
         .into_iter()
-        .filter_map(|(address, kind)| address.map(|address| ContractConfig { address, kind, start_block: self.start_block }))
+        .filter_map(|(address, kind)| {
+            address.map(|address| ContractConfig { address, kind, start_block: self.start_block })
+        })
         .collect();
-        let Some(rpc) = &self.rpc_url else { anyhow::bail!("give --rpc and at least one contract (--registry, ...), or --config") };
+        let Some(rpc) = &self.rpc_url else {
+            anyhow::bail!("give --rpc and at least one contract (--registry, ...), or --config")
+        };
         anyhow::ensure!(
             !contract.is_empty(),
             "nothing to index: give --registry, --identity-registry, --reputation-registry or --validation-registry (or --config)"
         );
-        Ok(vec![ChainConfig { rpc: rpc.clone(), ws: self.ws_url.clone(), chain_id: None, finality_depth: None, contract }])
+        Ok(vec![ChainConfig {
+            rpc: rpc.clone(),
+            ws: self.ws_url.clone(),
+            chain_id: None,
+            finality_depth: None,
+            contract,
+        }])
     }
 
     /// Runs the command.
@@ -148,7 +159,10 @@ impl IndexArgs {
                     concurrency: self.concurrency,
                     poll_interval: Duration::from_millis(self.poll_ms),
                     finality_depth: chain.finality_depth.unwrap_or(self.finality_depth),
-                    retry: RetryPolicy { timeout: Duration::from_millis(self.rpc_timeout_ms), ..RetryPolicy::default() },
+                    retry: RetryPolicy {
+                        timeout: Duration::from_millis(self.rpc_timeout_ms),
+                        ..RetryPolicy::default()
+                    },
                     progress: true,
                     ws_url: chain.ws.clone(),
                     ..IndexerConfig::new(contract.address)
@@ -186,12 +200,16 @@ impl IndexArgs {
 
 /// Serves `GET /metrics` in the Prometheus text format, in the background.
 async fn serve_metrics(listen: SocketAddr, metrics: Arc<Metrics>) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen} for metrics"))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen} for metrics"))?;
     let app = axum::Router::new().route(
         "/metrics",
         axum::routing::get(move || {
             let metrics = metrics.clone();
-            async move { ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], metrics.encode()) }
+            async move {
+                ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], metrics.encode())
+            }
         }),
     );
     tracing::info!(%listen, "serving metrics at /metrics");

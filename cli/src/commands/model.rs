@@ -181,9 +181,13 @@ impl ModelCommand {
             Self::Publish(args) => publish(args).await,
             Self::Revoke(args) => {
                 let (provider, _) = args.admin.connect().await?;
-                let receipt =
-                    prova_attestor::admin::revoke_version(&provider, args.admin.chain.registry, args.version_hash, &args.reason)
-                        .await?;
+                let receipt = prova_attestor::admin::revoke_version(
+                    &provider,
+                    args.admin.chain.registry,
+                    args.version_hash,
+                    &args.reason,
+                )
+                .await?;
                 println!("revoked       {}", args.version_hash);
                 super::publisher::print_receipt(&receipt);
                 Ok(ExitCode::SUCCESS)
@@ -217,7 +221,12 @@ impl ModelCommand {
             Self::UploadManifest(args) => {
                 let manifest = args.hashing.hash(&args.dir)?;
                 super::api_client::upload_manifest(&args.api, &manifest, Duration::from_secs(30)).await?;
-                println!("uploaded manifest of {} ({} files) to {}", manifest.version_hash, manifest.files.len(), args.api);
+                println!(
+                    "uploaded manifest of {} ({} files) to {}",
+                    manifest.version_hash,
+                    manifest.files.len(),
+                    args.api
+                );
                 Ok(ExitCode::SUCCESS)
             }
         }

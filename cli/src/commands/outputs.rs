@@ -209,8 +209,8 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
                 continue;
             }
             read += 1;
-            let record: Record =
-                serde_json::from_str(&line).with_context(|| format!("{name}:{}: not a {{model_version, request, response}} record", n + 1))?;
+            let record: Record = serde_json::from_str(&line)
+                .with_context(|| format!("{name}:{}: not a {{model_version, request, response}} record", n + 1))?;
             if sampler.keep(record.model_version) {
                 chunk.push(record);
             }
@@ -223,12 +223,19 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
     writer.send(to_samples(&chunk)).await?;
     let stored = writer.finish().await?;
     let secs = started.elapsed().as_secs_f64();
-    eprintln!("read {read} records, stored {stored} samples in {secs:.2} s ({:.0} samples/s), all durable", stored as f64 / secs.max(1e-9));
+    eprintln!(
+        "read {read} records, stored {stored} samples in {secs:.2} s ({:.0} samples/s), all durable",
+        stored as f64 / secs.max(1e-9)
+    );
     Ok(ExitCode::SUCCESS)
 }
 
 /// Seals, anchors and uploads until `shutdown` (or once).
-async fn publish_loop(args: &PublishArgs, pool: sqlx::PgPool, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+async fn publish_loop(
+    args: &PublishArgs,
+    pool: sqlx::PgPool,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
     let attestor = args.key.load()?;
     let relayer = match std::env::var(super::model::RELAYER_KEY_ENV) {
         Ok(hex) => prova_core::signer::parse_private_key(&hex, super::model::RELAYER_KEY_ENV)?,
@@ -244,7 +251,10 @@ async fn publish_loop(args: &PublishArgs, pool: sqlx::PgPool, shutdown: impl std
         registry: args.chain.registry,
         chain_id,
         confirmations: args.confirmations,
-        batch_uri_base: args.api.as_ref().map_or_else(String::new, |api| format!("{}/v1/output-batches/", api.trim_end_matches('/'))),
+        batch_uri_base: args
+            .api
+            .as_ref()
+            .map_or_else(String::new, |api| format!("{}/v1/output-batches/", api.trim_end_matches('/'))),
         wait: Duration::from_secs(30),
     };
     let policy = SealPolicy { max_leaves: args.max_leaves, max_age_secs: if args.flush { 0 } else { args.max_age } };
@@ -311,13 +321,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
         .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
         .with_state(state);
-    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
     tracing::info!(listen = %args.listen, "outputs sidecar listening");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let server = tokio::spawn(axum::serve(listener, app).with_graceful_shutdown(stopped(stop_rx.clone())).into_future());
+    let server =
+        tokio::spawn(axum::serve(listener, app).with_graceful_shutdown(stopped(stop_rx.clone())).into_future());
     let publisher = {
         let stop = stopped(stop_rx);
         async move { publish_loop(&args.publish, pool, stop).await }
@@ -333,14 +346,25 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 
 /// `POST /v1/samples`: one record or `{ "samples": [records] }`. Answers only after the kept samples are durable.
 async fn post_samples(State(state): State<Sidecar>, body: axum::body::Bytes) -> (StatusCode, Json<Value>) {
-    let error = |code: StatusCode, message: String| (code, Json(json!({ "error": { "code": "invalid_body", "message": message } })));
+    let error = |code: StatusCode, message: String| {
+        (code, Json(json!({ "error": { "code": "invalid_body", "message": message } })))
+    };
     let value: Value = match serde_json::from_slice(&body) {
         Ok(value) => value,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("not JSON: {e}")),
     };
-    let records: Vec<Record> = match value.get("samples").cloned().map_or_else(|| serde_json::from_value(json!([value])), serde_json::from_value) {
+    let records: Vec<Record> = match value
+        .get("samples")
+        .cloned()
+        .map_or_else(|| serde_json::from_value(json!([value])), serde_json::from_value)
+    {
         Ok(records) => records,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("expected {{model_version, request, response, timestamp?}}: {e}")),
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("expected {{model_version, request, response, timestamp?}}: {e}"),
+            );
+        }
     };
     let kept: Vec<Record> = {
         let mut sampler = state.sampler.lock().await;
@@ -358,7 +382,10 @@ async fn post_samples(State(state): State<Sidecar>, body: axum::body::Bytes) -> 
         ),
         Err(e) => {
             tracing::error!(error = %e, "storing samples failed");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": { "code": "unavailable", "message": "could not store the samples; retry" } })))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "error": { "code": "unavailable", "message": "could not store the samples; retry" } })),
+            )
         }
     }
 }
@@ -403,8 +430,10 @@ async fn scan_dataset(args: ScanArgs) -> anyhow::Result<ExitCode> {
         }
         if let (Some(dir), Some(receipt)) = (&args.receipts_dir, &found.receipt) {
             let path = dir.join(format!("record-{}.json", found.record));
-            let text = serde_json::to_string_pretty(receipt).map_err(|e| prova_attestor::Error::Input(e.to_string()))?;
-            std::fs::write(&path, text).map_err(|e| prova_attestor::Error::Input(format!("cannot write {}: {e}", path.display())))?;
+            let text =
+                serde_json::to_string_pretty(receipt).map_err(|e| prova_attestor::Error::Input(e.to_string()))?;
+            std::fs::write(&path, text)
+                .map_err(|e| prova_attestor::Error::Input(format!("cannot write {}: {e}", path.display())))?;
         }
         Ok(())
     })
@@ -422,6 +451,10 @@ async fn scan_dataset(args: ScanArgs) -> anyhow::Result<ExitCode> {
             println!("  day         {day}: {n}");
         }
     }
-    eprintln!("scanned {} records in {secs:.2} s ({:.0} records/min)", summary.records, summary.records as f64 / secs.max(1e-9) * 60.0);
+    eprintln!(
+        "scanned {} records in {secs:.2} s ({:.0} records/min)",
+        summary.records,
+        summary.records as f64 / secs.max(1e-9) * 60.0
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -126,7 +126,8 @@ impl PublisherCommand {
             Self::RotateAttestor { old_key, new_key, admin } => {
                 let (p, publisher) = admin.connect().await?;
                 println!("publisher     {publisher}\nattestor      {new_key} replaces {old_key}");
-                let (added, revoked) = admin::rotate_attestor(&p, admin.chain.registry, publisher, old_key, new_key).await?;
+                let (added, revoked) =
+                    admin::rotate_attestor(&p, admin.chain.registry, publisher, old_key, new_key).await?;
                 vec![added, revoked]
             }
             Self::CompromiseAttestor { key, since, admin } => {

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Args;
 use axum::http::HeaderValue;
+use clap::Args;
 use prova_api::{ApiConfig, AppState, RateLimit, Readiness};
 use prova_core::args::DatabaseArgs;
 
@@ -88,9 +88,15 @@ impl ServeArgs {
     pub async fn run(self) -> anyhow::Result<ExitCode> {
         let config = self.api.config()?;
         let pool = prova_indexer::connect_db(&self.db.database_url, self.db.db_max_connections).await?;
-        let listener =
-            tokio::net::TcpListener::bind(self.listen).await.with_context(|| format!("cannot listen on {}", self.listen))?;
-        prova_api::serve(listener, AppState::new(pool).with_trust_seeds(self.trust_seeds).with_config(config), crate::shutdown_signal()).await?;
+        let listener = tokio::net::TcpListener::bind(self.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", self.listen))?;
+        prova_api::serve(
+            listener,
+            AppState::new(pool).with_trust_seeds(self.trust_seeds).with_config(config),
+            crate::shutdown_signal(),
+        )
+        .await?;
         Ok(ExitCode::SUCCESS)
     }
 }

@@ -56,15 +56,17 @@ pub struct VerifyOutputArgs {
 impl VerifyOutputArgs {
     async fn run(self) -> anyhow::Result<ExitCode> {
         use anyhow::Context;
-        let text = std::fs::read_to_string(&self.receipt).with_context(|| format!("cannot read {}", self.receipt.display()))?;
-        let receipt: prova_core::outputs::Receipt =
-            serde_json::from_str(&text).with_context(|| format!("{} is not a prova output receipt", self.receipt.display()))?;
+        let text = std::fs::read_to_string(&self.receipt)
+            .with_context(|| format!("cannot read {}", self.receipt.display()))?;
+        let receipt: prova_core::outputs::Receipt = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a prova output receipt", self.receipt.display()))?;
         let read = |p: &Option<PathBuf>| -> anyhow::Result<Option<Vec<u8>>> {
             p.as_ref().map(|p| std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))).transpose()
         };
         let (request, response) = (read(&self.request)?, read(&self.response)?);
         let provider = prova_core::chain::connect(&self.rpc_url)?;
-        let verdict = prova_core::outputs::verify_receipt(&provider, &receipt, request.as_deref(), response.as_deref()).await?;
+        let verdict =
+            prova_core::outputs::verify_receipt(&provider, &receipt, request.as_deref(), response.as_deref()).await?;
         let leaf = &receipt.leaf;
         if self.json {
             let value = match &verdict {
@@ -74,17 +76,31 @@ impl VerifyOutputArgs {
             println!("{}", serde_json::to_string_pretty(&value)?);
         } else {
             println!("model version {}", leaf.version_hash);
-            println!("request hash  {}{}", leaf.request_hash, if request.is_some() { " (matches the file)" } else { " (file not given)" });
-            println!("response hash {}{}", leaf.response_hash, if response.is_some() { " (matches the file)" } else { " (file not given)" });
+            println!(
+                "request hash  {}{}",
+                leaf.request_hash,
+                if request.is_some() { " (matches the file)" } else { " (file not given)" }
+            );
+            println!(
+                "response hash {}{}",
+                leaf.response_hash,
+                if response.is_some() { " (matches the file)" } else { " (file not given)" }
+            );
             println!("timestamp     {}", leaf.timestamp);
             println!("batch root    {} on chain {}, registry {}", receipt.root, receipt.chain_id, receipt.registry);
             match &verdict {
                 Ok(v) => {
                     println!("publisher     {} ({})", v.publisher_name, v.publisher);
-                    println!("anchored      block {} by attestor {} ({} outputs in the batch)", v.anchored_block, v.attestor, v.leaf_count);
+                    println!(
+                        "anchored      block {} by attestor {} ({} outputs in the batch)",
+                        v.anchored_block, v.attestor, v.leaf_count
+                    );
                     println!("contract view verifyOutput agrees: {}", v.contract_view_agrees);
                     if v.signed_by_compromised_key {
-                        println!("NOT VERIFIED: the batch was anchored by attestor key {} after it was compromised", v.attestor);
+                        println!(
+                            "NOT VERIFIED: the batch was anchored by attestor key {} after it was compromised",
+                            v.attestor
+                        );
                     } else {
                         println!("VERIFIED: this model version produced this response to this request at this time");
                     }
@@ -144,7 +160,8 @@ impl VerifyCommand {
         let provider = prova_core::chain::connect(&args.chain.rpc_url)?;
         let exact = verify_model_version(&provider, args.chain.registry, folder.version_hash, args.chain_id).await?;
         let failure = exact.failure();
-        let (candidates, notes) = if exact.registration.is_none() { args.candidates(&provider, &folder).await? } else { (vec![], vec![]) };
+        let (candidates, notes) =
+            if exact.registration.is_none() { args.candidates(&provider, &folder).await? } else { (vec![], vec![]) };
         let closest = candidates.into_iter().max_by_key(|c| c.diff.unchanged);
 
         if args.json {
@@ -166,7 +183,11 @@ impl VerifyCommand {
 
 impl VerifyModelArgs {
     /// Registered versions to compare with, from `--manifest` and `--api`, each confirmed on-chain.
-    async fn candidates(&self, provider: &DynProvider, folder: &Manifest) -> anyhow::Result<(Vec<Candidate>, Vec<String>)> {
+    async fn candidates(
+        &self,
+        provider: &DynProvider,
+        folder: &Manifest,
+    ) -> anyhow::Result<(Vec<Candidate>, Vec<String>)> {
         let mut candidates = Vec::new();
         let mut notes = Vec::new();
         let mut sources: Vec<(String, String)> = Vec::new();
