@@ -5,11 +5,10 @@
 //! - any `pending` fact: `Cache-Control: no-store`;
 //! - any `confirmed` fact, or no chain fact at all (status, lists of aggregates): `no-cache`, so clients and proxies
 //!   revalidate with the `ETag` every time and get a `304 Not Modified` while nothing changed;
-//! - only `finalized` facts: `public, max-age=<settled max age>` (default 60 s): the events cannot change, but the
-//!   state they feed (a later revocation, a key compromise, a new feedback) still can, and a provenance answer must
-//!   not hide a revocation for long;
-//! - only `finalized` facts, in an answer its handler marks [`Frozen`] (nothing in it can change any more):
-//!   `public, max-age=31536000, immutable`.
+//! - only `finalized` facts: `public, max-age=<settled max age>` (default 60 s, `prova serve --cache-max-age-secs`):
+//!   the events themselves can no longer change, but the state every answer also carries (a later revocation, a
+//!   key compromise, new feedback) still can, and a provenance answer must not hide a revocation for long. An
+//!   operator who accepts that can raise the age as far as a year.
 //!
 //! `confirmations` keeps growing after a fact is finalized; in a cached answer it is a lower bound.
 
@@ -88,11 +87,6 @@ impl Default for Readiness {
         Self { max_lag_blocks: 64, max_head_age: Some(Duration::from_secs(300)) }
     }
 }
-
-/// Marks an answer whose facts, once finalized, can never change: with only finalized facts it is cached as
-/// immutable. Handlers add it as a response extension (`(Extension(Frozen), Json(...))`).
-#[derive(Debug, Clone, Copy)]
-pub struct Frozen;
 
 /// The header carrying each request's id, set by the server unless the client sent one.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -286,7 +280,6 @@ pub async fn cache_headers(State(state): State<AppState>, request: Request, next
     if !cacheable || response.status() != StatusCode::OK {
         return with_cache_control(response, HeaderValue::from_static("no-store"));
     }
-    let frozen = response.extensions().get::<Frozen>().is_some();
     let (mut parts, body) = response.into_parts();
     let bytes = match axum::body::to_bytes(body, usize::MAX).await {
         Ok(bytes) => bytes,
@@ -297,7 +290,7 @@ pub async fn cache_headers(State(state): State<AppState>, request: Request, next
     let digest = keccak256(&bytes);
     let etag =
         HeaderValue::try_from(format!("\"{}\"", alloy::hex::encode(&digest[..16]))).expect("hex is a valid header");
-    let policy = cache_policy(&bytes, frozen, state.config.settled_max_age_secs);
+    let policy = cache_policy(&bytes, state.config.settled_max_age_secs);
     parts.headers.insert(header::ETAG, etag.clone());
     parts.headers.insert(header::CACHE_CONTROL, policy);
     if if_none_match.is_some_and(|value| matches_etag(&value, &etag)) {
@@ -315,14 +308,12 @@ fn with_cache_control(mut response: Response, value: HeaderValue) -> Response {
 }
 
 /// The `Cache-Control` of a JSON answer, from the `finality` of its facts.
-fn cache_policy(body: &[u8], frozen: bool, settled_max_age_secs: u32) -> HeaderValue {
+fn cache_policy(body: &[u8], settled_max_age_secs: u32) -> HeaderValue {
     let has = |finality: &str| contains(body, format!("\"finality\":\"{finality}\"").as_bytes());
     if has("pending") {
         HeaderValue::from_static("no-store")
     } else if has("confirmed") || !has("finalized") {
         HeaderValue::from_static("no-cache")
-    } else if frozen {
-        HeaderValue::from_static("public, max-age=31536000, immutable")
     } else {
         HeaderValue::try_from(format!("public, max-age={settled_max_age_secs}")).expect("a valid header")
     }
