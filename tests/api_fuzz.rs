@@ -7,11 +7,10 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use prova_core::local::free_port;
-use prova_e2e::prova_bin;
+use prova_e2e::spawn_dev;
 use serde_json::Value;
 
 /// Requests the run must reach.
@@ -57,19 +56,7 @@ fn schemathesis(workspace: &Path) -> PathBuf {
 async fn api_answers_conform_to_its_openapi_document() -> anyhow::Result<()> {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let schemathesis = schemathesis(workspace);
-    let data = tempfile::Builder::new().prefix("prova-api-fuzz").tempdir()?;
-    let listen = format!("127.0.0.1:{}", free_port()?);
-    let mut child = Command::new(prova_bin())
-        .args(["dev", "--data-dir", data.path().to_str().unwrap(), "--listen", &listen])
-        .args(["--anvil-port", &free_port()?.to_string(), "--pg-port", &free_port()?.to_string()])
-        .env_remove("DATABASE_URL")
-        .env_remove("PROVA_RPC_URL")
-        .env_remove("PROVA_PRIVATE_KEY")
-        .env("RUST_LOG", "warn")
-        .current_dir(workspace)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()?;
+    let (mut child, _data, listen) = spawn_dev("prova-api-fuzz")?;
     let stdout = child.stdout.take().unwrap();
     let _dev = Dev(child);
 

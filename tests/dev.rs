@@ -4,29 +4,16 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use prova_core::local::free_port;
-use prova_e2e::prova_bin;
+use prova_e2e::spawn_dev;
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn dev_stack_prints_commands_that_work_and_stops_cleanly() -> anyhow::Result<()> {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let data = tempfile::Builder::new().prefix("prova-dev-test").tempdir()?;
-    let listen = format!("127.0.0.1:{}", free_port()?);
-    let mut child = Command::new(prova_bin())
-        .args(["dev", "--data-dir", data.path().to_str().unwrap(), "--listen", &listen])
-        .args(["--anvil-port", &free_port()?.to_string(), "--pg-port", &free_port()?.to_string()])
-        .env_remove("DATABASE_URL")
-        .env_remove("PROVA_RPC_URL")
-        .env_remove("PROVA_PRIVATE_KEY")
-        .env("RUST_LOG", "warn")
-        .current_dir(workspace)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()?;
+    let (mut child, data, _listen) = spawn_dev("prova-dev-test")?;
 
     // Read the banner up to the blank line that ends the "Try:" block.
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();

@@ -4,8 +4,7 @@
 //! chain's; a wrong chain, a dead RPC endpoint and a dead API are errors (exit 2), not verdicts.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 use alloy::node_bindings::Anvil;
@@ -13,7 +12,7 @@ use alloy::primitives::{Address, B256, U256};
 use alloy::signers::local::PrivateKeySigner;
 use prova_core::agents::{self, Account, FeedbackInput};
 use prova_core::local::{find_foundry_tool, free_port};
-use prova_e2e::{prova_bin, stderr, stdout};
+use prova_e2e::{prova_bin, spawn_dev, stderr, stdout};
 use serde_json::Value;
 
 /// Lowercase `0x` hex, as the API and the report write hashes and addresses.
@@ -74,20 +73,7 @@ fn banner_field(banner: &str, line: &str, label: &str) -> String {
 
 impl Dev {
     fn start() -> anyhow::Result<Self> {
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        let data = tempfile::Builder::new().prefix("prova-verify-api").tempdir()?;
-        let listen = format!("127.0.0.1:{}", free_port()?);
-        let mut child = Command::new(prova_bin())
-            .args(["dev", "--data-dir", data.path().to_str().unwrap(), "--listen", &listen])
-            .args(["--anvil-port", &free_port()?.to_string(), "--pg-port", &free_port()?.to_string()])
-            .env_remove("DATABASE_URL")
-            .env_remove("PROVA_RPC_URL")
-            .env_remove("PROVA_PRIVATE_KEY")
-            .env("RUST_LOG", "warn")
-            .current_dir(workspace)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()?;
+        let (mut child, data, _listen) = spawn_dev("prova-verify-api")?;
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let mut banner = Vec::new();
         while let Some(line) = lines.next().transpose()? {

@@ -19,7 +19,7 @@ use crate::AppState;
 use crate::error::{ApiError, Result};
 use crate::extract::{ApiPath, ApiQuery, parse_hash};
 use crate::routes::docs::{BadRequest, NotFound};
-use crate::routes::page::{ChainListQuery as ListQuery, Listed, Page, big, trim};
+use crate::routes::page::{ChainListQuery as ListQuery, HasPointer, Page, big, list_events};
 use crate::views::{ChainPointer, PointerRow, address, hash, optional_hash};
 
 /// The model-version routes.
@@ -273,34 +273,16 @@ async fn list_model_versions(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<ModelVersion>>> {
-    let (limit, after, publisher) = query.check()?;
-    let mut rows: Vec<Listed> = sqlx::query_as(
-        "SELECT r.version_hash AS key, r.chain_id, r.contract, r.block_number, r.log_index
-         FROM model_version_registered r
-         LEFT JOIN indexer_cursors c ON c.chain_id = r.chain_id AND c.contract = r.contract
-         WHERE ($1::BIGINT IS NULL OR r.chain_id = $1) AND ($2::BYTEA IS NULL OR r.publisher = $2)
-           AND ($3::BIGINT IS NULL OR COALESCE(c.head_block, r.block_number) - r.block_number + 1 >= $3)
-           AND ($4::BIGINT IS NULL OR (r.chain_id, r.block_number, r.log_index) > ($4, $5, $6))
-         ORDER BY r.chain_id, r.block_number, r.log_index
-         LIMIT $7",
-    )
-    .bind(query.chain_id.map(big))
-    .bind(publisher.map(|p| p.to_vec()))
-    .bind(query.min_confirmations.map(big))
-    .bind(after.map(|[chain, _, _]| chain))
-    .bind(after.map_or(0, |[_, block, _]| block))
-    .bind(after.map_or(0, |[_, _, log]| log))
-    .bind(i64::from(limit) + 1)
-    .fetch_all(&state.pool)
+    let pool = &state.pool;
+    let page = list_events(pool, &query, "model_version_registered", "version_hash", |keys, scope| async move {
+        load_versions(pool, &keys, &scope).await
+    })
     .await?;
-    let more = trim(&mut rows, limit);
-    let next_cursor = if more { rows.last().map(Listed::cursor) } else { None };
-    let mut versions = HashMap::new();
-    for (scope, hashes) in Listed::by_registry(&rows, query.min_confirmations)? {
-        for (version_hash, version) in load_versions(&state.pool, &hashes, &scope).await? {
-            versions.insert((version.chain.chain_id, version.chain.contract, version_hash), version);
-        }
+    Ok(Json(page))
+}
+
+impl HasPointer for ModelVersion {
+    fn pointer(&self) -> &ChainPointer {
+        &self.chain
     }
-    let items = rows.iter().filter_map(|row| versions.remove(&row.registry_key().ok()?)).collect();
-    Ok(Json(Page { items, next_cursor }))
 }

@@ -23,7 +23,7 @@ use crate::error::{ApiError, Result};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, parse_hash};
 use crate::routes::docs::{BadRequest, NotFound, PayloadTooLarge, Unprocessable, UnsupportedMediaType};
 use crate::routes::model_versions::{ChainFilter, Revocation, Scope};
-use crate::routes::page::{ChainListQuery as ListQuery, Listed, Page, big, trim};
+use crate::routes::page::{ChainListQuery as ListQuery, HasPointer, Page, list_events};
 use crate::views::{ChainPointer, PointerRow, address, hash};
 use crate::{AppState, MAX_OUTPUT_BATCH_BODY_BYTES};
 
@@ -184,36 +184,18 @@ async fn list_batches(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<OutputBatch>>> {
-    let (limit, after, publisher) = query.check()?;
-    let mut rows: Vec<Listed> = sqlx::query_as(
-        "SELECT a.root AS key, a.chain_id, a.contract, a.block_number, a.log_index
-         FROM outputs_attested a
-         LEFT JOIN indexer_cursors c ON c.chain_id = a.chain_id AND c.contract = a.contract
-         WHERE ($1::BIGINT IS NULL OR a.chain_id = $1) AND ($2::BYTEA IS NULL OR a.publisher = $2)
-           AND ($3::BIGINT IS NULL OR COALESCE(c.head_block, a.block_number) - a.block_number + 1 >= $3)
-           AND ($4::BIGINT IS NULL OR (a.chain_id, a.block_number, a.log_index) > ($4, $5, $6))
-         ORDER BY a.chain_id, a.block_number, a.log_index
-         LIMIT $7",
-    )
-    .bind(query.chain_id.map(big))
-    .bind(publisher.map(|p| p.to_vec()))
-    .bind(query.min_confirmations.map(big))
-    .bind(after.map(|[chain, _, _]| chain))
-    .bind(after.map_or(0, |[_, block, _]| block))
-    .bind(after.map_or(0, |[_, _, log]| log))
-    .bind(i64::from(limit) + 1)
-    .fetch_all(&state.pool)
+    let pool = &state.pool;
+    let page = list_events(pool, &query, "outputs_attested", "root", |keys, scope| async move {
+        load_batches(pool, &keys, &scope).await
+    })
     .await?;
-    let more = trim(&mut rows, limit);
-    let next_cursor = if more { rows.last().map(Listed::cursor) } else { None };
-    let mut batches = HashMap::new();
-    for (scope, roots) in Listed::by_registry(&rows, query.min_confirmations)? {
-        for (root, batch) in load_batches(&state.pool, &roots, &scope).await? {
-            batches.insert((batch.chain.chain_id, batch.chain.contract, root), batch);
-        }
+    Ok(Json(page))
+}
+
+impl HasPointer for OutputBatch {
+    fn pointer(&self) -> &ChainPointer {
+        &self.chain
     }
-    let items = rows.iter().filter_map(|row| batches.remove(&row.registry_key().ok()?)).collect();
-    Ok(Json(Page { items, next_cursor }))
 }
 
 /// An anchored output batch: its anchoring event, whether its leaves are uploaded here, and its revocation.

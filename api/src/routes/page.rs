@@ -3,15 +3,17 @@
 //!
 //! A cursor is the opaque hex encoding of the last item's sort key; it is only meaningful to the route that gave it.
 
+use std::collections::HashMap;
+
 use alloy::primitives::{Address, B256};
 use serde::{Deserialize, Serialize};
-use sqlx::FromRow;
+use sqlx::{FromRow, PgPool};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, Result};
 use crate::extract::parse_address;
 use crate::routes::model_versions::Scope;
-use crate::views::{address, hash};
+use crate::views::{ChainPointer, address, hash};
 
 /// Items per page unless `?limit=` says otherwise (every list route but the output lookup).
 pub const DEFAULT_LIMIT: u32 = 50;
@@ -180,6 +182,61 @@ impl Listed {
         }
         Ok(groups)
     }
+}
+
+/// One page of a registry event list (`GET /v1/model-versions`, `GET /v1/output-batches`): the events of `table`,
+/// keyed by `key_column` (a hash), in `(chain_id, block_number, log_index)` order within `query`'s filters, each
+/// rendered by `load` within exactly its own chain and registry, as the single-item route renders it.
+pub async fn list_events<T, Load, Fut>(
+    pool: &PgPool,
+    query: &ChainListQuery,
+    table: &str,
+    key_column: &str,
+    load: Load,
+) -> Result<Page<T>>
+where
+    T: HasPointer,
+    Load: Fn(Vec<B256>, Scope) -> Fut,
+    Fut: Future<Output = Result<HashMap<B256, T>>>,
+{
+    let (limit, after, publisher) = query.check()?;
+    let sql = format!(
+        "SELECT e.{key_column} AS key, e.chain_id, e.contract, e.block_number, e.log_index
+         FROM {table} e
+         LEFT JOIN indexer_cursors c ON c.chain_id = e.chain_id AND c.contract = e.contract
+         WHERE ($1::BIGINT IS NULL OR e.chain_id = $1) AND ($2::BYTEA IS NULL OR e.publisher = $2)
+           AND ($3::BIGINT IS NULL OR COALESCE(c.head_block, e.block_number) - e.block_number + 1 >= $3)
+           AND ($4::BIGINT IS NULL OR (e.chain_id, e.block_number, e.log_index) > ($4, $5, $6))
+         ORDER BY e.chain_id, e.block_number, e.log_index
+         LIMIT $7"
+    );
+    let mut rows: Vec<Listed> = sqlx::query_as(&sql)
+        .bind(query.chain_id.map(big))
+        .bind(publisher.map(|p| p.to_vec()))
+        .bind(query.min_confirmations.map(big))
+        .bind(after.map(|[chain, _, _]| chain))
+        .bind(after.map_or(0, |[_, block, _]| block))
+        .bind(after.map_or(0, |[_, _, log]| log))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(pool)
+        .await?;
+    let more = trim(&mut rows, limit);
+    let next_cursor = if more { rows.last().map(Listed::cursor) } else { None };
+    let mut found = HashMap::new();
+    for (scope, keys) in Listed::by_registry(&rows, query.min_confirmations)? {
+        for (key, item) in load(keys, scope).await? {
+            let pointer = item.pointer();
+            found.insert((pointer.chain_id, pointer.contract, key), item);
+        }
+    }
+    let items = rows.iter().filter_map(|row| found.remove(&row.registry_key().ok()?)).collect();
+    Ok(Page { items, next_cursor })
+}
+
+/// A listed fact, with the chain pointer of its event.
+pub trait HasPointer {
+    /// Where the fact's event is.
+    fn pointer(&self) -> &ChainPointer;
 }
 
 #[cfg(test)]
