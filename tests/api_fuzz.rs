@@ -88,7 +88,7 @@ async fn api_answers_conform_to_its_openapi_document() -> anyhow::Result<()> {
         .args(["run", &format!("{api}/openapi.json")])
         .args(["--checks", CHECKS])
         .args(["--phases", "examples,coverage,fuzzing"])
-        .args(["--max-examples", MAX_EXAMPLES, "--seed", SEED])
+        .args(["--max-examples", MAX_EXAMPLES, "--seed", &std::env::var("PROVA_FUZZ_SEED").unwrap_or(SEED.to_owned())])
         // One worker: with several, Hypothesis can trip over CPython's AST recursion check and report a runtime
         // error that is not the API's.
         .args(["--workers", "1", "--request-timeout", "10", "--output-truncate", "false"])

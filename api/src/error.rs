@@ -113,6 +113,16 @@ impl From<sqlx::Error> for ApiError {
             tracing::warn!(%error, "database unavailable");
             return Self::Unavailable;
         }
+        // Class 22, data exceptions: a value from the request Postgres cannot take (a NUL character in text, a
+        // number out of range). The request is at fault, not the server.
+        if let sqlx::Error::Database(db) = &error
+            && db.code().is_some_and(|code| code.starts_with("22"))
+        {
+            return Self::bad_request(
+                "invalid_input",
+                format!("a value in the request is not acceptable: {}", db.message()),
+            );
+        }
         Self::Internal(error.to_string())
     }
 }

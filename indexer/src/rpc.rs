@@ -153,6 +153,37 @@ pub struct Rpc {
     metrics: Arc<Metrics>,
     range: Arc<AtomicU64>,
     max_range: u64,
+    finality: Arc<std::sync::Mutex<Finality>>,
+}
+
+/// What the node's `finalized` tag told so far, so that one failed call does not move the finalized block.
+#[derive(Debug, Default)]
+struct Finality {
+    /// The node has answered the tag at least once.
+    tagged: bool,
+    /// The last finalized block given out.
+    last: u64,
+}
+
+impl Finality {
+    /// The finalized block after the tag answered `block` (`None`: an error, no such block, or no answer).
+    ///
+    /// A node that has answered the tag is trusted alone: a failed call keeps the last block, and the block never
+    /// moves back (but for its first answer, which replaces the depth-based guess). A node that never has answered
+    /// gets `head - depth`.
+    fn next(&mut self, block: Option<u64>, head: u64, depth: u64) -> u64 {
+        match block {
+            // The first answer replaces the depth-based guess, even downwards.
+            Some(number) if !self.tagged => {
+                self.tagged = true;
+                self.last = number.min(head);
+            }
+            Some(number) => self.last = self.last.max(number.min(head)),
+            None if self.tagged => {}
+            None => self.last = head.saturating_sub(depth),
+        }
+        self.last
+    }
 }
 
 /// Logs fetched for `from..=to`, with the hash of block `to` they were read against.
@@ -186,6 +217,7 @@ impl Rpc {
             metrics,
             range: Arc::new(AtomicU64::new(range.clamp(1, max_range))),
             max_range,
+            finality: Default::default(),
         }
     }
 
@@ -239,15 +271,17 @@ impl Rpc {
         self.call("eth_blockNumber", || self.provider.get_block_number()).await
     }
 
-    /// The latest finalized block, or `head - depth` when the node does not know the `finalized` tag.
+    /// The latest finalized block by the node's `finalized` tag, or `head - depth` for a node that has never
+    /// answered it (see [`Finality::next`]).
     pub async fn finalized(&self, head: u64, depth: u64) -> Result<u64> {
         let tagged =
             tokio::time::timeout(self.policy.timeout, self.provider.get_block_by_number(BlockNumberOrTag::Finalized))
                 .await;
-        Ok(match tagged {
-            Ok(Ok(Some(block))) => block.header.number.min(head),
-            _ => head.saturating_sub(depth),
-        })
+        let block = match tagged {
+            Ok(Ok(Some(block))) => Some(block.header.number),
+            _ => None,
+        };
+        Ok(self.finality.lock().expect("finality lock").next(block, head, depth))
     }
 
     /// The canonical hash and time of block `number`, or `None` past the head.
@@ -333,6 +367,19 @@ mod tests {
         }
         assert!(!is_range_limit("execution reverted"));
         assert!(!is_range_limit("header not found"));
+    }
+
+    #[test]
+    fn a_failed_finalized_call_keeps_the_tagged_block() {
+        let mut finality = Finality::default();
+        // No tag yet: the configured depth.
+        assert_eq!(finality.next(None, 100, 64), 36);
+        // The tag answers: it alone counts from now on (replacing the guess), and never moves back.
+        assert_eq!(finality.next(Some(20), 100, 64), 20);
+        assert_eq!(finality.next(Some(50), 110, 64), 50);
+        assert_eq!(finality.next(None, 200, 64), 50, "a failed call does not fall back to head - depth");
+        assert_eq!(finality.next(Some(40), 200, 64), 50);
+        assert_eq!(finality.next(Some(500), 210, 64), 210, "never past the head");
     }
 
     #[test]
