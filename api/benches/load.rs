@@ -158,7 +158,8 @@ async fn run() -> anyhow::Result<()> {
     // The access log, as `prova serve --log-json` writes it, into a sink.
     tracing_subscriber::fmt().json().with_env_filter("info,sqlx=warn").with_writer(std::io::sink).init();
 
-    let (pool, database_url) = bench_database(DATABASE, 64).await?;
+    // `prova serve`'s default pool size (`--db-max-connections 16`): 64 HTTP connections share 16 database ones.
+    let (pool, database_url) = bench_database(DATABASE, 16).await?;
     seed_versions(&pool, versions).await?;
     seed(&pool, 100_000).await?;
     let hashes: Vec<String> = sqlx::query_scalar::<_, Vec<u8>>("SELECT version_hash FROM model_version_registered")

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 mod common;
 
 use alloy::primitives::Address;
+use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use prova_api::{AppState, app};
@@ -65,10 +66,11 @@ async fn index_more(pool: &PgPool, round: i64, n: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn call(state: &AppState, uri: &str) -> Duration {
+/// Times one request to `app` (built beforehand, as a server builds it once).
+async fn call(app: Router, uri: &str) -> Duration {
     let started = Instant::now();
     let request = Request::builder().uri(uri).body(Body::empty()).unwrap();
-    let response = app(state.clone()).oneshot(request).await.unwrap();
+    let response = app.oneshot(request).await.unwrap();
     let status = response.status();
     let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
     let elapsed = started.elapsed();
@@ -136,16 +138,16 @@ async fn run() -> anyhow::Result<()> {
         let mut agent_cold = Vec::new();
         let mut board_cold = Vec::new();
         for i in 0..cold {
-            agent_cold.push(call(&state(), &agent_uri(i as i64 * 97 % AGENTS, algorithm)).await);
-            board_cold.push(call(&state(), &board_uri(algorithm)).await);
+            agent_cold.push(call(app(state()), &agent_uri(i as i64 * 97 % AGENTS, algorithm)).await);
+            board_cold.push(call(app(state()), &board_uri(algorithm)).await);
         }
-        let shared = state();
-        call(&shared, &board_uri(algorithm)).await;
+        let shared = app(state());
+        call(shared.clone(), &board_uri(algorithm)).await;
         let mut agent_warm = Vec::new();
         let mut board_warm = Vec::new();
         for i in 0..warm {
-            agent_warm.push(call(&shared, &agent_uri(i as i64 * 7 % AGENTS, algorithm)).await);
-            board_warm.push(call(&shared, &board_uri(algorithm)).await);
+            agent_warm.push(call(shared.clone(), &agent_uri(i as i64 * 7 % AGENTS, algorithm)).await);
+            board_warm.push(call(shared.clone(), &board_uri(algorithm)).await);
         }
         rows.push(Row { what: format!("{algorithm}: agent | cold"), samples: agent_cold });
         rows.push(Row { what: format!("{algorithm}: agent | warm"), samples: agent_warm });
@@ -155,14 +157,15 @@ async fn run() -> anyhow::Result<()> {
 
     // New events: each round indexes 10 entries and moves the cursor; the next request brings the set up to date.
     for algorithm in Algorithm::ALL {
-        let shared = state();
-        call(&shared, &agent_uri(1, algorithm)).await;
+        let shared_state = state();
+        let shared = app(shared_state.clone());
+        call(shared.clone(), &agent_uri(1, algorithm)).await;
         let mut delta = Vec::new();
         for round in 0..cold as i64 {
             index_more(&pool, round + 1 + algorithm as i64 * 1000, 10).await?;
-            delta.push(call(&shared, &agent_uri(round % AGENTS, algorithm)).await);
+            delta.push(call(shared.clone(), &agent_uri(round % AGENTS, algorithm)).await);
         }
-        let stats = shared.reputation.stats();
+        let stats = shared_state.reputation.stats();
         assert_eq!(stats.full_loads, 1, "{stats:?}");
         rows.push(Row { what: format!("{algorithm}: agent | delta (+10 entries)"), samples: delta });
     }

@@ -135,7 +135,7 @@ pub async fn drop_bench_database(pool: PgPool, name: &str) -> anyhow::Result<()>
     if std::env::var("PROVA_BENCH_KEEP").as_deref() != Ok("1") {
         let url = std::env::var("DATABASE_URL")?;
         let admin = PgPoolOptions::new().max_connections(1).connect(&url).await?;
-        admin.execute(format!("DROP DATABASE IF EXISTS {name}").as_str()).await?;
+        admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await?;
     }
     Ok(())
 }
