@@ -203,6 +203,33 @@ impl Fact {
     }
 
     /// [`Fact::log`], decoded as `E`; a log of another event is a difference in `{prefix}chain.event`.
+    /// Checks the API's `revocation` (null or an object with a chain pointer) against the contract's `revokedAt`
+    /// (0: not revoked); for a revocation the API shows, checks its event at its pointer and returns it, for the
+    /// caller to compare its fields.
+    async fn revocation<E: SolEvent>(
+        &mut self,
+        chain: &ChainReader,
+        revocation: &Value,
+        revoked_at: u64,
+        pin: Option<Address>,
+    ) -> anyhow::Result<Option<E>> {
+        match (revocation.is_null(), revoked_at) {
+            (true, 0) => Ok(None),
+            (true, at) => {
+                self.differ("revocation", revocation, format!("revoked at {}", Json(Time(at))));
+                Ok(None)
+            }
+            (false, 0) => {
+                self.differ("revocation", revocation, "null (not revoked)");
+                Ok(None)
+            }
+            (false, _) => {
+                let revoked = self.event::<E>(chain, "revocation.", &revocation["chain"], pin).await?;
+                Ok(revoked.map(|(event, _)| event))
+            }
+        }
+    }
+
     async fn event<E: SolEvent>(
         &mut self,
         chain: &ChainReader,
@@ -612,25 +639,17 @@ impl Audit {
         }
         let stored = view(registry.getModelVersion(e.versionHash).call().await, "getModelVersion")?;
         if let Some(stored) = f.answer("revocation", &v["revocation"], stored) {
-            let revocation = &v["revocation"];
-            match (revocation.is_null(), stored.revokedAt) {
-                (true, 0) => {}
-                (true, at) => f.differ("revocation", revocation, format!("revoked at {}", Json(Time(at)))),
-                (false, 0) => f.differ("revocation", revocation, "null (not revoked)"),
-                (false, _) => {
-                    let revoked = f
-                        .event::<IProvenanceRegistry::ModelVersionRevoked>(
-                            &self.chain,
-                            "revocation.",
-                            &revocation["chain"],
-                            pin,
-                        )
-                        .await?;
-                    if let Some((r, _)) = revoked {
-                        f.field("revocation.version_hash", &v["version_hash"], r.versionHash);
-                        f.field("revocation.reason", &revocation["reason"], r.reason);
-                    }
-                }
+            let checked = f
+                .revocation::<IProvenanceRegistry::ModelVersionRevoked>(
+                    &self.chain,
+                    &v["revocation"],
+                    stored.revokedAt,
+                    pin,
+                )
+                .await?;
+            if let Some(r) = checked {
+                f.field("revocation.version_hash", &v["version_hash"], r.versionHash);
+                f.field("revocation.reason", &v["revocation"]["reason"], r.reason);
             }
         }
         Ok(f)
@@ -655,25 +674,17 @@ impl Audit {
         let registry = IProvenanceRegistry::new(at.contract(), self.chain.provider());
         let stored = view(registry.getOutputBatch(e.root).call().await, "getOutputBatch")?;
         if let Some(stored) = f.answer("revocation", &b["revocation"], stored) {
-            let revocation = &b["revocation"];
-            match (revocation.is_null(), stored.revokedAt) {
-                (true, 0) => {}
-                (true, at) => f.differ("revocation", revocation, format!("revoked at {}", Json(Time(at)))),
-                (false, 0) => f.differ("revocation", revocation, "null (not revoked)"),
-                (false, _) => {
-                    let revoked = f
-                        .event::<IProvenanceRegistry::OutputBatchRevoked>(
-                            &self.chain,
-                            "revocation.",
-                            &revocation["chain"],
-                            pin,
-                        )
-                        .await?;
-                    if let Some((r, _)) = revoked {
-                        f.field("revocation.root", &b["root"], r.root);
-                        f.field("revocation.reason", &revocation["reason"], r.reason);
-                    }
-                }
+            let checked = f
+                .revocation::<IProvenanceRegistry::OutputBatchRevoked>(
+                    &self.chain,
+                    &b["revocation"],
+                    stored.revokedAt,
+                    pin,
+                )
+                .await?;
+            if let Some(r) = checked {
+                f.field("revocation.root", &b["root"], r.root);
+                f.field("revocation.reason", &b["revocation"]["reason"], r.reason);
             }
         }
         Ok(f)
