@@ -957,9 +957,6 @@ pub async fn fund(provider: &DynProvider, accounts: &[Address], amount: U256, pa
 // Feedback from raw chain logs
 // ------------------------------------------------------------------------------------------------------------------
 
-/// Largest first `eth_getLogs` range; halved while the node refuses a range.
-const LOG_RANGE: u64 = 100_000;
-
 /// A reputation registry's feedback as the chain's logs give it up to one block, with the owner of every agent as
 /// the identity registry's logs give it up to a block (usually the same one): the input of
 /// [`crate::reputation`]'s scoring functions, read with no database.
@@ -1099,31 +1096,10 @@ pub async fn load_feedback_split(
     })
 }
 
-/// Every log of `address` with one of `topics` as topic0 in `from..=to`, in chain order. Ranges start at
-/// [`LOG_RANGE`] blocks and are halved while the node refuses them.
+/// Every log of `address` with one of `topics` as topic0 in `from..=to`, in chain order (see
+/// [`crate::audit::get_logs`]).
 async fn get_logs(provider: &DynProvider, address: Address, topics: Vec<B256>, from: u64, to: u64) -> Result<Vec<Log>> {
-    let mut logs = Vec::new();
-    let mut next = from;
-    let mut range = LOG_RANGE;
-    while next <= to {
-        let end = to.min(next.saturating_add(range - 1));
-        let filter = Filter::new().address(address).event_signature(topics.clone()).from_block(next).to_block(end);
-        match provider.get_logs(&filter).await {
-            Ok(mut page) => {
-                logs.append(&mut page);
-                next = end + 1;
-            }
-            Err(error) if range > 1 => {
-                tracing::debug!(%error, from = next, to = end, "eth_getLogs refused; halving the range");
-                range /= 2;
-            }
-            Err(error) => {
-                return Err(Error::Chain(format!("eth_getLogs of {address} at block {next} failed: {error}")));
-            }
-        }
-    }
-    logs.sort_by_key(|log| (log.block_number, log.log_index));
-    Ok(logs)
+    crate::audit::get_logs(provider, &Filter::new().address(address).event_signature(topics), from, to).await
 }
 
 /// The timestamp of every block that holds one of `logs`.
