@@ -372,4 +372,50 @@ mod tests {
             assert!(text.contains(expected), "{expected} missing from\n{text}");
         }
     }
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn a_slow_request_is_stopped_with_a_json_503(pool: PgPool) {
+        // A lock `/v1/status` waits on, held past the timeout.
+        let mut lock = pool.begin().await.unwrap();
+        sqlx::query("LOCK TABLE indexer_cursors IN ACCESS EXCLUSIVE MODE").execute(&mut *lock).await.unwrap();
+        let config = ApiConfig { request_timeout: std::time::Duration::from_secs(1), ..ApiConfig::default() };
+        let started = std::time::Instant::now();
+        let (status, _, body) =
+            raw(pool.clone(), config, get("/v1/status").body(axum::body::Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(started.elapsed() < std::time::Duration::from_secs(3), "{:?}", started.elapsed());
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"]["code"], "timeout", "{body}");
+        lock.rollback().await.unwrap();
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn cors_is_open_by_default_and_configurable(pool: PgPool) {
+        use axum::http::header;
+        let preflight = || {
+            axum::http::Request::builder()
+                .method("OPTIONS")
+                .uri("/v1/status")
+                .header(header::ORIGIN, "https://dapp.example")
+                .header(header::ACCESS_CONTROL_REQUEST_METHOD, "GET")
+                .body(axum::body::Body::empty())
+                .unwrap()
+        };
+        let (status, headers, _) = raw(pool.clone(), ApiConfig::default(), preflight()).await;
+        assert!(status.is_success(), "{status}");
+        assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+        let simple = get("/v1/status").header(header::ORIGIN, "https://dapp.example").body(axum::body::Body::empty());
+        let (_, headers, _) = raw(pool.clone(), ApiConfig::default(), simple.unwrap()).await;
+        assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+        assert!(headers[header::ACCESS_CONTROL_EXPOSE_HEADERS].to_str().unwrap().contains("etag"));
+        // Restricted: only the listed origin is allowed.
+        let only = || ApiConfig {
+            cors_origins: vec![axum::http::HeaderValue::from_static("https://app.example")],
+            ..ApiConfig::default()
+        };
+        let (_, headers, _) = raw(pool.clone(), only(), preflight()).await;
+        assert!(!headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN), "{headers:?}");
+        let allowed = get("/v1/status").header(header::ORIGIN, "https://app.example").body(axum::body::Body::empty());
+        let (_, headers, _) = raw(pool, only(), allowed.unwrap()).await;
+        assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "https://app.example");
+    }
 }
