@@ -461,12 +461,10 @@ async fn the_chain_check_reports_every_kind_of_difference() -> anyhow::Result<()
 /// between two polls) must be undone above a nearby fork, not by re-syncing from the start block: `kept_blocks`
 /// promises that only reorgs deeper than it re-sync.
 ///
-/// Fails today: `store::commit_range` keeps the hashes of the range's last block and of blocks with events only, so
-/// after 20 empty blocks in one range the window holds a single hash, the head's; when the head is replaced no kept
-/// hash is canonical and `Indexer::undo_reorg` deletes everything and re-indexes from the start block (while the API
-/// serves an empty registry).
+/// After 20 empty blocks in one range the window would hold a single hash, the head's, without the sampled hashes
+/// below each range end; the head being replaced would then leave no kept hash canonical and re-sync everything.
+/// The test also pins the depth reported: within twice the real depth.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "indexer bug: a reorg inside kept_blocks re-syncs from the start block when the kept hashes are sparse"]
 async fn a_shallow_reorg_after_a_multi_block_range_does_not_resync_from_the_start() -> anyhow::Result<()> {
     let stack = Stack::start().await?;
     let node = Node::new(&stack);
@@ -487,7 +485,7 @@ async fn a_shallow_reorg_after_a_multi_block_range_does_not_resync_from_the_star
     assert_db_matches_chain(&stack.pool, &stack.rpc_url, stack.registry, stack.deploy_block).await?;
     assert!(report.reorged >= 1, "{report:?}");
     assert!(
-        report.reorged <= KEPT,
+        report.reorged <= 2,
         "a 1-block reorg undid {} blocks (re-synced from the start block {}): {report:?}",
         report.reorged,
         stack.deploy_block

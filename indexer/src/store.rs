@@ -206,8 +206,8 @@ pub async fn record_fault(pool: &PgPool, chain_id: u64, contract: Address, fault
 }
 
 /// Writes the events of blocks `from..=to` and moves the cursor to `to + 1`, all in one transaction, together with
-/// the hash of block `to` and of every block holding an event (for reorg detection); hashes more than `kept`
-/// blocks below `to` are dropped.
+/// the block hashes in `ends` (range ends and sampled blocks) and of every block holding an event, for reorg
+/// detection; hashes more than `kept` blocks below `to` are dropped.
 ///
 /// The cursor row is locked and must still read `from`; if another writer moved it, nothing is written and
 /// `Ok(false)` is returned. A crash before commit leaves both rows and cursor untouched, so nothing is lost or

@@ -276,7 +276,17 @@ impl Indexer {
         // The ranges were read concurrently, so a reorg between two reads could mix branches. If every range end
         // and the highest block already committed are still canonical now, all of it comes from one chain (a
         // reorg after this check is caught by the next pass through the kept hashes).
-        let ends: Vec<(u64, B256)> = batch.iter().map(|(f, _)| (f.to, f.to_hash)).collect();
+        let mut ends: Vec<(u64, B256)> = batch.iter().map(|(f, _)| (f.to, f.to_hash)).collect();
+        // Hashes inside the kept window, read before the check below so that it vouches for them too.
+        let mut samples = Vec::new();
+        for (f, _) in &batch {
+            for number in sample_blocks(f.from, f.to, head, self.config.kept_blocks) {
+                match self.rpc.block(number).await? {
+                    Some((hash, _)) => samples.push((number, hash)),
+                    None => return Ok(false),
+                }
+            }
+        }
         let previous = store::kept_top(&self.pool, self.chain_id, self.config.contract).await?;
         for &(number, hash) in ends.iter().chain(previous.iter()) {
             if self.rpc.block(number).await?.map(|(h, _)| h) != Some(hash) {
@@ -284,6 +294,7 @@ impl Indexer {
                 return Ok(false);
             }
         }
+        ends.extend(samples);
         let events: Vec<IndexedEvent> = batch.into_iter().flat_map(|(_, events)| events).collect();
         let committed = store::commit_range(
             &self.pool,
@@ -591,6 +602,32 @@ fn contract_error(error: alloy::contract::Error) -> alloy::transports::RpcError<
     }
 }
 
+/// Blocks of the range `from..=to` worth keeping a hash of besides `to` (and the blocks holding events): those at
+/// distances 1, 2, 4, 8, … below `to` that lie within the last `kept` blocks before `head`. A reorg of depth d then
+/// finds a kept canonical hash within 2d blocks of the fork, even after a long range without events, at the cost of
+/// about log2(kept) block reads per range near the head and none during a backfill far from it.
+fn sample_blocks(from: u64, to: u64, head: u64, kept: u64) -> Vec<u64> {
+    let floor = from.max(head.saturating_sub(kept));
+    std::iter::successors(Some(1u64), |step| step.checked_mul(2))
+        .map_while(|step| to.checked_sub(step).filter(|&n| n >= floor))
+        .collect()
+}
+
 fn unix(seconds: u64) -> DateTime<Utc> {
     DateTime::from_timestamp(seconds as i64, 0).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sample_blocks;
+
+    #[test]
+    fn sampled_blocks_double_their_distance_inside_the_window_and_the_range() {
+        assert_eq!(sample_blocks(100, 120, 120, 16), [119, 118, 116, 112, 104]);
+        assert_eq!(sample_blocks(115, 120, 120, 16), [119, 118, 116]);
+        // A range far below the head (a backfill) samples nothing; a one-block range has nothing to sample.
+        assert!(sample_blocks(0, 1_000, 100_000, 4_096).is_empty());
+        assert!(sample_blocks(120, 120, 120, 16).is_empty());
+        assert_eq!(sample_blocks(0, 5, 5, 4_096), [4, 3, 1]);
+    }
 }
