@@ -334,24 +334,51 @@ impl Rpc {
     }
 
     /// Grows the shared range after an answer that was small and fast for a span at least the current size, and
-    /// shrinks it after a very large one (large answers delay the first write and stall the pipeline).
+    /// after a large one aims it at [`TARGET_LOGS`] per range: large answers delay the first write and stall the
+    /// pipeline of reads and writes, while small ones cost a round trip each.
     fn adapt(&self, span: u64, logs: usize, elapsed: Duration) {
-        if logs > 20_000 && span > 1 {
-            self.range.fetch_min((span / 2).max(1), Ordering::Relaxed);
-            return;
-        }
-        let current = self.range();
-        if span >= current && logs < 5_000 && elapsed < Duration::from_secs(2) && current < self.max_range {
-            let grown = (current * 2).min(self.max_range);
-            // Only grow from the value seen; a concurrent shrink wins.
-            let _ = self.range.compare_exchange(current, grown, Ordering::Relaxed, Ordering::Relaxed);
-        }
+        let _ = self.range.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |current| {
+            Some(next_range(current, self.max_range, span, logs, elapsed))
+        });
     }
+}
+
+/// Logs per `eth_getLogs` answer aimed at once an answer has been large.
+pub const TARGET_LOGS: usize = 10_000;
+
+/// The range after `span` blocks answered `logs` logs in `elapsed`, from `current` (see [`Rpc::adapt`]).
+fn next_range(current: u64, max_range: u64, span: u64, logs: usize, elapsed: Duration) -> u64 {
+    if logs > 2 * TARGET_LOGS {
+        let aimed = (span as u128 * TARGET_LOGS as u128 / logs as u128) as u64;
+        return current.min(aimed.max(1));
+    }
+    if span >= current && logs < TARGET_LOGS / 2 && elapsed < Duration::from_secs(2) {
+        return (current * 2).min(max_range);
+    }
+    current
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ranges_grow_on_small_answers_and_aim_at_the_target_after_large_ones() {
+        let fast = Duration::from_millis(50);
+        assert_eq!(next_range(100, 100_000, 100, 10, fast), 200);
+        assert_eq!(next_range(100, 150, 100, 10, fast), 150);
+        // A smaller span than the current range (the chain's tail) says nothing about growing.
+        assert_eq!(next_range(100, 100_000, 3, 10, fast), 100);
+        // Slow answers do not grow it.
+        assert_eq!(next_range(100, 100_000, 100, 10, Duration::from_secs(3)), 100);
+        // 100,000 logs in 1,000 blocks: 100 blocks hold the target.
+        assert_eq!(next_range(1_000, 100_000, 1_000, 100_000, fast), 100);
+        // A concurrent shrink below that wins.
+        assert_eq!(next_range(40, 100_000, 1_000, 100_000, fast), 40);
+        assert_eq!(next_range(1_000, 100_000, 1, 1_000_000, fast), 1);
+        // In between: unchanged.
+        assert_eq!(next_range(1_000, 100_000, 1_000, TARGET_LOGS, fast), 1_000);
+    }
 
     #[test]
     fn provider_messages_for_oversized_log_queries_are_recognised() {

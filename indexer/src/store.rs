@@ -48,9 +48,7 @@ fn copy_field(line: &mut String, value: &Value) {
     match value {
         Value::Bytes(bytes) => {
             line.push_str("\\\\x");
-            for byte in bytes {
-                let _ = write!(line, "{byte:02x}");
-            }
+            line.push_str(&alloy::hex::encode(bytes));
         }
         Value::Text(text) => {
             for c in text.chars() {

@@ -58,14 +58,14 @@ pub struct IndexerConfig {
 }
 
 impl IndexerConfig {
-    /// Defaults for a ProvenanceRegistry at `contract`: start at block 0, ranges of 1,000 growing to 100,000 blocks,
+    /// Defaults for a ProvenanceRegistry at `contract`: start at block 0, ranges of 100 growing to 100,000 blocks,
     /// 4 requests in flight, 50,000 events per transaction, poll every 500 ms, 4,096 kept hashes, finality 64 blocks.
     pub fn new(contract: Address) -> Self {
         Self {
             contract,
             kind: ContractKind::Provenance,
             start_block: 0,
-            batch_blocks: 1_000,
+            batch_blocks: 100,
             max_batch_blocks: 100_000,
             concurrency: 4,
             commit_events: 50_000,
@@ -204,14 +204,17 @@ impl Indexer {
         let progress = self.progress_bar(next, head);
         let started = Instant::now();
         let mut inflight = FuturesOrdered::new();
-        loop {
-            while inflight.len() < self.config.concurrency.max(1) && next <= head {
-                let to = head.min(next + self.rpc.range() - 1);
-                // A task, so reading goes on while the previous batch is written.
+        // Reads run as tasks, `concurrency` of them in flight, so reading goes on while a batch is written.
+        let top_up = |inflight: &mut FuturesOrdered<_>, next: &mut u64| {
+            while inflight.len() < self.config.concurrency.max(1) && *next <= head {
+                let (from, to) = (*next, head.min(*next + self.rpc.range() - 1));
                 let this = self.clone();
-                inflight.push_back(Task(tokio::spawn(async move { this.fetch(next, to).await })));
-                next = to + 1;
+                inflight.push_back(Task(tokio::spawn(async move { this.fetch(from, to).await })));
+                *next = to + 1;
             }
+        };
+        loop {
+            top_up(&mut inflight, &mut next);
             let Some(first) = inflight.next().await else { break };
             // Merge every range already fetched into one transaction, up to `commit_events`.
             let mut ready = vec![first];
@@ -227,6 +230,7 @@ impl Indexer {
                     _ => break,
                 }
             }
+            top_up(&mut inflight, &mut next);
             let mut batch = Vec::new();
             let mut stop = None;
             for result in ready {
@@ -258,8 +262,17 @@ impl Indexer {
 
     /// Reads `from..=to` and decodes it: `None` if the chain changed while reading.
     async fn fetch(&self, from: u64, to: u64) -> Result<Option<(Fetched, Vec<IndexedEvent>)>> {
+        let started = Instant::now();
         let Some(fetched) = self.rpc.fetch(self.config.contract, from, to).await? else { return Ok(None) };
         let events = self.decode(&fetched.logs).await?;
+        debug!(
+            chain_id = self.chain_id,
+            from,
+            to,
+            events = events.len(),
+            fetch_ms = started.elapsed().as_millis() as u64,
+            "fetched"
+        );
         Ok(Some((fetched, events)))
     }
 
@@ -296,6 +309,7 @@ impl Indexer {
         }
         ends.extend(samples);
         let events: Vec<IndexedEvent> = batch.into_iter().flat_map(|(_, events)| events).collect();
+        let writing = Instant::now();
         let committed = store::commit_range(
             &self.pool,
             self.chain_id,
@@ -307,6 +321,14 @@ impl Indexer {
             self.config.kept_blocks,
         )
         .await?;
+        debug!(
+            chain_id = self.chain_id,
+            from,
+            to,
+            events = events.len(),
+            write_ms = writing.elapsed().as_millis() as u64,
+            "committed"
+        );
         if !committed {
             warn!(chain_id = self.chain_id, from, "cursor moved by another writer; reloading");
             return Ok(false);

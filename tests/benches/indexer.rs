@@ -229,6 +229,11 @@ async fn latency(samples: usize, ws: bool) -> anyhow::Result<()> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // RUST_LOG=prova_indexer=debug shows each range's fetch and write times.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let events = env_u64("PROVA_BENCH_EVENTS", 200_000);
     let rounds = env_u64("PROVA_BENCH_ROUNDS", 3) as usize;
     let samples = env_u64("PROVA_BENCH_LATENCY_SAMPLES", 30) as usize;

@@ -46,8 +46,9 @@ pub struct IndexArgs {
     /// First block to index when a contract was never indexed (its deployment block saves time).
     #[arg(long, env = "PROVA_START_BLOCK", default_value_t = 0)]
     pub start_block: u64,
-    /// First eth_getLogs range in blocks; it grows after small fast answers and halves on provider limits.
-    #[arg(long, env = "PROVA_BATCH_BLOCKS", default_value_t = 1_000)]
+    /// First eth_getLogs range in blocks; it doubles after small fast answers, aims at 10,000 logs per answer after
+    /// large ones, and halves on provider limits.
+    #[arg(long, env = "PROVA_BATCH_BLOCKS", default_value_t = 100)]
     pub batch_blocks: u64,
     /// Largest eth_getLogs range in blocks.
     #[arg(long, env = "PROVA_MAX_BATCH_BLOCKS", default_value_t = 100_000)]
