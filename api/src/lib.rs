@@ -38,9 +38,15 @@ pub const MAX_MANIFEST_BODY_BYTES: usize = 32 << 20;
 /// Largest output-batch leaf upload accepted (a 4096-leaf batch is about 1.3 MB of JSON; this allows ~200k leaves).
 pub const MAX_OUTPUT_BATCH_BODY_BYTES: usize = 64 << 20;
 
-/// Shared state of every handler. Build it with [`AppState::new`].
+/// Shared state of every handler. Build it with [`AppState::new`]; its fields are those of [`Shared`].
+///
+/// One `Arc`, so the per-request clones of the handlers and middleware cost one reference count, not one per field.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// What [`AppState`] holds.
+#[derive(Debug, Clone)]
+pub struct Shared {
     /// The Postgres pool.
     pub pool: PgPool,
     /// Addresses the `trust` reputation algorithm starts from when a query names no `seeds`.
@@ -55,29 +61,38 @@ pub struct AppState {
     pub limiter: Option<Arc<layers::Limiter>>,
 }
 
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
 impl AppState {
     /// State over `pool`, with no default trust seeds and the default [`ApiConfig`] (no rate limit).
     pub fn new(pool: PgPool) -> Self {
-        Self {
+        Self(Arc::new(Shared {
             pool,
             trust_seeds: Default::default(),
             reputation: Default::default(),
             config: Default::default(),
             metrics: Default::default(),
             limiter: None,
-        }
+        }))
     }
 
     /// Sets the default seeds of the `trust` algorithm.
     pub fn with_trust_seeds(mut self, seeds: Vec<Address>) -> Self {
-        self.trust_seeds = Arc::new(seeds);
+        Arc::make_mut(&mut self.0).trust_seeds = Arc::new(seeds);
         self
     }
 
     /// Sets the limits, CORS, caching and readiness settings.
     pub fn with_config(mut self, config: ApiConfig) -> Self {
-        self.limiter = config.rate_limit.map(|limit| Arc::new(layers::Limiter::new(limit)));
-        self.config = Arc::new(config);
+        let shared = Arc::make_mut(&mut self.0);
+        shared.limiter = config.rate_limit.map(|limit| Arc::new(layers::Limiter::new(limit)));
+        shared.config = Arc::new(config);
         self
     }
 }

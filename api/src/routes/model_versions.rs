@@ -4,6 +4,7 @@
 //! so the publisher name, the compromised-key flag and the revocation are derived in one place.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use alloy::primitives::{Address, B256};
 use axum::Json;
@@ -187,9 +188,9 @@ pub async fn load_versions(pool: &PgPool, hashes: &[B256], scope: &Scope) -> Res
     if hashes.is_empty() {
         return Ok(HashMap::new());
     }
-    let sql = LOAD_VERSIONS
-        .replace("{KEY}", if hashes.len() == 1 { "r.version_hash = $1" } else { "r.version_hash = ANY($1)" });
-    let query = sqlx::query_as::<_, Row>(&sql);
+    static ONE: LazyLock<String> = LazyLock::new(|| LOAD_VERSIONS.replace("{KEY}", "r.version_hash = $1"));
+    static ANY: LazyLock<String> = LazyLock::new(|| LOAD_VERSIONS.replace("{KEY}", "r.version_hash = ANY($1)"));
+    let query = sqlx::query_as::<_, Row>(if hashes.len() == 1 { &ONE } else { &ANY });
     let query = match hashes {
         [one] => query.bind(one.to_vec()),
         many => query.bind(many.iter().map(|h| h.to_vec()).collect::<Vec<_>>()),
