@@ -42,6 +42,10 @@ use crate::error::ApiError;
 pub struct ApiConfig {
     /// Per-IP rate limit; `None` turns it off.
     pub rate_limit: Option<RateLimit>,
+    /// Reverse proxies in front of the API that append the address they were reached from to `X-Forwarded-For`.
+    /// The rate limit's client is that header's entry this many places from the right; 0 (the default): the
+    /// connection's peer, and the header is ignored (anyone can write it).
+    pub trusted_proxy_hops: usize,
     /// Origins allowed by CORS; empty means any origin (reads are public).
     pub cors_origins: Vec<HeaderValue>,
     /// Longest a request may run before it is stopped with a 503 `timeout`.
@@ -56,6 +60,7 @@ impl Default for ApiConfig {
     fn default() -> Self {
         Self {
             rate_limit: None,
+            trusted_proxy_hops: 0,
             cors_origins: Vec::new(),
             request_timeout: Duration::from_secs(10),
             settled_max_age_secs: 60,
@@ -201,10 +206,11 @@ pub async fn rate_limit(State(state): State<AppState>, request: Request, next: N
     if matches!(request.uri().path(), "/healthz" | "/readyz" | "/metrics") {
         return next.run(request).await;
     }
-    let ip = request
+    let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(peer)| peer.ip());
+    let ip = client_ip(peer, request.headers(), state.config.trusted_proxy_hops);
     match limiter.check(ip) {
         Ok(()) => next.run(request).await,
         Err(retry_after_secs) => {
@@ -212,6 +218,26 @@ pub async fn rate_limit(State(state): State<AppState>, request: Request, next: N
             ApiError::TooManyRequests { retry_after_secs: retry_after_secs.max(1) }.into_response()
         }
     }
+}
+
+/// The client behind `hops` trusted reverse proxies: the `X-Forwarded-For` entry `hops` places from the right
+/// (each proxy appends the address it was reached from, so entries further left are the client's to write). With
+/// fewer entries than hops, the leftmost; with no usable header or no hops, the connection's `peer`.
+pub fn client_ip(peer: IpAddr, headers: &axum::http::HeaderMap, hops: usize) -> IpAddr {
+    if hops == 0 {
+        return peer;
+    }
+    let entries: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .collect();
+    let Some(entry) = entries.len().checked_sub(hops).map_or(entries.first(), |i| entries.get(i)) else {
+        return peer;
+    };
+    entry.parse().unwrap_or(peer)
 }
 
 /// Stops a request that runs past [`ApiConfig::request_timeout`] with a JSON 503 `timeout`.

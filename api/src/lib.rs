@@ -346,6 +346,51 @@ mod tests {
     }
 
     #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget(pool: PgPool) {
+        use tower::ServiceExt;
+        let limit = RateLimit { per_second: 1.try_into().unwrap(), burst: 2.try_into().unwrap() };
+        let status_of = |app: Router, forwarded: &'static str| async move {
+            let request = get("/v1/status").header("x-forwarded-for", forwarded).body(axum::body::Body::empty());
+            app.oneshot(request.unwrap()).await.unwrap().status()
+        };
+        let config = ApiConfig { rate_limit: Some(limit), trusted_proxy_hops: 1, ..ApiConfig::default() };
+        let proxied = app(AppState::new(pool.clone()).with_config(config));
+        // The proxy appends the real client after whatever the client wrote: a forged entry changes nothing.
+        assert_eq!(status_of(proxied.clone(), "203.0.113.7").await, StatusCode::OK);
+        assert_eq!(status_of(proxied.clone(), "198.51.100.1, 203.0.113.7").await, StatusCode::OK);
+        assert_eq!(status_of(proxied.clone(), "198.51.100.2, 203.0.113.7").await, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(status_of(proxied.clone(), "203.0.113.8").await, StatusCode::OK);
+        // Without trusted hops the header is ignored: every request is the same (peer) client.
+        let direct =
+            app(AppState::new(pool).with_config(ApiConfig { rate_limit: Some(limit), ..ApiConfig::default() }));
+        assert_eq!(status_of(direct.clone(), "203.0.113.1").await, StatusCode::OK);
+        assert_eq!(status_of(direct.clone(), "203.0.113.2").await, StatusCode::OK);
+        assert_eq!(status_of(direct, "203.0.113.3").await, StatusCode::TOO_MANY_REQUESTS);
+    }
+
+    #[test]
+    fn the_client_is_counted_from_the_right_of_x_forwarded_for() {
+        use axum::http::HeaderMap;
+        let peer: std::net::IpAddr = "10.0.0.1".parse().unwrap();
+        let headers = |values: &[&str]| {
+            let mut map = HeaderMap::new();
+            for value in values {
+                map.append("x-forwarded-for", value.parse().unwrap());
+            }
+            map
+        };
+        let client = |values: &[&str], hops| layers::client_ip(peer, &headers(values), hops).to_string();
+        assert_eq!(client(&["1.1.1.1, 2.2.2.2"], 0), "10.0.0.1");
+        assert_eq!(client(&["1.1.1.1, 2.2.2.2"], 1), "2.2.2.2");
+        assert_eq!(client(&["1.1.1.1", "2.2.2.2, 3.3.3.3"], 2), "2.2.2.2");
+        assert_eq!(client(&["2001:db8::1"], 1), "2001:db8::1");
+        // Fewer entries than hops: the leftmost; none or garbage: the peer.
+        assert_eq!(client(&["1.1.1.1"], 3), "1.1.1.1");
+        assert_eq!(client(&[], 1), "10.0.0.1");
+        assert_eq!(client(&["not-an-ip"], 1), "10.0.0.1");
+    }
+
+    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
     async fn readyz_fails_while_the_indexer_lags(pool: PgPool) {
         let (status, _) = call(pool.clone(), "GET", "/readyz").await;
         assert_eq!(status, StatusCode::OK);

@@ -38,6 +38,10 @@ pub struct ApiArgs {
     /// Requests a client IP may send in one burst before the per-second rate applies.
     #[arg(long, env = "PROVA_RATE_LIMIT_BURST", default_value_t = 100)]
     pub rate_limit_burst: u32,
+    /// Reverse proxies in front of the API that append to `X-Forwarded-For` (0: none). The rate limit then keys on
+    /// that header's entry this many places from the right instead of on the connection's address.
+    #[arg(long, env = "PROVA_TRUSTED_PROXY_HOPS", default_value_t = 0)]
+    pub trusted_proxy_hops: usize,
     /// Origins allowed by CORS (repeat or comma-separate); default: any origin.
     #[arg(long = "cors-origin", env = "PROVA_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
@@ -71,6 +75,7 @@ impl ApiArgs {
         anyhow::ensure!(self.request_timeout_secs > 0, "--request-timeout-secs must be at least 1");
         Ok(ApiConfig {
             rate_limit,
+            trusted_proxy_hops: self.trusted_proxy_hops,
             cors_origins,
             request_timeout: Duration::from_secs(self.request_timeout_secs),
             settled_max_age_secs: self.cache_max_age_secs,
