@@ -18,7 +18,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
-/// Block hashes the reorg test's indexer keeps: reorgs deeper than this re-sync from the start block.
+/// Block hashes the reorg test's indexer keeps densely: reorgs deeper than this undo down to an anchor.
 const KEPT: u64 = 16;
 
 /// The metric labels of `indexer`'s contract.
@@ -73,7 +73,7 @@ async fn block_hashes(node: &Node, from: u64, to: u64) -> anyhow::Result<Vec<Str
 /// blocks of events after each and replacement events on some new branches; a fifth of the rounds have a second
 /// reorg before the indexer catches up. After each round, once the cursor reaches the new head, the database must
 /// equal the chain at once; a round that replaced the head must have been detected; the forced deep reorg must have
-/// re-synced from the start block.
+/// been undone down to an anchor (or from the start block when it forked below every anchor).
 #[tokio::test(flavor = "multi_thread")]
 async fn random_reorgs_leave_the_database_equal_to_the_chain() -> anyhow::Result<()> {
     let seed = chaos_seed("reorg chaos");
@@ -193,7 +193,7 @@ async fn random_reorgs_leave_the_database_equal_to_the_chain() -> anyhow::Result
                 "{what}: the chain forked below the indexed head but no reorg was detected"
             );
         }
-        if count_after > count_before && undone > KEPT {
+        if count_after > count_before && undone >= round_head + 1 - stack.deploy_block {
             resyncs += 1;
             if steps == 1 && forks[0] <= KEPT {
                 shallow_resyncs.push(format!("round {rounds} depth {}", forks[0]));
@@ -201,11 +201,13 @@ async fn random_reorgs_leave_the_database_equal_to_the_chain() -> anyhow::Result
         }
         deepest = deepest.max(undone);
         if deep {
-            // Deeper than every kept hash: everything from the start block is undone and indexed again.
+            // Deeper than the kept window: undone down to an anchor, at most four times the depth, or, when the
+            // fork is below every anchor, everything from the start block (`a_reorg_deeper_than_the_window_…`
+            // pins each case).
+            let (depth, resynced) = (forks[0], undone >= round_head + 1 - stack.deploy_block);
             anyhow::ensure!(
-                count_after > count_before && undone >= round_head + 1 - stack.deploy_block,
-                "{what}: deeper than the {KEPT} kept blocks, expected a re-sync from block {}, undid {undone} blocks",
-                stack.deploy_block
+                count_after > count_before && undone >= depth && (undone <= 4 * depth || resynced),
+                "{what}: {depth} blocks deep, deeper than the {KEPT} kept blocks: undid {undone} blocks"
             );
         }
     }
@@ -489,6 +491,48 @@ async fn a_shallow_reorg_after_a_multi_block_range_does_not_resync_from_the_star
         "a 1-block reorg undid {} blocks (re-synced from the start block {}): {report:?}",
         report.reorged,
         stack.deploy_block
+    );
+    Ok(())
+}
+
+/// A reorg deeper than the kept window undoes at most about four times its depth, down to one of the anchors kept
+/// below the window, not everything; one forking below every anchor (here: before there is any) re-syncs from the
+/// start block. Either way the database ends equal to the chain.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reorg_deeper_than_the_window_undoes_down_to_an_anchor() -> anyhow::Result<()> {
+    let stack = Stack::start().await?;
+    let node = Node::new(&stack);
+    node.set_automine(false).await?;
+    node.mine_events(3).await?;
+    let config = IndexerConfig {
+        start_block: stack.deploy_block,
+        kept_blocks: KEPT,
+        batch_blocks: 8,
+        max_batch_blocks: 8,
+        ..IndexerConfig::new(stack.registry)
+    };
+    let indexer = Indexer::new(stack.pool.clone(), prova_core::chain::connect(&stack.rpc_url)?, config).await?;
+    // A reorg forking with the block after the deployment's, deeper than the window, with no anchor yet.
+    node.call("anvil_mine", json!([format!("{:#x}", KEPT + 8)])).await?;
+    indexer.sync_to_head().await?;
+    let head = node.head().await?;
+    let depth = head - stack.deploy_block;
+    node.call("anvil_reorg", json!([depth, [[node.nonce_tx(), 0]]])).await?;
+    let report = indexer.sync_to_head().await?;
+    assert_db_matches_chain(&stack.pool, &stack.rpc_url, stack.registry, stack.deploy_block).await?;
+    assert_eq!(report.reorged, head + 1 - stack.deploy_block, "re-synced from the start: {report:?}");
+
+    // A long chain later: a 40-block reorg finds an anchor.
+    node.call("anvil_mine", json!([format!("{:#x}", 200)])).await?;
+    indexer.sync_to_head().await?;
+    let depth = 40;
+    node.call("anvil_reorg", json!([depth, [[node.nonce_tx(), 0]]])).await?;
+    let report = indexer.sync_to_head().await?;
+    assert_db_matches_chain(&stack.pool, &stack.rpc_url, stack.registry, stack.deploy_block).await?;
+    assert!(
+        (depth..=4 * depth).contains(&report.reorged),
+        "a {depth}-block reorg undid {} blocks: {report:?}",
+        report.reorged
     );
     Ok(())
 }

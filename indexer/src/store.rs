@@ -204,8 +204,8 @@ pub async fn record_fault(pool: &PgPool, chain_id: u64, contract: Address, fault
 }
 
 /// Writes the events of blocks `from..=to` and moves the cursor to `to + 1`, all in one transaction, together with
-/// the block hashes in `ends` (range ends and sampled blocks) and of every block holding an event, for reorg
-/// detection; hashes more than `kept` blocks below `to` are dropped.
+/// the block hashes in `ends` (range ends, sampled blocks and anchors) and of every block holding an event, for reorg
+/// detection; hashes more than `kept` blocks below `to` are dropped, but for those of the blocks in `anchors`.
 ///
 /// The cursor row is locked and must still read `from`; if another writer moved it, nothing is written and
 /// `Ok(false)` is returned. A crash before commit leaves both rows and cursor untouched, so nothing is lost or
@@ -218,6 +218,7 @@ pub async fn commit_range(
     from: u64,
     to: u64,
     ends: &[(u64, B256)],
+    anchors: &[u64],
     events: &[IndexedEvent],
     kept: u64,
 ) -> Result<bool> {
@@ -252,12 +253,17 @@ pub async fn commit_range(
     .bind(hashes)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("DELETE FROM indexed_blocks WHERE chain_id = $1 AND contract = $2 AND block_number < $3")
-        .bind(to_i64(chain_id)?)
-        .bind(contract.to_vec())
-        .bind(to_i64(to)? - to_i64(kept)?)
-        .execute(&mut *tx)
-        .await?;
+    let anchors = anchors.iter().map(|&n| to_i64(n)).collect::<Result<Vec<_>>>()?;
+    sqlx::query(
+        "DELETE FROM indexed_blocks WHERE chain_id = $1 AND contract = $2 AND block_number < $3
+           AND block_number <> ALL($4::BIGINT[])",
+    )
+    .bind(to_i64(chain_id)?)
+    .bind(contract.to_vec())
+    .bind(to_i64(to)? - to_i64(kept)?)
+    .bind(anchors)
+    .execute(&mut *tx)
+    .await?;
     sqlx::query("UPDATE indexer_cursors SET next_block = $3, updated_at = now() WHERE chain_id = $1 AND contract = $2")
         .bind(to_i64(chain_id)?)
         .bind(contract.to_vec())
@@ -279,6 +285,20 @@ pub async fn kept_top(pool: &PgPool, chain_id: u64, contract: Address) -> Result
     .fetch_optional(pool)
     .await?;
     Ok(row.map(|(n, h)| (n as u64, B256::from_slice(&h))))
+}
+
+/// Which of `numbers` have a kept block hash.
+pub async fn kept_among(pool: &PgPool, chain_id: u64, contract: Address, numbers: &[u64]) -> Result<Vec<u64>> {
+    let numbers = numbers.iter().map(|&n| to_i64(n)).collect::<Result<Vec<_>>>()?;
+    let kept: Vec<i64> = sqlx::query_scalar(
+        "SELECT block_number FROM indexed_blocks WHERE chain_id = $1 AND contract = $2 AND block_number = ANY($3)",
+    )
+    .bind(to_i64(chain_id)?)
+    .bind(contract.to_vec())
+    .bind(numbers)
+    .fetch_all(pool)
+    .await?;
+    Ok(kept.into_iter().map(|n| n as u64).collect())
 }
 
 /// The kept block hashes of a contract, highest first.
@@ -373,12 +393,12 @@ mod tests {
     #[sqlx::test(migrator = "crate::MIGRATOR")]
     async fn range_and_cursor_commit_together_once(pool: PgPool) {
         assert_eq!(load_cursor(&pool, 31337, REGISTRY, ContractKind::Provenance, 5).await.unwrap().next_block, 5);
-        assert!(commit_range(&pool, 31337, REGISTRY, 5, 9, &[(9, B256::ZERO)], &[event(7, 0)], 64).await.unwrap());
+        assert!(commit_range(&pool, 31337, REGISTRY, 5, 9, &[(9, B256::ZERO)], &[], &[event(7, 0)], 64).await.unwrap());
         assert_eq!(load_cursor(&pool, 31337, REGISTRY, ContractKind::Provenance, 0).await.unwrap().next_block, 10);
         assert_eq!(rows(&pool).await, 1);
         // A writer that still believes the cursor is at 5 (a crashed or duplicate indexer) writes nothing.
         assert!(
-            !commit_range(&pool, 31337, REGISTRY, 5, 9, &[(9, B256::ZERO)], &[event(7, 0), event(8, 1)], 64)
+            !commit_range(&pool, 31337, REGISTRY, 5, 9, &[(9, B256::ZERO)], &[], &[event(7, 0), event(8, 1)], 64)
                 .await
                 .unwrap()
         );
@@ -393,11 +413,11 @@ mod tests {
     #[sqlx::test(migrator = "crate::MIGRATOR")]
     async fn purge_removes_one_registry_only(pool: PgPool) {
         load_cursor(&pool, 31337, REGISTRY, ContractKind::Provenance, 0).await.unwrap();
-        commit_range(&pool, 31337, REGISTRY, 0, 9, &[(9, B256::ZERO)], &[event(7, 0)], 64).await.unwrap();
+        commit_range(&pool, 31337, REGISTRY, 0, 9, &[(9, B256::ZERO)], &[], &[event(7, 0)], 64).await.unwrap();
         let mut other = event(7, 1);
         other.meta.contract = Address::repeat_byte(0xEE);
         load_cursor(&pool, 31337, other.meta.contract, ContractKind::Provenance, 0).await.unwrap();
-        commit_range(&pool, 31337, other.meta.contract, 0, 9, &[(9, B256::ZERO)], &[other], 64).await.unwrap();
+        commit_range(&pool, 31337, other.meta.contract, 0, 9, &[(9, B256::ZERO)], &[], &[other], 64).await.unwrap();
         purge_registry(&pool, 31337, REGISTRY).await.unwrap();
         assert_eq!(rows(&pool).await, 1);
         assert_eq!(load_cursor(&pool, 31337, REGISTRY, ContractKind::Provenance, 3).await.unwrap().next_block, 3);

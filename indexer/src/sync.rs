@@ -42,7 +42,9 @@ pub struct IndexerConfig {
     pub commit_events: usize,
     /// Pause between head polls once caught up.
     pub poll_interval: Duration,
-    /// Block hashes kept for reorg detection; a reorg deeper than this re-syncs from `start_block`.
+    /// Depth of the window below the head where block hashes are kept densely for reorg detection; below it, anchors
+    /// at doubling distances limit what a deeper reorg undoes to about four times its depth. Only a reorg below the
+    /// lowest anchor re-syncs from `start_block`.
     pub kept_blocks: u64,
     /// Depth taken as final where the node has no `finalized` block tag.
     pub finality_depth: u64,
@@ -300,6 +302,16 @@ impl Indexer {
                 }
             }
         }
+        // Anchors below the window, so a reorg deeper than it undoes a few times its depth, not everything; each
+        // changes once every kept·2^j blocks, so it is rarely read.
+        let anchors = anchor_blocks(self.config.start_block, to, self.config.kept_blocks);
+        let have = store::kept_among(&self.pool, self.chain_id, self.config.contract, &anchors).await?;
+        for &number in anchors.iter().filter(|n| !have.contains(n)) {
+            match self.rpc.block(number).await? {
+                Some((hash, _)) => samples.push((number, hash)),
+                None => return Ok(false),
+            }
+        }
         let previous = store::kept_top(&self.pool, self.chain_id, self.config.contract).await?;
         for &(number, hash) in ends.iter().chain(previous.iter()) {
             if self.rpc.block(number).await?.map(|(h, _)| h) != Some(hash) {
@@ -317,6 +329,7 @@ impl Indexer {
             from,
             to,
             &ends,
+            &anchors,
             &events,
             self.config.kept_blocks,
         )
@@ -635,13 +648,50 @@ fn sample_blocks(from: u64, to: u64, head: u64, kept: u64) -> Vec<u64> {
         .collect()
 }
 
+/// Blocks below the kept window (the last `kept` blocks up to `to`) whose hashes are kept as anchors: for each level
+/// j, with s = kept·2^j, the multiple of s just below the window's floor F less s, so in (F − 2s, F − s]; down to
+/// `start`. The levels are disjoint, so the anchors are distinct and about doubling in distance, and each moves only
+/// once every s blocks. A reorg forking d blocks below `to` then finds a canonical kept hash within max(3·kept, 4·d)
+/// blocks of `to`; only one forking below the lowest anchor re-syncs from `start`.
+fn anchor_blocks(start: u64, to: u64, kept: u64) -> Vec<u64> {
+    let floor = to.saturating_sub(kept);
+    let mut anchors = Vec::new();
+    let mut step = kept.max(1);
+    while let Some(anchor) = (floor / step * step).checked_sub(step).filter(|&b| b >= start) {
+        anchors.push(anchor);
+        let Some(next) = step.checked_mul(2) else { break };
+        step = next;
+    }
+    anchors
+}
+
 fn unix(seconds: u64) -> DateTime<Utc> {
     DateTime::from_timestamp(seconds as i64, 0).unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::sample_blocks;
+    use super::{anchor_blocks, sample_blocks};
+
+    #[test]
+    fn anchors_double_their_distance_below_the_window_and_stay_put() {
+        // Window floor 1,000 - 16 = 984: levels of 16, 32, 64, … blocks.
+        assert_eq!(anchor_blocks(0, 1_000, 16), [960, 928, 896, 768, 512, 0]);
+        // They move only when the floor crosses a multiple of their level.
+        assert_eq!(anchor_blocks(0, 1_001, 16), anchor_blocks(0, 1_000, 16));
+        assert_eq!(anchor_blocks(0, 1_008, 16), [976, 960, 896, 768, 512, 0]);
+        // Never below the start block; none when the chain is shorter than the window and a level.
+        assert_eq!(anchor_blocks(900, 1_000, 16), [960, 928]);
+        assert!(anchor_blocks(10, 40, 16).is_empty());
+        // A floor on a large power of two gives distinct anchors still.
+        let anchors = anchor_blocks(0, 1_024 + 16, 16);
+        assert!(anchors.windows(2).all(|w| w[0] > w[1]), "{anchors:?}");
+        for depth in [20, 50, 100, 300, 1_000] {
+            let (to, fork) = (1_040u64, 1_040 - depth);
+            let anchor = anchors.iter().copied().find(|&a| a <= fork).unwrap_or(0);
+            assert!(to - anchor <= (3 * 16).max(4 * depth), "depth {depth}: anchor {anchor}");
+        }
+    }
 
     #[test]
     fn sampled_blocks_double_their_distance_inside_the_window_and_the_range() {

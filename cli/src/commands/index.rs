@@ -62,6 +62,10 @@ pub struct IndexArgs {
     /// Blocks taken as final where the node has no `finalized` tag.
     #[arg(long, env = "PROVA_FINALITY_DEPTH", default_value_t = 64)]
     pub finality_depth: u64,
+    /// Depth of the window below the head where block hashes are kept densely for reorg detection; below it,
+    /// anchors at doubling distances limit what a deeper reorg undoes to about four times its depth.
+    #[arg(long, env = "PROVA_KEPT_BLOCKS", default_value_t = 4_096, value_parser = clap::value_parser!(u64).range(1..))]
+    pub kept_blocks: u64,
     /// Timeout of one RPC call, in milliseconds.
     #[arg(long, env = "PROVA_RPC_TIMEOUT_MS", default_value_t = 10_000)]
     pub rpc_timeout_ms: u64,
@@ -160,6 +164,7 @@ impl IndexArgs {
                     concurrency: self.concurrency,
                     poll_interval: Duration::from_millis(self.poll_ms),
                     finality_depth: chain.finality_depth.unwrap_or(self.finality_depth),
+                    kept_blocks: self.kept_blocks,
                     retry: RetryPolicy {
                         timeout: Duration::from_millis(self.rpc_timeout_ms),
                         ..RetryPolicy::default()
