@@ -292,21 +292,17 @@ impl Indexer {
         // and the highest block already committed are still canonical now, all of it comes from one chain (a
         // reorg after this check is caught by the next pass through the kept hashes).
         let mut ends: Vec<(u64, B256)> = batch.iter().map(|(f, _)| (f.to, f.to_hash)).collect();
-        // Hashes inside the kept window, read before the check below so that it vouches for them too.
-        let mut samples = Vec::new();
-        for (f, _) in &batch {
-            for number in sample_blocks(f.from, f.to, head, self.config.kept_blocks) {
-                match self.rpc.block(number).await? {
-                    Some((hash, _)) => samples.push((number, hash)),
-                    None => return Ok(false),
-                }
-            }
-        }
-        // Anchors below the window, so a reorg deeper than it undoes a few times its depth, not everything; each
-        // changes once every kept·2^j blocks, so it is rarely read.
+        // Hashes to keep besides the range ends, read before the check below so that it vouches for them too (a
+        // block hash commits to its ancestry): samples inside the kept window, so a shallow reorg finds a fork near
+        // its depth, and anchors below it, so a deeper one undoes a few times its depth, not everything. Each anchor
+        // moves once every kept·2^j blocks, so it is rarely read.
+        let mut wanted: Vec<u64> =
+            batch.iter().flat_map(|(f, _)| sample_blocks(f.from, f.to, head, self.config.kept_blocks)).collect();
         let anchors = anchor_blocks(self.config.start_block, to, self.config.kept_blocks);
         let have = store::kept_among(&self.pool, self.chain_id, self.config.contract, &anchors).await?;
-        for &number in anchors.iter().filter(|n| !have.contains(n)) {
+        wanted.extend(anchors.iter().filter(|n| !have.contains(n)));
+        let mut samples = Vec::with_capacity(wanted.len());
+        for number in wanted {
             match self.rpc.block(number).await? {
                 Some((hash, _)) => samples.push((number, hash)),
                 None => return Ok(false),
