@@ -193,7 +193,9 @@ async fn random_reorgs_leave_the_database_equal_to_the_chain() -> anyhow::Result
                 "{what}: the chain forked below the indexed head but no reorg was detected"
             );
         }
-        if count_after > count_before && undone >= round_head + 1 - stack.deploy_block {
+        // Everything from the start block undone and indexed again.
+        let resynced = count_after > count_before && undone >= round_head + 1 - stack.deploy_block;
+        if resynced {
             resyncs += 1;
             if steps == 1 && forks[0] <= KEPT {
                 shallow_resyncs.push(format!("round {rounds} depth {}", forks[0]));
@@ -204,7 +206,7 @@ async fn random_reorgs_leave_the_database_equal_to_the_chain() -> anyhow::Result
             // Deeper than the kept window: undone down to an anchor, at most four times the depth, or, when the
             // fork is below every anchor, everything from the start block (`a_reorg_deeper_than_the_window_…`
             // pins each case).
-            let (depth, resynced) = (forks[0], undone >= round_head + 1 - stack.deploy_block);
+            let depth = forks[0];
             anyhow::ensure!(
                 count_after > count_before && undone >= depth && (undone <= 4 * depth || resynced),
                 "{what}: {depth} blocks deep, deeper than the {KEPT} kept blocks: undid {undone} blocks"

@@ -4,9 +4,9 @@
 //! (and 100,000 feedback entries for the reputation part), serves the API from this process on a real port, and:
 //!
 //! 1. `wrk` (64 connections, 30 s) asks for random existing versions, over keep-alive HTTP/1.1;
-//! 2. `pgbench` (64 clients, same duration; alternating with 1, three rounds each) runs the statement the route runs (the registration with its
+//! 2. `pgbench` (64 clients, same duration) runs the statement the route runs (the registration with its
 //!    publisher name, compromised-key flag and revocation) for random existing versions, straight against Postgres
-//!    with prepared statements: the limit;
+//!    with prepared statements: the limit. Steps 1 and 2 alternate, three rounds each; the median round is reported;
 //! 3. `wrk` on `GET /healthz` (no database): what the HTTP stack and the middleware cost alone;
 //! 4. `wrk` on `GET /v1/agents/{chain}/{id}/reputation?algorithm=trust` for random agents (the cache warm).
 //!
