@@ -5,7 +5,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use prova_core::local::{LocalPostgres, free_port};
+use prova_devnet::local::{LocalPostgres, free_port};
 use prova_e2e::{fresh_database, prova_bin};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -59,7 +59,7 @@ async fn json_error(response: reqwest::Response) -> anyhow::Result<(StatusCode, 
 async fn private_postgres(prefix: &str) -> anyhow::Result<(LocalPostgres, tempfile::TempDir, String)> {
     let dir = tempfile::Builder::new().prefix(prefix).tempdir()?;
     let postgres = tokio::task::block_in_place(|| LocalPostgres::start(dir.path(), free_port()?))?;
-    let (url, pool) = fresh_database(&postgres.url("postgres")).await?;
+    let (url, pool) = fresh_database(&postgres.url("postgres"), prova_db::Schema::Registry).await?;
     pool.close().await;
     Ok((postgres, dir, url))
 }

@@ -109,7 +109,7 @@ async fn dev_stack_prints_commands_that_work_and_stops_cleanly() -> anyhow::Resu
     };
     assert!(status.success(), "exit status {status}");
     assert!(http.get(curls[4]).send().await.is_err(), "API still answering");
-    let pg = prova_core::local::cluster_dir(&data.path().join("pg"));
+    let pg = prova_devnet::local::cluster_dir(&data.path().join("pg"));
     assert!(!pg.join("postmaster.pid").exists(), "Postgres still running in {}", pg.display());
     Ok(())
 }

@@ -6,13 +6,13 @@
 
 use std::time::{Duration, Instant};
 
+use prova_chain::rpc::RetryPolicy;
 use prova_e2e::chaos_proxy::{ChaosProxy, Faults};
 use prova_e2e::{
     Following, Mirror, Node, Stack, assert_db_matches_chain, chaos_seed, compare_db_with_chain, cursor_row,
     wait_cursor, wait_db_matches_chain,
 };
 use prova_indexer::metrics::{ContractLabels, FaultLabels};
-use prova_indexer::rpc::RetryPolicy;
 use prova_indexer::{Indexer, IndexerConfig, Metrics};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -98,7 +98,8 @@ async fn random_reorgs_leave_the_database_equal_to_the_chain() -> anyhow::Result
         kept_blocks: KEPT,
         ..IndexerConfig::new(stack.registry)
     };
-    let indexer = Indexer::new(stack.pool.clone(), prova_core::chain::connect(&stack.rpc_url)?, config).await?;
+    let indexer =
+        Indexer::new(stack.pool.clone(), prova_chain::connect_without_retries(&stack.rpc_url)?, config).await?;
     let (metrics, labels, chain_id) = (indexer.metrics().clone(), labels(&indexer, stack.registry), indexer.chain_id());
     let following = Following::spawn(indexer);
     wait_db_matches_chain(&stack.pool, &stack.rpc_url, stack.registry, stack.deploy_block, Duration::from_secs(30))
@@ -266,7 +267,8 @@ async fn rpc_faults_are_survived_and_counted() -> anyhow::Result<()> {
         },
         ..IndexerConfig::new(stack.registry)
     };
-    let indexer = Indexer::new(stack.pool.clone(), prova_core::chain::connect(proxy.url().as_str())?, config).await?;
+    let indexer =
+        Indexer::new(stack.pool.clone(), prova_chain::connect_without_retries(proxy.url().as_str())?, config).await?;
     let (metrics, chain_id) = (indexer.metrics().clone(), indexer.chain_id());
     let following = Following::spawn(indexer);
 
@@ -361,14 +363,14 @@ async fn one_writer_and_a_standby_that_takes_over() -> anyhow::Result<()> {
     let start = |instance: &'static str| {
         let stack = &stack;
         async move {
-            let pool = prova_indexer::connect_db(&stack.database_url, 4).await?;
+            let pool = prova_db::connect_and_migrate(&stack.database_url, 4, prova_db::Schema::Registry).await?;
             let config = IndexerConfig {
                 start_block: stack.deploy_block,
                 poll_interval: Duration::from_millis(50),
                 instance: instance.into(),
                 ..IndexerConfig::new(stack.registry)
             };
-            let indexer = Indexer::new(pool, prova_core::chain::connect(&stack.rpc_url)?, config).await?;
+            let indexer = Indexer::new(pool, prova_chain::connect_without_retries(&stack.rpc_url)?, config).await?;
             anyhow::Ok((indexer.metrics().clone(), labels(&indexer, stack.registry), indexer))
         }
     };
@@ -439,7 +441,8 @@ async fn the_chain_check_reports_every_kind_of_difference() -> anyhow::Result<()
         node.mine_events(3).await?;
     }
     let config = IndexerConfig { start_block: stack.deploy_block, ..IndexerConfig::new(stack.registry) };
-    let indexer = Indexer::new(stack.pool.clone(), prova_core::chain::connect(&stack.rpc_url)?, config).await?;
+    let indexer =
+        Indexer::new(stack.pool.clone(), prova_chain::connect_without_retries(&stack.rpc_url)?, config).await?;
     indexer.sync_to_head().await?;
     let mirror = assert_db_matches_chain(&stack.pool, &stack.rpc_url, stack.registry, stack.deploy_block).await?;
     assert_eq!(mirror.by_table.get("nonce_invalidated"), Some(&15));
@@ -478,7 +481,8 @@ async fn a_shallow_reorg_after_a_multi_block_range_does_not_resync_from_the_star
     }
     let config =
         IndexerConfig { start_block: stack.deploy_block, kept_blocks: KEPT, ..IndexerConfig::new(stack.registry) };
-    let indexer = Indexer::new(stack.pool.clone(), prova_core::chain::connect(&stack.rpc_url)?, config).await?;
+    let indexer =
+        Indexer::new(stack.pool.clone(), prova_chain::connect_without_retries(&stack.rpc_url)?, config).await?;
     indexer.sync_to_head().await?;
     // More than KEPT blocks without events, indexed in one range.
     node.call("anvil_mine", json!([format!("{:#x}", KEPT + 4)])).await?;
@@ -513,7 +517,8 @@ async fn a_reorg_deeper_than_the_window_undoes_down_to_an_anchor() -> anyhow::Re
         max_batch_blocks: 8,
         ..IndexerConfig::new(stack.registry)
     };
-    let indexer = Indexer::new(stack.pool.clone(), prova_core::chain::connect(&stack.rpc_url)?, config).await?;
+    let indexer =
+        Indexer::new(stack.pool.clone(), prova_chain::connect_without_retries(&stack.rpc_url)?, config).await?;
     // A reorg forking with the block after the deployment's, deeper than the window, with no anchor yet.
     node.call("anvil_mine", json!([format!("{:#x}", KEPT + 8)])).await?;
     indexer.sync_to_head().await?;

@@ -7,7 +7,7 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use prova_core::local::{LocalPostgres, free_port};
+use prova_devnet::local::{LocalPostgres, free_port};
 use prova_e2e::{
     Following, Node, Stack, assert_db_matches_chain, chaos_seed, cursor_row, fresh_database, prova_bin,
     wait_db_matches_chain,
@@ -144,14 +144,14 @@ async fn postgres_restart_is_survived_without_restarting_the_indexer() -> anyhow
     let dir = tempfile::Builder::new().prefix("prova-e2e-pg-restart").tempdir()?;
     let port = free_port()?;
     let mut postgres = tokio::task::block_in_place(|| LocalPostgres::start(dir.path(), port))?;
-    let (_, pool) = fresh_database(&postgres.url("postgres")).await?;
+    let (_, pool) = fresh_database(&postgres.url("postgres"), prova_db::Schema::Registry).await?;
 
     let config = IndexerConfig {
         start_block: stack.deploy_block,
         poll_interval: Duration::from_millis(50),
         ..IndexerConfig::new(stack.registry)
     };
-    let indexer = Indexer::new(pool.clone(), prova_core::chain::connect(&stack.rpc_url)?, config).await?;
+    let indexer = Indexer::new(pool.clone(), prova_chain::connect_without_retries(&stack.rpc_url)?, config).await?;
     let metrics = indexer.metrics().clone();
     let labels = ContractLabels { chain_id: indexer.chain_id(), contract: format!("{:#x}", stack.registry) };
     let following = Following::spawn(indexer);

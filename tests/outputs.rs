@@ -36,7 +36,7 @@ async fn ingest_anchor_crash_receipt_and_scan() -> anyhow::Result<()> {
     let publisher = stack.admin_key.address();
     let attestor = stack.anvil_key(3);
     let attestor_hex = attestor.to_bytes().to_string();
-    let db = stack.database_url.clone();
+    let db = stack.attestor_database_url.clone();
 
     admin::register_publisher(&stack.admin, stack.registry, "Acme AI", "").await?;
     admin::add_attestor(&stack.admin, stack.registry, publisher, attestor.address()).await?;
@@ -59,7 +59,8 @@ async fn ingest_anchor_crash_receipt_and_scan() -> anyhow::Result<()> {
         poll_interval: Duration::from_millis(100),
         ..IndexerConfig::new(stack.registry)
     };
-    let indexer = Indexer::new(stack.pool.clone(), prova_core::chain::connect(&stack.rpc_url)?, config).await?;
+    let indexer =
+        Indexer::new(stack.pool.clone(), prova_chain::connect_without_retries(&stack.rpc_url)?, config).await?;
     tokio::spawn(async move { indexer.run(std::future::pending()).await });
     let api = stack.serve_api().await?;
 
@@ -74,7 +75,8 @@ async fn ingest_anchor_crash_receipt_and_scan() -> anyhow::Result<()> {
     drop(file);
     let out = stack.prova(&["outputs", "ingest", input.to_str().unwrap(), "--database-url", &db], &[]);
     assert!(out.status.success(), "ingest: {}", stderr(&out));
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM attestor_samples").fetch_one(&stack.pool).await?;
+    let stored: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM attestor_samples").fetch_one(&stack.attestor_pool).await?;
     assert_eq!(stored, SAMPLES as i64);
 
     // Publish in batches of 1,000; kill -9 the publisher once batches start landing, then restart it.
@@ -90,7 +92,7 @@ async fn ingest_anchor_crash_receipt_and_scan() -> anyhow::Result<()> {
     let started = Instant::now();
     loop {
         let progressed: i64 = sqlx::query_scalar("SELECT count(*) FROM attestor_batches WHERE state <> 'sealed'")
-            .fetch_one(&stack.pool)
+            .fetch_one(&stack.attestor_pool)
             .await?;
         if progressed >= 2 {
             break;
@@ -101,7 +103,7 @@ async fn ingest_anchor_crash_receipt_and_scan() -> anyhow::Result<()> {
     Command::new("kill").args(["-9", &child.id().to_string()]).status()?;
     child.wait()?;
     let confirmed_at_kill: i64 = sqlx::query_scalar("SELECT count(*) FROM attestor_batches WHERE state = 'confirmed'")
-        .fetch_one(&stack.pool)
+        .fetch_one(&stack.attestor_pool)
         .await?;
     assert!(confirmed_at_kill < (SAMPLES / 1000) as i64, "the kill must land before the last batch is confirmed");
     let out = Command::new(prova_bin())
@@ -118,7 +120,7 @@ async fn ingest_anchor_crash_receipt_and_scan() -> anyhow::Result<()> {
     let batches: Vec<(i64, i64, i32, Vec<u8>, String, bool)> = sqlx::query_as(
         "SELECT first_sample, last_sample, leaf_count, root, state, leaves_uploaded FROM attestor_batches ORDER BY first_sample",
     )
-    .fetch_all(&stack.pool)
+    .fetch_all(&stack.attestor_pool)
     .await?;
     assert_eq!(batches.len(), SAMPLES / 1000);
     assert_eq!(batches.iter().map(|b| b.2 as usize).sum::<usize>(), SAMPLES);
@@ -259,7 +261,7 @@ async fn ingest_anchor_crash_receipt_and_scan() -> anyhow::Result<()> {
         matches.iter().map(|m| (m["record"].as_u64().unwrap(), m["kind"].as_str().unwrap())).collect();
     assert_eq!(got, planted, "exactly the planted records, with the right kind");
     let sample_receipt: Receipt = serde_json::from_value(matches[7]["receipt"].clone())?;
-    let verdict = prova_core::outputs::verify_receipt(&stack.admin, &sample_receipt, None, None).await?;
+    let verdict = prova_verify::outputs::verify_receipt(&stack.admin, &sample_receipt, None, None).await?;
     assert!(verdict.is_ok_and(|v| v.contract_view_agrees), "scan receipts verify on-chain");
     Ok(())
 }
@@ -287,7 +289,7 @@ async fn sidecar_stores_samples_before_answering_and_anchors_them() -> anyhow::R
         };
         publish_model_version(&stack.admin, stack.registry, &attestor, &req).await?;
     }
-    let port = prova_core::local::free_port()?;
+    let port = prova_devnet::local::free_port()?;
     let mut child = Command::new(prova_bin())
         .args([
             "outputs",
@@ -297,7 +299,7 @@ async fn sidecar_stores_samples_before_answering_and_anchors_them() -> anyhow::R
             "--max-age",
             "1",
             "--database-url",
-            &stack.database_url,
+            &stack.attestor_database_url,
         ])
         .args(["--sample", &format!("{other}=every:2")])
         .env("PROVA_RPC_URL", &stack.rpc_url)
@@ -316,7 +318,8 @@ async fn sidecar_stores_samples_before_answering_and_anchors_them() -> anyhow::R
     let answer: Value = http.post(&url).json(&json!({ "samples": batch })).send().await?.json().await?;
     assert_eq!(answer["received"], 40);
     assert_eq!(answer["stored"], 30, "all 20 of one version, every 2nd of the other");
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM attestor_samples").fetch_one(&stack.pool).await?;
+    let stored: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM attestor_samples").fetch_one(&stack.attestor_pool).await?;
     assert_eq!(stored, 30, "durable before the answer");
     let single =
         http.post(&url).json(&json!({ "model_version": version, "request": "q", "response": "a" })).send().await?;
@@ -329,7 +332,7 @@ async fn sidecar_stores_samples_before_answering_and_anchors_them() -> anyhow::R
         let confirmed: i64 = sqlx::query_scalar(
             "SELECT coalesce(sum(leaf_count), 0)::BIGINT FROM attestor_batches WHERE state = 'confirmed'",
         )
-        .fetch_one(&stack.pool)
+        .fetch_one(&stack.attestor_pool)
         .await?;
         if confirmed == 31 {
             break;

@@ -49,7 +49,8 @@ async fn lineage_revocation_compromise_and_file_matching() -> anyhow::Result<()>
         poll_interval: Duration::from_millis(100),
         ..IndexerConfig::new(stack.registry)
     };
-    let indexer = Indexer::new(stack.pool.clone(), prova_core::chain::connect(&stack.rpc_url)?, config).await?;
+    let indexer =
+        Indexer::new(stack.pool.clone(), prova_chain::connect_without_retries(&stack.rpc_url)?, config).await?;
     tokio::spawn(async move { indexer.run(std::future::pending()).await });
     let api = stack.serve_api().await?;
     let http = reqwest::Client::new();

@@ -42,7 +42,8 @@ async fn a_dropped_branch_is_undone_and_the_new_one_indexed() -> anyhow::Result<
     admin::register_publisher(&stack.admin, stack.registry, "Acme AI", "").await?;
     admin::add_attestor(&stack.admin, stack.registry, stack.admin_key.address(), attestor.address()).await?;
     let config = IndexerConfig { start_block: stack.deploy_block, ..IndexerConfig::new(stack.registry) };
-    let indexer = Indexer::new(stack.pool.clone(), prova_core::chain::connect(&stack.rpc_url)?, config).await?;
+    let indexer =
+        Indexer::new(stack.pool.clone(), prova_chain::connect_without_retries(&stack.rpc_url)?, config).await?;
     indexer.sync_to_head().await?;
 
     // Branch A: v1, then two more blocks, indexed.
@@ -65,7 +66,7 @@ async fn a_dropped_branch_is_undone_and_the_new_one_indexed() -> anyhow::Result<
     }
     let v2 = B256::repeat_byte(0xB2);
     // A fresh provider: the old one remembers account nonces from the dropped branch.
-    let sender = prova_core::chain::connect_with_signer(&stack.rpc_url, stack.admin_key.clone())?;
+    let sender = prova_chain::connect_with_signer(&stack.rpc_url, stack.admin_key.clone())?;
     publish_model_version(&sender, stack.registry, &attestor, &request(v2)).await?;
     let on_b = indexer.sync_to_head().await?;
     assert!(on_b.reorged >= 1, "the reorg is detected: {on_b:?}");

@@ -85,7 +85,8 @@ async fn publish_index_serve_verify() -> anyhow::Result<()> {
 
     // Index twice: the second pass is a no-op.
     let config = IndexerConfig { start_block: stack.deploy_block, ..IndexerConfig::new(stack.registry) };
-    let indexer = Indexer::new(stack.pool.clone(), prova_core::chain::connect(&stack.rpc_url)?, config).await?;
+    let indexer =
+        Indexer::new(stack.pool.clone(), prova_chain::connect_without_retries(&stack.rpc_url)?, config).await?;
     let first = indexer.sync_to_head().await?;
     assert!(first.events >= 3, "publisher, key and version events: {first:?}");
     let rows_before = count_rows(&stack).await?;

@@ -9,7 +9,7 @@ use alloy::node_bindings::{Anvil, AnvilInstance};
 use alloy::primitives::Address;
 use alloy::providers::DynProvider;
 use alloy::signers::local::PrivateKeySigner;
-use prova_core::local::{LocalPostgres, find_foundry_tool, free_port};
+use prova_devnet::local::{LocalPostgres, find_foundry_tool, free_port};
 use sqlx::PgPool;
 
 pub mod chaos_proxy;
@@ -34,6 +34,10 @@ pub struct Stack {
     pub pool: PgPool,
     /// Its URL.
     pub database_url: String,
+    /// A pool on a second fresh database holding the attestor's private store.
+    pub attestor_pool: PgPool,
+    /// Its URL.
+    pub attestor_database_url: String,
     /// Scratch folder.
     pub dir: tempfile::TempDir,
     /// The Postgres cluster this test started, if `DATABASE_URL` was not given.
@@ -53,9 +57,9 @@ impl Stack {
         let anvil = Anvil::at(find_foundry_tool("anvil")?).port(free_port()?).args(anvil_args).try_spawn()?;
         let rpc_url = anvil.endpoint();
         let admin_key: PrivateKeySigner = anvil.keys()[0].clone().into();
-        let admin = prova_core::chain::connect_with_signer(&rpc_url, admin_key.clone())?;
-        let chain_id = prova_core::chain::chain_id(&admin).await?;
-        let (registry, receipt) = prova_core::chain::deploy_registry(&admin).await?;
+        let admin = prova_chain::connect_with_signer(&rpc_url, admin_key.clone())?;
+        let chain_id = prova_chain::chain_id(&admin).await?;
+        let (registry, receipt) = prova_chain::deploy_registry(&admin).await?;
 
         let (postgres, pg_dir, server_url) = match std::env::var("DATABASE_URL") {
             Ok(url) => (None, None, url),
@@ -66,12 +70,8 @@ impl Stack {
                 (Some(pg), Some(dir), url)
             }
         };
-        let name = format!("prova_e2e_{}", alloy::primitives::B256::random().to_string()[2..18].to_owned());
-        let admin_pool = PgPool::connect(&server_url).await?;
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin_pool).await?;
-        admin_pool.close().await;
-        let database_url = replace_database(&server_url, &name);
-        let pool = prova_indexer::connect_db(&database_url, 8).await?;
+        let (database_url, pool) = fresh_database(&server_url, prova_db::Schema::Registry).await?;
+        let (attestor_database_url, attestor_pool) = fresh_database(&server_url, prova_db::Schema::Attestor).await?;
 
         Ok(Self {
             anvil,
@@ -83,6 +83,8 @@ impl Stack {
             admin_key,
             pool,
             database_url,
+            attestor_pool,
+            attestor_database_url,
             dir: tempfile::tempdir()?,
             postgres,
             _pg_dir: pg_dir,
@@ -138,16 +140,6 @@ pub fn spawn_dev(prefix: &str) -> anyhow::Result<(std::process::Child, tempfile:
         .stderr(std::process::Stdio::inherit())
         .spawn()?;
     Ok((child, data, listen))
-}
-
-/// Swaps the database name in a Postgres URL.
-fn replace_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
-    let root = base.rsplit_once('/').map_or(base, |(root, _)| root);
-    match query {
-        Some(q) => format!("{root}/{name}?{q}"),
-        None => format!("{root}/{name}"),
-    }
 }
 
 /// The `prova` binary: `PROVA_BIN` when set (scripts/test.sh builds it first), else built once per test process.
@@ -427,14 +419,12 @@ pub async fn cursor_row(pool: &PgPool, chain_id: u64, contract: Address) -> anyh
     }))
 }
 
-/// Creates a fresh database with migrations applied in the cluster at `server_url`; returns its URL and a pool.
-pub async fn fresh_database(server_url: &str) -> anyhow::Result<(String, PgPool)> {
+/// Creates a fresh database with `schema`'s migrations applied in the cluster at `server_url`; returns its URL and a
+/// pool.
+pub async fn fresh_database(server_url: &str, schema: prova_db::Schema) -> anyhow::Result<(String, PgPool)> {
     let name = format!("prova_e2e_{}", alloy::primitives::B256::random().to_string()[2..18].to_owned());
-    let admin_pool = PgPool::connect(server_url).await?;
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin_pool).await?;
-    admin_pool.close().await;
-    let url = replace_database(server_url, &name);
-    let pool = prova_indexer::connect_db(&url, 8).await?;
+    let url = prova_db::create_database(server_url, &name).await?;
+    let pool = prova_db::connect_and_migrate(&url, 8, schema).await?;
     Ok((url, pool))
 }
 
@@ -467,7 +457,7 @@ pub async fn compare_db_with_chain(
     use prova_indexer::events::Value as Column;
     use std::collections::BTreeMap;
 
-    let provider = prova_core::chain::connect(rpc_url)?;
+    let provider = prova_chain::connect(rpc_url)?;
     let chain_id = provider.get_chain_id().await?;
     let head = provider.get_block_number().await?;
     let filter = alloy::rpc::types::Filter::new().address(registry).from_block(from_block).to_block(head);

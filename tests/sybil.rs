@@ -12,9 +12,11 @@ use std::time::{Duration, Instant};
 use alloy::primitives::{Address, B256, U256};
 use alloy::signers::local::PrivateKeySigner;
 use prova_api::AppState;
-use prova_core::agents::{self, Bulk, FeedbackInput, ReceiptFields, SignedReceipt};
+use prova_attestor::agents::{self, FeedbackInput};
+use prova_chain::AgentRegistries;
 use prova_core::bindings::{IIdentityRegistry, IReputationRegistry};
-use prova_core::chain::AgentRegistries;
+use prova_core::interaction::{ReceiptFields, SignedReceipt};
+use prova_devnet::Bulk;
 use prova_e2e::{Stack, stderr, stdout};
 use prova_indexer::{ContractKind, Indexer, IndexerConfig};
 use rand::seq::SliceRandom;
@@ -39,7 +41,7 @@ struct Agents {
 
 impl Agents {
     async fn deploy(stack: &Stack) -> anyhow::Result<Self> {
-        let (registries, block) = prova_core::chain::deploy_agent_registries(&stack.admin).await?;
+        let (registries, block) = prova_chain::deploy_agent_registries(&stack.admin).await?;
         let mut indexers = Vec::new();
         for (contract, kind) in [
             (registries.identity, ContractKind::Identity),
@@ -47,7 +49,9 @@ impl Agents {
             (registries.validation, ContractKind::Validation),
         ] {
             let config = IndexerConfig { kind, start_block: block, ..IndexerConfig::new(contract) };
-            indexers.push(Indexer::new(stack.pool.clone(), prova_core::chain::connect(&stack.rpc_url)?, config).await?);
+            indexers.push(
+                Indexer::new(stack.pool.clone(), prova_chain::connect_without_retries(&stack.rpc_url)?, config).await?,
+            );
         }
         Ok(Self { registries, indexers })
     }
@@ -140,12 +144,12 @@ async fn trust_and_receipts_defeat_a_sybil_ring_and_verify_catches_a_tampered_ap
     let stack = Stack::start().await?;
     let agents = Agents::deploy(&stack).await?;
     let reg = agents.registries;
-    let provider = prova_core::chain::connect(&stack.rpc_url)?;
+    let provider = prova_chain::connect(&stack.rpc_url)?;
     let (owner_a, owner_b) = (stack.anvil_key(1), stack.anvil_key(2));
     let honest: Vec<PrivateKeySigner> = (0..HONEST).map(|_| PrivateKeySigner::random()).collect();
     let ring: Vec<PrivateKeySigner> = (0..RING).map(|_| PrivateKeySigner::random()).collect();
     let fresh: Vec<Address> = honest.iter().chain(&ring).map(PrivateKeySigner::address).collect();
-    agents::fund(&provider, &fresh, U256::from(10u128.pow(20)), &stack.admin_key).await?;
+    prova_devnet::fund(&provider, &fresh, U256::from(10u128.pow(20)), &stack.admin_key).await?;
 
     // Everything is sent at once and mined in a few blocks.
     let _: Value = alloy::providers::Provider::raw_request(&provider, "evm_setAutomine".into(), [false]).await?;
@@ -158,7 +162,7 @@ async fn trust_and_receipts_defeat_a_sybil_ring_and_verify_catches_a_tampered_ap
     let ids = registered_ids(&bulk.send(true).await?);
     let (a, b, ring_agents) = (ids[0], ids[1], &ids[2..]);
 
-    let deadline = agents::chain_time(&provider).await? + 3600;
+    let deadline = prova_chain::chain_time(&provider).await? + 3600;
     for (i, client) in honest.iter().enumerate() {
         let spread = i128::try_from(i % 11).unwrap();
         for (agent, owner, value) in [(a, &owner_a, 85 + spread), (b, &owner_b, 10 + spread)] {
@@ -262,11 +266,11 @@ async fn mean_equals_get_summary_on_random_feedback() -> anyhow::Result<()> {
     let stack = Stack::start().await?;
     let agents = Agents::deploy(&stack).await?;
     let reg = agents.registries;
-    let provider = prova_core::chain::connect(&stack.rpc_url)?;
+    let provider = prova_chain::connect(&stack.rpc_url)?;
     let owners: Vec<PrivateKeySigner> = (1..=4).map(|i| stack.anvil_key(i)).collect();
     let clients: Vec<PrivateKeySigner> = (0..16).map(|_| PrivateKeySigner::random()).collect();
     let addresses: Vec<Address> = clients.iter().map(PrivateKeySigner::address).collect();
-    agents::fund(&provider, &addresses, U256::from(10u128.pow(20)), &stack.admin_key).await?;
+    prova_devnet::fund(&provider, &addresses, U256::from(10u128.pow(20)), &stack.admin_key).await?;
 
     let _: Value = alloy::providers::Provider::raw_request(&provider, "evm_setAutomine".into(), [false]).await?;
     let mut bulk = Bulk::new(provider.clone()).await?;
@@ -320,7 +324,7 @@ async fn mean_equals_get_summary_on_random_feedback() -> anyhow::Result<()> {
 
     agents.index().await?;
     let api = serve(stack.pool.clone(), vec![]).await?;
-    let chain_logs = agents::load_feedback(&provider, reg.identity, reg.reputation, 0, None).await?;
+    let chain_logs = prova_verify::feedback::load_feedback(&provider, reg.identity, reg.reputation, 0, None).await?;
     assert_eq!(chain_logs.feedback.len(), given.len());
     assert_eq!(chain_logs.feedback.iter().filter(|f| f.revoked).count(), revoked);
 
@@ -346,14 +350,14 @@ async fn mean_equals_get_summary_on_random_feedback() -> anyhow::Result<()> {
             let from_api = reputation(&api, stack.chain_id, agent, &query).await?;
             assert_eq!(from_api["score"]["summary"], contract, "agent {agent}, {query}");
             // The same from raw chain logs, with no database.
-            let filter = prova_core::reputation::Filter {
+            let filter = prova_reputation::Filter {
                 tag1: Some(tag1.into()),
                 tag2: Some(tag2.into()),
                 clients: Some(list.clone()),
                 verified_only: false,
             };
-            let ours = prova_core::reputation::mean(&chain_logs.feedback, agent, &filter)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let ours =
+                prova_reputation::mean(&chain_logs.feedback, agent, &filter).map_err(|e| anyhow::anyhow!("{e}"))?;
             assert_eq!(serde_json::to_value(ours.summary)?, contract, "chain logs, agent {agent}, {query}");
             checked += 1;
         }

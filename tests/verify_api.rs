@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use alloy::node_bindings::Anvil;
 use alloy::primitives::{Address, B256, U256};
 use alloy::signers::local::PrivateKeySigner;
-use prova_core::agents::{self, Account, FeedbackInput};
-use prova_core::local::{find_foundry_tool, free_port};
+use prova_attestor::agents::{self, FeedbackInput};
+use prova_chain::Account;
+use prova_devnet::local::{find_foundry_tool, free_port};
 use prova_e2e::{prova_bin, spawn_dev, stderr, stdout};
 use serde_json::Value;
 
@@ -181,11 +182,11 @@ async fn add_facts(dev: &Dev) -> anyhow::Result<()> {
     agents::give_feedback(&client, dev.reputation, agent.agent_id, &FeedbackInput::value(77, 0), None).await?;
 
     let admin_key: PrivateKeySigner = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80".parse()?;
-    let admin = prova_core::chain::connect_with_signer(&dev.rpc, admin_key)?;
+    let admin = prova_chain::connect_with_signer(&dev.rpc, admin_key)?;
     prova_attestor::admin::revoke_version(&admin, dev.registry, dev.finetune_version, "superseded").await?;
     let spare = PrivateKeySigner::random().address();
     prova_attestor::admin::add_attestor(&admin, dev.registry, dev.publisher, spare).await?;
-    let now = agents::chain_time(&admin).await?;
+    let now = prova_chain::chain_time(&admin).await?;
     prova_attestor::admin::mark_compromised(&admin, dev.registry, dev.publisher, spare, now - 5).await?;
 
     let chain_id = 31337;

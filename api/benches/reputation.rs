@@ -9,7 +9,7 @@
 //! - `board cold` / `board warm`: `GET /v1/agents?sort=reputation` (first page of 50);
 //! - `agent delta`: the first request after 10 new entries were indexed (cursor moved, set brought up to date);
 //!
-//! and, as the reference, `prova_core::reputation::score_agents` alone on the same input in memory.
+//! and, as the reference, `prova_reputation::score_agents` alone on the same input in memory.
 //!
 //! Run: `eval "$(scripts/pg-test-cluster.sh start)"; cargo bench -p prova-api --bench reputation`.
 //! `PROVA_BENCH_FEEDBACK`, `PROVA_BENCH_COLD` and `PROVA_BENCH_WARM` change the size and the sample counts.
@@ -23,7 +23,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use prova_api::{AppState, app};
-use prova_core::reputation::{self, Algorithm, Filter, Params};
+use prova_reputation::{self, Algorithm, Filter, Params};
 use sqlx::{Executor, PgPool};
 use tower::ServiceExt;
 
@@ -186,7 +186,7 @@ async fn run() -> anyhow::Result<()> {
         let mut samples = Vec::new();
         for _ in 0..cold {
             let started = Instant::now();
-            let scores = reputation::score_agents(&input, &Filter::default(), algorithm, &params)?;
+            let scores = prova_reputation::score_agents(&input, &Filter::default(), algorithm, &params)?;
             samples.push(started.elapsed());
             assert!(!scores.is_empty());
         }

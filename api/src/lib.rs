@@ -176,7 +176,7 @@ mod tests {
         .unwrap();
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn model_version_in_lowercase_hex_with_pointers(pool: PgPool) {
         seed_version(&pool).await;
         let (status, body) = call(pool, "GET", &format!("/v1/model-versions/{VERSION}")).await;
@@ -192,7 +192,7 @@ mod tests {
         assert_eq!(body["registered_at"], "2023-11-14T22:13:20Z");
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn chain_filter_applies(pool: PgPool) {
         seed_version(&pool).await;
         let (status, _) = call(pool.clone(), "GET", &format!("/v1/model-versions/{VERSION}?chain_id=1")).await;
@@ -202,7 +202,7 @@ mod tests {
         assert_eq!(body["error"]["code"], "invalid_query");
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn finality_and_min_confirmations(pool: PgPool) {
         seed_version(&pool).await;
         let uri = format!("/v1/model-versions/{VERSION}");
@@ -221,7 +221,7 @@ mod tests {
         assert_eq!(body["chain"]["finality"], "pending");
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn every_failure_is_a_json_error(pool: PgPool) {
         let cases = [
             ("GET", "/v1/model-versions/0x12", StatusCode::BAD_REQUEST, "invalid_hash"),
@@ -240,7 +240,7 @@ mod tests {
         }
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn status_reports_lag(pool: PgPool) {
         let (_, empty) = call(pool.clone(), "GET", "/v1/status").await;
         assert_eq!(empty["chains"], serde_json::json!([]));
@@ -268,7 +268,7 @@ mod tests {
         axum::http::Request::builder().uri(uri)
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn etag_and_cache_control_follow_finality(pool: PgPool) {
         use axum::http::header;
         seed_version(&pool).await;
@@ -307,7 +307,7 @@ mod tests {
         assert_eq!(headers[header::CACHE_CONTROL], "no-store");
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn request_ids_are_set_or_echoed(pool: PgPool) {
         let (_, headers, _) =
             raw(pool.clone(), ApiConfig::default(), get("/healthz").body(axum::body::Body::empty()).unwrap()).await;
@@ -319,7 +319,7 @@ mod tests {
         assert_eq!(headers[layers::REQUEST_ID], "trace-me-42");
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn a_burst_gets_429_with_retry_after(pool: PgPool) {
         let limit = RateLimit { per_second: 1.try_into().unwrap(), burst: 3.try_into().unwrap() };
         let state = AppState::new(pool).with_config(ApiConfig { rate_limit: Some(limit), ..ApiConfig::default() });
@@ -345,7 +345,7 @@ mod tests {
         assert_eq!(response.status(), StatusCode::OK);
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget(pool: PgPool) {
         use tower::ServiceExt;
         let limit = RateLimit { per_second: 1.try_into().unwrap(), burst: 2.try_into().unwrap() };
@@ -390,7 +390,7 @@ mod tests {
         assert_eq!(client(&["not-an-ip"], 1), "10.0.0.1");
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn readyz_fails_while_the_indexer_lags(pool: PgPool) {
         let (status, _) = call(pool.clone(), "GET", "/readyz").await;
         assert_eq!(status, StatusCode::OK);
@@ -413,7 +413,7 @@ mod tests {
         assert!(body["error"]["message"].as_str().unwrap().contains("last saw the head"), "{body}");
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn metrics_count_requests_by_route_and_status(pool: PgPool) {
         use tower::ServiceExt;
         let app = app(AppState::new(pool));
@@ -432,7 +432,7 @@ mod tests {
             assert!(text.contains(expected), "{expected} missing from\n{text}");
         }
     }
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn a_slow_request_is_stopped_with_a_json_503(pool: PgPool) {
         // A lock `/v1/status` waits on, held past the timeout.
         let mut lock = pool.begin().await.unwrap();
@@ -448,7 +448,7 @@ mod tests {
         lock.rollback().await.unwrap();
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn cors_is_open_by_default_and_configurable(pool: PgPool) {
         use axum::http::header;
         let preflight = || {

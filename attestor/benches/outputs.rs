@@ -38,7 +38,7 @@ async fn main() -> anyhow::Result<()> {
     let admin = sqlx::PgPool::connect(&server).await?;
     sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await?;
     let url = format!("{}/{name}", server.rsplit_once('/').map_or(server.as_str(), |(root, _)| root));
-    let pool = prova_indexer::connect_db(&url, 8).await?;
+    let pool = prova_db::connect_and_migrate(&url, 8, prova_db::Schema::Registry).await?;
     let version = B256::repeat_byte(7);
     println!("cores {}, samples {samples}, store {store_size}, dataset {dataset}", rayon::current_num_threads());
 

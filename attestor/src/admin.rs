@@ -12,7 +12,7 @@ use crate::error::Result;
 macro_rules! confirm {
     ($call:expr) => {{
         let pending = $call.send().await?;
-        Ok(prova_core::chain::wait(pending, 1).await?)
+        Ok(prova_chain::wait(pending, 1).await?)
     }};
 }
 

@@ -8,9 +8,15 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// What can go wrong while signing and publishing attestations.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Hashing, key loading or chain access failed.
+    /// Hashing or reading a format failed.
     #[error(transparent)]
     Core(#[from] prova_core::Error),
+    /// Chain access failed, or a contract refused.
+    #[error(transparent)]
+    Chain(#[from] prova_chain::Error),
+    /// The checks made before signing or sending refused (the message says why and what to do).
+    #[error("{0}")]
+    Refused(String),
     /// The signing key is not an attestor key of any publisher on this registry.
     #[error("key {0} is not an attestor key of any publisher on this registry; ask the publisher's admin to add it")]
     NotAnAttestor(Address),
@@ -29,18 +35,15 @@ pub enum Error {
     #[error("parent version {0} is not registered on this registry")]
     UnknownParent(B256),
     /// A Postgres statement failed.
-    #[error("database: {0}")]
+    #[error("database")]
     Database(#[from] sqlx::Error),
     /// An input record is malformed.
     #[error("{0}")]
     Input(String),
-    /// A contract call or transaction failed.
-    #[error("{0}")]
-    Contract(String),
 }
 
 impl From<alloy::contract::Error> for Error {
     fn from(error: alloy::contract::Error) -> Self {
-        Self::Contract(prova_core::chain::describe_contract_error(&error))
+        Self::Chain(prova_chain::call_error("calling the registry", error))
     }
 }

@@ -7,8 +7,8 @@ use alloy::providers::DynProvider;
 use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolEvent;
+use prova_chain::{check_registry, wait};
 use prova_core::bindings::{IProvenanceRegistry, RegisterModelVersion, random_nonce};
-use prova_core::chain::{check_registry, wait};
 use serde::Serialize;
 use tracing::info;
 
@@ -100,7 +100,7 @@ pub async fn publish_model_version(
         deadline: U256::from((now + request.validity).as_secs()),
     };
     let digest = message.signing_hash(chain_id, registry);
-    let signature = attestor.sign_hash_sync(&digest).map_err(|e| Error::Contract(format!("signing failed: {e}")))?;
+    let signature = attestor.sign_hash_sync(&digest).map_err(prova_core::Error::from)?;
 
     let pending = contract
         .registerModelVersion(
@@ -127,7 +127,7 @@ pub async fn publish_model_version(
             log.address() == registry
                 && log.topic0() == Some(&IProvenanceRegistry::ModelVersionRegistered::SIGNATURE_HASH)
         })
-        .ok_or_else(|| Error::Contract("receipt holds no ModelVersionRegistered event".into()))?;
+        .ok_or_else(|| prova_chain::Error::Missing("the receipt holds no ModelVersionRegistered event".into()))?;
     Ok(Published {
         version_hash: request.version_hash,
         publisher,

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod args;
 pub mod commands;
+pub mod signer;
 
 /// prova: on-chain provenance for AI models.
 #[derive(Debug, Parser)]
@@ -43,6 +45,9 @@ pub enum Command {
     Outputs(commands::outputs::OutputsCommand),
     /// Index registry events into Postgres and follow the chain head.
     Index(commands::index::IndexArgs),
+    /// Postgres schemas: apply migrations.
+    #[command(subcommand)]
+    Db(commands::db::DbCommand),
     /// Serve the HTTP API from Postgres.
     Serve(commands::serve::ServeArgs),
     /// Check claims directly against the chain, with no database and no API.
@@ -62,6 +67,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Deploy(args) => args.run().await,
         Command::Outputs(cmd) => cmd.run().await,
         Command::Index(args) => args.run().await,
+        Command::Db(cmd) => cmd.run().await,
         Command::Serve(args) => args.run().await,
         Command::Verify(cmd) => cmd.run().await,
         Command::Dev(args) => args.run().await,

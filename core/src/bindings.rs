@@ -29,6 +29,8 @@ alloy::sol!(
 pub const MODEL_VERSION_KEY: &str = "prova.modelVersion";
 /// The reserved metadata key under which the identity registry announces the agent wallet.
 pub const AGENT_WALLET_KEY: &str = "agentWallet";
+/// Largest `valueDecimals` ERC-8004 allows in a feedback value.
+pub const MAX_VALUE_DECIMALS: u8 = 18;
 /// EIP-712 domain name of the ReputationRegistry (interaction receipts).
 pub const REPUTATION_DOMAIN_NAME: &str = "prova ReputationRegistry";
 /// EIP-712 domain name of the IdentityRegistry (agent wallet proofs).

@@ -5,11 +5,11 @@ use std::path::PathBuf;
 /// Result with the core [`Error`] as the default error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// What can go wrong in hashing, manifests and local tooling.
+/// What can go wrong reading, hashing and checking prova's formats.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file or folder could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Io {
         /// The path that failed.
         path: PathBuf,
@@ -56,15 +56,18 @@ pub enum Error {
     /// A document (manifest, statement, receipt) is not in the expected format.
     #[error("{0}")]
     Format(String),
-    /// A signing key could not be loaded; the message never contains key material.
-    #[error("{0}")]
-    Key(String),
-    /// A chain RPC call failed or the chain is not what was expected.
-    #[error("{0}")]
-    Chain(String),
-    /// A tool the local stack needs (anvil, Postgres) could not be found or started.
-    #[error("{0}")]
-    Tool(String),
+    /// The hashing thread pool could not start.
+    #[error("cannot start the hashing threads")]
+    ThreadPool(#[from] rayon::ThreadPoolBuildError),
+    /// There is no default place for the hash cache.
+    #[error("neither XDG_CACHE_HOME nor HOME is set; pass --cache-file")]
+    NoCacheDir,
+    /// A signature could not be made or recovered.
+    #[error("signature: {0}")]
+    Signature(#[from] alloy::signers::Error),
+    /// A signature's bytes are malformed.
+    #[error("malformed signature")]
+    SignatureBytes(#[from] alloy::primitives::SignatureError),
 }
 
 impl Error {

@@ -70,7 +70,7 @@ impl HashCache {
         let base = std::env::var_os("XDG_CACHE_HOME")
             .map(PathBuf::from)
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-            .ok_or_else(|| Error::Tool("neither XDG_CACHE_HOME nor HOME is set; pass --cache-file".into()))?;
+            .ok_or(Error::NoCacheDir)?;
         let canonical = root.canonicalize().map_err(|e| Error::io(root, e))?;
         let tag = keccak256(canonical.to_string_lossy().as_bytes());
         Ok(base.join("prova").join("hashes").join(format!("{}.json", &tag.to_string()[2..18])))

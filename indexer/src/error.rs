@@ -6,10 +6,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// What can go wrong while indexing.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Chain access failed.
+    /// Chain access failed (after the retries of `prova_chain::rpc::Rpc`).
     #[error(transparent)]
-    Core(#[from] prova_core::Error),
-    /// A JSON-RPC call failed (retried by the follow loop).
+    Chain(#[from] prova_chain::Error),
+    /// The node's answer is unusable (a message we write; retried by the follow loop).
     #[error("rpc {method} failed: {message}")]
     Rpc {
         /// The RPC method.
@@ -17,15 +17,12 @@ pub enum Error {
         /// What the node or transport said.
         message: String,
     },
-    /// `eth_getLogs` refused a single block's logs as too large (a range cannot be split further).
-    #[error("eth_getLogs range limit: {0}")]
-    RangeLimit(String),
     /// A Postgres statement failed.
-    #[error("database: {0}")]
+    #[error("database")]
     Database(#[from] sqlx::Error),
-    /// Applying the migrations failed.
-    #[error("migrations: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Connecting to Postgres or migrating it failed.
+    #[error(transparent)]
+    Db(#[from] prova_db::Error),
     /// The database already holds data for this registry from a different chain history.
     #[error("{0}")]
     Inconsistent(String),

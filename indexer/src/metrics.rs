@@ -112,3 +112,11 @@ impl Metrics {
         out
     }
 }
+
+impl prova_chain::rpc::FaultObserver for Metrics {
+    fn fault(&self, chain_id: u64, method: &'static str, fault: prova_chain::rpc::Fault) {
+        self.rpc_faults
+            .get_or_create(&FaultLabels { chain_id, method: method.into(), kind: fault.label().into() })
+            .inc();
+    }
+}

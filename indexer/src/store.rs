@@ -390,7 +390,7 @@ mod tests {
         sqlx::query_scalar("SELECT count(*) FROM model_version_registered").fetch_one(pool).await.unwrap()
     }
 
-    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn range_and_cursor_commit_together_once(pool: PgPool) {
         assert_eq!(load_cursor(&pool, 31337, REGISTRY, ContractKind::Provenance, 5).await.unwrap().next_block, 5);
         assert!(commit_range(&pool, 31337, REGISTRY, 5, 9, &[(9, B256::ZERO)], &[], &[event(7, 0)], 64).await.unwrap());
@@ -410,7 +410,7 @@ mod tests {
         assert_eq!(uri, "ipfs://x\u{FFFD}y");
     }
 
-    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn purge_removes_one_registry_only(pool: PgPool) {
         load_cursor(&pool, 31337, REGISTRY, ContractKind::Provenance, 0).await.unwrap();
         commit_range(&pool, 31337, REGISTRY, 0, 9, &[(9, B256::ZERO)], &[], &[event(7, 0)], 64).await.unwrap();

@@ -20,8 +20,8 @@ use tracing::{debug, error, info, warn};
 use crate::error::{Error, Result};
 use crate::events::ContractKind;
 use crate::metrics::{ContractLabels, EventLabels, Metrics};
-use crate::rpc::{Fetched, RetryPolicy, Rpc, backoff};
 use crate::store::{self, IndexedEvent, LogMeta};
+use prova_chain::rpc::{Fetched, RetryPolicy, Rpc, backoff};
 
 /// How to index one contract.
 #[derive(Debug, Clone)]

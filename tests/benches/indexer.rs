@@ -52,14 +52,14 @@ async fn mine(provider: &DynProvider, blocks: u64) -> anyhow::Result<()> {
 async fn fill(stack: &Stack, events: u64) -> anyhow::Result<u64> {
     let provider = &stack.admin;
     let deploy = TransactionRequest::default().with_deploy_code(flood_bytecode()?);
-    let flood = prova_core::chain::send(provider, deploy).await?.contract_address.expect("flood address");
+    let flood = prova_chain::send(provider, deploy).await?.contract_address.expect("flood address");
     let started = Instant::now();
     let mut first = 0;
     while first < events {
         let count = PER_TX.min(events - first);
         let call = invalidateCall { registry: stack.registry, first: U256::from(first), count: U256::from(count) };
         let tx = TransactionRequest::default().with_to(flood).with_input(call.abi_encode()).with_gas_limit(29_000_000);
-        prova_core::chain::send(provider, tx).await?;
+        prova_chain::send(provider, tx).await?;
         mine(provider, GAP_BLOCKS).await?;
         first += count;
     }
@@ -93,7 +93,7 @@ async fn fresh_database(stack: &Stack, name: &str) -> anyhow::Result<sqlx::PgPoo
     sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await?;
     admin.close().await;
     let (base, _) = stack.database_url.rsplit_once('/').expect("database URL has a path");
-    Ok(prova_indexer::connect_db(&format!("{base}/{name}"), 16).await?)
+    Ok(prova_db::connect_and_migrate(&format!("{base}/{name}"), 16, prova_db::Schema::Registry).await?)
 }
 
 async fn backfill(events: u64, rounds: usize) -> anyhow::Result<()> {
@@ -114,7 +114,7 @@ async fn backfill(events: u64, rounds: usize) -> anyhow::Result<()> {
     for round in 0..rounds {
         let pool = fresh_database(&stack, &format!("prova_bench_backfill_{round}")).await?;
         let config = IndexerConfig { start_block: from, ..IndexerConfig::new(stack.registry) };
-        let indexer = Indexer::new(pool.clone(), prova_core::chain::connect(&stack.rpc_url)?, config).await?;
+        let indexer = Indexer::new(pool.clone(), prova_chain::connect_without_retries(&stack.rpc_url)?, config).await?;
         let started = Instant::now();
         let report = indexer.sync_to_head().await?;
         let seconds = started.elapsed().as_secs_f64();
@@ -167,7 +167,8 @@ async fn latency(samples: usize, ws: bool) -> anyhow::Result<()> {
         ws_url: ws.then(|| stack.anvil.ws_endpoint()),
         ..IndexerConfig::new(stack.registry)
     };
-    let indexer = Indexer::new(stack.pool.clone(), prova_core::chain::connect(&stack.rpc_url)?, config).await?;
+    let indexer =
+        Indexer::new(stack.pool.clone(), prova_chain::connect_without_retries(&stack.rpc_url)?, config).await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(async move {
         indexer
@@ -182,7 +183,7 @@ async fn latency(samples: usize, ws: bool) -> anyhow::Result<()> {
     let seen: Arc<Mutex<HashMap<u64, Instant>>> = Arc::default();
     let watcher = {
         let seen = seen.clone();
-        let provider = prova_core::chain::connect(&stack.rpc_url)?;
+        let provider = prova_chain::connect(&stack.rpc_url)?;
         tokio::spawn(async move {
             loop {
                 if let Ok(n) = provider.get_block_number().await {
@@ -197,7 +198,7 @@ async fn latency(samples: usize, ws: bool) -> anyhow::Result<()> {
     let mut latencies = Vec::new();
     for i in 0..samples {
         let version = B256::from(U256::from(i as u64 + 1));
-        let sender = prova_core::chain::connect_with_signer(&stack.rpc_url, stack.admin_key.clone())?;
+        let sender = prova_chain::connect_with_signer(&stack.rpc_url, stack.admin_key.clone())?;
         let registry = stack.registry;
         let attestor = attestor.clone();
         let publishing =

@@ -125,7 +125,7 @@ pub async fn bench_database(name: &str, connections: u32) -> anyhow::Result<(PgP
         None => anyhow::bail!("DATABASE_URL has no database name"),
     };
     // The pool `prova serve` uses.
-    let pool = prova_indexer::connect_db(&bench_url, connections).await?;
+    let pool = prova_db::connect_and_migrate(&bench_url, connections, prova_db::Schema::Registry).await?;
     Ok((pool, bench_url))
 }
 

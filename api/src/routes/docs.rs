@@ -200,7 +200,7 @@ pub struct ManifestDiffSchema {
     changed: Vec<String>,
 }
 
-/// Schema of `prova_core::reputation::Score`: one agent's score under one algorithm (see `docs/reputation.md`).
+/// Schema of `prova_reputation::Score`: one agent's score under one algorithm (see `docs/reputation.md`).
 #[derive(ToSchema)]
 #[schema(as = Score)]
 #[allow(dead_code)]

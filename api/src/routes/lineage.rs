@@ -270,7 +270,7 @@ mod tests {
         body
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn ancestors_nearest_first_and_descendants_breadth_first(pool: PgPool) {
         seed(&pool).await;
 
@@ -303,7 +303,7 @@ mod tests {
         assert_eq!(other_chain["descendants"][0]["chain"]["chain_id"], 1);
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn descendants_page_through_the_lineage_descendants(pool: PgPool) {
         seed(&pool).await;
         let root = lineage(&pool, &format!("{}/lineage", h(0xA))).await;
@@ -329,7 +329,7 @@ mod tests {
         }
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn unknown_version_is_404(pool: PgPool) {
         seed(&pool).await;
         let (status, body) = call(pool.clone(), "GET", &format!("/v1/model-versions/{}/lineage", h(0x99))).await;

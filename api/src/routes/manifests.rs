@@ -251,7 +251,7 @@ mod tests {
         vec![entry("config.json", 1), entry("weights/part-0.bin", 2), entry("tokenizer.json", 3)]
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn upload_is_stored_once_and_served_back(pool: PgPool) {
         let m = manifest(&files());
         register(&pool, CHAIN, m.version_hash, None, 10).await;
@@ -277,7 +277,7 @@ mod tests {
         assert_eq!(Manifest::from_json(&served.to_string()).unwrap(), m);
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn root_mismatch_is_422_naming_both_hashes(pool: PgPool) {
         let m = manifest(&files());
         let other = manifest(&files()[..2]);
@@ -303,7 +303,7 @@ mod tests {
         assert_eq!(stored, 0);
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn unregistered_version_is_404(pool: PgPool) {
         let m = manifest(&files());
         let (status, body) =
@@ -318,7 +318,7 @@ mod tests {
         assert_eq!(body["error"]["code"], "not_found");
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn malformed_uploads_are_json_errors(pool: PgPool) {
         let m = manifest(&files());
         register(&pool, CHAIN, m.version_hash, None, 10).await;
@@ -367,7 +367,7 @@ mod tests {
         assert_eq!(stored, 0);
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn manifest_route_has_its_own_body_limit(pool: PgPool) {
         // A manifest above the global limit is accepted on this route.
         let many: Vec<ManifestEntry> = (0..12_000u32)

@@ -225,7 +225,7 @@ mod tests {
         body["candidates"].as_array().unwrap().iter().map(|c| c["version_hash"].as_str().unwrap().to_owned()).collect()
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn exact_match_without_uploaded_manifest(pool: PgPool) {
         let m = manifest(&v1_files());
         register(&pool, CHAIN, m.version_hash, None, 10).await;
@@ -245,7 +245,7 @@ mod tests {
         }
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn one_changed_file_points_at_the_right_version(pool: PgPool) {
         let v1 = publish(&pool, &v1_files(), 10).await;
         // Unrelated model.
@@ -294,7 +294,7 @@ mod tests {
         assert_eq!(v3_diff["removed"], json!(["other.bin"]));
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn unrelated_folder_has_no_candidates(pool: PgPool) {
         publish(&pool, &v1_files(), 10).await;
         let folder = [entry("notes.txt", 0x51), entry("data.bin", 0x52)];
@@ -306,7 +306,7 @@ mod tests {
         );
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn bad_file_lists_are_rejected(pool: PgPool) {
         let (status, answer) = send_json(pool.clone(), "POST", MATCH, &json!({ "files": [] })).await;
         assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_manifest")));

@@ -100,7 +100,7 @@ mod tests {
         out
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn openapi_json_is_served_as_3_1(pool: PgPool) {
         let (status, spec) = call(pool, "GET", "/openapi.json").await;
         assert_eq!(status, StatusCode::OK);
@@ -116,7 +116,7 @@ mod tests {
 
     /// Every documented operation is routed: a request to it (path parameters from their examples) does not fall
     /// through to the 404 "no such route" or 405 fallbacks.
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn every_documented_operation_is_routed(pool: PgPool) {
         let spec = serde_json::to_value(openapi()).unwrap();
         let operations = operations(&spec);

@@ -424,7 +424,7 @@ mod tests {
             .collect()
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn upload_is_stored_once_in_leaf_order(pool: PgPool) {
         let (leaves, tree) = output_batch(h(1), 7);
         anchor(&pool, CHAIN, tree.root(), h(1), 7, 10).await;
@@ -443,7 +443,7 @@ mod tests {
         assert_eq!(stored(&pool).await, leaves);
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn leaves_that_do_not_give_the_root_are_422(pool: PgPool) {
         let (leaves, tree) = output_batch(h(1), 5);
         anchor(&pool, CHAIN, tree.root(), h(1), 5, 10).await;
@@ -465,7 +465,7 @@ mod tests {
         assert!(stored(&pool).await.is_empty());
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn unknown_root_is_404_and_bad_uploads_are_400(pool: PgPool) {
         let (leaves, tree) = output_batch(h(1), 3);
         let (status, answer) = send_json(pool.clone(), "PUT", &uri(tree.root()), &body(&leaves)).await;
@@ -504,7 +504,7 @@ mod tests {
         assert!(stored(&pool).await.is_empty());
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn leaf_count_must_match_the_event(pool: PgPool) {
         let (leaves, tree) = output_batch(h(1), 4);
         anchor(&pool, CHAIN, tree.root(), h(1), 5, 10).await;
@@ -516,7 +516,7 @@ mod tests {
         assert!(stored(&pool).await.is_empty());
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn leaf_versions_must_match_the_event(pool: PgPool) {
         let (leaves, tree) = output_batch(h(1), 4);
         anchor(&pool, CHAIN, tree.root(), h(9), 4, 10).await;
@@ -538,7 +538,7 @@ mod tests {
         assert!(stored(&pool).await.is_empty());
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn one_consistent_anchoring_is_enough(pool: PgPool) {
         // The same root anchored elsewhere with a wrong count does not block the consistent one.
         let (leaves, tree) = output_batch(h(1), 3);
@@ -548,7 +548,7 @@ mod tests {
         assert_eq!(status, StatusCode::CREATED, "{answer}");
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn leaves_route_has_its_own_body_limit(pool: PgPool) {
         // A realistic batch is well above the global limit, and is stored in one statement.
         let (leaves, tree) = output_batch(h(1), 4096);
@@ -565,7 +565,7 @@ mod tests {
         assert_eq!(answer["error"]["code"], "payload_too_large");
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn batch_with_upload_state_revocation_and_pointers(pool: PgPool) {
         let (leaves, tree) = output_batch(h(1), 3);
         let root = tree.root();

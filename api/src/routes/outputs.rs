@@ -581,7 +581,7 @@ mod tests {
         receipt.check_offline(Some(request(i).as_bytes()), Some(response(i).as_bytes())).unwrap();
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn lookup_by_response_gives_proof_and_receipt(pool: PgPool) {
         register(&pool, CHAIN, h(1), None, 3).await;
         name_publisher(&pool, CHAIN, "Example Lab").await;
@@ -648,7 +648,7 @@ mod tests {
         assert_eq!(page["items"], json!([]));
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn lookup_by_request_or_either(pool: PgPool) {
         let (leaves, _) = anchored_batch(&pool, 4, 10).await;
         let by_request = keccak256(request(2));
@@ -673,7 +673,7 @@ mod tests {
         }
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn only_leaves_of_anchored_batches_are_found(pool: PgPool) {
         // Leaves stored for a root that is not (or no longer, after a reorg) indexed are not attested outputs.
         let (leaves, tree) = output_batch(h(1), 2);
@@ -695,7 +695,7 @@ mod tests {
         assert_eq!(page, json!({ "items": [], "next_cursor": null }));
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn pages_cover_every_match_once(pool: PgPool) {
         // The same response in 7 + 5 leaves of two batches.
         let same = |n: usize| -> Vec<OutputLeaf> {
@@ -742,7 +742,7 @@ mod tests {
         assert_eq!(page["next_cursor"], Value::Null);
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn malformed_lookups_are_400(pool: PgPool) {
         let hash = keccak256("x");
         let cases = [
@@ -788,7 +788,7 @@ mod tests {
         verdict
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn receipt_from_the_lookup_verifies(pool: PgPool) {
         register(&pool, CHAIN, h(1), None, 3).await;
         let (_, tree) = anchored_batch(&pool, 5, 10).await;
@@ -826,7 +826,7 @@ mod tests {
         );
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn tampering_is_invalid_with_a_reason(pool: PgPool) {
         let (leaves, tree) = anchored_batch(&pool, 5, 10).await;
         let good = receipt(&leaves, &tree, 2, 10);
@@ -862,7 +862,7 @@ mod tests {
         assert_eq!((verdict["valid"].as_bool(), verdict["checks"]["request"].as_str()), (Some(false), Some("fail")));
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn unknown_root_is_not_anchored(pool: PgPool) {
         // A receipt that is fine offline, for a batch no indexed registry anchored.
         let (leaves, tree) = output_batch(h(1), 3);
@@ -887,7 +887,7 @@ mod tests {
         assert_eq!(verdict["valid"], true, "{verdict}");
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn revoked_batch_or_version_is_invalid(pool: PgPool) {
         register(&pool, CHAIN, h(1), None, 3).await;
         let (leaves, tree) = anchored_batch(&pool, 4, 10).await;
@@ -913,7 +913,7 @@ mod tests {
         assert_eq!(verdict["reason"], ReceiptProblem::VersionRevoked(h(2)).to_string());
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn wrong_version_is_invalid(pool: PgPool) {
         // A consistent-looking receipt whose leaf claims another version than the anchored batch.
         let (leaves, tree) = output_batch(h(1), 2);
@@ -925,7 +925,7 @@ mod tests {
         assert_eq!(verdict["reason"], problem.to_string());
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn malformed_verify_bodies_are_400(pool: PgPool) {
         let (leaves, tree) = output_batch(h(1), 2);
         let good = serde_json::to_value(receipt(&leaves, &tree, 0, 10)).unwrap();

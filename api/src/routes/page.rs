@@ -269,7 +269,7 @@ mod tests {
         }
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn version_list_items_are_the_single_version_answers(pool: PgPool) {
         for (chain, n, block) in [(CHAIN, 1, 10), (1, 2, 3), (CHAIN, 3, 12), (CHAIN, 4, 11), (1, 5, 9)] {
             register(&pool, chain, h(n), None, block).await;
@@ -312,7 +312,7 @@ mod tests {
         }
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn batch_list_items_are_the_single_batch_answers(pool: PgPool) {
         for (chain, n, block) in [(CHAIN, 1, 10), (1, 2, 3), (CHAIN, 3, 12)] {
             anchor(&pool, chain, h(n), h(9), 4, block).await;

@@ -15,8 +15,8 @@ use alloy::rpc::types::{Filter, TransactionRequest};
 use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::{SolCall, SolEvent};
+use prova_chain::rpc_error;
 use prova_core::bindings::{AttestOutputs, IProvenanceRegistry, random_nonce};
-use prova_core::chain::describe_rpc_error;
 use serde::Deserialize;
 use tracing::{info, warn};
 
@@ -136,8 +136,8 @@ impl Submitter {
         Ok(confirmed)
     }
 
-    fn rpc(e: impl std::fmt::Display) -> Error {
-        Error::Contract(e.to_string())
+    fn rpc(source: alloy::transports::RpcError<alloy::transports::TransportErrorKind>) -> Error {
+        Error::Chain(prova_chain::Error::Rpc { what: "a JSON-RPC call of the batch publisher".into(), source })
     }
 
     /// Signs and sends a sealed batch; true once confirmed.
@@ -160,7 +160,7 @@ impl Submitter {
         let signature = self
             .attestor
             .sign_hash_sync(&message.signing_hash(self.chain_id, self.registry))
-            .map_err(|e| Error::Contract(format!("signing failed: {e}")))?;
+            .map_err(prova_core::Error::from)?;
         let call = IProvenanceRegistry::attestOutputsCall {
             versionHash: message.versionHash,
             root: message.root,
@@ -183,12 +183,12 @@ impl Submitter {
         tx.set_nonce(nonce);
         tx.set_max_fee_per_gas(fees.max_fee_per_gas);
         tx.set_max_priority_fee_per_gas(fees.max_priority_fee_per_gas);
-        let gas = self.provider.estimate_gas(tx.clone()).await.map_err(|e| Error::Contract(describe_rpc_error(&e)))?;
+        let gas = self.provider.estimate_gas(tx.clone()).await.map_err(|e| rpc_error("estimating gas", e))?;
         tx.set_gas_limit(gas + gas / 5);
         let envelope = tx
             .build(&EthereumWallet::from(self.relayer.clone()))
             .await
-            .map_err(|e| Error::Contract(format!("cannot sign the transaction: {e}")))?;
+            .map_err(|e| Error::Refused(format!("cannot sign the transaction: {e}")))?;
         let raw = envelope.encoded_2718();
         let tx_hash = *envelope.tx_hash();
         // Stored before it is broadcast: after a crash it is found again, or re-broadcast byte for byte.
@@ -282,9 +282,9 @@ impl Submitter {
             .from_block(batch.anchoredBlock)
             .to_block(batch.anchoredBlock);
         let logs = self.provider.get_logs(&filter).await.map_err(Self::rpc)?;
-        let log = logs
-            .first()
-            .ok_or_else(|| Error::Contract(format!("root {root} is anchored but its event was not found")))?;
+        let log = logs.first().ok_or_else(|| {
+            prova_chain::Error::Missing(format!("root {root} is anchored but its event was not found"))
+        })?;
         Ok(Some(Landing {
             chain_id: self.chain_id,
             registry: self.registry,

@@ -408,7 +408,7 @@ mod tests {
     use super::*;
     use sqlx::Connection;
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::ATTESTOR_MIGRATOR")]
     async fn one_publisher_per_store_until_its_session_ends(pool: PgPool) {
         let mut first = pool.acquire().await.unwrap().detach();
         let mut second = pool.acquire().await.unwrap();
@@ -427,7 +427,7 @@ mod tests {
         assert!(freed, "the lock goes with the first session");
     }
 
-    #[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+    #[sqlx::test(migrator = "prova_db::ATTESTOR_MIGRATOR")]
     async fn batches_tile_samples_and_wait_for_size_or_age(pool: PgPool) {
         let version = B256::repeat_byte(1);
         let samples: Vec<Sample> = (0..10).map(|i| Sample::new(version, format!("q{i}").as_bytes(), b"a", i)).collect();

@@ -6,12 +6,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use crate::signer::KeyArgs;
 use alloy::primitives::{Address, B256, U256, keccak256};
 use alloy::providers::DynProvider;
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use prova_core::agents::{self, Account, FeedbackInput, SignedReceipt, TxInfo};
-use prova_core::signer::KeyArgs;
+use prova_attestor::agents::{self, FeedbackInput};
+use prova_chain::{Account, TxInfo};
+use prova_core::interaction::SignedReceipt;
 
 use super::parse_b256;
 
@@ -58,15 +60,15 @@ pub struct RpcArgs {
 impl RpcArgs {
     /// A read-only provider, after checking the chain id and that `contract` holds code.
     async fn read(&self, contract: Address) -> anyhow::Result<DynProvider> {
-        let provider = prova_core::chain::connect(&self.rpc_url)?;
-        agents::check_contract(&provider, contract, self.chain_id).await?;
+        let provider = prova_chain::connect(&self.rpc_url)?;
+        prova_chain::check_contract(&provider, contract, self.chain_id).await?;
         Ok(provider)
     }
 
     /// An account sending with `key`, after checking the chain id and that `contract` holds code.
     async fn account(&self, key: &KeyArgs, contract: Address) -> anyhow::Result<Account> {
         let account = Account::connect(&self.rpc_url, key.load()?)?;
-        agents::check_contract(&account.provider, contract, self.chain_id).await?;
+        prova_chain::check_contract(&account.provider, contract, self.chain_id).await?;
         Ok(account)
     }
 }
@@ -355,7 +357,7 @@ async fn register(args: RegisterArgs) -> anyhow::Result<ExitCode> {
         agents::check_model_version(&account.provider, registry, version).await?;
     }
     let registered = agents::register(&account, args.identity_registry, &args.uri, args.model_version).await?;
-    let chain_id = prova_core::chain::chain_id(&account.provider).await?;
+    let chain_id = prova_chain::chain_id(&account.provider).await?;
     if args.json {
         let mut value = serde_json::to_value(&registered)?;
         value["chain_id"] = chain_id.into();

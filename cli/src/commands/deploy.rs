@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
+use crate::signer::KeyArgs;
 use clap::Args;
-use prova_core::signer::KeyArgs;
 
 /// Arguments of `prova deploy`.
 #[derive(Debug, Args)]
@@ -19,9 +19,9 @@ pub struct DeployArgs {
 impl DeployArgs {
     /// Runs the command.
     pub async fn run(self) -> anyhow::Result<ExitCode> {
-        let provider = prova_core::chain::connect_with_signer(&self.rpc_url, self.key.load()?)?;
-        let chain_id = prova_core::chain::chain_id(&provider).await?;
-        let (registry, receipt) = prova_core::chain::deploy_registry(&provider).await?;
+        let provider = prova_chain::connect_with_signer(&self.rpc_url, self.key.load()?)?;
+        let chain_id = prova_chain::chain_id(&provider).await?;
+        let (registry, receipt) = prova_chain::deploy_registry(&provider).await?;
         println!("registry      {registry}");
         println!("chain id      {chain_id}");
         super::publisher::print_receipt(&receipt);

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use crate::signer::{KEYSTORE_PASSWORD_ENV, PRIVATE_KEY_ENV, new_keystore, parse_private_key};
 use alloy::node_bindings::{Anvil, AnvilInstance};
 use alloy::primitives::{Address, B256, U256, keccak256};
 use alloy::providers::{DynProvider, Provider};
@@ -19,13 +20,14 @@ use anyhow::Context;
 use clap::Args;
 use prova_api::AppState;
 use prova_attestor::admin;
+use prova_attestor::agents::{self, FeedbackInput};
 use prova_attestor::publish::{PublishRequest, Published, publish_model_version};
-use prova_core::agents::{self, Bulk, FeedbackInput, ReceiptFields, SignedReceipt};
+use prova_chain::AgentRegistries;
 use prova_core::bindings::{IIdentityRegistry, model_id};
-use prova_core::chain::AgentRegistries;
-use prova_core::local::{LocalPostgres, cluster_dir, find_foundry_tool};
+use prova_core::interaction::{ReceiptFields, SignedReceipt};
 use prova_core::manifest::{HashOptions, Manifest, hash_dir};
-use prova_core::signer::{KEYSTORE_PASSWORD_ENV, PRIVATE_KEY_ENV, new_keystore, parse_private_key};
+use prova_devnet::Bulk;
+use prova_devnet::local::{LocalPostgres, cluster_dir, find_foundry_tool};
 use prova_indexer::{ContractKind, Indexer, IndexerConfig};
 use tokio::sync::watch;
 
@@ -44,6 +46,10 @@ pub struct DevArgs {
     /// Use this database instead of starting a private Postgres cluster.
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
+    /// Database for the demo lab's private output store (default: a database named after the registry's with
+    /// `_attestor` appended, on the same server). It never shares a database with the registry mirror.
+    #[arg(long, env = "PROVA_ATTESTOR_DATABASE_URL")]
+    pub attestor_database_url: Option<String>,
     /// Folder for the Postgres cluster, demo models and keystore.
     #[arg(long, default_value = ".prova/dev")]
     pub data_dir: PathBuf,
@@ -121,13 +127,13 @@ impl DevArgs {
             Ok(hex) => parse_private_key(&hex, PRIVATE_KEY_ENV)?,
             Err(_) => parse_private_key(ANVIL_KEY_0, "the anvil default key")?,
         };
-        let admin = prova_core::chain::connect_with_signer(&rpc_url, admin_key.clone())?;
-        let chain_id = prova_core::chain::chain_id(&admin).await?;
-        let (registry, deploy_receipt) = prova_core::chain::deploy_registry(&admin).await?;
+        let admin = prova_chain::connect_with_signer(&rpc_url, admin_key.clone())?;
+        let chain_id = prova_chain::chain_id(&admin).await?;
+        let (registry, deploy_receipt) = prova_chain::deploy_registry(&admin).await?;
         let deploy_block = deploy_receipt.block_number.unwrap_or_default();
         tracing::info!(%registry, chain_id, "deployed ProvenanceRegistry");
 
-        let pool = prova_indexer::connect_db(&database_url, 16).await?;
+        let pool = prova_db::connect_and_migrate(&database_url, 16, prova_db::Schema::Registry).await?;
         // A fresh deployment can reuse an address seen on an earlier dev chain; drop what was indexed there.
         prova_indexer::store::purge_registry(&pool, chain_id, registry).await?;
 
@@ -152,7 +158,7 @@ impl DevArgs {
                 poll_interval: Duration::from_millis(250),
                 ..IndexerConfig::new(contract)
             };
-            indexers.push(Indexer::new(pool.clone(), prova_core::chain::connect(&rpc_url)?, config).await?);
+            indexers.push(Indexer::new(pool.clone(), prova_chain::connect_without_retries(&rpc_url)?, config).await?);
         }
         for result in futures::future::join_all(indexers.iter().map(Indexer::sync_to_head)).await {
             result?;
@@ -180,7 +186,15 @@ impl DevArgs {
         for manifest in &demo.manifests {
             super::api_client::upload_manifest(&api_url, manifest, Duration::from_secs(30)).await?;
         }
-        let outputs = self.attest_demo_outputs(&demo, &rpc_url, &database_url, registry, chain_id, &api_url).await?;
+        let attestor_database_url = match &self.attestor_database_url {
+            Some(url) => url.clone(),
+            None => {
+                let name = format!("{}_attestor", prova_db::database_name(&database_url));
+                prova_db::create_database(&database_url, &name).await?
+            }
+        };
+        let outputs =
+            self.attest_demo_outputs(&demo, &rpc_url, &attestor_database_url, registry, chain_id, &api_url).await?;
 
         print_banner(&Banner {
             rpc_url: &rpc_url,
@@ -239,7 +253,7 @@ impl DevArgs {
     ) -> anyhow::Result<DemoOutputs> {
         use prova_attestor::outputs::evidence::ReceiptMaker;
         use prova_attestor::outputs::store::{self, Sample, SealPolicy};
-        let pool = prova_indexer::connect_db(database_url, 4).await?;
+        let pool = prova_db::connect_and_migrate(database_url, 4, prova_db::Schema::Attestor).await?;
         let version = demo.base.version_hash;
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
         let text =
@@ -253,7 +267,7 @@ impl DevArgs {
         };
         let submitter = prova_attestor::outputs::Submitter {
             pool: pool.clone(),
-            provider: prova_core::chain::connect(rpc_url)?,
+            provider: prova_chain::connect(rpc_url)?,
             attestor: demo.attestor.clone(),
             relayer,
             registry,
@@ -302,7 +316,7 @@ impl DevArgs {
         let funding = alloy::rpc::types::TransactionRequest::default()
             .to(attestor.address())
             .value(alloy::primitives::U256::from(10u128.pow(19)));
-        prova_core::chain::send(admin, funding).await?;
+        prova_chain::send(admin, funding).await?;
 
         let base_dir = self.data_dir.join("demo-model");
         write_demo_model(&base_dir, "base")?;
@@ -325,9 +339,9 @@ async fn demo_agents(
     demo: &Demo,
     own_anvil: bool,
 ) -> anyhow::Result<DemoAgents> {
-    let (registries, deploy_block) = prova_core::chain::deploy_agent_registries(admin).await?;
+    let (registries, deploy_block) = prova_chain::deploy_agent_registries(admin).await?;
     tracing::info!(identity = %registries.identity, reputation = %registries.reputation, "deployed ERC-8004 registries");
-    let chain_id = prova_core::chain::chain_id(admin).await?;
+    let chain_id = prova_chain::chain_id(admin).await?;
     let owners: Vec<PrivateKeySigner> = (0..3).map(|_| PrivateKeySigner::random()).collect();
     let honest: Vec<PrivateKeySigner> = (0..HONEST_CLIENTS).map(|_| PrivateKeySigner::random()).collect();
     let ring: Vec<PrivateKeySigner> = (0..RING_SIZE).map(|_| PrivateKeySigner::random()).collect();
@@ -335,7 +349,7 @@ async fn demo_agents(
 
     let mut bulk = Bulk::new(admin.clone()).await?;
     let funds = bulk.max_cost(FEEDBACK_GAS) * U256::from(2 * (RING_RATINGS_OF_BAD + RING_RATINGS_OF_RING + 2));
-    agents::fund(admin, &everyone, funds, admin_key).await?;
+    prova_devnet::fund(admin, &everyone, funds, admin_key).await?;
     if own_anvil {
         let _: serde_json::Value = admin.raw_request("evm_setAutomine".into(), [false]).await?;
     }
@@ -369,7 +383,7 @@ async fn demo_agents(
         let (good, bad, steady, ring_agents) = (ids[0], ids[1], ids[2], ids[3..].to_vec());
 
         // Round 2: feedback. Honest clients rate with receipts signed by the agents' owners (they have no wallet).
-        let deadline = agents::chain_time(admin).await? + 3600;
+        let deadline = prova_chain::chain_time(admin).await? + 3600;
         let receipt = |owner: &PrivateKeySigner, agent_id: U256, client: Address| {
             let fields = ReceiptFields { agent_id, client, interaction_hash: B256::random(), deadline };
             SignedReceipt::sign(owner, chain_id, registries.reputation, fields)

@@ -7,11 +7,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::args::DatabaseArgs;
 use alloy::primitives::Address;
 use anyhow::Context;
 use clap::Args;
-use prova_core::args::DatabaseArgs;
-use prova_indexer::rpc::RetryPolicy;
+use prova_chain::rpc::RetryPolicy;
 use prova_indexer::{ContractKind, Indexer, IndexerConfig, Metrics};
 use serde::Deserialize;
 use tokio::sync::watch;
@@ -147,13 +147,18 @@ impl IndexArgs {
     /// Runs the command.
     pub async fn run(self) -> anyhow::Result<ExitCode> {
         let chains = self.chains()?;
-        let pool = prova_indexer::connect_db(&self.db.database_url, self.db.db_max_connections).await?;
+        let pool = prova_db::connect_and_migrate(
+            &self.db.database_url,
+            self.db.db_max_connections,
+            prova_db::Schema::Registry,
+        )
+        .await?;
         let metrics = Arc::new(Metrics::default());
         let mut indexers = Vec::new();
         for chain in &chains {
-            let provider = prova_core::chain::connect(&chain.rpc)?;
+            let provider = prova_chain::connect_without_retries(&chain.rpc)?;
             for contract in &chain.contract {
-                prova_core::chain::check_registry(&provider, contract.address, chain.chain_id)
+                prova_chain::check_registry(&provider, contract.address, chain.chain_id)
                     .await
                     .with_context(|| format!("{} {} on {}", contract.kind, contract.address, chain.rpc))?;
                 let config = IndexerConfig {

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::signer::{KEYSTORE_PASSWORD_ENV, new_keystore};
 use clap::{Args, Subcommand};
-use prova_core::signer::{KEYSTORE_PASSWORD_ENV, new_keystore};
 
 /// Key subcommands.
 #[derive(Debug, Subcommand)]

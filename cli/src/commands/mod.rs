@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod api_client;
+pub mod db;
 pub mod deploy;
 pub mod dev;
 pub mod hashing;

@@ -4,14 +4,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use crate::args::ChainArgs;
+use crate::signer::KeyArgs;
 use alloy::primitives::B256;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use prova_attestor::publish::{PublishRequest, publish_model_version};
-use prova_core::args::ChainArgs;
 use prova_core::bindings::model_id;
 use prova_core::manifest::Manifest;
-use prova_core::signer::KeyArgs;
 
 use super::hashing::HashingArgs;
 use super::parse_b256;
@@ -164,7 +164,7 @@ impl ModelCommand {
                 let document = match args.format {
                     ManifestFormat::Prova => serde_json::to_value(&manifest)?,
                     ManifestFormat::ModelSigning => {
-                        prova_core::model_signing::to_statement(&manifest, &folder_name(&args.dir))
+                        prova_core::manifest::model_signing::to_statement(&manifest, &folder_name(&args.dir))
                     }
                 };
                 if let Some(out) = &args.out {
@@ -261,10 +261,10 @@ async fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
     let manifest = args.hashing.hash(&args.dir)?;
     write_manifest(args.out.as_ref(), &manifest)?;
     let sender_key = match std::env::var(RELAYER_KEY_ENV) {
-        Ok(hex) => prova_core::signer::parse_private_key(&hex, RELAYER_KEY_ENV)?,
+        Ok(hex) => crate::signer::parse_private_key(&hex, RELAYER_KEY_ENV)?,
         Err(_) => attestor.clone(),
     };
-    let sender = prova_core::chain::connect_with_signer(&args.chain.rpc_url, sender_key)?;
+    let sender = prova_chain::connect_with_signer(&args.chain.rpc_url, sender_key)?;
     let request = PublishRequest {
         publisher: args.publisher,
         version_hash: manifest.version_hash,

@@ -8,6 +8,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::args::{ChainArgs, DatabaseArgs};
+use crate::signer::KeyArgs;
 use alloy::primitives::{B256, keccak256};
 use anyhow::Context;
 use axum::extract::State;
@@ -18,8 +20,6 @@ use clap::{Args, Subcommand};
 use prova_attestor::outputs::evidence::{ReceiptMaker, scan};
 use prova_attestor::outputs::store::{self, Sample, SealPolicy};
 use prova_attestor::outputs::{Rate, Record, Sampler, Submitter};
-use prova_core::args::{ChainArgs, DatabaseArgs};
-use prova_core::signer::KeyArgs;
 use rayon::prelude::*;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
@@ -174,7 +174,12 @@ impl OutputsCommand {
             Self::Ingest(args) => ingest(args).await,
             Self::Serve(args) => serve(args).await,
             Self::Publish(args) => {
-                let pool = prova_indexer::connect_db(&args.db.database_url, args.db.db_max_connections).await?;
+                let pool = prova_db::connect_and_migrate(
+                    &args.db.database_url,
+                    args.db.db_max_connections,
+                    prova_db::Schema::Attestor,
+                )
+                .await?;
                 publish_loop(&args, pool, crate::shutdown_signal()).await?;
                 Ok(ExitCode::SUCCESS)
             }
@@ -185,7 +190,9 @@ impl OutputsCommand {
 }
 
 async fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
-    let pool = prova_indexer::connect_db(&args.db.database_url, args.db.db_max_connections).await?;
+    let pool =
+        prova_db::connect_and_migrate(&args.db.database_url, args.db.db_max_connections, prova_db::Schema::Attestor)
+            .await?;
     let mut sampler = args.sampling.sampler();
     let readers: Vec<(String, Box<dyn BufRead>)> = if args.files.is_empty() {
         vec![("stdin".into(), Box::new(BufReader::new(std::io::stdin())))]
@@ -238,11 +245,11 @@ async fn publish_loop(
 ) -> anyhow::Result<()> {
     let attestor = args.key.load()?;
     let relayer = match std::env::var(super::model::RELAYER_KEY_ENV) {
-        Ok(hex) => prova_core::signer::parse_private_key(&hex, super::model::RELAYER_KEY_ENV)?,
+        Ok(hex) => crate::signer::parse_private_key(&hex, super::model::RELAYER_KEY_ENV)?,
         Err(_) => attestor.clone(),
     };
-    let provider = prova_core::chain::connect(&args.chain.rpc_url)?;
-    let chain_id = prova_core::chain::check_registry(&provider, args.chain.registry, None).await?;
+    let provider = prova_chain::connect(&args.chain.rpc_url)?;
+    let chain_id = prova_chain::check_registry(&provider, args.chain.registry, None).await?;
     let submitter = Submitter {
         pool: pool.clone(),
         provider,
@@ -314,7 +321,12 @@ struct Sidecar {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let pool = prova_indexer::connect_db(&args.publish.db.database_url, args.publish.db.db_max_connections).await?;
+    let pool = prova_db::connect_and_migrate(
+        &args.publish.db.database_url,
+        args.publish.db.db_max_connections,
+        prova_db::Schema::Attestor,
+    )
+    .await?;
     let state = Sidecar { pool: pool.clone(), sampler: std::sync::Arc::new(Mutex::new(args.sampling.sampler())) };
     let app = Router::new()
         .route("/v1/samples", post(post_samples))
@@ -391,7 +403,9 @@ async fn post_samples(State(state): State<Sidecar>, body: axum::body::Bytes) -> 
 }
 
 async fn receipt(args: ReceiptArgs) -> anyhow::Result<ExitCode> {
-    let pool = prova_indexer::connect_db(&args.db.database_url, args.db.db_max_connections).await?;
+    let pool =
+        prova_db::connect_and_migrate(&args.db.database_url, args.db.db_max_connections, prova_db::Schema::Attestor)
+            .await?;
     let sample_id = match (args.sample_id, &args.request, &args.response) {
         (Some(id), _, _) => id,
         (None, Some(request), Some(response)) => {
@@ -415,7 +429,9 @@ async fn receipt(args: ReceiptArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn scan_dataset(args: ScanArgs) -> anyhow::Result<ExitCode> {
-    let pool = prova_indexer::connect_db(&args.db.database_url, args.db.db_max_connections).await?;
+    let pool =
+        prova_db::connect_and_migrate(&args.db.database_url, args.db.db_max_connections, prova_db::Schema::Attestor)
+            .await?;
     let file = std::fs::File::open(&args.dataset).with_context(|| format!("cannot open {}", args.dataset.display()))?;
     if let Some(dir) = &args.receipts_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;

@@ -3,13 +3,13 @@
 
 use std::process::ExitCode;
 
+use crate::args::ChainArgs;
+use crate::signer::KeyArgs;
 use alloy::primitives::Address;
 use alloy::providers::DynProvider;
 use alloy::rpc::types::TransactionReceipt;
 use clap::{Args, Subcommand};
 use prova_attestor::admin;
-use prova_core::args::ChainArgs;
-use prova_core::signer::KeyArgs;
 
 /// Publisher subcommands.
 #[derive(Debug, Subcommand)]
@@ -98,8 +98,8 @@ impl AdminArgs {
     pub async fn connect(&self) -> anyhow::Result<(DynProvider, Address)> {
         let signer = self.key.load()?;
         let publisher = self.publisher.unwrap_or(signer.address());
-        let provider = prova_core::chain::connect_with_signer(&self.chain.rpc_url, signer)?;
-        prova_core::chain::check_registry(&provider, self.chain.registry, None).await?;
+        let provider = prova_chain::connect_with_signer(&self.chain.rpc_url, signer)?;
+        prova_chain::check_registry(&provider, self.chain.registry, None).await?;
         Ok((provider, publisher))
     }
 }

@@ -5,11 +5,11 @@ use std::num::NonZeroU32;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use crate::args::DatabaseArgs;
 use anyhow::Context;
 use axum::http::HeaderValue;
 use clap::Args;
 use prova_api::{ApiConfig, AppState, RateLimit, Readiness};
-use prova_core::args::DatabaseArgs;
 
 /// Arguments of `prova serve`.
 #[derive(Debug, Args)]
@@ -17,6 +17,10 @@ pub struct ServeArgs {
     /// The database.
     #[command(flatten)]
     pub db: DatabaseArgs,
+    /// Apply the registry schema's pending migrations before serving. Off by default: the API only reads, and the
+    /// schema belongs to its writer (`prova index`) or to `prova db migrate`.
+    #[arg(long, env = "PROVA_SERVE_MIGRATE")]
+    pub migrate: bool,
     /// Address to listen on.
     #[arg(long, env = "PROVA_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
@@ -92,7 +96,10 @@ impl ServeArgs {
     /// Runs the command.
     pub async fn run(self) -> anyhow::Result<ExitCode> {
         let config = self.api.config()?;
-        let pool = prova_indexer::connect_db(&self.db.database_url, self.db.db_max_connections).await?;
+        let pool = prova_db::connect(&self.db.database_url, self.db.db_max_connections).await?;
+        if self.migrate {
+            prova_db::migrate(&pool, prova_db::Schema::Registry).await?;
+        }
         let listener = tokio::net::TcpListener::bind(self.listen)
             .await
             .with_context(|| format!("cannot listen on {}", self.listen))?;

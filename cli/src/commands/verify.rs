@@ -8,12 +8,12 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::args::ChainArgs;
 use alloy::primitives::B256;
 use alloy::providers::DynProvider;
 use clap::{Args, Subcommand};
-use prova_core::args::ChainArgs;
 use prova_core::manifest::{AnyManifest, Manifest, ManifestDiff, diff_digests};
-use prova_core::verify::{ModelVerdict, verify_model_version};
+use prova_verify::model::{ModelVerdict, verify_model_version};
 use serde::Serialize;
 
 use super::api_client;
@@ -64,9 +64,9 @@ impl VerifyOutputArgs {
             p.as_ref().map(|p| std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))).transpose()
         };
         let (request, response) = (read(&self.request)?, read(&self.response)?);
-        let provider = prova_core::chain::connect(&self.rpc_url)?;
+        let provider = prova_chain::connect(&self.rpc_url)?;
         let verdict =
-            prova_core::outputs::verify_receipt(&provider, &receipt, request.as_deref(), response.as_deref()).await?;
+            prova_verify::outputs::verify_receipt(&provider, &receipt, request.as_deref(), response.as_deref()).await?;
         let leaf = &receipt.leaf;
         if self.json {
             let value = match &verdict {
@@ -157,7 +157,7 @@ impl VerifyCommand {
             Self::Api(args) => return args.run().await,
         };
         let folder = args.hashing.hash_uncached(&args.dir)?;
-        let provider = prova_core::chain::connect(&args.chain.rpc_url)?;
+        let provider = prova_chain::connect(&args.chain.rpc_url)?;
         let exact = verify_model_version(&provider, args.chain.registry, folder.version_hash, args.chain_id).await?;
         let failure = exact.failure();
         let (candidates, notes) =
@@ -271,7 +271,7 @@ fn print_verdict(
     }
 }
 
-fn print_registration(reg: &prova_core::verify::Registration) {
+fn print_registration(reg: &prova_verify::model::Registration) {
     println!("publisher     {} ({})", reg.publisher_name, reg.publisher);
     println!("attestor      {}", reg.attestor);
     println!("model id      {}", reg.model_id);

@@ -26,10 +26,11 @@ use anyhow::{Context, bail};
 use clap::Args;
 use futures::{StreamExt, TryStreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
-use prova_core::audit::{self, ChainReader, Difference, Pointer, view};
+use prova_chain::view;
 use prova_core::bindings::{AGENT_WALLET_KEY, MODEL_VERSION_KEY};
 use prova_core::bindings::{IIdentityRegistry, IProvenanceRegistry, IReputationRegistry, IValidationRegistry};
-use prova_core::reputation::Algorithm;
+use prova_reputation::Algorithm;
+use prova_verify::audit::{self, ChainReader, Difference, Pointer};
 use serde_json::Value;
 
 use super::api_client::Api;
@@ -238,10 +239,14 @@ impl Fact {
         pin: Option<Address>,
     ) -> anyhow::Result<Option<(E, Located)>> {
         let Some(located) = self.log(chain, prefix, pointer, pin).await? else { return Ok(None) };
-        match audit::decode::<E>(&located.log) {
+        match prova_chain::decode::<E>(&located.log) {
             Some(event) => Ok(Some((event, located))),
             None => {
-                self.differ(format!("{prefix}chain.event"), Json(E::SIGNATURE), audit::describe_log(&located.log));
+                self.differ(
+                    format!("{prefix}chain.event"),
+                    Json(E::SIGNATURE),
+                    prova_chain::describe_log(&located.log),
+                );
                 Ok(None)
             }
         }
@@ -446,8 +451,8 @@ struct Audit {
 impl VerifyApiArgs {
     /// Runs the audit.
     pub async fn run(self) -> anyhow::Result<ExitCode> {
-        let provider = prova_core::chain::connect(&self.rpc_url)?;
-        let served = prova_core::chain::chain_id(&provider)
+        let provider = prova_chain::connect(&self.rpc_url)?;
+        let served = prova_chain::chain_id(&provider)
             .await
             .with_context(|| format!("cannot check anything: the RPC endpoint {} does not answer", self.rpc_url))?;
         let chain_id = self.chain_id.unwrap_or(served);
@@ -727,16 +732,16 @@ impl Audit {
             .address(at.contract())
             .event_signature(IProvenanceRegistry::ModelVersionRegistered::SIGNATURE_HASH)
             .topic3(topic);
-        let registered = audit::get_logs(self.chain.provider(), &registered, 0, head).await?;
+        let registered = prova_chain::get_logs(self.chain.provider(), &registered, 0, head).await?;
         f.field("model_versions", &p["model_versions"], registered.len() as u64);
         let added = Filter::new()
             .address(at.contract())
             .event_signature(IProvenanceRegistry::AttestorAdded::SIGNATURE_HASH)
             .topic1(topic);
-        let added: BTreeSet<Address> = audit::get_logs(self.chain.provider(), &added, 0, head)
+        let added: BTreeSet<Address> = prova_chain::get_logs(self.chain.provider(), &added, 0, head)
             .await?
             .iter()
-            .filter_map(audit::decode::<IProvenanceRegistry::AttestorAdded>)
+            .filter_map(prova_chain::decode::<IProvenanceRegistry::AttestorAdded>)
             .map(|a| a.key)
             .collect();
         let keys: Vec<Value> = p["attestor_keys"].as_array().cloned().unwrap_or_default();
@@ -1013,36 +1018,39 @@ impl Audit {
         use IIdentityRegistry::{MetadataSet, Registered, Transfer, URIUpdated};
         let (sources, pin) = (&d["sources"], Some(identity));
         if let Some(at) = f.log(&self.chain, "sources.agent_uri.", &sources["agent_uri"], pin).await? {
-            let uri = audit::decode::<URIUpdated>(&at.log)
+            let uri = prova_chain::decode::<URIUpdated>(&at.log)
                 .map(|e| e.newURI)
-                .or_else(|| audit::decode::<Registered>(&at.log).map(|e| e.agentURI));
+                .or_else(|| prova_chain::decode::<Registered>(&at.log).map(|e| e.agentURI));
             match uri {
                 Some(uri) => f.field("sources.agent_uri (its URI)", &d["agent_uri"], uri),
                 None => f.differ(
                     "sources.agent_uri.chain.event",
                     Json("URIUpdated or Registered"),
-                    audit::describe_log(&at.log),
+                    prova_chain::describe_log(&at.log),
                 ),
             }
         }
         if let Some(at) = f.log(&self.chain, "sources.owner.", &sources["owner"], pin).await? {
-            let owner = audit::decode::<Transfer>(&at.log)
+            let owner = prova_chain::decode::<Transfer>(&at.log)
                 .map(|e| e.to)
-                .or_else(|| audit::decode::<Registered>(&at.log).map(|e| e.owner));
+                .or_else(|| prova_chain::decode::<Registered>(&at.log).map(|e| e.owner));
             match owner {
                 Some(owner) => f.field("sources.owner (its owner)", &d["owner"], owner),
-                None => {
-                    f.differ("sources.owner.chain.event", Json("Transfer or Registered"), audit::describe_log(&at.log))
-                }
+                None => f.differ(
+                    "sources.owner.chain.event",
+                    Json("Transfer or Registered"),
+                    prova_chain::describe_log(&at.log),
+                ),
             }
         }
         if !sources["wallet"].is_null()
             && let Some(at) = f.log(&self.chain, "sources.wallet.", &sources["wallet"], pin).await?
         {
-            let wallet_set = audit::decode::<MetadataSet>(&at.log).is_some_and(|e| e.metadataKey == AGENT_WALLET_KEY);
-            if !wallet_set && audit::decode::<Transfer>(&at.log).is_none() {
+            let wallet_set =
+                prova_chain::decode::<MetadataSet>(&at.log).is_some_and(|e| e.metadataKey == AGENT_WALLET_KEY);
+            if !wallet_set && prova_chain::decode::<Transfer>(&at.log).is_none() {
                 let stated = Json("MetadataSet(agentWallet) or Transfer");
-                f.differ("sources.wallet.chain.event", stated, audit::describe_log(&at.log));
+                f.differ("sources.wallet.chain.event", stated, prova_chain::describe_log(&at.log));
             }
         }
         Ok(())

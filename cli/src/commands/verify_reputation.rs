@@ -1,6 +1,6 @@
 //! `prova verify reputation`: recomputes an agent's reputation from raw chain logs (the identity registry's
 //! `Transfer` logs for owners; the reputation registry's `NewFeedback`, `FeedbackRevoked` and `VerifiedFeedback`
-//! logs; block times), with `prova_core::reputation` and no database. With `--api`, it asks the API for the same
+//! logs; block times), with `prova_reputation` and no database. With `--api`, it asks the API for the same
 //! agent with the identical explicit parameters, at the block the API has indexed, and compares the whole score
 //! JSON: exit 0 if every algorithm agrees, 1 if one differs, 2 if it could not run.
 
@@ -12,8 +12,8 @@ use alloy::primitives::{Address, U256};
 use alloy::providers::DynProvider;
 use anyhow::{Context, bail};
 use clap::Args;
-use prova_core::agents::{ChainFeedback, load_feedback_split};
-use prova_core::reputation::{self, Algorithm, Filter, Params, Score};
+use prova_reputation::{self, Algorithm, Filter, Params, Score};
+use prova_verify::feedback::{ChainFeedback, load_feedback_split};
 use serde_json::Value;
 
 /// Arguments of `prova verify reputation`.
@@ -66,7 +66,7 @@ fn parse_algorithms(text: &str) -> Result<Algorithms, String> {
 }
 
 /// The filter and parameters of a score; each flag has the name of the API's query parameter. Unset parameters
-/// take `prova_core::reputation`'s defaults, which are sent to the API explicitly (except `now` and `seeds`,
+/// take `prova_reputation`'s defaults, which are sent to the API explicitly (except `now` and `seeds`,
 /// whose defaults depend on the feedback and on the API's configuration).
 #[derive(Debug, Clone, Default, Args)]
 pub struct ScoreArgs {
@@ -319,8 +319,9 @@ impl Recompute {
                 self.identity
             )
         });
-        let score = reputation::score_agent(&feedback.feedback, agent_id, &score_args.filter(), algorithm, &params)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let score =
+            prova_reputation::score_agent(&feedback.feedback, agent_id, &score_args.filter(), algorithm, &params)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
         let chain = normalized(&score)?;
         let differences = match &answer {
             None => Vec::new(),
@@ -393,8 +394,8 @@ impl Recompute {
 impl VerifyReputationArgs {
     /// Runs the command.
     pub async fn run(self) -> anyhow::Result<ExitCode> {
-        let provider = prova_core::chain::connect(&self.rpc_url)?;
-        let served = prova_core::chain::chain_id(&provider).await?;
+        let provider = prova_chain::connect(&self.rpc_url)?;
+        let served = prova_chain::chain_id(&provider).await?;
         if served != self.chain_id {
             bail!("wrong chain: the RPC endpoint serves chain {served}, but the agent is on chain {}", self.chain_id);
         }

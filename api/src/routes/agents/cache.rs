@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use alloy::primitives::{Address, U256};
 use chrono::{DateTime, Utc};
-use prova_core::reputation::{self, Algorithm, Feedback, Filter, MAX_DECIMALS, Params, Score};
+use prova_reputation::{self, Algorithm, Feedback, Filter, MAX_DECIMALS, Params, Score};
 use sqlx::{FromRow, PgConnection, PgPool};
 
 use crate::error::{ApiError, Result};
@@ -170,7 +170,7 @@ fn touch<'a>(touched: &'a mut HashMap<U256, Shard>, shards: &HashMap<U256, Arc<S
 /// The scores of every agent of a set under one parameter set, best first.
 #[derive(Debug)]
 pub struct Ranking {
-    /// In `prova_core::reputation::leaderboard` order: every registered agent, and every agent with feedback.
+    /// In `prova_reputation::leaderboard` order: every registered agent, and every agent with feedback.
     pub ranked: Vec<Score>,
     /// Position of each agent in `ranked`.
     pub position: HashMap<U256, usize>,
@@ -373,7 +373,7 @@ impl FeedbackData {
     }
 
     /// Every usable record, sorted by `(agent_id, client, feedback_index)`: the input of
-    /// `prova_core::reputation`. Built on first use.
+    /// `prova_reputation`. Built on first use.
     pub fn feedback(&self) -> &[Feedback] {
         self.flat.get_or_init(|| {
             let mut agents: Vec<(&U256, &Arc<Shard>)> = self.shards.iter().filter(|(_, s)| s.owner.is_some()).collect();
@@ -403,7 +403,7 @@ impl FeedbackData {
         Params { now: params.now.or(self.newest_timestamp), ..params.clone() }
     }
 
-    /// One agent's score, exactly as `prova_core::reputation::score_agent(whole set, ...)` gives it. `params` must
+    /// One agent's score, exactly as `prova_reputation::score_agent(whole set, ...)` gives it. `params` must
     /// be [`Self::resolve`]d and valid. `mean`, `bayesian` and `decay` read only the agent's records; `trust` reads
     /// the ranking of the whole set (computed once per parameter set).
     pub async fn score_agent(
@@ -420,7 +420,7 @@ impl FeedbackData {
             }
             return self.absent_score(agent_id, algorithm, filter, params, ranking.ranked.first());
         }
-        reputation::score_agent(self.records_of(agent_id), agent_id, filter, algorithm, params).map_err(internal)
+        prova_reputation::score_agent(self.records_of(agent_id), agent_id, filter, algorithm, params).map_err(internal)
     }
 
     /// The score of an agent with no usable record. The trust graph's iteration count and convergence are those of
@@ -433,7 +433,7 @@ impl FeedbackData {
         params: &Params,
         template: Option<&Score>,
     ) -> Result<Score> {
-        let mut score = reputation::score_agent(&[], agent_id, filter, algorithm, params).map_err(internal)?;
+        let mut score = prova_reputation::score_agent(&[], agent_id, filter, algorithm, params).map_err(internal)?;
         if let (Some(trust), Some(whole)) = (score.trust.as_mut(), template.and_then(|t| t.trust)) {
             trust.iterations = whole.iterations;
             trust.converged = whole.converged;
@@ -485,14 +485,15 @@ impl FeedbackData {
 
     fn compute(&self, algorithm: Algorithm, filter: &Filter, params: &Params) -> Result<Arc<Ranking>> {
         self.computations.fetch_add(1, Ordering::Relaxed);
-        let mut scores = reputation::score_agents(self.feedback(), filter, algorithm, params).map_err(internal)?;
+        let mut scores =
+            prova_reputation::score_agents(self.feedback(), filter, algorithm, params).map_err(internal)?;
         let template = scores.first().cloned();
         for &agent_id in &self.registered {
             if !self.is_rated(agent_id) {
                 scores.push(self.absent_score(agent_id, algorithm, filter, params, template.as_ref())?);
             }
         }
-        let ranked = reputation::leaderboard(scores);
+        let ranked = prova_reputation::leaderboard(scores);
         let position = ranked.iter().enumerate().map(|(i, s)| (s.agent_id, i)).collect();
         Ok(Arc::new(Ranking { ranked, position }))
     }
@@ -514,7 +515,7 @@ fn score_key(algorithm: Algorithm, filter: &Filter, params: &Params) -> String {
 
 /// Scoring fails only on input the set never holds (duplicates, bad decimals, two owners) or parameters the
 /// routes validated: a bug if it happens.
-fn internal(error: reputation::ReputationError) -> ApiError {
+fn internal(error: prova_reputation::ReputationError) -> ApiError {
     ApiError::Internal(format!("reputation scoring failed: {error}"))
 }
 

@@ -1,9 +1,9 @@
 //! `GET /v1/agents/{chain_id}/{agent_id}/reputation` (one agent's score) and `GET /v1/agents` (every agent, by
 //! registration or as a reputation leaderboard).
 //!
-//! Scores are `prova_core::reputation`'s, computed over every `NewFeedback` of the reputation registry (with its
+//! Scores are `prova_reputation`'s, computed over every `NewFeedback` of the reputation registry (with its
 //! revocation and receipt flags, its block time, and the rated agent's owner now), as `docs/reputation.md`
-//! describes; the `score` object is `prova_core::reputation::Score` serialized as it is. The query names the
+//! describes; the `score` object is `prova_reputation::Score` serialized as it is. The query names the
 //! algorithm, the filter and the parameters with the names of `docs/reputation.md`; `seeds` defaults to the
 //! server's `--trust-seeds`. The feedback set and the scores are cached (see [`super::cache`]); an answer always
 //! reflects every event indexed when the request arrived, and says up to which block (`as_of_block`).
@@ -17,7 +17,7 @@ use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use prova_core::bindings::MODEL_VERSION_KEY;
-use prova_core::reputation::{Algorithm, Filter, Params, Score};
+use prova_reputation::{Algorithm, Filter, Params, Score};
 use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, PgPool};
 use utoipa::{IntoParams, ToSchema};
@@ -189,7 +189,7 @@ pub struct Reputation {
     pub as_of_block: Option<u64>,
     /// The highest block of the identity registry included (owners and registered agents).
     pub identity_as_of_block: Option<u64>,
-    /// The score, as `prova_core::reputation::Score` serializes it.
+    /// The score, as `prova_reputation::Score` serializes it.
     #[schema(value_type = crate::routes::docs::ScoreSchema)]
     pub score: Score,
 }
@@ -470,7 +470,7 @@ async fn by_registration(
     Ok(Json(AgentsPage { sort: "registered", reputation_registry: None, as_of_block: None, items, next_cursor }))
 }
 
-/// The leaderboard order of `prova_core::reputation::leaderboard`: score descending (`-0.0` as `0.0`), no score
+/// The leaderboard order of `prova_reputation::leaderboard`: score descending (`-0.0` as `0.0`), no score
 /// last, then agent id ascending.
 fn rank_order(a: (Option<f64>, U256), b: (Option<f64>, U256)) -> Ordering {
     let rank = match (a.0, b.0) {
@@ -598,7 +598,7 @@ async fn by_reputation(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use prova_core::reputation::{UsedParams, leaderboard};
+    use prova_reputation::{UsedParams, leaderboard};
 
     #[test]
     fn min_confirmations_up_to_one_is_no_filter() {

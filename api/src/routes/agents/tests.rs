@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use alloy::primitives::{Address, B256, U256, keccak256};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use prova_core::reputation::{self, Algorithm, Feedback, Filter, Params, Score};
+use prova_reputation::{self, Algorithm, Feedback, Filter, Params, Score};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tower::ServiceExt;
@@ -335,14 +335,14 @@ fn as_read(value: impl serde::Serialize) -> Value {
 
 /// Core's score of `agent` over the whole input, as a client reads it.
 fn core_score(input: &[Feedback], agent: u64, algorithm: Algorithm, filter: &Filter, params: &Params) -> Value {
-    as_read(reputation::score_agent(input, U256::from(agent), filter, algorithm, params).unwrap())
+    as_read(prova_reputation::score_agent(input, U256::from(agent), filter, algorithm, params).unwrap())
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Identity
 // ---------------------------------------------------------------------------------------------------------------
 
-#[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+#[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
 async fn identity_follows_transfers_uri_updates_and_the_wallet(pool: PgPool) {
     setup(&pool).await;
     register_agent(&pool, 7, O0, 10).await;
@@ -406,7 +406,7 @@ async fn identity_follows_transfers_uri_updates_and_the_wallet(pool: PgPool) {
     assert_eq!(body["owner"], O1.to_string().to_lowercase());
 }
 
-#[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+#[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
 async fn model_binding_is_resolved_against_the_provenance_registry(pool: PgPool) {
     setup(&pool).await;
     register(&pool, CHAIN, h(1), None, 3).await;
@@ -457,7 +457,7 @@ async fn model_binding_is_resolved_against_the_provenance_registry(pool: PgPool)
     assert_eq!(one["model"]["version"]["signed_by_compromised_key"], true);
 }
 
-#[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+#[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
 async fn bad_and_unknown_agents_are_json_errors(pool: PgPool) {
     setup(&pool).await;
     register_agent(&pool, 0, O0, 10).await;
@@ -494,7 +494,7 @@ async fn bad_and_unknown_agents_are_json_errors(pool: PgPool) {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
-#[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+#[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
 async fn the_default_identity_registry_is_the_earliest_indexed(pool: PgPool) {
     let later = addr(0x1e);
     setup(&pool).await;
@@ -512,7 +512,7 @@ async fn the_default_identity_registry_is_the_earliest_indexed(pool: PgPool) {
     assert_eq!(body["reputation_registry"], addr(0x2f).to_string().to_lowercase());
 }
 
-#[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+#[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
 async fn identity_counts_feedback_and_validations_with_min_confirmations(pool: PgPool) {
     let set = seed_hand_set(&pool).await;
     mark(&pool, "feedback_response", &set.given[0], 20, 0).await;
@@ -566,7 +566,7 @@ async fn all_pages(pool: &PgPool, first: &str) -> (Vec<Value>, usize) {
     }
 }
 
-#[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+#[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
 async fn feedback_items_carry_flags_pointers_and_exact_values(pool: PgPool) {
     let set = seed_hand_set(&pool).await;
     mark(&pool, "feedback_response", &set.given[0], 20, 0).await;
@@ -610,7 +610,7 @@ async fn feedback_items_carry_flags_pointers_and_exact_values(pool: PgPool) {
     assert_eq!(page["items"][0]["value_decimals"], 18);
 }
 
-#[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+#[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
 async fn feedback_filters(pool: PgPool) {
     seed_hand_set(&pool).await;
     let blocks = |page: &Value| -> Vec<i64> {
@@ -653,7 +653,7 @@ async fn feedback_filters(pool: PgPool) {
     }
 }
 
-#[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+#[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
 async fn feedback_pages_cover_everything_once(pool: PgPool) {
     setup(&pool).await;
     register_agent(&pool, 5, O0, 1).await;
@@ -753,7 +753,7 @@ async fn validation_response(pool: &PgPool, agent: u64, n: u8, response: i64, bl
     .await;
 }
 
-#[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+#[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
 async fn validations_list_requests_with_their_latest_response(pool: PgPool) {
     setup(&pool).await;
     register_agent(&pool, 0, O0, 1).await;
@@ -803,7 +803,7 @@ async fn validations_list_requests_with_their_latest_response(pool: PgPool) {
 // Reputation
 // ---------------------------------------------------------------------------------------------------------------
 
-#[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+#[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
 async fn every_algorithm_matches_core_on_the_same_input(pool: PgPool) {
     let set = seed_hand_set(&pool).await;
     let input = set.core_input(&hand_owners());
@@ -858,7 +858,7 @@ async fn every_algorithm_matches_core_on_the_same_input(pool: PgPool) {
     assert!((body["score"]["score"].as_f64().unwrap() - 85.25).abs() < 1e-9, "{body}");
 }
 
-#[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+#[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
 async fn filters_apply_as_in_core(pool: PgPool) {
     let set = seed_hand_set(&pool).await;
     let input = set.core_input(&hand_owners());
@@ -895,7 +895,7 @@ async fn filters_apply_as_in_core(pool: PgPool) {
     assert_eq!(body["score"]["params"]["filter"]["clients"], json!([C2, C2]));
 }
 
-#[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+#[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
 async fn trust_seeds_come_from_the_query_or_the_server(pool: PgPool) {
     let set = seed_hand_set(&pool).await;
     let input = set.core_input(&hand_owners());
@@ -933,7 +933,7 @@ async fn trust_seeds_come_from_the_query_or_the_server(pool: PgPool) {
     assert_eq!(body["score"]["trust"]["converged"], false);
 }
 
-#[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+#[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
 async fn reputation_errors(pool: PgPool) {
     seed_hand_set(&pool).await;
     // An identity registry no reputation registry rates.
@@ -1006,12 +1006,12 @@ async fn seed_board(pool: &PgPool) -> (HandSet, HashMap<u64, Address>) {
 fn core_board(input: &[Feedback], registered: &[u64], algorithm: Algorithm, params: &Params) -> Vec<Value> {
     let scores: Vec<Score> = registered
         .iter()
-        .map(|&id| reputation::score_agent(input, U256::from(id), &Filter::default(), algorithm, params).unwrap())
+        .map(|&id| prova_reputation::score_agent(input, U256::from(id), &Filter::default(), algorithm, params).unwrap())
         .collect();
-    reputation::leaderboard(scores).iter().map(as_read).collect()
+    prova_reputation::leaderboard(scores).iter().map(as_read).collect()
 }
 
-#[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+#[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
 async fn leaderboard_is_core_order_across_pages(pool: PgPool) {
     let (set, owners) = seed_board(&pool).await;
     let input = set.core_input(&owners);
@@ -1052,7 +1052,7 @@ async fn leaderboard_is_core_order_across_pages(pool: PgPool) {
     }
 }
 
-#[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+#[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
 async fn agents_by_registration(pool: PgPool) {
     let (_, _) = seed_board(&pool).await;
     metadata(&pool, 4, "prova.modelVersion", h(4).as_slice(), 40).await;
@@ -1085,7 +1085,7 @@ async fn agents_by_registration(pool: PgPool) {
     }
 }
 
-#[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+#[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
 async fn leaderboard_needs_one_chain(pool: PgPool) {
     seed_hand_set(&pool).await;
     setup_chain(&pool, 1, IDENTITY, REPUTATION, VALIDATION).await;
@@ -1103,7 +1103,7 @@ async fn leaderboard_needs_one_chain(pool: PgPool) {
 // Cache
 // ---------------------------------------------------------------------------------------------------------------
 
-#[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+#[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
 async fn new_events_are_seen_once_the_cursor_moves(pool: PgPool) {
     let set = seed_hand_set(&pool).await;
     let state = AppState::new(pool.clone()).with_trust_seeds(vec![C1]);
@@ -1160,7 +1160,7 @@ async fn keep_block(pool: &PgPool, contract: Address, block: i64, fork: u8) {
     .unwrap();
 }
 
-#[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+#[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
 async fn forward_moves_are_read_as_deltas_and_reorgs_in_full(pool: PgPool) {
     seed_hand_set(&pool).await;
     for contract in [IDENTITY, REPUTATION] {
@@ -1256,7 +1256,7 @@ async fn forward_moves_are_read_as_deltas_and_reorgs_in_full(pool: PgPool) {
     assert_eq!((stats.full_loads, stats.delta_loads), (3, 4));
 }
 
-#[sqlx::test(migrator = "prova_indexer::MIGRATOR")]
+#[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
 async fn unrated_agents_get_the_whole_graphs_trust_details(pool: PgPool) {
     let (set, owners) = seed_board(&pool).await;
     let input = set.core_input(&owners);

@@ -5,7 +5,30 @@ use std::path::PathBuf;
 use alloy::signers::local::PrivateKeySigner;
 use clap::Args;
 
-use crate::error::{Error, Result};
+/// Result with the key [`Error`] as the default error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why a key could not be loaded or written; the message never contains key material.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A keystore or folder could not be read or written.
+    #[error("cannot use {path}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The key could not be loaded (what to do is in the message).
+    #[error("{0}")]
+    Key(String),
+}
+
+impl Error {
+    fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io { path: path.into(), source }
+    }
+}
 
 /// Environment variable holding a hex private key (an alternative to `--keystore`).
 pub const PRIVATE_KEY_ENV: &str = "PROVA_PRIVATE_KEY";

@@ -4,9 +4,10 @@ use alloy::primitives::{Address, B256};
 use alloy::providers::DynProvider;
 use serde::Serialize;
 
-use crate::bindings::IProvenanceRegistry;
-use crate::chain::{check_registry, describe_contract_error};
-use crate::error::{Error, Result};
+use prova_chain::{call_error, check_registry};
+use prova_core::bindings::IProvenanceRegistry;
+
+use crate::error::Result;
 
 /// What the registry says about a version hash.
 #[derive(Debug, Clone, Serialize)]
@@ -80,7 +81,7 @@ pub async fn verify_model_version(
 ) -> Result<ModelVerdict> {
     let chain_id = check_registry(provider, registry, expected_chain).await?;
     let contract = IProvenanceRegistry::new(registry, provider);
-    let call_error = |e: alloy::contract::Error| Error::Chain(describe_contract_error(&e));
+    let call_error = |e: alloy::contract::Error| call_error("reading the registry", e);
     let version = contract.getModelVersion(version_hash).call().await.map_err(call_error)?;
     let registration = if version.registeredAt == 0 {
         None

@@ -1,5 +1,6 @@
-//! JSON-RPC calls that survive real providers: a timeout on every call, retries with jittered exponential backoff,
-//! faults classified for metrics and `/v1/status`, and `eth_getLogs` over block ranges that adapt to the
+//! JSON-RPC calls that survive real providers: faults classified (for metrics, `/v1/status` and retry decisions),
+//! a retry policy for alloy's retry layer, and [`Rpc`]: a timeout on every call, retries with jittered exponential
+//! backoff reported to a [`FaultObserver`], and the one `eth_getLogs` pager, over block ranges that adapt to the
 //! provider's limits.
 
 use std::future::{Future, IntoFuture};
@@ -15,8 +16,39 @@ use alloy::transports::{RpcError, TransportErrorKind};
 use rand::Rng;
 use tracing::{debug, warn};
 
-use crate::error::{Error, Result};
-use crate::metrics::{FaultLabels, Metrics};
+use alloy::transports::TransportError;
+use alloy::transports::layers::RetryPolicy as LayerRetryPolicy;
+
+use crate::error::{Error, FaultDetail, Result};
+
+/// Told of every fault an [`Rpc`] call hits (the indexer counts them in its metrics).
+pub trait FaultObserver: Send + Sync + std::fmt::Debug {
+    /// `method` on `chain_id` hit `fault`.
+    fn fault(&self, chain_id: u64, method: &'static str, fault: Fault);
+}
+
+/// A [`FaultObserver`] that ignores faults.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IgnoreFaults;
+
+impl FaultObserver for IgnoreFaults {
+    fn fault(&self, _: u64, _: &'static str, _: Fault) {}
+}
+
+/// Alloy retry-layer policy of [`crate::connect`]: retry the faults that can pass (timeouts, rate limits, HTTP
+/// errors, dropped connections), never a JSON-RPC error object (a revert, a bad request) or a range limit.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TransientFaults;
+
+impl LayerRetryPolicy for TransientFaults {
+    fn should_retry(&self, error: &TransportError) -> bool {
+        Fault::of(error).is_transient()
+    }
+
+    fn backoff_hint(&self, _: &TransportError) -> Option<Duration> {
+        None
+    }
+}
 
 /// What kind of fault an RPC call hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +81,11 @@ impl Fault {
             Fault::Rpc => "rpc",
             Fault::Transport => "transport",
         }
+    }
+
+    /// Whether a retry can succeed.
+    pub fn is_transient(self) -> bool {
+        matches!(self, Fault::Timeout | Fault::RateLimited | Fault::Http | Fault::Transport)
     }
 
     /// Classifies an alloy transport error.
@@ -150,7 +187,7 @@ pub struct Rpc {
     provider: DynProvider,
     chain_id: u64,
     policy: RetryPolicy,
-    metrics: Arc<Metrics>,
+    observer: Arc<dyn FaultObserver>,
     range: Arc<AtomicU64>,
     max_range: u64,
     finality: Arc<std::sync::Mutex<Finality>>,
@@ -205,7 +242,7 @@ impl Rpc {
         provider: DynProvider,
         chain_id: u64,
         policy: RetryPolicy,
-        metrics: Arc<Metrics>,
+        observer: Arc<dyn FaultObserver>,
         range: u64,
         max_range: u64,
     ) -> Self {
@@ -214,7 +251,7 @@ impl Rpc {
             provider,
             chain_id,
             policy,
-            metrics,
+            observer,
             range: Arc::new(AtomicU64::new(range.clamp(1, max_range))),
             max_range,
             finality: Default::default(),
@@ -245,20 +282,13 @@ impl Rpc {
                 Ok(Err(error)) => (Fault::of(&error), error.to_string()),
                 Err(_) => (Fault::Timeout, format!("no answer within {:?}", self.policy.timeout)),
             };
-            self.metrics
-                .rpc_faults
-                .get_or_create(&FaultLabels {
-                    chain_id: self.chain_id,
-                    method: method.into(),
-                    kind: fault.label().into(),
-                })
-                .inc();
+            self.observer.fault(self.chain_id, method, fault);
             if fault == Fault::RangeLimit {
-                return Err(Error::RangeLimit(message));
+                return Err(Error::RangeLimit(FaultDetail(message)));
             }
             attempt += 1;
             if attempt >= self.policy.attempts {
-                return Err(Error::Rpc { method, message: format!("{} ({message})", fault.label()) });
+                return Err(Error::Fault { method, fault: fault.label(), source: FaultDetail(message) });
             }
             let pause = backoff(self.policy.base, self.policy.cap, attempt - 1);
             debug!(method, fault = fault.label(), %message, attempt, retry_in_ms = pause.as_millis() as u64, "rpc fault; retrying");
@@ -298,27 +328,34 @@ impl Rpc {
     /// while reading (block `to` replaced, or a log marked removed): the caller re-reads after undoing the reorg.
     pub async fn fetch(&self, address: Address, from: u64, to: u64) -> Result<Option<Fetched>> {
         let Some((before, _)) = self.block(to).await? else { return Ok(None) };
-        let logs = self.logs(address, from, to).await?;
+        let logs = self.logs(&Filter::new().address(address), from, to).await?;
         let after = self.block(to).await?.map(|(hash, _)| hash);
         let changed = after != Some(before)
             || logs.iter().any(|log| log.removed || (log.block_number == Some(to) && log.block_hash != Some(before)));
         Ok((!changed).then_some(Fetched { from, to, to_hash: before, logs }))
     }
 
-    /// `eth_getLogs` over `from..=to`, halving the range (and the shared range size) whenever the provider refuses
-    /// it as too large, and growing the shared size after small, fast answers.
-    async fn logs(&self, address: Address, from: u64, to: u64) -> Result<Vec<Log>> {
+    /// `eth_getLogs` for `filter` (its addresses and topics; its block range is replaced) over `from..=to`, in
+    /// ranges of the shared range size, halving a range (and the shared size) whenever the provider refuses it as
+    /// too large, and growing the shared size after small, fast answers. Logs come in chain order.
+    pub async fn logs(&self, filter: &Filter, from: u64, to: u64) -> Result<Vec<Log>> {
         let mut out = Vec::new();
-        let mut todo = vec![(from, to)];
+        let mut todo = Vec::new();
+        let mut start = to.saturating_add(1);
+        while start > from {
+            let end = start - 1;
+            start = end.saturating_sub(self.range() - 1).max(from);
+            todo.push((start, end));
+        }
         while let Some((a, b)) = todo.pop() {
-            let filter = Filter::new().address(address).from_block(a).to_block(b);
+            let filter = filter.clone().from_block(a).to_block(b);
             let started = Instant::now();
             match self.call("eth_getLogs", || self.provider.get_logs(&filter)).await {
                 Ok(logs) => {
                     self.adapt(b - a + 1, logs.len(), started.elapsed());
                     out.extend(logs);
                 }
-                Err(Error::RangeLimit(message)) if b > a => {
+                Err(Error::RangeLimit(FaultDetail(message))) if b > a => {
                     let span = b - a + 1;
                     let smaller = (span / 2).max(1);
                     self.range.fetch_min(smaller, Ordering::Relaxed);

@@ -30,7 +30,7 @@ pub const DEFAULT_MAX_ITERATIONS: u32 = 100;
 /// Largest accepted `max_iterations`, so a request cannot buy unbounded work.
 pub const MAX_ITERATIONS_LIMIT: u32 = 10_000;
 /// Largest `valueDecimals` ERC-8004 allows.
-pub const MAX_DECIMALS: u8 = 18;
+pub const MAX_DECIMALS: u8 = prova_core::bindings::MAX_VALUE_DECIMALS;
 
 /// `10^k` for `k` in `0..=18`; every entry is exactly representable as an `f64`.
 const POW10_F64: [f64; 19] =

@@ -1,4 +1,4 @@
-//! The local stack: finding the pinned Foundry binaries and running a private Postgres cluster.
+//! The local stack's processes: finding the pinned Foundry binaries and running a private Postgres cluster.
 //!
 //! Used by `prova dev` and by the end-to-end tests, so both start the same things the same way.
 

@@ -1,7 +1,7 @@
-//! Model manifests: one `(path, size, sha256)` entry per file of a model folder, and the version hash over them.
+//! prova's own model manifest: one `(path, size, sha256)` entry per file of a model folder, and the version hash over them.
 //!
 //! The version hash is the root of an OpenZeppelin `StandardMerkleTree` with leaf types
-//! `["string","uint64","bytes32"]` (see DESIGN.md). File digests are plain SHA-256, equal to Hugging Face LFS oids
+//! `["string","uint64","bytes32"]` (specified in `docs/format.md`). File digests are plain SHA-256, equal to Hugging Face LFS oids
 //! and to sigstore model_signing's per-file digests.
 
 use std::collections::BTreeSet;
@@ -173,11 +173,9 @@ pub fn hash_dir(root: &Path, options: &HashOptions<'_>) -> Result<Manifest> {
 pub fn hash_listed(files: Vec<ListedFile>, options: &HashOptions<'_>) -> Result<Manifest> {
     let work = || files.par_iter().with_max_len(1).map(|file| hash_one(file, options)).collect::<Result<Vec<_>>>();
     let entries = match options.threads {
-        Some(n) => rayon::ThreadPoolBuilder::new()
-            .num_threads(n.max(1))
-            .build()
-            .map_err(|e| Error::Tool(format!("cannot start {n} hashing threads: {e}")))?
-            .install(work)?,
+        Some(n) => {
+            rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build().map_err(Error::ThreadPool)?.install(work)?
+        }
         None => work()?,
     };
     if let Some(cache) = options.cache {
@@ -337,59 +335,6 @@ pub fn diff_digests(folder: &[(String, B256)], version: &[(String, B256)]) -> Ma
     }
     out.removed = registered.keys().filter(|p| !held.contains_key(*p)).map(|p| (*p).to_owned()).collect();
     out
-}
-
-/// A manifest in any format prova reads: its own, or model_signing's (statement or sigstore bundle).
-#[derive(Debug, Clone)]
-pub enum AnyManifest {
-    /// prova's manifest, with sizes and version hash.
-    Prova(Manifest),
-    /// model_signing's, with digests only.
-    ModelSigning(crate::model_signing::ModelSigningManifest),
-}
-
-impl AnyManifest {
-    /// Detects the format and parses it, checking its internal consistency (root or subject digest).
-    pub fn parse(text: &str) -> Result<Self> {
-        let value: serde_json::Value = serde_json::from_str(text)?;
-        if value.get("format").and_then(|f| f.as_str()) == Some(MANIFEST_FORMAT) {
-            Ok(Self::Prova(Manifest::from_json(text)?))
-        } else {
-            Ok(Self::ModelSigning(crate::model_signing::parse(text)?))
-        }
-    }
-
-    /// `(path, sha256)` of every file.
-    pub fn digests(&self) -> Vec<(String, B256)> {
-        match self {
-            Self::Prova(m) => m.files.iter().map(|e| (e.path.clone(), e.sha256)).collect(),
-            Self::ModelSigning(m) => m.files.clone(),
-        }
-    }
-
-    /// The prova version hash this manifest stands for. model_signing records no sizes, so they are taken from
-    /// `folder` when every file is there with the same digest; otherwise `None`.
-    pub fn version_hash(&self, folder: &Manifest) -> Option<B256> {
-        match self {
-            Self::Prova(m) => Some(m.version_hash),
-            Self::ModelSigning(m) => {
-                let sizes: std::collections::HashMap<(&str, B256), u64> =
-                    folder.files.iter().map(|e| ((e.path.as_str(), e.sha256), e.size)).collect();
-                let entries = m
-                    .files
-                    .iter()
-                    .map(|(path, sha256)| {
-                        sizes.get(&(path.as_str(), *sha256)).map(|&size| ManifestEntry {
-                            path: path.clone(),
-                            size,
-                            sha256: *sha256,
-                        })
-                    })
-                    .collect::<Option<Vec<_>>>()?;
-                version_hash(&entries)
-            }
-        }
-    }
 }
 
 #[cfg(test)]

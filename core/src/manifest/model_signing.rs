@@ -11,8 +11,8 @@ use base64::Engine;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::prova::{Manifest, check_relative_path};
 use crate::error::{Error, Result};
-use crate::manifest::{Manifest, check_relative_path};
 
 /// in-toto statement type.
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
@@ -139,7 +139,7 @@ fn parse_hex_digest(text: &str) -> Option<B256> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{HashOptions, hash_dir};
+    use crate::manifest::prova::{HashOptions, hash_dir};
     use std::path::Path;
 
     fn fixture_dir() -> &'static Path {
