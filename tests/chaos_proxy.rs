@@ -114,6 +114,7 @@ const GARBAGE: &str = "<html><head><title>502 Bad Gateway</title></head><body><c
                        </center><hr><center>cloudflare</center></body></html>";
 
 /// A running proxy; dropping it stops it.
+#[derive(Debug)]
 pub struct ChaosProxy {
     url: Url,
     inner: Arc<Inner>,
@@ -121,6 +122,7 @@ pub struct ChaosProxy {
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
+#[derive(Debug)]
 struct Inner {
     upstream: Url,
     client: reqwest::Client,

@@ -15,6 +15,7 @@ use sqlx::PgPool;
 pub mod chaos_proxy;
 
 /// One test's world: anvil with a deployed registry, a fresh database, and a scratch folder.
+#[derive(Debug)]
 pub struct Stack {
     /// The anvil process (killed on drop).
     pub anvil: AnvilInstance,
@@ -637,6 +638,7 @@ pub fn chaos_seed(test: &str) -> u64 {
 }
 
 /// An indexer following the head ([`prova_indexer::Indexer::run`]) on a tokio task; dropping it shuts it down.
+#[derive(Debug)]
 pub struct Following {
     task: tokio::task::JoinHandle<prova_indexer::Result<()>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,

@@ -126,7 +126,7 @@ async fn run() -> anyhow::Result<()> {
     );
 
     let seeds: Vec<Address> = (0..10).map(|n| address(0xc0, n)).collect();
-    let seeds_query = seeds.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(",");
+    let seeds_query = seeds.iter().map(std::string::ToString::to_string).collect::<Vec<_>>().join(",");
     let state = || AppState::new(pool.clone()).with_trust_seeds(seeds.clone());
     let agent_uri =
         |agent: i64, algorithm: Algorithm| format!("/v1/agents/{CHAIN}/{agent}/reputation?algorithm={algorithm}");

@@ -60,7 +60,7 @@ pub enum ApiError {
 }
 
 /// The body of every error answer: `{ "error": { "code", "message" } }` (the OpenAPI component `Error`).
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[schema(as = Error)]
 pub struct Body<'a> {
     /// What failed.
@@ -68,7 +68,7 @@ pub struct Body<'a> {
 }
 
 /// What failed: a machine-readable code and a message for people.
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[schema(as = ErrorDetail)]
 pub struct Detail<'a> {
     /// Machine-readable, e.g. `invalid_hash`, `not_found`, `rate_limited`.

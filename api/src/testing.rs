@@ -13,16 +13,16 @@ use tower::ServiceExt;
 use crate::{AppState, app};
 
 /// The chain most tests index.
-pub const CHAIN: i64 = 31337;
+pub(crate) const CHAIN: i64 = 31337;
 /// The registry contract of every seeded event.
-pub const REGISTRY: [u8; 20] = [0xAA; 20];
+pub(crate) const REGISTRY: [u8; 20] = [0xAA; 20];
 /// The publisher of every seeded version.
-pub const PUBLISHER: [u8; 20] = [0xBB; 20];
+pub(crate) const PUBLISHER: [u8; 20] = [0xBB; 20];
 /// The attestor key of every seeded version.
-pub const ATTESTOR: [u8; 20] = [0xCC; 20];
+pub(crate) const ATTESTOR: [u8; 20] = [0xCC; 20];
 
 /// Sends a request with an optional body and content type; returns the status and the JSON answer.
-pub async fn send(
+pub(crate) async fn send(
     pool: PgPool,
     method: &str,
     uri: &str,
@@ -47,28 +47,28 @@ pub async fn send(
 }
 
 /// Sends a request without a body.
-pub async fn call(pool: PgPool, method: &str, uri: &str) -> (StatusCode, Value) {
+pub(crate) async fn call(pool: PgPool, method: &str, uri: &str) -> (StatusCode, Value) {
     send(pool, method, uri, None, Vec::new()).await
 }
 
 /// Sends `body` as JSON.
-pub async fn send_json(pool: PgPool, method: &str, uri: &str, body: &Value) -> (StatusCode, Value) {
+pub(crate) async fn send_json(pool: PgPool, method: &str, uri: &str, body: &Value) -> (StatusCode, Value) {
     send(pool, method, uri, Some("application/json"), serde_json::to_vec(body).unwrap()).await
 }
 
 /// A file entry whose digest is `byte` repeated.
-pub fn entry(path: &str, byte: u8) -> ManifestEntry {
+pub(crate) fn entry(path: &str, byte: u8) -> ManifestEntry {
     ManifestEntry { path: path.into(), size: u64::from(byte) * 100 + 1, sha256: B256::repeat_byte(byte) }
 }
 
 /// A manifest over `files`, as `prova model hash` would write it.
-pub fn manifest(files: &[ManifestEntry]) -> Manifest {
+pub(crate) fn manifest(files: &[ManifestEntry]) -> Manifest {
     Manifest::from_entries(files.to_vec(), vec![".git".into()]).unwrap()
 }
 
 /// Seeds a `ModelVersionRegistered` event of `version` (child of `parent`) on `chain_id` at `block`, and moves
 /// that chain's cursor to at least `block`.
-pub async fn register(pool: &PgPool, chain_id: i64, version: B256, parent: Option<B256>, block: i64) {
+pub(crate) async fn register(pool: &PgPool, chain_id: i64, version: B256, parent: Option<B256>, block: i64) {
     sqlx::query(
         "INSERT INTO model_version_registered (chain_id, tx_hash, log_index, contract, block_number, block_hash,
            block_time, version_hash, model_id, publisher, parent, attestor, metadata_uri, metadata_hash)
@@ -91,7 +91,7 @@ pub async fn register(pool: &PgPool, chain_id: i64, version: B256, parent: Optio
 }
 
 /// Moves the cursor of `chain_id`'s registry to at least `block` (indexed and seen as head).
-pub async fn advance_cursor(pool: &PgPool, chain_id: i64, block: i64) {
+pub(crate) async fn advance_cursor(pool: &PgPool, chain_id: i64, block: i64) {
     sqlx::query(
         "INSERT INTO indexer_cursors (chain_id, contract, next_block, head_block) VALUES ($1, $2, $3 + 1, $3)
          ON CONFLICT (chain_id, contract) DO UPDATE
@@ -107,7 +107,7 @@ pub async fn advance_cursor(pool: &PgPool, chain_id: i64, block: i64) {
 }
 
 /// Seeds a `ModelVersionRevoked` event of `version` on `chain_id` at `block`.
-pub async fn revoke(pool: &PgPool, chain_id: i64, version: B256, block: i64) {
+pub(crate) async fn revoke(pool: &PgPool, chain_id: i64, version: B256, block: i64) {
     sqlx::query(
         "INSERT INTO model_version_revoked (chain_id, tx_hash, log_index, contract, block_number, block_hash,
            block_time, version_hash, publisher, reason)
@@ -125,12 +125,12 @@ pub async fn revoke(pool: &PgPool, chain_id: i64, version: B256, block: i64) {
 }
 
 /// A distinct test hash.
-pub fn h(n: u8) -> B256 {
+pub(crate) fn h(n: u8) -> B256 {
     B256::repeat_byte(n)
 }
 
 /// Seeds a `PublisherRegistered` event of [`PUBLISHER`] named `name` on `chain_id`.
-pub async fn name_publisher(pool: &PgPool, chain_id: i64, name: &str) {
+pub(crate) async fn name_publisher(pool: &PgPool, chain_id: i64, name: &str) {
     sqlx::query(
         "INSERT INTO publisher_registered (chain_id, tx_hash, log_index, contract, block_number, block_hash,
            block_time, publisher, admin, name, metadata_uri)
@@ -147,18 +147,18 @@ pub async fn name_publisher(pool: &PgPool, chain_id: i64, name: &str) {
 }
 
 /// The request of leaf `i` in [`output_batch`].
-pub fn request(i: usize) -> String {
+pub(crate) fn request(i: usize) -> String {
     format!("question {i}")
 }
 
 /// The response of leaf `i` in [`output_batch`].
-pub fn response(i: usize) -> String {
+pub(crate) fn response(i: usize) -> String {
     format!("answer {i}")
 }
 
 /// `n` real output leaves of `version` (requests [`request`], responses [`response`], one second apart, fresh
 /// salts) and their tree.
-pub fn output_batch(version: B256, n: usize) -> (Vec<OutputLeaf>, MerkleTree) {
+pub(crate) fn output_batch(version: B256, n: usize) -> (Vec<OutputLeaf>, MerkleTree) {
     let leaves: Vec<OutputLeaf> = (0..n)
         .map(|i| OutputLeaf::new(version, request(i).as_bytes(), response(i).as_bytes(), 1_700_000_000 + i as u64))
         .collect();
@@ -168,7 +168,7 @@ pub fn output_batch(version: B256, n: usize) -> (Vec<OutputLeaf>, MerkleTree) {
 
 /// Seeds an `OutputsAttested` event anchoring `root` for `version` with `leaf_count` leaves on `chain_id` at
 /// `block` (transaction hash = the root), and moves the cursor to at least `block`.
-pub async fn anchor(pool: &PgPool, chain_id: i64, root: B256, version: B256, leaf_count: i64, block: i64) {
+pub(crate) async fn anchor(pool: &PgPool, chain_id: i64, root: B256, version: B256, leaf_count: i64, block: i64) {
     sqlx::query(
         "INSERT INTO outputs_attested (chain_id, tx_hash, log_index, contract, block_number, block_hash, block_time,
            root, version_hash, publisher, attestor, leaf_count, window_start, window_end, batch_uri)
@@ -191,7 +191,7 @@ pub async fn anchor(pool: &PgPool, chain_id: i64, root: B256, version: B256, lea
 }
 
 /// Seeds an `OutputBatchRevoked` event of `root` on `chain_id` at `block`.
-pub async fn revoke_batch(pool: &PgPool, chain_id: i64, root: B256, block: i64) {
+pub(crate) async fn revoke_batch(pool: &PgPool, chain_id: i64, root: B256, block: i64) {
     sqlx::query(
         "INSERT INTO output_batch_revoked (chain_id, tx_hash, log_index, contract, block_number, block_hash,
            block_time, root, publisher, reason)

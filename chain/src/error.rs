@@ -53,7 +53,7 @@ pub enum Error {
         what: String,
         /// Alloy's error.
         #[source]
-        source: alloy::contract::Error,
+        source: Box<alloy::contract::Error>,
     },
     /// The endpoint serves another chain than the one expected.
     #[error("wrong chain: the RPC endpoint serves chain {actual}, expected {expected}")]
@@ -81,7 +81,7 @@ pub enum Error {
         hash: TxHash,
         /// Why waiting stopped.
         #[source]
-        source: alloy::providers::PendingTransactionError,
+        source: Box<alloy::providers::PendingTransactionError>,
     },
     /// The node's answer lacks something it must hold (a receipt's contract address, an event, a block).
     #[error("{0}")]

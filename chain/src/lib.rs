@@ -137,7 +137,7 @@ pub async fn wait(
         .with_timeout(Some(std::time::Duration::from_secs(600)))
         .get_receipt()
         .await
-        .map_err(|source| Error::NotConfirmed { hash, source })?;
+        .map_err(|source| Error::NotConfirmed { hash, source: Box::new(source) })?;
     if !receipt.status() {
         return Err(Error::Reverted(hash));
     }

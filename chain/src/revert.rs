@@ -97,17 +97,20 @@ fn explain_validation(error: &IValidationRegistryErrors) -> String {
 
 /// An RPC error as an [`Error`]: a registry's custom error explained, otherwise the RPC error kept as the cause.
 pub fn rpc_error(what: impl Into<String>, error: RpcError<TransportErrorKind>) -> Error {
-    match error.as_error_resp().and_then(|p| p.as_revert_data()).and_then(|d| explain_revert(&d)) {
-        Some(reason) => Error::Refused { action: "transaction", reason },
-        None => Error::Rpc { what: what.into(), source: error },
+    if let Some(payload) = error.as_error_resp()
+        && let Some(data) = payload.as_revert_data()
+        && let Some(reason) = explain_revert(&data)
+    {
+        return Error::Refused { action: "transaction", reason };
     }
+    Error::Rpc { what: what.into(), source: error }
 }
 
 /// A contract call error as an [`Error`]: a registry's custom error explained, otherwise the error kept as the cause.
 pub fn call_error(what: impl Into<String>, error: alloy::contract::Error) -> Error {
     match error.as_revert_data().and_then(|d| explain_revert(&d)) {
         Some(reason) => Error::Refused { action: "call", reason },
-        None => Error::Call { what: what.into(), source: error },
+        None => Error::Call { what: what.into(), source: Box::new(error) },
     }
 }
 

@@ -177,10 +177,10 @@ impl Bulk {
                 let pending =
                     alloy::providers::PendingTransactionBuilder::new(self.provider.root().clone(), hashes[missing[0]])
                         .with_timeout(Some(Duration::from_secs(600)));
-                let receipt = pending
-                    .get_receipt()
-                    .await
-                    .map_err(|source| prova_chain::Error::NotConfirmed { hash: hashes[missing[0]], source })?;
+                let receipt = pending.get_receipt().await.map_err(|source| prova_chain::Error::NotConfirmed {
+                    hash: hashes[missing[0]],
+                    source: Box::new(source),
+                })?;
                 receipts[missing[0]] = Some(receipt);
             }
             for chunk in missing.chunks(BATCH_CALLS) {

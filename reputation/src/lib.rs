@@ -1103,7 +1103,7 @@ mod tests {
         assert_eq!(bayesian(&one, U256::from(1), &Filter::default(), &flat).unwrap().score, Some(100.0));
         match bayesian(&one, U256::from(1), &Filter::default(), &params).unwrap().params {
             UsedParams::Bayesian { prior_mean, prior_weight, .. } => {
-                assert_eq!((prior_mean, prior_weight), (50.0, 10.0))
+                assert_eq!((prior_mean, prior_weight), (50.0, 10.0));
             }
             other => panic!("wrong params {other:?}"),
         }

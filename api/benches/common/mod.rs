@@ -7,32 +7,32 @@ use alloy::primitives::Address;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Executor, PgPool};
 
-pub const CHAIN: i64 = 31337;
-pub const AGENTS: i64 = 1_000;
-pub const CLIENTS: i64 = 20_000;
-pub const IDENTITY: [u8; 20] = [0x1d; 20];
-pub const REPUTATION: [u8; 20] = [0x2e; 20];
+pub(crate) const CHAIN: i64 = 31337;
+pub(crate) const AGENTS: i64 = 1_000;
+pub(crate) const CLIENTS: i64 = 20_000;
+pub(crate) const IDENTITY: [u8; 20] = [0x1d; 20];
+pub(crate) const REPUTATION: [u8; 20] = [0x2e; 20];
 /// The cursors of both registries, after seeding.
-pub const NEXT_BLOCK: i64 = 20_000;
+pub(crate) const NEXT_BLOCK: i64 = 20_000;
 
-pub fn env_number(name: &str, default: usize) -> usize {
+pub(crate) fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 /// SQL for the 20-byte address number `n` with a one-byte `prefix`.
-pub fn sql_address(prefix: u8, n: &str) -> String {
+pub(crate) fn sql_address(prefix: u8, n: &str) -> String {
     format!("decode('{prefix:02x}' || lpad(to_hex({n}), 38, '0'), 'hex')")
 }
 
 /// The address `sql_address(prefix, n)` gives.
-pub fn address(prefix: u8, n: i64) -> Address {
+pub(crate) fn address(prefix: u8, n: i64) -> Address {
     let mut bytes = [0u8; 20];
     bytes[0] = prefix;
     bytes[12..].copy_from_slice(&n.to_be_bytes());
     Address::from(bytes)
 }
 
-pub async fn seed(pool: &PgPool, feedback: i64) -> anyhow::Result<()> {
+pub(crate) async fn seed(pool: &PgPool, feedback: i64) -> anyhow::Result<()> {
     let owner = sql_address(0x0a, "g % 500");
     let client = sql_address(0xc0, "g % 20000");
     let statements = [
@@ -114,7 +114,7 @@ pub async fn seed(pool: &PgPool, feedback: i64) -> anyhow::Result<()> {
 
 /// Drops and creates `name` on the server of `DATABASE_URL`, applies the migrations, and returns a pool of
 /// `connections` on it (set up as `prova serve` sets up its own) with its URL.
-pub async fn bench_database(name: &str, connections: u32) -> anyhow::Result<(PgPool, String)> {
+pub(crate) async fn bench_database(name: &str, connections: u32) -> anyhow::Result<(PgPool, String)> {
     let url = std::env::var("DATABASE_URL")
         .map_err(|_| anyhow::anyhow!("set DATABASE_URL (scripts/pg-test-cluster.sh start)"))?;
     let admin = PgPoolOptions::new().max_connections(1).connect(&url).await?;
@@ -130,7 +130,7 @@ pub async fn bench_database(name: &str, connections: u32) -> anyhow::Result<(PgP
 }
 
 /// Drops the bench database `name` unless `PROVA_BENCH_KEEP=1`.
-pub async fn drop_bench_database(pool: PgPool, name: &str) -> anyhow::Result<()> {
+pub(crate) async fn drop_bench_database(pool: PgPool, name: &str) -> anyhow::Result<()> {
     pool.close().await;
     if std::env::var("PROVA_BENCH_KEEP").as_deref() != Ok("1") {
         let url = std::env::var("DATABASE_URL")?;
@@ -141,11 +141,11 @@ pub async fn drop_bench_database(pool: PgPool, name: &str) -> anyhow::Result<()>
 }
 
 /// The provenance registry of [`seed_versions`].
-pub const PROVENANCE: [u8; 20] = [0x3f; 20];
+pub(crate) const PROVENANCE: [u8; 20] = [0x3f; 20];
 
 /// Indexes `versions` model versions (numbered 1 to `versions`, ten per block, 50 publishers with names; one in
 /// fifty revoked), with the registry's cursor 100 blocks past the last one and finality 64 blocks behind the head.
-pub async fn seed_versions(pool: &PgPool, versions: i64) -> anyhow::Result<()> {
+pub(crate) async fn seed_versions(pool: &PgPool, versions: i64) -> anyhow::Result<()> {
     let registry = alloy::hex::encode(PROVENANCE);
     let publisher = sql_address(0x9b, "g % 50");
     let head = versions / 10 + 100;

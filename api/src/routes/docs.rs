@@ -28,6 +28,7 @@ fn hex_schema(pattern: &str, example: &str, description: &str) -> RefOr<Schema> 
 }
 
 /// Schema of a 32-byte hash as answered: `0x` and 64 lowercase hex digits.
+#[derive(Debug)]
 pub struct Hash;
 
 impl PartialSchema for Hash {
@@ -43,6 +44,7 @@ impl ToSchema for Hash {
 }
 
 /// Schema of a 20-byte address as answered: `0x` and 40 lowercase hex digits (not checksummed).
+#[derive(Debug)]
 pub struct Address;
 
 impl PartialSchema for Address {
@@ -59,6 +61,7 @@ impl ToSchema for Address {
 
 /// Schema of a hash inside a document that is also uploaded (manifest, leaf, receipt): any case is accepted,
 /// answers are lowercase.
+#[derive(Debug)]
 pub struct HashInput;
 
 impl PartialSchema for HashInput {
@@ -78,6 +81,7 @@ impl ToSchema for HashInput {
 }
 
 /// Schema of an address inside a document that is also uploaded: checksummed or not.
+#[derive(Debug)]
 pub struct AddressInput;
 
 impl PartialSchema for AddressInput {
@@ -97,7 +101,7 @@ impl ToSchema for AddressInput {
 }
 
 /// Schema of `prova_core::outputs::OutputLeaf`.
-#[derive(ToSchema)]
+#[derive(Debug, ToSchema)]
 #[schema(as = OutputLeaf)]
 #[allow(dead_code)]
 pub struct OutputLeafSchema {
@@ -120,7 +124,7 @@ pub struct OutputLeafSchema {
 
 /// Schema of `prova_core::outputs::Receipt`: everything needed to prove from the chain alone that a model version
 /// produced a response to a request at a time.
-#[derive(ToSchema)]
+#[derive(Debug, ToSchema)]
 #[schema(as = Receipt)]
 #[allow(dead_code)]
 pub struct ReceiptSchema {
@@ -149,7 +153,7 @@ pub struct ReceiptSchema {
 }
 
 /// Schema of `prova_core::manifest::ManifestEntry`: one file of a model.
-#[derive(ToSchema)]
+#[derive(Debug, ToSchema)]
 #[schema(as = ManifestEntry)]
 #[allow(dead_code)]
 pub struct ManifestEntrySchema {
@@ -165,7 +169,7 @@ pub struct ManifestEntrySchema {
 }
 
 /// Schema of `prova_core::manifest::Manifest`: a model version's file list.
-#[derive(ToSchema)]
+#[derive(Debug, ToSchema)]
 #[schema(as = Manifest)]
 #[allow(dead_code)]
 pub struct ManifestSchema {
@@ -186,7 +190,7 @@ pub struct ManifestSchema {
 }
 
 /// Schema of `prova_core::manifest::ManifestDiff`: how a folder differs from a registered version.
-#[derive(ToSchema)]
+#[derive(Debug, ToSchema)]
 #[schema(as = ManifestDiff)]
 #[allow(dead_code)]
 pub struct ManifestDiffSchema {
@@ -201,7 +205,7 @@ pub struct ManifestDiffSchema {
 }
 
 /// Schema of `prova_reputation::Score`: one agent's score under one algorithm (see `docs/reputation.md`).
-#[derive(ToSchema)]
+#[derive(Debug, ToSchema)]
 #[schema(as = Score)]
 #[allow(dead_code)]
 pub struct ScoreSchema {
@@ -238,6 +242,7 @@ pub struct ScoreSchema {
     example = json!({ "error": { "code": "invalid_hash", "message": "versionHash must be 0x followed by 64 hex digits, got \"0x12\"" } })
 )]
 #[allow(dead_code)]
+#[derive(Debug)]
 pub struct BadRequest(crate::error::Body<'static>);
 
 /// 404: not found, or not indexed yet (within the chain and confirmation filters).
@@ -248,6 +253,7 @@ pub struct BadRequest(crate::error::Body<'static>);
     example = json!({ "error": { "code": "not_found", "message": "model version 0x5c1f…3921 is not registered" } })
 )]
 #[allow(dead_code)]
+#[derive(Debug)]
 pub struct NotFound(crate::error::Body<'static>);
 
 /// 413: the request body is larger than the route accepts.
@@ -258,6 +264,7 @@ pub struct NotFound(crate::error::Body<'static>);
     example = json!({ "error": { "code": "payload_too_large", "message": "request body is larger than this route accepts" } })
 )]
 #[allow(dead_code)]
+#[derive(Debug)]
 pub struct PayloadTooLarge(crate::error::Body<'static>);
 
 /// 415: the request body is not sent as `Content-Type: application/json`.
@@ -268,6 +275,7 @@ pub struct PayloadTooLarge(crate::error::Body<'static>);
     example = json!({ "error": { "code": "unsupported_media_type", "message": "request body must be sent as `Content-Type: application/json`" } })
 )]
 #[allow(dead_code)]
+#[derive(Debug)]
 pub struct UnsupportedMediaType(crate::error::Body<'static>);
 
 /// 422: the body is well-formed but contradicts what it claims (e.g. its files do not give the root).
@@ -278,6 +286,7 @@ pub struct UnsupportedMediaType(crate::error::Body<'static>);
     example = json!({ "error": { "code": "root_mismatch", "message": "manifest files give version hash 0x…, not 0x… from the path" } })
 )]
 #[allow(dead_code)]
+#[derive(Debug)]
 pub struct Unprocessable(crate::error::Body<'static>);
 
 /// Description of an error response added to every operation.

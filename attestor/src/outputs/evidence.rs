@@ -13,10 +13,13 @@ use sqlx::{PgPool, Row};
 use super::store::{self, BatchRow};
 use crate::error::{Error, Result};
 
+/// A batch as the store holds it, its leaves by sample id, and its Merkle tree.
+type BatchTree = (BatchRow, Vec<(i64, OutputLeaf)>, MerkleTree);
+
 /// Builds receipts, keeping the trees of batches already seen.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct ReceiptMaker {
-    trees: HashMap<i64, (BatchRow, Vec<(i64, OutputLeaf)>, MerkleTree)>,
+    trees: HashMap<i64, BatchTree>,
 }
 
 impl ReceiptMaker {
@@ -26,11 +29,11 @@ impl ReceiptMaker {
         if batch.state != "confirmed" {
             return Ok(None);
         }
-        if !self.trees.contains_key(&batch.id) {
+        if let std::collections::hash_map::Entry::Vacant(e) = self.trees.entry(batch.id) {
             let leaves = store::batch_leaves(pool, &batch).await?;
             let tree = MerkleTree::from_leaf_hashes(leaves.iter().map(|(_, leaf)| leaf.hash()).collect())
                 .ok_or_else(|| Error::Input(format!("batch {} has no leaves", batch.id)))?;
-            self.trees.insert(batch.id, (batch.clone(), leaves, tree));
+            e.insert((batch.clone(), leaves, tree));
         }
         let (batch, leaves, tree) = &self.trees[&batch.id];
         let leaf = leaves
@@ -162,9 +165,9 @@ pub async fn scan(
         };
         summary.matched += 1;
         if kind == 0 {
-            summary.exact += 1
+            summary.exact += 1;
         } else {
-            summary.normalized += 1
+            summary.normalized += 1;
         }
         *summary.by_version.entry(version).or_default() += 1;
         let day = chrono_day(timestamp);

@@ -89,7 +89,7 @@ impl Sampler {
         *n += 1;
         match self.per_version.get(&version).copied().unwrap_or(self.default) {
             Rate::Fraction(f) => f >= 1.0 || rand::random::<f64>() < f,
-            Rate::EveryNth(every) => (*n - 1) % every == 0,
+            Rate::EveryNth(every) => (*n - 1).is_multiple_of(every),
         }
     }
 }
@@ -97,6 +97,7 @@ impl Sampler {
 /// Anchors sealed batches: signs `attestOutputs` with the attestor key, signs the transaction with the relayer
 /// key, stores both before broadcasting, and confirms. One submitter sends one transaction at a time, so
 /// transaction nonces never collide; EIP-712 nonces are random, so batches can also be signed in parallel.
+#[derive(Debug)]
 pub struct Submitter {
     /// The attestor's store.
     pub pool: sqlx::PgPool,

@@ -358,6 +358,7 @@ pub async fn find_samples(pool: &PgPool, request_hash: B256, response_hash: B256
 
 /// Stores chunks of samples in the background, so that hashing the next chunk overlaps Postgres' COPY of this one.
 /// Each chunk is committed on its own; [`PipelinedInserter::finish`] returns once all are durable.
+#[derive(Debug)]
 pub struct PipelinedInserter {
     tx: tokio::sync::mpsc::Sender<Vec<Sample>>,
     task: tokio::task::JoinHandle<Result<u64>>,

@@ -179,7 +179,7 @@ impl Api {
             items.extend(page_items.iter().cloned());
             match page["next_cursor"].as_str() {
                 Some(next) if Some(next) != cursor.as_deref() && !page_items.is_empty() => {
-                    cursor = Some(next.to_owned())
+                    cursor = Some(next.to_owned());
                 }
                 Some(_) => bail!(
                     "the API's GET {path} pagination does not advance (same cursor, or an empty page with a cursor)"

@@ -26,7 +26,7 @@ pub struct NewKeyArgs {
 
 impl KeyCommand {
     /// Runs the subcommand.
-    pub async fn run(self) -> anyhow::Result<ExitCode> {
+    pub fn run(self) -> anyhow::Result<ExitCode> {
         let Self::New(args) = self;
         let password = match std::env::var(KEYSTORE_PASSWORD_ENV) {
             Ok(password) => password,

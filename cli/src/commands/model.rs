@@ -22,7 +22,7 @@ pub enum ModelCommand {
     /// Hash a model folder: print its manifest and version hash.
     Hash(HashArgs),
     /// Hash a model folder, sign its version hash with an attestor key and register it on-chain.
-    Publish(PublishArgs),
+    Publish(Box<PublishArgs>),
     /// Revoke a registered version with a reason (sent by the publisher's admin). It stays readable, marked revoked.
     Revoke(RevokeArgs),
     /// Print a Merkle proof that one file belongs to a version; it verifies with the registry's `verifyFile`
@@ -178,7 +178,7 @@ impl ModelCommand {
                 }
                 Ok(ExitCode::SUCCESS)
             }
-            Self::Publish(args) => publish(args).await,
+            Self::Publish(args) => publish(*args).await,
             Self::Revoke(args) => {
                 let (provider, _) = args.admin.connect().await?;
                 let receipt = prova_attestor::admin::revoke_version(

@@ -1198,7 +1198,7 @@ impl Audit {
         match (response.is_null(), status.lastUpdate == U256::ZERO) {
             (true, true) => {}
             (true, false) => {
-                f.differ("response", response, format!("answered {} (tag {})", status.response, status.tag.render()))
+                f.differ("response", response, format!("answered {} (tag {})", status.response, status.tag.render()));
             }
             (false, true) => f.differ("response", response, "null (not answered)"),
             (false, false) => {

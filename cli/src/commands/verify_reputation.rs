@@ -224,7 +224,12 @@ pub(crate) struct Recompute {
 impl Recompute {
     /// A recomputation of the feedback of `reputation`, whose agents are those of `identity`, from logs at or
     /// after `from_block`.
-    pub fn new(provider: DynProvider, identity: Address, reputation: Address, from_block: u64) -> anyhow::Result<Self> {
+    pub(crate) fn new(
+        provider: DynProvider,
+        identity: Address,
+        reputation: Address,
+        from_block: u64,
+    ) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
         Ok(Self { provider, http, identity, reputation, from_block, loaded: BTreeMap::new(), notes: Vec::new() })
     }
@@ -237,7 +242,7 @@ impl Recompute {
 
     /// Recomputes one agent's score under `algorithm` and, with `api`, compares it with the API's answer for the
     /// same explicit parameters, at the blocks the API had indexed (or at `block`).
-    pub async fn check(
+    pub(crate) async fn check(
         &mut self,
         chain_id: u64,
         agent_id: U256,

@@ -128,6 +128,17 @@ pub struct HashOptions<'a> {
     pub progress: Option<&'a (dyn Fn(u64) + Sync)>,
 }
 
+impl std::fmt::Debug for HashOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HashOptions")
+            .field("ignore", &self.ignore)
+            .field("threads", &self.threads)
+            .field("cache", &self.cache.is_some())
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
 impl HashOptions<'_> {
     /// The ignore list in effect.
     pub fn ignore_list(&self) -> Vec<String> {

@@ -104,6 +104,7 @@ impl fmt::Debug for ReputationCache {
 }
 
 /// One feedback set at one version of its cursors.
+#[derive(Debug)]
 pub struct FeedbackSet {
     version: Version,
     /// The hashes the indexer kept for the block below each cursor, when it kept them.
@@ -146,6 +147,7 @@ struct Shard {
 }
 
 /// The scoring input of a set.
+#[derive(Debug)]
 pub struct FeedbackData {
     shards: HashMap<U256, Arc<Shard>>,
     /// Recipient of each agent's latest `Transfer`.
@@ -418,7 +420,7 @@ impl FeedbackData {
             if let Some(&i) = ranking.position.get(&agent_id) {
                 return Ok(ranking.ranked[i].clone());
             }
-            return self.absent_score(agent_id, algorithm, filter, params, ranking.ranked.first());
+            return Self::absent_score(agent_id, algorithm, filter, params, ranking.ranked.first());
         }
         prova_reputation::score_agent(self.records_of(agent_id), agent_id, filter, algorithm, params).map_err(internal)
     }
@@ -426,7 +428,6 @@ impl FeedbackData {
     /// The score of an agent with no usable record. The trust graph's iteration count and convergence are those of
     /// the whole set: taken from `template`, any other trust score of the same computation.
     fn absent_score(
-        &self,
         agent_id: U256,
         algorithm: Algorithm,
         filter: &Filter,
@@ -490,7 +491,7 @@ impl FeedbackData {
         let template = scores.first().cloned();
         for &agent_id in &self.registered {
             if !self.is_rated(agent_id) {
-                scores.push(self.absent_score(agent_id, algorithm, filter, params, template.as_ref())?);
+                scores.push(Self::absent_score(agent_id, algorithm, filter, params, template.as_ref())?);
             }
         }
         let ranked = prova_reputation::leaderboard(scores);

@@ -140,13 +140,13 @@ impl ScoreQuery {
                     format!(
                         "unknown algorithm {:?}; expected one of {}",
                         name.chars().take(40).collect::<String>(),
-                        Algorithm::ALL.map(|a| a.as_str()).join(", ")
+                        Algorithm::ALL.map(prova_reputation::Algorithm::as_str).join(", ")
                     ),
                 )
             })?,
         };
         let verified_only = match self.verified_only.as_deref() {
-            None | Some("") | Some("false") => false,
+            None | Some("" | "false") => false,
             Some("true") => true,
             Some(other) => {
                 return Err(invalid(format!("verified_only must be true or false, got {other:?}")));

@@ -1,4 +1,4 @@
-//! The walking skeleton, end to end on a real anvil and a real Postgres: a model folder is published with the CLI
+//! Publishing, indexing, serving and verifying end to end on a real anvil and a real Postgres: a model folder is published with the CLI
 //! (keystore attestor, separate relayer), indexed, served over HTTP, and verified against the chain.
 
 use alloy::primitives::{Address, B256, keccak256};

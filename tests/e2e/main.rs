@@ -1,0 +1,15 @@
+//! The end-to-end tests, on a real anvil chain and a real Postgres, in one test binary so that the workspace links
+//! it once (nextest still runs every test in its own process). Each module is one area; the shared helpers (the
+//! stack, the chaos proxy) are the `prova_e2e` library.
+
+mod api_fuzz;
+mod api_protection;
+mod dev;
+mod indexer_chaos;
+mod indexer_crash;
+mod outputs;
+mod provenance;
+mod publish_index_serve_verify;
+mod reorg;
+mod sybil;
+mod verify_api;
