@@ -7,6 +7,10 @@ scripts/setup.sh
 
 FORGE=node_modules/@foundry-rs/forge-linux-amd64/bin/forge
 
+echo "==> formatting (cargo fmt, forge fmt)"
+cargo fmt --all --check || { echo "Rust code is not formatted: run cargo fmt --all" >&2; exit 1; }
+"$FORGE" fmt --check >/dev/null || { echo "Solidity is not formatted: run $FORGE fmt" >&2; exit 1; }
+
 echo "==> forge test"
 "$FORGE" test
 
@@ -15,6 +19,9 @@ scripts/export-abi.sh
 npm run -s fixtures
 git diff --exit-code -- core/artifacts core/tests/fixtures \
   || { echo "generated files changed: run scripts/export-abi.sh and npm run fixtures, then commit" >&2; exit 1; }
+
+echo "==> cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "==> cargo build"
 cargo build --workspace --all-targets --locked

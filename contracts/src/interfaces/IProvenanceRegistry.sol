@@ -3,7 +3,7 @@ pragma solidity ^0.8.24;
 
 /// @title IProvenanceRegistry
 /// @notice On-chain registry of AI model versions, signed by the attestor keys of their publishers (labs).
-/// @dev Self-contained so that Rust's `sol!` and other tooling can read it. Formats are normative in DESIGN.md:
+/// @dev Self-contained so that Rust's `sol!` and other tooling can read it. Formats are specified in docs/format.md:
 ///      a version hash is the root of an OpenZeppelin StandardMerkleTree over the manifest entries
 ///      `(string path, uint64 size, bytes32 sha256)`.
 interface IProvenanceRegistry {
@@ -361,8 +361,11 @@ interface IProvenanceRegistry {
 
     /// @notice True if the file `(path, size, sha256)` belongs to the registered version `versionHash`, given a
     ///         StandardMerkleTree proof (from `prova model prove-file` or the JS library openzeppelin/merkle-tree).
-    function verifyFile(bytes32 versionHash, string calldata path, uint64 size, bytes32 sha256Digest, bytes32[] calldata proof)
-        external
-        view
-        returns (bool);
+    function verifyFile(
+        bytes32 versionHash,
+        string calldata path,
+        uint64 size,
+        bytes32 sha256Digest,
+        bytes32[] calldata proof
+    ) external view returns (bool);
 }
