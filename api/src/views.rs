@@ -1,53 +1,13 @@
-//! JSON shapes of the API's answers. Hashes and addresses are lowercase `0x` hex; times are RFC 3339 UTC.
+//! Event rows as Postgres gives them, turned into the answer types of `prova-views` (the JSON shapes the API
+//! shares with its clients).
 
 use alloy::primitives::{Address, B256};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use sqlx::FromRow;
-use utoipa::ToSchema;
+
+pub use prova_views::{ChainPointer, Finality};
 
 use crate::error::ApiError;
-
-/// Where a fact lives on-chain.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ChainPointer {
-    /// EIP-155 chain id.
-    #[schema(example = 31337)]
-    pub chain_id: u64,
-    /// Emitting contract.
-    #[schema(value_type = crate::routes::docs::Address)]
-    pub contract: Address,
-    /// Block number.
-    pub block_number: u64,
-    /// Block hash.
-    #[schema(value_type = crate::routes::docs::Hash)]
-    pub block_hash: B256,
-    /// Block time.
-    pub block_time: DateTime<Utc>,
-    /// Transaction hash.
-    #[schema(value_type = crate::routes::docs::Hash)]
-    pub tx_hash: B256,
-    /// Log index within the block.
-    pub log_index: u64,
-    /// Blocks on top of (and including) this one, as last seen by the indexer.
-    pub confirmations: u64,
-    /// `finalized` when the block is at or below the chain's finalized block (the node's `finalized` tag, or the
-    /// indexer's finality depth where the node has none); `confirmed` when it is in a block the indexer has seen
-    /// on the canonical chain; `pending` when the indexer has not yet seen a head at or above it.
-    pub finality: Finality,
-}
-
-/// How final a fact is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Finality {
-    /// Not yet under a head the indexer has seen.
-    Pending,
-    /// On the canonical chain, not yet finalized: it can still be reorged away.
-    Confirmed,
-    /// Finalized: it cannot change.
-    Finalized,
-}
 
 /// The columns every event row has, plus the chain head the indexer last saw.
 #[derive(Debug, Clone, FromRow)]

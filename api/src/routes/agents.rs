@@ -15,7 +15,7 @@
 //! - [`cache`]: the feedback set and score cache behind the reputation routes.
 
 use alloy::primitives::{Address, U256};
-use serde::{Serialize, Serializer};
+use serde::Serializer;
 use sqlx::{FromRow, PgPool};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -25,6 +25,7 @@ use crate::AppState;
 use crate::error::{ApiError, Result};
 use crate::extract::parse_address;
 use crate::views::{PointerRow, address};
+pub use prova_views::AgentRef;
 
 pub mod cache;
 pub mod feedback;
@@ -42,21 +43,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(feedback::list_feedback))
         .routes(routes!(reputation::get_reputation))
         .routes(routes!(validations::list_validations))
-}
-
-/// An agent's global name: chain, identity registry and token id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-pub struct AgentRef {
-    /// EIP-155 chain id.
-    #[schema(example = 31337)]
-    pub chain_id: u64,
-    /// The identity registry (ERC-721) holding the agent.
-    #[schema(value_type = crate::routes::docs::Address)]
-    pub identity_registry: Address,
-    /// The token id, as a decimal string (uint256).
-    #[serde(serialize_with = "decimal")]
-    #[schema(value_type = String, pattern = "^[0-9]+$", example = "1")]
-    pub agent_id: U256,
 }
 
 /// Serializes a uint256 as a decimal string.

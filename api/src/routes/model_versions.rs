@@ -10,7 +10,7 @@ use alloy::primitives::{Address, B256};
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sqlx::{FromRow, PgPool};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -22,6 +22,7 @@ use crate::extract::{ApiPath, ApiQuery, parse_hash};
 use crate::routes::docs::{BadRequest, NotFound};
 use crate::routes::page::{ChainListQuery as ListQuery, HasPointer, Page, big, list_events};
 use crate::views::{ChainPointer, PointerRow, address, hash, optional_hash};
+pub use prova_views::{ModelVersion, Revocation};
 
 /// The model-version routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -65,50 +66,6 @@ impl Scope {
     pub fn of(pointer: &ChainPointer) -> Self {
         Self { chain_id: Some(pointer.chain_id as i64), contract: Some(pointer.contract), min_confirmations: None }
     }
-}
-
-/// A model version.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ModelVersion {
-    /// The Merkle root of the version's manifest.
-    #[schema(value_type = crate::routes::docs::Hash)]
-    pub version_hash: B256,
-    /// keccak256 of the model name.
-    #[schema(value_type = crate::routes::docs::Hash)]
-    pub model_id: B256,
-    /// Parent version, or null.
-    #[schema(value_type = Option<crate::routes::docs::Hash>)]
-    pub parent: Option<B256>,
-    /// The publisher's id.
-    #[schema(value_type = crate::routes::docs::Address)]
-    pub publisher: Address,
-    /// The publisher's name, as registered.
-    pub publisher_name: Option<String>,
-    /// The attestor key that signed the registration.
-    #[schema(value_type = crate::routes::docs::Address)]
-    pub attestor: Address,
-    /// Metadata URI.
-    pub metadata_uri: String,
-    /// keccak256 of the metadata, or null.
-    #[schema(value_type = Option<crate::routes::docs::Hash>)]
-    pub metadata_hash: Option<B256>,
-    /// Block time of the registration.
-    pub registered_at: DateTime<Utc>,
-    /// True if the attestor key was flagged compromised at or before the registration time.
-    pub signed_by_compromised_key: bool,
-    /// The revocation, or null.
-    pub revocation: Option<Revocation>,
-    /// Where the registration event is.
-    pub chain: ChainPointer,
-}
-
-/// A version's revocation.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Revocation {
-    /// The publisher's reason.
-    pub reason: String,
-    /// Where the revocation event is.
-    pub chain: ChainPointer,
 }
 
 #[derive(FromRow)]

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use alloy::primitives::{Address, B256};
+use alloy::primitives::B256;
 use axum::Json;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
@@ -26,43 +26,13 @@ use crate::routes::model_versions::{ChainFilter, Revocation, Scope};
 use crate::routes::page::{ChainListQuery as ListQuery, HasPointer, Page, list_events};
 use crate::views::{ChainPointer, PointerRow, address, hash};
 use crate::{AppState, MAX_OUTPUT_BATCH_BODY_BYTES};
+pub use prova_views::OutputBatch;
 
 /// The output-batch routes. Leaf uploads may be up to [`MAX_OUTPUT_BATCH_BODY_BYTES`].
 pub fn router() -> OpenApiRouter<AppState> {
     let leaves =
         OpenApiRouter::new().routes(routes!(put_leaves)).layer(DefaultBodyLimit::max(MAX_OUTPUT_BATCH_BODY_BYTES));
     OpenApiRouter::new().routes(routes!(list_batches)).routes(routes!(get_batch)).merge(leaves)
-}
-
-/// An anchored output batch.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct OutputBatch {
-    /// The StandardMerkleTree root over the batch's leaves.
-    #[schema(value_type = crate::routes::docs::Hash)]
-    pub root: B256,
-    /// The model version that produced the outputs.
-    #[schema(value_type = crate::routes::docs::Hash)]
-    pub version_hash: B256,
-    /// The version's publisher.
-    #[schema(value_type = crate::routes::docs::Address)]
-    pub publisher: Address,
-    /// The attestor key that signed the anchoring.
-    #[schema(value_type = crate::routes::docs::Address)]
-    pub attestor: Address,
-    /// Number of leaves, as anchored.
-    pub leaf_count: u64,
-    /// Earliest leaf timestamp (unix seconds), as anchored.
-    pub window_start: u64,
-    /// Latest leaf timestamp (unix seconds), as anchored.
-    pub window_end: u64,
-    /// Where the attestor says the leaves can be fetched.
-    pub batch_uri: String,
-    /// True once the leaves have been uploaded (and verified) here.
-    pub leaves_uploaded: bool,
-    /// The publisher's revocation of the batch, or null.
-    pub revocation: Option<Revocation>,
-    /// Where the `OutputsAttested` event is.
-    pub chain: ChainPointer,
 }
 
 #[derive(FromRow)]
@@ -394,6 +364,7 @@ mod tests {
         ATTESTOR, CHAIN, PUBLISHER, REGISTRY, anchor, call, h, output_batch, revoke_batch, send, send_json,
     };
     use crate::{MAX_BODY_BYTES, MAX_OUTPUT_BATCH_BODY_BYTES};
+    use alloy::primitives::Address;
     use serde_json::{Value, json};
 
     fn uri(root: impl std::fmt::Display) -> String {

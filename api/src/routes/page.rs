@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use alloy::primitives::{Address, B256};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sqlx::{FromRow, PgPool};
 use utoipa::{IntoParams, ToSchema};
 
@@ -14,20 +14,12 @@ use crate::error::{ApiError, Result};
 use crate::extract::parse_address;
 use crate::routes::model_versions::Scope;
 use crate::views::{ChainPointer, address, hash};
+pub use prova_views::Page;
 
 /// Items per page unless `?limit=` says otherwise (every list route but the output lookup).
 pub const DEFAULT_LIMIT: u32 = 50;
 /// Most items per page (every list route but the output lookup).
 pub const MAX_LIMIT: u32 = 200;
-
-/// One page of a list.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Page<T> {
-    /// The items, in the route's order.
-    pub items: Vec<T>,
-    /// Pass as `?cursor=` for the next page; null on the last page.
-    pub next_cursor: Option<String>,
-}
 
 /// Checks `?limit=`: 1 to `max`, `default` when absent.
 pub fn limit(limit: Option<u32>, default: u32, max: u32) -> Result<u32> {

@@ -1,10 +1,8 @@
 //! `GET /v1/publishers/{address}`: a publisher, its current admin, its attestor keys and their status.
 
-use alloy::primitives::Address;
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use sqlx::FromRow;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -15,53 +13,12 @@ use crate::error::{ApiError, Result};
 use crate::extract::{ApiPath, ApiQuery, parse_address};
 use crate::routes::docs::{BadRequest, NotFound};
 use crate::routes::model_versions::ChainFilter;
-use crate::views::{ChainPointer, PointerRow, address};
+use crate::views::{PointerRow, address};
+pub use prova_views::{AttestorKey, KeyStatus, Publisher};
 
 /// The publisher routes.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_publisher))
-}
-
-/// A publisher.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Publisher {
-    /// The publisher id (the address that registered it).
-    #[schema(value_type = crate::routes::docs::Address)]
-    pub publisher: Address,
-    /// Name, as registered.
-    pub name: String,
-    /// Metadata URI, as registered.
-    pub metadata_uri: String,
-    /// Current admin, after any completed two-step transfer.
-    #[schema(value_type = crate::routes::docs::Address)]
-    pub admin: Address,
-    /// Registration time.
-    pub registered_at: DateTime<Utc>,
-    /// Number of model versions it registered.
-    pub model_versions: u64,
-    /// Its attestor keys, oldest first.
-    pub attestor_keys: Vec<AttestorKey>,
-    /// Where the registration event is.
-    pub chain: ChainPointer,
-}
-
-/// An attestor key and its lifecycle.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AttestorKey {
-    /// The key's address.
-    #[schema(value_type = crate::routes::docs::Address)]
-    pub key: Address,
-    /// `active`, `revoked` or `compromised`.
-    #[schema(value_type = String, example = "active")]
-    pub status: &'static str,
-    /// When it was added.
-    pub added_at: DateTime<Utc>,
-    /// When it was revoked, if it was.
-    pub revoked_at: Option<DateTime<Utc>>,
-    /// Unix time from which it is flagged compromised, if it is.
-    pub compromised_since: Option<i64>,
-    /// Where the `AttestorAdded` event is.
-    pub chain: ChainPointer,
 }
 
 #[derive(FromRow)]
@@ -151,9 +108,9 @@ async fn get_publisher(
         .into_iter()
         .map(|k| {
             let status = match (k.compromised_since, k.revoked_at) {
-                (Some(_), _) => "compromised",
-                (None, Some(_)) => "revoked",
-                (None, None) => "active",
+                (Some(_), _) => KeyStatus::Compromised,
+                (None, Some(_)) => KeyStatus::Revoked,
+                (None, None) => KeyStatus::Active,
             };
             Ok(AttestorKey {
                 key: address(&k.key)?,

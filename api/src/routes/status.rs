@@ -1,11 +1,9 @@
 //! `GET /v1/status`: per chain and contract, the indexed, head and finalized blocks, the lag, the last fault and the
 //! writer; and the worst lag per chain.
 
-use alloy::primitives::Address;
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use sqlx::FromRow;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -14,63 +12,11 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::error::Result;
 use crate::views::address;
+pub use prova_views::{ChainLag, ChainStatus, Status};
 
 /// The status route.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(status))
-}
-
-/// The whole status answer.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Status {
-    /// One entry per indexed chain and contract.
-    pub chains: Vec<ChainStatus>,
-    /// One entry per chain: the worst lag among its contracts.
-    pub lag_by_chain: Vec<ChainLag>,
-}
-
-/// The lag of one chain.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ChainLag {
-    /// Chain id.
-    pub chain_id: u64,
-    /// Latest head seen on this chain.
-    pub head_block: Option<u64>,
-    /// Latest finalized block seen on this chain.
-    pub finalized_block: Option<u64>,
-    /// The largest `lag_blocks` among the chain's contracts.
-    pub lag_blocks: Option<u64>,
-}
-
-/// Indexing progress of one contract.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ChainStatus {
-    /// Chain id.
-    pub chain_id: u64,
-    /// Contract address.
-    #[schema(value_type = crate::routes::docs::Address)]
-    pub contract: Address,
-    /// What the contract is (`provenance`, `identity`, `reputation`, `validation`).
-    #[schema(example = "provenance")]
-    pub kind: String,
-    /// Last block fully indexed, or null before the first one.
-    pub indexed_block: Option<u64>,
-    /// Latest chain head the indexer saw.
-    pub head_block: Option<u64>,
-    /// Latest finalized block the indexer saw.
-    pub finalized_block: Option<u64>,
-    /// `head_block - indexed_block`.
-    pub lag_blocks: Option<u64>,
-    /// The last transient fault (RPC error, timeout, rate limit, database), null once a pass succeeds again.
-    pub last_error: Option<String>,
-    /// When that fault happened.
-    pub last_error_at: Option<DateTime<Utc>>,
-    /// The indexer instance holding the write lock.
-    pub writer: Option<String>,
-    /// When the indexer last saw the head.
-    pub head_seen_at: Option<DateTime<Utc>>,
-    /// When the cursor last moved.
-    pub updated_at: DateTime<Utc>,
 }
 
 #[derive(FromRow)]

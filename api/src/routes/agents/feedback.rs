@@ -1,21 +1,21 @@
 //! `GET /v1/agents/{chain_id}/{agent_id}/feedback`: an agent's raw feedback in its reputation registry, in log
 //! order `(block_number, log_index)`, with revocations, receipts (prova's verified feedback) and response counts.
 
-use alloy::primitives::{Address, B256};
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sqlx::FromRow;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{AgentRef, big, confirmed, find_agent, linked_registries, optional_address, parse_agent_id};
+use super::{big, confirmed, find_agent, linked_registries, optional_address, parse_agent_id};
 use crate::AppState;
 use crate::error::{ApiError, Result};
 use crate::extract::{ApiPath, ApiQuery};
 use crate::routes::docs::{BadRequest, NotFound};
 use crate::routes::page::{self, decode_position, page_limit, position_cursor, trim};
-use crate::views::{ChainPointer, PointerRow, address, hash};
+use crate::views::{PointerRow, address, hash};
+pub use prova_views::{FeedbackItem, FeedbackPage, FeedbackRevocation, Verification};
 
 /// Query of the feedback route.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -45,80 +45,6 @@ pub struct FeedbackQuery {
     pub reputation_registry: Option<String>,
     /// Only facts with at least this many confirmations (feedback, revocations and receipts alike).
     pub min_confirmations: Option<u64>,
-}
-
-/// One page of an agent's feedback.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct FeedbackPage {
-    /// The agent.
-    pub agent: AgentRef,
-    /// The reputation registry the feedback is from.
-    #[schema(value_type = crate::routes::docs::Address)]
-    pub reputation_registry: Address,
-    /// The feedback, in log order.
-    pub items: Vec<FeedbackItem>,
-    /// Pass as `?cursor=` for the next page; null on the last page.
-    pub next_cursor: Option<String>,
-}
-
-/// One `NewFeedback` entry.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct FeedbackItem {
-    /// The reviewer.
-    #[schema(value_type = crate::routes::docs::Address)]
-    pub client: Address,
-    /// Index per (agent, client), counting from 1.
-    pub feedback_index: u64,
-    /// The int128 value, as an exact decimal string.
-    #[schema(pattern = "^-?[0-9]+$", example = "95")]
-    pub value: String,
-    /// `valueDecimals` (0..18).
-    pub value_decimals: u8,
-    /// First tag.
-    pub tag1: String,
-    /// Second tag.
-    pub tag2: String,
-    /// The endpoint the feedback is about.
-    pub endpoint: String,
-    /// Off-chain feedback file.
-    pub feedback_uri: String,
-    /// Its keccak256 as given by the client (zero when none).
-    #[schema(value_type = crate::routes::docs::Hash)]
-    pub feedback_hash: B256,
-    /// Block time.
-    pub given_at: DateTime<Utc>,
-    /// Whether the client revoked it.
-    pub revoked: bool,
-    /// The revocation, or null.
-    pub revocation: Option<FeedbackRevocation>,
-    /// Whether it came with a valid interaction receipt (prova extension).
-    pub verified: bool,
-    /// The receipt, or null.
-    pub verification: Option<Verification>,
-    /// Number of `ResponseAppended` events on it.
-    pub responses: u64,
-    /// Where the `NewFeedback` event is.
-    pub chain: ChainPointer,
-}
-
-/// A feedback revocation.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct FeedbackRevocation {
-    /// Where the `FeedbackRevoked` event is.
-    pub chain: ChainPointer,
-}
-
-/// The interaction receipt of a verified feedback.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Verification {
-    /// The hash of the interaction the receipt covers.
-    #[schema(value_type = crate::routes::docs::Hash)]
-    pub interaction_hash: B256,
-    /// Who signed the receipt (the agent's wallet, or its owner).
-    #[schema(value_type = crate::routes::docs::Address)]
-    pub signer: Address,
-    /// Where the `VerifiedFeedback` event is.
-    pub chain: ChainPointer,
 }
 
 #[derive(FromRow)]

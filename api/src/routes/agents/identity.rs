@@ -11,17 +11,18 @@ use alloy::primitives::{Address, B256};
 use axum::Json;
 use axum::extract::State;
 use prova_core::bindings::{AGENT_WALLET_KEY, MODEL_VERSION_KEY};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sqlx::{FromRow, PgPool};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{AgentRef, Registration, big, confirmed, find_agent, linked_registries, optional_address, parse_agent_id};
+use super::{Registration, big, confirmed, find_agent, linked_registries, optional_address, parse_agent_id};
 use crate::AppState;
 use crate::error::Result;
 use crate::extract::{ApiPath, ApiQuery};
 use crate::routes::docs::{BadRequest, NotFound};
-use crate::routes::model_versions::{ModelVersion, Scope, load_versions};
-use crate::views::{ChainPointer, PointerRow, address};
+use crate::routes::model_versions::{Scope, load_versions};
+use crate::views::{PointerRow, address};
+pub use prova_views::{Agent, FeedbackCounts, ModelBinding, ModelStatus, Sources, ValidationCounts};
 
 /// Query of the identity route.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -36,114 +37,6 @@ pub struct AgentQuery {
     /// Only facts with at least this many confirmations (the block holding them counts as one); a fact with fewer
     /// is treated as not there yet.
     pub min_confirmations: Option<u64>,
-}
-
-/// An agent's identity.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Agent {
-    /// Chain, identity registry and agent id.
-    #[serde(flatten)]
-    pub agent: AgentRef,
-    /// The current agent URI (registration file).
-    pub agent_uri: String,
-    /// The current owner of the identity NFT (zero once burned).
-    #[schema(value_type = crate::routes::docs::Address)]
-    pub owner: Address,
-    /// The current agent wallet, or null.
-    #[schema(value_type = Option<crate::routes::docs::Address>)]
-    pub wallet: Option<Address>,
-    /// The model version the agent declares it runs, or null.
-    pub model: Option<ModelBinding>,
-    /// The reputation registry the feedback counts come from, or null when none is indexed for this registry.
-    #[schema(value_type = Option<crate::routes::docs::Address>)]
-    pub reputation_registry: Option<Address>,
-    /// Feedback counts in that registry.
-    pub feedback: FeedbackCounts,
-    /// Validation counts, over every validation registry linked to the identity registry.
-    pub validations: ValidationCounts,
-    /// Where the `Registered` event is.
-    pub registered: ChainPointer,
-    /// Where the current URI, owner and wallet were set.
-    pub sources: Sources,
-}
-
-/// The events the current identity fields come from.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Sources {
-    /// The `URIUpdated` event (or `Registered`) that set the current URI.
-    pub agent_uri: ChainPointer,
-    /// The `Transfer` event (or `Registered`) that made the current owner.
-    pub owner: ChainPointer,
-    /// The event that decided the current wallet: the latest `MetadataSet("agentWallet")`, or a later transfer that
-    /// cleared it; null when no wallet was ever set.
-    pub wallet: Option<ChainPointer>,
-}
-
-/// An agent's binding to a model version.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ModelBinding {
-    /// The bound version hash.
-    #[schema(value_type = crate::routes::docs::Hash)]
-    pub version_hash: B256,
-    /// `registered`, `revoked` (by its publisher), `signed_by_compromised_key` (registered with an attestor key
-    /// flagged compromised at that time) or `not_registered` (unknown to the provenance registries indexed on this
-    /// chain). A revoked version is `revoked` even if its key was also compromised.
-    pub status: ModelStatus,
-    /// The version, as `GET /v1/model-versions/{versionHash}` gives it, or null when not registered.
-    pub version: Option<ModelVersion>,
-    /// Where the `MetadataSet("prova.modelVersion")` event is.
-    pub chain: ChainPointer,
-}
-
-/// The state of a bound model version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ModelStatus {
-    /// Registered, not revoked, signed by a sound key.
-    Registered,
-    /// Revoked by its publisher.
-    Revoked,
-    /// Registered with an attestor key that was flagged compromised at the time.
-    SignedByCompromisedKey,
-    /// Not registered on this chain.
-    NotRegistered,
-}
-
-impl ModelStatus {
-    /// The status of a version as `load_versions` found it (or not).
-    pub fn of(version: Option<&ModelVersion>) -> Self {
-        match version {
-            None => Self::NotRegistered,
-            Some(v) if v.revocation.is_some() => Self::Revoked,
-            Some(v) if v.signed_by_compromised_key => Self::SignedByCompromisedKey,
-            Some(_) => Self::Registered,
-        }
-    }
-}
-
-/// Feedback counts of an agent.
-#[derive(Debug, Default, Serialize, ToSchema)]
-pub struct FeedbackCounts {
-    /// Feedback entries (`NewFeedback`).
-    pub total: u64,
-    /// Of which revoked by their client.
-    pub revoked: u64,
-    /// Of which backed by an interaction receipt (prova extension).
-    pub verified: u64,
-    /// Distinct clients among all entries.
-    pub distinct_clients: u64,
-}
-
-/// Validation counts of an agent.
-#[derive(Debug, Default, Serialize, ToSchema)]
-pub struct ValidationCounts {
-    /// Validation requests.
-    pub requests: u64,
-    /// Requests with at least one response.
-    pub responded: u64,
-    /// Mean of the latest response (0..100) of each responded request, or null when none responded. Unlike the
-    /// contract's `getSummary`, not truncated to an integer.
-    pub average_response: Option<f64>,
 }
 
 #[derive(FromRow)]

@@ -17,8 +17,8 @@ use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use prova_core::bindings::MODEL_VERSION_KEY;
-use prova_reputation::{Algorithm, Filter, Params, Score};
-use serde::{Deserialize, Serialize};
+use prova_reputation::{Algorithm, Filter, Params};
+use serde::Deserialize;
 use sqlx::{FromRow, PgPool};
 use utoipa::{IntoParams, ToSchema};
 
@@ -32,6 +32,7 @@ use crate::routes::page::{
     self, decode_cursor, decode_position, encode_cursor, invalid_cursor, page_limit, position_cursor, trim,
 };
 use crate::views::{ChainPointer, PointerRow, address};
+pub use prova_views::{AgentItem, AgentsPage, Reputation};
 
 /// The scoring part of a query. Every field is text and parsed here, so that the messages name the parameter.
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -177,23 +178,6 @@ impl ScoreQuery {
     }
 }
 
-/// One agent's reputation.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Reputation {
-    /// The agent.
-    pub agent: AgentRef,
-    /// The reputation registry the feedback is from.
-    #[schema(value_type = crate::routes::docs::Address)]
-    pub reputation_registry: Address,
-    /// The highest block of the reputation registry included (its indexer cursor minus one).
-    pub as_of_block: Option<u64>,
-    /// The highest block of the identity registry included (owners and registered agents).
-    pub identity_as_of_block: Option<u64>,
-    /// The score, as `prova_reputation::Score` serializes it.
-    #[schema(value_type = crate::routes::docs::ScoreSchema)]
-    pub score: Score,
-}
-
 /// One agent's reputation score under one algorithm, over every indexed feedback of its reputation registry
 /// (see `docs/reputation.md` for the algorithms and their parameters).
 #[utoipa::path(
@@ -252,45 +236,6 @@ pub struct AgentsQuery {
     #[serde(flatten)]
     #[param(ignore)]
     pub score: ScoreQuery,
-}
-
-/// One page of agents.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AgentsPage {
-    /// `registered` or `reputation`.
-    #[schema(value_type = String, example = "reputation")]
-    pub sort: &'static str,
-    /// `sort=reputation`: the reputation registry scored; null otherwise.
-    #[schema(value_type = Option<crate::routes::docs::Address>)]
-    pub reputation_registry: Option<Address>,
-    /// `sort=reputation`: the highest block of the reputation registry included; null otherwise.
-    pub as_of_block: Option<u64>,
-    /// The agents.
-    pub items: Vec<AgentItem>,
-    /// Pass as `?cursor=` for the next page; null on the last page.
-    pub next_cursor: Option<String>,
-}
-
-/// One agent of a list.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AgentItem {
-    /// `sort=reputation`: 1-based place on the leaderboard; null otherwise.
-    pub rank: Option<u64>,
-    /// The agent.
-    pub agent: AgentRef,
-    /// The current owner.
-    #[schema(value_type = crate::routes::docs::Address)]
-    pub owner: Address,
-    /// The current agent URI.
-    pub agent_uri: String,
-    /// The bound model version (`prova.modelVersion`), or null.
-    #[schema(value_type = Option<crate::routes::docs::Hash>)]
-    pub model_version: Option<B256>,
-    /// `sort=reputation`: the score; null otherwise.
-    #[schema(value_type = Option<crate::routes::docs::ScoreSchema>)]
-    pub score: Option<Score>,
-    /// Where the `Registered` event is.
-    pub registered: ChainPointer,
 }
 
 /// Every agent, in registration order (`sort=registered`) or ranked by reputation score (`sort=reputation`, a
@@ -598,6 +543,7 @@ async fn by_reputation(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use prova_reputation::Score;
     use prova_reputation::{UsedParams, leaderboard};
 
     #[test]

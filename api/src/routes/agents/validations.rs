@@ -1,21 +1,21 @@
 //! `GET /v1/agents/{chain_id}/{agent_id}/validations`: an agent's validation requests, in every validation registry
 //! linked to its identity registry, in log order, each with its latest response.
 
-use alloy::primitives::{Address, B256};
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sqlx::FromRow;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{AgentRef, big, confirmed, find_agent, linked_registries, optional_address, parse_agent_id};
+use super::{big, confirmed, find_agent, linked_registries, optional_address, parse_agent_id};
 use crate::AppState;
 use crate::error::Result;
 use crate::extract::{ApiPath, ApiQuery};
 use crate::routes::docs::{BadRequest, NotFound};
 use crate::routes::page::{self, decode_position, page_limit, position_cursor, trim};
-use crate::views::{ChainPointer, PointerRow, address, hash};
+use crate::views::{PointerRow, address, hash};
+pub use prova_views::{ValidationItem, ValidationPage, ValidationResponse};
 
 /// Query of the validations route.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -31,57 +31,6 @@ pub struct ValidationQuery {
     pub registry: Option<String>,
     /// Only facts with at least this many confirmations (requests and responses alike).
     pub min_confirmations: Option<u64>,
-}
-
-/// One page of an agent's validation requests.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ValidationPage {
-    /// The agent.
-    pub agent: AgentRef,
-    /// The validation registries searched (every one linked to the identity registry).
-    #[schema(value_type = Vec<crate::routes::docs::Address>)]
-    pub validation_registries: Vec<Address>,
-    /// The requests, in log order.
-    pub items: Vec<ValidationItem>,
-    /// Pass as `?cursor=` for the next page; null on the last page.
-    pub next_cursor: Option<String>,
-}
-
-/// A `ValidationRequest`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ValidationItem {
-    /// The validator asked.
-    #[schema(value_type = crate::routes::docs::Address)]
-    pub validator: Address,
-    /// Off-chain request file.
-    pub request_uri: String,
-    /// The request's hash (its id in the registry).
-    #[schema(value_type = crate::routes::docs::Hash)]
-    pub request_hash: B256,
-    /// Block time of the request.
-    pub requested_at: DateTime<Utc>,
-    /// The latest `ValidationResponse` to it, or null.
-    pub response: Option<ValidationResponse>,
-    /// Where the `ValidationRequest` event is.
-    pub chain: ChainPointer,
-}
-
-/// A `ValidationResponse`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ValidationResponse {
-    /// The validator's answer, 0..100.
-    pub response: u8,
-    /// Off-chain response file.
-    pub response_uri: String,
-    /// Its hash as given (zero when none).
-    #[schema(value_type = crate::routes::docs::Hash)]
-    pub response_hash: B256,
-    /// The validator's tag.
-    pub tag: String,
-    /// Block time of the response.
-    pub responded_at: DateTime<Utc>,
-    /// Where the event is.
-    pub chain: ChainPointer,
 }
 
 #[derive(FromRow)]
