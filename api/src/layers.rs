@@ -1,7 +1,8 @@
 //! The middleware around every route: request ids, access logs, metrics, panics and stray errors as JSON, CORS,
 //! per-IP rate limiting, request timeouts, and `ETag` / `Cache-Control` by finality.
 //!
-//! Caching follows the finality of the facts in an answer (the `finality` field of every chain pointer):
+//! Caching follows the finality of the facts in an answer, as the chain pointers built for it record it
+//! ([`record_finality`], a typed value read after the handler ran; the body text is never searched):
 //! - any `pending` fact: `Cache-Control: no-store`;
 //! - any `confirmed` fact, or no chain fact at all (status, lists of aggregates): `no-cache`, so clients and proxies
 //!   revalidate with the `ETag` every time and get a `304 Not Modified` while nothing changed;
@@ -12,6 +13,7 @@
 //!
 //! `confirmations` keeps growing after a fact is finalized; in a cached answer it is a lower bound.
 
+use std::cell::Cell;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,6 +37,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::views::Finality;
 
 /// How the API protects itself and tells caches what to keep. [`Default`] is what tests and `prova dev` use:
 /// no rate limit, CORS open, 10 s timeout.
@@ -294,20 +297,44 @@ pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Respons
     ApiError::Internal(format!("panic: {detail}")).into_response()
 }
 
+tokio::task_local! {
+    /// The least final of the facts put into the answer being built (see [`record_finality`]).
+    static LEAST_FINAL: Cell<Option<Finality>>;
+}
+
+/// Records that the answer being built states a fact of `finality`, for its `Cache-Control`; returns it. Every chain
+/// pointer the API answers with is built by `PointerRow::view`, which calls this, so the cache layer learns the
+/// finality of an answer from the typed values that make it, never from its text. Outside a request (tests that
+/// build views directly) it records nothing.
+pub fn record_finality(finality: Finality) -> Finality {
+    let _ = LEAST_FINAL.try_with(|least| least.set(Some(least.get().map_or(finality, |l| l.min(finality)))));
+    finality
+}
+
+/// Largest answer given an `ETag` (and buffered to compute it); larger ones stream with `Cache-Control` only.
+const MAX_ETAG_BODY: usize = 64 * 1024 * 1024;
+
 /// Adds `ETag` and `Cache-Control` to successful `GET`/`HEAD` answers (see the module docs), and answers
-/// `If-None-Match` with `304 Not Modified`. Error answers get `Cache-Control: no-store`.
+/// `If-None-Match` with `304 Not Modified`. Error answers get `Cache-Control: no-store`. The policy comes from the
+/// finality the handler's facts recorded ([`record_finality`]).
 pub async fn cache_headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let cacheable = matches!(*request.method(), Method::GET | Method::HEAD);
     let if_none_match = request.headers().get(header::IF_NONE_MATCH).cloned();
-    let response = next.run(request).await;
+    let (response, least_final) = LEAST_FINAL
+        .scope(Cell::new(None), async {
+            let response = next.run(request).await;
+            (response, LEAST_FINAL.with(Cell::get))
+        })
+        .await;
     if response.headers().contains_key(header::CACHE_CONTROL) {
         return response;
     }
     if !cacheable || response.status() != StatusCode::OK {
         return with_cache_control(response, HeaderValue::from_static("no-store"));
     }
+    let policy = cache_policy(least_final, state.config.settled_max_age_secs);
     let (mut parts, body) = response.into_parts();
-    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
+    let bytes = match axum::body::to_bytes(body, MAX_ETAG_BODY).await {
         Ok(bytes) => bytes,
         Err(error) => {
             return ApiError::Internal(format!("reading an answer: {error}")).into_response();
@@ -316,7 +343,6 @@ pub async fn cache_headers(State(state): State<AppState>, request: Request, next
     let digest = keccak256(&bytes);
     let etag =
         HeaderValue::try_from(format!("\"{}\"", alloy::hex::encode(&digest[..16]))).expect("hex is a valid header");
-    let policy = cache_policy(&bytes, state.config.settled_max_age_secs);
     parts.headers.insert(header::ETAG, etag.clone());
     parts.headers.insert(header::CACHE_CONTROL, policy);
     if if_none_match.is_some_and(|value| matches_etag(&value, &etag)) {
@@ -333,20 +359,15 @@ fn with_cache_control(mut response: Response, value: HeaderValue) -> Response {
     response
 }
 
-/// The `Cache-Control` of a JSON answer, from the `finality` of its facts.
-fn cache_policy(body: &[u8], settled_max_age_secs: u32) -> HeaderValue {
-    let has = |finality: &str| contains(body, format!("\"finality\":\"{finality}\"").as_bytes());
-    if has("pending") {
-        HeaderValue::from_static("no-store")
-    } else if has("confirmed") || !has("finalized") {
-        HeaderValue::from_static("no-cache")
-    } else {
-        HeaderValue::try_from(format!("public, max-age={settled_max_age_secs}")).expect("a valid header")
+/// The `Cache-Control` of an answer whose least final fact is `least_final` (`None`: it states no chain fact).
+fn cache_policy(least_final: Option<Finality>, settled_max_age_secs: u32) -> HeaderValue {
+    match least_final {
+        Some(Finality::Pending) => HeaderValue::from_static("no-store"),
+        Some(Finality::Confirmed) | None => HeaderValue::from_static("no-cache"),
+        Some(Finality::Finalized) => {
+            HeaderValue::try_from(format!("public, max-age={settled_max_age_secs}")).expect("a valid header")
+        }
     }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|window| window == needle)
 }
 
 /// Whether an `If-None-Match` header names `etag` (weak comparison, as RFC 9110 asks for this header).

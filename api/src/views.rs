@@ -50,7 +50,7 @@ impl PointerRow {
             tx_hash: hash(&self.tx_hash)?,
             log_index: self.log_index as u64,
             confirmations: (head - self.block_number + 1) as u64,
-            finality,
+            finality: crate::layers::record_finality(finality),
         })
     }
 }

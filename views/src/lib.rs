@@ -49,8 +49,8 @@ pub struct ChainPointer {
     pub finality: Finality,
 }
 
-/// How final a fact is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+/// How final a fact is, ordered from least to most final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Finality {
     /// Not yet under a head the indexer has seen.

@@ -17,7 +17,6 @@
 use alloy::primitives::{Address, U256};
 use serde::Serializer;
 use sqlx::{FromRow, PgPool};
-use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 

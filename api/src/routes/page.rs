@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use alloy::primitives::{Address, B256};
 use serde::Deserialize;
 use sqlx::{FromRow, PgPool};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 
 use crate::error::{ApiError, Result};
 use crate::extract::parse_address;

@@ -4,7 +4,6 @@ use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use sqlx::FromRow;
-use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 

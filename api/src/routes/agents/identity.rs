@@ -13,7 +13,7 @@ use axum::extract::State;
 use prova_core::bindings::{AGENT_WALLET_KEY, MODEL_VERSION_KEY};
 use serde::Deserialize;
 use sqlx::{FromRow, PgPool};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 
 use super::{Registration, big, confirmed, find_agent, linked_registries, optional_address, parse_agent_id};
 use crate::AppState;

@@ -20,7 +20,7 @@ use prova_core::bindings::MODEL_VERSION_KEY;
 use prova_reputation::{Algorithm, Filter, Params};
 use serde::Deserialize;
 use sqlx::{FromRow, PgPool};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 
 use super::cache::SetKey;
 use super::{AgentRef, big, find_agent, linked_registries, optional_address, parse_agent_id};

@@ -6,7 +6,7 @@ use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use sqlx::FromRow;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 
 use super::{big, confirmed, find_agent, linked_registries, optional_address, parse_agent_id};
 use crate::AppState;
