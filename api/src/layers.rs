@@ -36,8 +36,9 @@ use prometheus_client::registry::Registry;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::AppState;
+use prova_views::Finality;
+
 use crate::error::ApiError;
-use crate::views::Finality;
 
 /// How the API protects itself and tells caches what to keep. [`Default`] is what tests and `prova dev` use:
 /// no rate limit, CORS open, 10 s timeout.

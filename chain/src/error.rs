@@ -29,7 +29,7 @@ pub enum Error {
     Fault {
         /// The RPC method.
         method: &'static str,
-        /// The fault kind of the last attempt (see [`crate::rpc::Fault::label`]).
+        /// The fault kind of the last attempt (a fault label: timeout, rate_limited, http, ...).
         fault: &'static str,
         /// What the node or transport said last.
         #[source]

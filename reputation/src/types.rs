@@ -119,7 +119,7 @@ pub struct Filter {
     pub tag1: Option<String>,
     /// Keep only records whose `tag2` equals this; `None` or `""` keeps every tag, as in the contract.
     pub tag2: Option<String>,
-    /// Keep only these reviewers; `None` keeps all. [`mean`](crate::mean) walks the list in order and counts a repeated
+    /// Keep only these reviewers; `None` keeps all. `mean` walks the list in order and counts a repeated
     /// address again, as `getSummary` does; the other algorithms treat it as a set. `Some(vec![])` keeps
     /// nothing.
     pub clients: Option<Vec<Address>>,

@@ -19,7 +19,8 @@ use crate::AppState;
 use crate::error::Result;
 use crate::extract::{ApiPath, ApiQuery, parse_hash};
 use crate::routes::docs::{BadRequest, NotFound};
-use crate::routes::model_versions::{ChainFilter, ModelVersion, Scope, load_version, load_versions};
+use crate::routes::model_versions::{ChainFilter, ModelVersion, load_version, load_versions};
+use crate::routes::page::Scope;
 use crate::routes::page::{Page, PageQuery, position_cursor, trim};
 use crate::views::{ChainPointer, hash};
 

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use alloy::primitives::{Address, B256};
+use alloy::primitives::B256;
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
@@ -20,7 +20,7 @@ use crate::AppState;
 use crate::error::{ApiError, Result};
 use crate::extract::{ApiPath, ApiQuery, parse_hash};
 use crate::routes::docs::{BadRequest, NotFound};
-use crate::routes::page::{ChainListQuery as ListQuery, HasPointer, Page, big, list_events};
+use crate::routes::page::{ChainListQuery as ListQuery, HasPointer, Page, Scope, big, list_events};
 use crate::views::{ChainPointer, PointerRow, address, hash, optional_hash};
 pub use prova_views::{ModelVersion, Revocation};
 
@@ -45,26 +45,6 @@ impl ChainFilter {
     /// The filter as a [`Scope`].
     pub fn scope(&self) -> Scope {
         Scope { chain_id: self.chain_id.map(big), contract: None, min_confirmations: self.min_confirmations.map(big) }
-    }
-}
-
-/// Which registrations count when a version hash is registered more than once (on several chains or registries).
-///
-/// Within the scope, the earliest registration wins.
-#[derive(Debug, Clone, Default)]
-pub struct Scope {
-    /// Only this chain.
-    pub chain_id: Option<i64>,
-    /// Only this registry contract.
-    pub contract: Option<Address>,
-    /// Only facts with at least this many confirmations.
-    pub min_confirmations: Option<i64>,
-}
-
-impl Scope {
-    /// Exactly the chain and registry of `pointer`.
-    pub fn of(pointer: &ChainPointer) -> Self {
-        Self { chain_id: Some(pointer.chain_id as i64), contract: Some(pointer.contract), min_confirmations: None }
     }
 }
 

@@ -21,8 +21,8 @@ use crate::AppState;
 use crate::error::{ApiError, Result};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, parse_hash};
 use crate::routes::docs::{BadRequest, PayloadTooLarge, UnsupportedMediaType};
-use crate::routes::model_versions::Scope;
 use crate::routes::output_batches::{OutputBatch, load_batch};
+use crate::routes::page::Scope;
 use crate::routes::page::{self, Page, decode_cursor, encode_cursor};
 use crate::views::{ChainPointer, PointerRow, address, hash};
 

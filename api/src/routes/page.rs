@@ -12,7 +12,6 @@ use utoipa::IntoParams;
 
 use crate::error::{ApiError, Result};
 use crate::extract::parse_address;
-use crate::routes::model_versions::Scope;
 use crate::views::{ChainPointer, address, hash};
 pub use prova_views::Page;
 
@@ -229,6 +228,26 @@ where
 pub trait HasPointer {
     /// Where the fact's event is.
     fn pointer(&self) -> &ChainPointer;
+}
+
+/// Which registrations count when a version hash is registered more than once (on several chains or registries).
+///
+/// Within the scope, the earliest registration wins.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    /// Only this chain.
+    pub chain_id: Option<i64>,
+    /// Only this registry contract.
+    pub contract: Option<Address>,
+    /// Only facts with at least this many confirmations.
+    pub min_confirmations: Option<i64>,
+}
+
+impl Scope {
+    /// Exactly the chain and registry of `pointer`.
+    pub fn of(pointer: &ChainPointer) -> Self {
+        Self { chain_id: Some(pointer.chain_id as i64), contract: Some(pointer.contract), min_confirmations: None }
+    }
 }
 
 #[cfg(test)]

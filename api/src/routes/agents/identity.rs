@@ -20,7 +20,8 @@ use crate::AppState;
 use crate::error::Result;
 use crate::extract::{ApiPath, ApiQuery};
 use crate::routes::docs::{BadRequest, NotFound};
-use crate::routes::model_versions::{Scope, load_versions};
+use crate::routes::model_versions::load_versions;
+use crate::routes::page::Scope;
 use crate::views::{PointerRow, address};
 pub use prova_views::{Agent, FeedbackCounts, ModelBinding, ModelStatus, Sources, ValidationCounts};
 
