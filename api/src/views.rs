@@ -3,6 +3,7 @@
 
 use alloy::primitives::{Address, B256};
 use chrono::{DateTime, Utc};
+use prova_db::{DbAddress, DbHash};
 use sqlx::FromRow;
 
 pub use prova_views::{ChainPointer, Finality};
@@ -15,15 +16,15 @@ pub struct PointerRow {
     /// Chain id.
     pub chain_id: i64,
     /// Contract.
-    pub contract: Vec<u8>,
+    pub contract: DbAddress,
     /// Block number.
     pub block_number: i64,
     /// Block hash.
-    pub block_hash: Vec<u8>,
+    pub block_hash: DbHash,
     /// Block time.
     pub block_time: DateTime<Utc>,
     /// Transaction hash.
-    pub tx_hash: Vec<u8>,
+    pub tx_hash: DbHash,
     /// Log index.
     pub log_index: i64,
     /// Latest head seen by the indexer.
@@ -43,11 +44,11 @@ impl PointerRow {
         };
         Ok(ChainPointer {
             chain_id: self.chain_id as u64,
-            contract: address(&self.contract)?,
+            contract: self.contract.0,
             block_number: self.block_number as u64,
-            block_hash: hash(&self.block_hash)?,
+            block_hash: self.block_hash.0,
             block_time: self.block_time,
-            tx_hash: hash(&self.tx_hash)?,
+            tx_hash: self.tx_hash.0,
             log_index: self.log_index as u64,
             confirmations: (head - self.block_number + 1) as u64,
             finality: crate::layers::record_finality(finality),

@@ -9,13 +9,20 @@
 //! schemas cannot share one). [`connect`] runs no DDL; [`migrate`] is called only by a schema's writer (`prova
 //! index`, the `prova outputs` commands), by `prova db migrate`, or by `prova serve --migrate`.
 //!
-//! This crate may depend on sqlx and nothing of prova's: every crate that touches Postgres depends on it.
+//! Columns of hashes and addresses decode straight into alloy's types through [`DbHash`] and [`DbAddress`].
+//!
+//! This crate may depend on sqlx and alloy's primitives, and nothing of prova's: every crate that touches Postgres
+//! depends on it.
+
+pub mod types;
 
 use std::time::Duration;
 
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::PgPoolOptions;
+
+pub use types::{DbAddress, DbHash};
 
 /// The registry schema: every indexed event, cursors, manifests and output-batch leaves.
 pub static REGISTRY_MIGRATOR: Migrator = sqlx::migrate!("../migrations/registry");

@@ -15,6 +15,7 @@
 //! - [`cache`]: the feedback set and score cache behind the reputation routes.
 
 use alloy::primitives::{Address, U256};
+use prova_db::DbAddress;
 use serde::Serializer;
 use sqlx::{FromRow, PgPool};
 use utoipa_axum::router::OpenApiRouter;
@@ -88,7 +89,7 @@ struct RegistrationRow {
     #[sqlx(flatten)]
     pointer: PointerRow,
     agent_uri: String,
-    owner: Vec<u8>,
+    owner: DbAddress,
 }
 
 /// The SQL condition "`alias`'s event has at least `$n` confirmations" given `c`, the contract's cursor joined in.
@@ -132,9 +133,9 @@ pub async fn find_agent(
         }));
     };
     Ok(Registration {
-        agent: AgentRef { chain_id, identity_registry: address(&row.pointer.contract)?, agent_id },
+        agent: AgentRef { chain_id, identity_registry: row.pointer.contract.0, agent_id },
         agent_uri: row.agent_uri,
-        owner: address(&row.owner)?,
+        owner: row.owner.0,
         pointer: row.pointer,
     })
 }

@@ -9,6 +9,7 @@ use alloy::primitives::{Address, B256};
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
+use prova_db::DbHash;
 use serde::Serialize;
 use sqlx::{FromRow, PgPool};
 use utoipa::ToSchema;
@@ -22,7 +23,7 @@ use crate::routes::docs::{BadRequest, NotFound};
 use crate::routes::model_versions::{ChainFilter, ModelVersion, load_version, load_versions};
 use crate::routes::page::Scope;
 use crate::routes::page::{Page, PageQuery, position_cursor, trim};
-use crate::views::{ChainPointer, hash};
+use crate::views::ChainPointer;
 
 /// How many generations are followed up or down; a guard against pathological or cyclic data.
 pub const MAX_LINEAGE_DEPTH: i32 = 10_000;
@@ -106,7 +107,7 @@ async fn get_lineage(
     let root = load_version(&state.pool, version_hash, &filter.scope()).await?;
     let scope = Scope::of(&root.chain);
 
-    let ancestors: Vec<(Vec<u8>, i32)> = sqlx::query_as(
+    let ancestors: Vec<(DbHash, i32)> = sqlx::query_as(
         "WITH RECURSIVE up(version_hash, parent, depth) AS (
              SELECT r.version_hash, r.parent, 0 FROM model_version_registered r
              WHERE r.version_hash = $1 AND r.chain_id = $2 AND r.contract = $3
@@ -138,7 +139,7 @@ async fn get_lineage(
 /// A descendant found by [`descendants`], with its sort key.
 #[derive(FromRow)]
 struct Descendant {
-    version_hash: Vec<u8>,
+    version_hash: DbHash,
     depth: i32,
     block_number: i64,
     log_index: i64,
@@ -227,8 +228,8 @@ async fn list_descendants(
 }
 
 /// Renders `(version hash, depth)` pairs found by the recursive queries, in their order.
-async fn items(pool: &PgPool, found: Vec<(Vec<u8>, i32)>, scope: &Scope) -> Result<Vec<LineageItem>> {
-    let found = found.into_iter().map(|(h, depth)| Ok((hash(&h)?, depth))).collect::<Result<Vec<_>>>()?;
+async fn items(pool: &PgPool, found: Vec<(DbHash, i32)>, scope: &Scope) -> Result<Vec<LineageItem>> {
+    let found: Vec<(B256, i32)> = found.into_iter().map(|(h, depth)| (h.0, depth)).collect();
     let hashes: Vec<B256> = found.iter().map(|(h, _)| *h).collect();
     let mut versions = load_versions(pool, &hashes, scope).await?;
     Ok(found.into_iter().filter_map(|(h, depth)| versions.remove(&h).map(|v| LineageItem::new(v, depth))).collect())

@@ -8,6 +8,7 @@ use axum::Json;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use prova_core::manifest::{MANIFEST_FORMAT, Manifest, ManifestEntry};
+use prova_db::DbHash;
 use serde::Serialize;
 use sqlx::{FromRow, PgPool};
 use utoipa::ToSchema;
@@ -17,7 +18,6 @@ use utoipa_axum::routes;
 use crate::error::{ApiError, Result};
 use crate::extract::{ApiJson, ApiPath, parse_hash};
 use crate::routes::docs::{BadRequest, NotFound, PayloadTooLarge, Unprocessable, UnsupportedMediaType};
-use crate::views::hash;
 use crate::{AppState, MAX_MANIFEST_BODY_BYTES};
 
 /// The manifest routes. Uploads may be up to [`MAX_MANIFEST_BODY_BYTES`].
@@ -184,10 +184,10 @@ async fn put_manifest(
 
 #[derive(FromRow)]
 struct FileRow {
-    version_hash: Vec<u8>,
+    version_hash: DbHash,
     path: String,
     size: i64,
-    sha256: Vec<u8>,
+    sha256: DbHash,
 }
 
 /// The stored files of each of `hashes` that has a manifest, sorted by path.
@@ -201,8 +201,8 @@ pub async fn load_files(pool: &PgPool, hashes: &[B256]) -> Result<Vec<(B256, Vec
     .await?;
     let mut out: Vec<(B256, Vec<ManifestEntry>)> = Vec::new();
     for row in rows {
-        let version_hash = hash(&row.version_hash)?;
-        let entry = ManifestEntry { path: row.path, size: row.size as u64, sha256: hash(&row.sha256)? };
+        let version_hash = row.version_hash.0;
+        let entry = ManifestEntry { path: row.path, size: row.size as u64, sha256: row.sha256.0 };
         match out.last_mut() {
             Some((last, files)) if *last == version_hash => files.push(entry),
             _ => out.push((version_hash, vec![entry])),

@@ -4,6 +4,7 @@
 //! the root of those files is a registered version. Otherwise the candidates are registered versions whose uploaded
 //! manifests share the most files with the folder, each with a diff naming what differs.
 
+use prova_db::DbHash;
 use std::collections::HashMap;
 
 use alloy::primitives::{Address, B256};
@@ -22,7 +23,7 @@ use crate::extract::{ApiJson, ApiQuery};
 use crate::routes::docs::{BadRequest, PayloadTooLarge, Unprocessable, UnsupportedMediaType};
 use crate::routes::manifests::{load_files, verify_entries};
 use crate::routes::model_versions::{ChainFilter, ModelVersion, load_versions};
-use crate::views::{ChainPointer, hash};
+use crate::views::ChainPointer;
 
 /// Most candidates returned.
 pub const MAX_CANDIDATES: usize = 5;
@@ -105,7 +106,7 @@ impl Candidate {
 
 #[derive(FromRow)]
 struct Scored {
-    version_hash: Vec<u8>,
+    version_hash: DbHash,
     files_in_common: i64,
 }
 
@@ -176,8 +177,7 @@ async fn match_files(
     .bind(limit as i64)
     .fetch_all(&state.pool)
     .await?;
-    let scored =
-        scored.into_iter().map(|s| Ok((hash(&s.version_hash)?, s.files_in_common))).collect::<Result<Vec<_>>>()?;
+    let scored = scored.into_iter().map(|s| Ok((s.version_hash.0, s.files_in_common))).collect::<Result<Vec<_>>>()?;
 
     let hashes: Vec<B256> = scored.iter().map(|(h, _)| *h).collect();
     let mut files: HashMap<B256, Vec<ManifestEntry>> = load_files(&state.pool, &hashes).await?.into_iter().collect();

@@ -3,6 +3,7 @@
 //! [`load_versions`] renders registrations for this route and for the routes that list versions (lineage, match),
 //! so the publisher name, the compromised-key flag and the revocation are derived in one place.
 
+use prova_db::{DbAddress, DbHash};
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
@@ -21,7 +22,7 @@ use crate::error::{ApiError, Result};
 use crate::extract::{ApiPath, ApiQuery, parse_hash};
 use crate::routes::docs::{BadRequest, NotFound};
 use crate::routes::page::{ChainListQuery as ListQuery, HasPointer, Page, Scope, big, list_events};
-use crate::views::{ChainPointer, PointerRow, address, hash, optional_hash};
+use crate::views::{ChainPointer, PointerRow};
 pub use prova_views::{ModelVersion, Revocation};
 
 /// The model-version routes.
@@ -52,20 +53,20 @@ impl ChainFilter {
 struct Row {
     #[sqlx(flatten)]
     pointer: PointerRow,
-    version_hash: Vec<u8>,
-    model_id: Vec<u8>,
-    publisher: Vec<u8>,
-    parent: Vec<u8>,
-    attestor: Vec<u8>,
+    version_hash: DbHash,
+    model_id: DbHash,
+    publisher: DbAddress,
+    parent: DbHash,
+    attestor: DbAddress,
     metadata_uri: String,
-    metadata_hash: Vec<u8>,
+    metadata_hash: DbHash,
     publisher_name: Option<String>,
     compromised: bool,
     /// The first revocation, on the same chain and registry (all null when none).
     revoked_block_number: Option<i64>,
-    revoked_block_hash: Option<Vec<u8>>,
+    revoked_block_hash: Option<DbHash>,
     revoked_block_time: Option<DateTime<Utc>>,
-    revoked_tx_hash: Option<Vec<u8>>,
+    revoked_tx_hash: Option<DbHash>,
     revoked_log_index: Option<i64>,
     revoked_reason: Option<String>,
 }
@@ -141,17 +142,17 @@ pub async fn load_versions(pool: &PgPool, hashes: &[B256], scope: &Scope) -> Res
 
     rows.into_iter()
         .map(|mut row| {
-            let version_hash = hash(&row.version_hash)?;
+            let version_hash = row.version_hash.0;
             let revocation = row.revocation()?;
             let version = ModelVersion {
                 version_hash,
-                model_id: hash(&row.model_id)?,
-                parent: optional_hash(&row.parent)?,
-                publisher: address(&row.publisher)?,
+                model_id: row.model_id.0,
+                parent: row.parent.nonzero(),
+                publisher: row.publisher.0,
                 publisher_name: row.publisher_name,
-                attestor: address(&row.attestor)?,
+                attestor: row.attestor.0,
                 metadata_uri: row.metadata_uri,
-                metadata_hash: optional_hash(&row.metadata_hash)?,
+                metadata_hash: row.metadata_hash.nonzero(),
                 registered_at: row.pointer.block_time,
                 signed_by_compromised_key: row.compromised,
                 revocation,

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
+use prova_db::DbAddress;
 use serde::Serialize;
 use sqlx::FromRow;
 use utoipa::ToSchema;
@@ -33,7 +34,7 @@ pub struct Ready {
 #[derive(FromRow)]
 struct Cursor {
     chain_id: i64,
-    contract: Vec<u8>,
+    contract: DbAddress,
     lag: Option<i64>,
     head_age_secs: Option<f64>,
 }
@@ -71,7 +72,7 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Ready>> {
     let limits = state.config.readiness;
     let mut max_lag = 0;
     for cursor in &cursors {
-        let name = format!("chain {} contract 0x{}", cursor.chain_id, alloy::hex::encode(&cursor.contract));
+        let name = format!("chain {} contract 0x{}", cursor.chain_id, alloy::hex::encode(cursor.contract.0));
         let lag = cursor.lag.unwrap_or(0).max(0) as u64;
         if lag > limits.max_lag_blocks {
             return Err(ApiError::NotReady(format!(

@@ -5,6 +5,7 @@
 //! root is anchored on an indexed chain, and the leaves agree with the anchoring event (leaf count and model
 //! version). Stored leaves are never replaced; a repeated upload is a no-op.
 
+use prova_db::{DbAddress, DbHash};
 use std::collections::HashMap;
 
 use alloy::primitives::B256;
@@ -25,7 +26,7 @@ use crate::routes::docs::{BadRequest, NotFound, PayloadTooLarge, Unprocessable, 
 use crate::routes::model_versions::{ChainFilter, Revocation};
 use crate::routes::page::Scope;
 use crate::routes::page::{ChainListQuery as ListQuery, HasPointer, Page, list_events};
-use crate::views::{ChainPointer, PointerRow, address, hash};
+use crate::views::{ChainPointer, PointerRow};
 use crate::{AppState, MAX_OUTPUT_BATCH_BODY_BYTES};
 pub use prova_views::OutputBatch;
 
@@ -40,10 +41,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 struct BatchRow {
     #[sqlx(flatten)]
     pointer: PointerRow,
-    root: Vec<u8>,
-    version_hash: Vec<u8>,
-    publisher: Vec<u8>,
-    attestor: Vec<u8>,
+    root: DbHash,
+    version_hash: DbHash,
+    publisher: DbAddress,
+    attestor: DbAddress,
     leaf_count: i64,
     window_start: i64,
     window_end: i64,
@@ -55,7 +56,7 @@ struct BatchRow {
 struct RevocationRow {
     #[sqlx(flatten)]
     pointer: PointerRow,
-    root: Vec<u8>,
+    root: DbHash,
     reason: String,
 }
 
@@ -107,25 +108,25 @@ pub async fn load_batches(pool: &PgPool, roots: &[B256], scope: &Scope) -> Resul
          WHERE ($4::BIGINT IS NULL OR COALESCE(c.head_block, b.block_number) - b.block_number + 1 >= $4)
          ORDER BY b.root, b.chain_id, b.contract, b.block_number, b.log_index",
     )
-    .bind(rows.iter().map(|r| r.root.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.root).collect::<Vec<_>>())
     .bind(rows.iter().map(|r| r.pointer.chain_id).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.pointer.contract.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.pointer.contract).collect::<Vec<_>>())
     .bind(scope.min_confirmations)
     .fetch_all(pool)
     .await?;
     let mut revocations: HashMap<B256, Revocation> = revocations
         .into_iter()
-        .map(|r| Ok((hash(&r.root)?, Revocation { reason: r.reason, chain: r.pointer.view()? })))
+        .map(|r| Ok((r.root.0, Revocation { reason: r.reason, chain: r.pointer.view()? })))
         .collect::<Result<_>>()?;
 
     rows.into_iter()
         .map(|row| {
-            let root = hash(&row.root)?;
+            let root = row.root.0;
             let batch = OutputBatch {
                 root,
-                version_hash: hash(&row.version_hash)?,
-                publisher: address(&row.publisher)?,
-                attestor: address(&row.attestor)?,
+                version_hash: row.version_hash.0,
+                publisher: row.publisher.0,
+                attestor: row.attestor.0,
                 leaf_count: row.leaf_count as u64,
                 window_start: row.window_start as u64,
                 window_end: row.window_end as u64,
@@ -224,7 +225,7 @@ pub fn batch_root(leaves: &[OutputLeaf]) -> Option<B256> {
 #[derive(FromRow)]
 struct Anchoring {
     chain_id: i64,
-    version_hash: Vec<u8>,
+    version_hash: DbHash,
     leaf_count: i64,
 }
 
@@ -239,7 +240,7 @@ fn check_against_events(root: B256, leaves: &[OutputLeaf], events: &[Anchoring])
     let n = leaves.len() as u64;
     let mut first_problem = None;
     for event in events {
-        let version = hash(&event.version_hash)?;
+        let version = event.version_hash.0;
         let problem = if event.leaf_count as u64 != n {
             format!(
                 "batch {root} was anchored on chain {chain} with {anchored} leaves, but the upload has {n}",
@@ -366,6 +367,7 @@ mod tests {
     };
     use crate::{MAX_BODY_BYTES, MAX_OUTPUT_BATCH_BODY_BYTES};
     use alloy::primitives::Address;
+    use prova_db::DbHash;
     use serde_json::{Value, json};
 
     fn uri(root: impl std::fmt::Display) -> String {
@@ -377,7 +379,7 @@ mod tests {
     }
 
     async fn stored(pool: &PgPool) -> Vec<OutputLeaf> {
-        type Row = (Vec<u8>, Vec<u8>, Vec<u8>, i64, Vec<u8>);
+        type Row = (DbHash, DbHash, DbHash, i64, DbHash);
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT version_hash, request_hash, response_hash, timestamp, salt FROM output_leaves
              ORDER BY root, leaf_index",
@@ -387,11 +389,11 @@ mod tests {
         .unwrap();
         rows.into_iter()
             .map(|(v, q, a, t, s)| OutputLeaf {
-                version_hash: hash(&v).unwrap(),
-                request_hash: hash(&q).unwrap(),
-                response_hash: hash(&a).unwrap(),
+                version_hash: v.0,
+                request_hash: q.0,
+                response_hash: a.0,
                 timestamp: t as u64,
-                salt: hash(&s).unwrap(),
+                salt: s.0,
             })
             .collect()
     }

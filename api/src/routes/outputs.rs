@@ -4,6 +4,7 @@
 //! Merkle proof and a complete receipt that `prova verify output` checks against the chain. The verify route checks
 //! a receipt offline (as core's [`Receipt::check_offline`] does) and against the indexed chain data.
 
+use prova_db::{DbAddress, DbHash};
 use std::collections::HashMap;
 
 use alloy::primitives::{Address, B256};
@@ -24,7 +25,7 @@ use crate::routes::docs::{BadRequest, PayloadTooLarge, UnsupportedMediaType};
 use crate::routes::output_batches::{OutputBatch, load_batch};
 use crate::routes::page::Scope;
 use crate::routes::page::{self, Page, decode_cursor, encode_cursor};
-use crate::views::{ChainPointer, PointerRow, address, hash};
+use crate::views::{ChainPointer, PointerRow, hash};
 
 /// Items per page unless `?limit=` says otherwise.
 pub const DEFAULT_LIMIT: u32 = 20;
@@ -144,14 +145,14 @@ pub struct OutputBatchSummary {
 struct HitRow {
     #[sqlx(flatten)]
     pointer: PointerRow,
-    root: Vec<u8>,
+    root: DbHash,
     leaf_index: i32,
-    version_hash: Vec<u8>,
-    request_hash: Vec<u8>,
-    response_hash: Vec<u8>,
+    version_hash: DbHash,
+    request_hash: DbHash,
+    response_hash: DbHash,
     timestamp: i64,
     salt: Vec<u8>,
-    publisher: Vec<u8>,
+    publisher: DbAddress,
     leaf_count: i64,
     window_start: i64,
     window_end: i64,
@@ -162,28 +163,22 @@ struct HitRow {
 
 #[derive(FromRow)]
 struct LeafRow {
-    root: Vec<u8>,
-    version_hash: Vec<u8>,
-    request_hash: Vec<u8>,
-    response_hash: Vec<u8>,
+    root: DbHash,
+    version_hash: DbHash,
+    request_hash: DbHash,
+    response_hash: DbHash,
     timestamp: i64,
     salt: Vec<u8>,
 }
 
 fn leaf(
-    version_hash: &[u8],
-    request_hash: &[u8],
-    response_hash: &[u8],
+    version_hash: B256,
+    request_hash: B256,
+    response_hash: B256,
     timestamp: i64,
     salt: &[u8],
 ) -> Result<OutputLeaf> {
-    Ok(OutputLeaf {
-        version_hash: hash(version_hash)?,
-        request_hash: hash(request_hash)?,
-        response_hash: hash(response_hash)?,
-        timestamp: timestamp as u64,
-        salt: hash(salt)?,
-    })
+    Ok(OutputLeaf { version_hash, request_hash, response_hash, timestamp: timestamp as u64, salt: hash(salt)? })
 }
 
 /// Encodes a page position, `(root, leaf_index)` of the last item, as an opaque string.
@@ -214,8 +209,8 @@ async fn load_leaves(pool: &PgPool, roots: &[B256]) -> Result<HashMap<B256, Vec<
     .await?;
     let mut out: HashMap<B256, Vec<OutputLeaf>> = HashMap::new();
     for row in rows {
-        let leaf = leaf(&row.version_hash, &row.request_hash, &row.response_hash, row.timestamp, &row.salt)?;
-        out.entry(hash(&row.root)?).or_default().push(leaf);
+        let leaf = leaf(row.version_hash.0, row.request_hash.0, row.response_hash.0, row.timestamp, &row.salt)?;
+        out.entry(row.root.0).or_default().push(leaf);
     }
     Ok(out)
 }
@@ -309,8 +304,8 @@ async fn lookup(
     let hits = rows
         .iter()
         .map(|row| {
-            let leaf = leaf(&row.version_hash, &row.request_hash, &row.response_hash, row.timestamp, &row.salt)?;
-            Ok((hash(&row.root)?, leaf))
+            let leaf = leaf(row.version_hash.0, row.request_hash.0, row.response_hash.0, row.timestamp, &row.salt)?;
+            Ok((row.root.0, leaf))
         })
         .collect::<Result<Vec<(B256, OutputLeaf)>>>()?;
     let mut roots: Vec<B256> = hits.iter().map(|(root, _)| *root).collect();
@@ -351,7 +346,7 @@ async fn lookup(
                 proof,
                 model_version: OutputModelVersion {
                     version_hash: leaf.version_hash,
-                    publisher: address(&row.publisher)?,
+                    publisher: row.publisher.0,
                     publisher_name: row.publisher_name,
                     revoked: row.version_revoked,
                 },

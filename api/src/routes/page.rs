@@ -3,6 +3,7 @@
 //!
 //! A cursor is the opaque hex encoding of the last item's sort key; it is only meaningful to the route that gave it.
 
+use prova_db::DbAddress;
 use std::collections::HashMap;
 
 use alloy::primitives::{Address, B256};
@@ -12,7 +13,7 @@ use utoipa::IntoParams;
 
 use crate::error::{ApiError, Result};
 use crate::extract::parse_address;
-use crate::views::{ChainPointer, address, hash};
+use crate::views::{ChainPointer, hash};
 pub use prova_views::Page;
 
 /// Items per page unless `?limit=` says otherwise (every list route but the output lookup).
@@ -133,7 +134,7 @@ pub struct Listed {
     /// Chain id.
     pub chain_id: i64,
     /// Contract.
-    pub contract: Vec<u8>,
+    pub contract: DbAddress,
     /// Block number.
     pub block_number: i64,
     /// Log index.
@@ -148,7 +149,7 @@ impl Listed {
 
     /// `(chain_id, contract, key)`.
     pub fn registry_key(&self) -> Result<(u64, Address, B256)> {
-        Ok((self.chain_id as u64, address(&self.contract)?, hash(&self.key)?))
+        Ok((self.chain_id as u64, self.contract.0, hash(&self.key)?))
     }
 
     /// The keys of `rows` grouped by registry, each group with the [`Scope`] of exactly that registry.

@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
+use prova_db::DbAddress;
 use sqlx::FromRow;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -24,10 +25,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 struct Row {
     #[sqlx(flatten)]
     pointer: PointerRow,
-    publisher: Vec<u8>,
+    publisher: DbAddress,
     name: String,
     metadata_uri: String,
-    admin: Vec<u8>,
+    admin: DbAddress,
     model_versions: i64,
 }
 
@@ -99,7 +100,7 @@ async fn get_publisher(
     )
     .bind(publisher.to_vec())
     .bind(row.pointer.chain_id)
-    .bind(&row.pointer.contract)
+    .bind(row.pointer.contract)
     .fetch_all(&state.pool)
     .await?;
 
@@ -123,10 +124,10 @@ async fn get_publisher(
         .collect::<Result<_>>()?;
 
     Ok(Json(Publisher {
-        publisher: address(&row.publisher)?,
+        publisher: row.publisher.0,
         name: row.name,
         metadata_uri: row.metadata_uri,
-        admin: address(&row.admin)?,
+        admin: row.admin.0,
         registered_at: row.pointer.block_time,
         model_versions: row.model_versions as u64,
         attestor_keys,

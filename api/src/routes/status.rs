@@ -4,13 +4,13 @@
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
+use prova_db::DbAddress;
 use sqlx::FromRow;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::Result;
-use crate::views::address;
 pub use prova_views::{ChainLag, ChainStatus, Status};
 
 /// The status route.
@@ -21,7 +21,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(FromRow)]
 struct Row {
     chain_id: i64,
-    contract: Vec<u8>,
+    contract: DbAddress,
     kind: String,
     next_block: i64,
     head_block: Option<i64>,
@@ -55,7 +55,7 @@ async fn status(State(state): State<AppState>) -> Result<Json<Status>> {
             let head = row.head_block.map(|h| h as u64);
             Ok(ChainStatus {
                 chain_id: row.chain_id as u64,
-                contract: address(&row.contract)?,
+                contract: row.contract.0,
                 kind: row.kind,
                 indexed_block: indexed,
                 head_block: head,

@@ -19,6 +19,7 @@
 //! the first), off the async runtime; the most recent [`MAX_SCORE_ENTRIES`] parameter sets are kept per set, and
 //! are dropped with it.
 
+use prova_db::DbAddress;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -522,7 +523,7 @@ fn internal(error: prova_reputation::ReputationError) -> ApiError {
 
 #[derive(FromRow)]
 struct CursorRow {
-    contract: Vec<u8>,
+    contract: DbAddress,
     next_block: i64,
     updated_at: DateTime<Utc>,
 }
@@ -537,7 +538,7 @@ async fn read_version(conn: &mut PgConnection, key: SetKey) -> Result<Version> {
     .await?;
     let find = |contract: Address| {
         rows.iter()
-            .find(|r| r.contract == contract.as_slice())
+            .find(|r| r.contract.0 == contract)
             .map(|r| CursorVersion { next_block: r.next_block, updated_at: r.updated_at })
     };
     Ok(Version { reputation: find(key.reputation), identity: find(key.identity) })
@@ -613,7 +614,7 @@ impl Events {
 #[derive(FromRow)]
 struct GivenRow {
     agent_id: String,
-    client: Vec<u8>,
+    client: DbAddress,
     feedback_index: i64,
     value: String,
     value_decimals: i64,
@@ -684,7 +685,7 @@ async fn read_events(conn: &mut PgConnection, key: SetKey, from_reputation: i64,
         .map(|row| {
             Ok(Given {
                 agent_id: agent_id(&row.agent_id)?,
-                client: address(&row.client)?,
+                client: row.client.0,
                 feedback_index: row.feedback_index as u64,
                 value: row
                     .value

@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
+use prova_db::{DbAddress, DbHash};
 use serde::Deserialize;
 use sqlx::FromRow;
 use utoipa::IntoParams;
@@ -51,7 +52,7 @@ pub struct FeedbackQuery {
 struct Row {
     #[sqlx(flatten)]
     pointer: PointerRow,
-    client: Vec<u8>,
+    client: DbAddress,
     feedback_index: i64,
     value: String,
     value_decimals: i64,
@@ -59,16 +60,16 @@ struct Row {
     tag2: String,
     endpoint: String,
     feedback_uri: String,
-    feedback_hash: Vec<u8>,
+    feedback_hash: DbHash,
     rv_block_number: Option<i64>,
-    rv_block_hash: Option<Vec<u8>>,
+    rv_block_hash: Option<DbHash>,
     rv_block_time: Option<DateTime<Utc>>,
-    rv_tx_hash: Option<Vec<u8>>,
+    rv_tx_hash: Option<DbHash>,
     rv_log_index: Option<i64>,
     vf_block_number: Option<i64>,
-    vf_block_hash: Option<Vec<u8>>,
+    vf_block_hash: Option<DbHash>,
     vf_block_time: Option<DateTime<Utc>>,
-    vf_tx_hash: Option<Vec<u8>>,
+    vf_tx_hash: Option<DbHash>,
     vf_log_index: Option<i64>,
     vf_interaction_hash: Option<Vec<u8>>,
     vf_signer: Option<Vec<u8>>,
@@ -79,14 +80,14 @@ struct Row {
 fn sibling(
     base: &PointerRow,
     block_number: Option<i64>,
-    block_hash: Option<Vec<u8>>,
+    block_hash: Option<DbHash>,
     block_time: Option<DateTime<Utc>>,
-    tx_hash: Option<Vec<u8>>,
+    tx_hash: Option<DbHash>,
     log_index: Option<i64>,
 ) -> Option<PointerRow> {
     Some(PointerRow {
         chain_id: base.chain_id,
-        contract: base.contract.clone(),
+        contract: base.contract,
         block_number: block_number?,
         block_hash: block_hash?,
         block_time: block_time?,
@@ -133,7 +134,7 @@ impl Row {
             _ => None,
         };
         Ok(FeedbackItem {
-            client: address(&self.client)?,
+            client: self.client.0,
             feedback_index: self.feedback_index as u64,
             value: value.to_string(),
             value_decimals: u8::try_from(self.value_decimals).unwrap_or(u8::MAX),
@@ -141,7 +142,7 @@ impl Row {
             tag2: self.tag2,
             endpoint: self.endpoint,
             feedback_uri: self.feedback_uri,
-            feedback_hash: hash(&self.feedback_hash)?,
+            feedback_hash: self.feedback_hash.0,
             given_at: self.pointer.block_time,
             revoked: revocation.is_some(),
             revocation,

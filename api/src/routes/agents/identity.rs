@@ -11,6 +11,7 @@ use alloy::primitives::{Address, B256};
 use axum::Json;
 use axum::extract::State;
 use prova_core::bindings::{AGENT_WALLET_KEY, MODEL_VERSION_KEY};
+use prova_db::DbAddress;
 use serde::Deserialize;
 use sqlx::{FromRow, PgPool};
 use utoipa::IntoParams;
@@ -22,7 +23,7 @@ use crate::extract::{ApiPath, ApiQuery};
 use crate::routes::docs::{BadRequest, NotFound};
 use crate::routes::model_versions::load_versions;
 use crate::routes::page::Scope;
-use crate::views::{PointerRow, address};
+use crate::views::PointerRow;
 pub use prova_views::{Agent, FeedbackCounts, ModelBinding, ModelStatus, Sources, ValidationCounts};
 
 /// Query of the identity route.
@@ -45,7 +46,7 @@ struct TransferRow {
     #[sqlx(flatten)]
     pointer: PointerRow,
     from_address: Vec<u8>,
-    to_address: Vec<u8>,
+    to_address: DbAddress,
 }
 
 #[derive(FromRow)]
@@ -146,7 +147,7 @@ pub async fn load_agent(
 
     // Owner: the latest transfer (the mint included), else the registration.
     let (owner, owner_source) = match transfers.first() {
-        Some(t) => (address(&t.to_address)?, t.pointer.view()?),
+        Some(t) => (t.to_address.0, t.pointer.view()?),
         None => (registration.owner, registration.pointer.view()?),
     };
     let (agent_uri, uri_source) = match uri {

@@ -8,6 +8,7 @@
 //! server's `--trust-seeds`. The feedback set and the scores are cached (see [`super::cache`]); an answer always
 //! reflects every event indexed when the request arrived, and says up to which block (`as_of_block`).
 
+use prova_db::DbAddress;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -273,7 +274,7 @@ struct CardRow {
     #[sqlx(flatten)]
     pointer: PointerRow,
     agent_id: String,
-    owner: Vec<u8>,
+    owner: DbAddress,
     agent_uri: String,
     model: Option<Vec<u8>>,
 }
@@ -322,18 +323,14 @@ async fn load_cards(pool: &PgPool, agents: &[(i64, Address, U256)]) -> Result<Ha
         .map(|row| {
             let key = (
                 row.pointer.chain_id,
-                address(&row.pointer.contract)?,
+                row.pointer.contract.0,
                 U256::from_str_radix(&row.agent_id, 10)
                     .map_err(|_| ApiError::Internal(format!("stored agent id {} is not a uint256", row.agent_id)))?,
             );
             let model_version =
                 row.model.and_then(|m| B256::try_from(m.as_slice()).ok()).filter(|h: &B256| !h.is_zero());
-            let card = Card {
-                owner: address(&row.owner)?,
-                agent_uri: row.agent_uri,
-                model_version,
-                registered: row.pointer.view()?,
-            };
+            let card =
+                Card { owner: row.owner.0, agent_uri: row.agent_uri, model_version, registered: row.pointer.view()? };
             Ok((key, card))
         })
         .collect()
@@ -342,7 +339,7 @@ async fn load_cards(pool: &PgPool, agents: &[(i64, Address, U256)]) -> Result<Ha
 #[derive(FromRow)]
 struct RegisteredRow {
     chain_id: i64,
-    contract: Vec<u8>,
+    contract: DbAddress,
     block_time: DateTime<Utc>,
     block_number: i64,
     log_index: i64,
@@ -393,7 +390,7 @@ async fn by_registration(
         .map(|r| {
             let id = U256::from_str_radix(&r.agent_id, 10)
                 .map_err(|_| ApiError::Internal(format!("stored agent id {} is not a uint256", r.agent_id)))?;
-            Ok((r.chain_id, address(&r.contract)?, id))
+            Ok((r.chain_id, r.contract.0, id))
         })
         .collect::<Result<Vec<_>>>()?;
     let mut cards = load_cards(pool, &keys).await?;

@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
+use prova_db::{DbAddress, DbHash};
 use serde::Deserialize;
 use sqlx::FromRow;
 use utoipa::IntoParams;
@@ -14,7 +15,7 @@ use crate::error::Result;
 use crate::extract::{ApiPath, ApiQuery};
 use crate::routes::docs::{BadRequest, NotFound};
 use crate::routes::page::{self, decode_position, page_limit, position_cursor, trim};
-use crate::views::{PointerRow, address, hash};
+use crate::views::{PointerRow, hash};
 pub use prova_views::{ValidationItem, ValidationPage, ValidationResponse};
 
 /// Query of the validations route.
@@ -37,13 +38,13 @@ pub struct ValidationQuery {
 struct Row {
     #[sqlx(flatten)]
     pointer: PointerRow,
-    validator: Vec<u8>,
+    validator: DbAddress,
     request_uri: String,
-    request_hash: Vec<u8>,
+    request_hash: DbHash,
     r_block_number: Option<i64>,
-    r_block_hash: Option<Vec<u8>>,
+    r_block_hash: Option<DbHash>,
     r_block_time: Option<DateTime<Utc>>,
-    r_tx_hash: Option<Vec<u8>>,
+    r_tx_hash: Option<DbHash>,
     r_log_index: Option<i64>,
     r_response: Option<i64>,
     r_response_uri: Option<String>,
@@ -77,7 +78,7 @@ impl Row {
             ) => {
                 let pointer = PointerRow {
                     chain_id: self.pointer.chain_id,
-                    contract: self.pointer.contract.clone(),
+                    contract: self.pointer.contract,
                     block_number,
                     block_hash,
                     block_time,
@@ -98,9 +99,9 @@ impl Row {
             _ => None,
         };
         Ok(ValidationItem {
-            validator: address(&self.validator)?,
+            validator: self.validator.0,
             request_uri: self.request_uri,
-            request_hash: hash(&self.request_hash)?,
+            request_hash: self.request_hash.0,
             requested_at: self.pointer.block_time,
             response,
             chain: self.pointer.view()?,
