@@ -95,9 +95,8 @@ pub const LOAD_VERSIONS: &str = "SELECT DISTINCT ON (r.version_hash)
         r.chain_id, r.contract, r.block_number, r.block_hash, r.block_time, r.tx_hash, r.log_index,
         c.head_block, c.finalized_block, r.version_hash, r.model_id, r.publisher, r.parent, r.attestor, r.metadata_uri,
         r.metadata_hash,
-        (SELECT p.name FROM publisher_registered p
-          WHERE p.publisher = r.publisher AND p.chain_id = r.chain_id AND p.contract = r.contract
-          ORDER BY p.block_number LIMIT 1) AS publisher_name,
+        (SELECT p.name FROM publisher_names p
+          WHERE p.publisher = r.publisher AND p.chain_id = r.chain_id AND p.contract = r.contract) AS publisher_name,
         EXISTS (SELECT 1 FROM attestor_compromised k
           WHERE k.key = r.attestor AND k.chain_id = r.chain_id AND k.contract = r.contract
             AND k.since <= extract(epoch FROM r.block_time)) AS compromised,

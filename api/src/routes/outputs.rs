@@ -267,9 +267,9 @@ async fn lookup(
         "SELECT a.chain_id, a.contract, a.block_number, a.block_hash, a.block_time, a.tx_hash, a.log_index,
                 c.head_block, c.finalized_block, l.root, l.leaf_index, l.version_hash, l.request_hash, l.response_hash, l.timestamp,
                 l.salt, a.publisher, a.leaf_count, a.window_start, a.window_end,
-                (SELECT p.name FROM publisher_registered p
-                  WHERE p.publisher = a.publisher AND p.chain_id = a.chain_id AND p.contract = a.contract
-                  ORDER BY p.block_number LIMIT 1) AS publisher_name,
+                (SELECT p.name FROM publisher_names p
+                  WHERE p.publisher = a.publisher AND p.chain_id = a.chain_id AND p.contract = a.contract)
+                  AS publisher_name,
                 EXISTS (SELECT 1 FROM model_version_revoked v
                   WHERE v.version_hash = a.version_hash AND v.chain_id = a.chain_id AND v.contract = a.contract)
                   AS version_revoked,

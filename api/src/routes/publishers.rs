@@ -66,14 +66,9 @@ async fn get_publisher(
     let chain_id = filter.chain_id.map(|c| i64::try_from(c).unwrap_or(i64::MAX));
     let row: Option<Row> = sqlx::query_as(
         "SELECT p.chain_id, p.contract, p.block_number, p.block_hash, p.block_time, p.tx_hash, p.log_index,
-                c.head_block, c.finalized_block, p.publisher, p.name, p.metadata_uri,
-                COALESCE((SELECT t.new_admin FROM publisher_admin_transferred t
-                  WHERE t.publisher = p.publisher AND t.chain_id = p.chain_id AND t.contract = p.contract
-                  ORDER BY t.block_number DESC, t.log_index DESC LIMIT 1), p.admin) AS admin,
-                (SELECT count(*) FROM model_version_registered m
-                  WHERE m.publisher = p.publisher AND m.chain_id = p.chain_id AND m.contract = p.contract)
-                  AS model_versions
-         FROM publisher_registered p
+                c.head_block, c.finalized_block, p.publisher, p.name, p.metadata_uri, p.current_admin AS admin,
+                p.model_versions
+         FROM publishers_current p
          LEFT JOIN indexer_cursors c ON c.chain_id = p.chain_id AND c.contract = p.contract
          WHERE p.publisher = $1 AND ($2::BIGINT IS NULL OR p.chain_id = $2) AND ($3::BIGINT IS NULL OR COALESCE(c.head_block, p.block_number) - p.block_number + 1 >= $3)
          ORDER BY p.block_time, p.chain_id
@@ -88,12 +83,8 @@ async fn get_publisher(
 
     let keys: Vec<KeyRow> = sqlx::query_as(
         "SELECT a.chain_id, a.contract, a.block_number, a.block_hash, a.block_time, a.tx_hash, a.log_index,
-                c.head_block, c.finalized_block, a.key,
-                (SELECT min(r.block_time) FROM attestor_revoked r
-                  WHERE r.key = a.key AND r.chain_id = a.chain_id AND r.contract = a.contract) AS revoked_at,
-                (SELECT min(k.since) FROM attestor_compromised k
-                  WHERE k.key = a.key AND k.chain_id = a.chain_id AND k.contract = a.contract) AS compromised_since
-         FROM attestor_added a
+                c.head_block, c.finalized_block, a.key, a.revoked_at, a.compromised_since
+         FROM attestor_keys_current a
          LEFT JOIN indexer_cursors c ON c.chain_id = a.chain_id AND c.contract = a.contract
          WHERE a.publisher = $1 AND a.chain_id = $2 AND a.contract = $3
          ORDER BY a.block_number, a.log_index",
