@@ -16,8 +16,9 @@
 
 use alloy::primitives::{Address, U256};
 use prova_db::DbAddress;
-use serde::Serializer;
+use serde::Deserialize;
 use sqlx::{FromRow, PgPool};
+use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -45,9 +46,23 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(validations::list_validations))
 }
 
-/// Serializes a uint256 as a decimal string.
-pub fn decimal<S: Serializer>(value: &U256, serializer: S) -> std::result::Result<S::Ok, S::Error> {
-    serializer.collect_str(value)
+/// The path of every per-agent route: `/v1/agents/{chain_id}/{agent_id}...`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct AgentPath {
+    /// EIP-155 chain id.
+    #[param(example = 31337)]
+    chain_id: u64,
+    /// The agent id (ERC-721 token id), a decimal uint256.
+    #[param(pattern = "^[0-9]{1,78}$", example = "1")]
+    agent_id: String,
+}
+
+impl AgentPath {
+    /// The chain id and the parsed agent id.
+    pub(crate) fn parse(&self) -> Result<(u64, U256)> {
+        Ok((self.chain_id, parse_agent_id(&self.agent_id)?))
+    }
 }
 
 /// Parses an agent id: a decimal uint256 (digits only).

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use sqlx::{FromRow, PgPool};
 use utoipa::IntoParams;
 
-use super::{Registration, big, confirmed, find_agent, linked_registries, optional_address, parse_agent_id};
+use super::{AgentPath, Registration, big, confirmed, find_agent, linked_registries, optional_address};
 use crate::AppState;
 use crate::error::Result;
 use crate::extract::{ApiPath, ApiQuery};
@@ -78,15 +78,15 @@ fn position(pointer: &PointerRow) -> (i64, i64) {
     get,
     path = "/v1/agents/{chain_id}/{agent_id}",
     tag = "agents",
-    params(("chain_id" = u64, Path, description = "EIP-155 chain id.", example = 31337), ("agent_id" = String, Path, description = "The agent id (ERC-721 token id), a decimal uint256.", pattern = "^[0-9]{1,78}$", example = "1"), AgentQuery),
+    params(AgentPath, AgentQuery),
     responses((status = 200, description = "The agent.", body = Agent), BadRequest, NotFound),
 )]
 pub(crate) async fn get_agent(
     State(state): State<AppState>,
-    ApiPath((chain_id, agent_id)): ApiPath<(u64, String)>,
+    ApiPath(path): ApiPath<AgentPath>,
     ApiQuery(query): ApiQuery<AgentQuery>,
 ) -> Result<Json<Agent>> {
-    let agent_id = parse_agent_id(&agent_id)?;
+    let (chain_id, agent_id) = path.parse()?;
     let registry = optional_address("registry", query.registry.as_deref())?;
     let wanted_reputation = optional_address("reputation_registry", query.reputation_registry.as_deref())?;
     let registration = find_agent(&state.pool, chain_id, agent_id, registry, query.min_confirmations).await?;

@@ -24,7 +24,7 @@ use sqlx::{FromRow, PgPool};
 use utoipa::IntoParams;
 
 use super::cache::SetKey;
-use super::{AgentRef, big, find_agent, linked_registries, optional_address, parse_agent_id};
+use super::{AgentPath, AgentRef, big, find_agent, linked_registries, optional_address};
 use crate::AppState;
 use crate::error::{ApiError, Result};
 use crate::extract::{ApiPath, ApiQuery, parse_address};
@@ -185,15 +185,15 @@ impl ScoreQuery {
     get,
     path = "/v1/agents/{chain_id}/{agent_id}/reputation",
     tag = "agents",
-    params(("chain_id" = u64, Path, description = "EIP-155 chain id.", example = 31337), ("agent_id" = String, Path, description = "The agent id (ERC-721 token id), a decimal uint256.", pattern = "^[0-9]{1,78}$", example = "1"), ScoreQuery),
+    params(AgentPath, ScoreQuery),
     responses((status = 200, description = "The score, with the blocks it reflects.", body = Reputation), BadRequest, NotFound),
 )]
 pub(crate) async fn get_reputation(
     State(state): State<AppState>,
-    ApiPath((chain_id, agent_id)): ApiPath<(u64, String)>,
+    ApiPath(path): ApiPath<AgentPath>,
     ApiQuery(query): ApiQuery<ScoreQuery>,
 ) -> Result<Json<Reputation>> {
-    let agent_id = parse_agent_id(&agent_id)?;
+    let (chain_id, agent_id) = path.parse()?;
     let request = query.request(&state.trust_seeds)?;
     let registry = optional_address("registry", query.registry.as_deref())?;
     let wanted_reputation = optional_address("reputation_registry", query.reputation_registry.as_deref())?;

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use sqlx::FromRow;
 use utoipa::IntoParams;
 
-use super::{big, confirmed, find_agent, linked_registries, optional_address, parse_agent_id};
+use super::{AgentPath, big, confirmed, find_agent, linked_registries, optional_address};
 use crate::AppState;
 use crate::error::Result;
 use crate::extract::{ApiPath, ApiQuery};
@@ -114,15 +114,15 @@ impl Row {
     get,
     path = "/v1/agents/{chain_id}/{agent_id}/validations",
     tag = "agents",
-    params(("chain_id" = u64, Path, description = "EIP-155 chain id.", example = 31337), ("agent_id" = String, Path, description = "The agent id (ERC-721 token id), a decimal uint256.", pattern = "^[0-9]{1,78}$", example = "1"), ValidationQuery),
+    params(AgentPath, ValidationQuery),
     responses((status = 200, description = "One page of validation requests.", body = ValidationPage), BadRequest, NotFound),
 )]
 pub(crate) async fn list_validations(
     State(state): State<AppState>,
-    ApiPath((chain_id, agent_id)): ApiPath<(u64, String)>,
+    ApiPath(path): ApiPath<AgentPath>,
     ApiQuery(query): ApiQuery<ValidationQuery>,
 ) -> Result<Json<ValidationPage>> {
-    let agent_id = parse_agent_id(&agent_id)?;
+    let (chain_id, agent_id) = path.parse()?;
     let registry = optional_address("registry", query.registry.as_deref())?;
     let limit = page_limit(query.limit)?;
     let after = page::cursor(&query.cursor).map(decode_position::<2>).transpose()?;
