@@ -41,15 +41,15 @@ contract EasGasTest is Test {
         attester = makeAddr("attester");
     }
 
-    function test_gas_easMultiAttest1() public {
+    function test_Gas_EasMultiAttest1() public {
         _multiAttest(1);
     }
 
-    function test_gas_easMultiAttest10() public {
+    function test_Gas_EasMultiAttest10() public {
         _multiAttest(10);
     }
 
-    function test_gas_easMultiAttest100() public {
+    function test_Gas_EasMultiAttest100() public {
         _multiAttest(100);
     }
 

@@ -11,7 +11,7 @@ import {RegistryTestBase} from "./utils/RegistryTestBase.sol";
 ///         for BENCHMARKS.md (the other suites mix in reverting and fuzzed calls).
 contract ProvenanceRegistryGasTest is RegistryTestBase {
     /// @dev A typical registration: model id, metadata hash, and a 59-character CIDv1 metadata URI, no parent.
-    function test_gas_registerModelVersion() public {
+    function test_Gas_RegisterModelVersion() public {
         Registration memory r = _registration(keccak256("v1"));
         r.metadataURI = "ipfs://bafybeigdyrztktx5b5m5kqrgmnkvrbl2kfdsdmbxgd4xoaqsdkb6qbejdu";
         _registerSigned(r);
@@ -19,7 +19,7 @@ contract ProvenanceRegistryGasTest is RegistryTestBase {
     }
 
     /// @dev A fine-tune: the same with a parent version.
-    function test_gas_registerModelVersionWithParent() public {
+    function test_Gas_RegisterModelVersionWithParent() public {
         Registration memory base = _registerVersion(keccak256("v1"));
         Registration memory r = _registration(keccak256("v2"));
         r.parent = base.versionHash;
@@ -28,13 +28,13 @@ contract ProvenanceRegistryGasTest is RegistryTestBase {
         assertEq(registry.getModelVersion(r.versionHash).parent, base.versionHash);
     }
 
-    function test_gas_registerPublisher() public {
+    function test_Gas_RegisterPublisher() public {
         vm.prank(stranger);
         registry.registerPublisher("Other Lab", "https://other.example/lab.json");
         assertEq(registry.getPublisher(stranger).admin, stranger);
     }
 
-    function test_gas_addAndRevokeAttestor() public {
+    function test_Gas_AddAndRevokeAttestor() public {
         address key = makeAddr("second key");
         vm.startPrank(lab);
         registry.addAttestor(lab, key);
@@ -47,7 +47,7 @@ contract ProvenanceRegistryGasTest is RegistryTestBase {
     ///      registered the version. The target is at most 50 gas per output, 204,800 for the transaction. Under
     ///      `--gas-report` (isolation) `vm.lastCallGas()` is the whole transaction, as in the report and as
     ///      EasGas.t.sol logs its peer; without isolation it is the execution gas only, so the bound holds either way.
-    function test_gas_attestOutputs4096() public {
+    function test_Gas_AttestOutputs4096() public {
         Registration memory r = _registerVersion(keccak256("v1"));
         Batch memory b = _batch(r.versionHash, keccak256("outputs root"));
         _attestSigned(b);
@@ -60,7 +60,7 @@ contract ProvenanceRegistryGasTest is RegistryTestBase {
     }
 
     /// @dev Checking one output on-chain against a batch of 4096: a 12-hash proof.
-    function test_gas_verifyOutput4096() public {
+    function test_Gas_VerifyOutput4096() public {
         Registration memory r = _registerVersion(keccak256("v1"));
         bytes32[] memory proof = new bytes32[](12);
         for (uint256 i; i < proof.length; ++i) {
@@ -74,7 +74,7 @@ contract ProvenanceRegistryGasTest is RegistryTestBase {
         assertTrue(registry.verifyOutput(b.root, r.versionHash, request, response, timestamp, salt, proof));
     }
 
-    function test_gas_revokeOutputBatch() public {
+    function test_Gas_RevokeOutputBatch() public {
         Registration memory r = _registerVersion(keccak256("v1"));
         Batch memory b = _batch(r.versionHash, keccak256("outputs root"));
         _attestSigned(b);

@@ -73,7 +73,6 @@ contract OutputBatchesTest is RegistryTestBase {
 
     function test_AttestOutputs() public {
         Batch memory b = _batch(V1, ROOT);
-        bytes memory signature = _sign(attestorPk, b);
         vm.warp(block.timestamp + 10);
         vm.roll(block.number + 1);
 
@@ -81,7 +80,7 @@ contract OutputBatchesTest is RegistryTestBase {
         emit IProvenanceRegistry.OutputsAttested(
             ROOT, V1, lab, attestor, b.leafCount, b.windowStart, b.windowEnd, b.batchURI
         );
-        _submit(b, signature);
+        _attestSigned(b);
 
         IProvenanceRegistry.OutputBatch memory o = registry.getOutputBatch(ROOT);
         assertEq(o.versionHash, V1);
@@ -99,9 +98,8 @@ contract OutputBatchesTest is RegistryTestBase {
     /// @dev The batch is two fresh slots and the nonce one: the batch URI is only in the event.
     function test_AttestOutputs_WritesThreeSlots() public {
         Batch memory b = _batch(V1, ROOT);
-        bytes memory signature = _sign(attestorPk, b);
         vm.record();
-        _submit(b, signature);
+        _attestSigned(b);
         (, bytes32[] memory writes) = vm.accesses(address(registry));
         assertEq(writes.length, 3);
     }
@@ -121,9 +119,8 @@ contract OutputBatchesTest is RegistryTestBase {
         emit IProvenanceRegistry.OutputsAttested(
             ROOT, V1, lab, third, b.leafCount, b.windowStart, b.windowEnd, b.batchURI
         );
-        _submit(b, _sign(thirdPk, b));
-        Batch memory b2 = _batch(V1, ROOT2);
-        _submit(b2, _sign(secondPk, b2));
+        _submitAs(thirdPk, b);
+        _submitAs(secondPk, _batch(V1, ROOT2));
 
         assertEq(registry.getOutputBatch(ROOT).attestor, third);
         assertEq(registry.getOutputBatch(ROOT2).attestor, second);
@@ -195,11 +192,7 @@ contract OutputBatchesTest is RegistryTestBase {
 
     function test_AttestOutputs_SentBySigner() public {
         Batch memory b = _batch(V1, ROOT);
-        bytes memory signature = _sign(attestorPk, b);
-        vm.prank(attestor);
-        registry.attestOutputs(
-            b.versionHash, b.root, b.leafCount, b.windowStart, b.windowEnd, b.batchURI, b.nonce, b.deadline, signature
-        );
+        _submitFrom(attestor, registry, b, _sign(attestorPk, b));
         assertEq(registry.getOutputBatch(ROOT).attestor, attestor);
     }
 
@@ -233,13 +226,12 @@ contract OutputBatchesTest is RegistryTestBase {
         deadline = bound(deadline, block.timestamp + elapsed, type(uint256).max);
         if (nonce == uint256(V1)) nonce = ~nonce; // the registration of V1 used that one
         Batch memory b = Batch(V1, root, leafCount, windowStart, windowEnd, batchURI, nonce, deadline);
-        bytes memory signature = _sign(attestorPk, b);
 
         vm.warp(block.timestamp + elapsed);
         vm.roll(block.number + elapsed / 12);
         vm.expectEmit(true, true, true, true, address(registry));
         emit IProvenanceRegistry.OutputsAttested(root, V1, lab, attestor, leafCount, windowStart, windowEnd, batchURI);
-        _submit(b, signature);
+        _attestSigned(b);
 
         IProvenanceRegistry.OutputBatch memory o = registry.getOutputBatch(root);
         assertEq(o.versionHash, V1);
@@ -259,10 +251,9 @@ contract OutputBatchesTest is RegistryTestBase {
 
     function test_RevertWhen_AttestOutputs_Expired() public {
         Batch memory b = _batch(V1, ROOT);
-        bytes memory signature = _sign(attestorPk, b);
         vm.warp(b.deadline + 1);
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistrySignatureExpired.selector, b.deadline));
-        _submit(b, signature);
+        _attestSigned(b);
     }
 
     function testFuzz_RevertWhen_AttestOutputs_Expired(uint256 deadline, uint256 late) public {
@@ -270,10 +261,9 @@ contract OutputBatchesTest is RegistryTestBase {
         late = bound(late, 1, 365 days);
         Batch memory b = _batch(V1, ROOT);
         b.deadline = deadline;
-        bytes memory signature = _sign(attestorPk, b);
         vm.warp(deadline + late);
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistrySignatureExpired.selector, deadline));
-        _submit(b, signature);
+        _attestSigned(b);
     }
 
     function test_RevertWhen_AttestOutputs_ZeroRoot() public {
@@ -355,25 +345,22 @@ contract OutputBatchesTest is RegistryTestBase {
 
     function test_RevertWhen_AttestOutputs_UnknownVersion() public {
         Batch memory b = _batch(V2, ROOT);
-        bytes memory signature = _sign(attestorPk, b);
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnknownVersion.selector, V2));
-        _submit(b, signature);
+        _attestSigned(b);
     }
 
     function test_RevertWhen_AttestOutputs_ZeroVersion() public {
         Batch memory b = _batch(bytes32(0), ROOT);
-        bytes memory signature = _sign(attestorPk, b);
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnknownVersion.selector, bytes32(0)));
-        _submit(b, signature);
+        _attestSigned(b);
     }
 
     function test_RevertWhen_AttestOutputs_VersionRevoked() public {
         vm.prank(lab);
         registry.revokeModelVersion(V1, "weights leaked");
         Batch memory b = _batch(V1, ROOT);
-        bytes memory signature = _sign(attestorPk, b);
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryVersionRevoked.selector, V1));
-        _submit(b, signature);
+        _attestSigned(b);
     }
 
     function test_RevertWhen_AttestOutputs_SignatureWrongLength() public {
@@ -412,9 +399,8 @@ contract OutputBatchesTest is RegistryTestBase {
     function test_RevertWhen_AttestOutputs_SignerNeverAdded() public {
         (address rogue, uint256 roguePk) = makeAddrAndKey("rogue");
         Batch memory b = _batch(V1, ROOT);
-        bytes memory signature = _sign(roguePk, b);
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnauthorizedSigner.selector, lab, rogue));
-        _submit(b, signature);
+        _submitAs(roguePk, b);
     }
 
     /// @dev An active key of another publisher cannot anchor outputs of `lab`'s version.
@@ -426,27 +412,24 @@ contract OutputBatchesTest is RegistryTestBase {
         registry.addAttestor(other, otherKey);
         vm.stopPrank();
         Batch memory b = _batch(V1, ROOT);
-        bytes memory signature = _sign(otherPk, b);
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnauthorizedSigner.selector, lab, otherKey));
-        _submit(b, signature);
+        _submitAs(otherPk, b);
     }
 
     function test_RevertWhen_AttestOutputs_SignerRevoked() public {
         vm.prank(lab);
         registry.revokeAttestor(lab, attestor);
         Batch memory b = _batch(V1, ROOT);
-        bytes memory signature = _sign(attestorPk, b);
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnauthorizedSigner.selector, lab, attestor));
-        _submit(b, signature);
+        _attestSigned(b);
     }
 
     function test_RevertWhen_AttestOutputs_SignerCompromised() public {
         vm.prank(lab);
         registry.markAttestorCompromised(lab, attestor, uint64(block.timestamp - 1 days));
         Batch memory b = _batch(V1, ROOT);
-        bytes memory signature = _sign(attestorPk, b);
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnauthorizedSigner.selector, lab, attestor));
-        _submit(b, signature);
+        _attestSigned(b);
     }
 
     /// @dev The admin key is not an attestor key unless added as one.
@@ -457,22 +440,20 @@ contract OutputBatchesTest is RegistryTestBase {
         vm.prank(admin);
         registry.acceptPublisherAdmin(lab);
         Batch memory b = _batch(V1, ROOT);
-        bytes memory signature = _sign(adminPk, b);
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnauthorizedSigner.selector, lab, admin));
-        _submit(b, signature);
+        _submitAs(adminPk, b);
     }
 
     function testFuzz_RevertWhen_AttestOutputs_UnauthorizedKey(uint256 pk) public {
         pk = bound(pk, 1, SECP256K1_N - 1);
         address signer = vm.addr(pk);
         Batch memory b = _batch(V1, ROOT);
-        bytes memory signature = _sign(pk, b);
         if (signer == attestor) {
-            _submit(b, signature);
+            _submitAs(pk, b);
             return;
         }
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnauthorizedSigner.selector, lab, signer));
-        _submit(b, signature);
+        _submitAs(pk, b);
     }
 
     /// @dev Changing any signed field after signing recovers another address, which is not an attestor.
@@ -503,18 +484,16 @@ contract OutputBatchesTest is RegistryTestBase {
         Batch memory b = _batch(V1, ROOT);
         vm.prank(attestor);
         registry.invalidateNonce(b.nonce);
-        bytes memory signature = _sign(attestorPk, b);
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryNonceUsed.selector, attestor, b.nonce));
-        _submit(b, signature);
+        _attestSigned(b);
     }
 
     /// @dev Registrations and batches share a signer's nonces.
     function test_RevertWhen_AttestOutputs_NonceUsedByRegistration() public {
         Batch memory b = _batch(V1, ROOT);
         b.nonce = uint256(V1); // the nonce `_registerVersion(V1)` used
-        bytes memory signature = _sign(attestorPk, b);
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryNonceUsed.selector, attestor, b.nonce));
-        _submit(b, signature);
+        _attestSigned(b);
     }
 
     /// @dev Errors come in the documented order: deadline, batch fields, duplicate root, unknown version, revoked
@@ -561,10 +540,10 @@ contract OutputBatchesTest is RegistryTestBase {
         vm.expectRevert(
             abi.encodeWithSelector(IProvenanceRegistry.RegistryUnauthorizedSigner.selector, lab, vm.addr(roguePk))
         );
-        _submit(b, _sign(roguePk, b));
+        _submitAs(roguePk, b);
 
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryNonceUsed.selector, attestor, 7));
-        _submit(b, _sign(attestorPk, b));
+        _attestSigned(b);
 
         b.nonce = 8;
         _attestSigned(b);
@@ -699,7 +678,7 @@ contract OutputBatchesTest is RegistryTestBase {
             registry.addAttestor(ours ? lab : other, key);
             if (!ours) continue;
             Batch memory b = _batch(V1, keccak256(abi.encode("root", i)));
-            _submit(b, _sign(pk, b));
+            _submitAs(pk, b);
             assertEq(registry.getOutputBatch(b.root).attestor, key);
         }
     }
@@ -709,9 +688,8 @@ contract OutputBatchesTest is RegistryTestBase {
     // ---------------------------------------------------------------------------------------------
 
     function _expectInvalidBatch(Batch memory b) internal {
-        bytes memory signature = _sign(attestorPk, b);
         vm.expectRevert(IProvenanceRegistry.RegistryInvalidBatch.selector);
-        _submit(b, signature);
+        _attestSigned(b);
     }
 
     function _hashOnChain(Batch memory b) internal view returns (bytes32) {

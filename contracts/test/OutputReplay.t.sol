@@ -56,7 +56,7 @@ contract OutputReplayTest is RegistryTestBase {
         vm.prank(lab);
         other.addAttestor(lab, attestor);
         Registration memory r = _registration(V1);
-        _submit(other, r, _sign(attestorPk, address(other), r));
+        _submitAs(attestorPk, other, r);
 
         address recovered = _recoverOn(other, b, signature);
         assertTrue(recovered != attestor);
@@ -106,9 +106,8 @@ contract OutputReplayTest is RegistryTestBase {
         _submit(b, signature);
         Batch memory second = _batch(V1, keccak256("another root"));
         second.nonce = b.nonce;
-        bytes memory secondSig = _sign(attestorPk, second);
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryNonceUsed.selector, attestor, b.nonce));
-        _submit(second, secondSig);
+        _attestSigned(second);
     }
 
     /// @dev The signer can cancel a signature it handed out before it is used.
@@ -144,10 +143,7 @@ contract OutputReplayTest is RegistryTestBase {
 
     /// @dev Who relays does not matter, and a relayer cannot change what was signed.
     function testFuzz_OutputsRelayerDoesNotMatter(address sender) public {
-        vm.prank(sender);
-        registry.attestOutputs(
-            b.versionHash, b.root, b.leafCount, b.windowStart, b.windowEnd, b.batchURI, b.nonce, b.deadline, signature
-        );
+        _submitFrom(sender, registry, b, signature);
         assertEq(registry.getOutputBatch(ROOT).attestor, attestor);
         assertTrue(registry.isNonceUsed(attestor, b.nonce));
         if (sender != attestor) assertFalse(registry.isNonceUsed(sender, b.nonce));

@@ -18,7 +18,7 @@ contract ProvenanceRegistryInvariantTest is Test {
         registry = new ProvenanceRegistry();
         handler = new RegistryHandler(registry);
 
-        bytes4[] memory selectors = new bytes4[](8);
+        bytes4[] memory selectors = new bytes4[](9);
         selectors[0] = RegistryHandler.registerModelVersion.selector;
         selectors[1] = RegistryHandler.addAttestor.selector;
         selectors[2] = RegistryHandler.revokeAttestor.selector;
@@ -27,6 +27,7 @@ contract ProvenanceRegistryInvariantTest is Test {
         selectors[5] = RegistryHandler.revokeModelVersion.selector;
         selectors[6] = RegistryHandler.transferPublisherAdmin.selector;
         selectors[7] = RegistryHandler.warp.selector;
+        selectors[8] = RegistryHandler.attestOutputs.selector;
         targetSelector(StdInvariant.FuzzSelector({addr: address(handler), selectors: selectors}));
         targetContract(address(handler));
     }
@@ -51,8 +52,8 @@ contract ProvenanceRegistryInvariantTest is Test {
         }
     }
 
-    /// @notice Every used nonce was consumed by exactly one successful registration or invalidation, and every
-    ///         registration's nonce is marked used.
+    /// @notice Every used nonce was consumed by exactly one successful registration, batch or invalidation, and
+    ///         every registration's nonce is marked used.
     function invariant_EachNonceUsedOnce() public view {
         uint256 keyCount = handler.KEY_COUNT();
         uint256 nonceSpace = handler.NONCE_SPACE();
@@ -88,6 +89,27 @@ contract ProvenanceRegistryInvariantTest is Test {
     /// @notice Every call succeeded or reverted exactly as the handler's shadow model predicted.
     function invariant_MatchesShadowModel() public view {
         assertEq(handler.mismatches(), 0);
+    }
+
+    /// @notice The anchored batches are exactly the successful `attestOutputs` calls, each naming the key that signed
+    ///         it; that key was, when the batch was anchored, an active attestor key of the version's publisher, and
+    ///         the version was registered and not revoked.
+    function invariant_BatchesMatchAttestations() public view {
+        uint256 space = handler.ROOT_SPACE();
+        for (uint256 r; r <= space; ++r) {
+            IProvenanceRegistry.OutputBatch memory o = registry.getOutputBatch(bytes32(r));
+            assertEq(o.attestor, handler.batchAttestor(bytes32(r)), "batch attestor");
+            if (o.attestor == address(0)) continue;
+
+            IProvenanceRegistry.ModelVersion memory v = registry.getModelVersion(o.versionHash);
+            assertTrue(v.registeredAt != 0 && v.registeredAt <= o.anchoredAt, "batch of an unregistered version");
+            assertTrue(v.revokedAt == 0 || v.revokedAt >= o.anchoredAt, "batch of a revoked version");
+            IProvenanceRegistry.AttestorKey memory k = registry.getAttestorKey(o.attestor);
+            assertEq(k.publisher, v.publisher, "key bound to another publisher");
+            assertLe(k.addedAt, o.anchoredAt, "key added after the batch");
+            assertTrue(k.revokedAt == 0 || k.revokedAt >= o.anchoredAt, "key revoked before the batch");
+        }
+        assertEq(registry.getOutputBatch(bytes32(0)).anchoredAt, 0, "zero root anchored");
     }
 
     /// @notice Revoked versions stay registered and keep their history.

@@ -500,13 +500,12 @@ contract ProvenanceRegistryTest is RegistryTestBase {
 
     function test_RegisterModelVersion() public {
         Registration memory r = _registration(V1);
-        bytes memory signature = _sign(attestorPk, r);
 
         vm.expectEmit(true, true, true, true, address(registry));
         emit IProvenanceRegistry.ModelVersionRegistered(
             V1, r.modelId, lab, bytes32(0), attestor, r.metadataURI, r.metadataHash
         );
-        _submit(r, signature);
+        _registerSigned(r);
 
         IProvenanceRegistry.ModelVersion memory v = registry.getModelVersion(V1);
         assertEq(v.modelId, r.modelId);
@@ -568,19 +567,7 @@ contract ProvenanceRegistryTest is RegistryTestBase {
     /// @dev The key may also send its own transaction.
     function test_RegisterModelVersion_SentBySigner() public {
         Registration memory r = _registration(V1);
-        bytes memory signature = _sign(attestorPk, r);
-        vm.prank(attestor);
-        registry.registerModelVersion(
-            r.publisher,
-            r.versionHash,
-            r.modelId,
-            r.parent,
-            r.metadataURI,
-            r.metadataHash,
-            r.nonce,
-            r.deadline,
-            signature
-        );
+        _submitFrom(attestor, registry, r, _sign(attestorPk, r));
         assertEq(registry.getModelVersion(V1).attestor, attestor);
     }
 
@@ -604,11 +591,10 @@ contract ProvenanceRegistryTest is RegistryTestBase {
         elapsed = bound(elapsed, 0, 365 days);
         deadline = bound(deadline, block.timestamp + elapsed, type(uint256).max);
         Registration memory r = Registration(lab, versionHash, modelId, 0, metadataURI, metadataHash, nonce, deadline);
-        bytes memory signature = _sign(attestorPk, r);
 
         vm.warp(block.timestamp + elapsed);
         vm.roll(block.number + elapsed / 12);
-        _submit(r, signature);
+        _registerSigned(r);
 
         IProvenanceRegistry.ModelVersion memory v = registry.getModelVersion(versionHash);
         assertEq(v.modelId, modelId);
@@ -625,10 +611,9 @@ contract ProvenanceRegistryTest is RegistryTestBase {
 
     function test_RevertWhen_RegisterModelVersion_Expired() public {
         Registration memory r = _registration(V1);
-        bytes memory signature = _sign(attestorPk, r);
         vm.warp(r.deadline + 1);
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistrySignatureExpired.selector, r.deadline));
-        _submit(r, signature);
+        _registerSigned(r);
     }
 
     function testFuzz_RevertWhen_RegisterModelVersion_Expired(uint256 deadline, uint256 late) public {
@@ -636,42 +621,37 @@ contract ProvenanceRegistryTest is RegistryTestBase {
         late = bound(late, 1, 365 days);
         Registration memory r = _registration(V1);
         r.deadline = deadline;
-        bytes memory signature = _sign(attestorPk, r);
         vm.warp(deadline + late);
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistrySignatureExpired.selector, deadline));
-        _submit(r, signature);
+        _registerSigned(r);
     }
 
     function test_RevertWhen_RegisterModelVersion_ZeroVersionHash() public {
         Registration memory r = _registration(bytes32(0));
-        bytes memory signature = _sign(attestorPk, r);
         vm.expectRevert(IProvenanceRegistry.RegistryInvalidVersionHash.selector);
-        _submit(r, signature);
+        _registerSigned(r);
     }
 
     function test_RevertWhen_RegisterModelVersion_VersionExists() public {
         _registerVersion(V1);
         Registration memory r = _registration(V1);
         r.nonce = 999; // a fresh nonce: the duplicate version alone is refused
-        bytes memory signature = _sign(attestorPk, r);
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryVersionExists.selector, V1));
-        _submit(r, signature);
+        _registerSigned(r);
     }
 
     function test_RevertWhen_RegisterModelVersion_UnknownParent() public {
         Registration memory r = _registration(V2);
         r.parent = V1;
-        bytes memory signature = _sign(attestorPk, r);
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnknownParent.selector, V1));
-        _submit(r, signature);
+        _registerSigned(r);
     }
 
     function test_RevertWhen_RegisterModelVersion_UnknownPublisher() public {
         Registration memory r = _registration(V1);
         r.publisher = stranger;
-        bytes memory signature = _sign(attestorPk, r);
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnknownPublisher.selector, stranger));
-        _submit(r, signature);
+        _registerSigned(r);
     }
 
     function test_RevertWhen_RegisterModelVersion_SignatureWrongLength() public {
@@ -710,29 +690,26 @@ contract ProvenanceRegistryTest is RegistryTestBase {
     function test_RevertWhen_RegisterModelVersion_SignerNeverAdded() public {
         (address rogue, uint256 roguePk) = makeAddrAndKey("rogue");
         Registration memory r = _registration(V1);
-        bytes memory signature = _sign(roguePk, r);
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnauthorizedSigner.selector, lab, rogue));
-        _submit(r, signature);
+        _submitAs(roguePk, r);
     }
 
     function test_RevertWhen_RegisterModelVersion_SignerOfOtherPublisher() public {
         address other = _otherPublisher();
         Registration memory r = _registration(V1);
         r.publisher = other; // the attestor key is bound to `lab`, not `other`
-        bytes memory signature = _sign(attestorPk, r);
         vm.expectRevert(
             abi.encodeWithSelector(IProvenanceRegistry.RegistryUnauthorizedSigner.selector, other, attestor)
         );
-        _submit(r, signature);
+        _registerSigned(r);
     }
 
     function test_RevertWhen_RegisterModelVersion_SignerRevoked() public {
         vm.prank(lab);
         registry.revokeAttestor(lab, attestor);
         Registration memory r = _registration(V1);
-        bytes memory signature = _sign(attestorPk, r);
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnauthorizedSigner.selector, lab, attestor));
-        _submit(r, signature);
+        _registerSigned(r);
     }
 
     /// @dev The admin key is not an attestor key unless added as one.
@@ -743,22 +720,20 @@ contract ProvenanceRegistryTest is RegistryTestBase {
         vm.prank(admin);
         registry.acceptPublisherAdmin(lab);
         Registration memory r = _registration(V1);
-        bytes memory signature = _sign(adminPk, r);
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnauthorizedSigner.selector, lab, admin));
-        _submit(r, signature);
+        _submitAs(adminPk, r);
     }
 
     function testFuzz_RevertWhen_RegisterModelVersion_UnauthorizedKey(uint256 pk) public {
         pk = bound(pk, 1, SECP256K1_N - 1);
         address signer = vm.addr(pk);
         Registration memory r = _registration(V1);
-        bytes memory signature = _sign(pk, r);
         if (signer == attestor) {
-            _submit(r, signature);
+            _submitAs(pk, r);
             return;
         }
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnauthorizedSigner.selector, lab, signer));
-        _submit(r, signature);
+        _submitAs(pk, r);
     }
 
     /// @dev Changing any signed field after signing recovers another address, which is not an attestor.
@@ -786,9 +761,8 @@ contract ProvenanceRegistryTest is RegistryTestBase {
         Registration memory r = _registration(V1);
         vm.prank(attestor);
         registry.invalidateNonce(r.nonce);
-        bytes memory signature = _sign(attestorPk, r);
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryNonceUsed.selector, attestor, r.nonce));
-        _submit(r, signature);
+        _registerSigned(r);
     }
 
     /// @dev Errors come in the documented order: deadline, version hash, duplicate, parent, publisher, signature,
@@ -833,10 +807,10 @@ contract ProvenanceRegistryTest is RegistryTestBase {
         vm.expectRevert(
             abi.encodeWithSelector(IProvenanceRegistry.RegistryUnauthorizedSigner.selector, lab, vm.addr(roguePk))
         );
-        _submit(r, _sign(roguePk, r));
+        _submitAs(roguePk, r);
 
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryNonceUsed.selector, attestor, 7));
-        _submit(r, _sign(attestorPk, r));
+        _registerSigned(r);
 
         r.nonce = 8;
         _registerSigned(r);

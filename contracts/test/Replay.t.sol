@@ -94,9 +94,8 @@ contract ReplayTest is RegistryTestBase {
         _submit(r, signature);
         Registration memory second = _registration(V2);
         second.nonce = r.nonce;
-        bytes memory secondSig = _sign(attestorPk, second);
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryNonceUsed.selector, attestor, r.nonce));
-        _submit(second, secondSig);
+        _registerSigned(second);
     }
 
     /// @dev (e) The signer can cancel a signature it handed out before it is used.
@@ -123,18 +122,7 @@ contract ReplayTest is RegistryTestBase {
 
     /// @dev Who relays does not matter, and a relayer cannot change what was signed.
     function testFuzz_RelayerDoesNotMatter(address sender) public {
-        vm.prank(sender);
-        registry.registerModelVersion(
-            r.publisher,
-            r.versionHash,
-            r.modelId,
-            r.parent,
-            r.metadataURI,
-            r.metadataHash,
-            r.nonce,
-            r.deadline,
-            signature
-        );
+        _submitFrom(sender, registry, r, signature);
         assertEq(registry.getModelVersion(V1).attestor, attestor);
         assertTrue(registry.isNonceUsed(attestor, r.nonce));
         if (sender != attestor) assertFalse(registry.isNonceUsed(sender, r.nonce));

@@ -43,13 +43,13 @@ contract AgentGasTest is AgentTestBase {
     // Identity
     // ---------------------------------------------------------------------------------------------
 
-    function test_gas_register() public {
+    function test_Gas_Register() public {
         vm.prank(bob);
         identity.register(AGENT_URI);
         assertLt(_log("register(uri), 66-char URI, first agent of its owner:"), 180_000);
     }
 
-    function test_gas_registerWithModelVersion() public {
+    function test_Gas_RegisterWithModelVersion() public {
         IIdentityRegistry.MetadataEntry[] memory entries = new IIdentityRegistry.MetadataEntry[](1);
         entries[0] = IIdentityRegistry.MetadataEntry(MODEL_VERSION_KEY, abi.encodePacked(keccak256("version")));
         vm.prank(bob);
@@ -58,13 +58,13 @@ contract AgentGasTest is AgentTestBase {
         assertEq(identity.modelVersion(id), keccak256("version"));
     }
 
-    function test_gas_registerNoURI() public {
+    function test_Gas_RegisterNoURI() public {
         vm.prank(bob);
         identity.register();
         _log("register(), no URI:");
     }
 
-    function test_gas_setAgentWallet() public {
+    function test_Gas_SetAgentWallet() public {
         uint256 deadline = block.timestamp + 1 hours;
         bytes memory sig = _signWallet(walletPk, agent, wallet, deadline);
         vm.prank(alice);
@@ -76,31 +76,31 @@ contract AgentGasTest is AgentTestBase {
     // Reputation
     // ---------------------------------------------------------------------------------------------
 
-    function test_gas_giveFeedbackNewClient() public {
+    function test_Gas_GiveFeedbackNewClient() public {
         _feedback(bob);
         assertLt(_log("giveFeedback, new client, two tags, 66-char feedback URI:"), 150_000);
     }
 
-    function test_gas_giveFeedbackFirstOfAgent() public {
+    function test_Gas_GiveFeedbackFirstOfAgent() public {
         uint256 fresh = _register(dave, AGENT_URI);
         vm.prank(bob);
         reputation.giveFeedback(fresh, 87, 0, "quality", "chat", ENDPOINT, FEEDBACK_URI, keccak256("feedback file"));
         assertLt(_log("giveFeedback, the agent's first client, two tags:"), 150_000);
     }
 
-    function test_gas_giveFeedbackNewClientOneTag() public {
+    function test_Gas_GiveFeedbackNewClientOneTag() public {
         vm.prank(bob);
         reputation.giveFeedback(agent, 87, 0, "quality", "", ENDPOINT, FEEDBACK_URI, keccak256("feedback file"));
         _log("giveFeedback, new client, tag1 only:");
     }
 
-    function test_gas_giveFeedbackSecond() public {
+    function test_Gas_GiveFeedbackSecond() public {
         _feedback(bob);
         _feedback(bob);
         assertLt(_log("giveFeedback, same client's second feedback:"), 150_000);
     }
 
-    function test_gas_giveFeedbackWithReceipt() public {
+    function test_Gas_GiveFeedbackWithReceipt() public {
         _setWallet(agent);
         IReputationRegistry.InteractionReceipt memory r = _receipt(agent, bob, keccak256("job 1"));
         bytes memory sig = _signReceipt(walletPk, r);
@@ -111,13 +111,13 @@ contract AgentGasTest is AgentTestBase {
         assertLt(_log("giveFeedbackWithReceipt, new client, wallet signs (EOA):"), 200_000);
     }
 
-    function test_gas_revokeFeedback() public {
+    function test_Gas_RevokeFeedback() public {
         vm.prank(carol);
         reputation.revokeFeedback(agent, 1);
         _log("revokeFeedback:");
     }
 
-    function test_gas_appendResponse() public {
+    function test_Gas_AppendResponse() public {
         vm.prank(alice);
         reputation.appendResponse(agent, carol, 1, FEEDBACK_URI, keccak256("response"));
         _log("appendResponse, first by this responder:");
@@ -127,7 +127,7 @@ contract AgentGasTest is AgentTestBase {
     // Validation
     // ---------------------------------------------------------------------------------------------
 
-    function test_gas_validationRequest() public {
+    function test_Gas_ValidationRequest() public {
         vm.prank(alice);
         validation.validationRequest(validator, agent, FEEDBACK_URI, keccak256("request 0"));
         _log("validationRequest, first of the agent and of the validator:");
@@ -136,7 +136,7 @@ contract AgentGasTest is AgentTestBase {
         assertLt(_log("validationRequest, later:"), 150_000);
     }
 
-    function test_gas_validationResponse() public {
+    function test_Gas_ValidationResponse() public {
         vm.prank(alice);
         validation.validationRequest(validator, agent, FEEDBACK_URI, keccak256("request"));
         vm.prank(validator);

@@ -19,6 +19,12 @@ contract ReputationReceiptsTest is AgentTestBase {
         );
     }
 
+    /// @dev Signs `r` with `pk` and submits it as `client`. Its only call before the registry's is to the `vm.sign`
+    ///      cheatcode, so it may follow `vm.expectRevert` or `vm.expectEmit`.
+    function _submitAs(uint256 pk, address client, IReputationRegistry.InteractionReceipt memory r) internal {
+        _submit(client, r, _signReceipt(pk, r));
+    }
+
     // ---------------------------------------------------------------------------------------------
     // Happy paths
     // ---------------------------------------------------------------------------------------------
@@ -26,7 +32,6 @@ contract ReputationReceiptsTest is AgentTestBase {
     function test_GiveFeedbackWithReceipt_SignedByWallet() public {
         _setWallet(agent);
         IReputationRegistry.InteractionReceipt memory r = _receipt(agent, bob, JOB);
-        bytes memory sig = _signReceipt(walletPk, r);
 
         vm.expectEmit(address(reputation));
         emit IReputationRegistry.NewFeedback(
@@ -35,7 +40,7 @@ contract ReputationReceiptsTest is AgentTestBase {
         vm.expectEmit(address(reputation));
         emit IReputationRegistry.VerifiedFeedback(agent, bob, 1, JOB, wallet);
         vm.recordLogs();
-        _submit(bob, r, sig);
+        _submitAs(walletPk, bob, r);
 
         // NewFeedback first, then VerifiedFeedback, and nothing else.
         Vm.Log[] memory logs = vm.getRecordedLogs();
@@ -61,7 +66,7 @@ contract ReputationReceiptsTest is AgentTestBase {
     function test_VerifiedAndPlainFeedbackMix() public {
         _give(bob, agent, 10, "", "");
         IReputationRegistry.InteractionReceipt memory r = _receipt(agent, bob, JOB);
-        _submit(bob, r, _signReceipt(alicePk, r));
+        _submitAs(alicePk, bob, r);
         _give(bob, agent, 20, "", "");
         assertFalse(reputation.isVerified(agent, bob, 1));
         assertTrue(reputation.isVerified(agent, bob, 2));
@@ -80,7 +85,7 @@ contract ReputationReceiptsTest is AgentTestBase {
         IReputationRegistry.InteractionReceipt memory r = _receipt(agent, bob, JOB);
         vm.expectEmit(address(reputation));
         emit IReputationRegistry.VerifiedFeedback(agent, bob, 1, JOB, alice);
-        _submit(bob, r, _signReceipt(alicePk, r));
+        _submitAs(alicePk, bob, r);
         assertTrue(reputation.isVerified(agent, bob, 1));
     }
 
@@ -94,21 +99,20 @@ contract ReputationReceiptsTest is AgentTestBase {
         IReputationRegistry.InteractionReceipt memory r = _receipt(agent, bob, JOB);
         vm.expectEmit(address(reputation));
         emit IReputationRegistry.VerifiedFeedback(agent, bob, 1, JOB, address(contractWallet));
-        _submit(bob, r, _signReceipt(walletPk, r));
+        _submitAs(walletPk, bob, r);
 
         contractWallet.setRejectAll(true);
         IReputationRegistry.InteractionReceipt memory r2 = _receipt(agent, carol, keccak256("job 2"));
-        bytes memory sig2 = _signReceipt(walletPk, r2);
         vm.expectRevert(
             abi.encodeWithSelector(IReputationRegistry.InvalidReceiptSignature.selector, address(contractWallet))
         );
-        _submit(carol, r2, sig2);
+        _submitAs(walletPk, carol, r2);
     }
 
     function test_ReceiptAtDeadline() public {
         IReputationRegistry.InteractionReceipt memory r = _receipt(agent, bob, JOB);
         r.deadline = block.timestamp;
-        _submit(bob, r, _signReceipt(alicePk, r));
+        _submitAs(alicePk, bob, r);
         assertTrue(reputation.isVerified(agent, bob, 1));
     }
 
@@ -125,9 +129,8 @@ contract ReputationReceiptsTest is AgentTestBase {
 
         // Another receipt for the same interaction, even to another client, is refused too.
         IReputationRegistry.InteractionReceipt memory r2 = _receipt(agent, carol, JOB);
-        bytes memory sig2 = _signReceipt(alicePk, r2);
         vm.expectRevert(abi.encodeWithSelector(IReputationRegistry.ReceiptAlreadyUsed.selector, agent, JOB));
-        _submit(carol, r2, sig2);
+        _submitAs(alicePk, carol, r2);
         assertEq(reputation.getLastIndex(agent, bob), 1);
     }
 
@@ -135,19 +138,18 @@ contract ReputationReceiptsTest is AgentTestBase {
     function test_ReceiptUsedIsPerAgent() public {
         uint256 other = _register(carol, "ipfs://other");
         IReputationRegistry.InteractionReceipt memory r = _receipt(agent, bob, JOB);
-        _submit(bob, r, _signReceipt(alicePk, r));
+        _submitAs(alicePk, bob, r);
         assertFalse(reputation.receiptUsed(other, JOB));
         (, uint256 carolPk) = makeAddrAndKey("carol");
         IReputationRegistry.InteractionReceipt memory r2 = _receipt(other, bob, JOB);
-        _submit(bob, r2, _signReceipt(carolPk, r2));
+        _submitAs(carolPk, bob, r2);
         assertTrue(reputation.receiptUsed(other, JOB));
     }
 
     function test_RevertWhen_WrongClient() public {
         IReputationRegistry.InteractionReceipt memory r = _receipt(agent, bob, JOB);
-        bytes memory sig = _signReceipt(alicePk, r);
         vm.expectRevert(abi.encodeWithSelector(IReputationRegistry.ReceiptWrongClient.selector, bob, carol));
-        _submit(carol, r, sig);
+        _submitAs(alicePk, carol, r);
     }
 
     function test_RevertWhen_WrongAgent() public {
@@ -161,10 +163,9 @@ contract ReputationReceiptsTest is AgentTestBase {
 
     function test_RevertWhen_ReceiptExpired() public {
         IReputationRegistry.InteractionReceipt memory r = _receipt(agent, bob, JOB);
-        bytes memory sig = _signReceipt(alicePk, r);
         vm.warp(r.deadline + 1);
         vm.expectRevert(abi.encodeWithSelector(IReputationRegistry.ReceiptExpired.selector, r.deadline));
-        _submit(bob, r, sig);
+        _submitAs(alicePk, bob, r);
     }
 
     function test_RevertWhen_SignedByNonWallet() public {
@@ -173,9 +174,8 @@ contract ReputationReceiptsTest is AgentTestBase {
         // The owner may not sign once the agent has a wallet; nor may anyone else.
         uint256[2] memory keys = [alicePk, uint256(0xB0B)];
         for (uint256 i; i < keys.length; ++i) {
-            bytes memory sig = _signReceipt(keys[i], r);
             vm.expectRevert(abi.encodeWithSelector(IReputationRegistry.InvalidReceiptSignature.selector, wallet));
-            _submit(bob, r, sig);
+            _submitAs(keys[i], bob, r);
         }
     }
 
@@ -194,11 +194,10 @@ contract ReputationReceiptsTest is AgentTestBase {
         vm.prank(alice);
         identity.transferFrom(alice, carol, agent);
         IReputationRegistry.InteractionReceipt memory r = _receipt(agent, bob, JOB);
-        bytes memory walletSig = _signReceipt(walletPk, r);
         vm.expectRevert(abi.encodeWithSelector(IReputationRegistry.InvalidReceiptSignature.selector, carol));
-        _submit(bob, r, walletSig);
+        _submitAs(walletPk, bob, r);
         (, uint256 carolPk) = makeAddrAndKey("carol");
-        _submit(bob, r, _signReceipt(carolPk, r));
+        _submitAs(carolPk, bob, r);
         assertTrue(reputation.isVerified(agent, bob, 1));
     }
 
@@ -206,11 +205,10 @@ contract ReputationReceiptsTest is AgentTestBase {
         address[3] memory insiders = [alice, approved, fleetOperator];
         for (uint256 i; i < insiders.length; ++i) {
             IReputationRegistry.InteractionReceipt memory r = _receipt(agent, insiders[i], JOB);
-            bytes memory sig = _signReceipt(alicePk, r);
             vm.expectRevert(
                 abi.encodeWithSelector(IReputationRegistry.ReputationSelfFeedback.selector, agent, insiders[i])
             );
-            _submit(insiders[i], r, sig);
+            _submitAs(alicePk, insiders[i], r);
         }
     }
 

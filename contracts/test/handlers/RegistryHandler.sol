@@ -8,16 +8,20 @@ import {StdUtils} from "forge-std/StdUtils.sol";
 import {ProvenanceRegistry} from "../../src/ProvenanceRegistry.sol";
 
 /// @notice Drives ProvenanceRegistry with random but well-formed calls, and keeps a shadow model of what each call
-///         should do. Signatures are real: each registration is signed by a key from a small pool, which may be an
-///         active key of the publisher, a key of another publisher, a revoked key or a key never added.
-/// @dev Small value spaces (32 version hashes, 8 nonces, 8 keys) make collisions, and so the interesting reverts,
-///      frequent. The contract's outcome (success or revert) is compared with the shadow model on every call.
+///         should do. Signatures are real: each registration and each output batch is signed by a key from a small
+///         pool, which may be an active key of the publisher, a key of another publisher, a revoked key or a key
+///         never added.
+/// @dev Small value spaces (32 version hashes, 16 batch roots, 8 nonces, 8 keys) make collisions, and so the
+///      interesting reverts, frequent. The contract's outcome (success or revert) is compared with the shadow model
+///      on every call.
 contract RegistryHandler is CommonBase, StdCheats, StdUtils {
     uint256 public constant VERSION_SPACE = 32;
     uint256 public constant NONCE_SPACE = 8;
     uint256 public constant KEY_COUNT = 8;
+    uint256 public constant ROOT_SPACE = 16;
     bytes32 internal constant MODEL_ID = keccak256("acme/model");
     string internal constant METADATA_URI = "ipfs://card";
+    string internal constant BATCH_URI = "ipfs://batch";
 
     /// @dev One successful registration, with the shadow model's view of its signer just before the call.
     struct Record {
@@ -38,6 +42,17 @@ contract RegistryHandler is CommonBase, StdCheats, StdUtils {
         uint256 deadline;
     }
 
+    /// @dev The varying arguments of one `attestOutputs` call.
+    struct BatchCall {
+        bytes32 versionHash;
+        bytes32 root;
+        uint64 leafCount;
+        uint64 windowStart;
+        uint64 windowEnd;
+        uint256 nonce;
+        uint256 deadline;
+    }
+
     ProvenanceRegistry public immutable registry;
 
     address[2] public publishers;
@@ -53,8 +68,11 @@ contract RegistryHandler is CommonBase, StdCheats, StdUtils {
     mapping(address key => bool) public keyRevoked;
     mapping(address key => uint64) public keyCompromisedSince;
     mapping(bytes32 versionHash => bool) public registered;
+    mapping(bytes32 versionHash => address) public versionPublisher;
     mapping(bytes32 versionHash => bool) public versionRevoked;
-    /// @dev How many successful calls (registrations plus invalidations) consumed each nonce.
+    /// @dev The key that anchored each batch root (zero: none).
+    mapping(bytes32 root => address) public batchAttestor;
+    /// @dev How many successful calls (registrations, batches and invalidations) consumed each nonce.
     mapping(address signer => mapping(uint256 nonce => uint256)) public nonceUses;
 
     // Ghost records.
@@ -124,8 +142,44 @@ contract RegistryHandler is CommonBase, StdCheats, StdUtils {
         if (!ok) return;
 
         registered[c.versionHash] = true;
+        versionPublisher[c.versionHash] = c.publisher;
         nonceUses[signer][c.nonce]++;
         _records.push(Record(c.versionHash, c.publisher, signer, c.nonce, currentTime, signerActive));
+    }
+
+    /// @dev A batch of outputs of a version (three times in four a registered, unrevoked one), signed three times in
+    ///      four by an active key of the version's publisher. The window is always well formed; the root or the leaf
+    ///      count is sometimes zero (invalid).
+    function attestOutputs(
+        uint256 versionSeed,
+        uint256 keySeed,
+        uint256 rootSeed,
+        uint256 shapeSeed,
+        uint256 nonceSeed,
+        uint256 deadlineSeed
+    ) external atCurrentTime {
+        BatchCall memory c;
+        c.versionHash = _pickVersion(versionSeed);
+        c.root = bytes32(bound(rootSeed, 0, ROOT_SPACE));
+        c.leafCount = uint64(bound(uint64(shapeSeed), 0, 4096));
+        c.windowEnd = uint64(bound(uint64(shapeSeed >> 64), currentTime - 1 days, currentTime));
+        c.windowStart = c.windowEnd - uint64(bound(shapeSeed >> 128, 0, 1 hours));
+        c.nonce = bound(nonceSeed, 0, NONCE_SPACE - 1);
+        c.deadline = currentTime + 100 - bound(deadlineSeed, 0, 120);
+        address publisher = versionPublisher[c.versionHash];
+        uint256 k = _pickKey(publisher, keySeed);
+        address signer = keys[k];
+
+        bool expected = c.deadline >= currentTime && c.root != 0 && c.leafCount != 0
+            && batchAttestor[c.root] == address(0) && registered[c.versionHash] && !versionRevoked[c.versionHash]
+            && keyPublisher[signer] == publisher && !keyRevoked[signer] && nonceUses[signer][c.nonce] == 0;
+
+        bool ok = _tryAttest(c, pks[k]);
+        _check(ok, expected, registry.attestOutputs.selector);
+        if (!ok) return;
+
+        batchAttestor[c.root] = signer;
+        nonceUses[signer][c.nonce]++;
     }
 
     function addAttestor(uint256 publisherSeed, uint256 keySeed) external atCurrentTime {
@@ -259,12 +313,26 @@ contract RegistryHandler is CommonBase, StdCheats, StdUtils {
         return bytes32((seed / 4) % (VERSION_SPACE + 1));
     }
 
+    /// @dev Three times in four a registered, unrevoked version if there is one; otherwise any hash of the space
+    ///      (registered or not, revoked or not, or zero).
+    function _pickVersion(uint256 seed) internal view returns (bytes32 v) {
+        for (uint256 i; seed % 4 != 0 && i < _records.length; ++i) {
+            v = _records[(seed / 4 + i) % _records.length].versionHash;
+            if (!versionRevoked[v]) return v;
+        }
+        return bytes32((seed / 4) % (VERSION_SPACE + 1));
+    }
+
+    function _signDigest(uint256 pk, bytes32 digest) internal pure returns (bytes memory) {
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(pk, digest);
+        return abi.encodePacked(r, s, v);
+    }
+
     /// @dev Signs `c` with `pk` and submits it; returns whether the call succeeded.
     function _tryRegister(Call memory c, uint256 pk) internal returns (bool ok) {
         bytes32 digest = registry.hashRegisterModelVersion(
             c.publisher, c.versionHash, MODEL_ID, c.parent, METADATA_URI, bytes32(0), c.nonce, c.deadline
         );
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(pk, digest);
         try registry.registerModelVersion(
             c.publisher,
             c.versionHash,
@@ -274,7 +342,27 @@ contract RegistryHandler is CommonBase, StdCheats, StdUtils {
             bytes32(0),
             c.nonce,
             c.deadline,
-            abi.encodePacked(r, s, v)
+            _signDigest(pk, digest)
+        ) {
+            ok = true;
+        } catch {}
+    }
+
+    /// @dev Signs `c` with `pk` and submits it; returns whether the call succeeded.
+    function _tryAttest(BatchCall memory c, uint256 pk) internal returns (bool ok) {
+        bytes32 digest = registry.hashAttestOutputs(
+            c.versionHash, c.root, c.leafCount, c.windowStart, c.windowEnd, BATCH_URI, c.nonce, c.deadline
+        );
+        try registry.attestOutputs(
+            c.versionHash,
+            c.root,
+            c.leafCount,
+            c.windowStart,
+            c.windowEnd,
+            BATCH_URI,
+            c.nonce,
+            c.deadline,
+            _signDigest(pk, digest)
         ) {
             ok = true;
         } catch {}

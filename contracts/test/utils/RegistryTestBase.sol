@@ -7,7 +7,8 @@ import {ProvenanceRegistry} from "../../src/ProvenanceRegistry.sol";
 import {IProvenanceRegistry} from "../../src/interfaces/IProvenanceRegistry.sol";
 
 /// @notice Shared fixture: one registry, one publisher (`lab`, its own admin) with one active attestor key, and
-///         helpers that sign `RegisterModelVersion` typed data with a real private key.
+///         helpers that sign `RegisterModelVersion` and `AttestOutputs` typed data with a real private key and
+///         submit it: `_submitAs(pk, ...)` for any key, `_registerSigned` / `_attestSigned` for the fixture's key.
 abstract contract RegistryTestBase is Test {
     /// @dev Hashed independently of the contract, so that a typo in either place fails the tests.
     bytes32 internal constant DOMAIN_TYPEHASH =
@@ -127,8 +128,16 @@ abstract contract RegistryTestBase is Test {
         _submit(registry, r, signature);
     }
 
+    /// @dev Submits `r` with `signature` through the relayer.
     function _submit(ProvenanceRegistry target, Registration memory r, bytes memory signature) internal {
-        vm.prank(relayer);
+        _submitFrom(relayer, target, r, signature);
+    }
+
+    /// @dev Submits `r` with `signature`, sent by `sender` (the relayer, the signing key itself, anyone).
+    function _submitFrom(address sender, ProvenanceRegistry target, Registration memory r, bytes memory signature)
+        internal
+    {
+        vm.prank(sender);
         target.registerModelVersion(
             r.publisher,
             r.versionHash,
@@ -142,9 +151,20 @@ abstract contract RegistryTestBase is Test {
         );
     }
 
+    /// @dev Signs `r` with `pk` for `registry` and submits it through the relayer. Its only call before the
+    ///      registry's is to the `vm.sign` cheatcode, so it may follow `vm.expectRevert` or `vm.expectEmit`.
+    function _submitAs(uint256 pk, Registration memory r) internal {
+        _submitAs(pk, registry, r);
+    }
+
+    /// @dev Signs `r` with `pk` for `target` and submits it there through the relayer.
+    function _submitAs(uint256 pk, ProvenanceRegistry target, Registration memory r) internal {
+        _submit(target, r, _sign(pk, address(target), r));
+    }
+
     /// @dev Signs with the fixture's attestor key and submits through the relayer.
     function _registerSigned(Registration memory r) internal {
-        _submit(r, _sign(attestorPk, r));
+        _submitAs(attestorPk, r);
     }
 
     function _registerVersion(bytes32 versionHash) internal returns (Registration memory r) {
@@ -214,16 +234,33 @@ abstract contract RegistryTestBase is Test {
         _submit(registry, b, signature);
     }
 
+    /// @dev Submits `b` with `signature` through the relayer.
     function _submit(ProvenanceRegistry target, Batch memory b, bytes memory signature) internal {
-        vm.prank(relayer);
+        _submitFrom(relayer, target, b, signature);
+    }
+
+    /// @dev Submits `b` with `signature`, sent by `sender` (the relayer, the signing key itself, anyone).
+    function _submitFrom(address sender, ProvenanceRegistry target, Batch memory b, bytes memory signature) internal {
+        vm.prank(sender);
         target.attestOutputs(
             b.versionHash, b.root, b.leafCount, b.windowStart, b.windowEnd, b.batchURI, b.nonce, b.deadline, signature
         );
     }
 
+    /// @dev Signs `b` with `pk` for `registry` and submits it through the relayer. Its only call before the
+    ///      registry's is to the `vm.sign` cheatcode, so it may follow `vm.expectRevert` or `vm.expectEmit`.
+    function _submitAs(uint256 pk, Batch memory b) internal {
+        _submitAs(pk, registry, b);
+    }
+
+    /// @dev Signs `b` with `pk` for `target` and submits it there through the relayer.
+    function _submitAs(uint256 pk, ProvenanceRegistry target, Batch memory b) internal {
+        _submit(target, b, _sign(pk, address(target), b));
+    }
+
     /// @dev Signs with the fixture's attestor key and submits through the relayer.
     function _attestSigned(Batch memory b) internal {
-        _submit(b, _sign(attestorPk, b));
+        _submitAs(attestorPk, b);
     }
 
     /// @dev Address that `signature` recovers to for `b` on `target` at the current chain id (or zero).
