@@ -4,6 +4,10 @@
 use std::process::Child;
 use std::time::{Duration, Instant};
 
+/// The signals callers send with [`ChildGuard::signal`] or stop with ([`ChildGuard::with_signal`]): Ctrl-C, a service
+/// manager's stop, and the unconditional kill.
+pub use libc::{SIGINT, SIGKILL, SIGTERM};
+
 /// Owns a child process and stops it when dropped: `signal` first (SIGINT, as Ctrl-C does, by default), then
 /// SIGKILL after `grace` if it has not exited.
 #[derive(Debug)]
@@ -19,9 +23,16 @@ impl ChildGuard {
         Self { child, signal: libc::SIGINT, grace: Duration::from_secs(30) }
     }
 
-    /// Stops the child with `signal` instead of SIGINT.
+    /// Stops the child with `signal` instead of SIGINT (e.g. [`SIGTERM`] for `prova serve`, which drains the
+    /// requests in flight on it).
     pub fn with_signal(mut self, signal: i32) -> Self {
         self.signal = signal;
+        self
+    }
+
+    /// Waits `grace` instead of 30 seconds after the signal before killing the child.
+    pub fn with_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
         self
     }
 

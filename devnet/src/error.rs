@@ -49,6 +49,9 @@ pub enum Error {
     /// The demo's flows failed.
     #[error(transparent)]
     Attestor(#[from] prova_attestor::Error),
+    /// A demo interaction receipt could not be signed.
+    #[error(transparent)]
+    Core(#[from] prova_core::Error),
 }
 
 impl Error {

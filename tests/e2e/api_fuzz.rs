@@ -7,9 +7,10 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use prova_devnet::ChildGuard;
 use prova_e2e::spawn_dev;
 use serde_json::Value;
 
@@ -21,24 +22,6 @@ const MAX_EXAMPLES: &str = "100";
 const SEED: &str = "20261202";
 /// The checks that must pass on every answer.
 const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance";
-
-/// Stops `prova dev` (as Ctrl-C does) when the test ends, however it ends.
-struct Dev(Child);
-
-impl Drop for Dev {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-INT", &self.0.id().to_string()]).status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn schemathesis(workspace: &Path) -> PathBuf {
     let path = std::env::var_os("PROVA_SCHEMATHESIS")
@@ -58,7 +41,8 @@ async fn api_answers_conform_to_its_openapi_document() -> anyhow::Result<()> {
     let schemathesis = schemathesis(workspace);
     let (mut child, _data, listen) = spawn_dev("prova-api-fuzz")?;
     let stdout = child.stdout.take().unwrap();
-    let _dev = Dev(child);
+    // Stops `prova dev` (as Ctrl-C does) when the test ends, however it ends.
+    let _dev = ChildGuard::new(child);
 
     // The banner's "Try:" line comes once the demo data is indexed and the API is up.
     let mut lines = BufReader::new(stdout).lines();

@@ -2,17 +2,20 @@
 //! An oversized body gets 413, a burst gets 429 with `Retry-After`, a stopped Postgres gives 503 and a restarted
 //! one is used again without restarting the API, and SIGTERM drains the requests in flight.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use prova_devnet::ChildGuard;
+use prova_devnet::child::SIGTERM;
 use prova_devnet::local::{LocalPostgres, free_port};
 use prova_e2e::{fresh_database, prova_bin};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-/// `prova serve` on a free port; killed on drop unless it already exited.
+/// `prova serve` on a free port; stopped with SIGTERM on drop (killed if it has not drained within 10 s) unless it
+/// already exited.
 struct Server {
-    child: Child,
+    child: ChildGuard,
     url: String,
 }
 
@@ -26,6 +29,7 @@ impl Server {
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()?;
+        let child = ChildGuard::new(child).with_signal(SIGTERM).with_grace(Duration::from_secs(10));
         let server = Self { child, url: format!("http://{listen}") };
         let deadline = Instant::now() + Duration::from_secs(20);
         while reqwest::get(format!("{}/healthz", server.url)).await.is_err() {
@@ -37,13 +41,6 @@ impl Server {
 
     fn get(&self, path: &str) -> reqwest::RequestBuilder {
         reqwest::Client::new().get(format!("{}{path}", self.url))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -166,10 +163,9 @@ async fn sigterm_drains_requests_in_flight() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
-    let pid = server.child.id().to_string();
-    anyhow::ensure!(Command::new("kill").args(["-TERM", &pid]).status()?.success(), "kill -TERM failed");
+    anyhow::ensure!(server.child.signal(SIGTERM), "SIGTERM could not be sent");
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(server.child.try_wait()?.is_none(), "the server exited with a request in flight");
+    assert!(server.child.child().try_wait()?.is_none(), "the server exited with a request in flight");
     assert!(reqwest::get(format!("{}/healthz", server.url)).await.is_err(), "new connections are still accepted");
 
     lock.rollback().await?;
@@ -179,7 +175,7 @@ async fn sigterm_drains_requests_in_flight() -> anyhow::Result<()> {
     assert!(body["chains"].is_array(), "{body}");
     let deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {
-        if let Some(status) = server.child.try_wait()? {
+        if let Some(status) = server.child.child().try_wait()? {
             break status;
         }
         anyhow::ensure!(Instant::now() < deadline, "the server did not exit after draining");

@@ -4,19 +4,38 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Command;
+use std::process::{ChildStdout, Command};
 use std::time::{Duration, Instant};
 
+use prova_devnet::ChildGuard;
+use prova_devnet::child::SIGINT;
 use prova_e2e::spawn_dev;
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn dev_stack_prints_commands_that_work_and_stops_cleanly() -> anyhow::Result<()> {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let (mut child, data, _listen) = spawn_dev("prova-dev-test")?;
+    let stdout = child.stdout.take().unwrap();
+    let mut dev = ChildGuard::new(child);
+    let banner = the_banner_says_it_is_running(stdout)?;
+    let http = reqwest::Client::new();
 
-    // Read the banner up to the blank line that ends the "Try:" block.
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let curls = every_printed_curl_answers_200_with_json(&http, &banner).await?;
+    let version = the_demo_versions_are_served_with_lineage_and_manifests(&http, &curls).await?;
+    the_printed_verify_lines_verify(&http, &banner, &curls, &version).await?;
+    mean_lifts_the_bad_agent_and_trust_puts_the_good_one_first(&http, &banner, &curls, &version).await?;
+    the_printed_verify_reputation_line_matches_every_algorithm(&banner)?;
+    ctrl_c_stops_everything(&mut dev, &http, &curls, data.path()).await
+}
+
+/// The folder `prova dev` runs in, where its printed lines are run.
+fn workspace() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+}
+
+/// Reads the banner up to the blank line that ends the "Try:" block.
+fn the_banner_says_it_is_running(stdout: ChildStdout) -> anyhow::Result<String> {
+    let mut lines = BufReader::new(stdout).lines();
     let mut banner = Vec::new();
     let mut in_try = false;
     while let Some(line) = lines.next().transpose()? {
@@ -28,9 +47,14 @@ async fn dev_stack_prints_commands_that_work_and_stops_cleanly() -> anyhow::Resu
     }
     let banner = banner.join("\n");
     assert!(banner.contains("prova dev is running"), "banner:\n{banner}");
+    Ok(banner)
+}
 
-    // Every printed curl line answers 200 with JSON (URLs with a query are quoted, and may carry a comment).
-    let http = reqwest::Client::new();
+/// Every printed curl line answers 200 with JSON (URLs with a query are quoted, and may carry a comment); the URLs.
+async fn every_printed_curl_answers_200_with_json<'b>(
+    http: &reqwest::Client,
+    banner: &'b str,
+) -> anyhow::Result<Vec<&'b str>> {
     let curls: Vec<&str> = banner
         .lines()
         .filter_map(|l| l.trim().strip_prefix("curl -s "))
@@ -46,14 +70,33 @@ async fn dev_stack_prints_commands_that_work_and_stops_cleanly() -> anyhow::Resu
         let body: Value = response.json().await?;
         assert!(body.is_object(), "{url}");
     }
+    Ok(curls)
+}
+
+/// The base version is the Demo Lab's, the fine-tune's lineage leads to it, and the manifests were uploaded; the
+/// base version as served.
+async fn the_demo_versions_are_served_with_lineage_and_manifests(
+    http: &reqwest::Client,
+    curls: &[&str],
+) -> anyhow::Result<Value> {
     let version: Value = http.get(curls[0]).send().await?.json().await?;
     assert_eq!(version["publisher_name"], "Demo Lab");
     let lineage: Value = http.get(curls[1]).send().await?.json().await?;
     assert_eq!(lineage["ancestors"][0]["version_hash"], version["version_hash"]);
     let manifest = http.get(format!("{}/manifest", curls[0])).send().await?;
     assert_eq!(manifest.status(), 200, "demo manifests are uploaded");
+    Ok(version)
+}
 
-    // The printed verify line verifies, run exactly as printed from the same folder.
+/// The printed verify lines verify, run exactly as printed from the same folder; the demo output is the base
+/// model's.
+async fn the_printed_verify_lines_verify(
+    http: &reqwest::Client,
+    banner: &str,
+    curls: &[&str],
+    version: &Value,
+) -> anyhow::Result<()> {
+    let workspace = workspace();
     let verify = banner.lines().map(str::trim).find(|l| l.contains(" verify model ")).expect("verify line");
     let out = Command::new("sh").arg("-c").arg(verify).current_dir(workspace).output()?;
     assert!(out.status.success(), "{verify}\n{}", String::from_utf8_lossy(&out.stdout));
@@ -64,9 +107,17 @@ async fn dev_stack_prints_commands_that_work_and_stops_cleanly() -> anyhow::Resu
     assert!(out.status.success(), "{verify_output}\n{}", String::from_utf8_lossy(&out.stdout));
     let outputs: Value = http.get(curls[3]).send().await?.json().await?;
     assert_eq!(outputs["items"][0]["model_version"]["version_hash"], version["version_hash"]);
+    Ok(())
+}
 
-    // The agents: the good one is bound to the base model; the mean leaderboard puts the bad agent (lifted by the
-    // ring) above the good one, the trust leaderboard puts the good agent first.
+/// The agents: the good one is bound to the base model; the mean leaderboard puts the bad agent (lifted by the ring)
+/// above the good one, the trust leaderboard puts the good agent first.
+async fn mean_lifts_the_bad_agent_and_trust_puts_the_good_one_first(
+    http: &reqwest::Client,
+    banner: &str,
+    curls: &[&str],
+    version: &Value,
+) -> anyhow::Result<()> {
     let agent_number = |label: &str| -> String {
         let line = banner.lines().find(|l| l.trim_start().starts_with("agents ")).expect("agents line");
         let after = line.split(&format!("{label} #")).nth(1).unwrap_or_else(|| panic!("no {label} agent in {line}"));
@@ -85,23 +136,34 @@ async fn dev_stack_prints_commands_that_work_and_stops_cleanly() -> anyhow::Resu
     let trust: Value = http.get(curls[7]).send().await?.json().await?;
     assert_eq!(trust["items"][0]["agent"]["agent_id"], good.as_str(), "trust: the good agent leads: {trust}");
     assert!(rank_of(&trust, &good) < rank_of(&trust, &bad));
+    Ok(())
+}
 
-    // The printed `prova verify reputation` line recomputes every algorithm from chain logs and agrees with the API.
+/// The printed `prova verify reputation` line recomputes every algorithm from chain logs and agrees with the API.
+fn the_printed_verify_reputation_line_matches_every_algorithm(banner: &str) -> anyhow::Result<()> {
     let verify_reputation =
         banner.lines().map(str::trim).find(|l| l.contains(" verify reputation ")).expect("verify reputation line");
     assert!(verify_reputation.contains("--algorithm all"), "{verify_reputation}");
-    let out = Command::new("sh").arg("-c").arg(verify_reputation).current_dir(workspace).output()?;
+    let out = Command::new("sh").arg("-c").arg(verify_reputation).current_dir(workspace()).output()?;
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{verify_reputation}\n{text}\n{}", String::from_utf8_lossy(&out.stderr));
     for algorithm in ["mean", "bayesian", "decay", "trust"] {
         assert!(text.contains(&format!("{algorithm:<9} MATCH")), "{algorithm} not checked:\n{text}");
     }
+    Ok(())
+}
 
-    // Ctrl-C stops everything: the process exits 0 and the API and Postgres are gone.
-    Command::new("kill").args(["-INT", &child.id().to_string()]).status()?;
+/// Ctrl-C stops everything: the process exits 0 and the API and Postgres are gone.
+async fn ctrl_c_stops_everything(
+    dev: &mut ChildGuard,
+    http: &reqwest::Client,
+    curls: &[&str],
+    data: &Path,
+) -> anyhow::Result<()> {
+    dev.signal(SIGINT);
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
-        if let Some(status) = child.try_wait()? {
+        if let Some(status) = dev.child().try_wait()? {
             break status;
         }
         assert!(Instant::now() < deadline, "prova dev did not stop after Ctrl-C");
@@ -109,7 +171,7 @@ async fn dev_stack_prints_commands_that_work_and_stops_cleanly() -> anyhow::Resu
     };
     assert!(status.success(), "exit status {status}");
     assert!(http.get(curls[4]).send().await.is_err(), "API still answering");
-    let pg = prova_devnet::local::cluster_dir(&data.path().join("pg"));
+    let pg = prova_devnet::local::cluster_dir(&data.join("pg"));
     assert!(!pg.join("postmaster.pid").exists(), "Postgres still running in {}", pg.display());
     Ok(())
 }

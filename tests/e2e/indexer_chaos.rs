@@ -81,6 +81,111 @@ async fn random_reorgs_leave_the_database_equal_to_the_chain() -> anyhow::Result
     let started = Instant::now();
     let stack = Stack::start().await?;
     let node = Node::new(&stack);
+    let follower = an_indexer_follows_blocks_of_random_events(&stack, &node, &mut rng).await?;
+
+    const REORGS: usize = 60;
+    let deep_at = rng.gen_range(10..REORGS - 10);
+    let mut tally = Tally::default();
+    while tally.performed < REORGS {
+        let round_head = node.head().await?;
+        let before = ReorgCounters::read(&follower);
+        let deep = (tally.performed..tally.performed + 2).contains(&deep_at);
+        let round = one_or_two_random_reorgs_then_new_blocks(&node, &mut rng, deep, round_head, &mut tally).await?;
+        tally.rounds += 1;
+        let what = format!(
+            "seed {seed}, round {} (reorgs forking {:?} blocks down from head {round_head})",
+            tally.rounds, round.forks
+        );
+        tally.last = caught_up_the_database_equals_the_chain_at_once(&stack, &node, &follower, &what).await?;
+        the_reorg_was_detected_and_undone_as_deep_as_needed(&stack, &follower, &round, &before, &what, &mut tally)?;
+    }
+
+    let detected = reorgs(&follower.metrics, &follower.labels);
+    assert!(detected > 0, "no reorg detected");
+    assert!(!follower.following.is_finished(), "run() returned during the reorgs");
+    follower.following.shutdown().await?;
+    let Tally { performed, rounds, doubles, replaced, with_txs, resyncs, deepest, last, shallow_resyncs } = tally;
+    println!(
+        "reorg chaos: seed {seed}, {performed} reorgs in {rounds} rounds ({doubles} with two reorgs before catching up; \
+         forced deep one #{deep_at}), {with_txs} with replacement events, {replaced} forked the chain (an empty block \
+         replaced by an empty one in the same second is the same block); indexer detected {detected} (re-synced from \
+         the start {resyncs} times, of which {} after a single reorg within the kept window: {shallow_resyncs:?}; \
+         deepest undo {deepest} blocks); final head {}, {} events; {:.1} s",
+        shallow_resyncs.len(),
+        last.head,
+        last.events,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// An indexer following the head on a tokio task, with its metrics.
+struct Follower {
+    following: Following,
+    metrics: std::sync::Arc<Metrics>,
+    labels: ContractLabels,
+    chain_id: u64,
+}
+
+/// Counts of the reorg test, over every round.
+#[derive(Default)]
+struct Tally {
+    /// Reorgs performed.
+    performed: usize,
+    /// Rounds (one or two reorgs, then catching up).
+    rounds: usize,
+    /// Rounds with two reorgs.
+    doubles: usize,
+    /// Reorgs that forked the chain.
+    replaced: usize,
+    /// Reorgs whose new branch carries its own events.
+    with_txs: usize,
+    /// Rounds re-synced from the start block.
+    resyncs: usize,
+    /// The most blocks undone in one round.
+    deepest: u64,
+    /// The database as of the last round.
+    last: Mirror,
+    /// Reorgs within the kept window that still re-synced from the start (no kept hash below the fork).
+    shallow_resyncs: Vec<String>,
+}
+
+/// One round's reorgs.
+struct Round {
+    /// The head when the round started (where the indexer's cursor stood).
+    round_head: u64,
+    /// Reorgs in the round: one or two.
+    steps: usize,
+    /// How far down each reorg really forked.
+    forks: Vec<u64>,
+    /// Whether a reorg replaced a block the indexer had certainly indexed.
+    forked_seen: bool,
+    /// Whether this is the forced deep reorg, deeper than the kept window.
+    deep: bool,
+}
+
+/// The reorg metrics before a round.
+struct ReorgCounters {
+    /// Sum and count of the reorg depth histogram.
+    depths: (f64, u64),
+    /// Reorgs detected.
+    reorgs: u64,
+}
+
+impl ReorgCounters {
+    fn read(follower: &Follower) -> Self {
+        let (metrics, labels) = (&follower.metrics, &follower.labels);
+        Self { depths: depths(metrics, labels), reorgs: reorgs(metrics, labels) }
+    }
+}
+
+/// Blocks of random events, then enough empty blocks that a 64-block reorg never reaches the deployment; an indexer
+/// in small ranges follows and has caught up.
+async fn an_indexer_follows_blocks_of_random_events(
+    stack: &Stack,
+    node: &Node,
+    rng: &mut StdRng,
+) -> anyhow::Result<Follower> {
     node.set_automine(false).await?;
     // Events, then enough empty blocks that a 64-block reorg never reaches the deployment.
     for _ in 0..10 {
@@ -104,132 +209,129 @@ async fn random_reorgs_leave_the_database_equal_to_the_chain() -> anyhow::Result
     let following = Following::spawn(indexer);
     wait_db_matches_chain(&stack.pool, &stack.rpc_url, stack.registry, stack.deploy_block, Duration::from_secs(30))
         .await?;
+    Ok(Follower { following, metrics, labels, chain_id })
+}
 
-    const REORGS: usize = 60;
-    let deep_at = rng.gen_range(10..REORGS - 10);
-    let (mut performed, mut rounds, mut doubles, mut replaced, mut with_txs) = (0, 0, 0, 0, 0);
-    let (mut resyncs, mut deepest) = (0, 0u64);
-    let mut last = Mirror::default();
-    // Reorgs within the kept window that still re-synced from the start (no kept hash below the fork).
-    let mut shallow_resyncs = Vec::new();
-    while performed < REORGS {
-        let round_head = node.head().await?;
-        let (sum_before, count_before) = depths(&metrics, &labels);
-        let reorgs_before = reorgs(&metrics, &labels);
-        let deep = (performed..performed + 2).contains(&deep_at);
-        // Now and then a second reorg follows before the indexer has caught up with the first (mid-rewind or
-        // mid-read); never around the forced deep one, whose re-sync is checked exactly.
-        let steps = if !deep && rng.gen_bool(0.2) { 2 } else { 1 };
-        doubles += usize::from(steps == 2);
-        // Whether a reorg replaced a block the indexer had certainly indexed (at or below the round's starting head,
-        // where its cursor stood): that must be detected. A second reorg may only replace blocks mined after the
-        // first one, which the indexer may never have seen; then nothing is there to detect.
-        let (mut forked_seen, mut forks) = (false, Vec::new());
-        for _ in 0..steps {
-            let head = node.head().await?;
-            // Half within the kept hashes (the fork is found among them), half anywhere up to 64 blocks.
-            let depth = match () {
-                _ if deep => rng.gen_range(40..=64),
-                _ if rng.gen_bool(0.5) => rng.gen_range(1..=KEPT),
-                _ => rng.gen_range(1..=64),
-            };
-            // Some new branches carry their own events, at random heights of the branch. The forced deep one has an
-            // event in its first block, so the chain really forks `depth` blocks down: an empty block replacing an
-            // empty block in the same second is the same block.
-            let mut txs: Vec<Value> = Vec::new();
-            if deep {
-                txs.push(json!([node.nonce_tx(), 0]));
-            }
-            if rng.gen_bool(0.5) {
-                with_txs += 1;
-                txs.extend((0..rng.gen_range(1..=6)).map(|_| json!([node.nonce_tx(), rng.gen_range(0..depth)])));
-            }
-            let before = block_hashes(&node, head + 1 - depth, head).await?;
-            node.call("anvil_reorg", json!([depth, txs])).await?;
-            anyhow::ensure!(node.head().await? == head, "anvil_reorg changed the height");
-            let after = block_hashes(&node, head + 1 - depth, head).await?;
-            // The real depth: from the first block that changed.
-            let forked = before.iter().zip(&after).position(|(b, a)| b != a).map_or(0, |i| depth - i as u64);
-            anyhow::ensure!(!deep || forked == depth, "the forced deep reorg forked {forked} blocks down, not {depth}");
-            forked_seen |= forked > 0 && head + 1 - forked <= round_head;
-            replaced += usize::from(forked > 0);
-            performed += 1;
-            forks.push(forked);
-            // The new branch grows by a few blocks of events.
-            for _ in 0..rng.gen_range(1..=6) {
-                node.mine_events(rng.gen_range(0..=20)).await?;
-            }
-        }
-        rounds += 1;
-        let what = format!("seed {seed}, round {rounds} (reorgs forking {forks:?} blocks down from head {round_head})");
-
-        let new_head = node.head().await?;
-        wait_cursor(&stack.pool, chain_id, stack.registry, new_head + 1, Duration::from_secs(30))
-            .await
-            .map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
-        // Caught up past the reorg: the database must equal the chain now, not eventually.
-        last = match compare_db_with_chain(&stack.pool, &stack.rpc_url, stack.registry, stack.deploy_block).await? {
-            Ok(mirror) => mirror,
-            Err(diff) => {
-                let five_seconds = Duration::from_secs(5);
-                let later = wait_db_matches_chain(
-                    &stack.pool,
-                    &stack.rpc_url,
-                    stack.registry,
-                    stack.deploy_block,
-                    five_seconds,
-                )
-                .await
-                .map(|_| "it converged later: the cursor was ahead of the data")
-                .unwrap_or("it did not converge within 5 s either");
-                anyhow::bail!("{what}: cursor at {} but {diff}({later})", new_head + 1);
-            }
+/// One round: a random reorg, sometimes two, each followed by a few blocks of events on the new branch.
+async fn one_or_two_random_reorgs_then_new_blocks(
+    node: &Node,
+    rng: &mut StdRng,
+    deep: bool,
+    round_head: u64,
+    tally: &mut Tally,
+) -> anyhow::Result<Round> {
+    // Now and then a second reorg follows before the indexer has caught up with the first (mid-rewind or
+    // mid-read); never around the forced deep one, whose re-sync is checked exactly.
+    let steps = if !deep && rng.gen_bool(0.2) { 2 } else { 1 };
+    tally.doubles += usize::from(steps == 2);
+    // Whether a reorg replaced a block the indexer had certainly indexed (at or below the round's starting head,
+    // where its cursor stood): that must be detected. A second reorg may only replace blocks mined after the
+    // first one, which the indexer may never have seen; then nothing is there to detect.
+    let (mut forked_seen, mut forks) = (false, Vec::new());
+    for _ in 0..steps {
+        let head = node.head().await?;
+        // Half within the kept hashes (the fork is found among them), half anywhere up to 64 blocks.
+        let depth = match () {
+            _ if deep => rng.gen_range(40..=64),
+            _ if rng.gen_bool(0.5) => rng.gen_range(1..=KEPT),
+            _ => rng.gen_range(1..=64),
         };
-
-        let (sum_after, count_after) = depths(&metrics, &labels);
-        let undone = (sum_after - sum_before) as u64;
-        if forked_seen {
-            anyhow::ensure!(
-                reorgs(&metrics, &labels) > reorgs_before,
-                "{what}: the chain forked below the indexed head but no reorg was detected"
-            );
-        }
-        // Everything from the start block undone and indexed again.
-        let resynced = count_after > count_before && undone >= round_head + 1 - stack.deploy_block;
-        if resynced {
-            resyncs += 1;
-            if steps == 1 && forks[0] <= KEPT {
-                shallow_resyncs.push(format!("round {rounds} depth {}", forks[0]));
-            }
-        }
-        deepest = deepest.max(undone);
+        // Some new branches carry their own events, at random heights of the branch. The forced deep one has an
+        // event in its first block, so the chain really forks `depth` blocks down: an empty block replacing an
+        // empty block in the same second is the same block.
+        let mut txs: Vec<Value> = Vec::new();
         if deep {
-            // Deeper than the kept window: undone down to an anchor, at most four times the depth, or, when the
-            // fork is below every anchor, everything from the start block (`a_reorg_deeper_than_the_window_…`
-            // pins each case).
-            let depth = forks[0];
-            anyhow::ensure!(
-                count_after > count_before && undone >= depth && (undone <= 4 * depth || resynced),
-                "{what}: {depth} blocks deep, deeper than the {KEPT} kept blocks: undid {undone} blocks"
-            );
+            txs.push(json!([node.nonce_tx(), 0]));
+        }
+        if rng.gen_bool(0.5) {
+            tally.with_txs += 1;
+            txs.extend((0..rng.gen_range(1..=6)).map(|_| json!([node.nonce_tx(), rng.gen_range(0..depth)])));
+        }
+        let before = block_hashes(node, head + 1 - depth, head).await?;
+        node.call("anvil_reorg", json!([depth, txs])).await?;
+        anyhow::ensure!(node.head().await? == head, "anvil_reorg changed the height");
+        let after = block_hashes(node, head + 1 - depth, head).await?;
+        // The real depth: from the first block that changed.
+        let forked = before.iter().zip(&after).position(|(b, a)| b != a).map_or(0, |i| depth - i as u64);
+        anyhow::ensure!(!deep || forked == depth, "the forced deep reorg forked {forked} blocks down, not {depth}");
+        forked_seen |= forked > 0 && head + 1 - forked <= round_head;
+        tally.replaced += usize::from(forked > 0);
+        tally.performed += 1;
+        forks.push(forked);
+        // The new branch grows by a few blocks of events.
+        for _ in 0..rng.gen_range(1..=6) {
+            node.mine_events(rng.gen_range(0..=20)).await?;
         }
     }
+    Ok(Round { round_head, steps, forks, forked_seen, deep })
+}
 
-    let detected = reorgs(&metrics, &labels);
-    assert!(detected > 0, "no reorg detected");
-    assert!(!following.is_finished(), "run() returned during the reorgs");
-    following.shutdown().await?;
-    println!(
-        "reorg chaos: seed {seed}, {performed} reorgs in {rounds} rounds ({doubles} with two reorgs before catching up; \
-         forced deep one #{deep_at}), {with_txs} with replacement events, {replaced} forked the chain (an empty block \
-         replaced by an empty one in the same second is the same block); indexer detected {detected} (re-synced from \
-         the start {resyncs} times, of which {} after a single reorg within the kept window: {shallow_resyncs:?}; \
-         deepest undo {deepest} blocks); final head {}, {} events; {:.1} s",
-        shallow_resyncs.len(),
-        last.head,
-        last.events,
-        started.elapsed().as_secs_f64()
-    );
+/// Once the cursor reaches the new head, the database must equal the chain now, not eventually.
+async fn caught_up_the_database_equals_the_chain_at_once(
+    stack: &Stack,
+    node: &Node,
+    follower: &Follower,
+    what: &str,
+) -> anyhow::Result<Mirror> {
+    let new_head = node.head().await?;
+    wait_cursor(&stack.pool, follower.chain_id, stack.registry, new_head + 1, Duration::from_secs(30))
+        .await
+        .map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
+    // Caught up past the reorg: the database must equal the chain now, not eventually.
+    match compare_db_with_chain(&stack.pool, &stack.rpc_url, stack.registry, stack.deploy_block).await? {
+        Ok(mirror) => Ok(mirror),
+        Err(diff) => {
+            let five_seconds = Duration::from_secs(5);
+            let later =
+                wait_db_matches_chain(&stack.pool, &stack.rpc_url, stack.registry, stack.deploy_block, five_seconds)
+                    .await
+                    .map(|_| "it converged later: the cursor was ahead of the data")
+                    .unwrap_or("it did not converge within 5 s either");
+            anyhow::bail!("{what}: cursor at {} but {diff}({later})", new_head + 1);
+        }
+    }
+}
+
+/// A round that replaced an indexed block was detected as a reorg; the forced deep one, deeper than the kept window,
+/// was undone down to an anchor (at most four times its depth) or re-synced from the start block.
+fn the_reorg_was_detected_and_undone_as_deep_as_needed(
+    stack: &Stack,
+    follower: &Follower,
+    round: &Round,
+    before: &ReorgCounters,
+    what: &str,
+    tally: &mut Tally,
+) -> anyhow::Result<()> {
+    let (metrics, labels) = (&follower.metrics, &follower.labels);
+    let Round { round_head, steps, forks, forked_seen, deep } = round;
+    let ((sum_before, count_before), reorgs_before) = (before.depths, before.reorgs);
+    let (sum_after, count_after) = depths(metrics, labels);
+    let undone = (sum_after - sum_before) as u64;
+    if *forked_seen {
+        anyhow::ensure!(
+            reorgs(metrics, labels) > reorgs_before,
+            "{what}: the chain forked below the indexed head but no reorg was detected"
+        );
+    }
+    // Everything from the start block undone and indexed again.
+    let resynced = count_after > count_before && undone >= round_head + 1 - stack.deploy_block;
+    if resynced {
+        tally.resyncs += 1;
+        if *steps == 1 && forks[0] <= KEPT {
+            tally.shallow_resyncs.push(format!("round {} depth {}", tally.rounds, forks[0]));
+        }
+    }
+    tally.deepest = tally.deepest.max(undone);
+    if *deep {
+        // Deeper than the kept window: undone down to an anchor, at most four times the depth, or, when the
+        // fork is below every anchor, everything from the start block (`a_reorg_deeper_than_the_window_…`
+        // pins each case).
+        let depth = forks[0];
+        anyhow::ensure!(
+            count_after > count_before && undone >= depth && (undone <= 4 * depth || resynced),
+            "{what}: {depth} blocks deep, deeper than the {KEPT} kept blocks: undid {undone} blocks"
+        );
+    }
     Ok(())
 }
 
@@ -241,6 +343,27 @@ async fn rpc_faults_are_survived_and_counted() -> anyhow::Result<()> {
     let started = Instant::now();
     let stack = Stack::start().await?;
     let node = Node::new(&stack);
+    let (proxy, follower) = an_indexer_backfills_through_a_proxy_injecting_every_fault(&stack, &node, seed).await?;
+    let converged = it_converges_while_more_events_arrive_through_the_faults(&stack, &node, started).await?;
+    every_fault_kind_is_injected_and_counted_while_it_follows(&proxy, &follower, seed).await?;
+    assert!(!follower.following.is_finished(), "run() returned during the faults");
+    assert_db_matches_chain(&stack.pool, &stack.rpc_url, stack.registry, stack.deploy_block).await?;
+    each_injected_kind_is_counted_as_its_class(&proxy, &follower, seed, converged);
+    follower.following.shutdown().await?;
+    proxy.shutdown().await;
+    println!("rpc chaos: {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// The fault kinds the indexer counts.
+const FAULT_KINDS: [&str; 7] = ["timeout", "rate_limited", "http", "malformed", "rpc", "range_limit", "transport"];
+
+/// 1,500 events; an indexer with short retries reads them through a chaos proxy injecting every kind of fault.
+async fn an_indexer_backfills_through_a_proxy_injecting_every_fault(
+    stack: &Stack,
+    node: &Node,
+    seed: u64,
+) -> anyhow::Result<(ChaosProxy, Follower)> {
     node.set_automine(false).await?;
     for _ in 0..100 {
         node.mine_events(15).await?;
@@ -269,10 +392,17 @@ async fn rpc_faults_are_survived_and_counted() -> anyhow::Result<()> {
     };
     let indexer =
         Indexer::new(stack.pool.clone(), prova_chain::connect_without_retries(proxy.url().as_str())?, config).await?;
-    let (metrics, chain_id) = (indexer.metrics().clone(), indexer.chain_id());
+    let (metrics, labels, chain_id) = (indexer.metrics().clone(), labels(&indexer, stack.registry), indexer.chain_id());
     let following = Following::spawn(indexer);
+    Ok((proxy, Follower { following, metrics, labels, chain_id }))
+}
 
-    // More events while it backfills through the faults.
+/// More events while it backfills through the faults; it converges to all 3,000. How long that took.
+async fn it_converges_while_more_events_arrive_through_the_faults(
+    stack: &Stack,
+    node: &Node,
+    started: Instant,
+) -> anyhow::Result<Duration> {
     for _ in 0..10 {
         for _ in 0..10 {
             node.mine_events(15).await?;
@@ -284,33 +414,44 @@ async fn rpc_faults_are_survived_and_counted() -> anyhow::Result<()> {
             .await?;
     let converged = started.elapsed();
     assert_eq!(mirror.by_table.get("nonce_invalidated"), Some(&3_000), "{mirror:?}");
+    Ok(converged)
+}
 
-    // Keep following (faults still on) until the proxy has injected every kind and the indexer has counted every
-    // kind (a fault on a call it does not retry, the read of the `finalized` tag, is not counted).
-    const KINDS: [&str; 7] = ["timeout", "rate_limited", "http", "malformed", "rpc", "range_limit", "transport"];
+/// Keep following (faults still on) until the proxy has injected every kind and the indexer has counted every kind
+/// (a fault on a call it does not retry, the read of the `finalized` tag, is not counted).
+async fn every_fault_kind_is_injected_and_counted_while_it_follows(
+    proxy: &ChaosProxy,
+    follower: &Follower,
+    seed: u64,
+) -> anyhow::Result<()> {
+    let (metrics, chain_id) = (&follower.metrics, follower.chain_id);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let stats = proxy.stats();
         let injected =
             [stats.errors, stats.delays, stats.rate_limits, stats.truncations, stats.garbage, stats.logs_limits];
         let counted =
-            ["timeout", "rate_limited", "malformed", "range_limit"].map(|kind| faults(&metrics, chain_id, kind));
-        let errors = faults(&metrics, chain_id, "rpc") + faults(&metrics, chain_id, "http");
+            ["timeout", "rate_limited", "malformed", "range_limit"].map(|kind| faults(metrics, chain_id, kind));
+        let errors = faults(metrics, chain_id, "rpc") + faults(metrics, chain_id, "http");
         if injected.iter().chain(&counted).chain([&errors]).all(|&n| n > 0) {
-            break;
+            return Ok(());
         }
         let counted: Vec<(&str, u64)> =
-            KINDS.into_iter().map(|kind| (kind, faults(&metrics, chain_id, kind))).collect();
+            FAULT_KINDS.into_iter().map(|kind| (kind, faults(metrics, chain_id, kind))).collect();
         anyhow::ensure!(
             Instant::now() < deadline,
             "seed {seed}: not every fault was injected and counted: {stats:?} {counted:?}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(!following.is_finished(), "run() returned during the faults");
-    assert_db_matches_chain(&stack.pool, &stack.rpc_url, stack.registry, stack.deploy_block).await?;
+}
 
-    let counted: Vec<(&str, u64)> = KINDS.into_iter().map(|kind| (kind, faults(&metrics, chain_id, kind))).collect();
+/// Each injected kind shows up under the kind the indexer classifies it as, never more often than injected
+/// (timeouts aside), and the faults are exported.
+fn each_injected_kind_is_counted_as_its_class(proxy: &ChaosProxy, follower: &Follower, seed: u64, converged: Duration) {
+    let (metrics, chain_id) = (&follower.metrics, follower.chain_id);
+    let counted: Vec<(&str, u64)> =
+        FAULT_KINDS.into_iter().map(|kind| (kind, faults(metrics, chain_id, kind))).collect();
     let count = |kind: &str| counted.iter().find(|(k, _)| *k == kind).map_or(0, |(_, n)| *n);
     // Read after the indexer's counters: it keeps polling through the faults, so the proxy's count only grows.
     let stats = proxy.stats();
@@ -343,10 +484,6 @@ async fn rpc_faults_are_survived_and_counted() -> anyhow::Result<()> {
         "the faults are exported: {}",
         metrics.encode()
     );
-    following.shutdown().await?;
-    proxy.shutdown().await;
-    println!("rpc chaos: {:.1} s", started.elapsed().as_secs_f64());
-    Ok(())
 }
 
 /// Two instances on one chain and contract: exactly one writes while the other stands by; when the writer shuts

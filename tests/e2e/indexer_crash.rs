@@ -49,7 +49,27 @@ async fn sigkill_during_backfill_loses_and_duplicates_nothing() -> anyhow::Resul
     let mut rng = StdRng::seed_from_u64(seed);
     let started = Instant::now();
     let stack = Stack::start().await?;
-    let node = Node::new(&stack);
+    let head = twenty_thousand_events_are_mined_over_250_blocks(&stack, started).await?;
+    let kills = sigkills_through_the_backfill_never_move_the_cursor_back(&stack, &mut rng, seed, head).await?;
+    a_final_run_leaves_the_database_equal_to_the_chain(&stack).await?;
+    println!(
+        "crash chaos: seed {seed}; {}/{KILLS} kills mid-backfill (cursor after each: {}); {:.1} s",
+        kills.mid_backfill,
+        kills.positions.join(" "),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// The indexer's cursor: the first block not yet indexed (the start block before it first committed).
+async fn cursor(stack: &Stack) -> anyhow::Result<u64> {
+    let (chain_id, start) = (stack.chain_id, stack.deploy_block);
+    anyhow::Ok(cursor_row(&stack.pool, chain_id, stack.registry).await?.map_or(start, |c| c.next_block))
+}
+
+/// 20,000 events over 250 blocks, emitted in bulk; the head.
+async fn twenty_thousand_events_are_mined_over_250_blocks(stack: &Stack, started: Instant) -> anyhow::Result<u64> {
+    let node = Node::new(stack);
     node.set_automine(false).await?;
     let emitter = node.deploy_bulk_emitter().await?;
     node.mine_bulk(emitter, BLOCKS, EVENTS_PER_BLOCK as u64).await?;
@@ -57,11 +77,26 @@ async fn sigkill_during_backfill_loses_and_duplicates_nothing() -> anyhow::Resul
     let start = stack.deploy_block;
     let (events, seconds) = (BLOCKS * EVENTS_PER_BLOCK, started.elapsed().as_secs_f64());
     println!("crash chaos: {events} events in blocks {}..={head}, emitted in {seconds:.1} s", start + 1);
-    let chain_id = stack.chain_id;
-    let cursor = || async {
-        anyhow::Ok(cursor_row(&stack.pool, chain_id, stack.registry).await?.map_or(start, |c| c.next_block))
-    };
+    Ok(head)
+}
 
+/// Where the kills left the cursor.
+struct Kills {
+    /// Kills that left the cursor inside the backfill.
+    mid_backfill: usize,
+    /// The cursor after each kill (`!` marks one outside the backfill).
+    positions: Vec<String>,
+}
+
+/// `prova index` is SIGKILLed 20 times at random points of the backfill: the cursor only moves forward, and nearly
+/// every kill lands mid-backfill.
+async fn sigkills_through_the_backfill_never_move_the_cursor_back(
+    stack: &Stack,
+    rng: &mut StdRng,
+    seed: u64,
+    head: u64,
+) -> anyhow::Result<Kills> {
+    let start = stack.deploy_block;
     // Kill points spread over the backfill: one block target per kill, evenly spaced with jitter, the last well
     // before the head.
     let span = head - start;
@@ -74,7 +109,7 @@ async fn sigkill_during_backfill_loses_and_duplicates_nothing() -> anyhow::Resul
     for (kill, &target) in targets.iter().enumerate() {
         // The killed runs' logs go to a file in the scratch folder.
         let log = std::fs::File::options().create(true).append(true).open(stack.dir.path().join("index.log"))?;
-        let mut child = index_command(&stack, &[]).stderr(log).spawn()?;
+        let mut child = index_command(stack, &[]).stderr(log).spawn()?;
         let run_started = Instant::now();
         let how = if rng.gen_bool(0.25) {
             // A blind kill: at start-up, during a read, or mid-commit.
@@ -83,7 +118,7 @@ async fn sigkill_during_backfill_loses_and_duplicates_nothing() -> anyhow::Resul
         } else {
             // Once the cursor passes the target block, then a random moment later (mid-read or mid-commit).
             let deadline = Instant::now() + Duration::from_secs(10);
-            while cursor().await? < target && Instant::now() < deadline {
+            while cursor(stack).await? < target && Instant::now() < deadline {
                 if let Some(status) = child.try_wait()? {
                     anyhow::bail!("prova index exited on its own ({status}) before kill {kill}");
                 }
@@ -98,7 +133,7 @@ async fn sigkill_during_backfill_loses_and_duplicates_nothing() -> anyhow::Resul
         child.start_kill()?; // SIGKILL
         let status = child.wait().await?;
         anyhow::ensure!(!status.success(), "kill {kill}: {status}");
-        let now = cursor().await?;
+        let now = cursor(stack).await?;
         anyhow::ensure!(now >= previous, "seed {seed}, kill {kill}: the cursor moved back from {previous} to {now}");
         let during = now > start && now <= head;
         mid_backfill += usize::from(during);
@@ -114,22 +149,20 @@ async fn sigkill_during_backfill_loses_and_duplicates_nothing() -> anyhow::Resul
         mid_backfill >= KILLS * 3 / 4,
         "seed {seed}: only {mid_backfill} of {KILLS} kills landed mid-backfill (cursor after each: {positions:?})"
     );
+    Ok(Kills { mid_backfill, positions })
+}
 
-    // A final run to the head.
-    let output = index_command(&stack, &["--once"]).output().await?;
+/// A final run to the head: the database equals the chain, every event once.
+async fn a_final_run_leaves_the_database_equal_to_the_chain(stack: &Stack) -> anyhow::Result<()> {
+    let output = index_command(stack, &["--once"]).output().await?;
     assert!(output.status.success(), "index --once: {}", String::from_utf8_lossy(&output.stderr));
-    let mirror = assert_db_matches_chain(&stack.pool, &stack.rpc_url, stack.registry, start).await?;
+    let mirror = assert_db_matches_chain(&stack.pool, &stack.rpc_url, stack.registry, stack.deploy_block).await?;
     assert_eq!(mirror.events, BLOCKS * EVENTS_PER_BLOCK, "{mirror:?}");
     // Per table, rows in the database (for this registry or not) equal the logs on the chain.
     for (table, logs) in &mirror.by_table {
         let rows: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}")).fetch_one(&stack.pool).await?;
         assert_eq!(rows as usize, *logs, "{table}");
     }
-    println!(
-        "crash chaos: seed {seed}; {mid_backfill}/{KILLS} kills mid-backfill (cursor after each: {}); {:.1} s",
-        positions.join(" "),
-        started.elapsed().as_secs_f64()
-    );
     Ok(())
 }
 

@@ -15,6 +15,8 @@ use prova_attestor::admin;
 use prova_attestor::publish::{PublishRequest, publish_model_version};
 use prova_core::bindings::{IProvenanceRegistry, model_id};
 use prova_core::outputs::Receipt;
+use prova_devnet::ChildGuard;
+use prova_devnet::child::{SIGKILL, SIGTERM};
 use prova_e2e::{Stack, prova_bin, stderr, stdout};
 use prova_indexer::{Indexer, IndexerConfig};
 use serde_json::{Value, json};
@@ -32,7 +34,32 @@ fn response(i: usize) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn ingest_anchor_crash_receipt_and_scan() -> anyhow::Result<()> {
     let stack = Stack::start().await?;
-    let dir = stack.dir.path();
+    let lab = a_lab_with_a_published_version_indexed_and_served(&stack).await?;
+
+    ingest_stores_every_sample(&stack, &lab).await?;
+    publishing_survives_a_sigkill_and_a_restart(&stack, &lab).await?;
+    nothing_is_lost_or_doubled_and_each_root_is_anchored_once(&stack).await?;
+    let api_receipt = an_output_is_found_through_the_api_with_a_receipt_that_checks(&lab).await?;
+    let receipt = the_labs_receipt_agrees_with_the_apis(&stack, &lab, &api_receipt)?;
+    the_cli_verifies_the_receipt_and_refuses_a_wrong_response(&stack);
+    the_contract_view_and_the_api_verify_the_receipt(&stack, &lab, &receipt).await?;
+    a_scan_finds_exactly_the_planted_outputs(&stack, &lab).await?;
+    Ok(())
+}
+
+/// The lab's side of the test: its published version, its attestor key, its private store, and the API.
+struct Lab {
+    version: B256,
+    /// The attestor key, as hex.
+    attestor_hex: String,
+    /// The attestor's private store.
+    db: String,
+    /// The API's base URL.
+    api: String,
+}
+
+/// A publisher with an attestor key publishes a version; the indexer follows the chain and the API serves it.
+async fn a_lab_with_a_published_version_indexed_and_served(stack: &Stack) -> anyhow::Result<Lab> {
     let publisher = stack.admin_key.address();
     let attestor = stack.anvil_key(3);
     let attestor_hex = attestor.to_bytes().to_string();
@@ -63,8 +90,12 @@ async fn ingest_anchor_crash_receipt_and_scan() -> anyhow::Result<()> {
         Indexer::new(stack.pool.clone(), prova_chain::connect_without_retries(&stack.rpc_url)?, config).await?;
     tokio::spawn(async move { indexer.run(std::future::pending()).await });
     let api = stack.serve_api().await?;
+    Ok(Lab { version, attestor_hex, db, api })
+}
 
-    // Ingest 10,000 samples from JSONL.
+/// Ingest 10,000 samples from JSONL: all stored.
+async fn ingest_stores_every_sample(stack: &Stack, lab: &Lab) -> anyhow::Result<()> {
+    let (dir, version, db) = (stack.dir.path(), lab.version, &lab.db);
     let input = dir.join("samples.jsonl");
     let mut file = std::io::BufWriter::new(std::fs::File::create(&input)?);
     for i in 0..SAMPLES {
@@ -73,22 +104,28 @@ async fn ingest_anchor_crash_receipt_and_scan() -> anyhow::Result<()> {
     }
     file.flush()?;
     drop(file);
-    let out = stack.prova(&["outputs", "ingest", input.to_str().unwrap(), "--database-url", &db], &[]);
+    let out = stack.prova(&["outputs", "ingest", input.to_str().unwrap(), "--database-url", db], &[]);
     assert!(out.status.success(), "ingest: {}", stderr(&out));
     let stored: i64 =
         sqlx::query_scalar("SELECT count(*) FROM attestor_samples").fetch_one(&stack.attestor_pool).await?;
     assert_eq!(stored, SAMPLES as i64);
+    Ok(())
+}
 
-    // Publish in batches of 1,000; kill -9 the publisher once batches start landing, then restart it.
-    let publish_args = ["outputs", "publish", "--max-leaves", "1000", "--flush", "--api", &api, "--database-url", &db];
-    let mut child = Command::new(prova_bin())
-        .args(publish_args)
-        .env("PROVA_RPC_URL", &stack.rpc_url)
-        .env("PROVA_REGISTRY", stack.registry.to_string())
-        .env("PROVA_PRIVATE_KEY", &attestor_hex)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()?;
+/// Publish in batches of 1,000; kill -9 the publisher once batches start landing, then restart it.
+async fn publishing_survives_a_sigkill_and_a_restart(stack: &Stack, lab: &Lab) -> anyhow::Result<()> {
+    let (api, db, attestor_hex) = (&lab.api, &lab.db, &lab.attestor_hex);
+    let publish_args = ["outputs", "publish", "--max-leaves", "1000", "--flush", "--api", api, "--database-url", db];
+    let mut child = ChildGuard::new(
+        Command::new(prova_bin())
+            .args(publish_args)
+            .env("PROVA_RPC_URL", &stack.rpc_url)
+            .env("PROVA_REGISTRY", stack.registry.to_string())
+            .env("PROVA_PRIVATE_KEY", attestor_hex)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()?,
+    );
     let started = Instant::now();
     loop {
         let progressed: i64 = sqlx::query_scalar("SELECT count(*) FROM attestor_batches WHERE state <> 'sealed'")
@@ -100,8 +137,8 @@ async fn ingest_anchor_crash_receipt_and_scan() -> anyhow::Result<()> {
         assert!(started.elapsed() < Duration::from_secs(60), "publisher made no progress");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    Command::new("kill").args(["-9", &child.id().to_string()]).status()?;
-    child.wait()?;
+    child.signal(SIGKILL);
+    child.child().wait()?;
     let confirmed_at_kill: i64 = sqlx::query_scalar("SELECT count(*) FROM attestor_batches WHERE state = 'confirmed'")
         .fetch_one(&stack.attestor_pool)
         .await?;
@@ -111,12 +148,15 @@ async fn ingest_anchor_crash_receipt_and_scan() -> anyhow::Result<()> {
         .arg("--once")
         .env("PROVA_RPC_URL", &stack.rpc_url)
         .env("PROVA_REGISTRY", stack.registry.to_string())
-        .env("PROVA_PRIVATE_KEY", &attestor_hex)
+        .env("PROVA_PRIVATE_KEY", attestor_hex)
         .env("RUST_LOG", "warn")
         .output()?;
     assert!(out.status.success(), "restarted publisher: {}", stderr(&out));
+    Ok(())
+}
 
-    // Nothing lost, nothing doubled: the batches tile the 10,000 samples, each root is anchored exactly once.
+/// Nothing lost, nothing doubled: the batches tile the 10,000 samples, each root is anchored exactly once.
+async fn nothing_is_lost_or_doubled_and_each_root_is_anchored_once(stack: &Stack) -> anyhow::Result<()> {
     let batches: Vec<(i64, i64, i32, Vec<u8>, String, bool)> = sqlx::query_as(
         "SELECT first_sample, last_sample, leaf_count, root, state, leaves_uploaded FROM attestor_batches ORDER BY first_sample",
     )
@@ -140,9 +180,16 @@ async fn ingest_anchor_crash_receipt_and_scan() -> anyhow::Result<()> {
     assert_eq!(logs.len(), batches.len(), "each root anchored once");
     let roots: HashSet<B256> = logs.iter().map(|l| l.topics()[1]).collect();
     assert_eq!(roots.len(), batches.len());
+    Ok(())
+}
 
-    // Look an output up through the API; its receipt verifies.
-    let probe = 4321;
+/// The output the receipt steps use.
+const PROBE: usize = 4321;
+
+/// Look an output up through the API; its receipt verifies offline. Returns that receipt.
+async fn an_output_is_found_through_the_api_with_a_receipt_that_checks(lab: &Lab) -> anyhow::Result<Receipt> {
+    let (api, version) = (&lab.api, lab.version);
+    let probe = PROBE;
     let response_hash = keccak256(response(probe));
     let found: Value = reqwest::get(format!("{api}/v1/outputs/{response_hash}")).await?.json().await?;
     let item = &found["items"][0];
@@ -150,8 +197,13 @@ async fn ingest_anchor_crash_receipt_and_scan() -> anyhow::Result<()> {
     assert_eq!(item["model_version"]["version_hash"], version.to_string());
     let api_receipt: Receipt = serde_json::from_value(item["receipt"].clone())?;
     api_receipt.check_offline(Some(request(probe).as_bytes()), Some(response(probe).as_bytes()))?;
+    Ok(api_receipt)
+}
 
-    // The lab writes the receipt; the CLI and the contract view verify it from the chain alone.
+/// The lab writes the receipt (to `receipt.json`, with the request, response and a wrong response beside it); it
+/// is the API's. Returns it.
+fn the_labs_receipt_agrees_with_the_apis(stack: &Stack, lab: &Lab, api_receipt: &Receipt) -> anyhow::Result<Receipt> {
+    let (dir, db, probe) = (stack.dir.path(), &lab.db, PROBE);
     std::fs::write(dir.join("req.txt"), request(probe))?;
     std::fs::write(dir.join("resp.txt"), response(probe))?;
     std::fs::write(dir.join("wrong.txt"), response(probe + 1))?;
@@ -165,13 +217,20 @@ async fn ingest_anchor_crash_receipt_and_scan() -> anyhow::Result<()> {
             "--out",
             receipt_path.to_str().unwrap(),
             "--database-url",
-            &db,
+            db,
         ],
         &[],
     );
     assert!(out.status.success(), "receipt: {}", stderr(&out));
     let receipt: Receipt = serde_json::from_str(&std::fs::read_to_string(&receipt_path)?)?;
-    assert_eq!(receipt, api_receipt, "the lab's receipt and the API's agree");
+    assert_eq!(&receipt, api_receipt, "the lab's receipt and the API's agree");
+    Ok(receipt)
+}
+
+/// The CLI verifies the receipt from the chain alone, and refuses it for a response it does not cover.
+fn the_cli_verifies_the_receipt_and_refuses_a_wrong_response(stack: &Stack) {
+    let dir = stack.dir.path();
+    let receipt_path = dir.join("receipt.json");
     let verify = |response_file: &str| {
         stack.prova(
             &[
@@ -192,8 +251,18 @@ async fn ingest_anchor_crash_receipt_and_scan() -> anyhow::Result<()> {
     let out = verify("wrong.txt");
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).contains("the response does not match the receipt"), "{}", stdout(&out));
+}
+
+/// The contract's `verifyOutput` accepts the receipt and refuses a forged response hash; the API's
+/// `/v1/outputs/verify` accepts it.
+async fn the_contract_view_and_the_api_verify_the_receipt(
+    stack: &Stack,
+    lab: &Lab,
+    receipt: &Receipt,
+) -> anyhow::Result<()> {
+    let (api, probe) = (&lab.api, PROBE);
     let registry = IProvenanceRegistry::new(stack.registry, &stack.admin);
-    let l = receipt.leaf;
+    let l = &receipt.leaf;
     assert!(
         registry
             .verifyOutput(
@@ -230,8 +299,13 @@ async fn ingest_anchor_crash_receipt_and_scan() -> anyhow::Result<()> {
         .json()
         .await?;
     assert_eq!(api_check["valid"], true, "{api_check}");
+    Ok(())
+}
 
-    // Distillation scan: 100 planted outputs (50 exact, 50 with whitespace changed) among 100,000 unrelated records.
+/// Distillation scan: 100 planted outputs (50 exact, 50 with whitespace changed) among 100,000 unrelated records are
+/// found, exactly, with the right kind, and their receipts verify on-chain.
+async fn a_scan_finds_exactly_the_planted_outputs(stack: &Stack, lab: &Lab) -> anyhow::Result<()> {
+    let (dir, db) = (stack.dir.path(), &lab.db);
     let dataset = dir.join("suspect.jsonl");
     let mut file = std::io::BufWriter::new(std::fs::File::create(&dataset)?);
     let mut planted = std::collections::BTreeMap::new();
@@ -249,7 +323,7 @@ async fn ingest_anchor_crash_receipt_and_scan() -> anyhow::Result<()> {
     }
     file.flush()?;
     drop(file);
-    let out = stack.prova(&["outputs", "scan", dataset.to_str().unwrap(), "--json", "--database-url", &db], &[]);
+    let out = stack.prova(&["outputs", "scan", dataset.to_str().unwrap(), "--json", "--database-url", db], &[]);
     assert!(out.status.success(), "scan: {}", stderr(&out));
     let lines: Vec<Value> = stdout(&out).lines().map(serde_json::from_str).collect::<Result<_, _>>()?;
     let (summary, matches) = lines.split_last().unwrap();
@@ -290,7 +364,7 @@ async fn sidecar_stores_samples_before_answering_and_anchors_them() -> anyhow::R
         publish_model_version(&stack.admin, stack.registry, &attestor, &req).await?;
     }
     let port = prova_devnet::local::free_port()?;
-    let mut child = Command::new(prova_bin())
+    let child = Command::new(prova_bin())
         .args([
             "outputs",
             "serve",
@@ -307,6 +381,7 @@ async fn sidecar_stores_samples_before_answering_and_anchors_them() -> anyhow::R
         .env("PROVA_PRIVATE_KEY", attestor.to_bytes().to_string())
         .env("RUST_LOG", "warn")
         .spawn()?;
+    let mut child = ChildGuard::new(child).with_signal(SIGTERM);
     let url = format!("http://127.0.0.1:{port}/v1/samples");
     let http = reqwest::Client::new();
     let started = Instant::now();
@@ -340,7 +415,7 @@ async fn sidecar_stores_samples_before_answering_and_anchors_them() -> anyhow::R
         assert!(started.elapsed() < Duration::from_secs(60), "batches not anchored ({confirmed} of 31 leaves)");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status()?;
-    assert!(child.wait()?.success());
+    child.signal(SIGTERM);
+    assert!(child.child().wait()?.success());
     Ok(())
 }

@@ -38,12 +38,52 @@ fn s(path: &Path) -> &str {
 #[tokio::test(flavor = "multi_thread")]
 async fn lineage_revocation_compromise_and_file_matching() -> anyhow::Result<()> {
     let stack = Stack::start().await?;
-    let dir = stack.dir.path();
+    let lab = a_publisher_with_an_attestor_key_indexed_and_served(&stack).await?;
+
+    let v1 = the_base_is_published_with_the_library_and_its_manifest_uploaded(&stack, &lab).await?;
+    // Let chain time pass, so v1 is clearly older than the compromise time set below.
+    let _: Value = stack.admin.raw_request("evm_increaseTime".into(), [60u64]).await?;
+    let (v2, compromised_since) = a_fine_tune_is_published_with_the_cli(&stack, &lab, v1).await?;
+    the_admin_revokes_the_base_and_flags_the_key_compromised(&stack, &lab, v1, compromised_since);
+    a_compromised_key_can_sign_nothing_new(&stack, &lab).await?;
+
+    wait_indexed(&stack).await?;
+    let versions = Versions { v1, v2, compromised_since };
+    the_api_reports_the_revocation_and_the_compromise(&lab, &versions).await?;
+    lineage_is_served_both_ways(&lab, &versions).await?;
+    matching_finds_an_exact_copy_and_a_one_file_change_but_not_an_unrelated_folder(&stack, &lab, &versions).await?;
+    the_cli_verifies_through_the_api_and_from_a_manifest_file_alone(&stack, &lab, &versions)?;
+    a_file_proof_is_checked_by_the_contract_and_by_openzeppelin(&stack, &versions).await?;
+    Ok(())
+}
+
+/// The publisher's side of the test, and the API.
+struct Lab {
+    /// The publisher admin's key, as hex.
+    admin_hex: String,
+    /// The publisher (its admin's address).
+    publisher: alloy::primitives::Address,
+    /// Its attestor key.
+    attestor: alloy::signers::local::PrivateKeySigner,
+    /// The API's base URL.
+    api: String,
+    http: reqwest::Client,
+}
+
+/// The two versions, and when the attestor key was flagged compromised (v2's block time).
+struct Versions {
+    v1: B256,
+    v2: B256,
+    compromised_since: u64,
+}
+
+/// The indexer follows the chain in the background; the API serves what it writes. A publisher with an attestor
+/// key is registered.
+async fn a_publisher_with_an_attestor_key_indexed_and_served(stack: &Stack) -> anyhow::Result<Lab> {
     let admin_hex = stack.admin_key.to_bytes().to_string();
     let publisher = stack.admin_key.address();
     let attestor = stack.anvil_key(2);
 
-    // The indexer follows the chain in the background; the API serves what it writes.
     let config = IndexerConfig {
         start_block: stack.deploy_block,
         poll_interval: Duration::from_millis(100),
@@ -57,24 +97,32 @@ async fn lineage_revocation_compromise_and_file_matching() -> anyhow::Result<()>
 
     admin::register_publisher(&stack.admin, stack.registry, "Acme AI", "").await?;
     admin::add_attestor(&stack.admin, stack.registry, publisher, attestor.address()).await?;
+    Ok(Lab { admin_hex, publisher, attestor, api, http })
+}
 
-    // v1: the base model, published through the library and its manifest uploaded with the CLI.
-    let base = dir.join("base");
+/// v1: the base model (folder `base`), published through the library and its manifest uploaded with the CLI.
+async fn the_base_is_published_with_the_library_and_its_manifest_uploaded(
+    stack: &Stack,
+    lab: &Lab,
+) -> anyhow::Result<B256> {
+    let base = stack.dir.path().join("base");
     write_model(&base, 1);
     let v1 = hash_dir(&base, &HashOptions::default())?.version_hash;
-    publish_model_version(&stack.admin, stack.registry, &attestor, &request(v1, B256::ZERO)).await?;
-    let out = stack.prova(&["model", "upload-manifest", s(&base), "--api", &api], &[]);
+    publish_model_version(&stack.admin, stack.registry, &lab.attestor, &request(v1, B256::ZERO)).await?;
+    let out = stack.prova(&["model", "upload-manifest", s(&base), "--api", &lab.api], &[]);
     assert!(out.status.success(), "upload-manifest: {}", stderr(&out));
+    Ok(v1)
+}
 
-    // Let chain time pass, so v1 is clearly older than the compromise time set below.
-    let _: Value = stack.admin.raw_request("evm_increaseTime".into(), [60u64]).await?;
-
-    // v2: a fine-tune (one file changed, one added), published with the CLI, which uploads its manifest.
+/// v2: a fine-tune (folder `tuned`: one file changed, one added), published with the CLI, which uploads its
+/// manifest. Returns v2 and its block time.
+async fn a_fine_tune_is_published_with_the_cli(stack: &Stack, lab: &Lab, v1: B256) -> anyhow::Result<(B256, u64)> {
+    let dir = stack.dir.path();
     let tuned = dir.join("tuned");
-    copy_dir(&base, &tuned);
+    copy_dir(&dir.join("base"), &tuned);
     std::fs::write(tuned.join("weights/model-00001.safetensors"), vec![9u8; 200_000])?;
     std::fs::write(tuned.join("adapter.safetensors"), vec![5u8; 1000])?;
-    let attestor_hex = attestor.to_bytes().to_string();
+    let attestor_hex = lab.attestor.to_bytes().to_string();
     let out = stack.prova(
         &[
             "model",
@@ -85,7 +133,7 @@ async fn lineage_revocation_compromise_and_file_matching() -> anyhow::Result<()>
             "--parent",
             &v1.to_string(),
             "--api",
-            &api,
+            &lab.api,
             "--json",
         ],
         &[("PROVA_PRIVATE_KEY", &attestor_hex)],
@@ -94,40 +142,54 @@ async fn lineage_revocation_compromise_and_file_matching() -> anyhow::Result<()>
     let published: Value = serde_json::from_str(&stdout(&out))?;
     let v2: B256 = published["version_hash"].as_str().unwrap().parse()?;
     let v2_block = stack.admin.get_block_by_number(published["block_number"].as_u64().unwrap().into()).await?.unwrap();
+    Ok((v2, v2_block.header.timestamp))
+}
 
-    // The admin revokes v1 and flags the attestor key compromised from v2's block time on.
+/// The admin revokes v1 and flags the attestor key compromised from v2's block time on.
+fn the_admin_revokes_the_base_and_flags_the_key_compromised(
+    stack: &Stack,
+    lab: &Lab,
+    v1: B256,
+    compromised_since: u64,
+) {
+    let admin_hex = &lab.admin_hex;
     let out = stack.prova(
         &["model", "revoke", &v1.to_string(), "--reason", "weights leaked"],
-        &[("PROVA_PRIVATE_KEY", &admin_hex)],
+        &[("PROVA_PRIVATE_KEY", admin_hex)],
     );
     assert!(out.status.success(), "revoke: {}", stderr(&out));
     let out = stack.prova(
         &[
             "publisher",
             "compromise-attestor",
-            &attestor.address().to_string(),
+            &lab.attestor.address().to_string(),
             "--since",
-            &v2_block.header.timestamp.to_string(),
+            &compromised_since.to_string(),
         ],
-        &[("PROVA_PRIVATE_KEY", &admin_hex)],
+        &[("PROVA_PRIVATE_KEY", admin_hex)],
     );
     assert!(out.status.success(), "compromise: {}", stderr(&out));
+}
 
-    // A revoked (compromised) key can sign nothing new.
-    let third = dir.join("third");
+/// A revoked (compromised) key can sign nothing new.
+async fn a_compromised_key_can_sign_nothing_new(stack: &Stack, lab: &Lab) -> anyhow::Result<()> {
+    let third = stack.dir.path().join("third");
     write_model(&third, 3);
     let refused = publish_model_version(
         &stack.admin,
         stack.registry,
-        &attestor,
+        &lab.attestor,
         &request(hash_dir(&third, &HashOptions::default())?.version_hash, B256::ZERO),
     )
     .await;
     assert!(refused.unwrap_err().to_string().contains("revoked"));
+    Ok(())
+}
 
-    wait_indexed(&stack).await?;
-
-    // Revocation and compromise, as the API reports them.
+/// Revocation and compromise, as the API reports them.
+async fn the_api_reports_the_revocation_and_the_compromise(lab: &Lab, versions: &Versions) -> anyhow::Result<()> {
+    let (api, http, publisher) = (&lab.api, &lab.http, lab.publisher);
+    let Versions { v1, v2, compromised_since } = versions;
     let got_v1: Value = http.get(format!("{api}/v1/model-versions/{v1}")).send().await?.json().await?;
     assert_eq!(got_v1["revocation"]["reason"], "weights leaked");
     assert!(got_v1["revocation"]["chain"]["tx_hash"].is_string());
@@ -138,17 +200,31 @@ async fn lineage_revocation_compromise_and_file_matching() -> anyhow::Result<()>
     assert_eq!(got_v2["revocation"], Value::Null);
     let publisher_view: Value = http.get(format!("{api}/v1/publishers/{publisher}")).send().await?.json().await?;
     assert_eq!(publisher_view["attestor_keys"][0]["status"], "compromised");
-    assert_eq!(publisher_view["attestor_keys"][0]["compromised_since"], v2_block.header.timestamp);
+    assert_eq!(publisher_view["attestor_keys"][0]["compromised_since"], *compromised_since);
+    Ok(())
+}
 
-    // Lineage both ways.
+/// Lineage both ways.
+async fn lineage_is_served_both_ways(lab: &Lab, versions: &Versions) -> anyhow::Result<()> {
+    let (api, http) = (&lab.api, &lab.http);
+    let Versions { v1, v2, .. } = versions;
     let lineage_v2: Value = http.get(format!("{api}/v1/model-versions/{v2}/lineage")).send().await?.json().await?;
     assert_eq!(lineage_v2["ancestors"][0]["version_hash"], v1.to_string());
     assert_eq!(lineage_v2["ancestors"].as_array().unwrap().len(), 1);
     let lineage_v1: Value = http.get(format!("{api}/v1/model-versions/{v1}/lineage")).send().await?.json().await?;
     assert_eq!(lineage_v1["descendants"][0]["version_hash"], v2.to_string());
     assert_eq!(lineage_v1["ancestors"], json!([]));
+    Ok(())
+}
 
-    // Matching through the API: an exact copy, a one-file change, an unrelated folder.
+/// Matching through the API: an exact copy (folder `copy`), a one-file change (`one-change`), an unrelated folder.
+async fn matching_finds_an_exact_copy_and_a_one_file_change_but_not_an_unrelated_folder(
+    stack: &Stack,
+    lab: &Lab,
+    versions: &Versions,
+) -> anyhow::Result<()> {
+    let (dir, api, http, v2) = (stack.dir.path(), &lab.api, &lab.http, versions.v2);
+    let tuned = dir.join("tuned");
     let exact_copy = dir.join("copy");
     copy_dir(&tuned, &exact_copy);
     let one_change = dir.join("one-change");
@@ -174,9 +250,20 @@ async fn lineage_revocation_compromise_and_file_matching() -> anyhow::Result<()>
         http.post(format!("{api}/v1/model-versions/match")).json(&files(&unrelated)?).send().await?.json().await?;
     assert_eq!(none["best"], Value::Null);
     assert_eq!(none["candidates"], json!([]));
+    Ok(())
+}
 
-    // The auditor's CLI: through the API (checked on-chain), and from a manifest file alone.
-    let out = stack.prova(&["verify", "model", s(&one_change), "--api", &api], &[]);
+/// The auditor's CLI: through the API (checked on-chain), and from a manifest file alone; the exact copy of the
+/// compromised-key version and the revoked base are not verified.
+fn the_cli_verifies_through_the_api_and_from_a_manifest_file_alone(
+    stack: &Stack,
+    lab: &Lab,
+    versions: &Versions,
+) -> anyhow::Result<()> {
+    let (dir, api, v2) = (stack.dir.path(), &lab.api, versions.v2);
+    let (base, tuned, exact_copy, one_change) =
+        (dir.join("base"), dir.join("tuned"), dir.join("copy"), dir.join("one-change"));
+    let out = stack.prova(&["verify", "model", s(&one_change), "--api", api], &[]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     let text = stdout(&out);
     assert!(text.contains(&format!("closest registered version {v2}")), "{text}");
@@ -203,8 +290,15 @@ async fn lineage_revocation_compromise_and_file_matching() -> anyhow::Result<()>
     let out = stack.prova(&["verify", "model", s(&base)], &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).contains("revoked"), "{}", stdout(&out));
+    Ok(())
+}
 
-    // One file's membership proof: checked by the contract and by @openzeppelin/merkle-tree.
+/// One file's membership proof: checked by the contract and by @openzeppelin/merkle-tree.
+async fn a_file_proof_is_checked_by_the_contract_and_by_openzeppelin(
+    stack: &Stack,
+    versions: &Versions,
+) -> anyhow::Result<()> {
+    let (base, v1) = (stack.dir.path().join("base"), versions.v1);
     let out = stack.prova(&["model", "prove-file", "config.json", "--dir", s(&base), "--quiet"], &[]);
     assert!(out.status.success(), "prove-file: {}", stderr(&out));
     let proof: Value = serde_json::from_str(&stdout(&out))?;

@@ -4,7 +4,7 @@
 //! chain's; a wrong chain, a dead RPC endpoint and a dead API are errors (exit 2), not verdicts.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use alloy::node_bindings::Anvil;
@@ -12,6 +12,7 @@ use alloy::primitives::{Address, B256, U256};
 use alloy::signers::local::PrivateKeySigner;
 use prova_attestor::agents::{self, FeedbackInput};
 use prova_chain::Account;
+use prova_devnet::ChildGuard;
 use prova_devnet::local::{find_foundry_tool, free_port};
 use prova_e2e::{prova_bin, spawn_dev, stderr, stdout};
 use serde_json::Value;
@@ -35,7 +36,7 @@ const KINDS: [&str; 8] = [
 
 /// A running `prova dev`, stopped (Ctrl-C) on drop.
 struct Dev {
-    child: Child,
+    _child: ChildGuard,
     _data: tempfile::TempDir,
     rpc: String,
     api: String,
@@ -48,20 +49,6 @@ struct Dev {
     finetune_version: B256,
     publisher: Address,
     good: U256,
-}
-
-impl Drop for Dev {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-    }
 }
 
 /// The word after `label` in the banner line that starts with `line`.
@@ -88,7 +75,7 @@ impl Dev {
         let banner = banner.join("\n");
         assert!(banner.contains("prova dev is running"), "banner:\n{banner}");
         Ok(Self {
-            child,
+            _child: ChildGuard::new(child),
             _data: data,
             rpc: banner_field(&banner, "chain ", "chain"),
             api: banner_field(&banner, "api ", "api"),
@@ -213,6 +200,19 @@ async fn audits_the_dev_stack_and_names_tampered_rows() -> anyhow::Result<()> {
     add_facts(&dev).await?;
 
     // Test 1: every kind of fact is checked and matches the chain.
+    every_kind_of_fact_is_checked_and_matches(&dev);
+    a_sample_checks_at_most_n_facts_per_kind_and_repeats_with_its_seed(&dev);
+    // Test 2: rows altered by hand in the API's database are named exactly: kind, id, field, API value, chain value.
+    let tampered = three_rows_are_altered_by_hand(&dev).await?;
+    each_altered_row_is_named_with_its_field_and_both_values(&dev, &tampered);
+    the_json_report_gives_the_same_verdict(&dev)?;
+    // Test 3 (part): an RPC endpoint of another chain is refused before anything is checked.
+    a_wrong_chain_is_refused_before_anything_is_checked(&dev)?;
+    Ok(())
+}
+
+/// Every kind of fact is checked and matches the chain.
+fn every_kind_of_fact_is_checked_and_matches(dev: &Dev) {
     let out = dev.verify(&[]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
@@ -221,8 +221,10 @@ async fn audits_the_dev_stack_and_names_tampered_rows() -> anyhow::Result<()> {
         assert_eq!(mismatched, 0, "{kind}:\n{text}");
     }
     assert!(text.contains("VERIFIED"), "{text}");
+}
 
-    // A sample checks at most N facts per kind, and is repeatable with its seed.
+/// A sample checks at most N facts per kind, and is repeatable with its seed.
+fn a_sample_checks_at_most_n_facts_per_kind_and_repeats_with_its_seed(dev: &Dev) {
     let out = dev.verify(&["--sample", "2", "--seed", "7"]);
     let sampled = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{sampled}\n{}", stderr(&out));
@@ -233,8 +235,25 @@ async fn audits_the_dev_stack_and_names_tampered_rows() -> anyhow::Result<()> {
         assert!((least..=most).contains(&checked), "{kind}: {checked} checked:\n{sampled}");
     }
     assert!(sampled.contains("--seed 7"), "{sampled}");
+}
 
-    // Test 2: rows altered by hand in the API's database are named exactly: kind, id, field, API value, chain value.
+/// What [`three_rows_are_altered_by_hand`] changed.
+struct Tampered {
+    /// The client of the altered feedback.
+    client: Address,
+    /// Its feedback index.
+    index: i64,
+    /// Its value in the database now, and on the chain.
+    value: String,
+    original: i128,
+    /// The output batch moved one block up, and its block in the database now.
+    root: B256,
+    block: i64,
+}
+
+/// In the API's database: the base version's metadata URI, one feedback value of the good agent and one output
+/// batch's block number.
+async fn three_rows_are_altered_by_hand(dev: &Dev) -> anyhow::Result<Tampered> {
     let pool = sqlx::PgPool::connect(&dev.postgres).await?;
     sqlx::query("UPDATE model_version_registered SET metadata_uri = 'ipfs://tampered' WHERE version_hash = $1")
         .bind(dev.base_version.to_vec())
@@ -262,7 +281,12 @@ async fn audits_the_dev_stack_and_names_tampered_rows() -> anyhow::Result<()> {
             .fetch_one(&pool)
             .await?;
     let root = B256::from_slice(&root);
+    Ok(Tampered { client, index, value, original, root, block })
+}
 
+/// Each altered row is named exactly: kind, id, field, API value, chain value; the verdict is NOT VERIFIED.
+fn each_altered_row_is_named_with_its_field_and_both_values(dev: &Dev, tampered: &Tampered) {
+    let Tampered { client, index, value, original, root, block } = tampered;
     let out = dev.verify(&[]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}\n{}", stderr(&out));
@@ -285,7 +309,10 @@ async fn audits_the_dev_stack_and_names_tampered_rows() -> anyhow::Result<()> {
     assert_eq!(summary[0].2, 1, "one model version mismatched:\n{text}");
     assert_eq!(summary[1].2, 1, "one output batch mismatched:\n{text}");
     assert!(text.contains("NOT VERIFIED"), "{text}");
-    // The same verdict as JSON.
+}
+
+/// The same verdict as JSON.
+fn the_json_report_gives_the_same_verdict(dev: &Dev) -> anyhow::Result<()> {
     let out = dev.verify(&["--json"]);
     assert_eq!(out.status.code(), Some(1));
     let report: Value = serde_json::from_slice(&out.stdout)?;
@@ -298,8 +325,11 @@ async fn audits_the_dev_stack_and_names_tampered_rows() -> anyhow::Result<()> {
         .unwrap_or_else(|| panic!("{report}"));
     assert_eq!(tampered["id"], hex(dev.base_version));
     assert_eq!(tampered["api"], "\"ipfs://tampered\"");
+    Ok(())
+}
 
-    // Test 3 (part): an RPC endpoint of another chain is refused before anything is checked.
+/// An RPC endpoint of another chain, or `--chain-id` of another, is refused before anything is checked (exit 2).
+fn a_wrong_chain_is_refused_before_anything_is_checked(dev: &Dev) -> anyhow::Result<()> {
     let other = Anvil::at(find_foundry_tool("anvil")?).port(free_port()?).chain_id(4242).try_spawn()?;
     let out = verify(&dev.api, &other.endpoint(), &[]);
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));

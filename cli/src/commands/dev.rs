@@ -14,19 +14,17 @@ use std::time::Duration;
 use crate::signer::{KEYSTORE_PASSWORD_ENV, PRIVATE_KEY_ENV, new_keystore, parse_private_key};
 use alloy::node_bindings::{Anvil, AnvilInstance};
 use alloy::primitives::{Address, B256, U256, keccak256};
-use alloy::providers::{DynProvider, Provider};
+use alloy::providers::DynProvider;
 use alloy::signers::local::PrivateKeySigner;
 use anyhow::Context;
 use clap::Args;
 use prova_api::AppState;
 use prova_attestor::admin;
-use prova_attestor::agents::{self, FeedbackInput};
 use prova_attestor::publish::{PublishRequest, Published, publish_model_version};
 use prova_chain::AgentRegistries;
-use prova_core::bindings::{IIdentityRegistry, model_id};
-use prova_core::interaction::{ReceiptFields, SignedReceipt};
+use prova_core::bindings::model_id;
 use prova_core::manifest::{HashOptions, Manifest, hash_dir};
-use prova_devnet::Bulk;
+use prova_devnet::demo::{HonestAgent, SybilPlan, build_sybil_demo};
 use prova_devnet::local::{LocalPostgres, cluster_dir, find_foundry_tool};
 use prova_indexer::{ContractKind, Indexer, IndexerConfig};
 use tokio::sync::watch;
@@ -85,9 +83,9 @@ const RING_SIZE: usize = 20;
 const RING_RATINGS_OF_BAD: usize = 2;
 /// Ring agents each ring member rates 100.
 const RING_RATINGS_OF_RING: usize = 2;
-/// Gas limits of the demo's agent transactions (sent at once, so they cannot be estimated one by one).
-const REGISTER_GAS: u64 = 400_000;
-const FEEDBACK_GAS: u64 = 400_000;
+/// Gas limit of the demo's agent transactions, registrations and feedback (sent at once, so they cannot be
+/// estimated one by one).
+const AGENT_GAS: u64 = 400_000;
 
 /// The ERC-8004 demo: registries, agents and who rated them.
 struct DemoAgents {
@@ -329,10 +327,10 @@ impl DevArgs {
     }
 }
 
-/// Deploys the ERC-8004 registries and fills them: three demo agents bound to the demo model versions, honest
-/// clients rating them with interaction receipts, and a Sybil ring (fresh addresses with agents of their own, no
-/// receipts) rating the bad agent and each other 100. Transactions go out in two bulk rounds (registrations, then
-/// feedback); on our own anvil each round is mined into as few blocks as possible.
+/// Deploys the ERC-8004 registries and fills them (with [`build_sybil_demo`]): three demo agents bound to the demo
+/// model versions, honest clients rating them with interaction receipts, and a Sybil ring (fresh addresses with agents
+/// of their own, no receipts) rating the bad agent and each other 100. Transactions go out in two bulk rounds
+/// (registrations, then feedback); on our own anvil each round is mined into as few blocks as possible.
 async fn demo_agents(
     admin: &DynProvider,
     admin_key: &PrivateKeySigner,
@@ -341,85 +339,41 @@ async fn demo_agents(
 ) -> anyhow::Result<DemoAgents> {
     let (registries, deploy_block) = prova_chain::deploy_agent_registries(admin).await?;
     tracing::info!(identity = %registries.identity, reputation = %registries.reputation, "deployed ERC-8004 registries");
-    let chain_id = prova_chain::chain_id(admin).await?;
-    let owners: Vec<PrivateKeySigner> = (0..3).map(|_| PrivateKeySigner::random()).collect();
-    let honest: Vec<PrivateKeySigner> = (0..HONEST_CLIENTS).map(|_| PrivateKeySigner::random()).collect();
-    let ring: Vec<PrivateKeySigner> = (0..RING_SIZE).map(|_| PrivateKeySigner::random()).collect();
-    let everyone: Vec<Address> = owners.iter().chain(&honest).chain(&ring).map(PrivateKeySigner::address).collect();
-
-    let mut bulk = Bulk::new(admin.clone()).await?;
-    let funds = bulk.max_cost(FEEDBACK_GAS) * U256::from(2 * (RING_RATINGS_OF_BAD + RING_RATINGS_OF_RING + 2));
-    prova_devnet::fund(admin, &everyone, funds, admin_key).await?;
-    if own_anvil {
-        let _: serde_json::Value = admin.raw_request("evm_setAutomine".into(), [false]).await?;
-    }
-    let result = async {
-        // Round 1: every agent is registered.
-        let models = [Some(demo.base.version_hash), Some(demo.finetune.version_hash), Some(demo.base.version_hash)];
-        for ((owner, name), model) in owners.iter().zip(["good", "bad", "steady"]).zip(models) {
-            let uri = format!("https://example.org/demo-agents/{name}.json");
-            let call = agents::register_call(&uri, model);
-            bulk.push(format!("register {name}"), owner, registries.identity, call, REGISTER_GAS);
-        }
-        for (i, member) in ring.iter().enumerate() {
-            let uri = format!("https://example.org/ring/{i}.json");
-            let call = agents::register_call(&uri, None);
-            bulk.push(format!("register ring {i}"), member, registries.identity, call, REGISTER_GAS);
-        }
-        let ids = bulk
-            .send(own_anvil)
-            .await?
-            .iter()
-            .map(|receipt| {
-                receipt
-                    .inner
-                    .logs()
-                    .iter()
-                    .find_map(|log| log.log_decode::<IIdentityRegistry::Registered>().ok())
-                    .map(|log| log.inner.data.agentId)
-                    .context("a registration without a Registered event")
-            })
-            .collect::<anyhow::Result<Vec<U256>>>()?;
-        let (good, bad, steady, ring_agents) = (ids[0], ids[1], ids[2], ids[3..].to_vec());
-
-        // Round 2: feedback. Honest clients rate with receipts signed by the agents' owners (they have no wallet).
-        let deadline = prova_chain::chain_time(admin).await? + 3600;
-        let receipt = |owner: &PrivateKeySigner, agent_id: U256, client: Address| {
-            let fields = ReceiptFields { agent_id, client, interaction_hash: B256::random(), deadline };
-            SignedReceipt::sign(owner, chain_id, registries.reputation, fields)
-        };
-        for (i, client) in honest.iter().enumerate() {
-            let i128_of = |n: usize| i128::try_from(n).expect("small");
-            let mut ratings = vec![(good, &owners[0], 85 + i128_of(i))];
-            if i < 4 {
-                ratings.push((bad, &owners[1], 10 + 3 * i128_of(i)));
+    let models = [Some(demo.base.version_hash), Some(demo.finetune.version_hash), Some(demo.base.version_hash)];
+    let honest_agents: Vec<HonestAgent> = ["good", "bad", "steady"]
+        .into_iter()
+        .zip(models)
+        .map(|(name, model)| HonestAgent {
+            name: name.into(),
+            uri: format!("https://example.org/demo-agents/{name}.json"),
+            model,
+        })
+        .collect();
+    let plan = SybilPlan {
+        agents: &honest_agents,
+        honest_clients: HONEST_CLIENTS,
+        // Every honest client rates the good agent high, the first four rate the bad one low, every other one rates
+        // the steady one fairly.
+        rating: |i, agent| {
+            let i = i128::try_from(i).expect("small");
+            match agent {
+                0 => Some(85 + i),
+                1 => (i < 4).then_some(10 + 3 * i),
+                _ => (i % 2 == 0).then_some(70 + i),
             }
-            if i % 2 == 0 {
-                ratings.push((steady, &owners[2], 70 + i128_of(i)));
-            }
-            for (agent_id, owner, value) in ratings {
-                let signed = receipt(owner, agent_id, client.address())?;
-                let call = agents::feedback_call(agent_id, &FeedbackInput::value(value, 0), Some(&signed));
-                bulk.push(format!("honest {i} rates {agent_id}"), client, registries.reputation, call, FEEDBACK_GAS);
-            }
-        }
-        for (i, member) in ring.iter().enumerate() {
-            let targets = std::iter::repeat_n(bad, RING_RATINGS_OF_BAD)
-                .chain((1..=RING_RATINGS_OF_RING).map(|k| ring_agents[(i + k) % RING_SIZE]));
-            for target in targets {
-                let call = agents::feedback_call(target, &FeedbackInput::value(100, 0), None);
-                bulk.push(format!("ring {i} rates {target}"), member, registries.reputation, call, FEEDBACK_GAS);
-            }
-        }
-        bulk.send(own_anvil).await?;
-        let seeds = honest.iter().take(TRUST_SEEDS).map(PrivateKeySigner::address).collect();
-        anyhow::Ok(DemoAgents { registries, deploy_block, good, bad, steady, ring_agents, seeds })
-    }
-    .await;
-    if own_anvil {
-        let _: serde_json::Value = admin.raw_request("evm_setAutomine".into(), [true]).await?;
-    }
-    result
+        },
+        ring_size: RING_SIZE,
+        ring_uri: |i| format!("https://example.org/ring/{i}.json"),
+        ring_target: 1,
+        ring_ratings_of_target: RING_RATINGS_OF_BAD,
+        ring_ratings_of_ring: RING_RATINGS_OF_RING,
+        gas: AGENT_GAS,
+        mine: own_anvil,
+    };
+    let built = build_sybil_demo(admin, admin_key, &registries, &plan).await?;
+    let (good, bad, steady) = (built.agents[0], built.agents[1], built.agents[2]);
+    let seeds = built.honest_addresses(TRUST_SEEDS);
+    Ok(DemoAgents { registries, deploy_block, good, bad, steady, ring_agents: built.ring_agents, seeds })
 }
 
 async fn publish_demo_version(
