@@ -17,6 +17,8 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
 use prova_chain::{decode, describe_log};
+use prova_views::ChainPointer;
+use serde::Serialize;
 
 use crate::error::Result;
 
@@ -39,8 +41,23 @@ pub struct Pointer {
     pub log_index: u64,
 }
 
+impl From<&ChainPointer> for Pointer {
+    /// The pointer an API answer states (a block time before 1970 is not compared).
+    fn from(p: &ChainPointer) -> Self {
+        Self {
+            chain_id: p.chain_id,
+            contract: p.contract,
+            block_number: p.block_number,
+            block_hash: p.block_hash,
+            block_time: u64::try_from(p.block_time.timestamp()).ok(),
+            tx_hash: p.tx_hash,
+            log_index: p.log_index,
+        }
+    }
+}
+
 /// One stated field that is not what the chain says.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Difference {
     /// The field, named as the statement names it (e.g. `chain.block_hash`).
     pub field: String,

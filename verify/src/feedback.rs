@@ -4,13 +4,13 @@
 use std::collections::{BTreeMap, HashMap};
 
 use alloy::eips::BlockNumberOrTag;
-use alloy::primitives::{Address, B256, U256};
+use alloy::primitives::{Address, B256, U64, U256};
 use alloy::providers::{DynProvider, Provider};
 use alloy::rpc::types::{Filter, Log};
 use alloy::sol_types::SolEvent;
 use prova_core::bindings::{IIdentityRegistry, IReputationRegistry};
 use prova_reputation::Feedback;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use prova_chain::{check_contract, identity_of_reputation, rpc_batch};
 
@@ -181,14 +181,32 @@ async fn block_times(provider: &DynProvider, logs: &[Log]) -> Result<HashMap<u64
     missing.dedup();
     missing.retain(|b| !times.contains_key(b));
     let params: Vec<(BlockNumberOrTag, bool)> = missing.iter().map(|b| (BlockNumberOrTag::Number(*b), false)).collect();
-    let headers: Vec<Option<serde_json::Value>> = rpc_batch(provider, "eth_getBlockByNumber", params).await?;
+    let headers: Vec<Option<BlockTime>> = rpc_batch(provider, "eth_getBlockByNumber", params).await?;
     for (block, header) in missing.into_iter().zip(headers) {
         let ts = header
-            .as_ref()
-            .and_then(|h| h["timestamp"].as_str())
-            .and_then(|t| u64::from_str_radix(t.trim_start_matches("0x"), 16).ok())
+            .and_then(|h| u64::try_from(h.timestamp).ok())
             .ok_or_else(|| Error::Logs(format!("block {block} has no readable timestamp")))?;
         times.insert(block, ts);
     }
     Ok(times)
+}
+
+/// The one field of an `eth_getBlockByNumber` header read here.
+#[derive(Debug, Deserialize)]
+struct BlockTime {
+    /// Unix seconds, as a hex quantity.
+    timestamp: U64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_times_read_the_header_quantity() {
+        let header = serde_json::json!({ "number": "0x5", "timestamp": "0x6553f100", "hash": "0x00" });
+        let read: BlockTime = serde_json::from_value(header).unwrap();
+        assert_eq!(u64::try_from(read.timestamp).unwrap(), 1_700_000_000);
+        assert!(serde_json::from_value::<Option<BlockTime>>(serde_json::Value::Null).unwrap().is_none());
+    }
 }

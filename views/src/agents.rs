@@ -253,7 +253,7 @@ pub struct Reputation {
 pub struct AgentsPage {
     /// `registered` or `reputation`.
     #[schema(value_type = String, example = "reputation")]
-    pub sort: &'static str,
+    pub sort: String,
     /// `sort=reputation`: the reputation registry scored; null otherwise.
     #[schema(value_type = Option<crate::schema::Address>)]
     pub reputation_registry: Option<Address>,

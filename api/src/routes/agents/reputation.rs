@@ -409,7 +409,7 @@ async fn by_registration(
             })
         })
         .collect();
-    Ok(Json(AgentsPage { sort: "registered", reputation_registry: None, as_of_block: None, items, next_cursor }))
+    Ok(Json(AgentsPage { sort: "registered".into(), reputation_registry: None, as_of_block: None, items, next_cursor }))
 }
 
 /// The leaderboard order of `prova_reputation::leaderboard`: score descending (`-0.0` as `0.0`), no score
@@ -529,7 +529,7 @@ async fn by_reputation(
         })
         .collect();
     Ok(Json(AgentsPage {
-        sort: "reputation",
+        sort: "reputation".into(),
         reputation_registry: Some(reputation),
         as_of_block: set.reputation_block(),
         items,
