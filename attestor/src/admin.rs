@@ -1,12 +1,43 @@
 //! Publisher administration, sent from the publisher's admin account: registration, two-step admin transfer,
 //! attestor key lifecycle (add, revoke, rotate, flag compromised) and version revocation.
 
-use alloy::primitives::{Address, B256};
+use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::providers::DynProvider;
 use alloy::rpc::types::TransactionReceipt;
-use prova_core::bindings::IProvenanceRegistry;
+use alloy::signers::SignerSync;
+use alloy::signers::local::PrivateKeySigner;
+use prova_core::bindings::{AddAttestor, IProvenanceRegistry};
+use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
+
+/// A key's consent to be added as an attestor of a publisher: its EIP-712 signature of
+/// `AddAttestor(address publisher,uint256 deadline)` on one registry deployment (its proof of possession). The key
+/// holder makes it (`prova key authorize`) and hands it to the publisher's admin, who sends it with `addAttestor`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyAuthorization {
+    /// The key being added.
+    pub key: Address,
+    /// The publisher it agrees to sign for.
+    pub publisher: Address,
+    /// The chain of the registry deployment.
+    pub chain_id: u64,
+    /// The registry deployment.
+    pub registry: Address,
+    /// Unix time after which the registry refuses the signature.
+    pub deadline: u64,
+    /// The key's 65-byte signature.
+    pub signature: Bytes,
+}
+
+impl KeyAuthorization {
+    /// Signs the authorization with `key`.
+    pub fn sign(key: &PrivateKeySigner, chain_id: u64, registry: Address, publisher: Address, deadline: u64) -> Result<Self> {
+        let digest = AddAttestor { publisher, deadline: U256::from(deadline) }.signing_hash(chain_id, registry);
+        let signature = key.sign_hash_sync(&digest).map_err(prova_core::Error::from)?;
+        Ok(Self { key: key.address(), publisher, chain_id, registry, deadline, signature: signature.as_bytes().into() })
+    }
+}
 
 /// Sends a contract call and waits for one confirmation, failing if it reverted.
 macro_rules! confirm {
@@ -26,14 +57,15 @@ pub async fn register_publisher(
     confirm!(IProvenanceRegistry::new(registry, admin).registerPublisher(name.to_owned(), metadata_uri.to_owned()))
 }
 
-/// Authorizes `key` to sign for `publisher`.
-pub async fn add_attestor(
-    admin: &DynProvider,
-    registry: Address,
-    publisher: Address,
-    key: Address,
-) -> Result<TransactionReceipt> {
-    confirm!(IProvenanceRegistry::new(registry, admin).addAttestor(publisher, key))
+/// Adds the key of `authorization` as an attestor of its publisher.
+pub async fn add_attestor(admin: &DynProvider, authorization: &KeyAuthorization) -> Result<TransactionReceipt> {
+    let a = authorization;
+    confirm!(IProvenanceRegistry::new(a.registry, admin).addAttestor(
+        a.publisher,
+        a.key,
+        U256::from(a.deadline),
+        a.signature.clone()
+    ))
 }
 
 /// Revokes `key`: it can sign nothing new.
@@ -46,16 +78,15 @@ pub async fn revoke_attestor(
     confirm!(IProvenanceRegistry::new(registry, admin).revokeAttestor(publisher, key))
 }
 
-/// Rotates keys: adds `new_key`, then revokes `old_key`, so the publisher is never without an active key.
+/// Rotates keys: adds the authorized new key, then revokes `old_key`, so the publisher is never without an active
+/// key.
 pub async fn rotate_attestor(
     admin: &DynProvider,
-    registry: Address,
-    publisher: Address,
+    new_key: &KeyAuthorization,
     old_key: Address,
-    new_key: Address,
 ) -> Result<(TransactionReceipt, TransactionReceipt)> {
-    let added = add_attestor(admin, registry, publisher, new_key).await?;
-    let revoked = revoke_attestor(admin, registry, publisher, old_key).await?;
+    let added = add_attestor(admin, new_key).await?;
+    let revoked = revoke_attestor(admin, new_key.registry, new_key.publisher, old_key).await?;
     Ok((added, revoked))
 }
 
@@ -89,12 +120,13 @@ pub async fn accept_admin(
     confirm!(IProvenanceRegistry::new(registry, new_admin).acceptPublisherAdmin(publisher))
 }
 
-/// Revokes a model version with a reason; it stays readable, marked revoked.
+/// Revokes `publisher`'s claim of a model version with a reason; it stays readable, marked revoked.
 pub async fn revoke_version(
     admin: &DynProvider,
     registry: Address,
+    publisher: Address,
     version_hash: B256,
     reason: &str,
 ) -> Result<TransactionReceipt> {
-    confirm!(IProvenanceRegistry::new(registry, admin).revokeModelVersion(version_hash, reason.to_owned()))
+    confirm!(IProvenanceRegistry::new(registry, admin).revokeModelVersion(publisher, version_hash, reason.to_owned()))
 }

@@ -23,16 +23,16 @@ pub enum Error {
     /// The signing key was revoked by its publisher.
     #[error("attestor key {0} was revoked and can sign nothing new")]
     RevokedAttestor(Address),
-    /// The version is already registered.
-    #[error("version {version_hash} is already registered (by publisher {publisher})")]
+    /// The publisher already claims the version.
+    #[error("publisher {publisher} already claims version {version_hash}")]
     AlreadyRegistered {
         /// The version hash.
         version_hash: B256,
-        /// Who registered it.
+        /// The publisher.
         publisher: Address,
     },
-    /// The parent version is not registered.
-    #[error("parent version {0} is not registered on this registry")]
+    /// No publisher claims the parent version.
+    #[error("parent version {0} is not claimed by any publisher on this registry")]
     UnknownParent(B256),
     /// A Postgres statement failed.
     #[error("database")]

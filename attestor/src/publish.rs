@@ -1,4 +1,10 @@
-//! Publishing a model version: sign the EIP-712 message with the attestor key, relay it, wait for confirmations.
+//! Publishing a model version: commit to the claim, sign the EIP-712 message with the attestor key, relay it, wait
+//! for confirmations.
+//!
+//! A claim is first committed (`commitModelVersion(keccak256(publisher, versionHash, salt))`, which reveals nothing)
+//! and revealed in a later block, so its priority is the commitment's block: someone who copies the version hash
+//! from the revealing transaction in the mempool can only get a later priority. `commit: false` skips the commitment
+//! (one transaction instead of two; the priority is then the registration's block).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -8,7 +14,7 @@ use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolEvent;
 use prova_chain::{check_registry, wait};
-use prova_core::bindings::{IProvenanceRegistry, RegisterModelVersion, random_nonce};
+use prova_core::bindings::{IProvenanceRegistry, RegisterModelVersion, commitment_of, random_nonce};
 use serde::Serialize;
 use tracing::info;
 
@@ -33,6 +39,8 @@ pub struct PublishRequest {
     pub validity: Duration,
     /// Confirmations to wait for.
     pub confirmations: u64,
+    /// Commit first and reveal in a later block (priority from the commitment); `false` registers directly.
+    pub commit: bool,
     /// The chain id the caller expects; a different chain is refused before anything is signed.
     pub expected_chain_id: Option<u64>,
 }
@@ -60,6 +68,19 @@ pub struct Published {
     pub log_index: u64,
     /// Gas used by the transaction.
     pub gas_used: u64,
+    /// The commitment the claim revealed, if it was committed first.
+    pub commitment: Option<Commitment>,
+}
+
+/// A commitment a claim revealed: its priority.
+#[derive(Debug, Clone, Serialize)]
+pub struct Commitment {
+    /// The committing transaction.
+    pub tx_hash: B256,
+    /// Its block: the claim's priority.
+    pub block_number: u64,
+    /// Gas used by the transaction.
+    pub gas_used: u64,
 }
 
 /// Signs `request` with `attestor` and sends it through `sender` (which may be the attestor itself or a relayer).
@@ -80,13 +101,29 @@ pub async fn publish_model_version(
         return Err(Error::RevokedAttestor(attestor.address()));
     }
     let publisher = request.publisher.unwrap_or(key.publisher);
-    let existing = contract.getModelVersion(request.version_hash).call().await?;
-    if existing.registeredAt != 0 {
-        return Err(Error::AlreadyRegistered { version_hash: request.version_hash, publisher: existing.publisher });
+    if contract.isRegistered(publisher, request.version_hash).call().await? {
+        return Err(Error::AlreadyRegistered { version_hash: request.version_hash, publisher });
     }
-    if !request.parent.is_zero() && !contract.isRegistered(request.parent).call().await? {
+    if !request.parent.is_zero() && !contract.isClaimed(request.parent).call().await? {
         return Err(Error::UnknownParent(request.parent));
     }
+
+    // The salt is secret until the reveal, and covered by the attestor's signature: a relay cannot strip it.
+    let (commit_salt, commitment) = if request.commit {
+        let salt = B256::random();
+        let pending = contract.commitModelVersion(commitment_of(publisher, request.version_hash, salt)).send().await?;
+        info!(tx = %pending.tx_hash(), version = %request.version_hash, "sent commitModelVersion");
+        // The reveal must land in a later block than the commitment; one confirmation ensures it.
+        let receipt = wait(pending, 1).await?;
+        let committed = Commitment {
+            tx_hash: receipt.transaction_hash,
+            block_number: receipt.block_number.unwrap_or_default(),
+            gas_used: receipt.gas_used,
+        };
+        (salt, Some(committed))
+    } else {
+        (B256::ZERO, None)
+    };
 
     let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970");
     let message = RegisterModelVersion {
@@ -96,26 +133,14 @@ pub async fn publish_model_version(
         parent: request.parent,
         metadataURI: request.metadata_uri.clone(),
         metadataHash: request.metadata_hash,
+        commitSalt: commit_salt,
         nonce: random_nonce(),
         deadline: U256::from((now + request.validity).as_secs()),
     };
     let digest = message.signing_hash(chain_id, registry);
     let signature = attestor.sign_hash_sync(&digest).map_err(prova_core::Error::from)?;
 
-    let pending = contract
-        .registerModelVersion(
-            message.publisher,
-            message.versionHash,
-            message.modelId,
-            message.parent,
-            message.metadataURI,
-            message.metadataHash,
-            message.nonce,
-            message.deadline,
-            signature.as_bytes().into(),
-        )
-        .send()
-        .await?;
+    let pending = contract.registerModelVersion(message.claim(), signature.as_bytes().into()).send().await?;
     info!(tx = %pending.tx_hash(), version = %request.version_hash, "sent registerModelVersion");
     let receipt = wait(pending, request.confirmations.max(1)).await?;
 
@@ -139,5 +164,6 @@ pub async fn publish_model_version(
         block_hash: receipt.block_hash.unwrap_or_default(),
         log_index: log.log_index.unwrap_or_default(),
         gas_used: receipt.gas_used,
+        commitment,
     })
 }

@@ -9,18 +9,22 @@ import {IProvenanceRegistry} from "./interfaces/IProvenanceRegistry.sol";
 
 /// @title ProvenanceRegistry
 /// @notice Registry of AI model versions and of batches of their outputs, each authorized by an EIP-712 signature of
-///         an attestor key of the publisher.
+///         an attestor key of the publisher. A version is a claim of one publisher: several publishers may claim the
+///         same weights, each claim its own record, ordered by chain time (and by an earlier commitment, if any).
 /// @dev Storage is packed more tightly than the interface structs so that `registerModelVersion` and `attestOutputs`
 ///      touch as few slots as possible: times and block numbers are kept as uint48 (enough for millions of years) and
-///      widened to uint64 by the views, and neither a version nor a batch stores its publisher, which is its attestor
-///      key's publisher (keys are bound to one publisher forever). Each key also gets a 32-bit id when it is added,
+///      widened to uint64 by the views, and a batch does not store its publisher, which is its attestor key's
+///      publisher (keys are bound to one publisher forever). Each key also gets a 32-bit id when it is added,
 ///      so that an output batch fits in two fresh slots (see `BatchRecord`). Nonces are unordered: any unused nonce of
 ///      a signer may be used once.
 contract ProvenanceRegistry is IProvenanceRegistry, EIP712 {
-    /// @dev keccak256("RegisterModelVersion(address publisher,bytes32 versionHash,bytes32 modelId,bytes32 parent,string metadataURI,bytes32 metadataHash,uint256 nonce,uint256 deadline)")
+    /// @dev keccak256("RegisterModelVersion(address publisher,bytes32 versionHash,bytes32 modelId,bytes32 parent,string metadataURI,bytes32 metadataHash,bytes32 commitSalt,uint256 nonce,uint256 deadline)")
     bytes32 public constant REGISTER_MODEL_VERSION_TYPEHASH = keccak256(
-        "RegisterModelVersion(address publisher,bytes32 versionHash,bytes32 modelId,bytes32 parent,string metadataURI,bytes32 metadataHash,uint256 nonce,uint256 deadline)"
+        "RegisterModelVersion(address publisher,bytes32 versionHash,bytes32 modelId,bytes32 parent,string metadataURI,bytes32 metadataHash,bytes32 commitSalt,uint256 nonce,uint256 deadline)"
     );
+
+    /// @dev keccak256("AddAttestor(address publisher,uint256 deadline)"): signed by the key being added.
+    bytes32 public constant ADD_ATTESTOR_TYPEHASH = keccak256("AddAttestor(address publisher,uint256 deadline)");
 
     /// @dev keccak256("AttestOutputs(bytes32 versionHash,bytes32 root,uint64 leafCount,uint64 windowStart,uint64 windowEnd,string batchURI,uint256 nonce,uint256 deadline)")
     bytes32 public constant ATTEST_OUTPUTS_TYPEHASH = keccak256(
@@ -47,8 +51,9 @@ contract ProvenanceRegistry is IProvenanceRegistry, EIP712 {
         uint64 compromisedSince;
     }
 
-    /// @dev Model version record. Slot 3 (the only fixed-size slot written at registration besides the hashes):
-    ///      attestor | registeredAt | registeredBlock. The publisher is `_keys[attestor].publisher`.
+    /// @dev A publisher's claim of a model version. Slot 3 (the only fixed-size slot written at every registration
+    ///      besides the hashes): attestor | registeredAt | registeredBlock. Slot 4: revokedAt | committedAt |
+    ///      committedBlock, written at registration only when the claim reveals a commitment.
     struct VersionRecord {
         bytes32 modelId;
         bytes32 parent;
@@ -57,7 +62,15 @@ contract ProvenanceRegistry is IProvenanceRegistry, EIP712 {
         uint48 registeredAt;
         uint48 registeredBlock;
         uint64 revokedAt;
+        uint48 committedAt;
+        uint48 committedBlock;
         string metadataURI;
+    }
+
+    /// @dev A commitment to a future claim: the block (and its time) that first recorded it.
+    struct CommitmentRecord {
+        uint48 at;
+        uint48 blockNumber;
     }
 
     /// @dev Output batch record: two slots written by `attestOutputs`, a third only by `revokeOutputBatch`.
@@ -85,7 +98,12 @@ contract ProvenanceRegistry is IProvenanceRegistry, EIP712 {
 
     mapping(address publisher => PublisherRecord) private _publishers;
     mapping(address key => KeyRecord) private _keys;
-    mapping(bytes32 versionHash => VersionRecord) private _versions;
+    /// @dev Claims are per publisher: any number of publishers may claim the same version hash, and nobody can
+    ///      block a publisher from claiming its own.
+    mapping(address publisher => mapping(bytes32 versionHash => VersionRecord)) private _versions;
+    /// @dev True once any publisher has claimed the version hash (a parent must be).
+    mapping(bytes32 versionHash => bool) private _claimed;
+    mapping(bytes32 commitment => CommitmentRecord) private _commitments;
     mapping(address signer => mapping(uint256 nonce => bool used)) private _usedNonces;
     mapping(bytes32 root => BatchRecord) private _batches;
     mapping(uint32 id => address key) private _keyById;
@@ -128,9 +146,15 @@ contract ProvenanceRegistry is IProvenanceRegistry, EIP712 {
     }
 
     /// @inheritdoc IProvenanceRegistry
-    function addAttestor(address publisher, address key) external {
+    function addAttestor(address publisher, address key, uint256 deadline, bytes calldata keySignature) external {
         _onlyAdmin(publisher);
         if (key == address(0)) revert RegistryZeroAddress();
+        // forge-lint: disable-next-line(block-timestamp)
+        if (block.timestamp > deadline) revert RegistrySignatureExpired(deadline);
+        // Proof of possession: nobody can bind a key it does not hold, so nobody can make someone else's key
+        // unusable for its owner by binding it first.
+        address signer = _recoverSigner(_hashAddAttestor(publisher, deadline), keySignature);
+        if (signer != key) revert RegistryNotKeyHolder(key, signer);
         KeyRecord storage k = _keys[key];
         // Keys are bound forever: a revoked key cannot be re-added, to this or any other publisher.
         if (k.publisher != address(0)) revert RegistryAttestorExists(key);
@@ -175,52 +199,61 @@ contract ProvenanceRegistry is IProvenanceRegistry, EIP712 {
     // ---------------------------------------------------------------------------------------------
 
     /// @inheritdoc IProvenanceRegistry
-    function registerModelVersion(
-        address publisher,
-        bytes32 versionHash,
-        bytes32 modelId,
-        bytes32 parent,
-        string calldata metadataURI,
-        bytes32 metadataHash,
-        uint256 nonce,
-        uint256 deadline,
-        bytes calldata signature
-    ) external {
-        // forge-lint: disable-next-line(block-timestamp)
-        if (block.timestamp > deadline) revert RegistrySignatureExpired(deadline);
-        if (versionHash == bytes32(0)) revert RegistryInvalidVersionHash();
-        VersionRecord storage v = _versions[versionHash];
-        if (v.registeredAt != 0) revert RegistryVersionExists(versionHash);
-        if (parent != bytes32(0) && _versions[parent].registeredAt == 0) revert RegistryUnknownParent(parent);
-        if (_publishers[publisher].registeredAt == 0) revert RegistryUnknownPublisher(publisher);
-
-        address signer = _recoverSigner(
-            _hashRegisterModelVersion(
-                publisher, versionHash, modelId, parent, metadataURI, metadataHash, nonce, deadline
-            ),
-            signature
-        );
-        if (!_isActiveAttestor(publisher, signer)) revert RegistryUnauthorizedSigner(publisher, signer);
-        _useNonce(signer, nonce);
-
-        // Zero-valued fields are left unwritten: the slot already reads as zero.
-        if (modelId != bytes32(0)) v.modelId = modelId;
-        if (parent != bytes32(0)) v.parent = parent;
-        if (metadataHash != bytes32(0)) v.metadataHash = metadataHash;
-        v.attestor = signer;
-        v.registeredAt = uint48(block.timestamp);
-        v.registeredBlock = uint48(block.number);
-        if (bytes(metadataURI).length != 0) v.metadataURI = metadataURI;
-        emit ModelVersionRegistered(versionHash, modelId, publisher, parent, signer, metadataURI, metadataHash);
+    function commitModelVersion(bytes32 commitment) external {
+        CommitmentRecord storage c = _commitments[commitment];
+        // The first block to record a commitment keeps it: a copy sent later (or by someone else) changes nothing.
+        if (c.at != 0) return;
+        c.at = uint48(block.timestamp);
+        c.blockNumber = uint48(block.number);
+        emit ModelVersionCommitted(commitment);
     }
 
     /// @inheritdoc IProvenanceRegistry
-    function revokeModelVersion(bytes32 versionHash, string calldata reason) external {
-        VersionRecord storage v = _versions[versionHash];
-        if (v.registeredAt == 0) revert RegistryUnknownVersion(versionHash);
-        address publisher = _keys[v.attestor].publisher;
-        if (_publishers[publisher].admin != msg.sender) revert RegistryNotPublisherAdmin(publisher, msg.sender);
-        if (v.revokedAt != 0) revert RegistryVersionAlreadyRevoked(versionHash);
+    function registerModelVersion(VersionClaim calldata claim, bytes calldata signature) external {
+        // forge-lint: disable-next-line(block-timestamp)
+        if (block.timestamp > claim.deadline) revert RegistrySignatureExpired(claim.deadline);
+        address publisher = claim.publisher;
+        bytes32 versionHash = claim.versionHash;
+        if (versionHash == bytes32(0)) revert RegistryInvalidVersionHash();
+        if (_publishers[publisher].registeredAt == 0) revert RegistryUnknownPublisher(publisher);
+        VersionRecord storage v = _versions[publisher][versionHash];
+        if (v.registeredAt != 0) revert RegistryVersionExists(publisher, versionHash);
+        bytes32 parent = claim.parent;
+        if (parent != bytes32(0) && !_claimed[parent]) revert RegistryUnknownParent(parent);
+
+        address signer = _recoverSigner(_hashRegisterModelVersion(claim), signature);
+        if (!_isActiveAttestor(publisher, signer)) revert RegistryUnauthorizedSigner(publisher, signer);
+        _useNonce(signer, claim.nonce);
+
+        // Zero-valued fields are left unwritten: the slot already reads as zero.
+        if (claim.modelId != bytes32(0)) v.modelId = claim.modelId;
+        if (parent != bytes32(0)) v.parent = parent;
+        if (claim.metadataHash != bytes32(0)) v.metadataHash = claim.metadataHash;
+        v.attestor = signer;
+        v.registeredAt = uint48(block.timestamp);
+        v.registeredBlock = uint48(block.number);
+        if (bytes(claim.metadataURI).length != 0) v.metadataURI = claim.metadataURI;
+        if (!_claimed[versionHash]) _claimed[versionHash] = true;
+        _revealCommitment(v, claim);
+        emit ModelVersionRegistered(
+            versionHash,
+            claim.modelId,
+            publisher,
+            parent,
+            signer,
+            claim.metadataURI,
+            claim.metadataHash,
+            v.committedAt,
+            v.committedBlock
+        );
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function revokeModelVersion(address publisher, bytes32 versionHash, string calldata reason) external {
+        _onlyAdmin(publisher);
+        VersionRecord storage v = _versions[publisher][versionHash];
+        if (v.registeredAt == 0) revert RegistryUnknownVersion(publisher, versionHash);
+        if (v.revokedAt != 0) revert RegistryVersionAlreadyRevoked(publisher, versionHash);
         v.revokedAt = uint64(block.timestamp);
         emit ModelVersionRevoked(versionHash, publisher, reason);
     }
@@ -236,9 +269,10 @@ contract ProvenanceRegistry is IProvenanceRegistry, EIP712 {
     // ---------------------------------------------------------------------------------------------
 
     /// @inheritdoc IProvenanceRegistry
-    /// @dev Checks, in order: deadline, batch fields (including the storage widths of `BatchRecord`), root not yet
-    ///      anchored, version registered and not revoked, signature, signer active for the version's publisher,
-    ///      nonce. Writes two fresh slots (the batch) and one nonce slot.
+    /// @dev Checks, in order: deadline, batch fields (including the storage widths of `BatchRecord` and a window
+    ///      that has ended by this block), root not yet anchored, signature, signer an active key, the signer's
+    ///      publisher's claim of the version registered and not revoked, nonce. Writes two fresh slots (the batch)
+    ///      and one nonce slot.
     function attestOutputs(
         bytes32 versionHash,
         bytes32 root,
@@ -253,13 +287,15 @@ contract ProvenanceRegistry is IProvenanceRegistry, EIP712 {
         // forge-lint: disable-next-line(block-timestamp)
         if (block.timestamp > deadline) revert RegistrySignatureExpired(deadline);
         _checkNewBatch(root, leafCount, windowStart, windowEnd);
-        address publisher = _activeVersionPublisher(versionHash);
 
         address signer = _recoverSigner(
             _hashAttestOutputs(versionHash, root, leafCount, windowStart, windowEnd, batchURI, nonce, deadline),
             signature
         );
-        if (!_isActiveAttestor(publisher, signer)) revert RegistryUnauthorizedSigner(publisher, signer);
+        // The batch belongs to the signer's publisher (keys are bound to one publisher forever), and to that
+        // publisher's own claim of the version.
+        address publisher = _activeKeyPublisher(signer);
+        _checkActiveVersion(publisher, versionHash);
         _useNonce(signer, nonce);
         _anchorBatch(root, versionHash, publisher, signer, leafCount, windowStart, windowEnd, batchURI);
     }
@@ -310,8 +346,9 @@ contract ProvenanceRegistry is IProvenanceRegistry, EIP712 {
     }
 
     /// @inheritdoc IProvenanceRegistry
-    /// @dev False for an unknown or revoked batch, or one anchored for another version. The version's own
-    ///      revocation does not change the answer: the outputs were still produced by it.
+    /// @dev False for an unknown or revoked batch, one anchored for another version, a leaf time outside the batch's
+    ///      window, or a batch anchored at or after its key's compromise time. The version's own revocation does not
+    ///      change the answer: the outputs were still produced by it.
     function verifyOutput(
         bytes32 root,
         bytes32 versionHash,
@@ -324,6 +361,9 @@ contract ProvenanceRegistry is IProvenanceRegistry, EIP712 {
         BatchRecord storage b = _batches[root];
         // A stored version hash is never zero, so this also refuses a batch that does not exist.
         if (versionHash == bytes32(0) || b.versionHash != versionHash || b.revokedAt != 0) return false;
+        BatchInfo memory info = b.info;
+        if (timestamp < info.windowStart || timestamp > info.windowEnd) return false;
+        if (_batchSignedByCompromisedKey(info)) return false;
         // StandardMerkleTree leaf for types ["bytes32","bytes32","bytes32","uint64","bytes32"].
         bytes32 leaf =
             keccak256(bytes.concat(keccak256(abi.encode(versionHash, requestHash, responseHash, timestamp, salt))));
@@ -356,32 +396,61 @@ contract ProvenanceRegistry is IProvenanceRegistry, EIP712 {
     }
 
     /// @inheritdoc IProvenanceRegistry
-    function getModelVersion(bytes32 versionHash) external view returns (ModelVersion memory) {
-        VersionRecord storage v = _versions[versionHash];
+    function getModelVersion(address publisher, bytes32 versionHash) external view returns (ModelVersion memory) {
+        VersionRecord storage v = _versions[publisher][versionHash];
         return ModelVersion({
             modelId: v.modelId,
             parent: v.parent,
             metadataHash: v.metadataHash,
-            publisher: _keys[v.attestor].publisher,
+            // Zero for a claim that does not exist, as before.
+            publisher: v.registeredAt == 0 ? address(0) : publisher,
             registeredAt: v.registeredAt,
             attestor: v.attestor,
             registeredBlock: v.registeredBlock,
             revokedAt: v.revokedAt,
+            committedAt: v.committedAt,
+            committedBlock: v.committedBlock,
             metadataURI: v.metadataURI
         });
     }
 
     /// @inheritdoc IProvenanceRegistry
-    function isRegistered(bytes32 versionHash) public view returns (bool) {
-        return _versions[versionHash].registeredAt != 0;
+    function isRegistered(address publisher, bytes32 versionHash) public view returns (bool) {
+        return _versions[publisher][versionHash].registeredAt != 0;
     }
 
     /// @inheritdoc IProvenanceRegistry
-    function isSignedByCompromisedKey(bytes32 versionHash) external view returns (bool) {
-        VersionRecord storage v = _versions[versionHash];
+    function isClaimed(bytes32 versionHash) external view returns (bool) {
+        return _claimed[versionHash];
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function commitmentOf(address publisher, bytes32 versionHash, bytes32 salt) public pure returns (bytes32) {
+        return keccak256(abi.encode(publisher, versionHash, salt));
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function getCommitment(bytes32 commitment) external view returns (uint64 at, uint64 blockNumber) {
+        CommitmentRecord storage c = _commitments[commitment];
+        return (c.at, c.blockNumber);
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function isSignedByCompromisedKey(address publisher, bytes32 versionHash) external view returns (bool) {
+        VersionRecord storage v = _versions[publisher][versionHash];
         uint64 since = _keys[v.attestor].compromisedSince;
         // An unknown version has no attestor, and the zero address is never a key, so `since` is zero.
         return since != 0 && v.registeredAt >= since;
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function isBatchSignedByCompromisedKey(bytes32 root) external view returns (bool) {
+        return _batchSignedByCompromisedKey(_batches[root].info);
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function hashAddAttestor(address publisher, uint256 deadline) external view returns (bytes32) {
+        return _hashAddAttestor(publisher, deadline);
     }
 
     /// @inheritdoc IProvenanceRegistry
@@ -390,19 +459,8 @@ contract ProvenanceRegistry is IProvenanceRegistry, EIP712 {
     }
 
     /// @inheritdoc IProvenanceRegistry
-    function hashRegisterModelVersion(
-        address publisher,
-        bytes32 versionHash,
-        bytes32 modelId,
-        bytes32 parent,
-        string calldata metadataURI,
-        bytes32 metadataHash,
-        uint256 nonce,
-        uint256 deadline
-    ) external view returns (bytes32) {
-        return _hashRegisterModelVersion(
-            publisher, versionHash, modelId, parent, metadataURI, metadataHash, nonce, deadline
-        );
+    function hashRegisterModelVersion(VersionClaim calldata claim) external view returns (bytes32) {
+        return _hashRegisterModelVersion(claim);
     }
 
     /// @inheritdoc IProvenanceRegistry
@@ -411,15 +469,16 @@ contract ProvenanceRegistry is IProvenanceRegistry, EIP712 {
     }
 
     /// @inheritdoc IProvenanceRegistry
-    /// @dev False for an unregistered version. A revoked version still answers: its files did not change.
+    /// @dev False unless `publisher` claims the version. A revoked claim still answers: its files did not change.
     function verifyFile(
+        address publisher,
         bytes32 versionHash,
         string calldata path,
         uint64 size,
         bytes32 sha256Digest,
         bytes32[] calldata proof
     ) external view returns (bool) {
-        if (!isRegistered(versionHash)) return false;
+        if (!isRegistered(publisher, versionHash)) return false;
         // StandardMerkleTree leaf for types ["string","uint64","bytes32"]: double keccak of the ABI encoding.
         bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(path, size, sha256Digest))));
         return MerkleProof.verifyCalldata(proof, versionHash, leaf);
@@ -448,12 +507,37 @@ contract ProvenanceRegistry is IProvenanceRegistry, EIP712 {
         return publisher != address(0) && k.publisher == publisher && k.revokedAt == 0;
     }
 
-    /// @dev The publisher of `versionHash`, reverting unless the version is registered and not revoked.
-    function _activeVersionPublisher(bytes32 versionHash) private view returns (address) {
-        VersionRecord storage v = _versions[versionHash];
-        if (v.registeredAt == 0) revert RegistryUnknownVersion(versionHash);
-        if (v.revokedAt != 0) revert RegistryVersionRevoked(versionHash);
-        return _keys[v.attestor].publisher;
+    /// @dev The publisher of `key`, reverting unless the key was added and is not revoked.
+    function _activeKeyPublisher(address key) private view returns (address publisher) {
+        KeyRecord storage k = _keys[key];
+        publisher = k.publisher;
+        if (publisher == address(0) || k.revokedAt != 0) revert RegistryUnauthorizedSigner(publisher, key);
+    }
+
+    /// @dev Reverts unless `publisher` claims `versionHash` and has not revoked the claim.
+    function _checkActiveVersion(address publisher, bytes32 versionHash) private view {
+        VersionRecord storage v = _versions[publisher][versionHash];
+        if (v.registeredAt == 0) revert RegistryUnknownVersion(publisher, versionHash);
+        if (v.revokedAt != 0) revert RegistryVersionRevoked(publisher, versionHash);
+    }
+
+    /// @dev Records in `v` the commitment `claim` reveals, if any. The commitment must be older than this block, so
+    ///      that it cannot have been made after seeing this claim in the mempool.
+    function _revealCommitment(VersionRecord storage v, VersionClaim calldata claim) private {
+        if (claim.commitSalt == bytes32(0)) return;
+        bytes32 commitment = commitmentOf(claim.publisher, claim.versionHash, claim.commitSalt);
+        CommitmentRecord memory c = _commitments[commitment];
+        if (c.at == 0) revert RegistryUnknownCommitment(commitment);
+        if (c.blockNumber >= block.number) revert RegistryCommitmentTooRecent(commitment);
+        v.committedAt = c.at;
+        v.committedBlock = c.blockNumber;
+    }
+
+    /// @dev True if the batch was anchored at or after its key's compromise time. A batch that does not exist has
+    ///      key id 0, which maps to the zero address, whose record is empty.
+    function _batchSignedByCompromisedKey(BatchInfo memory info) private view returns (bool) {
+        uint64 since = _keys[_keyById[info.attestorId]].compromisedSince;
+        return since != 0 && info.anchoredAt >= since;
     }
 
     /// @dev Reverts unless the batch fields are valid and fit the widths of `BatchRecord`, and `root` is new.
@@ -462,6 +546,10 @@ contract ProvenanceRegistry is IProvenanceRegistry, EIP712 {
             root == bytes32(0) || leafCount == 0 || leafCount > type(uint32).max || windowStart > windowEnd
                 || windowEnd > type(uint40).max
         ) revert RegistryInvalidBatch();
+        // An attestor can only vouch for outputs it has already produced: a window ending after this block would
+        // let a batch claim outputs "no later than" a time that has not come.
+        // forge-lint: disable-next-line(block-timestamp)
+        if (windowEnd > block.timestamp) revert RegistryWindowInFuture(windowEnd);
         if (_batches[root].versionHash != bytes32(0)) revert RegistryBatchExists(root);
     }
 
@@ -508,31 +596,28 @@ contract ProvenanceRegistry is IProvenanceRegistry, EIP712 {
     }
 
     /// @dev The EIP-712 digest of a `RegisterModelVersion` message for this deployment and the current chain id.
-    function _hashRegisterModelVersion(
-        address publisher,
-        bytes32 versionHash,
-        bytes32 modelId,
-        bytes32 parent,
-        string calldata metadataURI,
-        bytes32 metadataHash,
-        uint256 nonce,
-        uint256 deadline
-    ) private view returns (bytes32) {
+    function _hashRegisterModelVersion(VersionClaim calldata claim) private view returns (bytes32) {
         return _hashTypedDataV4(
             keccak256(
                 abi.encode(
                     REGISTER_MODEL_VERSION_TYPEHASH,
-                    publisher,
-                    versionHash,
-                    modelId,
-                    parent,
-                    keccak256(bytes(metadataURI)),
-                    metadataHash,
-                    nonce,
-                    deadline
+                    claim.publisher,
+                    claim.versionHash,
+                    claim.modelId,
+                    claim.parent,
+                    keccak256(bytes(claim.metadataURI)),
+                    claim.metadataHash,
+                    claim.commitSalt,
+                    claim.nonce,
+                    claim.deadline
                 )
             )
         );
+    }
+
+    /// @dev The EIP-712 digest of an `AddAttestor` message, which the key being added signs.
+    function _hashAddAttestor(address publisher, uint256 deadline) private view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(ADD_ATTESTOR_TYPEHASH, publisher, deadline)));
     }
 
     /// @dev The EIP-712 digest of an `AttestOutputs` message for this deployment and the current chain id.

@@ -60,7 +60,7 @@ contract OutputBatchesTest is RegistryTestBase {
 
     /// @dev Different primary types never share a digest: a registration signature cannot authorize a batch.
     function test_HashAttestOutputs_DiffersFromRegistration() public view {
-        Registration memory r = _registration(V1);
+        IProvenanceRegistry.VersionClaim memory r = _claim(V1);
         Batch memory b = _batch(V1, ROOT);
         b.nonce = r.nonce;
         b.deadline = r.deadline;
@@ -109,10 +109,8 @@ contract OutputBatchesTest is RegistryTestBase {
     function test_AttestOutputs_ByOtherKeysOfPublisher() public {
         (address second, uint256 secondPk) = makeAddrAndKey("second key");
         (address third, uint256 thirdPk) = makeAddrAndKey("third key");
-        vm.startPrank(lab);
-        registry.addAttestor(lab, second);
-        registry.addAttestor(lab, third);
-        vm.stopPrank();
+        _addAttestor(lab, lab, secondPk);
+        _addAttestor(lab, lab, thirdPk);
 
         Batch memory b = _batch(V1, ROOT);
         vm.expectEmit(true, true, true, true, address(registry));
@@ -149,8 +147,10 @@ contract OutputBatchesTest is RegistryTestBase {
         assertEq(o.anchoredAt, block.timestamp);
     }
 
-    /// @dev The widest values storage takes come back unchanged from the view.
+    /// @dev The widest values storage takes come back unchanged from the view (at a block time that far away, as
+    ///      a window cannot end after its block).
     function test_AttestOutputs_MaxWidths() public {
+        vm.warp(type(uint40).max);
         Batch memory b = _batch(V1, ROOT);
         b.leafCount = type(uint32).max;
         b.windowStart = type(uint40).max;
@@ -162,14 +162,47 @@ contract OutputBatchesTest is RegistryTestBase {
         assertEq(o.windowEnd, type(uint40).max);
     }
 
-    /// @dev Outputs may be anchored long after they were produced, and a window may be in the future of the block
-    ///      (clocks drift); the registry checks only its shape.
-    function test_AttestOutputs_WindowAnyTime() public {
+    /// @dev Outputs may be anchored long after they were produced: the window may lie anywhere in the past. The
+    ///      anchoring time is the only trusted upper bound; the window is the attestor's claim.
+    function test_AttestOutputs_WindowLongBefore() public {
         Batch memory b = _batch(V1, ROOT);
-        b.windowStart = uint64(block.timestamp + 1 days);
-        b.windowEnd = uint64(block.timestamp + 2 days);
+        b.windowStart = uint64(block.timestamp - 365 days);
+        b.windowEnd = uint64(block.timestamp - 300 days);
         _attestSigned(b);
-        assertEq(registry.getOutputBatch(ROOT).windowEnd, block.timestamp + 2 days);
+        assertEq(registry.getOutputBatch(ROOT).windowEnd, block.timestamp - 300 days);
+    }
+
+    /// @dev A window may end in the anchoring block itself.
+    function test_AttestOutputs_WindowEndsAtBlockTime() public {
+        Batch memory b = _batch(V1, ROOT);
+        b.windowStart = uint64(block.timestamp);
+        b.windowEnd = uint64(block.timestamp);
+        _attestSigned(b);
+        assertEq(registry.getOutputBatch(ROOT).windowEnd, registry.getOutputBatch(ROOT).anchoredAt);
+    }
+
+    /// @dev The batch belongs to the signer's publisher, and to its own claim of the version: when two publishers
+    ///      claim V1, each one's key anchors batches of its own claim, and the event names that publisher.
+    function test_AttestOutputs_AttributedToSignersPublisher() public {
+        (address other, address otherKey, uint256 otherPk) = _newPublisher("other lab", "Acme AI");
+        IProvenanceRegistry.VersionClaim memory theirs = _claim(V1);
+        theirs.publisher = other;
+        _submitAs(otherPk, theirs);
+
+        Batch memory b = _batch(V1, ROOT2);
+        vm.expectEmit(true, true, true, true, address(registry));
+        emit IProvenanceRegistry.OutputsAttested(
+            ROOT2, V1, other, otherKey, b.leafCount, b.windowStart, b.windowEnd, b.batchURI
+        );
+        _submitAs(otherPk, b);
+        _attestSigned(_batch(V1, ROOT));
+
+        assertEq(registry.getAttestorKey(registry.getOutputBatch(ROOT2).attestor).publisher, other);
+        assertEq(registry.getAttestorKey(registry.getOutputBatch(ROOT).attestor).publisher, lab);
+        // Each admin revokes only its own publisher's batch.
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryNotPublisherAdmin.selector, other, lab));
+        vm.prank(lab);
+        registry.revokeOutputBatch(ROOT2, "");
     }
 
     function test_AttestOutputs_EmptyBatchURI() public {
@@ -220,9 +253,9 @@ contract OutputBatchesTest is RegistryTestBase {
     ) public {
         root = bytes32(bound(uint256(root), 1, type(uint256).max));
         leafCount = uint64(bound(leafCount, 1, type(uint32).max));
-        windowEnd = uint64(bound(windowEnd, 0, type(uint40).max));
-        windowStart = uint64(bound(windowStart, 0, windowEnd));
         elapsed = bound(elapsed, 0, 365 days);
+        windowEnd = uint64(bound(windowEnd, 0, block.timestamp + elapsed)); // not after the anchoring block
+        windowStart = uint64(bound(windowStart, 0, windowEnd));
         deadline = bound(deadline, block.timestamp + elapsed, type(uint256).max);
         if (nonce == uint256(V1)) nonce = ~nonce; // the registration of V1 used that one
         Batch memory b = Batch(V1, root, leafCount, windowStart, windowEnd, batchURI, nonce, deadline);
@@ -298,6 +331,23 @@ contract OutputBatchesTest is RegistryTestBase {
         _expectInvalidBatch(b);
     }
 
+    /// @dev A window ending after the anchoring block would claim outputs not yet produced.
+    function test_RevertWhen_AttestOutputs_WindowInFuture() public {
+        Batch memory b = _batch(V1, ROOT);
+        b.windowEnd = uint64(block.timestamp + 1);
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryWindowInFuture.selector, b.windowEnd));
+        _attestSigned(b);
+    }
+
+    function testFuzz_RevertWhen_AttestOutputs_WindowInFuture(uint64 windowStart, uint64 windowEnd) public {
+        windowEnd = uint64(bound(windowEnd, block.timestamp + 1, type(uint40).max));
+        windowStart = uint64(bound(windowStart, 0, windowEnd));
+        Batch memory b = _batch(V1, ROOT);
+        (b.windowStart, b.windowEnd) = (windowStart, windowEnd);
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryWindowInFuture.selector, windowEnd));
+        _attestSigned(b);
+    }
+
     /// @dev The typical mistake the width catches: a window in milliseconds.
     function test_RevertWhen_AttestOutputs_WindowInMilliseconds() public {
         Batch memory b = _batch(V1, ROOT);
@@ -345,21 +395,21 @@ contract OutputBatchesTest is RegistryTestBase {
 
     function test_RevertWhen_AttestOutputs_UnknownVersion() public {
         Batch memory b = _batch(V2, ROOT);
-        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnknownVersion.selector, V2));
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnknownVersion.selector, lab, V2));
         _attestSigned(b);
     }
 
     function test_RevertWhen_AttestOutputs_ZeroVersion() public {
         Batch memory b = _batch(bytes32(0), ROOT);
-        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnknownVersion.selector, bytes32(0)));
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnknownVersion.selector, lab, bytes32(0)));
         _attestSigned(b);
     }
 
     function test_RevertWhen_AttestOutputs_VersionRevoked() public {
         vm.prank(lab);
-        registry.revokeModelVersion(V1, "weights leaked");
+        registry.revokeModelVersion(lab, V1, "weights leaked");
         Batch memory b = _batch(V1, ROOT);
-        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryVersionRevoked.selector, V1));
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryVersionRevoked.selector, lab, V1));
         _attestSigned(b);
     }
 
@@ -399,21 +449,32 @@ contract OutputBatchesTest is RegistryTestBase {
     function test_RevertWhen_AttestOutputs_SignerNeverAdded() public {
         (address rogue, uint256 roguePk) = makeAddrAndKey("rogue");
         Batch memory b = _batch(V1, ROOT);
-        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnauthorizedSigner.selector, lab, rogue));
+        // A key never added has no publisher.
+        vm.expectRevert(
+            abi.encodeWithSelector(IProvenanceRegistry.RegistryUnauthorizedSigner.selector, address(0), rogue)
+        );
         _submitAs(roguePk, b);
     }
 
-    /// @dev An active key of another publisher cannot anchor outputs of `lab`'s version.
+    /// @dev An active key of another publisher cannot anchor outputs of `lab`'s claim: the batch would belong to
+    ///      its own publisher, which does not claim V1.
     function test_RevertWhen_AttestOutputs_SignerOfOtherPublisher() public {
-        address other = makeAddr("other lab");
-        (address otherKey, uint256 otherPk) = makeAddrAndKey("other key");
-        vm.startPrank(other);
-        registry.registerPublisher("Other Lab", "");
-        registry.addAttestor(other, otherKey);
-        vm.stopPrank();
+        (address other,, uint256 otherPk) = _newPublisher("other lab", "Other Lab");
         Batch memory b = _batch(V1, ROOT);
-        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnauthorizedSigner.selector, lab, otherKey));
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnknownVersion.selector, other, V1));
         _submitAs(otherPk, b);
+    }
+
+    /// @dev The same when `other` claimed V1 and revoked its claim: `lab`'s unrevoked claim does not help.
+    function test_RevertWhen_AttestOutputs_SignersPublisherRevokedItsClaim() public {
+        (address other,, uint256 otherPk) = _newPublisher("other lab", "Other Lab");
+        IProvenanceRegistry.VersionClaim memory theirs = _claim(V1);
+        theirs.publisher = other;
+        _submitAs(otherPk, theirs);
+        vm.prank(other);
+        registry.revokeModelVersion(other, V1, "");
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryVersionRevoked.selector, other, V1));
+        _submitAs(otherPk, _batch(V1, ROOT));
     }
 
     function test_RevertWhen_AttestOutputs_SignerRevoked() public {
@@ -440,7 +501,9 @@ contract OutputBatchesTest is RegistryTestBase {
         vm.prank(admin);
         registry.acceptPublisherAdmin(lab);
         Batch memory b = _batch(V1, ROOT);
-        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnauthorizedSigner.selector, lab, admin));
+        vm.expectRevert(
+            abi.encodeWithSelector(IProvenanceRegistry.RegistryUnauthorizedSigner.selector, address(0), admin)
+        );
         _submitAs(adminPk, b);
     }
 
@@ -452,7 +515,9 @@ contract OutputBatchesTest is RegistryTestBase {
             _submitAs(pk, b);
             return;
         }
-        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnauthorizedSigner.selector, lab, signer));
+        vm.expectRevert(
+            abi.encodeWithSelector(IProvenanceRegistry.RegistryUnauthorizedSigner.selector, address(0), signer)
+        );
         _submitAs(pk, b);
     }
 
@@ -460,6 +525,7 @@ contract OutputBatchesTest is RegistryTestBase {
     function testFuzz_RevertWhen_AttestOutputs_FieldTampered(uint8 field, bytes32 value) public {
         _registerVersion(V2); // a registered version of the same publisher to redirect the batch to
         Batch memory b = _batch(V1, ROOT);
+        b.windowEnd -= 1; // so that a window one second longer still ends by this block
         bytes memory signature = _sign(attestorPk, b);
 
         field = uint8(bound(field, 0, 7));
@@ -476,7 +542,9 @@ contract OutputBatchesTest is RegistryTestBase {
 
         address recovered = _recoverOn(registry, b, signature);
         assertTrue(recovered != attestor);
-        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnauthorizedSigner.selector, lab, recovered));
+        vm.expectRevert(
+            abi.encodeWithSelector(IProvenanceRegistry.RegistryUnauthorizedSigner.selector, address(0), recovered)
+        );
         _submit(b, signature);
     }
 
@@ -496,19 +564,21 @@ contract OutputBatchesTest is RegistryTestBase {
         _attestSigned(b);
     }
 
-    /// @dev Errors come in the documented order: deadline, batch fields, duplicate root, unknown version, revoked
-    ///      version, signature, signer, nonce. Each step below fixes one problem and expects the next error.
+    /// @dev Errors come in the documented order: deadline, batch fields, window in the future, duplicate root,
+    ///      signature, signer (an active key), the signer's publisher's claim (unknown, then revoked), nonce. Each
+    ///      step below fixes one problem and expects the next error.
     function test_AttestOutputs_CheckOrder() public {
         _attestSigned(_batch(V1, ROOT2));
         _registerVersion(V2);
         vm.prank(lab);
-        registry.revokeModelVersion(V2, "");
+        registry.revokeModelVersion(lab, V2, "");
         vm.prank(attestor);
         registry.invalidateNonce(7);
 
         bytes32 unknown = keccak256("unknown version");
         Batch memory b = _batch(unknown, ROOT2); // duplicate root
         b.leafCount = 0;
+        b.windowEnd = uint64(block.timestamp + 1);
         b.nonce = 7;
         b.deadline = block.timestamp - 1;
         bytes memory badSig = hex"1234";
@@ -521,26 +591,32 @@ contract OutputBatchesTest is RegistryTestBase {
         _submit(b, badSig);
         b.leafCount = 10;
 
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryWindowInFuture.selector, b.windowEnd));
+        _submit(b, badSig);
+        b.windowEnd = uint64(block.timestamp);
+
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryBatchExists.selector, ROOT2));
         _submit(b, badSig);
         b.root = ROOT;
-
-        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnknownVersion.selector, unknown));
-        _submit(b, badSig);
-        b.versionHash = V2;
-
-        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryVersionRevoked.selector, V2));
-        _submit(b, badSig);
-        b.versionHash = V1;
 
         vm.expectRevert(IProvenanceRegistry.RegistryInvalidSignature.selector);
         _submit(b, badSig);
 
         (, uint256 roguePk) = makeAddrAndKey("rogue");
         vm.expectRevert(
-            abi.encodeWithSelector(IProvenanceRegistry.RegistryUnauthorizedSigner.selector, lab, vm.addr(roguePk))
+            abi.encodeWithSelector(
+                IProvenanceRegistry.RegistryUnauthorizedSigner.selector, address(0), vm.addr(roguePk)
+            )
         );
         _submitAs(roguePk, b);
+
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnknownVersion.selector, lab, unknown));
+        _attestSigned(b);
+        b.versionHash = V2;
+
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryVersionRevoked.selector, lab, V2));
+        _attestSigned(b);
+        b.versionHash = V1;
 
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryNonceUsed.selector, attestor, 7));
         _attestSigned(b);
@@ -590,7 +666,7 @@ contract OutputBatchesTest is RegistryTestBase {
         _attestSigned(_batch(V1, ROOT));
         vm.startPrank(lab);
         registry.revokeAttestor(lab, attestor);
-        registry.revokeModelVersion(V1, "");
+        registry.revokeModelVersion(lab, V1, "");
         vm.expectEmit(true, true, true, true, address(registry));
         emit IProvenanceRegistry.OutputBatchRevoked(ROOT, lab, "key leaked");
         registry.revokeOutputBatch(ROOT, "key leaked");
@@ -650,9 +726,8 @@ contract OutputBatchesTest is RegistryTestBase {
 
     /// @dev Moving `addedAt` to the key's second slot to make room for the id changes nothing visible.
     function test_GetAttestorKey_FieldsAroundId() public {
-        address key = makeAddr("second key");
-        vm.prank(lab);
-        registry.addAttestor(lab, key);
+        (address key, uint256 keyPk) = makeAddrAndKey("second key");
+        _addAttestor(lab, lab, keyPk);
         uint256 addedAt = block.timestamp;
         vm.warp(block.timestamp + 1 days);
         vm.prank(lab);
@@ -674,8 +749,7 @@ contract OutputBatchesTest is RegistryTestBase {
         for (uint256 i; i < keyCount; ++i) {
             (address key, uint256 pk) = makeAddrAndKey(string.concat("key ", vm.toString(i)));
             bool ours = uint256(keccak256(abi.encode(seed, i))) % 2 == 0;
-            vm.prank(ours ? lab : other);
-            registry.addAttestor(ours ? lab : other, key);
+            _addAttestor(ours ? lab : other, ours ? lab : other, pk);
             if (!ours) continue;
             Batch memory b = _batch(V1, keccak256(abi.encode("root", i)));
             _submitAs(pk, b);

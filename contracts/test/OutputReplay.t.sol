@@ -28,7 +28,9 @@ contract OutputReplayTest is RegistryTestBase {
         vm.chainId(home + 1);
         address recovered = _recoverOn(registry, b, signature);
         assertTrue(recovered != attestor);
-        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnauthorizedSigner.selector, lab, recovered));
+        vm.expectRevert(
+            abi.encodeWithSelector(IProvenanceRegistry.RegistryUnauthorizedSigner.selector, address(0), recovered)
+        );
         _submit(b, signature);
 
         // The same bytes are still good at home.
@@ -43,7 +45,9 @@ contract OutputReplayTest is RegistryTestBase {
         vm.chainId(chainId);
         address recovered = _recoverOn(registry, b, signature);
         assertTrue(recovered != attestor);
-        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnauthorizedSigner.selector, lab, recovered));
+        vm.expectRevert(
+            abi.encodeWithSelector(IProvenanceRegistry.RegistryUnauthorizedSigner.selector, address(0), recovered)
+        );
         _submit(b, signature);
     }
 
@@ -53,21 +57,24 @@ contract OutputReplayTest is RegistryTestBase {
         ProvenanceRegistry other = new ProvenanceRegistry();
         vm.prank(lab);
         other.registerPublisher("Acme AI", "ipfs://acme");
-        vm.prank(lab);
-        other.addAttestor(lab, attestor);
-        Registration memory r = _registration(V1);
+        _addAttestor(other, lab, lab, attestorPk);
+        IProvenanceRegistry.VersionClaim memory r = _claim(V1);
         _submitAs(attestorPk, other, r);
 
         address recovered = _recoverOn(other, b, signature);
         assertTrue(recovered != attestor);
-        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnauthorizedSigner.selector, lab, recovered));
+        vm.expectRevert(
+            abi.encodeWithSelector(IProvenanceRegistry.RegistryUnauthorizedSigner.selector, address(0), recovered)
+        );
         _submit(other, b, signature);
 
         bytes memory forOther = _sign(attestorPk, address(other), b);
         _submit(other, b, forOther);
         assertEq(other.getOutputBatch(ROOT).attestor, attestor);
         recovered = _recoverOn(registry, b, forOther);
-        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnauthorizedSigner.selector, lab, recovered));
+        vm.expectRevert(
+            abi.encodeWithSelector(IProvenanceRegistry.RegistryUnauthorizedSigner.selector, address(0), recovered)
+        );
         _submit(b, forOther);
     }
 
@@ -125,19 +132,23 @@ contract OutputReplayTest is RegistryTestBase {
         redirected.versionHash = V2;
         address recovered = _recoverOn(registry, redirected, signature);
         assertTrue(recovered != attestor);
-        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnauthorizedSigner.selector, lab, recovered));
+        vm.expectRevert(
+            abi.encodeWithSelector(IProvenanceRegistry.RegistryUnauthorizedSigner.selector, address(0), recovered)
+        );
         _submit(redirected, signature);
     }
 
     /// @dev A `RegisterModelVersion` signature cannot be submitted as an `AttestOutputs` one (the type is signed).
     function test_RevertWhen_RegistrationSignatureReplayedAsOutputs() public {
-        Registration memory r = _registration(V2);
+        IProvenanceRegistry.VersionClaim memory r = _claim(V2);
         r.nonce = b.nonce;
         r.deadline = b.deadline;
         bytes memory registrationSig = _sign(attestorPk, r);
         address recovered = _recoverOn(registry, b, registrationSig);
         assertTrue(recovered != attestor);
-        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnauthorizedSigner.selector, lab, recovered));
+        vm.expectRevert(
+            abi.encodeWithSelector(IProvenanceRegistry.RegistryUnauthorizedSigner.selector, address(0), recovered)
+        );
         _submit(b, registrationSig);
     }
 

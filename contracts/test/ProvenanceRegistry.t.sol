@@ -15,18 +15,21 @@ contract ProvenanceRegistryTest is RegistryTestBase {
     /// @dev secp256k1 group order; private keys live in [1, N).
     uint256 internal constant SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141;
 
+    string internal constant REGISTER_TYPE =
+        "RegisterModelVersion(address publisher,bytes32 versionHash,bytes32 modelId,bytes32 parent,string metadataURI,bytes32 metadataHash,bytes32 commitSalt,uint256 nonce,uint256 deadline)";
+
     // ---------------------------------------------------------------------------------------------
     // EIP-712
     // ---------------------------------------------------------------------------------------------
 
     function test_Typehash() public view {
         assertEq(registry.REGISTER_MODEL_VERSION_TYPEHASH(), TYPEHASH);
-        assertEq(
-            TYPEHASH,
-            vm.eip712HashType(
-                "RegisterModelVersion(address publisher,bytes32 versionHash,bytes32 modelId,bytes32 parent,string metadataURI,bytes32 metadataHash,uint256 nonce,uint256 deadline)"
-            )
-        );
+        assertEq(TYPEHASH, vm.eip712HashType(REGISTER_TYPE));
+    }
+
+    function test_AddAttestorTypehash() public view {
+        assertEq(registry.ADD_ATTESTOR_TYPEHASH(), ADD_ATTESTOR_TYPEHASH);
+        assertEq(ADD_ATTESTOR_TYPEHASH, vm.eip712HashType("AddAttestor(address publisher,uint256 deadline)"));
     }
 
     function test_DomainSeparator() public view {
@@ -58,37 +61,56 @@ contract ProvenanceRegistryTest is RegistryTestBase {
 
     /// @dev Cross-checks the digest against forge's own EIP-712 implementation (alloy), fed with JSON typed data.
     function test_HashRegisterModelVersion_MatchesTypedDataJson() public view {
-        Registration memory r = _registration(V1);
+        IProvenanceRegistry.VersionClaim memory r = _claim(V1);
         r.parent = keccak256("parent");
+        r.commitSalt = keccak256("salt");
         bytes32 expected = vm.eip712HashTypedData(_typedDataJson(r));
         assertEq(_digest(address(registry), r), expected);
+        assertEq(registry.hashRegisterModelVersion(r), expected);
+    }
+
+    /// @dev The same for every field value, with the struct hash checked against `vm.eip712HashStruct`.
+    function testFuzz_HashRegisterModelVersion(IProvenanceRegistry.VersionClaim calldata claim) public view {
+        IProvenanceRegistry.VersionClaim memory r = claim;
+        // The cheatcode takes the struct ABI-encoded as one tuple.
+        assertEq(_structHash(r), vm.eip712HashStruct(REGISTER_TYPE, abi.encode(r)));
+        assertEq(registry.hashRegisterModelVersion(claim), _digest(address(registry), r));
+    }
+
+    /// @dev The commitment salt is signed: the same claim with another salt, or none, has another digest.
+    function testFuzz_HashRegisterModelVersion_CoversCommitSalt(bytes32 salt, uint256 flip) public view {
+        IProvenanceRegistry.VersionClaim memory r = _claim(V1);
+        r.commitSalt = salt;
+        bytes32 digest = registry.hashRegisterModelVersion(r);
+        r.commitSalt = salt ^ bytes32(bound(flip, 1, type(uint256).max));
+        assertTrue(registry.hashRegisterModelVersion(r) != digest);
+    }
+
+    function test_HashAddAttestor_MatchesTypedDataJson() public view {
+        uint256 deadline = block.timestamp + 1 hours;
+        string memory message =
+            string.concat('"publisher":"', vm.toString(lab), '","deadline":"', vm.toString(deadline), '"');
+        bytes32 expected = vm.eip712HashTypedData(
+            _typedDataJson(
+                "AddAttestor", '{"name":"publisher","type":"address"},{"name":"deadline","type":"uint256"}', message
+            )
+        );
+        assertEq(_addAttestorDigest(address(registry), lab, deadline), expected);
+        assertEq(registry.hashAddAttestor(lab, deadline), expected);
+    }
+
+    function testFuzz_HashAddAttestor(address publisher, uint256 deadline) public view {
         assertEq(
-            registry.hashRegisterModelVersion(
-                r.publisher, r.versionHash, r.modelId, r.parent, r.metadataURI, r.metadataHash, r.nonce, r.deadline
-            ),
-            expected
+            registry.hashAddAttestor(publisher, deadline), _addAttestorDigest(address(registry), publisher, deadline)
         );
     }
 
-    function testFuzz_HashRegisterModelVersion(
-        address publisher,
-        bytes32 versionHash,
-        bytes32 modelId,
-        bytes32 parent,
-        string calldata metadataURI,
-        bytes32 metadataHash,
-        uint256 nonce,
-        uint256 deadline
-    ) public view {
-        Registration memory r = Registration(
-            publisher, versionHash, modelId, parent, metadataURI, metadataHash, nonce, deadline
-        );
-        assertEq(
-            registry.hashRegisterModelVersion(
-                publisher, versionHash, modelId, parent, metadataURI, metadataHash, nonce, deadline
-            ),
-            _digest(address(registry), r)
-        );
+    /// @dev Different primary types never share a digest: a key's `AddAttestor` signature cannot be replayed as a
+    ///      claim, nor a claim's as a proof of possession.
+    function test_HashAddAttestor_DiffersFromRegistration() public view {
+        IProvenanceRegistry.VersionClaim memory r = _claim(bytes32(uint256(uint160(lab))));
+        r.deadline = 1;
+        assertTrue(registry.hashAddAttestor(lab, 1) != registry.hashRegisterModelVersion(r));
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -195,12 +217,10 @@ contract ProvenanceRegistryTest is RegistryTestBase {
         assertEq(p.pendingAdmin, address(0));
 
         // The publisher id never changes; the old admin lost its rights, the new one has them.
-        address key = makeAddr("key 2");
+        (address key, uint256 keyPk) = makeAddrAndKey("key 2");
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryNotPublisherAdmin.selector, lab, lab));
-        vm.prank(lab);
-        registry.addAttestor(lab, key);
-        vm.prank(newAdmin);
-        registry.addAttestor(lab, key);
+        _addAttestor(lab, lab, keyPk);
+        _addAttestor(newAdmin, lab, keyPk);
         assertTrue(registry.isActiveAttestor(lab, key));
     }
 
@@ -243,12 +263,14 @@ contract ProvenanceRegistryTest is RegistryTestBase {
     // ---------------------------------------------------------------------------------------------
 
     function test_AddAttestor() public {
-        address key = makeAddr("key 2");
+        (address key, uint256 keyPk) = makeAddrAndKey("key 2");
         vm.warp(1_700_000_500);
+        uint256 deadline = block.timestamp + 1 hours;
+        bytes memory keySignature = _signAddAttestor(keyPk, lab, deadline);
         vm.expectEmit(true, true, true, true, address(registry));
         emit IProvenanceRegistry.AttestorAdded(lab, key);
         vm.prank(lab);
-        registry.addAttestor(lab, key);
+        registry.addAttestor(lab, key, deadline, keySignature);
 
         IProvenanceRegistry.AttestorKey memory k = registry.getAttestorKey(key);
         assertEq(k.publisher, lab);
@@ -256,6 +278,28 @@ contract ProvenanceRegistryTest is RegistryTestBase {
         assertEq(k.revokedAt, 0);
         assertEq(k.compromisedSince, 0);
         assertTrue(registry.isActiveAttestor(lab, key));
+    }
+
+    /// @dev The key's signature is good until its deadline, inclusive, whoever the admin is when it is used.
+    function test_AddAttestor_AtDeadline() public {
+        (address key, uint256 keyPk) = makeAddrAndKey("key 2");
+        uint256 deadline = block.timestamp + 1 hours;
+        bytes memory keySignature = _signAddAttestor(keyPk, lab, deadline);
+        vm.warp(deadline);
+        vm.prank(lab);
+        registry.addAttestor(lab, key, deadline, keySignature);
+        assertTrue(registry.isActiveAttestor(lab, key));
+    }
+
+    function testFuzz_AddAttestor(uint256 keyPk, uint256 deadline) public {
+        keyPk = bound(keyPk, 1, SECP256K1_N - 1);
+        address key = vm.addr(keyPk);
+        if (key == attestor) return; // already bound by the fixture
+        deadline = bound(deadline, block.timestamp, type(uint256).max);
+        bytes memory keySignature = _signAddAttestor(keyPk, lab, deadline);
+        vm.prank(lab);
+        registry.addAttestor(lab, key, deadline, keySignature);
+        assertEq(registry.getAttestorKey(key).publisher, lab);
     }
 
     function test_IsActiveAttestor() public {
@@ -274,42 +318,153 @@ contract ProvenanceRegistryTest is RegistryTestBase {
     }
 
     function test_RevertWhen_AddAttestor_ZeroKey() public {
+        uint256 deadline = block.timestamp + 1 hours;
+        bytes memory keySignature = _signAddAttestor(attestorPk, lab, deadline);
         vm.expectRevert(IProvenanceRegistry.RegistryZeroAddress.selector);
         vm.prank(lab);
-        registry.addAttestor(lab, address(0));
+        registry.addAttestor(lab, address(0), deadline, keySignature);
     }
 
     function test_RevertWhen_AddAttestor_NotAdmin() public {
+        (, uint256 keyPk) = makeAddrAndKey("key 2");
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryNotPublisherAdmin.selector, lab, attestor));
-        vm.prank(attestor); // an attestor key is not an admin
-        registry.addAttestor(lab, stranger);
+        _addAttestor(attestor, lab, keyPk); // an attestor key is not an admin
+    }
+
+    /// @dev The key itself cannot add itself: only the admin may, with the key's signature.
+    function test_RevertWhen_AddAttestor_ByTheKeyItself() public {
+        (address key, uint256 keyPk) = makeAddrAndKey("key 2");
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryNotPublisherAdmin.selector, lab, key));
+        _addAttestor(key, lab, keyPk);
     }
 
     function test_RevertWhen_AddAttestor_UnknownPublisher() public {
+        (, uint256 keyPk) = makeAddrAndKey("key 2");
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnknownPublisher.selector, stranger));
-        vm.prank(stranger);
-        registry.addAttestor(stranger, makeAddr("key 2"));
+        _addAttestor(stranger, stranger, keyPk);
     }
 
     function test_RevertWhen_AddAttestor_AlreadyAdded() public {
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryAttestorExists.selector, attestor));
-        vm.prank(lab);
-        registry.addAttestor(lab, attestor);
+        _addAttestor(lab, lab, attestorPk);
     }
 
+    /// @dev Even the key's own signature cannot move it to another publisher: keys are bound forever.
     function test_RevertWhen_AddAttestor_BoundToOtherPublisher() public {
         address other = _otherPublisher();
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryAttestorExists.selector, attestor));
-        vm.prank(other);
-        registry.addAttestor(other, attestor);
+        _addAttestor(other, other, attestorPk);
     }
 
     function test_RevertWhen_AddAttestor_Revoked() public {
         vm.prank(lab);
         registry.revokeAttestor(lab, attestor);
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryAttestorExists.selector, attestor));
+        _addAttestor(lab, lab, attestorPk);
+    }
+
+    function test_RevertWhen_AddAttestor_Expired() public {
+        (address key, uint256 keyPk) = makeAddrAndKey("key 2");
+        uint256 deadline = block.timestamp + 1 hours;
+        bytes memory keySignature = _signAddAttestor(keyPk, lab, deadline);
+        vm.warp(deadline + 1);
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistrySignatureExpired.selector, deadline));
         vm.prank(lab);
-        registry.addAttestor(lab, attestor);
+        registry.addAttestor(lab, key, deadline, keySignature);
+    }
+
+    /// @dev A signature by any other key is no proof of possession of `key`.
+    function testFuzz_RevertWhen_AddAttestor_SignedByOtherKey(uint256 signerPk) public {
+        (address key,) = makeAddrAndKey("key 2");
+        signerPk = bound(signerPk, 1, SECP256K1_N - 1);
+        address signer = vm.addr(signerPk);
+        uint256 deadline = block.timestamp + 1 hours;
+        bytes memory keySignature = _signAddAttestor(signerPk, lab, deadline);
+        vm.prank(lab);
+        if (signer == key) {
+            registry.addAttestor(lab, key, deadline, keySignature);
+            return;
+        }
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryNotKeyHolder.selector, key, signer));
+        registry.addAttestor(lab, key, deadline, keySignature);
+    }
+
+    /// @dev The signature names the publisher and the deadline: changing either recovers another address.
+    function test_RevertWhen_AddAttestor_SignedFieldChanged() public {
+        address other = _otherPublisher();
+        (address key, uint256 keyPk) = makeAddrAndKey("key 2");
+        uint256 deadline = block.timestamp + 1 hours;
+        bytes memory keySignature = _signAddAttestor(keyPk, other, deadline);
+        address recovered = _recover(_addAttestorDigest(address(registry), lab, deadline), keySignature);
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryNotKeyHolder.selector, key, recovered));
+        vm.prank(lab);
+        registry.addAttestor(lab, key, deadline, keySignature);
+
+        keySignature = _signAddAttestor(keyPk, lab, deadline);
+        recovered = _recover(_addAttestorDigest(address(registry), lab, deadline + 1), keySignature);
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryNotKeyHolder.selector, key, recovered));
+        vm.prank(lab);
+        registry.addAttestor(lab, key, deadline + 1, keySignature);
+    }
+
+    function test_RevertWhen_AddAttestor_InvalidSignature() public {
+        (address key, uint256 keyPk) = makeAddrAndKey("key 2");
+        uint256 deadline = block.timestamp + 1 hours;
+        (bytes32 rr, bytes32 s, uint8 v) = _split(_signAddAttestor(keyPk, lab, deadline));
+        bytes[4] memory bad = [
+            bytes(""),
+            abi.encodePacked(rr, s, v, hex"00"),
+            abi.encodePacked(rr, s, uint8(29)),
+            abi.encodePacked(rr, bytes32(SECP256K1_N - uint256(s)), v == 27 ? uint8(28) : uint8(27))
+        ];
+        for (uint256 i; i < bad.length; ++i) {
+            vm.expectRevert(IProvenanceRegistry.RegistryInvalidSignature.selector);
+            vm.prank(lab);
+            registry.addAttestor(lab, key, deadline, bad[i]);
+        }
+    }
+
+    /// @dev Errors come in order: admin (publisher, then caller), zero key, deadline, signature, key holder, key
+    ///      already bound. Each step below fixes one problem and expects the next error.
+    function test_AddAttestor_CheckOrder() public {
+        address other = _otherPublisher();
+        (address key, uint256 keyPk) = makeAddrAndKey("key 2");
+        uint256 deadline = block.timestamp - 1;
+        bytes memory badSig = hex"1234";
+
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnknownPublisher.selector, stranger));
+        vm.prank(lab);
+        registry.addAttestor(stranger, address(0), deadline, badSig);
+
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryNotPublisherAdmin.selector, lab, other));
+        vm.prank(other);
+        registry.addAttestor(lab, address(0), deadline, badSig);
+
+        vm.expectRevert(IProvenanceRegistry.RegistryZeroAddress.selector);
+        vm.prank(lab);
+        registry.addAttestor(lab, address(0), deadline, badSig);
+
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistrySignatureExpired.selector, deadline));
+        vm.prank(lab);
+        registry.addAttestor(lab, attestor, deadline, badSig);
+        deadline = block.timestamp;
+
+        vm.expectRevert(IProvenanceRegistry.RegistryInvalidSignature.selector);
+        vm.prank(lab);
+        registry.addAttestor(lab, attestor, deadline, badSig);
+
+        bytes memory keySignature = _signAddAttestor(keyPk, lab, deadline);
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryNotKeyHolder.selector, attestor, key));
+        vm.prank(lab);
+        registry.addAttestor(lab, attestor, deadline, keySignature);
+
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryAttestorExists.selector, attestor));
+        vm.prank(lab);
+        registry.addAttestor(lab, attestor, deadline, _signAddAttestor(attestorPk, lab, deadline));
+
+        vm.prank(lab);
+        registry.addAttestor(lab, key, deadline, keySignature);
+        assertTrue(registry.isActiveAttestor(lab, key));
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -335,9 +490,9 @@ contract ProvenanceRegistryTest is RegistryTestBase {
         _registerVersion(V1);
         vm.prank(lab);
         registry.revokeAttestor(lab, attestor);
-        assertTrue(registry.isRegistered(V1));
-        assertEq(registry.getModelVersion(V1).revokedAt, 0);
-        assertFalse(registry.isSignedByCompromisedKey(V1));
+        assertTrue(registry.isRegistered(lab, V1));
+        assertEq(registry.getModelVersion(lab, V1).revokedAt, 0);
+        assertFalse(registry.isSignedByCompromisedKey(lab, V1));
     }
 
     function test_RevertWhen_RevokeAttestor_UnknownAttestor() public {
@@ -475,23 +630,39 @@ contract ProvenanceRegistryTest is RegistryTestBase {
         _registerVersion(V2); // at t0 + 100
         vm.warp(t0 + 200);
 
-        assertFalse(registry.isSignedByCompromisedKey(V1));
-        assertFalse(registry.isSignedByCompromisedKey(V2));
+        assertFalse(registry.isSignedByCompromisedKey(lab, V1));
+        assertFalse(registry.isSignedByCompromisedKey(lab, V2));
 
         // Compromised from exactly V2's registration time: V2 is flagged, V1 is not.
         vm.prank(lab);
         registry.markAttestorCompromised(lab, attestor, t0 + 100);
-        assertFalse(registry.isSignedByCompromisedKey(V1));
-        assertTrue(registry.isSignedByCompromisedKey(V2));
+        assertFalse(registry.isSignedByCompromisedKey(lab, V1));
+        assertTrue(registry.isSignedByCompromisedKey(lab, V2));
 
         // Moving the time earlier flags V1 too.
         vm.prank(lab);
         registry.markAttestorCompromised(lab, attestor, t0);
-        assertTrue(registry.isSignedByCompromisedKey(V1));
+        assertTrue(registry.isSignedByCompromisedKey(lab, V1));
     }
 
     function test_IsSignedByCompromisedKey_UnknownVersion() public view {
-        assertFalse(registry.isSignedByCompromisedKey(V1));
+        assertFalse(registry.isSignedByCompromisedKey(lab, V1));
+    }
+
+    /// @dev The flag belongs to a claim, through its own attestor key: another publisher's claim of the same hash,
+    ///      made with its own key, is not flagged when `lab`'s key is.
+    function test_IsSignedByCompromisedKey_PerClaim() public {
+        (address other,, uint256 otherPk) = _newPublisher("other lab", "Other Lab");
+        _registerVersion(V1);
+        IProvenanceRegistry.VersionClaim memory theirs = _claim(V1);
+        theirs.publisher = other;
+        _submitAs(otherPk, theirs);
+
+        vm.prank(lab);
+        registry.markAttestorCompromised(lab, attestor, uint64(block.timestamp));
+        assertTrue(registry.isSignedByCompromisedKey(lab, V1));
+        assertFalse(registry.isSignedByCompromisedKey(other, V1));
+        assertFalse(registry.isSignedByCompromisedKey(stranger, V1), "no claim");
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -499,15 +670,15 @@ contract ProvenanceRegistryTest is RegistryTestBase {
     // ---------------------------------------------------------------------------------------------
 
     function test_RegisterModelVersion() public {
-        Registration memory r = _registration(V1);
+        IProvenanceRegistry.VersionClaim memory r = _claim(V1);
 
         vm.expectEmit(true, true, true, true, address(registry));
         emit IProvenanceRegistry.ModelVersionRegistered(
-            V1, r.modelId, lab, bytes32(0), attestor, r.metadataURI, r.metadataHash
+            V1, r.modelId, lab, bytes32(0), attestor, r.metadataURI, r.metadataHash, 0, 0
         );
         _registerSigned(r);
 
-        IProvenanceRegistry.ModelVersion memory v = registry.getModelVersion(V1);
+        IProvenanceRegistry.ModelVersion memory v = registry.getModelVersion(lab, V1);
         assertEq(v.modelId, r.modelId);
         assertEq(v.parent, bytes32(0));
         assertEq(v.metadataHash, r.metadataHash);
@@ -516,41 +687,46 @@ contract ProvenanceRegistryTest is RegistryTestBase {
         assertEq(v.attestor, attestor);
         assertEq(v.registeredBlock, block.number);
         assertEq(v.revokedAt, 0);
+        assertEq(v.committedAt, 0, "no commitment revealed");
+        assertEq(v.committedBlock, 0);
         assertEq(v.metadataURI, r.metadataURI);
-        assertTrue(registry.isRegistered(V1));
+        assertTrue(registry.isRegistered(lab, V1));
+        assertTrue(registry.isClaimed(V1));
         assertTrue(registry.isNonceUsed(attestor, r.nonce));
         assertFalse(registry.isNonceUsed(relayer, r.nonce), "nonces belong to the signer, not the sender");
     }
 
     function test_RegisterModelVersion_WithParent() public {
         _registerVersion(V1);
-        Registration memory r = _registration(V2);
+        IProvenanceRegistry.VersionClaim memory r = _claim(V2);
         r.parent = V1;
         r.modelId = keccak256("acme/llm-7b-q4");
         vm.expectEmit(true, true, true, true, address(registry));
-        emit IProvenanceRegistry.ModelVersionRegistered(V2, r.modelId, lab, V1, attestor, r.metadataURI, r.metadataHash);
+        emit IProvenanceRegistry.ModelVersionRegistered(
+            V2, r.modelId, lab, V1, attestor, r.metadataURI, r.metadataHash, 0, 0
+        );
         _registerSigned(r);
-        assertEq(registry.getModelVersion(V2).parent, V1);
+        assertEq(registry.getModelVersion(lab, V2).parent, V1);
     }
 
     /// @dev A revoked version is still a registered version, so it can still be a parent.
     function test_RegisterModelVersion_RevokedParent() public {
         _registerVersion(V1);
         vm.prank(lab);
-        registry.revokeModelVersion(V1, "superseded");
-        Registration memory r = _registration(V2);
+        registry.revokeModelVersion(lab, V1, "superseded");
+        IProvenanceRegistry.VersionClaim memory r = _claim(V2);
         r.parent = V1;
         _registerSigned(r);
-        assertEq(registry.getModelVersion(V2).parent, V1);
+        assertEq(registry.getModelVersion(lab, V2).parent, V1);
     }
 
     function test_RegisterModelVersion_EmptyOptionalFields() public {
-        Registration memory r = _registration(V1);
+        IProvenanceRegistry.VersionClaim memory r = _claim(V1);
         r.modelId = bytes32(0);
         r.metadataURI = "";
         r.metadataHash = bytes32(0);
         _registerSigned(r);
-        IProvenanceRegistry.ModelVersion memory v = registry.getModelVersion(V1);
+        IProvenanceRegistry.ModelVersion memory v = registry.getModelVersion(lab, V1);
         assertEq(v.modelId, bytes32(0));
         assertEq(v.metadataHash, bytes32(0));
         assertEq(bytes(v.metadataURI).length, 0);
@@ -558,24 +734,101 @@ contract ProvenanceRegistryTest is RegistryTestBase {
     }
 
     function test_RegisterModelVersion_AtDeadline() public {
-        Registration memory r = _registration(V1);
+        IProvenanceRegistry.VersionClaim memory r = _claim(V1);
         r.deadline = block.timestamp;
         _registerSigned(r);
-        assertTrue(registry.isRegistered(V1));
+        assertTrue(registry.isRegistered(lab, V1));
     }
 
     /// @dev The key may also send its own transaction.
     function test_RegisterModelVersion_SentBySigner() public {
-        Registration memory r = _registration(V1);
+        IProvenanceRegistry.VersionClaim memory r = _claim(V1);
         _submitFrom(attestor, registry, r, _sign(attestorPk, r));
-        assertEq(registry.getModelVersion(V1).attestor, attestor);
+        assertEq(registry.getModelVersion(lab, V1).attestor, attestor);
     }
 
     function test_GetModelVersion_Unknown() public view {
-        IProvenanceRegistry.ModelVersion memory v = registry.getModelVersion(V1);
+        IProvenanceRegistry.ModelVersion memory v = registry.getModelVersion(lab, V1);
         assertEq(v.registeredAt, 0);
         assertEq(v.publisher, address(0));
-        assertFalse(registry.isRegistered(V1));
+        assertFalse(registry.isRegistered(lab, V1));
+        assertFalse(registry.isClaimed(V1));
+    }
+
+    /// @dev Another publisher's claim of the same hash: a record of its own, which leaves `lab`'s untouched.
+    function test_RegisterModelVersion_SameHashByAnotherPublisher() public {
+        IProvenanceRegistry.VersionClaim memory ours = _registerVersion(V1);
+        (address other, address otherKey, uint256 otherPk) = _newPublisher("other lab", "Other Lab");
+        IProvenanceRegistry.VersionClaim memory theirs = _claim(V1);
+        theirs.publisher = other;
+        theirs.modelId = keccak256("other/model");
+        theirs.metadataURI = "ipfs://other-card";
+        theirs.metadataHash = bytes32(0);
+        _nextBlock();
+
+        vm.expectEmit(true, true, true, true, address(registry));
+        emit IProvenanceRegistry.ModelVersionRegistered(
+            V1, theirs.modelId, other, bytes32(0), otherKey, theirs.metadataURI, bytes32(0), 0, 0
+        );
+        _submitAs(otherPk, theirs);
+
+        IProvenanceRegistry.ModelVersion memory a = registry.getModelVersion(lab, V1);
+        IProvenanceRegistry.ModelVersion memory b = registry.getModelVersion(other, V1);
+        assertEq(a.publisher, lab);
+        assertEq(a.attestor, attestor);
+        assertEq(a.modelId, ours.modelId);
+        assertEq(a.metadataURI, ours.metadataURI);
+        assertEq(a.registeredAt, block.timestamp - 12);
+        assertEq(b.publisher, other);
+        assertEq(b.attestor, otherKey);
+        assertEq(b.modelId, theirs.modelId);
+        assertEq(b.metadataURI, theirs.metadataURI);
+        assertEq(b.registeredAt, block.timestamp);
+        assertTrue(registry.isRegistered(lab, V1) && registry.isRegistered(other, V1));
+    }
+
+    /// @dev A claim that reveals a commitment from an earlier block records that block as its priority.
+    function test_RegisterModelVersion_RevealsCommitment() public {
+        IProvenanceRegistry.VersionClaim memory r = _claim(V1);
+        r.commitSalt = keccak256("salt");
+        bytes32 commitment = _commit(r);
+        (uint64 committedAt, uint64 committedBlock) = (uint64(block.timestamp), uint64(block.number));
+        vm.warp(block.timestamp + 60);
+        vm.roll(block.number + 5);
+
+        vm.expectEmit(true, true, true, true, address(registry));
+        emit IProvenanceRegistry.ModelVersionRegistered(
+            V1, r.modelId, lab, bytes32(0), attestor, r.metadataURI, r.metadataHash, committedAt, committedBlock
+        );
+        _registerSigned(r);
+
+        IProvenanceRegistry.ModelVersion memory v = registry.getModelVersion(lab, V1);
+        assertEq(v.committedAt, committedAt);
+        assertEq(v.committedBlock, committedBlock);
+        assertEq(v.registeredAt, block.timestamp);
+        assertEq(v.registeredBlock, block.number);
+        (uint64 at, uint64 blockNumber) = registry.getCommitment(commitment);
+        assertEq(at, committedAt, "the commitment stays recorded");
+        assertEq(blockNumber, committedBlock);
+    }
+
+    /// @dev The commitment of the block just before is enough.
+    function test_RegisterModelVersion_RevealsCommitmentOfPreviousBlock() public {
+        uint256 committedBlock = _commitAndRegister(attestorPk, _claim(V1), keccak256("salt"));
+        assertEq(registry.getModelVersion(lab, V1).committedBlock, committedBlock);
+        assertEq(registry.getModelVersion(lab, V1).registeredBlock, committedBlock + 1);
+    }
+
+    function testFuzz_RegisterModelVersion_RevealsCommitment(bytes32 salt, uint256 blocks) public {
+        salt = bytes32(bound(uint256(salt), 1, type(uint256).max));
+        blocks = bound(blocks, 1, 1_000_000);
+        IProvenanceRegistry.VersionClaim memory r = _claim(V1);
+        r.commitSalt = salt;
+        _commit(r);
+        uint256 committedBlock = block.number;
+        vm.roll(block.number + blocks);
+        _registerSigned(r);
+        assertEq(registry.getModelVersion(lab, V1).committedBlock, committedBlock);
     }
 
     function testFuzz_RegisterModelVersion(
@@ -590,13 +843,15 @@ contract ProvenanceRegistryTest is RegistryTestBase {
         versionHash = bytes32(bound(uint256(versionHash), 1, type(uint256).max));
         elapsed = bound(elapsed, 0, 365 days);
         deadline = bound(deadline, block.timestamp + elapsed, type(uint256).max);
-        Registration memory r = Registration(lab, versionHash, modelId, 0, metadataURI, metadataHash, nonce, deadline);
+        IProvenanceRegistry.VersionClaim memory r = IProvenanceRegistry.VersionClaim(
+            lab, versionHash, modelId, 0, metadataURI, metadataHash, 0, nonce, deadline
+        );
 
         vm.warp(block.timestamp + elapsed);
         vm.roll(block.number + elapsed / 12);
         _registerSigned(r);
 
-        IProvenanceRegistry.ModelVersion memory v = registry.getModelVersion(versionHash);
+        IProvenanceRegistry.ModelVersion memory v = registry.getModelVersion(lab, versionHash);
         assertEq(v.modelId, modelId);
         assertEq(v.parent, bytes32(0));
         assertEq(v.metadataHash, metadataHash);
@@ -605,12 +860,14 @@ contract ProvenanceRegistryTest is RegistryTestBase {
         assertEq(v.registeredBlock, block.number);
         assertEq(v.attestor, attestor);
         assertEq(v.revokedAt, 0);
+        assertEq(v.committedAt, 0);
+        assertEq(v.committedBlock, 0);
         assertEq(v.metadataURI, metadataURI);
         assertTrue(registry.isNonceUsed(attestor, nonce));
     }
 
     function test_RevertWhen_RegisterModelVersion_Expired() public {
-        Registration memory r = _registration(V1);
+        IProvenanceRegistry.VersionClaim memory r = _claim(V1);
         vm.warp(r.deadline + 1);
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistrySignatureExpired.selector, r.deadline));
         _registerSigned(r);
@@ -619,7 +876,7 @@ contract ProvenanceRegistryTest is RegistryTestBase {
     function testFuzz_RevertWhen_RegisterModelVersion_Expired(uint256 deadline, uint256 late) public {
         deadline = bound(deadline, 0, block.timestamp + 10 * 365 days);
         late = bound(late, 1, 365 days);
-        Registration memory r = _registration(V1);
+        IProvenanceRegistry.VersionClaim memory r = _claim(V1);
         r.deadline = deadline;
         vm.warp(deadline + late);
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistrySignatureExpired.selector, deadline));
@@ -627,35 +884,96 @@ contract ProvenanceRegistryTest is RegistryTestBase {
     }
 
     function test_RevertWhen_RegisterModelVersion_ZeroVersionHash() public {
-        Registration memory r = _registration(bytes32(0));
+        IProvenanceRegistry.VersionClaim memory r = _claim(bytes32(0));
         vm.expectRevert(IProvenanceRegistry.RegistryInvalidVersionHash.selector);
         _registerSigned(r);
     }
 
     function test_RevertWhen_RegisterModelVersion_VersionExists() public {
         _registerVersion(V1);
-        Registration memory r = _registration(V1);
-        r.nonce = 999; // a fresh nonce: the duplicate version alone is refused
-        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryVersionExists.selector, V1));
+        IProvenanceRegistry.VersionClaim memory r = _claim(V1);
+        r.nonce = 999; // a fresh nonce: the duplicate claim alone is refused
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryVersionExists.selector, lab, V1));
         _registerSigned(r);
     }
 
+    /// @dev A publisher cannot claim a hash twice, even with a commitment (which would give the claim an
+    ///      earlier priority than it had).
+    function test_RevertWhen_RegisterModelVersion_VersionExistsWithCommitment() public {
+        IProvenanceRegistry.VersionClaim memory r = _claim(V1);
+        r.commitSalt = keccak256("salt");
+        _commit(r);
+        _nextBlock();
+        _registerVersion(V1);
+        r.nonce = 999;
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryVersionExists.selector, lab, V1));
+        _registerSigned(r);
+    }
+
+    /// @dev A revoked claim still exists: the publisher cannot claim the hash again.
+    function test_RevertWhen_RegisterModelVersion_RevokedClaimExists() public {
+        _registerVersion(V1);
+        vm.prank(lab);
+        registry.revokeModelVersion(lab, V1, "");
+        IProvenanceRegistry.VersionClaim memory r = _claim(V1);
+        r.nonce = 999;
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryVersionExists.selector, lab, V1));
+        _registerSigned(r);
+    }
+
+    function test_RevertWhen_RegisterModelVersion_UnknownCommitment() public {
+        IProvenanceRegistry.VersionClaim memory r = _claim(V1);
+        r.commitSalt = keccak256("never committed");
+        bytes32 commitment = _commitment(lab, V1, r.commitSalt);
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnknownCommitment.selector, commitment));
+        _registerSigned(r);
+    }
+
+    /// @dev The commitment binds the publisher and the version hash: one made for another publisher or another
+    ///      hash, with the same salt, is not found.
+    function test_RevertWhen_RegisterModelVersion_CommitmentOfOtherClaim() public {
+        bytes32 salt = keccak256("salt");
+        vm.startPrank(relayer);
+        registry.commitModelVersion(_commitment(stranger, V1, salt));
+        registry.commitModelVersion(_commitment(lab, V2, salt));
+        vm.stopPrank();
+        _nextBlock();
+        IProvenanceRegistry.VersionClaim memory r = _claim(V1);
+        r.commitSalt = salt;
+        vm.expectRevert(
+            abi.encodeWithSelector(IProvenanceRegistry.RegistryUnknownCommitment.selector, _commitment(lab, V1, salt))
+        );
+        _registerSigned(r);
+    }
+
+    function test_RevertWhen_RegisterModelVersion_CommitmentTooRecent() public {
+        IProvenanceRegistry.VersionClaim memory r = _claim(V1);
+        r.commitSalt = keccak256("salt");
+        bytes32 commitment = _commit(r);
+        vm.warp(block.timestamp + 60); // time alone does not help: the block must change
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryCommitmentTooRecent.selector, commitment));
+        _registerSigned(r);
+        vm.roll(block.number + 1);
+        _registerSigned(r);
+        assertTrue(registry.isRegistered(lab, V1));
+    }
+
     function test_RevertWhen_RegisterModelVersion_UnknownParent() public {
-        Registration memory r = _registration(V2);
+        IProvenanceRegistry.VersionClaim memory r = _claim(V2);
         r.parent = V1;
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnknownParent.selector, V1));
         _registerSigned(r);
     }
 
     function test_RevertWhen_RegisterModelVersion_UnknownPublisher() public {
-        Registration memory r = _registration(V1);
+        IProvenanceRegistry.VersionClaim memory r = _claim(V1);
         r.publisher = stranger;
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnknownPublisher.selector, stranger));
         _registerSigned(r);
     }
 
     function test_RevertWhen_RegisterModelVersion_SignatureWrongLength() public {
-        Registration memory r = _registration(V1);
+        IProvenanceRegistry.VersionClaim memory r = _claim(V1);
         bytes memory signature = _sign(attestorPk, r);
         vm.expectRevert(IProvenanceRegistry.RegistryInvalidSignature.selector);
         _submit(r, bytes.concat(signature, hex"00"));
@@ -664,21 +982,21 @@ contract ProvenanceRegistryTest is RegistryTestBase {
     }
 
     function test_RevertWhen_RegisterModelVersion_SignatureInvalidV() public {
-        Registration memory r = _registration(V1);
+        IProvenanceRegistry.VersionClaim memory r = _claim(V1);
         (bytes32 rr, bytes32 s,) = _split(_sign(attestorPk, r));
         vm.expectRevert(IProvenanceRegistry.RegistryInvalidSignature.selector);
         _submit(r, abi.encodePacked(rr, s, uint8(29)));
     }
 
     function test_RevertWhen_RegisterModelVersion_SignatureZeroed() public {
-        Registration memory r = _registration(V1);
+        IProvenanceRegistry.VersionClaim memory r = _claim(V1);
         vm.expectRevert(IProvenanceRegistry.RegistryInvalidSignature.selector);
         _submit(r, abi.encodePacked(bytes32(0), bytes32(0), uint8(27)));
     }
 
     /// @dev The high-s twin of a valid signature recovers the same key, but is refused (no malleability).
     function test_RevertWhen_RegisterModelVersion_SignatureMalleable() public {
-        Registration memory r = _registration(V1);
+        IProvenanceRegistry.VersionClaim memory r = _claim(V1);
         (bytes32 rr, bytes32 s, uint8 v) = _split(_sign(attestorPk, r));
         bytes32 highS = bytes32(SECP256K1_N - uint256(s));
         uint8 flippedV = v == 27 ? 28 : 27;
@@ -689,14 +1007,14 @@ contract ProvenanceRegistryTest is RegistryTestBase {
 
     function test_RevertWhen_RegisterModelVersion_SignerNeverAdded() public {
         (address rogue, uint256 roguePk) = makeAddrAndKey("rogue");
-        Registration memory r = _registration(V1);
+        IProvenanceRegistry.VersionClaim memory r = _claim(V1);
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnauthorizedSigner.selector, lab, rogue));
         _submitAs(roguePk, r);
     }
 
     function test_RevertWhen_RegisterModelVersion_SignerOfOtherPublisher() public {
         address other = _otherPublisher();
-        Registration memory r = _registration(V1);
+        IProvenanceRegistry.VersionClaim memory r = _claim(V1);
         r.publisher = other; // the attestor key is bound to `lab`, not `other`
         vm.expectRevert(
             abi.encodeWithSelector(IProvenanceRegistry.RegistryUnauthorizedSigner.selector, other, attestor)
@@ -707,7 +1025,7 @@ contract ProvenanceRegistryTest is RegistryTestBase {
     function test_RevertWhen_RegisterModelVersion_SignerRevoked() public {
         vm.prank(lab);
         registry.revokeAttestor(lab, attestor);
-        Registration memory r = _registration(V1);
+        IProvenanceRegistry.VersionClaim memory r = _claim(V1);
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnauthorizedSigner.selector, lab, attestor));
         _registerSigned(r);
     }
@@ -719,7 +1037,7 @@ contract ProvenanceRegistryTest is RegistryTestBase {
         registry.transferPublisherAdmin(lab, admin);
         vm.prank(admin);
         registry.acceptPublisherAdmin(lab);
-        Registration memory r = _registration(V1);
+        IProvenanceRegistry.VersionClaim memory r = _claim(V1);
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnauthorizedSigner.selector, lab, admin));
         _submitAs(adminPk, r);
     }
@@ -727,7 +1045,7 @@ contract ProvenanceRegistryTest is RegistryTestBase {
     function testFuzz_RevertWhen_RegisterModelVersion_UnauthorizedKey(uint256 pk) public {
         pk = bound(pk, 1, SECP256K1_N - 1);
         address signer = vm.addr(pk);
-        Registration memory r = _registration(V1);
+        IProvenanceRegistry.VersionClaim memory r = _claim(V1);
         if (signer == attestor) {
             _submitAs(pk, r);
             return;
@@ -739,16 +1057,17 @@ contract ProvenanceRegistryTest is RegistryTestBase {
     /// @dev Changing any signed field after signing recovers another address, which is not an attestor.
     function testFuzz_RevertWhen_RegisterModelVersion_FieldTampered(uint8 field, bytes32 value) public {
         _registerVersion(V2); // a registered version to use as a tampered parent
-        Registration memory r = _registration(V1);
+        IProvenanceRegistry.VersionClaim memory r = _claim(V1);
         bytes memory signature = _sign(attestorPk, r);
 
-        field = uint8(bound(field, 0, 5));
+        field = uint8(bound(field, 0, 6));
         value = bytes32(bound(uint256(value), 1, type(uint256).max));
         if (field == 0) r.modelId = r.modelId ^ value;
         else if (field == 1) r.parent = V2;
         else if (field == 2) r.metadataURI = string.concat(r.metadataURI, "#");
         else if (field == 3) r.metadataHash = r.metadataHash ^ value;
         else if (field == 4) r.nonce = r.nonce ^ uint256(value);
+        else if (field == 5) r.commitSalt = value; // the signed claim revealed no commitment
         else r.deadline = r.deadline + 1;
 
         address recovered = _recoverOn(registry, r, signature);
@@ -758,25 +1077,27 @@ contract ProvenanceRegistryTest is RegistryTestBase {
     }
 
     function test_RevertWhen_RegisterModelVersion_NonceUsed() public {
-        Registration memory r = _registration(V1);
+        IProvenanceRegistry.VersionClaim memory r = _claim(V1);
         vm.prank(attestor);
         registry.invalidateNonce(r.nonce);
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryNonceUsed.selector, attestor, r.nonce));
         _registerSigned(r);
     }
 
-    /// @dev Errors come in the documented order: deadline, version hash, duplicate, parent, publisher, signature,
-    ///      signer, nonce. Each step below fixes one problem and expects the next error.
+    /// @dev Errors come in order: deadline, version hash, publisher, the publisher's duplicate claim, parent,
+    ///      signature, signer, nonce, commitment (unknown, then too recent). Each step below fixes one problem and
+    ///      expects the next error.
     function test_RegisterModelVersion_CheckOrder() public {
         _registerVersion(V2);
         vm.prank(attestor);
         registry.invalidateNonce(7);
 
-        Registration memory r = _registration(V2); // duplicate
+        IProvenanceRegistry.VersionClaim memory r = _claim(V2); // duplicate
         r.parent = keccak256("unknown parent");
         r.publisher = stranger;
         r.nonce = 7;
         r.deadline = block.timestamp - 1;
+        r.commitSalt = keccak256("salt");
         bytes memory badSig = hex"1234";
 
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistrySignatureExpired.selector, r.deadline));
@@ -788,17 +1109,17 @@ contract ProvenanceRegistryTest is RegistryTestBase {
         _submit(r, badSig);
         r.versionHash = V2;
 
-        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryVersionExists.selector, V2));
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnknownPublisher.selector, stranger));
+        _submit(r, badSig);
+        r.publisher = lab;
+
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryVersionExists.selector, lab, V2));
         _submit(r, badSig);
         r.versionHash = V1;
 
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnknownParent.selector, r.parent));
         _submit(r, badSig);
         r.parent = V2;
-
-        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnknownPublisher.selector, stranger));
-        _submit(r, badSig);
-        r.publisher = lab;
 
         vm.expectRevert(IProvenanceRegistry.RegistryInvalidSignature.selector);
         _submit(r, badSig);
@@ -811,10 +1132,19 @@ contract ProvenanceRegistryTest is RegistryTestBase {
 
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryNonceUsed.selector, attestor, 7));
         _registerSigned(r);
-
         r.nonce = 8;
+
+        bytes32 commitment = _commitment(lab, V1, r.commitSalt);
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnknownCommitment.selector, commitment));
         _registerSigned(r);
-        assertTrue(registry.isRegistered(V1));
+        _commit(r);
+
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryCommitmentTooRecent.selector, commitment));
+        _registerSigned(r);
+        vm.roll(block.number + 1);
+
+        _registerSigned(r);
+        assertTrue(registry.isRegistered(lab, V1));
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -827,12 +1157,12 @@ contract ProvenanceRegistryTest is RegistryTestBase {
         vm.expectEmit(true, true, true, true, address(registry));
         emit IProvenanceRegistry.ModelVersionRevoked(V1, lab, "weights leaked");
         vm.prank(lab);
-        registry.revokeModelVersion(V1, "weights leaked");
+        registry.revokeModelVersion(lab, V1, "weights leaked");
 
-        IProvenanceRegistry.ModelVersion memory v = registry.getModelVersion(V1);
+        IProvenanceRegistry.ModelVersion memory v = registry.getModelVersion(lab, V1);
         assertEq(v.revokedAt, block.timestamp);
         assertEq(v.attestor, attestor, "history is kept");
-        assertTrue(registry.isRegistered(V1), "revoked versions stay registered");
+        assertTrue(registry.isRegistered(lab, V1), "revoked versions stay registered");
     }
 
     function test_RevokeModelVersion_ByNewAdmin() public {
@@ -843,30 +1173,121 @@ contract ProvenanceRegistryTest is RegistryTestBase {
         vm.prank(newAdmin);
         registry.acceptPublisherAdmin(lab);
         vm.prank(newAdmin);
-        registry.revokeModelVersion(V1, "");
-        assertTrue(registry.getModelVersion(V1).revokedAt != 0);
+        registry.revokeModelVersion(lab, V1, "");
+        assertTrue(registry.getModelVersion(lab, V1).revokedAt != 0);
     }
 
     function test_RevertWhen_RevokeModelVersion_UnknownVersion() public {
-        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnknownVersion.selector, V1));
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnknownVersion.selector, lab, V1));
         vm.prank(lab);
-        registry.revokeModelVersion(V1, "");
+        registry.revokeModelVersion(lab, V1, "");
     }
 
     function test_RevertWhen_RevokeModelVersion_NotAdmin() public {
         _registerVersion(V1);
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryNotPublisherAdmin.selector, lab, attestor));
         vm.prank(attestor); // the signing key is not the admin
-        registry.revokeModelVersion(V1, "");
+        registry.revokeModelVersion(lab, V1, "");
     }
 
     function test_RevertWhen_RevokeModelVersion_AlreadyRevoked() public {
         _registerVersion(V1);
         vm.prank(lab);
-        registry.revokeModelVersion(V1, "first");
-        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryVersionAlreadyRevoked.selector, V1));
+        registry.revokeModelVersion(lab, V1, "first");
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryVersionAlreadyRevoked.selector, lab, V1));
         vm.prank(lab);
-        registry.revokeModelVersion(V1, "second");
+        registry.revokeModelVersion(lab, V1, "second");
+    }
+
+    function test_RevertWhen_RevokeModelVersion_UnknownPublisher() public {
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnknownPublisher.selector, stranger));
+        vm.prank(stranger);
+        registry.revokeModelVersion(stranger, V1, "");
+    }
+
+    /// @dev A publisher revokes only its own claims: `lab`'s admin can neither revoke `other`'s claim of a hash
+    ///      nor find a claim of its own to revoke.
+    function test_RevertWhen_RevokeModelVersion_ClaimOfOtherPublisher() public {
+        (address other,, uint256 otherPk) = _newPublisher("other lab", "Other Lab");
+        IProvenanceRegistry.VersionClaim memory theirs = _claim(V1);
+        theirs.publisher = other;
+        _submitAs(otherPk, theirs);
+
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryNotPublisherAdmin.selector, other, lab));
+        vm.prank(lab);
+        registry.revokeModelVersion(other, V1, "");
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnknownVersion.selector, lab, V1));
+        vm.prank(lab);
+        registry.revokeModelVersion(lab, V1, "");
+        assertEq(registry.getModelVersion(other, V1).revokedAt, 0);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // commitModelVersion / commitmentOf / getCommitment / isClaimed
+    // ---------------------------------------------------------------------------------------------
+
+    function test_CommitModelVersion() public {
+        bytes32 commitment = _commitment(lab, V1, keccak256("salt"));
+        vm.expectEmit(true, true, true, true, address(registry));
+        emit IProvenanceRegistry.ModelVersionCommitted(commitment);
+        vm.prank(stranger); // anyone may send it
+        registry.commitModelVersion(commitment);
+        (uint64 at, uint64 blockNumber) = registry.getCommitment(commitment);
+        assertEq(at, block.timestamp);
+        assertEq(blockNumber, block.number);
+    }
+
+    /// @dev Sending a recorded commitment again, later or from someone else, changes nothing and emits nothing.
+    function test_CommitModelVersion_AgainKeepsFirstBlock() public {
+        bytes32 commitment = _commitment(lab, V1, keccak256("salt"));
+        vm.prank(lab);
+        registry.commitModelVersion(commitment);
+        (uint64 at, uint64 blockNumber) = (uint64(block.timestamp), uint64(block.number));
+        vm.warp(block.timestamp + 1 days);
+        vm.roll(block.number + 7200);
+
+        vm.recordLogs();
+        vm.prank(stranger);
+        registry.commitModelVersion(commitment);
+        assertEq(vm.getRecordedLogs().length, 0, "no second event");
+        (uint64 at2, uint64 blockNumber2) = registry.getCommitment(commitment);
+        assertEq(at2, at);
+        assertEq(blockNumber2, blockNumber);
+    }
+
+    function test_GetCommitment_Unknown() public view {
+        (uint64 at, uint64 blockNumber) = registry.getCommitment(keccak256("nothing"));
+        assertEq(at, 0);
+        assertEq(blockNumber, 0);
+    }
+
+    function testFuzz_CommitmentOf(address publisher, bytes32 versionHash, bytes32 salt) public view {
+        assertEq(registry.commitmentOf(publisher, versionHash, salt), _commitment(publisher, versionHash, salt));
+    }
+
+    /// @dev A commitment reveals nothing of its version: commitments of the same hash with different salts, or by
+    ///      different publishers, differ.
+    function test_CommitmentOf_HidesVersion() public view {
+        bytes32 a = registry.commitmentOf(lab, V1, keccak256("salt 1"));
+        assertTrue(a != registry.commitmentOf(lab, V1, keccak256("salt 2")));
+        assertTrue(a != registry.commitmentOf(stranger, V1, keccak256("salt 1")));
+        assertTrue(a != registry.commitmentOf(lab, V2, keccak256("salt 1")));
+    }
+
+    /// @dev `isClaimed` is true once any publisher claims the hash, and stays true when the claim is revoked.
+    function test_IsClaimed() public {
+        (address other,, uint256 otherPk) = _newPublisher("other lab", "Other Lab");
+        IProvenanceRegistry.VersionClaim memory theirs = _claim(V1);
+        theirs.publisher = other;
+        _submitAs(otherPk, theirs);
+        assertTrue(registry.isClaimed(V1));
+        assertFalse(registry.isRegistered(lab, V1));
+        assertFalse(registry.isClaimed(V2));
+
+        vm.prank(other);
+        registry.revokeModelVersion(other, V1, "");
+        assertTrue(registry.isClaimed(V1));
+        assertFalse(registry.isClaimed(bytes32(0)));
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -892,7 +1313,7 @@ contract ProvenanceRegistryTest is RegistryTestBase {
     }
 
     function test_RevertWhen_InvalidateNonce_AlreadyUsedByRegistration() public {
-        Registration memory r = _registerVersion(V1);
+        IProvenanceRegistry.VersionClaim memory r = _registerVersion(V1);
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryNonceUsed.selector, attestor, r.nonce));
         vm.prank(attestor);
         registry.invalidateNonce(r.nonce);
@@ -910,18 +1331,23 @@ contract ProvenanceRegistryTest is RegistryTestBase {
     // Helpers
     // ---------------------------------------------------------------------------------------------
 
+    function _recover(bytes32 digest, bytes memory signature) internal pure returns (address) {
+        (bytes32 rr, bytes32 s, uint8 v) = _split(signature);
+        return ecrecover(digest, v, rr, s);
+    }
+
     function _otherPublisher() internal returns (address other) {
         other = makeAddr("other lab");
         vm.prank(other);
         registry.registerPublisher("Other Lab", "");
     }
 
-    function _typedDataJson(Registration memory r) internal view returns (string memory) {
+    function _typedDataJson(IProvenanceRegistry.VersionClaim memory r) internal view returns (string memory) {
         string memory fields = string.concat(
             '{"name":"publisher","type":"address"},{"name":"versionHash","type":"bytes32"},',
             '{"name":"modelId","type":"bytes32"},{"name":"parent","type":"bytes32"},',
             '{"name":"metadataURI","type":"string"},{"name":"metadataHash","type":"bytes32"},',
-            '{"name":"nonce","type":"uint256"},{"name":"deadline","type":"uint256"}'
+            '{"name":"commitSalt","type":"bytes32"},{"name":"nonce","type":"uint256"},{"name":"deadline","type":"uint256"}'
         );
         string memory message = string.concat(
             '"publisher":"',
@@ -936,6 +1362,8 @@ contract ProvenanceRegistryTest is RegistryTestBase {
             r.metadataURI,
             '","metadataHash":"',
             vm.toString(r.metadataHash),
+            '","commitSalt":"',
+            vm.toString(r.commitSalt),
             '","nonce":"',
             vm.toString(r.nonce),
             '","deadline":"',

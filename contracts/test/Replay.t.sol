@@ -11,12 +11,12 @@ contract ReplayTest is RegistryTestBase {
     bytes32 internal constant V1 = keccak256("version 1");
     bytes32 internal constant V2 = keccak256("version 2");
 
-    Registration internal r;
+    IProvenanceRegistry.VersionClaim internal r;
     bytes internal signature;
 
     function setUp() public override {
         super.setUp();
-        r = _registration(V1);
+        r = _claim(V1);
         signature = _sign(attestorPk, r);
     }
 
@@ -32,7 +32,7 @@ contract ReplayTest is RegistryTestBase {
         // The same bytes are still good at home.
         vm.chainId(home);
         _submit(r, signature);
-        assertTrue(registry.isRegistered(V1));
+        assertTrue(registry.isRegistered(lab, V1));
     }
 
     /// @dev (b) The domain carries the contract address: a second deployment with the same publisher and key
@@ -41,8 +41,7 @@ contract ReplayTest is RegistryTestBase {
         ProvenanceRegistry other = new ProvenanceRegistry();
         vm.prank(lab);
         other.registerPublisher("Acme AI", "ipfs://acme");
-        vm.prank(lab);
-        other.addAttestor(lab, attestor);
+        _addAttestor(other, lab, lab, attestorPk);
         assertTrue(other.domainSeparator() != registry.domainSeparator());
 
         address recovered = _recoverOn(other, r, signature);
@@ -53,7 +52,7 @@ contract ReplayTest is RegistryTestBase {
         // A signature made for `other` works there, and does not work on the original.
         bytes memory forOther = _sign(attestorPk, address(other), r);
         _submit(other, r, forOther);
-        assertTrue(other.isRegistered(V1));
+        assertTrue(other.isRegistered(lab, V1));
         recovered = _recoverOn(registry, r, forOther);
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryUnauthorizedSigner.selector, lab, recovered));
         _submit(r, forOther);
@@ -85,14 +84,14 @@ contract ReplayTest is RegistryTestBase {
     /// @dev (e) Submitting the same message twice: the version already exists.
     function test_RevertWhen_ReplayedOnSameContract() public {
         _submit(r, signature);
-        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryVersionExists.selector, V1));
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryVersionExists.selector, lab, V1));
         _submit(r, signature);
     }
 
     /// @dev (e) A nonce, once used, cannot authorize a second version, even a different one.
     function test_RevertWhen_NonceReusedForOtherVersion() public {
         _submit(r, signature);
-        Registration memory second = _registration(V2);
+        IProvenanceRegistry.VersionClaim memory second = _claim(V2);
         second.nonce = r.nonce;
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryNonceUsed.selector, attestor, r.nonce));
         _registerSigned(second);
@@ -111,7 +110,7 @@ contract ReplayTest is RegistryTestBase {
         address other = makeAddr("other lab");
         vm.prank(other);
         registry.registerPublisher("Other", "");
-        Registration memory redirected = r;
+        IProvenanceRegistry.VersionClaim memory redirected = r;
         redirected.publisher = other;
         address recovered = _recoverOn(registry, redirected, signature);
         vm.expectRevert(
@@ -120,10 +119,55 @@ contract ReplayTest is RegistryTestBase {
         _submit(redirected, signature);
     }
 
+    /// @dev A key's proof of possession names the deployment and the chain: replayed on a second deployment or
+    ///      on another chain, it recovers another address, and the key is not bound there.
+    function test_RevertWhen_AddAttestorSignatureReplayedOnOtherDeployment() public {
+        (address key, uint256 keyPk) = makeAddrAndKey("key 2");
+        uint256 deadline = block.timestamp + 1 hours;
+        bytes memory keySignature = _signAddAttestor(keyPk, lab, deadline);
+        ProvenanceRegistry other = new ProvenanceRegistry();
+        vm.prank(lab);
+        other.registerPublisher("Acme AI", "ipfs://acme");
+
+        (bytes32 rr, bytes32 s, uint8 v) = _split(keySignature);
+        address recovered = ecrecover(_addAttestorDigest(address(other), lab, deadline), v, rr, s);
+        assertTrue(recovered != key);
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryNotKeyHolder.selector, key, recovered));
+        vm.prank(lab);
+        other.addAttestor(lab, key, deadline, keySignature);
+
+        uint256 home = block.chainid;
+        vm.chainId(home + 1);
+        recovered = ecrecover(_addAttestorDigest(address(registry), lab, deadline), v, rr, s);
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryNotKeyHolder.selector, key, recovered));
+        vm.prank(lab);
+        registry.addAttestor(lab, key, deadline, keySignature);
+
+        // At home, on the deployment it was made for, it works, once.
+        vm.chainId(home);
+        vm.prank(lab);
+        registry.addAttestor(lab, key, deadline, keySignature);
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryAttestorExists.selector, key));
+        vm.prank(lab);
+        registry.addAttestor(lab, key, deadline, keySignature);
+    }
+
+    /// @dev A claim that reveals a commitment is replayed like any other: once.
+    function test_RevertWhen_CommittedClaimReplayed() public {
+        IProvenanceRegistry.VersionClaim memory c = _claim(V2);
+        c.commitSalt = keccak256("salt");
+        _commit(c);
+        _nextBlock();
+        bytes memory sig = _sign(attestorPk, c);
+        _submit(c, sig);
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryVersionExists.selector, lab, V2));
+        _submit(c, sig);
+    }
+
     /// @dev Who relays does not matter, and a relayer cannot change what was signed.
     function testFuzz_RelayerDoesNotMatter(address sender) public {
         _submitFrom(sender, registry, r, signature);
-        assertEq(registry.getModelVersion(V1).attestor, attestor);
+        assertEq(registry.getModelVersion(lab, V1).attestor, attestor);
         assertTrue(registry.isNonceUsed(attestor, r.nonce));
         if (sender != attestor) assertFalse(registry.isNonceUsed(sender, r.nonce));
     }

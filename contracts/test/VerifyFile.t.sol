@@ -3,6 +3,7 @@ pragma solidity 0.8.30;
 
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 
+import {IProvenanceRegistry} from "../src/interfaces/IProvenanceRegistry.sol";
 import {RegistryTestBase} from "./utils/RegistryTestBase.sol";
 import {StandardMerkleTree} from "./utils/StandardMerkleTree.sol";
 
@@ -44,7 +45,7 @@ contract VerifyFileTest is RegistryTestBase {
     }
 
     function _registerRoot(bytes32 root) internal {
-        Registration memory r = _registration(root);
+        IProvenanceRegistry.VersionClaim memory r = _claim(root);
         _registerSigned(r);
     }
 
@@ -53,7 +54,7 @@ contract VerifyFileTest is RegistryTestBase {
         StandardMerkleTree.Entry[] memory e = _fixtureEntries();
         bytes32[][] memory p = _fixtureProofs();
         for (uint256 i; i < e.length; ++i) {
-            assertTrue(registry.verifyFile(ROOT, e[i].path, e[i].size, e[i].sha256Digest, p[i]), e[i].path);
+            assertTrue(registry.verifyFile(lab, ROOT, e[i].path, e[i].size, e[i].sha256Digest, p[i]), e[i].path);
         }
     }
 
@@ -74,12 +75,12 @@ contract VerifyFileTest is RegistryTestBase {
     function test_VerifyFile_RejectsWrongEntry() public {
         _registerRoot(ROOT);
         bytes32[][] memory p = _fixtureProofs();
-        assertFalse(registry.verifyFile(ROOT, "a.txt", 6, SHA_A, p[0]), "size");
-        assertFalse(registry.verifyFile(ROOT, "a.txt", 5, SHA_B, p[0]), "digest");
-        assertFalse(registry.verifyFile(ROOT, "A.txt", 5, SHA_A, p[0]), "path");
-        assertFalse(registry.verifyFile(ROOT, "./a.txt", 5, SHA_A, p[0]), "path not normalized");
-        assertFalse(registry.verifyFile(ROOT, "a.txt", 5, SHA_A, p[1]), "proof of another file");
-        assertFalse(registry.verifyFile(ROOT, "a.txt", 5, SHA_A, new bytes32[](0)), "empty proof");
+        assertFalse(registry.verifyFile(lab, ROOT, "a.txt", 6, SHA_A, p[0]), "size");
+        assertFalse(registry.verifyFile(lab, ROOT, "a.txt", 5, SHA_B, p[0]), "digest");
+        assertFalse(registry.verifyFile(lab, ROOT, "A.txt", 5, SHA_A, p[0]), "path");
+        assertFalse(registry.verifyFile(lab, ROOT, "./a.txt", 5, SHA_A, p[0]), "path not normalized");
+        assertFalse(registry.verifyFile(lab, ROOT, "a.txt", 5, SHA_A, p[1]), "proof of another file");
+        assertFalse(registry.verifyFile(lab, ROOT, "a.txt", 5, SHA_A, new bytes32[](0)), "empty proof");
     }
 
     /// @dev Inner nodes are not files. `NODE_AB` with proof [LEAF_C] is a valid path to the root, but `verifyFile`
@@ -89,20 +90,39 @@ contract VerifyFileTest is RegistryTestBase {
         bytes32[] memory proof = new bytes32[](1);
         proof[0] = LEAF_C;
         assertTrue(MerkleProof.verify(proof, ROOT, NODE_AB));
-        assertFalse(registry.verifyFile(ROOT, "", 0, NODE_AB, proof));
+        assertFalse(registry.verifyFile(lab, ROOT, "", 0, NODE_AB, proof));
     }
 
     function test_VerifyFile_UnregisteredVersion() public view {
         bytes32[][] memory p = _fixtureProofs();
-        assertFalse(registry.verifyFile(ROOT, "a.txt", 5, SHA_A, p[0]));
+        assertFalse(registry.verifyFile(lab, ROOT, "a.txt", 5, SHA_A, p[0]));
+    }
+
+    /// @dev `verifyFile` answers for one publisher's claim: a publisher that does not claim the root gets false for
+    ///      every file, and a publisher that claims the same root gets the same answers as `lab`.
+    function test_VerifyFile_PerPublisher() public {
+        _registerRoot(ROOT);
+        (address other,, uint256 otherPk) = _newPublisher("other lab", "Other Lab");
+        StandardMerkleTree.Entry[] memory e = _fixtureEntries();
+        bytes32[][] memory p = _fixtureProofs();
+        for (uint256 i; i < e.length; ++i) {
+            assertFalse(registry.verifyFile(other, ROOT, e[i].path, e[i].size, e[i].sha256Digest, p[i]), e[i].path);
+            assertFalse(registry.verifyFile(stranger, ROOT, e[i].path, e[i].size, e[i].sha256Digest, p[i]));
+        }
+        IProvenanceRegistry.VersionClaim memory theirs = _claim(ROOT);
+        theirs.publisher = other;
+        _submitAs(otherPk, theirs);
+        for (uint256 i; i < e.length; ++i) {
+            assertTrue(registry.verifyFile(other, ROOT, e[i].path, e[i].size, e[i].sha256Digest, p[i]), e[i].path);
+        }
     }
 
     function test_VerifyFile_RevokedVersion() public {
         _registerRoot(ROOT);
         vm.prank(lab);
-        registry.revokeModelVersion(ROOT, "superseded");
+        registry.revokeModelVersion(lab, ROOT, "superseded");
         bytes32[][] memory p = _fixtureProofs();
-        assertTrue(registry.verifyFile(ROOT, "a.txt", 5, SHA_A, p[0]));
+        assertTrue(registry.verifyFile(lab, ROOT, "a.txt", 5, SHA_A, p[0]));
     }
 
     /// @dev A one-file version: the root is the leaf and the proof is empty.
@@ -112,7 +132,7 @@ contract VerifyFileTest is RegistryTestBase {
         (bytes32[] memory tree,) = StandardMerkleTree.build(e);
         assertEq(tree.length, 1);
         _registerRoot(tree[0]);
-        assertTrue(registry.verifyFile(tree[0], e[0].path, e[0].size, e[0].sha256Digest, new bytes32[](0)));
+        assertTrue(registry.verifyFile(lab, tree[0], e[0].path, e[0].size, e[0].sha256Digest, new bytes32[](0)));
     }
 
     function testFuzz_VerifyFile(uint256 n, uint256 seed, uint256 pick) public {
@@ -129,15 +149,15 @@ contract VerifyFileTest is RegistryTestBase {
 
         for (uint256 i; i < n; ++i) {
             bytes32[] memory proof = StandardMerkleTree.getProof(tree, at[i]);
-            assertTrue(registry.verifyFile(tree[0], e[i].path, e[i].size, e[i].sha256Digest, proof));
+            assertTrue(registry.verifyFile(lab, tree[0], e[i].path, e[i].size, e[i].sha256Digest, proof));
         }
 
         pick = bound(pick, 0, n - 1);
         bytes32[] memory picked = StandardMerkleTree.getProof(tree, at[pick]);
         StandardMerkleTree.Entry memory x = e[pick];
-        assertFalse(registry.verifyFile(tree[0], x.path, x.size ^ 1, x.sha256Digest, picked));
-        assertFalse(registry.verifyFile(tree[0], x.path, x.size, ~x.sha256Digest, picked));
-        assertFalse(registry.verifyFile(tree[0], string.concat(x.path, "x"), x.size, x.sha256Digest, picked));
+        assertFalse(registry.verifyFile(lab, tree[0], x.path, x.size ^ 1, x.sha256Digest, picked));
+        assertFalse(registry.verifyFile(lab, tree[0], x.path, x.size, ~x.sha256Digest, picked));
+        assertFalse(registry.verifyFile(lab, tree[0], string.concat(x.path, "x"), x.size, x.sha256Digest, picked));
     }
 
     function testFuzz_VerifyFile_AnyEntry(string calldata path, uint64 size, bytes32 digest, uint8 position) public {
@@ -152,6 +172,6 @@ contract VerifyFileTest is RegistryTestBase {
         (bytes32[] memory tree, uint256[] memory at) = StandardMerkleTree.build(all);
         _registerRoot(tree[0]);
         bytes32[] memory proof = StandardMerkleTree.getProof(tree, at[position]);
-        assertTrue(registry.verifyFile(tree[0], path, size, digest, proof));
+        assertTrue(registry.verifyFile(lab, tree[0], path, size, digest, proof));
     }
 }

@@ -44,10 +44,15 @@ contract VerifyOutputTest is RegistryTestBase {
     bytes32 internal constant V1 = keccak256("version 1");
     bytes32 internal constant V2 = keccak256("version 2");
 
+    /// @dev The time of the anchoring blocks: after every vector leaf (the last, of 5000, is at 1_700_004_999), as a
+    ///      batch's window cannot end after its block. Random leaves lie in the 30 days before it.
+    uint256 internal constant NOW = 1_700_010_000;
+
     function setUp() public override {
         super.setUp();
         _registerVersion(V1);
         _registerVersion(V2);
+        vm.warp(NOW);
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -92,7 +97,7 @@ contract VerifyOutputTest is RegistryTestBase {
     }
 
     function test_VerifyOutput_Vector() public {
-        _anchor(V1, ROOT_5, 5);
+        _anchor(V1, ROOT_5, _vectorLeaves(5));
         bytes32[][] memory p = _vectorProofs();
         for (uint256 i; i < 5; ++i) {
             assertTrue(_verify(ROOT_5, _vectorLeaf(i), p[i]), vm.toString(i));
@@ -133,7 +138,7 @@ contract VerifyOutputTest is RegistryTestBase {
         StandardMerkleTree.OutputLeaf[] memory leaves = _vectorLeaves(n);
         (bytes32[] memory tree, uint256[] memory at) = StandardMerkleTree.build(leaves);
         assertEq(tree[0], _vectorRoot(n), "port and JS library disagree");
-        _anchor(V1, tree[0], n);
+        _anchor(V1, tree[0], leaves);
         _checkTree(tree, at, leaves, 1, uint256(keccak256(abi.encode(n))));
     }
 
@@ -190,7 +195,7 @@ contract VerifyOutputTest is RegistryTestBase {
                     keccak256(abi.encode(r, "request")),
                     keccak256(abi.encode(r, "response")),
                     // forge-lint: disable-next-line(unsafe-typecast)
-                    uint64(r >> 192), // the top 64 bits
+                    uint64(NOW - (r >> 192) % 30 days), // any second of the last 30 days
                     keccak256(abi.encode(r, "salt"))
                 );
             }
@@ -202,7 +207,7 @@ contract VerifyOutputTest is RegistryTestBase {
         n = bound(n, 1, 64);
         StandardMerkleTree.OutputLeaf[] memory leaves = _randomLeaves(n, seed, V1);
         (bytes32[] memory tree, uint256[] memory at) = StandardMerkleTree.build(leaves);
-        _anchor(V1, tree[0], n);
+        _anchor(V1, tree[0], leaves);
         _checkTree(tree, at, leaves, 1, seed);
     }
 
@@ -213,7 +218,7 @@ contract VerifyOutputTest is RegistryTestBase {
         n = bound(n, 1, 5000);
         StandardMerkleTree.OutputLeaf[] memory leaves = _randomLeaves(n, seed, V1);
         (bytes32[] memory tree, uint256[] memory at) = StandardMerkleTree.build(leaves);
-        _anchor(V1, tree[0], n);
+        _anchor(V1, tree[0], leaves);
         _checkTree(tree, at, leaves, n / 64 + 1, seed);
         _checkLeaf(tree, at, leaves, n - 1, seed);
     }
@@ -223,7 +228,7 @@ contract VerifyOutputTest is RegistryTestBase {
         n = bound(n, 1, 32);
         StandardMerkleTree.OutputLeaf[] memory leaves = _randomLeaves(n, seed, V2);
         (bytes32[] memory tree, uint256[] memory at) = StandardMerkleTree.build(leaves);
-        _anchor(V1, tree[0], n);
+        _anchor(V1, tree[0], leaves);
         uint256 i = seed % n;
         bytes32[] memory proof = StandardMerkleTree.getProof(tree, at[i]);
         assertFalse(_verify(tree[0], leaves[i], proof), "leaf claims V2, batch is V1");
@@ -240,7 +245,7 @@ contract VerifyOutputTest is RegistryTestBase {
         bytes32 salt,
         bytes32[] calldata proof
     ) public {
-        _anchor(V1, ROOT_5, 5);
+        _anchor(V1, ROOT_5, _vectorLeaves(5));
         StandardMerkleTree.OutputLeaf memory leaf =
             StandardMerkleTree.OutputLeaf(V1, requestHash, responseHash, timestamp, salt);
         bool offChain = MerkleProof.verify(proof, ROOT_5, StandardMerkleTree.leafHash(leaf));
@@ -254,7 +259,7 @@ contract VerifyOutputTest is RegistryTestBase {
         mask = bytes32(bound(uint256(mask), 1, type(uint256).max));
         StandardMerkleTree.OutputLeaf[] memory leaves = _randomLeaves(n, seed, V1);
         (bytes32[] memory tree, uint256[] memory at) = StandardMerkleTree.build(leaves);
-        _anchor(V1, tree[0], n);
+        _anchor(V1, tree[0], leaves);
         uint256 i = seed % n;
         bytes32[] memory proof = StandardMerkleTree.getProof(tree, at[i]);
         assertTrue(_verify(tree[0], leaves[i], proof));
@@ -296,7 +301,7 @@ contract VerifyOutputTest is RegistryTestBase {
     }
 
     function test_VerifyOutput_RevokedBatch() public {
-        _anchor(V1, ROOT_5, 5);
+        _anchor(V1, ROOT_5, _vectorLeaves(5));
         bytes32[][] memory p = _vectorProofs();
         assertTrue(_verify(ROOT_5, _vectorLeaf(2), p[2]));
         vm.prank(lab);
@@ -307,16 +312,55 @@ contract VerifyOutputTest is RegistryTestBase {
     /// @dev Revoking the version does not unsay what it produced: the batch still verifies (the receipt checker
     ///      reports the version's revocation separately).
     function test_VerifyOutput_RevokedVersion() public {
-        _anchor(V1, ROOT_5, 5);
+        _anchor(V1, ROOT_5, _vectorLeaves(5));
         vm.prank(lab);
-        registry.revokeModelVersion(V1, "superseded");
+        registry.revokeModelVersion(lab, V1, "superseded");
         bytes32[][] memory p = _vectorProofs();
         assertTrue(_verify(ROOT_5, _vectorLeaf(2), p[2]));
     }
 
+    /// @dev The window's bounds are inclusive: the earliest and the latest leaf of a batch verify, and a leaf of the
+    ///      tree outside a narrower window does not.
+    function test_VerifyOutput_LeafTimeOutsideWindow() public {
+        StandardMerkleTree.OutputLeaf[] memory leaves = _vectorLeaves(5); // times 1_700_000_000 + 0..3
+        Batch memory b = _batch(V1, ROOT_5);
+        b.leafCount = 5;
+        b.windowStart = 1_700_000_001;
+        b.windowEnd = 1_700_000_002;
+        _attestSigned(b);
+        bytes32[][] memory p = _vectorProofs();
+        assertFalse(_verify(ROOT_5, leaves[0], p[0]), "before the window");
+        assertTrue(_verify(ROOT_5, leaves[1], p[1]), "at the window's start");
+        assertTrue(_verify(ROOT_5, leaves[2], p[2]), "at the window's end");
+        assertFalse(_verify(ROOT_5, leaves[3], p[3]), "after the window");
+    }
+
+    /// @dev A batch anchored before its key's compromise time keeps verifying; flagging the key from the batch's
+    ///      anchoring time on (or earlier) stops it.
+    function test_VerifyOutput_CompromisedKey() public {
+        _anchor(V1, ROOT_5, _vectorLeaves(5));
+        uint64 anchoredAt = uint64(block.timestamp);
+        bytes32[][] memory p = _vectorProofs();
+        vm.warp(block.timestamp + 1 days);
+
+        vm.prank(lab);
+        registry.markAttestorCompromised(lab, attestor, anchoredAt + 1);
+        assertTrue(_verify(ROOT_5, _vectorLeaf(2), p[2]), "anchored before the compromise");
+        assertFalse(registry.isBatchSignedByCompromisedKey(ROOT_5));
+
+        vm.prank(lab);
+        registry.markAttestorCompromised(lab, attestor, anchoredAt);
+        assertFalse(_verify(ROOT_5, _vectorLeaf(2), p[2]), "anchored at the compromise time");
+        assertTrue(registry.isBatchSignedByCompromisedKey(ROOT_5));
+    }
+
+    function test_IsBatchSignedByCompromisedKey_UnknownBatch() public view {
+        assertFalse(registry.isBatchSignedByCompromisedKey(ROOT_5));
+    }
+
     /// @dev The leaves name V1; the same root anchored for V2 verifies neither claim.
     function test_VerifyOutput_BatchOfOtherVersion() public {
-        _anchor(V2, ROOT_5, 5);
+        _anchor(V2, ROOT_5, _vectorLeaves(5));
         bytes32[][] memory p = _vectorProofs();
         StandardMerkleTree.OutputLeaf memory leaf = _vectorLeaf(2);
         assertFalse(_verify(ROOT_5, leaf, p[2]), "leaf says V1");
@@ -326,8 +370,8 @@ contract VerifyOutputTest is RegistryTestBase {
 
     /// @dev A proof for one anchored batch does not verify against another anchored batch.
     function test_VerifyOutput_OtherBatchRoot() public {
-        _anchor(V1, ROOT_5, 5);
-        _anchor(V1, ROOT_3, 3);
+        _anchor(V1, ROOT_5, _vectorLeaves(5));
+        _anchor(V1, ROOT_3, _vectorLeaves(3));
         bytes32[][] memory p = _vectorProofs();
         assertFalse(_verify(ROOT_3, _vectorLeaf(0), p[0]));
     }
@@ -335,12 +379,14 @@ contract VerifyOutputTest is RegistryTestBase {
     /// @dev Inner nodes are not outputs. `NODE_12` with proof [NODE_034] is a valid path to the 5-leaf root, but
     ///      `verifyOutput` double-hashes leaf fields, so a node cannot be passed in as a leaf.
     function test_VerifyOutput_RejectsInnerNodeAsLeaf() public {
-        _anchor(V1, ROOT_5, 5);
+        _anchor(V1, ROOT_5, _vectorLeaves(5));
         bytes32[] memory proof = new bytes32[](1);
         proof[0] = NODE_034;
         assertTrue(MerkleProof.verify(proof, ROOT_5, NODE_12));
-        assertFalse(registry.verifyOutput(ROOT_5, V1, NODE_12, bytes32(0), 0, bytes32(0), proof));
-        assertFalse(registry.verifyOutput(ROOT_5, V1, bytes32(0), bytes32(0), 0, NODE_12, proof));
+        // A time inside the batch's window, so that only the leaf hashing refuses.
+        uint64 t = 1_700_000_002;
+        assertFalse(registry.verifyOutput(ROOT_5, V1, NODE_12, bytes32(0), t, bytes32(0), proof));
+        assertFalse(registry.verifyOutput(ROOT_5, V1, bytes32(0), bytes32(0), t, NODE_12, proof));
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -356,11 +402,25 @@ contract VerifyOutputTest is RegistryTestBase {
         leaves[0] = leaf;
     }
 
-    function _anchor(bytes32 versionHash, bytes32 root, uint256 leafCount) internal {
+    /// @dev Anchors `root`, the tree of `leaves`, with the window from the earliest to the latest leaf time.
+    function _anchor(bytes32 versionHash, bytes32 root, StandardMerkleTree.OutputLeaf[] memory leaves) internal {
         Batch memory b = _batch(versionHash, root);
         // forge-lint: disable-next-line(unsafe-typecast)
-        b.leafCount = uint64(leafCount); // at most 5000
+        b.leafCount = uint64(leaves.length); // at most 5000
+        (b.windowStart, b.windowEnd) = _window(leaves);
         _attestSigned(b);
+    }
+
+    function _window(StandardMerkleTree.OutputLeaf[] memory leaves)
+        internal
+        pure
+        returns (uint64 windowStart, uint64 windowEnd)
+    {
+        windowStart = type(uint64).max;
+        for (uint256 i; i < leaves.length; ++i) {
+            if (leaves[i].timestamp < windowStart) windowStart = leaves[i].timestamp;
+            if (leaves[i].timestamp > windowEnd) windowEnd = leaves[i].timestamp;
+        }
     }
 
     function _verify(bytes32 root, StandardMerkleTree.OutputLeaf memory l, bytes32[] memory proof)

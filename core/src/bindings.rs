@@ -35,8 +35,9 @@ pub const AGENT_WALLET_KEY: &str = "agentWallet";
 pub const MAX_VALUE_DECIMALS: u8 = 18;
 /// EIP-712 domain name of the ReputationRegistry (interaction receipts).
 pub const REPUTATION_DOMAIN_NAME: &str = "prova ReputationRegistry";
-/// EIP-712 domain name of the IdentityRegistry (agent wallet proofs).
-pub const IDENTITY_DOMAIN_NAME: &str = "prova IdentityRegistry";
+/// EIP-712 domain name of the IdentityRegistry (agent wallet proofs): the ERC-8004 reference registry's, so that
+/// signatures made for it (e.g. by agent0-sdk) work unchanged.
+pub const IDENTITY_DOMAIN_NAME: &str = "ERC8004IdentityRegistry";
 
 /// The EIP-712 domain of a ReputationRegistry deployment, under which agent wallets sign interaction receipts.
 pub fn reputation_domain(chain_id: u64, reputation: Address) -> Eip712Domain {
@@ -59,16 +60,18 @@ pub fn identity_domain(chain_id: u64, identity: Address) -> Eip712Domain {
 }
 
 impl IReputationRegistry::InteractionReceipt {
-    /// The digest the agent's wallet signs for this receipt on the given deployment.
+    /// The digest the receipt's `signer` (the agent's owner or wallet) signs on the given deployment.
     pub fn signing_hash(&self, chain_id: u64, reputation: Address) -> B256 {
         self.eip712_signing_hash(&reputation_domain(chain_id, reputation))
     }
 }
 
 alloy::sol! {
-    /// The typed data a new agent wallet signs to accept being an agent's wallet.
+    /// The typed data a new agent wallet signs to accept being an agent's wallet: ERC-8004's `AgentWalletSet`, as
+    /// the reference registry and agent0-sdk have it. `owner` is the agent's owner when the wallet is set, and
+    /// `deadline` at most 5 minutes after the block time.
     #[derive(Debug, PartialEq, Eq)]
-    struct AgentWallet {
+    struct AgentWalletSet {
         uint256 agentId;
         address newWallet;
         address owner;
@@ -76,7 +79,7 @@ alloy::sol! {
     }
 }
 
-impl AgentWallet {
+impl AgentWalletSet {
     /// The digest the new wallet signs on the given deployment.
     pub fn signing_hash(&self, chain_id: u64, identity: Address) -> B256 {
         self.eip712_signing_hash(&identity_domain(chain_id, identity))
@@ -93,8 +96,25 @@ alloy::sol! {
         bytes32 parent;
         string metadataURI;
         bytes32 metadataHash;
+        bytes32 commitSalt;
         uint256 nonce;
         uint256 deadline;
+    }
+}
+
+alloy::sol! {
+    /// The typed data a key signs to be added as an attestor of `publisher` (its proof of possession).
+    #[derive(Debug, PartialEq, Eq)]
+    struct AddAttestor {
+        address publisher;
+        uint256 deadline;
+    }
+}
+
+impl AddAttestor {
+    /// The digest the key signs for this message on the given deployment.
+    pub fn signing_hash(&self, chain_id: u64, registry: Address) -> B256 {
+        self.eip712_signing_hash(&registry_domain(chain_id, registry))
     }
 }
 
@@ -140,6 +160,28 @@ impl RegisterModelVersion {
     pub fn signing_hash(&self, chain_id: u64, registry: Address) -> B256 {
         self.eip712_signing_hash(&registry_domain(chain_id, registry))
     }
+
+    /// The same fields as the contract call's argument.
+    pub fn claim(&self) -> IProvenanceRegistry::VersionClaim {
+        IProvenanceRegistry::VersionClaim {
+            publisher: self.publisher,
+            versionHash: self.versionHash,
+            modelId: self.modelId,
+            parent: self.parent,
+            metadataURI: self.metadataURI.clone(),
+            metadataHash: self.metadataHash,
+            commitSalt: self.commitSalt,
+            nonce: self.nonce,
+            deadline: self.deadline,
+        }
+    }
+}
+
+/// The commitment a claim of `version_hash` by `publisher` reveals with `salt`:
+/// `keccak256(abi.encode(publisher, versionHash, salt))`, as the registry's `commitmentOf` computes it.
+pub fn commitment_of(publisher: Address, version_hash: B256, salt: B256) -> B256 {
+    use alloy::sol_types::SolValue;
+    keccak256((publisher, version_hash, salt).abi_encode())
 }
 
 /// The model id of a model name: `keccak256(bytes(name))`.

@@ -144,6 +144,7 @@ const PROVENANCE_TABLES: &[&str] = &[
     "attestor_added",
     "attestor_revoked",
     "attestor_compromised",
+    "model_version_committed",
     "model_version_registered",
     "model_version_revoked",
     "nonce_invalidated",
@@ -185,9 +186,22 @@ pub(crate) fn provenance_row(event: Registry) -> Row {
             &["publisher", "key", "since"],
             vec![V::bytes(e.publisher), V::bytes(e.key), V::int(e.since)],
         ),
+        Registry::ModelVersionCommitted(e) => {
+            row("model_version_committed", &["commitment"], vec![V::bytes(e.commitment)])
+        }
         Registry::ModelVersionRegistered(e) => row(
             "model_version_registered",
-            &["version_hash", "model_id", "publisher", "parent", "attestor", "metadata_uri", "metadata_hash"],
+            &[
+                "version_hash",
+                "model_id",
+                "publisher",
+                "parent",
+                "attestor",
+                "metadata_uri",
+                "metadata_hash",
+                "committed_block",
+                "committed_at",
+            ],
             vec![
                 V::bytes(e.versionHash),
                 V::bytes(e.modelId),
@@ -196,6 +210,8 @@ pub(crate) fn provenance_row(event: Registry) -> Row {
                 V::bytes(e.attestor),
                 V::text(&e.metadataURI),
                 V::bytes(e.metadataHash),
+                V::int(e.committedBlock),
+                V::int(e.committedAt),
             ],
         ),
         Registry::ModelVersionRevoked(e) => row(

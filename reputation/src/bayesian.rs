@@ -3,12 +3,15 @@
 use alloy::primitives::U256;
 
 use crate::prepare::{Prepared, Tally, kept, prepare, records_of};
+use crate::types::in_value_range;
 use crate::{Algorithm, Feedback, Filter, Params, ReputationError, Score, UsedParams};
 
 /// A mean shrunk toward a prior: `(prior_weight * prior_mean + Σ v) / (prior_weight + n)` over the kept
-/// records' normalized values `v = value / 10^decimals`, summed in `(client, feedback_index)` order.
+/// records' normalized values `v = value / 10^decimals` that lie in `[VALUE_MIN, VALUE_MAX]` (the others are
+/// counted in `out_of_range`), summed in `(client, feedback_index)` order.
 ///
-/// With no kept record the score is the prior mean (or `None` when `prior_weight` is also 0).
+/// With no such record (`n = 0`) the score is `None` (insufficient evidence), not the prior: the prior shrinks
+/// evidence, it is not evidence.
 pub fn bayesian(
     feedback: &[Feedback],
     agent_id: U256,
@@ -22,14 +25,16 @@ pub fn bayesian(
 
 pub(crate) fn bayesian_of(prepared: &Prepared<'_>, agent_id: U256, filter: &Filter, params: &Params) -> Score {
     let (owner, records) = records_of(prepared, agent_id);
-    let mut tally = Tally::default();
+    let kept = kept(records, filter);
+    let mut tally = Tally::new(records.len(), kept.len());
     let mut sum = 0.0f64;
-    for f in kept(records, filter) {
-        sum += f.normalized();
-        tally.add(f);
+    for f in kept {
+        if tally.add(f) {
+            sum += f.normalized();
+        }
     }
     let weight = params.prior_weight + tally.count as f64;
-    let score = (weight > 0.0).then(|| (params.prior_weight * params.prior_mean + sum) / weight);
+    let score = (tally.count > 0).then(|| in_value_range((params.prior_weight * params.prior_mean + sum) / weight));
     tally.score(
         agent_id,
         owner,
@@ -62,9 +67,10 @@ mod tests {
         assert_close(score.score.unwrap(), 95.454_545_454_545_45);
         assert_eq!((score.count, score.distinct_clients), (100, 100));
 
-        // No review: the prior itself; with no prior weight either, nothing.
+        // No review: insufficient evidence, not the prior.
         let score = bayesian(&one, U256::from(2), &Filter::default(), &params).unwrap();
-        assert_eq!((score.score, score.count, score.agent_owner), (Some(50.0), 0, None));
+        assert_eq!((score.score, score.count, score.agent_owner), (None, 0, None));
+        assert_eq!(score.status, crate::ScoreStatus::InsufficientEvidence);
         let flat = Params { prior_weight: 0.0, ..Params::default() };
         assert_eq!(bayesian(&one, U256::from(2), &Filter::default(), &flat).unwrap().score, None);
         // Weight 0 is the plain mean.

@@ -4,12 +4,14 @@
 use alloy::primitives::U256;
 
 use crate::prepare::{Prepared, Tally, kept, prepare, records_of};
+use crate::types::in_value_range;
 use crate::{Algorithm, Feedback, Filter, Params, ReputationError, Score, UsedParams};
 
 /// A time-decayed mean: `Σ w v / Σ w` with `w = 0.5^((now - timestamp) / half_life_secs)` (1 for a
-/// timestamp after `now`), summed in `(client, feedback_index)` order.
+/// timestamp after `now`), summed in `(client, feedback_index)` order over the kept records whose value lies in
+/// `[VALUE_MIN, VALUE_MAX]` (the others are counted in `out_of_range`).
 ///
-/// `None` when no record is kept, or when every weight underflows to 0 (over 1074 half-lives old).
+/// `None` when no such record is kept, or when every weight underflows to 0 (over 1074 half-lives old).
 pub fn decay(
     feedback: &[Feedback],
     agent_id: U256,
@@ -25,16 +27,19 @@ pub(crate) fn decay_of(prepared: &Prepared<'_>, agent_id: U256, filter: &Filter,
     let (owner, records) = records_of(prepared, agent_id);
     let now = params.now.or(prepared.newest_timestamp).unwrap_or(0);
     let half_life = params.half_life_secs as f64;
-    let mut tally = Tally::default();
+    let kept = kept(records, filter);
+    let mut tally = Tally::new(records.len(), kept.len());
     let (mut weighted, mut weights) = (0.0f64, 0.0f64);
-    for f in kept(records, filter) {
+    for f in kept {
+        if !tally.add(f) {
+            continue;
+        }
         let age = i128::from(now) - i128::from(f.timestamp);
         let w = if age <= 0 { 1.0 } else { half_pow(age as f64 / half_life) };
         weighted += w * f.normalized();
         weights += w;
-        tally.add(f);
     }
-    let score = (weights > 0.0).then(|| weighted / weights);
+    let score = (weights > 0.0).then(|| in_value_range(weighted / weights));
     tally.score(
         agent_id,
         owner,

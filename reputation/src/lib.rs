@@ -8,12 +8,18 @@
 //! these functions through [`Algorithm`], [`Filter`] and [`Params`]. `docs/reputation.md` describes the
 //! algorithms for dApp developers and auditors.
 //!
+//! Every score lies in `[VALUE_MIN, VALUE_MAX]` (ERC-8004's conventional 0..100): records whose normalized value
+//! lies outside it are left out and counted ([`Score::out_of_range`]), so no single value can move a score past
+//! the range. Trust passes only to the owner an agent had when a rating was given
+//! ([`Feedback::owner_at_feedback`]), so an ERC-721 transfer does not carry earned trust to the new owner.
+//!
 //! The crate may depend on prova-core, alloy's primitives and serde only (and thiserror, which derives
 //! [`ReputationError`]), and stays pure: no clock, no I/O, no randomness.
 
 mod bayesian;
 mod decay;
 mod mean;
+mod owners;
 mod prepare;
 mod trust;
 mod types;
@@ -28,11 +34,12 @@ use alloy::primitives::U256;
 pub use crate::bayesian::bayesian;
 pub use crate::decay::decay;
 pub use crate::mean::mean;
+pub use crate::owners::{LogPosition, OwnerChange, owner_at};
 pub use crate::trust::{trust, trust_vector};
 pub use crate::types::{
     AddressTrust, Algorithm, DEFAULT_ALPHA, DEFAULT_HALF_LIFE_SECS, DEFAULT_MAX_ITERATIONS, DEFAULT_PRIOR_MEAN,
     DEFAULT_PRIOR_WEIGHT, DEFAULT_TOLERANCE, Feedback, Filter, MAX_DECIMALS, MAX_ITERATIONS_LIMIT, Params,
-    ReputationError, Score, Summary, TrustDetail, TrustVector, UsedParams,
+    ReputationError, Score, ScoreStatus, Summary, TrustDetail, TrustVector, UsedParams, VALUE_MAX, VALUE_MIN,
 };
 
 use crate::bayesian::bayesian_of;

@@ -4,18 +4,22 @@ use std::collections::BTreeMap;
 
 use alloy::primitives::{Address, I256, U256};
 
-use crate::prepare::{Prepared, Tally, prepare, records_of};
+use crate::prepare::{Prepared, Tally, kept, prepare, records_of};
 use crate::types::POW10_F64;
 use crate::{Feedback, Filter, MAX_DECIMALS, ReputationError, Score, Summary, UsedParams};
 
-/// The ERC-8004 `getSummary(agentId, clients, tag1, tag2)` average, reproduced exactly in integers.
+/// The ERC-8004 `getSummary(agentId, clients, tag1, tag2)` average, reproduced exactly in integers, and the same
+/// average over the records whose value is in range as the score.
 ///
 /// Walks `filter.clients` in order (every client that rated the agent, once each, when `None`), and each
 /// client's records by index; skips revoked records, records whose tags differ from a non-empty tag filter,
 /// and (prova extension) unverified records when `verified_only`. Each kept value is scaled to 18 decimals
 /// in `I256`; the sum is divided by the count (truncating toward zero), then by `10^(18 - mode)` where
-/// `mode` is the most common decimals (smallest on a tie), and cast to `int128` keeping the low 128 bits,
-/// as Solidity's explicit conversion does. No kept record gives `(0, 0, 0)` and a `None` score.
+/// `mode` is the most common decimals (smallest on a tie), and clamped to the `int128` range, as prova's
+/// `ReputationRegistry` does (the ERC-8004 reference keeps the low 128 bits instead). `summary` is that average over every kept record, exactly what the
+/// contract answers; `score` is the same computation over the kept records whose value lies in
+/// `[VALUE_MIN, VALUE_MAX]` (the others are counted in `out_of_range`), written as a number. No kept record
+/// gives the summary `(0, 0, 0)`; no kept record in range gives a `None` score.
 pub fn mean(feedback: &[Feedback], agent_id: U256, filter: &Filter) -> Result<Score, ReputationError> {
     let prepared = prepare(feedback)?;
     Ok(mean_of(&prepared, agent_id, filter))
@@ -31,60 +35,80 @@ pub(crate) fn mean_of(prepared: &Prepared<'_>, agent_id: U256, filter: &Filter) 
         Some(list) => list.clone(),
         None => by_client.keys().copied().collect(),
     };
-    let mut tally = Tally::default();
-    let mut sum = I256::ZERO;
-    let mut decimal_counts = [0u64; 19];
+    let mut tally = Tally::new(records.len(), kept(records, filter).len());
+    let (mut every, mut in_range) = (Average::default(), Average::default());
     for client in &clients {
         for f in by_client.get(client).map_or(&[][..], Vec::as_slice) {
             if !filter.keeps_record(f) {
                 continue;
             }
-            // |value| < 2^127 and 10^18 < 2^60, so |scaled| < 2^187 and a sum of up to 2^64 of them stays
-            // below 2^251: neither operation can overflow I256.
-            let scaled = I256::try_from(f.value)
-                .expect("an i128 fits in I256")
-                .checked_mul(pow10_i256(MAX_DECIMALS - f.decimals))
-                .expect("int128 * 10^18 fits in int256");
-            sum = sum.checked_add(scaled).expect("the sum of int128 * 10^18 values fits in int256");
-            decimal_counts[usize::from(f.decimals)] += 1;
-            tally.add(f);
+            every.add(f);
+            if tally.add(f) {
+                in_range.add(f);
+            }
         }
     }
-    let summary = if tally.count == 0 {
-        Summary { count: 0, summary_value: 0, summary_decimals: 0 }
-    } else {
+    let summary = every.summary();
+    let scored = in_range.summary();
+    let score =
+        (scored.count > 0).then(|| scored.summary_value as f64 / POW10_F64[usize::from(scored.summary_decimals)]);
+    let mut out = tally.score(agent_id, owner, score, UsedParams::Mean { filter: filter.clone() });
+    out.summary = Some(summary);
+    out
+}
+
+/// `getSummary`'s running sum, count and tally of decimals.
+#[derive(Default)]
+struct Average {
+    sum: I256,
+    count: u64,
+    decimal_counts: [u64; 19],
+}
+
+impl Average {
+    fn add(&mut self, f: &Feedback) {
+        // |value| < 2^127 and 10^18 < 2^60, so |scaled| < 2^187 and a sum of up to 2^64 of them stays
+        // below 2^251: neither operation can overflow I256.
+        let scaled = I256::try_from(f.value)
+            .expect("an i128 fits in I256")
+            .checked_mul(pow10_i256(MAX_DECIMALS - f.decimals))
+            .expect("int128 * 10^18 fits in int256");
+        self.sum = self.sum.checked_add(scaled).expect("the sum of int128 * 10^18 values fits in int256");
+        self.decimal_counts[usize::from(f.decimals)] += 1;
+        self.count += 1;
+    }
+
+    fn summary(&self) -> Summary {
+        if self.count == 0 {
+            return Summary { count: 0, summary_value: 0, summary_decimals: 0 };
+        }
         let mut mode = 0u8;
         let mut best = 0u64;
-        for (d, &n) in decimal_counts.iter().enumerate() {
+        for (d, &n) in self.decimal_counts.iter().enumerate() {
             if n > best {
                 best = n;
                 mode = d as u8;
             }
         }
-        let avg = sum / I256::try_from(tally.count).expect("a u64 fits in I256");
+        let avg = self.sum / I256::try_from(self.count).expect("a u64 fits in I256");
         let value = avg / pow10_i256(MAX_DECIMALS - mode);
-        Summary { count: tally.count, summary_value: low_i128(value), summary_decimals: mode }
-    };
-    let score =
-        (summary.count > 0).then(|| summary.summary_value as f64 / POW10_F64[usize::from(summary.summary_decimals)]);
-    let mut out = tally.score(agent_id, owner, score, UsedParams::Mean { filter: filter.clone() });
-    out.summary = Some(summary);
-    out
+        Summary { count: self.count, summary_value: saturating_i128(value), summary_decimals: mode }
+    }
 }
 
 fn pow10_i256(k: u8) -> I256 {
     I256::exp10(usize::from(k))
 }
 
-/// The low 128 bits of a two's-complement `I256`, as Solidity's `int128(int256)` conversion gives.
-fn low_i128(x: I256) -> i128 {
-    let limbs = x.into_raw().into_limbs();
-    ((u128::from(limbs[1]) << 64) | u128::from(limbs[0])) as i128
+/// `x` clamped to the `int128` range, as the registry's `_saturatingInt128` does.
+fn saturating_i128(x: I256) -> i128 {
+    i128::try_from(x).unwrap_or(if x.is_negative() { i128::MIN } else { i128::MAX })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ScoreStatus;
     use crate::testutil::{OWNER, addr, fb, summary};
 
     #[test]
@@ -118,12 +142,18 @@ mod tests {
         let feedback = vec![fb(1, o, addr(1), 1, -7, 1), fb(1, o, addr(2), 1, -8, 1), fb(1, o, addr(3), 1, -2, 0)];
         let score = mean(&feedback, U256::from(1), &Filter::default()).unwrap();
         assert_eq!(summary(&score), (3, -11, 1));
-        assert_eq!(score.score, Some(-1.1));
+        // The summary is the contract's; the score reads only values in [0, 100], and none is.
+        assert_eq!(
+            (score.score, score.status, score.count, score.out_of_range),
+            (None, ScoreStatus::InsufficientEvidence, 0, 3)
+        );
 
         // -1, -1 (0 decimals) and 0.1 (1 decimal): avg = -0.633e18, mode 0 -> 0, not -1.
         let feedback = vec![fb(1, o, addr(1), 1, -1, 0), fb(1, o, addr(2), 1, -1, 0), fb(1, o, addr(3), 1, 1, 1)];
         let score = mean(&feedback, U256::from(1), &Filter::default()).unwrap();
         assert_eq!(summary(&score), (3, 0, 0));
+        // The score: 0.1 alone.
+        assert_eq!((score.score, score.count, score.out_of_range), (Some(0.1), 1, 2));
     }
 
     #[test]
@@ -177,18 +207,26 @@ mod tests {
     }
 
     #[test]
-    fn mean_uses_256_bit_arithmetic_and_casts_like_solidity() {
+    fn mean_uses_256_bit_arithmetic_and_saturates_like_the_registry() {
         let o = addr(OWNER);
         // i128::MAX * 1e18 does not fit in i128, but the contract's int256 handles it.
         let big = vec![fb(1, o, addr(1), 1, i128::MAX, 0)];
         assert_eq!(summary(&mean(&big, U256::from(1), &Filter::default()).unwrap()), (1, i128::MAX, 0));
         // Two more records at 18 decimals make the mode 18, so the average (i128::MAX * 1e18 / 3 =
-        // 56713727820156410577229101238628035242333333333333333333) is not divided down and int128(...)
-        // keeps its low 128 bits (computed with Python's integers).
+        // 56713727820156410577229101238628035242333333333333333333) is not divided down: it saturates to
+        // i128::MAX (the reference's int128(...) would keep its low 128 bits, -113427455640312821154791535810589403819,
+        // a value of the attacker's choosing).
         let mut wrap = big.clone();
         wrap.push(fb(1, o, addr(2), 1, 0, 18));
         wrap.push(fb(1, o, addr(3), 1, 0, 18));
         let score = mean(&wrap, U256::from(1), &Filter::default()).unwrap();
-        assert_eq!(summary(&score), (3, -113427455640312821154791535810589403819, 18));
+        assert_eq!(summary(&score), (3, i128::MAX, 18));
+        let mut low = wrap.clone();
+        low[0].value = i128::MIN;
+        assert_eq!(summary(&mean(&low, U256::from(1), &Filter::default()).unwrap()), (3, i128::MIN, 18));
+        // The score leaves i128::MAX out: the two zeros remain.
+        assert_eq!((score.score, score.count, score.out_of_range), (Some(0.0), 2, 1));
+        let alone = mean(&big, U256::from(1), &Filter::default()).unwrap();
+        assert_eq!((alone.score, alone.status, alone.out_of_range), (None, ScoreStatus::InsufficientEvidence, 1));
     }
 }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use alloy::primitives::{Address, U256};
 
-use crate::{Feedback, Filter, MAX_DECIMALS, ReputationError, Score, UsedParams};
+use crate::{Feedback, Filter, MAX_DECIMALS, ReputationError, Score, ScoreStatus, UsedParams};
 
 /// The input checked and sorted by `(agent_id, client, feedback_index)`, grouped by agent.
 pub(crate) struct Prepared<'a> {
@@ -58,28 +58,45 @@ pub(crate) fn prepare(feedback: &[Feedback]) -> Result<Prepared<'_>, ReputationE
     Ok(Prepared { agents, newest_timestamp })
 }
 
-/// Running totals for the count, reviewer and receipt fields of a [`Score`].
+/// Running totals for the count, reviewer, range and receipt fields of a [`Score`].
 #[derive(Default)]
 pub(crate) struct Tally {
     pub(crate) count: u64,
     verified: u64,
     clients: BTreeSet<Address>,
+    out_of_range: u64,
+    /// The agent's records the filter left out; set by the algorithm.
+    pub(crate) filtered_out: u64,
 }
 
 impl Tally {
-    pub(crate) fn add(&mut self, f: &Feedback) {
+    /// A tally of an agent with `records` in the input, of which `kept` pass the filter.
+    pub(crate) fn new(records: usize, kept: usize) -> Self {
+        Self { filtered_out: (records - kept) as u64, ..Self::default() }
+    }
+
+    /// Counts a record the filter kept: used if its value is in range (returns `true`), else counted out of range.
+    pub(crate) fn add(&mut self, f: &Feedback) -> bool {
+        if !f.in_range() {
+            self.out_of_range += 1;
+            return false;
+        }
         self.count += 1;
         self.verified += u64::from(f.verified);
         self.clients.insert(f.client);
+        true
     }
 
     pub(crate) fn score(self, agent_id: U256, owner: Option<Address>, score: Option<f64>, params: UsedParams) -> Score {
         Score {
             agent_id,
             agent_owner: owner,
+            status: ScoreStatus::of(score),
             score,
             count: self.count,
             distinct_clients: self.clients.len() as u64,
+            out_of_range: self.out_of_range,
+            filtered_out: self.filtered_out,
             verified_share: (self.count > 0).then(|| self.verified as f64 / self.count as f64),
             summary: None,
             trust: None,

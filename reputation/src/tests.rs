@@ -5,8 +5,8 @@ use alloy::primitives::{Address, U256};
 
 use crate::testutil::{OWNER, addr, assert_close, fb, summary};
 use crate::{
-    Algorithm, Feedback, Filter, Params, ReputationError, Score, UsedParams, bayesian, leaderboard, mean, score_agent,
-    score_agents, trust,
+    Algorithm, Feedback, Filter, Params, ReputationError, Score, ScoreStatus, UsedParams, bayesian, leaderboard, mean,
+    score_agent, score_agents, trust,
 };
 
 #[test]
@@ -114,9 +114,12 @@ fn leaderboard_puts_none_last_and_breaks_ties_by_agent_id() {
     let score = |id: u64, score: Option<f64>| Score {
         agent_id: U256::from(id),
         agent_owner: None,
+        status: ScoreStatus::of(score),
         score,
         count: 0,
         distinct_clients: 0,
+        out_of_range: 0,
+        filtered_out: 0,
         verified_share: None,
         summary: None,
         trust: None,
@@ -155,10 +158,185 @@ fn bad_input_and_parameters_are_rejected() {
         };
     assert_eq!(invalid(Params { prior_weight: -1.0, ..Params::default() }, Algorithm::Bayesian), "prior_weight");
     assert_eq!(invalid(Params { prior_mean: f64::NAN, ..Params::default() }, Algorithm::Bayesian), "prior_mean");
+    assert_eq!(invalid(Params { prior_mean: 100.5, ..Params::default() }, Algorithm::Bayesian), "prior_mean");
     assert_eq!(invalid(Params { half_life_secs: 0, ..Params::default() }, Algorithm::Decay), "half_life_secs");
     assert_eq!(invalid(Params { alpha: 1.5, ..Params::default() }, Algorithm::Trust), "alpha");
     assert_eq!(invalid(Params { tolerance: -1.0, ..Params::default() }, Algorithm::Trust), "tolerance");
     assert_eq!(invalid(Params { max_iterations: 10_001, ..Params::default() }, Algorithm::Trust), "max_iterations");
     // A parameter another algorithm reads is not checked.
     assert!(score_agents(&ok, &filter, Algorithm::Mean, &Params { alpha: 7.0, ..Params::default() }).is_ok());
+}
+
+/// Victim agent 1 and the attacker's agent 2, each rated by five honest clients (90 and 40); the honest clients own
+/// agents 10.. and the two seeds rate those 80, so under `trust` every honest client is reached.
+fn range_world() -> (Vec<Feedback>, Vec<Address>) {
+    let seeds = vec![addr(1), addr(2)];
+    let (victim_owner, attacker_owner) = (addr(10), addr(11));
+    let mut feedback = Vec::new();
+    for (k, h) in (20..25).map(addr).enumerate() {
+        for &s in &seeds {
+            feedback.push(fb(10 + k as u64, h, s, 1, 80, 0));
+        }
+        feedback.push(fb(1, victim_owner, h, 1, 90, 0));
+        feedback.push(fb(2, attacker_owner, h, 1, 40, 0));
+    }
+    (feedback, seeds)
+}
+
+/// Every score of `feedback` under `algorithm`, by agent id.
+fn scores_by_agent(feedback: &[Feedback], algorithm: Algorithm, params: &Params) -> Vec<Score> {
+    score_agents(feedback, &Filter::default(), algorithm, params).unwrap()
+}
+
+fn agent(scores: &[Score], id: u64) -> &Score {
+    scores.iter().find(|s| s.agent_id == U256::from(id)).unwrap()
+}
+
+#[test]
+fn one_reviewer_sending_int128_extremes_moves_no_score_under_mean_bayesian_or_decay() {
+    let (honest, seeds) = range_world();
+    let params = Params { seeds, ..Params::default() };
+    // The attack: one fresh address rates the attacker's agent type(int128).max and the victim type(int128).min,
+    // at 0 and at 18 decimals (1.7e38 and 1.7e20 after normalizing: both far above 100).
+    let attacker = addr(666);
+    let mut attacked = honest.clone();
+    attacked.push(fb(2, addr(11), attacker, 1, i128::MAX, 0));
+    attacked.push(fb(2, addr(11), attacker, 2, i128::MAX, 18));
+    attacked.push(fb(1, addr(10), attacker, 1, i128::MIN, 0));
+    attacked.push(fb(1, addr(10), attacker, 2, i128::MIN, 18));
+    for algorithm in [Algorithm::Mean, Algorithm::Bayesian, Algorithm::Decay] {
+        let before = scores_by_agent(&honest, algorithm, &params);
+        let after = scores_by_agent(&attacked, algorithm, &params);
+        for id in [1, 2] {
+            let (b, a) = (agent(&before, id), agent(&after, id));
+            // Bit for bit the score without the attack; the two records are counted, not used.
+            assert_eq!(a.score.unwrap().to_bits(), b.score.unwrap().to_bits(), "{algorithm} agent {id}");
+            assert_eq!((a.count, a.out_of_range, a.status), (5, 2, ScoreStatus::Scored), "{algorithm} agent {id}");
+            assert!((0.0..=100.0).contains(&a.score.unwrap()), "{algorithm} agent {id}");
+        }
+        let board: Vec<U256> = leaderboard(after).iter().map(|s| s.agent_id).collect();
+        let victim = board.iter().position(|&id| id == U256::from(1)).unwrap();
+        let target = board.iter().position(|&id| id == U256::from(2)).unwrap();
+        assert!(victim < target, "{algorithm}: the victim stays above the attacker's agent");
+    }
+    // mean's summary still reproduces getSummary over every record, out-of-range ones included (the contract's
+    // answer, not a score).
+    let target = mean(&attacked, U256::from(2), &Filter::default()).unwrap();
+    assert_eq!(target.summary.unwrap().count, 7);
+    assert_eq!(target.score, Some(40.0));
+}
+
+#[test]
+fn a_trusted_reviewer_sending_a_huge_value_moves_no_score_under_trust() {
+    let (honest, seeds) = range_world();
+    let params = Params { seeds: seeds.clone(), ..Params::default() };
+    // The reviewer R is reachable from the seeds: the first seed rated R's agent 30 100.
+    let reviewer = addr(30);
+    let mut reached = honest.clone();
+    reached.push(fb(30, reviewer, seeds[0], 1, 100, 0));
+    let mut attacked = reached.clone();
+    attacked.push(fb(2, addr(11), reviewer, 1, i128::MAX, 0));
+    attacked.push(fb(2, addr(11), reviewer, 2, 10i128.pow(30), 2));
+    attacked.push(fb(1, addr(10), reviewer, 1, i128::MIN, 0));
+    attacked.push(fb(1, addr(10), reviewer, 2, -1, 0));
+    let vector = crate::trust_vector(&attacked, &Filter::default(), &params).unwrap();
+    assert!(vector.get(reviewer) > 0.0, "the attack needs a reviewer with trust");
+
+    let before = scores_by_agent(&reached, Algorithm::Trust, &params);
+    let after = scores_by_agent(&attacked, Algorithm::Trust, &params);
+    for id in [1, 2] {
+        let (b, a) = (agent(&before, id), agent(&after, id));
+        assert_eq!(a.score.unwrap().to_bits(), b.score.unwrap().to_bits(), "agent {id}");
+        assert_eq!(a.trust.unwrap().trust_mass.to_bits(), b.trust.unwrap().trust_mass.to_bits(), "agent {id}");
+        assert_eq!((a.count, a.out_of_range), (5, 2), "agent {id}");
+    }
+    assert_close(agent(&after, 1).score.unwrap(), 90.0);
+    assert_close(agent(&after, 2).score.unwrap(), 40.0);
+    let board = leaderboard(after);
+    let rank = |id: u64| board.iter().position(|s| s.agent_id == U256::from(id)).unwrap();
+    assert!(rank(1) < rank(2));
+    assert!(board.iter().filter_map(|s| s.score).all(|s| (0.0..=100.0).contains(&s)));
+}
+
+#[test]
+fn trust_earned_under_one_owner_does_not_pass_to_the_next() {
+    // A seed rates agent A (1) while the honest H owns it; A is then transferred to the attacker M. M rates its Sybil
+    // Y's agent X (2) 100, and Y rates M's other agent T (3) 100.
+    let (seed, h, m, y) = (addr(1), addr(2), addr(3), addr(4));
+    let transferred = |owner_at_feedback: Address| {
+        vec![
+            Feedback { owner_at_feedback, ..fb(1, m, seed, 1, 100, 0) },
+            fb(2, y, m, 1, 100, 0),
+            fb(3, m, y, 1, 100, 0),
+        ]
+    };
+    let params = Params { seeds: vec![seed], ..Params::default() };
+
+    // The rating was given while H owned A: its trust goes to H and stays there.
+    let feedback = transferred(h);
+    let vector = crate::trust_vector(&feedback, &Filter::default(), &params).unwrap();
+    assert!(vector.get(h) > 0.0);
+    assert_eq!((vector.get(m), vector.get(y)), (0.0, 0.0));
+    let scores = trust(&feedback, &Filter::default(), &params).unwrap();
+    for id in [2, 3] {
+        let s = agent(&scores, id);
+        assert_eq!((s.score, s.status), (None, ScoreStatus::InsufficientEvidence), "agent {id}");
+        let detail = s.trust.unwrap();
+        assert_eq!((s.count, detail.trusted_records, detail.trust_mass), (1, 0, 0.0), "agent {id}");
+    }
+    assert_eq!(agent(&scores, 1).trust.unwrap().owner_trust, 0.0, "M owns A now but earned nothing");
+    // A keeps the reviews it received: the agent's reputation stays with the agent.
+    assert_eq!(agent(&scores, 1).score, Some(100.0));
+
+    // Keyed by the owner now instead (the rule before), the same ratings would hand the seed's trust to M and
+    // through M to its Sybils.
+    let bought = transferred(m);
+    let vector = crate::trust_vector(&bought, &Filter::default(), &params).unwrap();
+    assert!(vector.get(m) > 0.0 && vector.get(y) > 0.0);
+    assert!(agent(&trust(&bought, &Filter::default(), &params).unwrap(), 2).score.is_some());
+
+    // A rating the seed gives after the transfer is trust M earned itself.
+    let mut later = transferred(h);
+    later.push(fb(1, m, seed, 2, 100, 0));
+    let vector = crate::trust_vector(&later, &Filter::default(), &params).unwrap();
+    assert!(vector.get(m) > 0.0);
+}
+
+#[test]
+fn a_new_owners_rating_of_its_agent_is_a_self_rating() {
+    // C rated agent 1 while O owned it, then bought it: its rating no longer counts for the agent's score (it is
+    // the owner's), though the trust it passed to O when given stays with O.
+    let (seed, o, c) = (addr(1), addr(2), addr(3));
+    let feedback = vec![
+        fb(5, c, seed, 1, 100, 0),
+        Feedback { owner_at_feedback: o, ..fb(1, c, c, 1, 100, 0) },
+        Feedback { owner_at_feedback: o, ..fb(1, c, seed, 1, 50, 0) },
+    ];
+    let params = Params { seeds: vec![seed], ..Params::default() };
+    let scores = trust(&feedback, &Filter::default(), &params).unwrap();
+    let one = agent(&scores, 1);
+    assert_eq!((one.score, one.count, one.filtered_out), (Some(50.0), 1, 1));
+    assert!(crate::trust_vector(&feedback, &Filter::default(), &params).unwrap().get(o) > 0.0);
+}
+
+#[test]
+fn no_evidence_is_said_explicitly_with_its_counts() {
+    let o = addr(OWNER);
+    let feedback = vec![fb(1, o, addr(1), 1, 90, 0), fb(1, o, addr(2), 1, 150, 0), fb(2, o, addr(3), 1, 70, 0)];
+    let verified = Filter { verified_only: true, ..Filter::default() };
+    for algorithm in Algorithm::ALL {
+        let params = Params { seeds: vec![addr(9)], ..Params::default() };
+        let s = score_agent(&feedback, U256::from(1), &verified, algorithm, &params).unwrap();
+        assert_eq!((s.score, s.status, s.count, s.filtered_out), (None, ScoreStatus::InsufficientEvidence, 0, 2));
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["status"], "insufficient_evidence", "{algorithm}");
+        assert_eq!(json["score"], serde_json::Value::Null, "{algorithm}");
+        assert_eq!(json["agent_id"], "1", "{algorithm}");
+        // Without the filter: one record used, one out of range; scored except under trust (no seed rated anyone).
+        let s = score_agent(&feedback, U256::from(1), &Filter::default(), algorithm, &params).unwrap();
+        assert_eq!((s.count, s.out_of_range, s.filtered_out), (1, 1, 0), "{algorithm}");
+        let expected =
+            if algorithm == Algorithm::Trust { ScoreStatus::InsufficientEvidence } else { ScoreStatus::Scored };
+        assert_eq!(s.status, expected, "{algorithm}");
+    }
 }

@@ -15,6 +15,7 @@ pub(crate) fn fb(agent: u64, owner: Address, client: Address, index: u64, value:
     Feedback {
         agent_id: U256::from(agent),
         agent_owner: owner,
+        owner_at_feedback: owner,
         client,
         feedback_index: index,
         value,

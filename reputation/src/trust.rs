@@ -6,17 +6,21 @@ use std::collections::{BTreeMap, BTreeSet};
 use alloy::primitives::{Address, U256};
 
 use crate::prepare::{Prepared, Tally, kept, prepare, records_of};
+use crate::types::in_value_range;
 use crate::{
     AddressTrust, Algorithm, Feedback, Filter, Params, ReputationError, Score, TrustDetail, TrustVector, UsedParams,
+    VALUE_MAX, VALUE_MIN,
 };
 
-/// EigenTrust-style trust of every address, propagated from `params.seeds` through the client -> agent
-/// owner graph of the kept feedback (all agents; the client list is a set; self-ratings are ignored).
+/// EigenTrust-style trust of every address, propagated from `params.seeds` through the client -> owner graph
+/// of the kept feedback (all agents; the client list is a set; self-ratings are ignored; values outside
+/// `[VALUE_MIN, VALUE_MAX]` are ignored).
 ///
-/// Nodes: every seed, every kept reviewer and every agent owner in the input, sorted by address bytes.
-/// Local trust `c_ij` = Σ over i's kept records on agents owned by j of `clamp(v / 100, 0, 1)`, summed in
-/// input order; each row is divided by its sum, and a row summing to 0 passes nothing on. With `p`
-/// uniform over the seeds and `t_0 = p`, each step computes
+/// Nodes: every seed, every reviewer of a used record, every agent owner in the input and the owner at feedback
+/// of every used record, sorted by address bytes. Local trust `c_ij` = Σ over i's used records whose
+/// `owner_at_feedback` is j of `v / 100`, summed in input order: a rating passes trust only to whoever owned the
+/// agent when it was given, never to a later owner. Each row is divided by its sum, and a row summing to 0
+/// passes nothing on. With `p` uniform over the seeds and `t_0 = p`, each step computes
 /// `t_{k+1}[j] = (1 - alpha) * (Σ_i c_ij * t_k[i], i ascending) + alpha * p[j]`, stopping when
 /// `Σ_j |t_{k+1}[j] - t_k[j]|` (j ascending) is below `tolerance` or after `max_iterations` steps.
 pub fn trust_vector(feedback: &[Feedback], filter: &Filter, params: &Params) -> Result<TrustVector, ReputationError> {
@@ -25,9 +29,10 @@ pub fn trust_vector(feedback: &[Feedback], filter: &Filter, params: &Params) -> 
     Ok(trust_vector_of(&prepared, filter, params))
 }
 
-/// The records [`trust_vector`] and [`trust`] use: kept by the filter, not by the agent's own owner.
+/// The records [`trust_vector`] and [`trust`] read: kept by the filter, and not self-ratings (by the agent's owner
+/// now, or by its owner when the record was given). Values out of range are still among them (counted, not used).
 fn trust_records<'a>(records: &[&'a Feedback], owner: Address, filter: &Filter) -> Vec<&'a Feedback> {
-    kept(records, filter).into_iter().filter(|f| f.client != owner).collect()
+    kept(records, filter).into_iter().filter(|f| f.client != owner && f.client != f.owner_at_feedback).collect()
 }
 
 pub(crate) fn trust_vector_of(prepared: &Prepared<'_>, filter: &Filter, params: &Params) -> TrustVector {
@@ -36,8 +41,9 @@ pub(crate) fn trust_vector_of(prepared: &Prepared<'_>, filter: &Filter, params: 
     let mut used = Vec::new();
     for agent in prepared.agents.values() {
         addresses.insert(agent.owner);
-        for f in trust_records(&agent.records, agent.owner, filter) {
+        for f in trust_records(&agent.records, agent.owner, filter).into_iter().filter(|f| f.in_range()) {
             addresses.insert(f.client);
+            addresses.insert(f.owner_at_feedback);
             used.push(f);
         }
     }
@@ -45,9 +51,11 @@ pub(crate) fn trust_vector_of(prepared: &Prepared<'_>, filter: &Filter, params: 
     let index = |a: Address| nodes.binary_search(&a).expect("every address is a node");
 
     let mut local: BTreeMap<(usize, usize), f64> = BTreeMap::new();
+    let span = (VALUE_MAX - VALUE_MIN) as f64;
     for f in used {
-        *local.entry((index(f.client), index(f.agent_owner))).or_insert(0.0) +=
-            (f.normalized() / 100.0).clamp(0.0, 1.0);
+        // In range, so the share lies in [0, 1]: a rating of 0 passes no trust, 100 passes 1.
+        *local.entry((index(f.client), index(f.owner_at_feedback))).or_insert(0.0) +=
+            (f.normalized() - VALUE_MIN as f64) / span;
     }
     let mut row_sums = vec![0.0f64; nodes.len()];
     for (&(i, _), &c) in &local {
@@ -91,9 +99,9 @@ pub(crate) fn trust_vector_of(prepared: &Prepared<'_>, filter: &Filter, params: 
 }
 
 /// Trust-weighted scores of every agent in the input, ascending by agent id: `Σ t_client * v / Σ t_client`
-/// over the agent's kept records (self-ratings by the owner excluded), with `t` from [`trust_vector`].
+/// over the agent's kept records in range (self-ratings excluded), with `t` from [`trust_vector`].
 ///
-/// `None` when the reviewers' trust sums to 0; with no seeds, every score is `None`.
+/// `None` (insufficient evidence) when the reviewers' trust sums to 0; with no seeds, every score is `None`.
 pub fn trust(feedback: &[Feedback], filter: &Filter, params: &Params) -> Result<Vec<Score>, ReputationError> {
     params.validate(Algorithm::Trust)?;
     let prepared = prepare(feedback)?;
@@ -116,15 +124,24 @@ pub(crate) fn trust_score(
     let (owner, records) = records_of(prepared, agent_id);
     let mut tally = Tally::default();
     let (mut weighted, mut mass) = (0.0f64, 0.0f64);
+    let (mut trusted_records, mut trusted_clients) = (0u64, BTreeSet::new());
     if let Some(owner) = owner {
-        for f in trust_records(records, owner, filter) {
+        let used = trust_records(records, owner, filter);
+        tally = Tally::new(records.len(), used.len());
+        for f in used {
+            if !tally.add(f) {
+                continue;
+            }
             let t = vector.get(f.client);
             weighted += t * f.normalized();
             mass += t;
-            tally.add(f);
+            if t > 0.0 {
+                trusted_records += 1;
+                trusted_clients.insert(f.client);
+            }
         }
     }
-    let score = (mass > 0.0).then(|| weighted / mass);
+    let score = (mass > 0.0).then(|| in_value_range(weighted / mass));
     let used = UsedParams::Trust {
         filter: filter.clone(),
         seeds: params.seeds.iter().copied().collect::<BTreeSet<_>>().into_iter().collect(),
@@ -135,6 +152,8 @@ pub(crate) fn trust_score(
     let mut out = tally.score(agent_id, owner, score, used);
     out.trust = Some(TrustDetail {
         trust_mass: mass,
+        trusted_records,
+        trusted_clients: trusted_clients.len() as u64,
         owner_trust: owner.map_or(0.0, |o| vector.get(o)),
         iterations: vector.iterations,
         converged: vector.converged,
@@ -156,7 +175,7 @@ mod tests {
             fb(3, c, a, 1, 80, 0),  // A -> C: row A = {C: 1}
             fb(3, c, b, 1, 20, 0),  // B -> C: 0.2
             fb(4, d, b, 1, 60, 0),  // B -> D: 0.6; row B normalized: C 0.25, D 0.75
-            fb(1, a, c, 1, -30, 0), // C -> A: negative, no trust; row C sums to 0 and passes nothing on
+            fb(1, a, c, 1, 0, 0),   // C -> A: 0, no trust; row C sums to 0 and passes nothing on
         ];
         (feedback, [s, a, b, c, d])
     }
@@ -180,10 +199,11 @@ mod tests {
 
         let scores = trust(&feedback, &Filter::default(), &params).unwrap();
         let get = |id: u64| scores.iter().find(|x| x.agent_id == U256::from(id)).unwrap();
-        // Agent 1 (owner A): S says 100 with trust 0.2, C says -30 with trust 0.48:
-        // (20 - 14.4) / 0.68 = 8.2353; a negative review counts in the score though it passes no trust.
+        // Agent 1 (owner A): S says 100 with trust 0.2, C says 0 with trust 0.48:
+        // 20 / 0.68 = 29.41; a review of 0 counts in the score though it passes no trust.
         let one = get(1);
-        assert_close(one.score.unwrap(), 5.6 / 0.68);
+        assert_close(one.score.unwrap(), 20.0 / 0.68);
+        assert_eq!((one.count, one.trust.unwrap().trusted_records, one.trust.unwrap().trusted_clients), (2, 2, 2));
         let detail = one.trust.unwrap();
         assert_close(detail.trust_mass, 0.68);
         assert_close(detail.owner_trust, 0.8 * 2.0 / 3.0 * 0.2);
@@ -206,9 +226,9 @@ mod tests {
             assert_close(vector.get(address), trust);
         }
         assert_eq!(vector.get(addr(99)), 0.0);
-        // Agent 1: (0.2 * 100 - 0.096 * 30) / 0.296 = 57.84.
+        // Agent 1: (0.2 * 100 + 0.096 * 0) / 0.296 = 67.57.
         let scores = trust(&feedback, &Filter::default(), &params).unwrap();
-        assert_close(scores[0].score.unwrap(), 17.12 / 0.296);
+        assert_close(scores[0].score.unwrap(), 20.0 / 0.296);
     }
 
     #[test]

@@ -23,9 +23,29 @@ pub const DEFAULT_MAX_ITERATIONS: u32 = 100;
 pub const MAX_ITERATIONS_LIMIT: u32 = 10_000;
 /// Largest `valueDecimals` ERC-8004 allows.
 pub const MAX_DECIMALS: u8 = prova_core::bindings::MAX_VALUE_DECIMALS;
+/// The lowest normalized value (`value / 10^decimals`) a score reads: ERC-8004's conventional 0..100 scale.
+pub const VALUE_MIN: i128 = 0;
+/// The highest normalized value a score reads. Records outside `[VALUE_MIN, VALUE_MAX]` are left out of every
+/// score and counted in [`Score::out_of_range`], so every score lies in this range too.
+pub const VALUE_MAX: i128 = 100;
 /// `10^k` for `k` in `0..=18`; every entry is exactly representable as an `f64`.
 pub(crate) const POW10_F64: [f64; 19] =
     [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18];
+/// `x` clamped to `[VALUE_MIN, VALUE_MAX]`. A weighted mean of values in the range lies in it, but its rounded
+/// `f64` can miss by an ulp; this keeps every score inside the declared range.
+pub(crate) fn in_value_range(x: f64) -> f64 {
+    x.clamp(VALUE_MIN as f64, VALUE_MAX as f64)
+}
+/// `10^k` for `k` in `0..=18`, exactly.
+const POW10_I128: [i128; 19] = {
+    let mut table = [1i128; 19];
+    let mut k = 1;
+    while k < 19 {
+        table[k] = table[k - 1] * 10;
+        k += 1;
+    }
+    table
+};
 
 /// What can be wrong with the feedback or the parameters given to a scoring function.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -52,7 +72,8 @@ pub enum ReputationError {
         /// The repeated index.
         feedback_index: u64,
     },
-    /// Records of one agent name different owners; all must carry the owner at scoring time.
+    /// Records of one agent name different current owners; all must carry the owner at scoring time in
+    /// `agent_owner` (the owner when each was given goes in `owner_at_feedback`).
     #[error("agent {agent_id} has two owners in the input ({first} and {second}); pass the owner at scoring time")]
     InconsistentOwner {
         /// The agent.
@@ -76,13 +97,19 @@ pub enum ReputationError {
 }
 
 /// One raw ERC-8004 feedback record, as `readAllFeedback` and the `NewFeedback` event give it, plus the
-/// agent's owner and prova's receipt flag.
+/// agent's owners (now, and when the record was given) and prova's receipt flag.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Feedback {
-    /// The rated agent (the identity registry's token id).
+    /// The rated agent (the identity registry's token id); a decimal string in JSON (`0x` hex is accepted on
+    /// input).
+    #[serde(with = "u256_decimal")]
     pub agent_id: U256,
-    /// The owner of the rated agent at scoring time; [`Algorithm::Trust`] sends the client's trust here.
+    /// The owner of the rated agent at scoring time (the same on every record of the agent).
     pub agent_owner: Address,
+    /// The owner of the rated agent when the record was given: the recipient of the agent's last ERC-721
+    /// `Transfer` logged before the `NewFeedback` log. [`Algorithm::Trust`] sends the client's trust here and
+    /// nowhere else, so trust earned under one owner never passes to a later one.
+    pub owner_at_feedback: Address,
     /// The reviewer (`clientAddress`).
     pub client: Address,
     /// The record's index per (agent, client), counting from 1.
@@ -108,6 +135,14 @@ impl Feedback {
     /// The value as a number: `value / 10^decimals`, correctly rounded (decimals must be at most 18).
     pub fn normalized(&self) -> f64 {
         self.value as f64 / POW10_F64[usize::from(self.decimals)]
+    }
+
+    /// Whether the normalized value lies in `[VALUE_MIN, VALUE_MAX]`, decided exactly in integers
+    /// (decimals must be at most 18): only such records are scored.
+    pub fn in_range(&self) -> bool {
+        let scale = POW10_I128[usize::from(self.decimals)];
+        // 100 * 10^18 < 2^127, so neither bound overflows.
+        (VALUE_MIN * scale..=VALUE_MAX * scale).contains(&self.value)
     }
 }
 
@@ -196,7 +231,7 @@ impl FromStr for Algorithm {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Params {
-    /// Bayesian: the prior mean, on the normalized value scale. Default 50.
+    /// Bayesian: the prior mean, in `[VALUE_MIN, VALUE_MAX]`. Default 50.
     pub prior_mean: f64,
     /// Bayesian: how many pseudo-reviews the prior counts as; at least 0. Default 10.
     pub prior_weight: f64,
@@ -238,8 +273,8 @@ impl Params {
         match algorithm {
             Algorithm::Mean => Ok(()),
             Algorithm::Bayesian => {
-                if !self.prior_mean.is_finite() {
-                    return bad("prior_mean", "must be a finite number");
+                if !(VALUE_MIN as f64..=VALUE_MAX as f64).contains(&self.prior_mean) {
+                    return bad("prior_mean", "must be a number from 0 to 100, the range scores are on");
                 }
                 if !self.prior_weight.is_finite() || self.prior_weight < 0.0 {
                     return bad("prior_weight", "must be a finite number of at least 0");
@@ -340,6 +375,10 @@ pub struct Summary {
 pub struct TrustDetail {
     /// Sum of the reviewers' trust over the records used (a reviewer counts once per record).
     pub trust_mass: f64,
+    /// Records used whose reviewer has trust above 0: the evidence the score rests on.
+    pub trusted_records: u64,
+    /// Distinct reviewers among them.
+    pub trusted_clients: u64,
     /// The trust of the agent's owner.
     pub owner_trust: f64,
     /// Steps the propagation ran.
@@ -348,19 +387,46 @@ pub struct TrustDetail {
     pub converged: bool,
 }
 
+/// Whether a [`Score`] rests on evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScoreStatus {
+    /// `score` is a number in `[VALUE_MIN, VALUE_MAX]`.
+    Scored,
+    /// `score` is `null`: no usable evidence is left (no record kept and in range, no record from a reviewer with
+    /// trust under [`Algorithm::Trust`], or every decay weight is 0). The counts of the [`Score`] say why.
+    InsufficientEvidence,
+}
+
+impl ScoreStatus {
+    /// The status of a score that is `score`.
+    pub fn of(score: Option<f64>) -> Self {
+        if score.is_some() { Self::Scored } else { Self::InsufficientEvidence }
+    }
+}
+
 /// One agent's score under one algorithm.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Score {
-    /// The agent.
+    /// The agent; a decimal string in JSON (`0x` hex is accepted on input).
+    #[serde(with = "u256_decimal")]
     pub agent_id: U256,
     /// The agent's owner as given in the input; `None` when the input has no record of the agent.
     pub agent_owner: Option<Address>,
-    /// The score on the normalized value scale; `None` when the algorithm has nothing to go on.
+    /// `scored`, or `insufficient_evidence` when `score` is `None`.
+    pub status: ScoreStatus,
+    /// The score, in `[VALUE_MIN, VALUE_MAX]`; `None` when the algorithm has no usable evidence.
     pub score: Option<f64>,
-    /// Number of records used.
+    /// Number of records used ([`Algorithm::Mean`]: a client listed twice counts twice).
     pub count: u64,
     /// Number of distinct reviewers among them.
     pub distinct_clients: u64,
+    /// Records the filter kept but whose value lies outside `[VALUE_MIN, VALUE_MAX]`: left out of the score
+    /// (counted like `count`).
+    pub out_of_range: u64,
+    /// The agent's records in the input that the filter left out (revoked, other tags, other clients, no receipt
+    /// under `verified_only`; under [`Algorithm::Trust`] also the ratings by the agent's owner), each once.
+    pub filtered_out: u64,
     /// Share of the records used that carry a receipt; `None` when `count` is 0.
     pub verified_share: Option<f64>,
     /// The exact contract summary ([`Algorithm::Mean`] only).
@@ -404,6 +470,48 @@ impl TrustVector {
     /// The trust of `address`, 0 when it is not a node.
     pub fn get(&self, address: Address) -> f64 {
         self.nodes.binary_search_by(|n| n.address.cmp(&address)).map_or(0.0, |i| self.nodes[i].trust)
+    }
+}
+
+/// Serializes a `U256` as a decimal string; accepts a decimal or `0x` hex string, or a JSON integer, on input.
+mod u256_decimal {
+    use std::fmt;
+
+    use alloy::primitives::U256;
+    use serde::de::{self, Visitor};
+    use serde::{Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(value: &U256, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(value)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<U256, D::Error> {
+        deserializer.deserialize_any(U256Visitor)
+    }
+
+    struct U256Visitor;
+
+    impl Visitor<'_> for U256Visitor {
+        type Value = U256;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a uint256 as a decimal or 0x hex string, or an integer")
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<U256, E> {
+            Ok(U256::from(v))
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<U256, E> {
+            let (digits, radix) = match v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
+                Some(hex) => (hex, 16u32),
+                None => (v, 10u32),
+            };
+            if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+                return Err(E::custom(format!("{v:?} is not a uint256")));
+            }
+            U256::from_str_radix(digits, u64::from(radix)).map_err(|_| E::custom(format!("{v:?} is not a uint256")))
+        }
     }
 }
 
@@ -494,5 +602,34 @@ mod tests {
         assert_eq!(serde_json::from_str::<Feedback>(&text).unwrap(), feedback[0]);
         let number = text.replace(r#""value":"9050""#, r#""value":-12"#);
         assert_eq!(serde_json::from_str::<Feedback>(&number).unwrap().value, -12);
+
+        // Agent ids are decimal strings out, like every other id of the API; hex and integers are read too.
+        let big = Score { agent_id: U256::from(23), ..score };
+        let json = serde_json::to_value(&big).unwrap();
+        assert_eq!(
+            (&json["agent_id"], &json["status"], &json["out_of_range"]),
+            (&"23".into(), &"scored".into(), &0.into())
+        );
+        assert!(text.contains(r#""agent_id":"1""#), "{text}");
+        for input in [r#""0x17""#, "23", r#""23""#] {
+            let mut json = json.clone();
+            json["agent_id"] = serde_json::from_str(input).unwrap();
+            assert_eq!(serde_json::from_value::<Score>(json).unwrap().agent_id, U256::from(23), "{input}");
+        }
+        for bad in [r#""""#, r#""0x""#, r#""-1""#, r#""1e3""#, r#""0x1g""#] {
+            let mut json = json.clone();
+            json["agent_id"] = serde_json::from_str(bad).unwrap();
+            assert!(serde_json::from_value::<Score>(json).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_value_range_is_decided_exactly() {
+        let o = addr(OWNER);
+        let at = |value: i128, decimals: u8| fb(1, o, addr(1), 1, value, decimals).in_range();
+        assert!(at(0, 0) && at(100, 0) && at(100 * 10i128.pow(18), 18) && at(1, 18));
+        assert!(!at(-1, 0) && !at(101, 0) && !at(100 * 10i128.pow(18) + 1, 18) && !at(-1, 18));
+        assert!(!at(i128::MAX, 0) && !at(i128::MIN, 18) && !at(i128::MAX, 18));
+        assert_eq!(in_value_range(100.000_000_000_000_01), 100.0);
     }
 }

@@ -9,7 +9,7 @@ use alloy::providers::{DynProvider, Provider};
 use alloy::rpc::types::{Filter, Log};
 use alloy::sol_types::SolEvent;
 use prova_core::bindings::{IIdentityRegistry, IReputationRegistry};
-use prova_reputation::Feedback;
+use prova_reputation::{Feedback, LogPosition, OwnerChange};
 use serde::{Deserialize, Serialize};
 
 use prova_chain::{check_contract, identity_of_reputation, rpc_batch};
@@ -31,9 +31,12 @@ pub struct ChainFeedback {
     pub block: u64,
     /// The last block of the identity registry read.
     pub identity_block: u64,
-    /// Every feedback record of a known agent, with its owner, revocation and receipt flag, in log order.
+    /// Every feedback record of a known agent, with its owners (as of `identity_block`, and when it was given),
+    /// revocation and receipt flag, in log order.
     pub feedback: Vec<Feedback>,
-    /// The owner of every agent of the identity registry as of `identity_block` (zero for a burned one).
+    /// The owner of every agent of the identity registry as of `identity_block` (zero for a burned one); keys are
+    /// decimal strings in JSON.
+    #[serde(serialize_with = "decimal_keys")]
     pub owners: BTreeMap<U256, Address>,
     /// Feedback records left out because their agent has no `Transfer` up to `identity_block` (only possible when
     /// `identity_block` is below `block`, or the logs are read from after the agent's registration).
@@ -61,9 +64,11 @@ pub async fn load_feedback(
 
 /// Reads the feedback of `reputation` from its logs in `from_block..=reputation_block`, and the owners of the agents
 /// of `identity` from its `Transfer` logs in `from_block..=identity_block` (an indexer may have read the two
-/// registries to different blocks). Each record carries its agent's owner as of `identity_block`; records of agents
-/// with no `Transfer` by then are left out and counted. Block times come from the logs or, where the node leaves
-/// them out, from the block headers. Fails if `reputation` does not rate `identity`'s agents.
+/// registries to different blocks). Each record carries its agent's owner as of `identity_block`, and its owner when
+/// the record was given (`prova_reputation::owner_at` over the agent's transfers at the `NewFeedback` log, else the
+/// owner as of `identity_block`), as the API computes them from its index; records of agents with no `Transfer` by
+/// then are left out and counted. Block times come from the logs or, where the node leaves them out, from the block
+/// headers. Fails if `reputation` does not rate `identity`'s agents.
 pub async fn load_feedback_split(
     provider: &DynProvider,
     identity: Address,
@@ -84,6 +89,7 @@ pub async fn load_feedback_split(
     let transfer = vec![IIdentityRegistry::Transfer::SIGNATURE_HASH];
     let transfers = get_logs(provider, identity, transfer, from_block, identity_block).await?;
     let mut owners = BTreeMap::new();
+    let mut history: HashMap<U256, Vec<OwnerChange>> = HashMap::new();
     for log in &transfers {
         let transfer = log
             .log_decode::<IIdentityRegistry::Transfer>()
@@ -91,6 +97,9 @@ pub async fn load_feedback_split(
             .inner
             .data;
         owners.insert(transfer.tokenId, transfer.to);
+        // The logs come in chain order, so each agent's history is sorted.
+        let at = log_position(log)?;
+        history.entry(transfer.tokenId).or_default().push(OwnerChange { at, from: transfer.from, to: transfer.to });
     }
 
     let topics = vec![
@@ -113,6 +122,8 @@ pub async fn load_feedback_split(
                     unknown_agent_records += 1;
                     continue;
                 };
+                let changes = history.get(&e.agentId).map_or(&[][..], Vec::as_slice);
+                let owner_at_feedback = prova_reputation::owner_at(changes, log_position(log)?).unwrap_or(owner);
                 let key = (e.agentId, e.clientAddress, e.feedbackIndex);
                 if position.insert(key, records.len()).is_some() {
                     return Err(Error::Logs(format!("feedback {key:?} appears twice in the logs of {reputation}")));
@@ -120,6 +131,7 @@ pub async fn load_feedback_split(
                 records.push(Feedback {
                     agent_id: e.agentId,
                     agent_owner: owner,
+                    owner_at_feedback,
                     client: e.clientAddress,
                     feedback_index: e.feedbackIndex,
                     value: e.value,
@@ -156,6 +168,22 @@ pub async fn load_feedback_split(
         owners,
         unknown_agent_records,
     })
+}
+
+/// Where `log` is on its chain.
+fn log_position(log: &Log) -> Result<LogPosition> {
+    match (log.block_number, log.log_index) {
+        (Some(block), Some(log_index)) => Ok(LogPosition { block, log_index }),
+        _ => Err(Error::Logs("a log without a block number or log index".into())),
+    }
+}
+
+/// Serializes a map keyed by agent id with decimal keys.
+fn decimal_keys<S: serde::Serializer>(
+    map: &BTreeMap<U256, Address>,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    serializer.collect_map(map.iter().map(|(k, v)| (k.to_string(), v)))
 }
 
 /// Every log of `address` with one of `topics` as topic0 in `from..=to`, in chain order (see

@@ -435,9 +435,12 @@ mod tests {
         let score = Score {
             agent_id: U256::from(7),
             agent_owner: Some(Address::repeat_byte(9)),
+            status: prova_reputation::ScoreStatus::Scored,
             score: Some(0.1 + 0.2),
             count: 3,
             distinct_clients: 2,
+            out_of_range: 1,
+            filtered_out: 0,
             verified_share: None,
             summary: None,
             trust: None,

@@ -1,6 +1,6 @@
 //! ERC-8004 agents: identity, feedback, validations and reputation.
 
-use alloy::primitives::{Address, B256, U256};
+use alloy::primitives::{Address, B256, Bytes, U256};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -40,6 +40,12 @@ pub struct Agent {
     pub wallet: Option<Address>,
     /// The model version the agent declares it runs, or null.
     pub model: Option<ModelBinding>,
+    /// The agent's other on-chain metadata: the latest `MetadataSet` of each key, by key (byte order), at most
+    /// [`MAX_METADATA_ENTRIES`]. The reserved keys `agentWallet` and `prova.modelVersion` are left out: `wallet`
+    /// and `model` give them.
+    pub metadata: Vec<MetadataEntry>,
+    /// Whether the agent has more keys than `metadata` lists.
+    pub metadata_truncated: bool,
     /// The reputation registry the feedback counts come from, or null when none is indexed for this registry.
     #[schema(value_type = Option<crate::schema::Address>)]
     pub reputation_registry: Option<Address>,
@@ -51,6 +57,31 @@ pub struct Agent {
     pub registered: ChainPointer,
     /// Where the current URI, owner and wallet were set.
     pub sources: Sources,
+}
+
+/// The most metadata entries `GET /v1/agents/{chain_id}/{agent_id}` lists.
+pub const MAX_METADATA_ENTRIES: usize = 100;
+
+/// One key of an agent's generic metadata, as its latest `MetadataSet(agentId, key, value)` left it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MetadataEntry {
+    /// The key.
+    pub key: String,
+    /// The value's bytes, as 0x hex (`0x` when empty).
+    #[schema(value_type = String, pattern = "^0x([0-9a-f]{2})*$", example = "0x68747470733a2f2f")]
+    pub value: Bytes,
+    /// The value as text when it is valid UTF-8, else null.
+    pub value_utf8: Option<String>,
+    /// Where the `MetadataSet` event is.
+    pub chain: ChainPointer,
+}
+
+impl MetadataEntry {
+    /// The entry of `key` holding `value`, set by the event at `chain`.
+    pub fn new(key: String, value: Vec<u8>, chain: ChainPointer) -> Self {
+        let value_utf8 = String::from_utf8(value.clone()).ok();
+        Self { key, value: Bytes::from(value), value_utf8, chain }
+    }
 }
 
 /// The events the current identity fields come from.

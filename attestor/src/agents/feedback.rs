@@ -12,10 +12,13 @@ use super::identity::agent_info;
 use super::receipts::check_receipt;
 use crate::error::{Error, Result};
 
+/// The largest |value| the reputation registry accepts (its `MAX_ABS_VALUE`, 1e38).
+pub const MAX_ABS_VALUE: i128 = 10i128.pow(38);
+
 /// One feedback to give.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FeedbackInput {
-    /// The rating, a fixed-point number: `value / 10^decimals`.
+    /// The rating, a fixed-point number: `value / 10^decimals`, within ±[`MAX_ABS_VALUE`].
     pub value: i128,
     /// 0 to 18.
     pub decimals: u8,
@@ -79,7 +82,7 @@ pub fn feedback_call(agent_id: U256, input: &FeedbackInput, receipt: Option<&Sig
             endpoint: f.endpoint,
             feedbackURI: f.feedback_uri,
             feedbackHash: f.feedback_hash,
-            receipt: r.receipt.message(),
+            receipt: r.message(),
             signature: r.signature.clone(),
         }
         .abi_encode()
@@ -99,17 +102,21 @@ pub async fn give_feedback(
     if input.decimals > prova_core::bindings::MAX_VALUE_DECIMALS {
         return Err(Error::Input(format!("--decimals is {}; at most 18 are allowed", input.decimals)));
     }
+    if !(-MAX_ABS_VALUE..=MAX_ABS_VALUE).contains(&input.value) {
+        return Err(Error::Input(format!("the value {} is outside ±1e38, which the registry refuses", input.value)));
+    }
     let provider = &account.provider;
     let identity = identity_of_reputation(provider, reputation).await?;
     let agent = agent_info(provider, identity, agent_id).await?;
-    let operator = IIdentityRegistry::new(identity, provider)
-        .isAuthorizedOrOwner(account.address, agent_id)
+    let insider = IIdentityRegistry::new(identity, provider)
+        .isAgentInsider(account.address, agent_id)
         .call()
         .await
         .map_err(|e| call_error("calling the registry", e))?;
-    if operator {
+    if insider {
         return Err(Error::Refused(format!(
-            "{} is the owner ({}) or an operator of agent {agent_id}; an agent cannot be rated by its own side",
+            "{} is the owner ({}), an operator or the wallet of agent {agent_id}; an agent cannot be rated by its own \
+             side",
             account.address, agent.owner
         )));
     }

@@ -32,7 +32,7 @@ pub struct AgentInfo {
     pub agent_id: U256,
     /// Its owner.
     pub owner: Address,
-    /// Its wallet, if one is set.
+    /// Its wallet, if one is set (a new agent's wallet is its owner; a transfer or an unset clears it).
     pub wallet: Option<Address>,
     /// The ProvenanceRegistry version it is bound to, if any.
     pub model_version: Option<B256>,
@@ -41,9 +41,17 @@ pub struct AgentInfo {
 }
 
 impl AgentInfo {
-    /// Who signs the agent's interaction receipts: its wallet, or its owner when it has none.
-    pub fn receipt_signer(&self) -> Address {
-        self.wallet.unwrap_or(self.owner)
+    /// True if `who` signs for the agent now, i.e. may issue its interaction receipts: its owner or its wallet.
+    pub fn is_signer(&self, who: Address) -> bool {
+        who == self.owner || self.wallet == Some(who)
+    }
+
+    /// The agent's signers in words, for messages: "its owner X" or "its owner X or its wallet Y".
+    pub fn signers(&self) -> String {
+        match self.wallet {
+            Some(wallet) if wallet != self.owner => format!("its owner {} or its wallet {wallet}", self.owner),
+            _ => format!("its owner {}", self.owner),
+        }
     }
 }
 
@@ -145,4 +153,45 @@ pub async fn bind_model(account: &Account, identity: Address, agent_id: U256, ve
     };
     let receipt = account.send(identity, call.abi_encode().into()).await?;
     Ok(TxInfo::from(&receipt))
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy::primitives::{Address, B256, U256, address, b256, keccak256};
+    use prova_core::bindings::AgentWalletSet;
+
+    use super::AgentInfo;
+
+    fn agent(owner: Address, wallet: Option<Address>) -> AgentInfo {
+        AgentInfo { agent_id: U256::from(1), owner, wallet, model_version: None, uri: String::new() }
+    }
+
+    #[test]
+    fn the_owner_and_the_wallet_sign_for_the_agent() {
+        let (owner, wallet, other) = (Address::repeat_byte(1), Address::repeat_byte(2), Address::repeat_byte(3));
+        let with_wallet = agent(owner, Some(wallet));
+        assert!(with_wallet.is_signer(owner) && with_wallet.is_signer(wallet) && !with_wallet.is_signer(other));
+        let cleared = agent(owner, None);
+        assert!(cleared.is_signer(owner) && !cleared.is_signer(wallet));
+        assert_eq!(agent(owner, Some(owner)).signers(), format!("its owner {owner}"));
+    }
+
+    /// The typed data agent0-sdk and the reference registry sign: the type string, and a digest computed for this
+    /// test by a second EIP-712 implementation (ethers' `_TypedDataEncoder.hash`) on the same domain and message.
+    #[test]
+    fn the_agent_wallet_digest_matches_the_reference_typed_data() {
+        use alloy::sol_types::SolStruct;
+        let message = AgentWalletSet {
+            agentId: U256::from(7),
+            newWallet: address!("70997970C51812dc3A010C7d01b50e0d17dc79C8"),
+            owner: address!("3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"),
+            deadline: U256::from(1_800_000_300u64),
+        };
+        assert_eq!(
+            message.eip712_type_hash(),
+            keccak256("AgentWalletSet(uint256 agentId,address newWallet,address owner,uint256 deadline)")
+        );
+        let expected: B256 = b256!("5be18f1ada53b9dd60989f0d0d48183af24779f71df30b773885191fccac18c1");
+        assert_eq!(message.signing_hash(31337, address!("5FbDB2315678afecb367f032d93F642f64180aa3")), expected);
+    }
 }

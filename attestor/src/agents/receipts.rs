@@ -1,5 +1,5 @@
-//! Interaction receipts on the chain: signing one after checking the key is the one the registry expects, and
-//! checking before sending that a receipt can back a feedback now.
+//! Interaction receipts on the chain: signing one after checking the key is one the registry accepts (the agent's
+//! owner or wallet), and checking before sending that a receipt can back a feedback now.
 
 use std::time::Duration;
 
@@ -7,14 +7,15 @@ use alloy::primitives::{Address, B256, U256};
 use alloy::providers::DynProvider;
 use alloy::signers::local::PrivateKeySigner;
 use prova_chain::{call_error, chain_time, identity_of_reputation};
-use prova_core::bindings::IReputationRegistry;
-use prova_core::interaction::{ReceiptFields, SignedReceipt};
+use prova_core::bindings::{IIdentityRegistry, IReputationRegistry};
+use prova_core::interaction::{MAX_RECEIPT_LIFETIME_SECS, ReceiptFields, SignedReceipt};
 
 use super::identity::agent_info;
 use crate::error::{Error, Result};
 
-/// Signs a receipt for `client` with `signer`, after checking that `signer` is who the registry will expect (the
-/// agent's wallet, or its owner when it has none). The deadline is the chain's time plus `valid_for`.
+/// Signs a receipt for `client` with `signer`, after checking that `signer` is one the registry accepts (the agent's
+/// owner or wallet). It is issued at the chain's time, and usable until that time plus `valid_for` (at most 30
+/// days), even if the agent's wallet changes meanwhile.
 pub async fn sign_receipt(
     provider: &DynProvider,
     reputation: Address,
@@ -24,35 +25,44 @@ pub async fn sign_receipt(
     interaction_hash: B256,
     valid_for: Duration,
 ) -> Result<SignedReceipt> {
-    let chain_id = prova_chain::chain_id(provider).await?;
-    let identity = identity_of_reputation(provider, reputation).await?;
-    let agent = agent_info(provider, identity, agent_id).await?;
-    let expected = agent.receipt_signer();
-    if signer.address() != expected {
-        let whose = match agent.wallet {
-            Some(wallet) => format!("its wallet {wallet}"),
-            None => format!("it has no wallet, so its owner {} signs", agent.owner),
-        };
-        return Err(Error::Refused(format!(
-            "key {} cannot sign receipts for agent {agent_id}: {whose}",
-            signer.address()
+    if valid_for.as_secs() > MAX_RECEIPT_LIFETIME_SECS {
+        return Err(Error::Input(format!(
+            "a receipt can be valid for at most 30 days ({MAX_RECEIPT_LIFETIME_SECS} s), not {} s",
+            valid_for.as_secs()
         )));
     }
     if client.is_zero() {
         return Err(Error::Input("the receipt's client cannot be the zero address".into()));
     }
-    let deadline = chain_time(provider).await? + valid_for.as_secs();
+    if client == signer.address() {
+        return Err(Error::Input(format!(
+            "the receipt's client {client} cannot be its signer: an agent cannot rate itself"
+        )));
+    }
+    let chain_id = prova_chain::chain_id(provider).await?;
+    let identity = identity_of_reputation(provider, reputation).await?;
+    let agent = agent_info(provider, identity, agent_id).await?;
+    if !agent.is_signer(signer.address()) {
+        return Err(Error::Refused(format!(
+            "key {} cannot sign receipts for agent {agent_id}: they are signed by {}",
+            signer.address(),
+            agent.signers()
+        )));
+    }
+    let issued_at = chain_time(provider).await?;
+    let deadline = issued_at + valid_for.as_secs();
     Ok(SignedReceipt::sign(
         signer,
         chain_id,
         reputation,
-        ReceiptFields { agent_id, client, interaction_hash, deadline },
+        ReceiptFields { agent_id, client, interaction_hash, issued_at, deadline },
     )?)
 }
 
 /// Checks, before sending, that `client` can give feedback to `agent_id` with `receipt` now: same chain and
-/// registry, same agent and client, not expired by chain time, not used, and signed by the agent's wallet (or
-/// owner).
+/// registry, same agent and client, not expired by chain time, not living longer than 30 days, not used, signed by
+/// the signer it names, which is not the client and was the agent's owner or wallet when the receipt was issued
+/// (or at some time since).
 pub async fn check_receipt(
     provider: &DynProvider,
     reputation: Address,
@@ -79,6 +89,15 @@ pub async fn check_receipt(
     if now > r.deadline {
         return refuse(format!("it expired at unix time {} (chain time is {now})", r.deadline));
     }
+    if r.deadline.saturating_sub(r.issued_at) > MAX_RECEIPT_LIFETIME_SECS {
+        return refuse(format!(
+            "it lives from unix time {} to {}, longer than the 30 days the registry allows",
+            r.issued_at, r.deadline
+        ));
+    }
+    if receipt.signer == client {
+        return refuse(format!("it is signed by the client {client} itself; an agent cannot rate itself"));
+    }
     let registry = IReputationRegistry::new(reputation, provider);
     if registry
         .receiptUsed(agent_id, r.interaction_hash)
@@ -88,12 +107,20 @@ pub async fn check_receipt(
     {
         return refuse(format!("interaction {} of agent {agent_id} already backs a feedback", r.interaction_hash));
     }
-    let identity = registry.getIdentityRegistry().call().await.map_err(|e| call_error("calling the registry", e))?;
-    let expected = agent_info(provider, identity, agent_id).await?.receipt_signer();
     let signer = receipt.recover_signer()?;
-    if signer != expected {
+    if signer != receipt.signer {
+        return refuse(format!("it names signer {}, but the signature is {signer}'s", receipt.signer));
+    }
+    let identity = registry.getIdentityRegistry().call().await.map_err(|e| call_error("calling the registry", e))?;
+    let in_office = IIdentityRegistry::new(identity, provider)
+        .isAgentSignerSince(agent_id, signer, U256::from(r.issued_at))
+        .call()
+        .await
+        .map_err(|e| call_error("calling the identity registry", e))?;
+    if !in_office {
         return refuse(format!(
-            "it is signed by {signer}, but agent {agent_id}'s receipts must be signed by {expected}"
+            "its signer {signer} was not the owner or wallet of agent {agent_id} at unix time {} (nor since)",
+            r.issued_at
         ));
     }
     Ok(())

@@ -20,9 +20,6 @@ pub async fn request_validation(
     if validator.is_zero() {
         return Err(Error::Input("the validator address cannot be zero".into()));
     }
-    if request_hash.is_zero() {
-        return Err(Error::Input("the request hash cannot be zero".into()));
-    }
     check_contract(&account.provider, validation, None).await?;
     let identity =
         IValidationRegistry::new(validation, &account.provider).getIdentityRegistry().call().await.map_err(|e| {

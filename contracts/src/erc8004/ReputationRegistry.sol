@@ -17,12 +17,23 @@ import {IReputationRegistry} from "../interfaces/erc8004/IReputationRegistry.sol
 ///        the first feedback of a client writes it for free and later ones update a slot the call reads anyway;
 ///      - the client list keeps its length in its first position (`ClientSlot`), so an agent's first client
 ///        writes one fresh slot.
-///      The identity registry answers "does the agent exist, and is the caller its owner or operator" in one call
-///      (`isAuthorizedOrOwner`).
+///      The identity registry answers "does the agent exist, and is the caller its owner, an operator or its
+///      wallet" in one call (`isAgentInsider`), and "was this account the agent's signer when the receipt was
+///      issued" in another (`isAgentSignerSince`); both are prova extensions, so this registry needs prova's
+///      identity registry.
 contract ReputationRegistry is IReputationRegistry, EIP712 {
-    /// @dev keccak256("InteractionReceipt(uint256 agentId,address client,bytes32 interactionHash,uint256 deadline)")
-    bytes32 public constant INTERACTION_RECEIPT_TYPEHASH =
-        keccak256("InteractionReceipt(uint256 agentId,address client,bytes32 interactionHash,uint256 deadline)");
+    /// @dev keccak256("InteractionReceipt(uint256 agentId,address client,bytes32 interactionHash,address signer,
+    ///      uint256 issuedAt,uint256 deadline)")
+    bytes32 public constant INTERACTION_RECEIPT_TYPEHASH = keccak256(
+        "InteractionReceipt(uint256 agentId,address client,bytes32 interactionHash,address signer,uint256 issuedAt,uint256 deadline)"
+    );
+
+    /// @dev The largest |value| a feedback may carry (the reference's bound).
+    int128 public constant MAX_ABS_VALUE = 1e38;
+
+    /// @dev The longest a receipt may stay usable after it is issued. It bounds how long a retired signer's
+    ///      receipts (or a retired key, should it leak) can back feedback: at most this long after the retirement.
+    uint256 public constant MAX_RECEIPT_LIFETIME = 30 days;
 
     /// @dev Slot 0 of a feedback entry: 128 + 8 + 8 + 8 + 32 + 64 = 248 bits.
     struct FeedbackHeader {
@@ -117,7 +128,7 @@ contract ReputationRegistry is IReputationRegistry, EIP712 {
         string memory feedbackURI,
         bytes32 feedbackHash
     ) external {
-        _checkFeedbackAllowed(agentId, valueDecimals);
+        _checkFeedbackAllowed(agentId, value, valueDecimals);
         uint64 feedbackIndex = _recordFeedback(agentId, value, valueDecimals, tag1, tag2, false);
         _emitNewFeedback(agentId, feedbackIndex, value, valueDecimals, tag1, tag2, endpoint, feedbackURI, feedbackHash);
     }
@@ -135,11 +146,11 @@ contract ReputationRegistry is IReputationRegistry, EIP712 {
         InteractionReceipt calldata receipt,
         bytes calldata signature
     ) external {
-        _checkFeedbackAllowed(agentId, valueDecimals);
-        address signer = _useReceipt(agentId, receipt, signature);
+        _checkFeedbackAllowed(agentId, value, valueDecimals);
+        _useReceipt(agentId, receipt, signature);
         uint64 feedbackIndex = _recordFeedback(agentId, value, valueDecimals, tag1, tag2, true);
         _emitNewFeedback(agentId, feedbackIndex, value, valueDecimals, tag1, tag2, endpoint, feedbackURI, feedbackHash);
-        emit VerifiedFeedback(agentId, msg.sender, feedbackIndex, receipt.interactionHash, signer);
+        emit VerifiedFeedback(agentId, msg.sender, feedbackIndex, receipt.interactionHash, receipt.signer);
     }
 
     /// @inheritdoc IReputationRegistry
@@ -158,6 +169,7 @@ contract ReputationRegistry is IReputationRegistry, EIP712 {
         string calldata responseURI,
         bytes32 responseHash
     ) external {
+        if (bytes(responseURI).length == 0) revert ReputationEmptyResponseURI();
         FeedbackRecord storage f = _existingFeedback(agentId, clientAddress, feedbackIndex);
         ++f.header.responseCount;
         ++_responses[agentId][clientAddress][feedbackIndex][msg.sender];
@@ -187,10 +199,9 @@ contract ReputationRegistry is IReputationRegistry, EIP712 {
                 summaryValueDecimals = d;
             }
         }
+        // |sum| <= count * 1e38 * 1e18, far inside int256.
         int256 avg = acc.sum / int256(uint256(count));
-        // The conversion keeps the low 128 bits; the interface documents it as part of the semantics.
-        // forge-lint: disable-next-line(unsafe-typecast)
-        summaryValue = int128(avg / int256(10 ** (18 - summaryValueDecimals)));
+        summaryValue = _saturatingInt128(avg / int256(10 ** (18 - summaryValueDecimals)));
     }
 
     /// @inheritdoc IReputationRegistry
@@ -255,12 +266,13 @@ contract ReputationRegistry is IReputationRegistry, EIP712 {
         uint64 feedbackIndex,
         address[] calldata responders
     ) external view returns (uint64 count) {
-        if (responders.length == 0) {
-            return _feedback[agentId][clientAddress][feedbackIndex].header.responseCount;
+        if (clientAddress != address(0)) {
+            return _clientResponses(agentId, clientAddress, feedbackIndex, responders);
         }
-        mapping(address => uint64) storage byResponder = _responses[agentId][clientAddress][feedbackIndex];
-        for (uint256 i; i < responders.length; ++i) {
-            count += byResponder[responders[i]];
+        mapping(uint256 => ClientSlot) storage list = _clients[agentId];
+        uint256 n = list[0].count;
+        for (uint256 c; c < n; ++c) {
+            count += _clientResponses(agentId, list[c].client, 0, responders);
         }
     }
 
@@ -329,16 +341,18 @@ contract ReputationRegistry is IReputationRegistry, EIP712 {
     // Internal
     // ---------------------------------------------------------------------------------------------
 
-    /// @dev Reverts unless the decimals are valid, the agent exists and the caller is not its owner or operator.
-    function _checkFeedbackAllowed(uint256 agentId, uint8 valueDecimals) private view {
+    /// @dev Reverts unless the decimals and the value are valid, the agent exists and the caller is not its owner,
+    ///      an operator or its wallet.
+    function _checkFeedbackAllowed(uint256 agentId, int128 value, uint8 valueDecimals) private view {
         if (valueDecimals > 18) revert ReputationInvalidValueDecimals(valueDecimals);
-        bool isOperator;
-        try _identity.isAuthorizedOrOwner(msg.sender, agentId) returns (bool authorized) {
-            isOperator = authorized;
+        if (value > MAX_ABS_VALUE || value < -MAX_ABS_VALUE) revert ReputationValueOutOfRange(value);
+        bool insider;
+        try _identity.isAgentInsider(msg.sender, agentId) returns (bool result) {
+            insider = result;
         } catch {
             revert ReputationUnknownAgent(agentId);
         }
-        if (isOperator) revert ReputationSelfFeedback(agentId, msg.sender);
+        if (insider) revert ReputationSelfFeedback(agentId, msg.sender);
     }
 
     /// @dev Stores a checked feedback of the caller as its next entry and returns its index; the one writer for
@@ -428,20 +442,22 @@ contract ReputationRegistry is IReputationRegistry, EIP712 {
         );
     }
 
-    /// @dev Checks an interaction receipt for the caller's feedback to `agentId`, marks it used, and returns the
-    ///      address that signed it (the agent's wallet, or its owner when it has no wallet).
-    function _useReceipt(uint256 agentId, InteractionReceipt calldata receipt, bytes calldata signature)
-        private
-        returns (address signer)
-    {
+    /// @dev Checks an interaction receipt for the caller's feedback to `agentId` and marks it used.
+    function _useReceipt(uint256 agentId, InteractionReceipt calldata receipt, bytes calldata signature) private {
         if (receipt.agentId != agentId) revert ReceiptWrongAgent(receipt.agentId, agentId);
         if (receipt.client != msg.sender) revert ReceiptWrongClient(receipt.client, msg.sender);
         // forge-lint: disable-next-line(block-timestamp)
         if (block.timestamp > receipt.deadline) revert ReceiptExpired(receipt.deadline);
+        if (receipt.deadline > receipt.issuedAt && receipt.deadline - receipt.issuedAt > MAX_RECEIPT_LIFETIME) {
+            revert ReceiptLifetimeTooLong(receipt.issuedAt, receipt.deadline);
+        }
         mapping(bytes32 => bool) storage used = _receiptUsed[agentId];
         if (used[receipt.interactionHash]) revert ReceiptAlreadyUsed(agentId, receipt.interactionHash);
-        signer = _identity.getAgentWallet(agentId);
-        if (signer == address(0)) signer = _identity.ownerOf(agentId);
+        address signer = receipt.signer;
+        if (signer == msg.sender) revert ReputationSelfFeedback(agentId, msg.sender);
+        if (!_identity.isAgentSignerSince(agentId, signer, receipt.issuedAt)) {
+            revert ReceiptUnauthorizedSigner(signer, receipt.issuedAt);
+        }
         if (!SignatureChecker.isValidSignatureNow(signer, _hashReceipt(receipt), signature)) {
             revert InvalidReceiptSignature(signer);
         }
@@ -457,10 +473,38 @@ contract ReputationRegistry is IReputationRegistry, EIP712 {
                     receipt.agentId,
                     receipt.client,
                     receipt.interactionHash,
+                    receipt.signer,
+                    receipt.issuedAt,
                     receipt.deadline
                 )
             )
         );
+    }
+
+    /// @dev Responses to the feedback of `client` to `agentId`: entry `feedbackIndex`, or every entry when it is 0.
+    function _clientResponses(uint256 agentId, address client, uint64 feedbackIndex, address[] calldata responders)
+        private
+        view
+        returns (uint64 count)
+    {
+        if (feedbackIndex != 0) return _responsesTo(agentId, client, feedbackIndex, responders);
+        uint64 last = _feedback[agentId][client][1].header.clientLastIndex;
+        for (uint64 i = 1; i <= last; ++i) {
+            count += _responsesTo(agentId, client, i, responders);
+        }
+    }
+
+    /// @dev Responses to one entry, by anyone if `responders` is empty (zero for an entry that does not exist).
+    function _responsesTo(uint256 agentId, address client, uint64 feedbackIndex, address[] calldata responders)
+        private
+        view
+        returns (uint64 count)
+    {
+        if (responders.length == 0) return _feedback[agentId][client][feedbackIndex].header.responseCount;
+        mapping(address => uint64) storage byResponder = _responses[agentId][client][feedbackIndex];
+        for (uint256 i; i < responders.length; ++i) {
+            count += byResponder[responders[i]];
+        }
     }
 
     /// @dev The entry `feedbackIndex` of `client` to `agentId`, reverting `ReputationUnknownFeedback` unless
@@ -576,6 +620,15 @@ contract ReputationRegistry is IReputationRegistry, EIP712 {
     {
         return (!h.isRevoked || filter.includeRevoked) && (filter.any1 || keccak256(bytes(f.tag1)) == filter.hash1)
             && (filter.any2 || keccak256(bytes(f.tag2)) == filter.hash2);
+    }
+
+    /// @dev `x` clamped to the int128 range.
+    function _saturatingInt128(int256 x) private pure returns (int128) {
+        if (x > type(int128).max) return type(int128).max;
+        if (x < type(int128).min) return type(int128).min;
+        // In range after the clamps above.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        return int128(x);
     }
 
     /// @dev The length of the page [offset, offset + limit) of a list of `total` items: zero at or past the end.

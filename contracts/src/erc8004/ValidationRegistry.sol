@@ -13,8 +13,12 @@ import {IValidationRegistry} from "../interfaces/erc8004/IValidationRegistry.sol
 ///      filling a fresh one. The agentId is kept in 48 bits: agent ids are sequential, and 2**48 registrations
 ///      would cost more gas than the chain will ever carry (`SafeCast` reverts should one not fit).
 contract ValidationRegistry is IValidationRegistry {
+    /// @dev The stored `response` of a request not answered yet (a real response is 0 to 100).
+    uint8 private constant NO_RESPONSE = type(uint8).max;
+
     /// @dev Slot 0: validator | agentId | response | lastUpdate (160 + 48 + 8 + 40 = 256 bits). The validator is
-    ///      never zero for an existing request; `lastUpdate` (unix seconds) is zero until the first response.
+    ///      never zero for an existing request; `response` is `NO_RESPONSE` until the first response; `lastUpdate`
+    ///      (unix seconds) is the time of the request, then of the latest response.
     struct RequestRecord {
         address validator;
         uint48 agentId;
@@ -53,7 +57,6 @@ contract ValidationRegistry is IValidationRegistry {
         bytes32 requestHash
     ) external {
         if (validatorAddress == address(0)) revert ValidationZeroValidator();
-        if (requestHash == bytes32(0)) revert ValidationZeroRequestHash();
         RequestRecord storage r = _requests[requestHash];
         if (r.validator != address(0)) revert ValidationRequestExists(requestHash);
         bool authorized;
@@ -64,8 +67,12 @@ contract ValidationRegistry is IValidationRegistry {
         }
         if (!authorized) revert ValidationUnauthorized(agentId, msg.sender);
 
+        // All four fields share slot 0. 40 bits of unix seconds last until the year 36812.
         r.validator = validatorAddress;
         r.agentId = SafeCast.toUint48(agentId);
+        r.response = NO_RESPONSE;
+        // forge-lint: disable-next-line(unsafe-typecast)
+        r.lastUpdate = uint40(block.timestamp);
         _agentRequests[agentId].push(requestHash);
         _validatorRequests[validatorAddress].push(requestHash);
         emit ValidationRequest(validatorAddress, agentId, requestURI, requestHash);
@@ -109,7 +116,8 @@ contract ValidationRegistry is IValidationRegistry {
         )
     {
         RequestRecord storage r = _existingRequest(requestHash);
-        return (r.validator, r.agentId, r.response, r.responseHash, r.tag, r.lastUpdate);
+        uint8 stored = r.response;
+        return (r.validator, r.agentId, stored == NO_RESPONSE ? 0 : stored, r.responseHash, r.tag, r.lastUpdate);
     }
 
     /// @inheritdoc IValidationRegistry
@@ -124,7 +132,7 @@ contract ValidationRegistry is IValidationRegistry {
         uint256 sum;
         for (uint256 i; i < hashes.length; ++i) {
             RequestRecord storage r = _requests[hashes[i]];
-            if (r.lastUpdate == 0) continue;
+            if (r.response == NO_RESPONSE) continue;
             if (validatorAddresses.length != 0 && !_contains(validatorAddresses, r.validator)) continue;
             if (!anyTag && keccak256(bytes(r.tag)) != tagHash) continue;
             sum += r.response;
@@ -146,8 +154,13 @@ contract ValidationRegistry is IValidationRegistry {
     }
 
     // ---------------------------------------------------------------------------------------------
-    // Paginated views
+    // prova extensions
     // ---------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IValidationRegistry
+    function hasResponse(bytes32 requestHash) external view returns (bool) {
+        return _existingRequest(requestHash).response != NO_RESPONSE;
+    }
 
     /// @inheritdoc IValidationRegistry
     function getAgentValidationsPaginated(uint256 agentId, uint256 offset, uint256 limit)

@@ -37,7 +37,8 @@ interface IProvenanceRegistry {
         uint64 compromisedSince;
     }
 
-    /// @notice A registered model version.
+    /// @notice A publisher's claim of a model version. Any number of publishers may claim the same version hash; each
+    ///         claim is its own record, keyed by (publisher, versionHash).
     struct ModelVersion {
         /// @notice keccak256 of the model's name, e.g. keccak256("acme/llm-7b"); groups versions of one model.
         bytes32 modelId;
@@ -45,7 +46,7 @@ interface IProvenanceRegistry {
         bytes32 parent;
         /// @notice keccak256 of the document at `metadataURI`, or zero.
         bytes32 metadataHash;
-        /// @notice The publisher that owns the version.
+        /// @notice The publisher that made this claim; zero if the claim does not exist.
         address publisher;
         /// @notice Block timestamp of registration; zero means the version does not exist.
         uint64 registeredAt;
@@ -55,8 +56,35 @@ interface IProvenanceRegistry {
         uint64 registeredBlock;
         /// @notice Time the publisher revoked the version; zero if not revoked.
         uint64 revokedAt;
+        /// @notice Block timestamp of the commitment this claim revealed (its priority); zero if it revealed none.
+        uint64 committedAt;
+        /// @notice Block number of that commitment; zero if none.
+        uint64 committedBlock;
         /// @notice URI of the version's metadata (model card, manifest, ...).
         string metadataURI;
+    }
+
+    /// @notice The fields of a claim, which an attestor key of `publisher` signs as the EIP-712 message
+    ///         `RegisterModelVersion` (same field names and order).
+    struct VersionClaim {
+        /// @notice The publisher id.
+        address publisher;
+        /// @notice The Merkle root of the version's manifest; non-zero and not yet claimed by `publisher`.
+        bytes32 versionHash;
+        /// @notice keccak256 of the model's name.
+        bytes32 modelId;
+        /// @notice A version hash claimed by some publisher, or zero.
+        bytes32 parent;
+        /// @notice URI of the version's metadata.
+        string metadataURI;
+        /// @notice keccak256 of the metadata document, or zero.
+        bytes32 metadataHash;
+        /// @notice The salt of a commitment recorded in an earlier block, or zero for none.
+        bytes32 commitSalt;
+        /// @notice Any unused nonce of the signer (nonces are unordered, so claims can be signed in parallel).
+        uint256 nonce;
+        /// @notice Unix time after which the signature is refused.
+        uint256 deadline;
     }
 
     /// @notice A batch of attested model outputs: the root of a StandardMerkleTree over output leaves
@@ -102,7 +130,11 @@ interface IProvenanceRegistry {
     /// @notice `key` is known compromised from `since` on; attestations it made at or after `since` are suspect.
     event AttestorCompromised(address indexed publisher, address indexed key, uint64 since);
 
-    /// @notice A model version was registered with a signature from `attestor`.
+    /// @notice A commitment to a future claim was recorded: `keccak256(abi.encode(publisher, versionHash, salt))`.
+    event ModelVersionCommitted(bytes32 indexed commitment);
+
+    /// @notice `publisher` claimed a model version with a signature from `attestor`. `committedAt` and
+    ///         `committedBlock` are those of the commitment the claim revealed, or zero if it revealed none.
     event ModelVersionRegistered(
         bytes32 indexed versionHash,
         bytes32 indexed modelId,
@@ -110,10 +142,12 @@ interface IProvenanceRegistry {
         bytes32 parent,
         address attestor,
         string metadataURI,
-        bytes32 metadataHash
+        bytes32 metadataHash,
+        uint64 committedAt,
+        uint64 committedBlock
     );
 
-    /// @notice The publisher revoked a model version. The version stays readable, marked revoked.
+    /// @notice The publisher revoked its claim of a model version. The claim stays readable, marked revoked.
     event ModelVersionRevoked(bytes32 indexed versionHash, address indexed publisher, string reason);
 
     /// @notice `signer` cancelled one of its unused nonces, so any signature carrying it can no longer be used.
@@ -167,18 +201,26 @@ interface IProvenanceRegistry {
     error RegistryNonceUsed(address signer, uint256 nonce);
     /// @notice The version hash is zero.
     error RegistryInvalidVersionHash();
-    /// @notice `versionHash` is already registered.
-    error RegistryVersionExists(bytes32 versionHash);
-    /// @notice `versionHash` is not registered.
-    error RegistryUnknownVersion(bytes32 versionHash);
-    /// @notice The parent `parent` is not a registered version.
+    /// @notice `publisher` already claims `versionHash`.
+    error RegistryVersionExists(address publisher, bytes32 versionHash);
+    /// @notice `publisher` does not claim `versionHash`.
+    error RegistryUnknownVersion(address publisher, bytes32 versionHash);
+    /// @notice The parent `parent` is not claimed by any publisher.
     error RegistryUnknownParent(bytes32 parent);
-    /// @notice `versionHash` was already revoked.
-    error RegistryVersionAlreadyRevoked(bytes32 versionHash);
-    /// @notice Outputs cannot be attested for a revoked version.
-    error RegistryVersionRevoked(bytes32 versionHash);
+    /// @notice `publisher`'s claim of `versionHash` was already revoked.
+    error RegistryVersionAlreadyRevoked(address publisher, bytes32 versionHash);
+    /// @notice Outputs cannot be attested for a revoked claim.
+    error RegistryVersionRevoked(address publisher, bytes32 versionHash);
+    /// @notice No commitment `commitment` was recorded (wrong salt, publisher or version hash, or never committed).
+    error RegistryUnknownCommitment(bytes32 commitment);
+    /// @notice `commitment` was recorded in this block; a claim must reveal a commitment from an earlier block.
+    error RegistryCommitmentTooRecent(bytes32 commitment);
+    /// @notice The signature adding `key` was made by `signer`, not by the key itself.
+    error RegistryNotKeyHolder(address key, address signer);
     /// @notice The batch root is zero, the leaf count is zero, or the window is inverted.
     error RegistryInvalidBatch();
+    /// @notice The batch window ends at `windowEnd`, after the anchoring block's time.
+    error RegistryWindowInFuture(uint64 windowEnd);
     /// @notice `root` is already anchored.
     error RegistryBatchExists(bytes32 root);
     /// @notice `root` is not anchored.
@@ -204,10 +246,14 @@ interface IProvenanceRegistry {
     /// @param publisher The publisher id.
     function acceptPublisherAdmin(address publisher) external;
 
-    /// @notice Authorizes `key` to sign attestations for `publisher`. Only the publisher's admin may call.
+    /// @notice Authorizes `key` to sign attestations for `publisher`. Only the publisher's admin may call, and the
+    ///         key proves possession by signing its own authorization, so nobody can bind someone else's key.
+    /// @dev Typed data signed by `key`: `AddAttestor(address publisher,uint256 deadline)`, same domain as versions.
     /// @param publisher The publisher id.
     /// @param key The attestor key; must never have been bound to any publisher.
-    function addAttestor(address publisher, address key) external;
+    /// @param deadline Unix time after which the key's signature is refused.
+    /// @param keySignature The key's 65-byte ECDSA signature over the typed data.
+    function addAttestor(address publisher, address key, uint256 deadline, bytes calldata keySignature) external;
 
     /// @notice Revokes `key`: it can sign nothing new. Past attestations stay valid. Only the admin may call.
     /// @param publisher The publisher id.
@@ -225,36 +271,27 @@ interface IProvenanceRegistry {
     // Model versions
     // ---------------------------------------------------------------------------------------------
 
-    /// @notice Registers a model version, authorized by an EIP-712 signature of an active attestor key of
-    ///         `publisher`. Anyone may relay the transaction.
-    /// @dev Typed data: `RegisterModelVersion(address publisher,bytes32 versionHash,bytes32 modelId,bytes32 parent,
-    ///      string metadataURI,bytes32 metadataHash,uint256 nonce,uint256 deadline)`, domain name "ProvaProvenanceRegistry",
-    ///      version "1", with chainId and this contract's address.
-    /// @param publisher The publisher id.
-    /// @param versionHash The Merkle root of the version's manifest; non-zero and not yet registered.
-    /// @param modelId keccak256 of the model's name.
-    /// @param parent A registered parent version, or zero.
-    /// @param metadataURI URI of the version's metadata.
-    /// @param metadataHash keccak256 of the metadata document, or zero.
-    /// @param nonce Any unused nonce of the signer (nonces are unordered, so batches can be signed in parallel).
-    /// @param deadline Unix time after which the signature is refused.
-    /// @param signature The attestor key's 65-byte ECDSA signature over the typed data.
-    function registerModelVersion(
-        address publisher,
-        bytes32 versionHash,
-        bytes32 modelId,
-        bytes32 parent,
-        string calldata metadataURI,
-        bytes32 metadataHash,
-        uint256 nonce,
-        uint256 deadline,
-        bytes calldata signature
-    ) external;
+    /// @notice Records a commitment to a future claim, `commitmentOf(publisher, versionHash, salt)`, which reveals
+    ///         nothing about the version. A claim that later reveals it takes the commitment's block as its priority,
+    ///         so a claim copied from the mempool cannot get ahead of it. Anyone may call; recording a commitment again
+    ///         changes nothing.
+    function commitModelVersion(bytes32 commitment) external;
 
-    /// @notice Revokes a model version with a reason. Only the admin of the version's publisher may call.
+    /// @notice Registers `publisher`'s claim of a model version, authorized by an EIP-712 signature of an active
+    ///         attestor key of `publisher`. Anyone may relay the transaction. Other publishers' claims of the same
+    ///         hash neither block nor affect this one.
+    /// @dev Typed data: `RegisterModelVersion(address publisher,bytes32 versionHash,bytes32 modelId,bytes32 parent,
+    ///      string metadataURI,bytes32 metadataHash,bytes32 commitSalt,uint256 nonce,uint256 deadline)`, domain name
+    ///      "ProvaProvenanceRegistry", version "1", with chainId and this contract's address.
+    /// @param claim The claim's fields (see `VersionClaim`).
+    /// @param signature The attestor key's 65-byte ECDSA signature over the typed data.
+    function registerModelVersion(VersionClaim calldata claim, bytes calldata signature) external;
+
+    /// @notice Revokes `publisher`'s claim of a version with a reason. Only the publisher's admin may call.
+    /// @param publisher The publisher id.
     /// @param versionHash The version.
     /// @param reason Free text, e.g. "weights leaked" or "superseded by 0x...".
-    function revokeModelVersion(bytes32 versionHash, string calldata reason) external;
+    function revokeModelVersion(address publisher, bytes32 versionHash, string calldata reason) external;
 
     /// @notice Cancels one of the caller's unused nonces, so a signature that carries it can never be used.
     /// @param nonce The nonce.
@@ -265,14 +302,14 @@ interface IProvenanceRegistry {
     // ---------------------------------------------------------------------------------------------
 
     /// @notice Anchors the root of a batch of model outputs, authorized by an EIP-712 signature of an active attestor
-    ///         key of the version's publisher. Anyone may relay. The version must be registered and not revoked.
+    ///         key. Anyone may relay. The key's publisher must claim the version, and not have revoked the claim.
     /// @dev Typed data: `AttestOutputs(bytes32 versionHash,bytes32 root,uint64 leafCount,uint64 windowStart,
     ///      uint64 windowEnd,string batchURI,uint256 nonce,uint256 deadline)`, same domain as model versions.
     /// @param versionHash The registered model version that produced the outputs.
     /// @param root StandardMerkleTree root over the output leaves; non-zero and not yet anchored.
     /// @param leafCount Number of leaves; non-zero.
     /// @param windowStart Earliest leaf timestamp.
-    /// @param windowEnd Latest leaf timestamp; not before `windowStart`.
+    /// @param windowEnd Latest leaf timestamp; not before `windowStart`, and not after this block's time.
     /// @param batchURI Where the batch's leaves can be fetched (emitted, not stored).
     /// @param nonce Any unused nonce of the signer.
     /// @param deadline Unix time after which the signature is refused.
@@ -312,7 +349,10 @@ interface IProvenanceRegistry {
     ) external view returns (bytes32);
 
     /// @notice True if the output leaf belongs to the anchored, unrevoked batch `root` of version `versionHash`,
-    ///         given a StandardMerkleTree proof. Lets other contracts check a model output on-chain.
+    ///         given a StandardMerkleTree proof, its timestamp lies in the batch's window, and the batch was not
+    ///         anchored at or after its key's compromise time. Lets other contracts check a model output on-chain.
+    ///         What it proves about time: the output existed no later than the batch's `anchoredAt`; the leaf's
+    ///         timestamp is the attestor's claim.
     function verifyOutput(
         bytes32 root,
         bytes32 versionHash,
@@ -332,36 +372,43 @@ interface IProvenanceRegistry {
     /// @notice True if `key` is an active (added, not revoked) attestor key of `publisher`.
     function isActiveAttestor(address publisher, address key) external view returns (bool);
 
-    /// @notice Returns a model version; `registeredAt == 0` if it does not exist.
-    function getModelVersion(bytes32 versionHash) external view returns (ModelVersion memory);
+    /// @notice Returns `publisher`'s claim of a version; `registeredAt == 0` if it does not exist.
+    function getModelVersion(address publisher, bytes32 versionHash) external view returns (ModelVersion memory);
 
-    /// @notice True if `versionHash` is registered (revoked or not).
-    function isRegistered(bytes32 versionHash) external view returns (bool);
+    /// @notice True if `publisher` claims `versionHash` (revoked or not).
+    function isRegistered(address publisher, bytes32 versionHash) external view returns (bool);
 
-    /// @notice True if the version was registered at or after its attestor key's compromise time.
-    function isSignedByCompromisedKey(bytes32 versionHash) external view returns (bool);
+    /// @notice True if any publisher claims `versionHash`.
+    function isClaimed(bytes32 versionHash) external view returns (bool);
+
+    /// @notice The commitment a claim reveals: `keccak256(abi.encode(publisher, versionHash, salt))`.
+    function commitmentOf(address publisher, bytes32 versionHash, bytes32 salt) external pure returns (bytes32);
+
+    /// @notice The block timestamp and number that first recorded `commitment`; zeros if never recorded.
+    function getCommitment(bytes32 commitment) external view returns (uint64 at, uint64 blockNumber);
+
+    /// @notice True if `publisher`'s claim was registered at or after its attestor key's compromise time.
+    function isSignedByCompromisedKey(address publisher, bytes32 versionHash) external view returns (bool);
+
+    /// @notice True if the batch `root` was anchored at or after its attestor key's compromise time.
+    function isBatchSignedByCompromisedKey(bytes32 root) external view returns (bool);
+
+    /// @notice The EIP-712 digest a key must sign to be added as an attestor of `publisher` by `addAttestor`.
+    function hashAddAttestor(address publisher, uint256 deadline) external view returns (bytes32);
 
     /// @notice True if `nonce` of `signer` was used or invalidated.
     function isNonceUsed(address signer, uint256 nonce) external view returns (bool);
 
     /// @notice The EIP-712 digest the attestor key must sign for `registerModelVersion`.
-    function hashRegisterModelVersion(
-        address publisher,
-        bytes32 versionHash,
-        bytes32 modelId,
-        bytes32 parent,
-        string calldata metadataURI,
-        bytes32 metadataHash,
-        uint256 nonce,
-        uint256 deadline
-    ) external view returns (bytes32);
+    function hashRegisterModelVersion(VersionClaim calldata claim) external view returns (bytes32);
 
     /// @notice The EIP-712 domain separator of this deployment.
     function domainSeparator() external view returns (bytes32);
 
-    /// @notice True if the file `(path, size, sha256)` belongs to the registered version `versionHash`, given a
+    /// @notice True if `publisher` claims `versionHash` and the file `(path, size, sha256)` belongs to it, given a
     ///         StandardMerkleTree proof (from `prova model prove-file` or the JS library openzeppelin/merkle-tree).
     function verifyFile(
+        address publisher,
         bytes32 versionHash,
         string calldata path,
         uint64 size,

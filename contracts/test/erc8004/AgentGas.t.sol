@@ -65,11 +65,34 @@ contract AgentGasTest is AgentTestBase {
     }
 
     function test_Gas_SetAgentWallet() public {
-        uint256 deadline = block.timestamp + 1 hours;
+        uint256 deadline = block.timestamp + 5 minutes;
         bytes memory sig = _signWallet(walletPk, agent, wallet, deadline);
         vm.prank(alice);
         identity.setAgentWallet(agent, wallet, deadline, sig);
-        _log("setAgentWallet (EOA signature):");
+        assertLt(_log("setAgentWallet (EOA signature), first (the wallet leaves the owner):"), 100_000);
+    }
+
+    function test_Gas_SetAgentWalletRotation() public {
+        _setWallet(agent);
+        (address wallet2, uint256 wallet2Pk) = makeAddrAndKey("agent wallet 2");
+        uint256 deadline = block.timestamp + 5 minutes;
+        bytes memory sig = _signWallet(wallet2Pk, agent, wallet2, deadline);
+        vm.prank(alice);
+        identity.setAgentWallet(agent, wallet2, deadline, sig);
+        assertLt(_log("setAgentWallet, rotation (records the old wallet's retirement):"), 120_000);
+    }
+
+    function test_Gas_UnsetAgentWallet() public {
+        _setWallet(agent);
+        vm.prank(alice);
+        identity.unsetAgentWallet(agent);
+        _log("unsetAgentWallet of a set wallet:");
+    }
+
+    function test_Gas_TransferAgent() public {
+        vm.prank(alice);
+        identity.transferFrom(alice, dave, agent);
+        _log("transferFrom, initial wallet (clears it, records the old owner's retirement):");
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -109,6 +132,19 @@ contract AgentGasTest is AgentTestBase {
             agent, 87, 0, "quality", "chat", ENDPOINT, FEEDBACK_URI, keccak256("feedback file"), r, sig
         );
         assertLt(_log("giveFeedbackWithReceipt, new client, wallet signs (EOA):"), 200_000);
+    }
+
+    function test_Gas_GiveFeedbackWithReceiptOfRetiredWallet() public {
+        _setWallet(agent);
+        IReputationRegistry.InteractionReceipt memory r = _receipt(agent, bob, keccak256("job 1"));
+        bytes memory sig = _signReceipt(walletPk, r);
+        (, uint256 wallet2Pk) = makeAddrAndKey("agent wallet 2");
+        _setWallet(agent, wallet2Pk);
+        vm.prank(bob);
+        reputation.giveFeedbackWithReceipt(
+            agent, 87, 0, "quality", "chat", ENDPOINT, FEEDBACK_URI, keccak256("feedback file"), r, sig
+        );
+        assertLt(_log("giveFeedbackWithReceipt, new client, signed by a since-rotated wallet:"), 200_000);
     }
 
     function test_Gas_RevokeFeedback() public {

@@ -16,10 +16,14 @@ abstract contract AgentTestBase is Test {
     /// @dev Hashed here rather than read from the contracts, so that a typo in either place fails the tests.
     bytes32 internal constant DOMAIN_TYPEHASH =
         keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
-    bytes32 internal constant AGENT_WALLET_TYPEHASH =
-        keccak256("AgentWallet(uint256 agentId,address newWallet,address owner,uint256 deadline)");
-    bytes32 internal constant RECEIPT_TYPEHASH =
-        keccak256("InteractionReceipt(uint256 agentId,address client,bytes32 interactionHash,uint256 deadline)");
+    bytes32 internal constant AGENT_WALLET_SET_TYPEHASH =
+        keccak256("AgentWalletSet(uint256 agentId,address newWallet,address owner,uint256 deadline)");
+    bytes32 internal constant RECEIPT_TYPEHASH = keccak256(
+        "InteractionReceipt(uint256 agentId,address client,bytes32 interactionHash,address signer,uint256 issuedAt,uint256 deadline)"
+    );
+    /// @dev The EIP-712 domain name of the identity registry: the reference registry's, which agent0-sdk signs in.
+    string internal constant IDENTITY_DOMAIN = "ERC8004IdentityRegistry";
+    string internal constant REPUTATION_DOMAIN = "prova ReputationRegistry";
 
     string internal constant AGENT_URI = "ipfs://bafybeigdyrztktx5b5m5kqrgmnkvrbl2kfdsdmbxgd4xoaqsdkb6qbejdu";
     string internal constant MODEL_VERSION_KEY = "prova.modelVersion";
@@ -88,10 +92,8 @@ abstract contract AgentTestBase is Test {
         view
         returns (bytes32)
     {
-        bytes32 structHash = keccak256(abi.encode(AGENT_WALLET_TYPEHASH, agentId, newWallet, owner, deadline));
-        return keccak256(
-            abi.encodePacked("\x19\x01", _domainSeparator("prova IdentityRegistry", address(identity)), structHash)
-        );
+        bytes32 structHash = keccak256(abi.encode(AGENT_WALLET_SET_TYPEHASH, agentId, newWallet, owner, deadline));
+        return keccak256(abi.encodePacked("\x19\x01", _domainSeparator(IDENTITY_DOMAIN, address(identity)), structHash));
     }
 
     function _signDigest(uint256 pk, bytes32 digest) internal pure returns (bytes memory) {
@@ -110,27 +112,54 @@ abstract contract AgentTestBase is Test {
 
     /// @dev Sets `wallet` (the fixture's key) as the wallet of `agentId`, submitted by its owner.
     function _setWallet(uint256 agentId) internal {
-        uint256 deadline = block.timestamp + 1 hours;
-        bytes memory sig = _signWallet(walletPk, agentId, wallet, deadline);
-        vm.prank(identity.ownerOf(agentId));
-        identity.setAgentWallet(agentId, wallet, deadline, sig);
+        _setWallet(agentId, walletPk);
     }
 
-    function _receipt(uint256 agentId, address client, bytes32 interactionHash)
+    /// @dev Sets the address of `pk` as the wallet of `agentId`, submitted by its owner, with a deadline 5 minutes
+    ///      ahead (the longest accepted).
+    function _setWallet(uint256 agentId, uint256 pk) internal {
+        uint256 deadline = block.timestamp + 5 minutes;
+        address newWallet = vm.addr(pk);
+        bytes memory sig = _signWallet(pk, agentId, newWallet, deadline);
+        vm.prank(identity.ownerOf(agentId));
+        identity.setAgentWallet(agentId, newWallet, deadline, sig);
+    }
+
+    /// @dev A receipt for `client`, issued now by `signer`, usable for a day.
+    function _receipt(uint256 agentId, address client, bytes32 interactionHash, address signer)
         internal
         view
         returns (IReputationRegistry.InteractionReceipt memory)
     {
         return IReputationRegistry.InteractionReceipt({
-            agentId: agentId, client: client, interactionHash: interactionHash, deadline: block.timestamp + 1 days
+            agentId: agentId,
+            client: client,
+            interactionHash: interactionHash,
+            signer: signer,
+            issuedAt: block.timestamp,
+            deadline: block.timestamp + 1 days
         });
     }
 
+    /// @dev A receipt for `client`, issued now by the agent's current signer (its wallet, or its owner when none).
+    function _receipt(uint256 agentId, address client, bytes32 interactionHash)
+        internal
+        view
+        returns (IReputationRegistry.InteractionReceipt memory)
+    {
+        address signer = identity.getAgentWallet(agentId);
+        if (signer == address(0)) signer = identity.ownerOf(agentId);
+        return _receipt(agentId, client, interactionHash, signer);
+    }
+
     function _receiptDigest(IReputationRegistry.InteractionReceipt memory r) internal view returns (bytes32) {
-        bytes32 structHash = keccak256(abi.encode(RECEIPT_TYPEHASH, r.agentId, r.client, r.interactionHash, r.deadline));
-        return keccak256(
-            abi.encodePacked("\x19\x01", _domainSeparator("prova ReputationRegistry", address(reputation)), structHash)
+        bytes32 structHash = keccak256(
+            abi.encode(RECEIPT_TYPEHASH, r.agentId, r.client, r.interactionHash, r.signer, r.issuedAt, r.deadline)
         );
+        return
+            keccak256(
+                abi.encodePacked("\x19\x01", _domainSeparator(REPUTATION_DOMAIN, address(reputation)), structHash)
+            );
     }
 
     function _signReceipt(uint256 pk, IReputationRegistry.InteractionReceipt memory r)

@@ -43,6 +43,8 @@ contract IdentityRegistryTest is AgentTestBase {
         vm.expectEmit(address(identity));
         emit IIdentityRegistry.Transfer(address(0), bob, 1);
         vm.expectEmit(address(identity));
+        emit IIdentityRegistry.MetadataSet(1, WALLET_KEY, WALLET_KEY, abi.encodePacked(bob));
+        vm.expectEmit(address(identity));
         emit IIdentityRegistry.Registered(1, "", bob);
         vm.prank(bob);
         uint256 id = identity.register();
@@ -54,11 +56,14 @@ contract IdentityRegistryTest is AgentTestBase {
         vm.expectEmit(address(identity));
         emit IIdentityRegistry.Transfer(address(0), bob, 1);
         vm.expectEmit(address(identity));
+        emit IIdentityRegistry.MetadataSet(1, WALLET_KEY, WALLET_KEY, abi.encodePacked(bob));
+        vm.expectEmit(address(identity));
         emit IIdentityRegistry.Registered(1, "https://bob.example/agent.json", bob);
         uint256 id = _register(bob, "https://bob.example/agent.json");
         assertEq(identity.tokenURI(id), "https://bob.example/agent.json");
         assertEq(identity.tokenURI(agent), AGENT_URI);
-        assertEq(identity.getAgentWallet(id), address(0), "no wallet on mint");
+        assertEq(identity.getAgentWallet(id), bob, "the wallet is the owner on mint");
+        assertEq(identity.getMetadata(id, WALLET_KEY), abi.encodePacked(bob));
     }
 
     function test_Register_WithMetadata() public {
@@ -66,6 +71,8 @@ contract IdentityRegistryTest is AgentTestBase {
         entries[0] = IIdentityRegistry.MetadataEntry(MODEL_VERSION_KEY, abi.encodePacked(VERSION));
         entries[1] = IIdentityRegistry.MetadataEntry("name", bytes("Bob's agent"));
 
+        vm.expectEmit(address(identity));
+        emit IIdentityRegistry.MetadataSet(1, WALLET_KEY, WALLET_KEY, abi.encodePacked(bob));
         vm.expectEmit(address(identity));
         emit IIdentityRegistry.Registered(1, "ipfs://bob", bob);
         vm.expectEmit(address(identity));
@@ -232,7 +239,7 @@ contract IdentityRegistryTest is AgentTestBase {
     // ---------------------------------------------------------------------------------------------
 
     function test_SetAgentWallet_EOA() public {
-        uint256 deadline = block.timestamp + 1 hours;
+        uint256 deadline = block.timestamp + 5 minutes;
         bytes memory sig = _signWallet(walletPk, agent, wallet, deadline);
         vm.expectEmit(address(identity));
         emit IIdentityRegistry.MetadataSet(agent, WALLET_KEY, WALLET_KEY, abi.encodePacked(wallet));
@@ -245,7 +252,9 @@ contract IdentityRegistryTest is AgentTestBase {
     function test_SetAgentWallet_ByOperatorsAtDeadline() public {
         address[2] memory callers = [approved, fleetOperator];
         for (uint256 i; i < callers.length; ++i) {
-            // The signature names the owner, not the operator that submits it.
+            // The signature names the owner, not the operator that submits it. Each is a new signature with a later
+            // deadline (a signature takes effect once).
+            vm.warp(block.timestamp + 1);
             bytes memory sig = _signWallet(walletPk, agent, wallet, block.timestamp);
             vm.prank(callers[i]);
             identity.setAgentWallet(agent, wallet, block.timestamp, sig);
@@ -253,9 +262,58 @@ contract IdentityRegistryTest is AgentTestBase {
         }
     }
 
+    function test_SetAgentWallet_DeadlineFiveMinutesAhead() public {
+        uint256 deadline = block.timestamp + 300;
+        bytes memory sig = _signWallet(walletPk, agent, wallet, deadline);
+        vm.prank(alice);
+        identity.setAgentWallet(agent, wallet, deadline, sig);
+        assertEq(identity.getAgentWallet(agent), wallet);
+    }
+
+    function testFuzz_RevertWhen_WalletDeadlineTooFar(uint256 deadline) public {
+        deadline = bound(deadline, block.timestamp + 301, type(uint256).max);
+        bytes memory sig = _signWallet(walletPk, agent, wallet, deadline);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IIdentityRegistry.IdentityWalletDeadlineTooFar.selector, deadline, block.timestamp + 300
+            )
+        );
+        vm.prank(alice);
+        identity.setAgentWallet(agent, wallet, deadline, sig);
+    }
+
+    /// @dev A signature takes effect once: not again while its wallet is set, and an older one of the same wallet
+    ///      is stale once a later one was used.
+    function test_RevertWhen_WalletSignatureReusedOrStale() public {
+        uint256 early = block.timestamp + 100;
+        uint256 late = block.timestamp + 200;
+        bytes memory sigEarly = _signWallet(walletPk, agent, wallet, early);
+        bytes memory sigLate = _signWallet(walletPk, agent, wallet, late);
+        vm.startPrank(alice);
+        identity.setAgentWallet(agent, wallet, late, sigLate);
+        vm.expectRevert(
+            abi.encodeWithSelector(IIdentityRegistry.IdentityWalletSignatureReplayed.selector, wallet, late, late)
+        );
+        identity.setAgentWallet(agent, wallet, late, sigLate);
+        vm.expectRevert(
+            abi.encodeWithSelector(IIdentityRegistry.IdentityWalletSignatureReplayed.selector, wallet, early, late)
+        );
+        identity.setAgentWallet(agent, wallet, early, sigEarly);
+        vm.stopPrank();
+    }
+
+    /// @dev The replay guard is per agent: the same wallet can serve two agents, each with its own signature.
+    function test_SetAgentWallet_SameWalletForTwoAgents() public {
+        uint256 other = _register(alice, "ipfs://other");
+        _setWallet(agent);
+        _setWallet(other);
+        assertEq(identity.getAgentWallet(agent), wallet);
+        assertEq(identity.getAgentWallet(other), wallet);
+    }
+
     function test_SetAgentWallet_ERC1271() public {
         MockERC1271Wallet contractWallet = new MockERC1271Wallet(wallet);
-        uint256 deadline = block.timestamp + 1 hours;
+        uint256 deadline = block.timestamp + 5 minutes;
         bytes memory sig = _signWallet(walletPk, agent, address(contractWallet), deadline);
         vm.expectEmit(address(identity));
         emit IIdentityRegistry.MetadataSet(agent, WALLET_KEY, WALLET_KEY, abi.encodePacked(address(contractWallet)));
@@ -267,7 +325,7 @@ contract IdentityRegistryTest is AgentTestBase {
     function test_RevertWhen_ERC1271WalletRejects() public {
         MockERC1271Wallet contractWallet = new MockERC1271Wallet(wallet);
         contractWallet.setRejectAll(true);
-        uint256 deadline = block.timestamp + 1 hours;
+        uint256 deadline = block.timestamp + 5 minutes;
         bytes memory sig = _signWallet(walletPk, agent, address(contractWallet), deadline);
         vm.expectRevert(
             abi.encodeWithSelector(IIdentityRegistry.IdentityInvalidWalletSignature.selector, address(contractWallet))
@@ -285,7 +343,7 @@ contract IdentityRegistryTest is AgentTestBase {
     }
 
     function test_RevertWhen_WalletSignedByAnotherKey() public {
-        uint256 deadline = block.timestamp + 1 hours;
+        uint256 deadline = block.timestamp + 5 minutes;
         bytes memory sig = _signWallet(alicePk, agent, wallet, deadline);
         vm.expectRevert(abi.encodeWithSelector(IIdentityRegistry.IdentityInvalidWalletSignature.selector, wallet));
         vm.prank(alice);
@@ -293,7 +351,7 @@ contract IdentityRegistryTest is AgentTestBase {
     }
 
     function test_RevertWhen_WalletSignatureForOtherFields() public {
-        uint256 deadline = block.timestamp + 1 hours;
+        uint256 deadline = block.timestamp + 5 minutes;
         bytes[3] memory sigs = [
             _signDigest(walletPk, _walletDigest(agent + 1, wallet, alice, deadline)),
             _signDigest(walletPk, _walletDigest(agent, wallet, alice, deadline + 1)),
@@ -307,7 +365,7 @@ contract IdentityRegistryTest is AgentTestBase {
     }
 
     function test_RevertWhen_WalletSignatureMalformed() public {
-        uint256 deadline = block.timestamp + 1 hours;
+        uint256 deadline = block.timestamp + 5 minutes;
         vm.expectRevert(abi.encodeWithSelector(IIdentityRegistry.IdentityInvalidWalletSignature.selector, wallet));
         vm.prank(alice);
         identity.setAgentWallet(agent, wallet, deadline, new bytes(64));
@@ -315,7 +373,7 @@ contract IdentityRegistryTest is AgentTestBase {
 
     /// @dev The signature names the owner, so it dies when the agent changes hands.
     function test_RevertWhen_WalletSignatureFromBeforeTransfer() public {
-        uint256 deadline = block.timestamp + 1 hours;
+        uint256 deadline = block.timestamp + 5 minutes;
         bytes memory sig = _signWallet(walletPk, agent, wallet, deadline);
         vm.prank(alice);
         identity.transferFrom(alice, bob, agent);
@@ -331,7 +389,7 @@ contract IdentityRegistryTest is AgentTestBase {
     }
 
     function test_RevertWhen_SetAgentWalletByStranger() public {
-        uint256 deadline = block.timestamp + 1 hours;
+        uint256 deadline = block.timestamp + 5 minutes;
         bytes memory sig = _signWallet(walletPk, agent, wallet, deadline);
         vm.expectRevert(abi.encodeWithSelector(IIdentityRegistry.IdentityUnauthorized.selector, agent, stranger));
         vm.prank(stranger);
@@ -342,6 +400,20 @@ contract IdentityRegistryTest is AgentTestBase {
         vm.expectRevert(abi.encodeWithSelector(IIdentityRegistry.ERC721NonexistentToken.selector, 3));
         vm.prank(alice);
         identity.setAgentWallet(3, wallet, block.timestamp, "");
+    }
+
+    function test_UnsetAgentWallet_Initial() public {
+        vm.expectEmit(address(identity));
+        emit IIdentityRegistry.MetadataSet(agent, WALLET_KEY, WALLET_KEY, "");
+        vm.prank(alice);
+        identity.unsetAgentWallet(agent);
+        assertEq(identity.getAgentWallet(agent), address(0), "the owner is no longer the wallet");
+        assertEq(identity.getMetadata(agent, WALLET_KEY), bytes(""));
+        // Unsetting again still announces it.
+        vm.expectEmit(address(identity));
+        emit IIdentityRegistry.MetadataSet(agent, WALLET_KEY, WALLET_KEY, "");
+        vm.prank(alice);
+        identity.unsetAgentWallet(agent);
     }
 
     function test_UnsetAgentWallet() public {
@@ -382,7 +454,21 @@ contract IdentityRegistryTest is AgentTestBase {
         assertEq(identity.getAgentWallet(agent), address(0));
     }
 
+    /// @dev The initial wallet is the owner; a transfer clears it like any other.
+    function test_Transfer_ClearsInitialWallet() public {
+        vm.expectEmit(address(identity));
+        emit IIdentityRegistry.Transfer(alice, bob, agent);
+        vm.expectEmit(address(identity));
+        emit IIdentityRegistry.MetadataSet(agent, WALLET_KEY, WALLET_KEY, "");
+        vm.prank(alice);
+        identity.transferFrom(alice, bob, agent);
+        assertEq(identity.getAgentWallet(agent), address(0), "not bob: the new owner re-verifies");
+        assertEq(identity.getMetadata(agent, WALLET_KEY), bytes(""));
+    }
+
     function test_Transfer_WithoutWalletEmitsOnlyTransfer() public {
+        vm.prank(alice);
+        identity.unsetAgentWallet(agent);
         vm.recordLogs();
         vm.prank(fleetOperator);
         identity.transferFrom(alice, bob, agent);
@@ -426,17 +512,17 @@ contract IdentityRegistryTest is AgentTestBase {
     }
 
     function test_DomainSeparator() public view {
-        assertEq(identity.domainSeparator(), _domainSeparator("prova IdentityRegistry", address(identity)));
+        assertEq(identity.domainSeparator(), _domainSeparator(IDENTITY_DOMAIN, address(identity)));
         (, string memory name, string memory version, uint256 chainId, address verifyingContract,,) =
             IdentityRegistry(address(identity)).eip712Domain();
-        assertEq(name, "prova IdentityRegistry");
+        assertEq(name, "ERC8004IdentityRegistry");
         assertEq(version, "1");
         assertEq(chainId, block.chainid);
         assertEq(verifyingContract, address(identity));
-        assertEq(IdentityRegistry(address(identity)).AGENT_WALLET_TYPEHASH(), AGENT_WALLET_TYPEHASH);
+        assertEq(IdentityRegistry(address(identity)).AGENT_WALLET_SET_TYPEHASH(), AGENT_WALLET_SET_TYPEHASH);
         assertEq(
-            AGENT_WALLET_TYPEHASH,
-            vm.eip712HashType("AgentWallet(uint256 agentId,address newWallet,address owner,uint256 deadline)")
+            AGENT_WALLET_SET_TYPEHASH,
+            vm.eip712HashType("AgentWalletSet(uint256 agentId,address newWallet,address owner,uint256 deadline)")
         );
     }
 
@@ -445,9 +531,9 @@ contract IdentityRegistryTest is AgentTestBase {
         string memory json = string.concat(
             '{"types":{"EIP712Domain":[{"name":"name","type":"string"},{"name":"version","type":"string"},',
             '{"name":"chainId","type":"uint256"},{"name":"verifyingContract","type":"address"}],',
-            '"AgentWallet":[{"name":"agentId","type":"uint256"},{"name":"newWallet","type":"address"},',
+            '"AgentWalletSet":[{"name":"agentId","type":"uint256"},{"name":"newWallet","type":"address"},',
             '{"name":"owner","type":"address"},{"name":"deadline","type":"uint256"}]},',
-            '"primaryType":"AgentWallet","domain":{"name":"prova IdentityRegistry","version":"1","chainId":',
+            '"primaryType":"AgentWalletSet","domain":{"name":"ERC8004IdentityRegistry","version":"1","chainId":',
             vm.toString(block.chainid),
             ',"verifyingContract":"',
             vm.toString(address(identity)),

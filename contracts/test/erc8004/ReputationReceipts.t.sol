@@ -81,17 +81,38 @@ contract ReputationReceiptsTest is AgentTestBase {
         assertTrue(reputation.isVerified(agent, bob, 2));
     }
 
-    function test_WalletlessAgent_OwnerSigns() public {
+    /// @dev A new agent's wallet is its owner, which therefore signs.
+    function test_InitialWallet_OwnerSigns() public {
+        assertEq(identity.getAgentWallet(agent), alice);
         IReputationRegistry.InteractionReceipt memory r = _receipt(agent, bob, JOB);
+        assertEq(r.signer, alice);
         vm.expectEmit(address(reputation));
         emit IReputationRegistry.VerifiedFeedback(agent, bob, 1, JOB, alice);
         _submitAs(alicePk, bob, r);
         assertTrue(reputation.isVerified(agent, bob, 1));
     }
 
+    /// @dev With the wallet cleared, the owner signs.
+    function test_WalletlessAgent_OwnerSigns() public {
+        _setWallet(agent);
+        vm.prank(alice);
+        identity.unsetAgentWallet(agent);
+        vm.warp(block.timestamp + 1);
+        IReputationRegistry.InteractionReceipt memory r = _receipt(agent, bob, JOB);
+        assertEq(r.signer, alice);
+        _submitAs(alicePk, bob, r);
+        assertTrue(reputation.isVerified(agent, bob, 1));
+        // The retired wallet cannot issue a receipt after its retirement.
+        IReputationRegistry.InteractionReceipt memory late = _receipt(agent, carol, keccak256("job 2"), wallet);
+        vm.expectRevert(
+            abi.encodeWithSelector(IReputationRegistry.ReceiptUnauthorizedSigner.selector, wallet, block.timestamp)
+        );
+        _submitAs(walletPk, carol, late);
+    }
+
     function test_ERC1271WalletSigns() public {
         MockERC1271Wallet contractWallet = new MockERC1271Wallet(wallet);
-        uint256 deadline = block.timestamp + 1 hours;
+        uint256 deadline = block.timestamp + 5 minutes;
         bytes memory walletSig = _signWallet(walletPk, agent, address(contractWallet), deadline);
         vm.prank(alice);
         identity.setAgentWallet(agent, address(contractWallet), deadline, walletSig);
@@ -168,10 +189,19 @@ contract ReputationReceiptsTest is AgentTestBase {
         _submitAs(alicePk, bob, r);
     }
 
-    function test_RevertWhen_SignedByNonWallet() public {
+    /// @dev The owner signs for its agent whatever the wallet (it could make itself the wallet at any time).
+    function test_OwnerSignsWhileWalletSet() public {
+        _setWallet(agent);
+        IReputationRegistry.InteractionReceipt memory r = _receipt(agent, bob, JOB, alice);
+        vm.expectEmit(address(reputation));
+        emit IReputationRegistry.VerifiedFeedback(agent, bob, 1, JOB, alice);
+        _submitAs(alicePk, bob, r);
+    }
+
+    function test_RevertWhen_SignedByOtherThanNamedSigner() public {
         _setWallet(agent);
         IReputationRegistry.InteractionReceipt memory r = _receipt(agent, bob, JOB);
-        // The owner may not sign once the agent has a wallet; nor may anyone else.
+        // A receipt naming the wallet must carry the wallet's signature, not the owner's nor anyone else's.
         uint256[2] memory keys = [alicePk, uint256(0xB0B)];
         for (uint256 i; i < keys.length; ++i) {
             vm.expectRevert(abi.encodeWithSelector(IReputationRegistry.InvalidReceiptSignature.selector, wallet));
@@ -188,17 +218,48 @@ contract ReputationReceiptsTest is AgentTestBase {
         _submit(bob, r, sig);
     }
 
-    /// @dev A transfer clears the wallet, so the new owner signs; the old wallet's receipts stop working.
+    /// @dev A transfer clears the wallet, so the new owner signs; the old wallet cannot issue receipts any more.
     function test_AfterTransfer_NewOwnerSigns() public {
         _setWallet(agent);
         vm.prank(alice);
         identity.transferFrom(alice, carol, agent);
-        IReputationRegistry.InteractionReceipt memory r = _receipt(agent, bob, JOB);
-        vm.expectRevert(abi.encodeWithSelector(IReputationRegistry.InvalidReceiptSignature.selector, carol));
+        vm.warp(block.timestamp + 1);
+        IReputationRegistry.InteractionReceipt memory r = _receipt(agent, bob, JOB, wallet);
+        vm.expectRevert(
+            abi.encodeWithSelector(IReputationRegistry.ReceiptUnauthorizedSigner.selector, wallet, block.timestamp)
+        );
         _submitAs(walletPk, bob, r);
+        r = _receipt(agent, bob, JOB);
+        assertEq(r.signer, carol);
         (, uint256 carolPk) = makeAddrAndKey("carol");
         _submitAs(carolPk, bob, r);
         assertTrue(reputation.isVerified(agent, bob, 1));
+    }
+
+    /// @dev A receipt that names someone who never signed for the agent is refused before its signature is checked.
+    function test_RevertWhen_SignerNeverSignedForAgent() public {
+        IReputationRegistry.InteractionReceipt memory r = _receipt(agent, bob, JOB, stranger);
+        vm.expectRevert(
+            abi.encodeWithSelector(IReputationRegistry.ReceiptUnauthorizedSigner.selector, stranger, block.timestamp)
+        );
+        _submitAs(uint256(keccak256("stranger key")), bob, r);
+        r.signer = address(0);
+        vm.expectRevert(
+            abi.encodeWithSelector(IReputationRegistry.ReceiptUnauthorizedSigner.selector, address(0), block.timestamp)
+        );
+        _submitAs(alicePk, bob, r);
+    }
+
+    function test_RevertWhen_ReceiptLifetimeTooLong() public {
+        IReputationRegistry.InteractionReceipt memory r = _receipt(agent, bob, JOB);
+        r.deadline = r.issuedAt + 30 days;
+        _submitAs(alicePk, bob, r);
+        r = _receipt(agent, bob, keccak256("job 2"));
+        r.deadline = r.issuedAt + 30 days + 1;
+        vm.expectRevert(
+            abi.encodeWithSelector(IReputationRegistry.ReceiptLifetimeTooLong.selector, r.issuedAt, r.deadline)
+        );
+        _submitAs(alicePk, bob, r);
     }
 
     function test_RevertWhen_InsiderUsesReceipt() public {
@@ -213,7 +274,7 @@ contract ReputationReceiptsTest is AgentTestBase {
     }
 
     function test_RevertWhen_ReceiptForUnknownAgent() public {
-        IReputationRegistry.InteractionReceipt memory r = _receipt(9, bob, JOB);
+        IReputationRegistry.InteractionReceipt memory r = _receipt(9, bob, JOB, alice);
         vm.expectRevert(abi.encodeWithSelector(IReputationRegistry.ReputationUnknownAgent.selector, 9));
         _submit(bob, r, "");
     }
@@ -231,12 +292,12 @@ contract ReputationReceiptsTest is AgentTestBase {
     // ---------------------------------------------------------------------------------------------
 
     function test_DomainSeparatorAndTypehash() public view {
-        assertEq(reputation.domainSeparator(), _domainSeparator("prova ReputationRegistry", address(reputation)));
+        assertEq(reputation.domainSeparator(), _domainSeparator(REPUTATION_DOMAIN, address(reputation)));
         assertEq(ReputationRegistry(address(reputation)).INTERACTION_RECEIPT_TYPEHASH(), RECEIPT_TYPEHASH);
         assertEq(
             RECEIPT_TYPEHASH,
             vm.eip712HashType(
-                "InteractionReceipt(uint256 agentId,address client,bytes32 interactionHash,uint256 deadline)"
+                "InteractionReceipt(uint256 agentId,address client,bytes32 interactionHash,address signer,uint256 issuedAt,uint256 deadline)"
             )
         );
         (, string memory name, string memory version,,,,) = ReputationRegistry(address(reputation)).eip712Domain();
@@ -246,35 +307,51 @@ contract ReputationReceiptsTest is AgentTestBase {
 
     /// @dev Cross-checks the digest against forge's own EIP-712 implementation, fed with JSON typed data.
     function test_HashReceipt_MatchesTypedDataJson() public view {
-        IReputationRegistry.InteractionReceipt memory r = _receipt(3, bob, JOB);
+        IReputationRegistry.InteractionReceipt memory r = _receipt(3, bob, JOB, alice);
         string memory json = string.concat(
             '{"types":{"EIP712Domain":[{"name":"name","type":"string"},{"name":"version","type":"string"},',
             '{"name":"chainId","type":"uint256"},{"name":"verifyingContract","type":"address"}],',
             '"InteractionReceipt":[{"name":"agentId","type":"uint256"},{"name":"client","type":"address"},',
-            '{"name":"interactionHash","type":"bytes32"},{"name":"deadline","type":"uint256"}]},',
+            '{"name":"interactionHash","type":"bytes32"},{"name":"signer","type":"address"},',
+            '{"name":"issuedAt","type":"uint256"},{"name":"deadline","type":"uint256"}]},',
             '"primaryType":"InteractionReceipt","domain":{"name":"prova ReputationRegistry","version":"1","chainId":',
             vm.toString(block.chainid),
             ',"verifyingContract":"',
             vm.toString(address(reputation)),
             '"},"message":{"agentId":"3","client":"',
-            vm.toString(bob),
-            '","interactionHash":"',
-            vm.toString(JOB),
-            '","deadline":"',
-            vm.toString(r.deadline),
-            '"}}'
+            string.concat(
+                vm.toString(bob),
+                '","interactionHash":"',
+                vm.toString(JOB),
+                '","signer":"',
+                vm.toString(alice),
+                '","issuedAt":"',
+                vm.toString(r.issuedAt),
+                '","deadline":"',
+                vm.toString(r.deadline),
+                '"}}'
+            )
         );
         bytes32 expected = vm.eip712HashTypedData(json);
         assertEq(_receiptDigest(r), expected);
         assertEq(reputation.hashReceipt(r), expected);
     }
 
-    function testFuzz_HashReceipt(uint256 agentId, address client, bytes32 interactionHash, uint256 deadline)
-        public
-        view
-    {
+    function testFuzz_HashReceipt(
+        uint256 agentId,
+        address client,
+        bytes32 interactionHash,
+        address signer,
+        uint256 issuedAt,
+        uint256 deadline
+    ) public view {
         IReputationRegistry.InteractionReceipt memory r = IReputationRegistry.InteractionReceipt({
-            agentId: agentId, client: client, interactionHash: interactionHash, deadline: deadline
+            agentId: agentId,
+            client: client,
+            interactionHash: interactionHash,
+            signer: signer,
+            issuedAt: issuedAt,
+            deadline: deadline
         });
         assertEq(reputation.hashReceipt(r), _receiptDigest(r));
     }

@@ -79,6 +79,9 @@ contract ReputationRegistryTest is AgentTestBase {
     }
 
     function testFuzz_GiveFeedback(int128 value, uint8 decimals, string calldata tag1, string calldata tag2) public {
+        // Within ±1e38, so the casts are exact.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        value = int128(bound(value, -1e38, 1e38));
         decimals = uint8(bound(decimals, 0, 18));
         _give(bob, agent, value, decimals, tag1, tag2);
         (int128 v, uint8 d, string memory t1, string memory t2, bool revoked) = reputation.readFeedback(agent, bob, 1);
@@ -93,6 +96,32 @@ contract ReputationRegistryTest is AgentTestBase {
         decimals = uint8(bound(decimals, 19, 255));
         vm.expectRevert(abi.encodeWithSelector(IReputationRegistry.ReputationInvalidValueDecimals.selector, decimals));
         _give(bob, agent, 1, decimals, "", "");
+    }
+
+    function test_GiveFeedback_ValueBounds() public {
+        _give(bob, agent, 1e38, "", "");
+        _give(bob, agent, -1e38, "", "");
+        (int128 value,,,,) = reputation.readFeedback(agent, bob, 2);
+        assertEq(value, -1e38);
+    }
+
+    function testFuzz_RevertWhen_ValueOutOfRange(int128 value, bool negative) public {
+        // forge-lint: disable-next-line(unsafe-typecast)
+        value = int128(bound(value, 1e38 + 1, type(int128).max));
+        if (negative) value = value == type(int128).max ? type(int128).min : -value;
+        vm.expectRevert(abi.encodeWithSelector(IReputationRegistry.ReputationValueOutOfRange.selector, value));
+        _give(bob, agent, value, "", "");
+    }
+
+    /// @dev The agent's wallet is on the agent's side too, like its owner and operators.
+    function test_RevertWhen_WalletGivesFeedback() public {
+        _setWallet(agent);
+        vm.expectRevert(abi.encodeWithSelector(IReputationRegistry.ReputationSelfFeedback.selector, agent, wallet));
+        _give(wallet, agent, 100, "", "");
+        // Once it is no longer the wallet, it is an ordinary client.
+        vm.prank(alice);
+        identity.unsetAgentWallet(agent);
+        _give(wallet, agent, 100, "", "");
     }
 
     function test_RevertWhen_UnknownAgent() public {
@@ -235,12 +264,49 @@ contract ReputationRegistryTest is AgentTestBase {
         _give(bob, agent, 1, "", "");
         vm.startPrank(alice);
         vm.expectRevert(abi.encodeWithSelector(IReputationRegistry.ReputationUnknownFeedback.selector, agent, bob, 0));
-        reputation.appendResponse(agent, bob, 0, "", bytes32(0));
+        reputation.appendResponse(agent, bob, 0, "ipfs://r", bytes32(0));
         vm.expectRevert(abi.encodeWithSelector(IReputationRegistry.ReputationUnknownFeedback.selector, agent, bob, 2));
-        reputation.appendResponse(agent, bob, 2, "", bytes32(0));
+        reputation.appendResponse(agent, bob, 2, "ipfs://r", bytes32(0));
         vm.expectRevert(abi.encodeWithSelector(IReputationRegistry.ReputationUnknownFeedback.selector, agent, carol, 1));
-        reputation.appendResponse(agent, carol, 1, "", bytes32(0));
+        reputation.appendResponse(agent, carol, 1, "ipfs://r", bytes32(0));
         vm.stopPrank();
+    }
+
+    function test_RevertWhen_AppendResponseWithEmptyURI() public {
+        _give(bob, agent, 1, "", "");
+        vm.expectRevert(IReputationRegistry.ReputationEmptyResponseURI.selector);
+        vm.prank(alice);
+        reputation.appendResponse(agent, bob, 1, "", keccak256("reply"));
+    }
+
+    /// @dev Only agentId is mandatory: a zero client counts every response to every client's feedback (the index is
+    ///      then ignored, as in the reference), a zero index every response to that client's feedback.
+    function test_GetResponseCount_Wildcards() public {
+        _give(bob, agent, 1, "", "");
+        _give(bob, agent, 2, "", "");
+        _give(carol, agent, 3, "", "");
+        vm.prank(alice);
+        reputation.appendResponse(agent, bob, 1, "ipfs://a", bytes32(0));
+        vm.prank(dave);
+        reputation.appendResponse(agent, bob, 2, "ipfs://b", bytes32(0));
+        vm.prank(alice);
+        reputation.appendResponse(agent, carol, 1, "ipfs://c", bytes32(0));
+        vm.prank(alice);
+        reputation.appendResponse(agent, carol, 1, "ipfs://d", bytes32(0));
+        vm.prank(bob);
+        reputation.revokeFeedback(agent, 2);
+
+        address[] memory none = new address[](0);
+        assertEq(reputation.getResponseCount(agent, address(0), 0, none), 4, "everything, revoked feedback included");
+        assertEq(reputation.getResponseCount(agent, address(0), 7, none), 4, "the index is ignored without a client");
+        assertEq(reputation.getResponseCount(agent, address(0), 0, _addresses(alice)), 3);
+        assertEq(reputation.getResponseCount(agent, address(0), 0, _addresses(dave, stranger)), 1);
+        assertEq(reputation.getResponseCount(agent, bob, 0, none), 2);
+        assertEq(reputation.getResponseCount(agent, bob, 0, _addresses(alice)), 1);
+        assertEq(reputation.getResponseCount(agent, carol, 0, none), 2);
+        assertEq(reputation.getResponseCount(agent, dave, 0, none), 0, "a client with no feedback");
+        assertEq(reputation.getResponseCount(agent, bob, 2, none), 1);
+        assertEq(reputation.getResponseCount(agent + 1, address(0), 0, none), 0, "another agent");
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -442,9 +508,10 @@ contract ReputationRegistryTest is AgentTestBase {
             uint256 r = uint256(keccak256(abi.encode(seed, i)));
             Given memory g = given[i];
             g.client = _clientOf(r % 3);
-            // Any magnitude: a random 128-bit value shifted right by 0..127 bits.
+            // Any magnitude: a random 128-bit value shifted right by 0..127 bits, halved if beyond ±1e38.
             // forge-lint: disable-next-line(unsafe-typecast)
             g.value = int128(uint128(r >> 64)) >> ((r >> 8) % 128);
+            if (g.value > 1e38 || g.value < -1e38) g.value /= 2;
             g.decimals = uint8((r >> 16) % 19);
             g.tag1 = tag1Options[(r >> 24) % 3];
             g.tag2 = tag2Options[(r >> 32) % 2];
@@ -492,7 +559,10 @@ contract ReputationRegistryTest is AgentTestBase {
             if (perDecimals[d] > perDecimals[mode]) mode = d;
         }
         int256 avg = sum / int256(uint256(count));
+        int256 scaled = avg / int256(10 ** (18 - uint256(mode)));
+        if (scaled > type(int128).max) return (count, type(int128).max, mode);
+        if (scaled < type(int128).min) return (count, type(int128).min, mode);
         // forge-lint: disable-next-line(unsafe-typecast)
-        value = int128(avg / int256(10 ** (18 - uint256(mode))));
+        value = int128(scaled);
     }
 }

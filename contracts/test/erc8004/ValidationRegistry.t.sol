@@ -56,7 +56,8 @@ contract ValidationRegistryTest is AgentTestBase {
         assertEq(response, 0);
         assertEq(responseHash, bytes32(0));
         assertEq(tag, "");
-        assertEq(lastUpdate, 0, "unanswered");
+        assertEq(lastUpdate, block.timestamp, "the request's time until the first response");
+        assertFalse(validation.hasResponse(REQ));
         assertEq(validation.getAgentValidations(agent).length, 1);
         assertEq(validation.getAgentValidations(agent)[0], REQ);
         assertEq(validation.getValidatorRequests(validator)[0], REQ);
@@ -85,9 +86,16 @@ contract ValidationRegistryTest is AgentTestBase {
         _request(alice, address(0), REQ);
     }
 
-    function test_RevertWhen_RequestZeroHash() public {
-        vm.expectRevert(IValidationRegistry.ValidationZeroRequestHash.selector);
+    /// @dev The zero hash is a request hash like any other (as in the reference): accepted once.
+    function test_RequestZeroHash() public {
         _request(alice, validator, bytes32(0));
+        (address v, uint256 agentId,,,,) = validation.getValidationStatus(bytes32(0));
+        assertEq(v, validator);
+        assertEq(agentId, agent);
+        vm.expectRevert(abi.encodeWithSelector(IValidationRegistry.ValidationRequestExists.selector, bytes32(0)));
+        _request(alice, validator, bytes32(0));
+        _respond(validator, bytes32(0), 70, "");
+        assertTrue(validation.hasResponse(bytes32(0)));
     }
 
     function test_RevertWhen_RequestHashReused() public {
@@ -113,6 +121,7 @@ contract ValidationRegistryTest is AgentTestBase {
         assertEq(responseHash, keccak256("evidence"));
         assertEq(tag, "tee");
         assertEq(lastUpdate, block.timestamp);
+        assertTrue(validation.hasResponse(REQ));
 
         // Called again: every field is replaced, including back to zero and empty.
         vm.warp(block.timestamp + 1 days);
@@ -123,6 +132,7 @@ contract ValidationRegistryTest is AgentTestBase {
         assertEq(responseHash, bytes32(0));
         assertEq(tag, "");
         assertEq(lastUpdate, block.timestamp);
+        assertTrue(validation.hasResponse(REQ), "a response of 0 is a response");
     }
 
     function testFuzz_ValidationResponse_Range(uint8 response) public {
@@ -154,6 +164,8 @@ contract ValidationRegistryTest is AgentTestBase {
     function test_RevertWhen_StatusOfUnknownRequest() public {
         vm.expectRevert(abi.encodeWithSelector(IValidationRegistry.ValidationUnknownRequest.selector, REQ));
         validation.getValidationStatus(REQ);
+        vm.expectRevert(abi.encodeWithSelector(IValidationRegistry.ValidationUnknownRequest.selector, REQ));
+        validation.hasResponse(REQ);
     }
 
     // ---------------------------------------------------------------------------------------------

@@ -7,15 +7,19 @@ import {ProvenanceRegistry} from "../../src/ProvenanceRegistry.sol";
 import {IProvenanceRegistry} from "../../src/interfaces/IProvenanceRegistry.sol";
 
 /// @notice Shared fixture: one registry, one publisher (`lab`, its own admin) with one active attestor key, and
-///         helpers that sign `RegisterModelVersion` and `AttestOutputs` typed data with a real private key and
-///         submit it: `_submitAs(pk, ...)` for any key, `_registerSigned` / `_attestSigned` for the fixture's key.
+///         helpers that sign the registry's EIP-712 messages with real private keys and submit them:
+///         `RegisterModelVersion` claims (`_submitAs(pk, ...)` for any key, `_registerSigned` / `_registerVersion`
+///         for the fixture's key), commitments (`_commit`, `_commitAndRegister`), `AddAttestor` proofs of
+///         possession (`_signAddAttestor`, `_addAttestor`, `_newPublisher`) and `AttestOutputs` batches.
 abstract contract RegistryTestBase is Test {
     /// @dev Hashed independently of the contract, so that a typo in either place fails the tests.
     bytes32 internal constant DOMAIN_TYPEHASH =
         keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
     bytes32 internal constant TYPEHASH = keccak256(
-        "RegisterModelVersion(address publisher,bytes32 versionHash,bytes32 modelId,bytes32 parent,string metadataURI,bytes32 metadataHash,uint256 nonce,uint256 deadline)"
+        "RegisterModelVersion(address publisher,bytes32 versionHash,bytes32 modelId,bytes32 parent,string metadataURI,bytes32 metadataHash,bytes32 commitSalt,uint256 nonce,uint256 deadline)"
     );
+
+    bytes32 internal constant ADD_ATTESTOR_TYPEHASH = keccak256("AddAttestor(address publisher,uint256 deadline)");
 
     bytes32 internal constant OUTPUTS_TYPEHASH = keccak256(
         "AttestOutputs(bytes32 versionHash,bytes32 root,uint64 leafCount,uint64 windowStart,uint64 windowEnd,string batchURI,uint256 nonce,uint256 deadline)"
@@ -29,18 +33,6 @@ abstract contract RegistryTestBase is Test {
         uint64 windowStart;
         uint64 windowEnd;
         string batchURI;
-        uint256 nonce;
-        uint256 deadline;
-    }
-
-    /// @dev Every field of one `registerModelVersion` call, except the signature.
-    struct Registration {
-        address publisher;
-        bytes32 versionHash;
-        bytes32 modelId;
-        bytes32 parent;
-        string metadataURI;
-        bytes32 metadataHash;
         uint256 nonce;
         uint256 deadline;
     }
@@ -64,23 +56,84 @@ abstract contract RegistryTestBase is Test {
 
         vm.prank(lab);
         registry.registerPublisher("Acme AI", "ipfs://acme");
-        vm.prank(lab);
-        registry.addAttestor(lab, attestor);
+        _addAttestor(registry, lab, lab, attestorPk);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Publishers and attestor keys
+    // ---------------------------------------------------------------------------------------------
+
+    /// @dev The `AddAttestor` digest for `verifyingContract` on the current chain, computed without the contract.
+    function _addAttestorDigest(address verifyingContract, address publisher, uint256 deadline)
+        internal
+        view
+        returns (bytes32)
+    {
+        return keccak256(
+            abi.encodePacked(
+                "\x19\x01",
+                _domainSeparator(verifyingContract),
+                keccak256(abi.encode(ADD_ATTESTOR_TYPEHASH, publisher, deadline))
+            )
+        );
+    }
+
+    /// @dev The key `keyPk`'s proof of possession: its signature of `AddAttestor(publisher, deadline)`.
+    function _signAddAttestor(uint256 keyPk, address verifyingContract, address publisher, uint256 deadline)
+        internal
+        view
+        returns (bytes memory)
+    {
+        (uint8 v, bytes32 rr, bytes32 s) = vm.sign(keyPk, _addAttestorDigest(verifyingContract, publisher, deadline));
+        return abi.encodePacked(rr, s, v);
+    }
+
+    function _signAddAttestor(uint256 keyPk, address publisher, uint256 deadline) internal view returns (bytes memory) {
+        return _signAddAttestor(keyPk, address(registry), publisher, deadline);
+    }
+
+    /// @dev `admin` adds the key `keyPk` to `publisher` on `target`, with the key's own signature valid for one
+    ///      hour. Its only call before the registry's is to the `vm.sign` cheatcode, so it may follow
+    ///      `vm.expectRevert` or `vm.expectEmit`.
+    function _addAttestor(ProvenanceRegistry target, address admin, address publisher, uint256 keyPk) internal {
+        uint256 deadline = block.timestamp + 1 hours;
+        bytes memory signature = _signAddAttestor(keyPk, address(target), publisher, deadline);
+        vm.prank(admin);
+        target.addAttestor(publisher, vm.addr(keyPk), deadline, signature);
+    }
+
+    /// @dev `admin` adds the key `keyPk` to `publisher` on `registry`.
+    function _addAttestor(address admin, address publisher, uint256 keyPk) internal {
+        _addAttestor(registry, admin, publisher, keyPk);
+    }
+
+    /// @dev A new publisher named `name`, registered by the address labelled `label` (its admin), with one active
+    ///      attestor key labelled `label + " key"`.
+    function _newPublisher(string memory label, string memory name)
+        internal
+        returns (address publisher, address key, uint256 keyPk)
+    {
+        publisher = makeAddr(label);
+        (key, keyPk) = makeAddrAndKey(string.concat(label, " key"));
+        vm.prank(publisher);
+        registry.registerPublisher(name, "");
+        _addAttestor(publisher, publisher, keyPk);
     }
 
     // ---------------------------------------------------------------------------------------------
     // Typed data
     // ---------------------------------------------------------------------------------------------
 
-    /// @dev A registration of a fresh version by `lab`, valid for one hour.
-    function _registration(bytes32 versionHash) internal view returns (Registration memory r) {
-        r = Registration({
+    /// @dev A claim of a fresh version by `lab`, revealing no commitment, valid for one hour.
+    function _claim(bytes32 versionHash) internal view returns (IProvenanceRegistry.VersionClaim memory c) {
+        c = IProvenanceRegistry.VersionClaim({
             publisher: lab,
             versionHash: versionHash,
             modelId: keccak256("acme/llm-7b"),
             parent: bytes32(0),
             metadataURI: "ipfs://bafy-model-card",
             metadataHash: keccak256("model card"),
+            commitSalt: bytes32(0),
             nonce: uint256(versionHash),
             deadline: block.timestamp + 1 hours
         });
@@ -94,92 +147,131 @@ abstract contract RegistryTestBase is Test {
         );
     }
 
-    function _structHash(Registration memory r) internal pure returns (bytes32) {
+    function _structHash(IProvenanceRegistry.VersionClaim memory c) internal pure returns (bytes32) {
         return keccak256(
             abi.encode(
                 TYPEHASH,
-                r.publisher,
-                r.versionHash,
-                r.modelId,
-                r.parent,
-                keccak256(bytes(r.metadataURI)),
-                r.metadataHash,
-                r.nonce,
-                r.deadline
+                c.publisher,
+                c.versionHash,
+                c.modelId,
+                c.parent,
+                keccak256(bytes(c.metadataURI)),
+                c.metadataHash,
+                c.commitSalt,
+                c.nonce,
+                c.deadline
             )
         );
     }
 
     /// @dev The digest for `verifyingContract` on the current chain, computed without the contract.
-    function _digest(address verifyingContract, Registration memory r) internal view returns (bytes32) {
-        return keccak256(abi.encodePacked("\x19\x01", _domainSeparator(verifyingContract), _structHash(r)));
+    function _digest(address verifyingContract, IProvenanceRegistry.VersionClaim memory c)
+        internal
+        view
+        returns (bytes32)
+    {
+        return keccak256(abi.encodePacked("\x19\x01", _domainSeparator(verifyingContract), _structHash(c)));
     }
 
-    function _sign(uint256 pk, address verifyingContract, Registration memory r) internal view returns (bytes memory) {
-        (uint8 v, bytes32 rr, bytes32 s) = vm.sign(pk, _digest(verifyingContract, r));
+    function _sign(uint256 pk, address verifyingContract, IProvenanceRegistry.VersionClaim memory c)
+        internal
+        view
+        returns (bytes memory)
+    {
+        (uint8 v, bytes32 rr, bytes32 s) = vm.sign(pk, _digest(verifyingContract, c));
         return abi.encodePacked(rr, s, v);
     }
 
-    function _sign(uint256 pk, Registration memory r) internal view returns (bytes memory) {
-        return _sign(pk, address(registry), r);
+    function _sign(uint256 pk, IProvenanceRegistry.VersionClaim memory c) internal view returns (bytes memory) {
+        return _sign(pk, address(registry), c);
     }
 
-    function _submit(Registration memory r, bytes memory signature) internal {
-        _submit(registry, r, signature);
+    function _submit(IProvenanceRegistry.VersionClaim memory c, bytes memory signature) internal {
+        _submit(registry, c, signature);
     }
 
-    /// @dev Submits `r` with `signature` through the relayer.
-    function _submit(ProvenanceRegistry target, Registration memory r, bytes memory signature) internal {
-        _submitFrom(relayer, target, r, signature);
-    }
-
-    /// @dev Submits `r` with `signature`, sent by `sender` (the relayer, the signing key itself, anyone).
-    function _submitFrom(address sender, ProvenanceRegistry target, Registration memory r, bytes memory signature)
+    /// @dev Submits `c` with `signature` through the relayer.
+    function _submit(ProvenanceRegistry target, IProvenanceRegistry.VersionClaim memory c, bytes memory signature)
         internal
     {
+        _submitFrom(relayer, target, c, signature);
+    }
+
+    /// @dev Submits `c` with `signature`, sent by `sender` (the relayer, the signing key itself, anyone).
+    function _submitFrom(
+        address sender,
+        ProvenanceRegistry target,
+        IProvenanceRegistry.VersionClaim memory c,
+        bytes memory signature
+    ) internal {
         vm.prank(sender);
-        target.registerModelVersion(
-            r.publisher,
-            r.versionHash,
-            r.modelId,
-            r.parent,
-            r.metadataURI,
-            r.metadataHash,
-            r.nonce,
-            r.deadline,
-            signature
-        );
+        target.registerModelVersion(c, signature);
     }
 
-    /// @dev Signs `r` with `pk` for `registry` and submits it through the relayer. Its only call before the
+    /// @dev Signs `c` with `pk` for `registry` and submits it through the relayer. Its only call before the
     ///      registry's is to the `vm.sign` cheatcode, so it may follow `vm.expectRevert` or `vm.expectEmit`.
-    function _submitAs(uint256 pk, Registration memory r) internal {
-        _submitAs(pk, registry, r);
+    function _submitAs(uint256 pk, IProvenanceRegistry.VersionClaim memory c) internal {
+        _submitAs(pk, registry, c);
     }
 
-    /// @dev Signs `r` with `pk` for `target` and submits it there through the relayer.
-    function _submitAs(uint256 pk, ProvenanceRegistry target, Registration memory r) internal {
-        _submit(target, r, _sign(pk, address(target), r));
+    /// @dev Signs `c` with `pk` for `target` and submits it there through the relayer.
+    function _submitAs(uint256 pk, ProvenanceRegistry target, IProvenanceRegistry.VersionClaim memory c) internal {
+        _submit(target, c, _sign(pk, address(target), c));
     }
 
     /// @dev Signs with the fixture's attestor key and submits through the relayer.
-    function _registerSigned(Registration memory r) internal {
-        _submitAs(attestorPk, r);
+    function _registerSigned(IProvenanceRegistry.VersionClaim memory c) internal {
+        _submitAs(attestorPk, c);
     }
 
-    function _registerVersion(bytes32 versionHash) internal returns (Registration memory r) {
-        r = _registration(versionHash);
-        _registerSigned(r);
+    function _registerVersion(bytes32 versionHash) internal returns (IProvenanceRegistry.VersionClaim memory c) {
+        c = _claim(versionHash);
+        _registerSigned(c);
     }
 
-    /// @dev Address that `signature` recovers to for `r` on `target` at the current chain id (or zero).
-    function _recoverOn(ProvenanceRegistry target, Registration memory r, bytes memory signature)
+    /// @dev Address that `signature` recovers to for `c` on `target` at the current chain id (or zero).
+    function _recoverOn(ProvenanceRegistry target, IProvenanceRegistry.VersionClaim memory c, bytes memory signature)
         internal
         view
         returns (address)
     {
         (bytes32 rr, bytes32 s, uint8 v) = _split(signature);
-        return ecrecover(_digest(address(target), r), v, rr, s);
+        return ecrecover(_digest(address(target), c), v, rr, s);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Commitments
+    // ---------------------------------------------------------------------------------------------
+
+    /// @dev `keccak256(abi.encode(publisher, versionHash, salt))`, computed without the contract.
+    function _commitment(address publisher, bytes32 versionHash, bytes32 salt) internal pure returns (bytes32) {
+        return keccak256(abi.encode(publisher, versionHash, salt));
+    }
+
+    /// @dev Records the commitment that `c` reveals, sent by the relayer (anyone may send it).
+    function _commit(IProvenanceRegistry.VersionClaim memory c) internal returns (bytes32 commitment) {
+        commitment = _commitment(c.publisher, c.versionHash, c.commitSalt);
+        vm.prank(relayer);
+        registry.commitModelVersion(commitment);
+    }
+
+    /// @dev Moves to the next block, 12 seconds later.
+    function _nextBlock() internal {
+        vm.roll(block.number + 1);
+        vm.warp(block.timestamp + 12);
+    }
+
+    /// @dev Commits to `c` (with salt `salt`) in this block, then signs it with `pk` and registers it in the next
+    ///      block; returns the commitment's block.
+    function _commitAndRegister(uint256 pk, IProvenanceRegistry.VersionClaim memory c, bytes32 salt)
+        internal
+        returns (uint256 committedBlock)
+    {
+        c.commitSalt = salt;
+        _commit(c);
+        committedBlock = block.number;
+        _nextBlock();
+        _submitAs(pk, c);
     }
 
     // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,11 @@
 //! The reputation cache: the feedback set of each reputation registry (every `NewFeedback`, with its revocation and
-//! receipt flags, block time and the rated agent's current owner) and, per parameter set, the scores of every
-//! agent, kept in [`crate::AppState`].
+//! receipt flags, block time, the rated agent's current owner and its owner when the feedback was given) and, per
+//! parameter set, the scores of every agent, kept in [`crate::AppState`].
+//!
+//! **Owners.** The owner of an agent now is the recipient of its latest indexed ERC-721 `Transfer` (else the owner
+//! in its `Registered` event); its owner when a feedback was given is `prova_reputation::owner_at` over its
+//! transfers at the `NewFeedback` log's `(block_number, log_index)` (else the owner now). The auditor
+//! (`prova_verify::feedback`) applies the same function to raw `Transfer` logs.
 //!
 //! **Freshness.** Each request reads the cursors (`next_block`, `updated_at`) of the reputation and identity
 //! registries, one small query. The indexer moves a cursor in the same transaction that writes or deletes events
@@ -27,7 +32,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use alloy::primitives::{Address, U256};
 use chrono::{DateTime, Utc};
-use prova_reputation::{self, Algorithm, Feedback, Filter, MAX_DECIMALS, Params, Score};
+use prova_reputation::{self, Algorithm, Feedback, Filter, LogPosition, MAX_DECIMALS, OwnerChange, Params, Score};
 use sqlx::{FromRow, PgConnection, PgPool};
 
 use crate::error::{ApiError, Result};
@@ -123,6 +128,8 @@ struct Anchors {
 /// A feedback record as stored, before owners and flags are applied.
 #[derive(Debug, Clone)]
 struct Given {
+    /// Where its `NewFeedback` log is.
+    at: LogPosition,
     agent_id: U256,
     client: Address,
     feedback_index: u64,
@@ -141,8 +148,10 @@ struct Shard {
     /// The agent's owner now (latest `Transfer`, else `Registered`); `None` while the identity registry's index
     /// does not know the agent, and then the records are left out of every score.
     owner: Option<Address>,
-    /// Sorted by `(client, feedback_index)`, each key once (the first in log order); owner and flags applied.
+    /// Sorted by `(client, feedback_index)`, each key once (the first in log order); owners and flags applied.
     records: Vec<Feedback>,
+    /// Where each record's `NewFeedback` log is (aligned with `records`).
+    positions: Vec<LogPosition>,
     /// The newest `timestamp` among them.
     newest: Option<i64>,
 }
@@ -151,8 +160,8 @@ struct Shard {
 #[derive(Debug)]
 pub struct FeedbackData {
     shards: HashMap<U256, Arc<Shard>>,
-    /// Recipient of each agent's latest `Transfer`.
-    transferred_to: HashMap<U256, Address>,
+    /// Each agent's `Transfer`s, in log order (shared with the next version until a new one is read).
+    transfers: HashMap<U256, Arc<Vec<OwnerChange>>>,
     /// Owner in each agent's `Registered` event (used when no transfer of it is indexed).
     registered_by: HashMap<U256, Address>,
     /// Every agent registered in the identity registry, ascending.
@@ -285,14 +294,22 @@ impl FeedbackData {
     /// touch are rebuilt; the others are shared with `previous`.
     fn apply(previous: Option<&FeedbackData>, events: Events, key: SetKey, computations: Arc<AtomicU64>) -> Self {
         let mut shards = previous.map(|p| p.shards.clone()).unwrap_or_default();
-        let mut transferred_to = previous.map(|p| p.transferred_to.clone()).unwrap_or_default();
+        let mut transfers = previous.map(|p| p.transfers.clone()).unwrap_or_default();
         let mut registered_by = previous.map(|p| p.registered_by.clone()).unwrap_or_default();
         let mut touched: HashMap<U256, Shard> = HashMap::new();
 
         let new_agents = !events.registrations.is_empty();
-        for (agent, to) in events.transfers {
-            transferred_to.insert(agent, to);
+        for (agent, change) in events.transfers {
+            Arc::make_mut(transfers.entry(agent).or_default()).push(change);
             touch(&mut touched, &shards, agent);
+        }
+        // Read in log order, each batch after every older one, so already sorted; a stable sort keeps it so.
+        for agent in touched.keys() {
+            if let Some(history) = transfers.get_mut(agent)
+                && !history.is_sorted_by_key(|t| t.at)
+            {
+                Arc::make_mut(history).sort_by_key(|t| t.at);
+            }
         }
         for (agent, owner) in events.registrations {
             registered_by.entry(agent).or_insert(owner);
@@ -304,9 +321,12 @@ impl FeedbackData {
                 bad_decimals += 1;
                 continue;
             }
-            touch(&mut touched, &shards, g.agent_id).records.push(Feedback {
+            let shard = touch(&mut touched, &shards, g.agent_id);
+            shard.positions.push(g.at);
+            shard.records.push(Feedback {
                 agent_id: g.agent_id,
                 agent_owner: Address::ZERO,
+                owner_at_feedback: Address::ZERO,
                 client: g.client,
                 feedback_index: g.feedback_index,
                 value: g.value,
@@ -322,10 +342,13 @@ impl FeedbackData {
         // each key first, and dedup drops the later ones (the contract never repeats a key).
         let mut duplicates = 0usize;
         for shard in touched.values_mut() {
-            shard.records.sort_by_key(|f| (f.client, f.feedback_index));
-            let before = shard.records.len();
-            shard.records.dedup_by_key(|f| (f.client, f.feedback_index));
-            duplicates += before - shard.records.len();
+            let mut pairs: Vec<(Feedback, LogPosition)> =
+                std::mem::take(&mut shard.records).into_iter().zip(std::mem::take(&mut shard.positions)).collect();
+            pairs.sort_by_key(|(f, _)| (f.client, f.feedback_index));
+            let before = pairs.len();
+            pairs.dedup_by_key(|(f, _)| (f.client, f.feedback_index));
+            duplicates += before - pairs.len();
+            (shard.records, shard.positions) = pairs.into_iter().unzip();
         }
         for (list, revoked) in [(events.revoked, true), (events.verified, false)] {
             for (agent, client, index) in list {
@@ -341,9 +364,13 @@ impl FeedbackData {
         }
         let mut unknown = 0usize;
         for (agent, mut shard) in touched {
-            shard.owner = transferred_to.get(&agent).or_else(|| registered_by.get(&agent)).copied();
-            for f in &mut shard.records {
-                f.agent_owner = shard.owner.unwrap_or_default();
+            let history = transfers.get(&agent).map_or(&[][..], |h| h.as_slice());
+            shard.owner = history.last().map(|t| t.to).or_else(|| registered_by.get(&agent).copied());
+            let owner = shard.owner.unwrap_or_default();
+            let Shard { records, positions, .. } = &mut shard;
+            for (f, &at) in records.iter_mut().zip(positions.iter()) {
+                f.agent_owner = owner;
+                f.owner_at_feedback = prova_reputation::owner_at(history, at).unwrap_or(owner);
             }
             shard.newest = shard.records.iter().map(|f| f.timestamp).max();
             if shard.owner.is_none() {
@@ -365,7 +392,7 @@ impl FeedbackData {
         };
         Self {
             shards,
-            transferred_to,
+            transfers,
             registered_by,
             registered,
             newest_timestamp,
@@ -597,7 +624,7 @@ struct Events {
     given: Vec<Given>,
     revoked: Vec<FeedbackKey>,
     verified: Vec<FeedbackKey>,
-    transfers: Vec<(U256, Address)>,
+    transfers: Vec<(U256, OwnerChange)>,
     registrations: Vec<(U256, Address)>,
 }
 
@@ -613,6 +640,8 @@ impl Events {
 
 #[derive(FromRow)]
 struct GivenRow {
+    block_number: i64,
+    log_index: i64,
     agent_id: String,
     client: DbAddress,
     feedback_index: i64,
@@ -621,6 +650,15 @@ struct GivenRow {
     tag1: String,
     tag2: String,
     block_time: DateTime<Utc>,
+}
+
+#[derive(FromRow)]
+struct TransferRow {
+    agent_id: String,
+    from_address: Vec<u8>,
+    to_address: Vec<u8>,
+    block_number: i64,
+    log_index: i64,
 }
 
 fn agent_id(text: &str) -> Result<U256> {
@@ -636,8 +674,8 @@ fn key_of((id, client, index): (String, Vec<u8>, i64)) -> Result<FeedbackKey> {
 async fn read_events(conn: &mut PgConnection, key: SetKey, from_reputation: i64, from_identity: i64) -> Result<Events> {
     let (chain, reputation, identity) = (key.chain_id, key.reputation.to_vec(), key.identity.to_vec());
     let given: Vec<GivenRow> = sqlx::query_as(
-        "SELECT agent_id::TEXT AS agent_id, client, feedback_index, value::TEXT AS value, value_decimals, tag1, tag2,
-                block_time
+        "SELECT block_number, log_index, agent_id::TEXT AS agent_id, client, feedback_index, value::TEXT AS value,
+                value_decimals, tag1, tag2, block_time
          FROM feedback_given WHERE chain_id = $1 AND contract = $2 AND block_number >= $3
          ORDER BY block_number, log_index",
     )
@@ -661,8 +699,8 @@ async fn read_events(conn: &mut PgConnection, key: SetKey, from_reputation: i64,
     }
     let verified = keys.pop().unwrap_or_default();
     let revoked = keys.pop().unwrap_or_default();
-    let transfers: Vec<(String, Vec<u8>)> = sqlx::query_as(
-        "SELECT agent_id::TEXT, to_address FROM agent_transferred
+    let transfers: Vec<TransferRow> = sqlx::query_as(
+        "SELECT agent_id::TEXT AS agent_id, from_address, to_address, block_number, log_index FROM agent_transferred
          WHERE chain_id = $1 AND contract = $2 AND block_number >= $3 ORDER BY block_number, log_index",
     )
     .bind(chain)
@@ -684,6 +722,7 @@ async fn read_events(conn: &mut PgConnection, key: SetKey, from_reputation: i64,
         .into_iter()
         .map(|row| {
             Ok(Given {
+                at: position(row.block_number, row.log_index),
                 agent_id: agent_id(&row.agent_id)?,
                 client: row.client.0,
                 feedback_index: row.feedback_index as u64,
@@ -701,5 +740,21 @@ async fn read_events(conn: &mut PgConnection, key: SetKey, from_reputation: i64,
     let pairs = |rows: Vec<(String, Vec<u8>)>| {
         rows.into_iter().map(|(id, a)| Ok((agent_id(&id)?, address(&a)?))).collect::<Result<Vec<_>>>()
     };
-    Ok(Events { given, revoked, verified, transfers: pairs(transfers)?, registrations: pairs(registrations)? })
+    let transfers = transfers
+        .into_iter()
+        .map(|row| {
+            let change = OwnerChange {
+                at: position(row.block_number, row.log_index),
+                from: address(&row.from_address)?,
+                to: address(&row.to_address)?,
+            };
+            Ok((agent_id(&row.agent_id)?, change))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Events { given, revoked, verified, transfers, registrations: pairs(registrations)? })
+}
+
+/// A stored `(block_number, log_index)` (never negative) as a log position.
+fn position(block_number: i64, log_index: i64) -> LogPosition {
+    LogPosition { block: block_number.max(0) as u64, log_index: log_index.max(0) as u64 }
 }

@@ -1,11 +1,13 @@
 //! `GET /v1/agents/{chain_id}/{agent_id}`: an agent's current identity (URI, owner, wallet), its model binding
-//! resolved against the provenance registry on the same chain, and its feedback and validation counts.
+//! resolved against the provenance registry on the same chain, its other metadata, and its feedback and validation
+//! counts.
 //!
 //! Current state is derived from the events: the owner is the recipient of the latest ERC-721 `Transfer`; the URI
 //! is the latest of `Registered.agentURI` and `URIUpdated.newURI`; the wallet is the latest
 //! `MetadataSet(agentId, "agentWallet", abi.encodePacked(address))` (empty bytes clear it), and ERC-8004 clears it
 //! on every transfer, so a wallet set before the latest transfer is no longer current. The model binding is the
-//! latest `MetadataSet(agentId, "prova.modelVersion", versionHash)`.
+//! latest `MetadataSet(agentId, "prova.modelVersion", versionHash)`. Every other key's value is its latest
+//! `MetadataSet`, listed by key up to [`MAX_METADATA_ENTRIES`].
 
 use alloy::primitives::{Address, B256};
 use axum::Json;
@@ -24,7 +26,9 @@ use crate::routes::docs::{BadRequest, NotFound};
 use crate::routes::model_versions::load_versions;
 use crate::routes::page::Scope;
 use crate::views::PointerRow;
-pub use prova_views::{Agent, FeedbackCounts, ModelBinding, ModelStatus, Sources, ValidationCounts};
+pub use prova_views::{
+    Agent, FeedbackCounts, MAX_METADATA_ENTRIES, MetadataEntry, ModelBinding, ModelStatus, Sources, ValidationCounts,
+};
 
 /// Query of the identity route.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -144,6 +148,30 @@ pub async fn load_agent(
     .bind(vec![AGENT_WALLET_KEY.to_owned(), MODEL_VERSION_KEY.to_owned()])
     .fetch_all(pool)
     .await?;
+    // Every other key: its latest entry, by key, one more than listed to tell whether there are more.
+    let mut generic: Vec<MetadataRow> = sqlx::query_as(&format!(
+        "SELECT DISTINCT ON (x.metadata_key COLLATE \"C\") {POINTER}, x.metadata_key, x.metadata_value
+         FROM agent_metadata_set x
+         LEFT JOIN indexer_cursors c ON c.chain_id = x.chain_id AND c.contract = x.contract
+         WHERE x.chain_id = $1 AND x.contract = $2 AND x.agent_id = $3::NUMERIC AND x.metadata_key <> ALL($5) AND {}
+         ORDER BY x.metadata_key COLLATE \"C\", x.block_number DESC, x.log_index DESC
+         LIMIT $6",
+        confirmed("x", 4)
+    ))
+    .bind(chain)
+    .bind(&contract)
+    .bind(&id)
+    .bind(min)
+    .bind(vec![AGENT_WALLET_KEY.to_owned(), MODEL_VERSION_KEY.to_owned()])
+    .bind(MAX_METADATA_ENTRIES as i64 + 1)
+    .fetch_all(pool)
+    .await?;
+    let metadata_truncated = generic.len() > MAX_METADATA_ENTRIES;
+    generic.truncate(MAX_METADATA_ENTRIES);
+    let generic = generic
+        .into_iter()
+        .map(|m| Ok(MetadataEntry::new(m.metadata_key, m.metadata_value, m.pointer.view()?)))
+        .collect::<Result<Vec<_>>>()?;
 
     // Owner: the latest transfer (the mint included), else the registration.
     let (owner, owner_source) = match transfers.first() {
@@ -202,6 +230,8 @@ pub async fn load_agent(
         owner,
         wallet,
         model,
+        metadata: generic,
+        metadata_truncated,
         reputation_registry,
         feedback,
         validations,

@@ -2,8 +2,8 @@
 //! registration or as a reputation leaderboard).
 //!
 //! Scores are `prova_reputation`'s, computed over every `NewFeedback` of the reputation registry (with its
-//! revocation and receipt flags, its block time, and the rated agent's owner now), as `docs/reputation.md`
-//! describes; the `score` object is `prova_reputation::Score` serialized as it is. The query names the
+//! revocation and receipt flags, its block time, the rated agent's owner now and its owner when the feedback was
+//! given), as `docs/reputation.md` describes; the `score` object is `prova_reputation::Score` serialized as it is. The query names the
 //! algorithm, the filter and the parameters with the names of `docs/reputation.md`; `seeds` defaults to the
 //! server's `--trust-seeds`. The feedback set and the scores are cached (see [`super::cache`]); an answer always
 //! reflects every event indexed when the request arrived, and says up to which block (`as_of_block`).
@@ -55,8 +55,8 @@ pub struct ScoreQuery {
     /// `trust`: the seed addresses, comma-separated (default, or empty: the server's).
     #[param(pattern = "^[\\s,]*(0x[0-9a-fA-F]{40}([\\s,]+0x[0-9a-fA-F]{40})*[\\s,]*)?$")]
     pub seeds: Option<String>,
-    /// `bayesian`: prior mean.
-    #[param(value_type = Option<f64>)]
+    /// `bayesian`: prior mean, from 0 to 100 (the range every score is on).
+    #[param(value_type = Option<f64>, minimum = 0, maximum = 100)]
     pub prior_mean: Option<String>,
     /// `bayesian`: prior weight.
     #[param(value_type = Option<f64>)]
@@ -557,9 +557,12 @@ mod tests {
         Score {
             agent_id: U256::from(agent),
             agent_owner: None,
+            status: prova_reputation::ScoreStatus::of(value),
             score: value,
             count: 0,
             distinct_clients: 0,
+            out_of_range: 0,
+            filtered_out: 0,
             verified_share: None,
             summary: None,
             trust: None,

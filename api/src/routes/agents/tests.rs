@@ -217,13 +217,18 @@ fn fb(agent: u64, client: Address, index: u64, value: i128, decimals: u8, tag1: 
 }
 
 async fn give(pool: &PgPool, f: &Fb) {
+    give_at(pool, f, 1).await;
+}
+
+/// [`give`] at log index `log` of its block.
+async fn give_at(pool: &PgPool, f: &Fb, log: i64) {
     event(
         pool,
         CHAIN,
         "feedback_given",
         REPUTATION,
         f.block,
-        1,
+        log,
         vec![
             ("agent_id", V::Numeric(f.agent.to_string())),
             ("client", V::Bytes(f.client.to_vec())),
@@ -297,14 +302,21 @@ async fn seed_hand_set(pool: &PgPool) -> HandSet {
 }
 
 impl HandSet {
-    /// The same feedback as core input, with the owners now.
+    /// The same feedback as core input, with the owners now (the owners when it was given: the same, for feedback
+    /// given before any transfer).
     fn core_input(&self, owners: &HashMap<u64, Address>) -> Vec<Feedback> {
+        self.core_input_then(owners, owners)
+    }
+
+    /// The same feedback as core input, with the owners now and the owners when it was given.
+    fn core_input_then(&self, owners: &HashMap<u64, Address>, then: &HashMap<u64, Address>) -> Vec<Feedback> {
         self.given
             .iter()
             .enumerate()
             .map(|(i, f)| Feedback {
                 agent_id: U256::from(f.agent),
                 agent_owner: owners[&f.agent],
+                owner_at_feedback: then[&f.agent],
                 client: f.client,
                 feedback_index: f.index,
                 value: f.value,
@@ -834,17 +846,21 @@ async fn every_algorithm_matches_core_on_the_same_input(pool: PgPool) {
     assert_eq!(body["score"]["count"], 4);
     assert_eq!(body["score"]["distinct_clients"], 3);
     assert_eq!(body["score"]["verified_share"], 0.5);
-    assert_eq!(body["score"]["agent_id"], "0x0");
+    assert_eq!(body["score"]["agent_id"], "0");
+    assert_eq!(body["score"]["status"], "scored");
+    assert_eq!((&body["score"]["out_of_range"], &body["score"]["filtered_out"]), (&json!(0), &json!(1)));
     assert_eq!(body["score"]["agent_owner"], O0.to_string().to_lowercase());
     // Bayesian by hand: (10 * 50 + 340.5) / 14.
     let (_, body) = get(&state, &reputation_uri(0, "?algorithm=bayesian")).await;
     assert_eq!(body["score"]["score"].as_f64().unwrap(), (10.0 * 50.0 + 340.5) / 14.0);
-    // Agent 2 has no feedback: the prior under bayesian, null under mean.
+    // Agent 2 has no feedback: insufficient evidence under every algorithm, the prior of bayesian included.
     let (_, body) = get(&state, &reputation_uri(2, "?algorithm=Bayesian&prior_mean=60&prior_weight=5")).await;
-    assert_eq!(body["score"]["score"], 60.0);
+    assert_eq!(body["score"]["score"], Value::Null);
+    assert_eq!(body["score"]["status"], "insufficient_evidence");
     assert_eq!(body["score"]["params"]["prior_mean"], 60.0);
     let (_, body) = get(&state, &reputation_uri(2, "")).await;
     assert_eq!(body["score"]["score"], Value::Null);
+    assert_eq!(body["score"]["status"], "insufficient_evidence");
     // Decay: `now` defaults to the newest feedback of the whole registry (block 18), not of the agent.
     let (_, body) = get(&state, &reputation_uri(0, "?algorithm=decay&half_life_secs=60")).await;
     assert_eq!(body["score"]["params"]["now"], time(18));
@@ -1140,7 +1156,8 @@ async fn new_events_are_seen_once_the_cursor_moves(pool: PgPool) {
     owners.insert(1, C1);
     let mut grown = HandSet { given: set.given.clone(), revoked: set.revoked.clone(), verified: set.verified.clone() };
     grown.given.push(new);
-    let input = grown.core_input(&owners);
+    // The feedback of agent 1 was given while O1 owned it: its trust still goes to O1.
+    let input = grown.core_input_then(&owners, &hand_owners());
     let params = Params { seeds: vec![C1], ..Params::default() };
     assert_eq!(after["score"], core_score(&input, 1, Algorithm::Trust, &Filter::default(), &params));
 }
@@ -1266,4 +1283,154 @@ async fn unrated_agents_get_the_whole_graphs_trust_details(pool: PgPool) {
     let (_, body) = get(&state, &reputation_uri(10, &format!("?algorithm=trust&seeds={C1},{C2}"))).await;
     assert_eq!(body["score"], core_score(&input, 10, Algorithm::Trust, &Filter::default(), &params));
     assert!(body["score"]["trust"]["iterations"].as_u64().unwrap() > 0);
+}
+
+#[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
+async fn out_of_range_values_are_counted_not_scored(pool: PgPool) {
+    let mut set = seed_hand_set(&pool).await;
+    // One address rates agent 0 type(int128).max and agent 1 type(int128).min (18 decimals: -1.7e20).
+    let attacker = addr(0x66);
+    for f in [fb(0, attacker, 1, i128::MAX, 0, "quality", 20), fb(1, attacker, 1, i128::MIN, 18, "quality", 21)] {
+        give(&pool, &f).await;
+        set.given.push(f);
+    }
+    let input = set.core_input(&hand_owners());
+    let state = AppState::new(pool.clone()).with_trust_seeds(vec![C1, attacker]);
+    let params = Params { seeds: vec![C1, attacker], ..Params::default() };
+    for algorithm in Algorithm::ALL {
+        for agent in [0, 1] {
+            let (_, body) = get(&state, &reputation_uri(agent, &format!("?algorithm={algorithm}"))).await;
+            assert_eq!(body["score"], core_score(&input, agent, algorithm, &Filter::default(), &params));
+            assert_eq!(body["score"]["out_of_range"], 1, "{algorithm} {agent}");
+            let score = body["score"]["score"].as_f64().unwrap();
+            assert!((0.0..=100.0).contains(&score), "{algorithm} {agent}: {score}");
+        }
+    }
+    // mean: the score is still 85 (340.5 / 4); the summary is the contract's, the extreme value included.
+    let (_, body) = get(&state, &reputation_uri(0, "")).await;
+    assert_eq!(body["score"]["score"], 85.0);
+    assert_eq!(body["score"]["count"], 4);
+    assert_eq!(body["score"]["summary"]["count"], 5);
+    let (_, board) = get(&state, "/v1/agents?sort=reputation").await;
+    let ids: Vec<&str> =
+        board["items"].as_array().unwrap().iter().map(|i| i["agent"]["agent_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["0", "1", "2"]);
+}
+
+#[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
+async fn trust_stays_with_the_owner_a_rating_was_given_to(pool: PgPool) {
+    // A seed rates agent 0 of the honest H; agent 0 goes to the attacker M, who rates its Sybil Y's agent 1, and Y
+    // rates M's agent 2.
+    let (seed, h, m, y) = (addr(0x51), addr(0x52), addr(0x53), addr(0x54));
+    setup(&pool).await;
+    register_agent(&pool, 0, h, 2).await;
+    register_agent(&pool, 1, y, 3).await;
+    register_agent(&pool, 2, m, 4).await;
+    let before_sale = fb(0, seed, 1, 100, 0, "", 10);
+    give(&pool, &before_sale).await;
+    for contract in [IDENTITY, REPUTATION] {
+        keep_block(&pool, contract, NEXT_BLOCK - 1, 0).await;
+    }
+    let state = AppState::new(pool.clone()).with_trust_seeds(vec![seed]);
+    let (_, body) = get(&state, &reputation_uri(0, "?algorithm=trust")).await;
+    assert!(body["score"]["trust"]["owner_trust"].as_f64().unwrap() > 0.0, "H earned trust: {body}");
+
+    // Block 100: the seed rates agent 0 again (log 1), then agent 0 is transferred to M (log 2), in one block.
+    // Blocks 101 and 102: M rates agent 1, Y rates agent 2.
+    let same_block = fb(0, seed, 2, 100, 0, "", 100);
+    give_at(&pool, &same_block, 1).await;
+    transfer_in(&pool, IDENTITY, 0, h, m, 100, 2).await;
+    let (m_rates_y, y_rates_m) = (fb(1, m, 1, 100, 0, "", 101), fb(2, y, 1, 100, 0, "", 102));
+    give(&pool, &m_rates_y).await;
+    give(&pool, &y_rates_m).await;
+    for contract in [IDENTITY, REPUTATION] {
+        keep_block(&pool, contract, 102, 0).await;
+        move_cursor(&pool, contract, 103).await;
+    }
+
+    let fresh_state = AppState::new(pool.clone()).with_trust_seeds(vec![seed]);
+    for agent in [0, 1, 2] {
+        let (_, cached) = get(&state, &reputation_uri(agent, "?algorithm=trust")).await;
+        let (_, fresh) = get(&fresh_state, &reputation_uri(agent, "?algorithm=trust")).await;
+        assert_eq!(cached, fresh, "agent {agent}");
+    }
+    assert_eq!(state.reputation.stats().delta_loads, 1);
+    // M and Y gained nothing: their agents have no trusted evidence.
+    for agent in [1, 2] {
+        let (_, body) = get(&state, &reputation_uri(agent, "?algorithm=trust")).await;
+        let score = &body["score"];
+        assert_eq!(score["status"], "insufficient_evidence", "agent {agent}: {body}");
+        assert_eq!(score["score"], Value::Null);
+        assert_eq!((&score["count"], &score["trust"]["trusted_records"]), (&json!(1), &json!(0)), "agent {agent}");
+    }
+    let (_, body) = get(&state, &reputation_uri(0, "?algorithm=trust")).await;
+    assert_eq!(body["score"]["agent_owner"], m.to_string().to_lowercase());
+    assert_eq!(body["score"]["trust"]["owner_trust"], 0.0);
+    assert_eq!(body["score"]["score"], 100.0, "the agent keeps its reviews");
+
+    // Exactly core's answer with both ratings of agent 0 keyed to H, the owner when they were given.
+    let record = |f: &Fb, now: Address, then: Address| Feedback {
+        agent_id: U256::from(f.agent),
+        agent_owner: now,
+        owner_at_feedback: then,
+        client: f.client,
+        feedback_index: f.index,
+        value: f.value,
+        decimals: f.decimals,
+        tag1: f.tag1.into(),
+        tag2: f.tag2.into(),
+        revoked: false,
+        verified: false,
+        timestamp: time(f.block),
+    };
+    let input =
+        [record(&before_sale, m, h), record(&same_block, m, h), record(&m_rates_y, y, y), record(&y_rates_m, m, m)];
+    let params = Params { seeds: vec![seed], ..Params::default() };
+    for agent in [0, 1, 2] {
+        let (_, body) = get(&state, &reputation_uri(agent, "?algorithm=trust")).await;
+        assert_eq!(body["score"], core_score(&input, agent, Algorithm::Trust, &Filter::default(), &params));
+    }
+}
+
+#[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
+async fn identity_lists_generic_metadata_by_key(pool: PgPool) {
+    setup(&pool).await;
+    register_agent(&pool, 7, O0, 10).await;
+    metadata(&pool, 7, "description", b"hello", 11).await;
+    metadata(&pool, 7, "description", "h\u{e9}llo v2".as_bytes(), 12).await;
+    metadata(&pool, 7, "blob", &[0xff, 0x00, 0x01], 13).await;
+    metadata(&pool, 7, "agentWallet", addr(0x99).as_slice(), 14).await;
+    metadata(&pool, 7, "prova.modelVersion", h(1).as_slice(), 15).await;
+    metadata(&pool, 7, "Zed", b"", 16).await;
+    let uri = format!("/v1/agents/{CHAIN}/7");
+
+    let (status, body) = fresh(&pool, &uri).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // By key in byte order; the reserved keys are `wallet` and `model`, not listed again.
+    let keys: Vec<&str> = body["metadata"].as_array().unwrap().iter().map(|m| m["key"].as_str().unwrap()).collect();
+    assert_eq!(keys, ["Zed", "blob", "description"]);
+    assert_eq!(body["metadata_truncated"], false);
+    let entry = |i: usize| body["metadata"][i].clone();
+    assert_eq!((entry(0)["value"].clone(), entry(0)["value_utf8"].clone()), (json!("0x"), json!("")));
+    assert_eq!((entry(1)["value"].clone(), entry(1)["value_utf8"].clone()), (json!("0xff0001"), Value::Null));
+    assert_eq!(entry(2)["value"], format!("0x{}", alloy::hex::encode("h\u{e9}llo v2")));
+    assert_eq!(entry(2)["value_utf8"], "h\u{e9}llo v2");
+    assert_eq!(entry(2)["chain"]["block_number"], 12);
+    assert_eq!(entry(2)["chain"]["contract"], IDENTITY.to_string().to_lowercase());
+    assert_eq!(body["wallet"], addr(0x99).to_string().to_lowercase());
+
+    // 86 confirmations reach block 14: Zed is not there yet.
+    let (_, body) = fresh(&pool, &format!("{uri}?min_confirmations=86")).await;
+    let keys: Vec<&str> = body["metadata"].as_array().unwrap().iter().map(|m| m["key"].as_str().unwrap()).collect();
+    assert_eq!(keys, ["blob", "description"]);
+
+    // At most 100 keys are listed.
+    register_agent(&pool, 8, O0, 17).await;
+    for k in 0..=100 {
+        metadata(&pool, 8, &format!("k{k:03}"), b"v", 20 + k).await;
+    }
+    let (_, body) = fresh(&pool, &format!("/v1/agents/{CHAIN}/8")).await;
+    let items = body["metadata"].as_array().unwrap();
+    assert_eq!((items.len(), &body["metadata_truncated"]), (100, &json!(true)));
+    assert_eq!(items[99]["key"], "k099");
 }

@@ -17,12 +17,20 @@ pragma solidity ^0.8.24;
 ///      operator approved for all of the owner's tokens (`isApprovedForAll`).
 ///
 ///      Reserved metadata keys:
-///      - "agentWallet": the agent's payment/signing wallet, set only by `setAgentWallet` (with a signature of the
-///        wallet) and cleared by `unsetAgentWallet` and by any transfer of the token. `getMetadata` returns it as
-///        the 20 packed bytes of the address, or empty bytes when unset. Every change is announced by
-///        `MetadataSet(agentId, "agentWallet", "agentWallet", abi.encodePacked(wallet))` (empty value when cleared).
+///      - "agentWallet": the agent's payment/signing wallet. It is the owner's address when the agent is registered,
+///        then changes only by `setAgentWallet` (with a signature of the new wallet), `unsetAgentWallet` and any
+///        transfer of the token (both clear it to zero). `getMetadata` returns it as the 20 packed bytes of the
+///        address, or empty bytes when cleared. Every change is announced by
+///        `MetadataSet(agentId, "agentWallet", "agentWallet", abi.encodePacked(wallet))` (empty value when
+///        cleared), including the initial one in every `register` overload.
 ///      - "prova.modelVersion" (prova extension): exactly 32 bytes, the non-zero versionHash of a
 ///        ProvenanceRegistry model version the agent runs; readable as `modelVersion(agentId)`.
+///
+///      prova extension, the agent's "signers": the accounts that may sign for the agent off-chain (prova's
+///      interaction receipts): its owner and its wallet. (The owner could make itself the wallet at any time, so
+///      accepting it adds no power.) The registry remembers, for every account that stopped being a signer of an
+///      agent, the last time it stopped (`signerRetiredAt`), so that what a signer signed while in office stays
+///      checkable after a rotation, an unset or a transfer (`isAgentSignerSince`).
 interface IIdentityRegistry {
     // ---------------------------------------------------------------------------------------------
     // Types
@@ -71,23 +79,35 @@ interface IIdentityRegistry {
     /// @notice The wallet's signature for `setAgentWallet` expired at `deadline` (unix seconds).
     error IdentityWalletSignatureExpired(uint256 deadline);
 
-    /// @notice The signature is not a valid EIP-712 (or ERC-1271) signature of `AgentWallet` by `newWallet`.
+    /// @notice The signature's `deadline` is more than 5 minutes after the block time; `latest` is the latest
+    ///         deadline accepted now.
+    error IdentityWalletDeadlineTooFar(uint256 deadline, uint256 latest);
+
+    /// @notice The signature is not a valid EIP-712 (or ERC-1271) signature of `AgentWalletSet` by `newWallet`.
     error IdentityInvalidWalletSignature(address newWallet);
+
+    /// @notice prova: a signature of `newWallet` for this agent with a deadline at or before `lastDeadline` (the
+    ///         deadline of the last one accepted) was already used or is stale; the wallet signs a new one.
+    error IdentityWalletSignatureReplayed(address newWallet, uint256 deadline, uint256 lastDeadline);
 
     // ---------------------------------------------------------------------------------------------
     // Registration (ERC-8004)
     // ---------------------------------------------------------------------------------------------
 
-    /// @notice Registers a new agent, owned by the caller, with no registration file yet.
+    /// @notice Registers a new agent, owned by the caller, with no registration file yet. Its wallet is the caller.
+    ///         Emits, in this order, `Transfer(0, caller, agentId)`, `MetadataSet(agentId, "agentWallet",
+    ///         "agentWallet", abi.encodePacked(caller))` and `Registered(agentId, "", caller)`.
     /// @return agentId The new agent's id: the number of agents registered before it.
     function register() external returns (uint256 agentId);
 
-    /// @notice Registers a new agent, owned by the caller, with registration file `agentURI`.
+    /// @notice Registers a new agent, owned by the caller, with registration file `agentURI`; the same events as
+    ///         `register()`, `Registered` carrying `agentURI`.
     function register(string calldata agentURI) external returns (uint256 agentId);
 
-    /// @notice Registers a new agent with registration file `agentURI` and on-chain metadata entries, each announced
-    ///         by `MetadataSet` after `Registered`. Reverts `IdentityReservedMetadataKey` for "agentWallet" and
-    ///         `InvalidModelVersion` for a malformed "prova.modelVersion".
+    /// @notice Registers a new agent with registration file `agentURI` and on-chain metadata entries: the events of
+    ///         `register(agentURI)`, then one `MetadataSet` per entry, in order. Reverts
+    ///         `IdentityReservedMetadataKey` for "agentWallet" and `InvalidModelVersion` for a malformed
+    ///         "prova.modelVersion".
     function register(string calldata agentURI, MetadataEntry[] calldata metadata) external returns (uint256 agentId);
 
     /// @notice Moves the registration file of `agentId` (owner or operator only). Emits `URIUpdated`.
@@ -111,18 +131,22 @@ interface IIdentityRegistry {
     // ---------------------------------------------------------------------------------------------
 
     /// @notice Sets the agent's wallet to `newWallet` (owner or operator only), proven by `signature` of `newWallet`
-    ///         over the EIP-712 message `AgentWallet(uint256 agentId,address newWallet,address owner,uint256
+    ///         over the EIP-712 message `AgentWalletSet(uint256 agentId,address newWallet,address owner,uint256
     ///         deadline)` with `owner` the agent's current owner (so the signature dies with a transfer), in the
-    ///         domain `{name: "prova IdentityRegistry", version: "1", chainId, verifyingContract}`. A contract
-    ///         wallet signs with ERC-1271. Emits `MetadataSet(agentId, "agentWallet", "agentWallet",
-    ///         abi.encodePacked(newWallet))`.
-    /// @dev There is no nonce: only the owner or an operator can submit the signature, it names the owner, and it
-    ///      expires at `deadline`. Within that window the owner may re-submit it (e.g. after `unsetAgentWallet`).
-    /// @param deadline Unix time after which the signature is refused (`IdentityWalletSignatureExpired`).
+    ///         domain `{name: "ERC8004IdentityRegistry", version: "1", chainId, verifyingContract}` (the reference
+    ///         registry's, so agent0-sdk signatures work). A contract wallet signs with ERC-1271. Emits
+    ///         `MetadataSet(agentId, "agentWallet", "agentWallet", abi.encodePacked(newWallet))`.
+    /// @dev The standard's message has no nonce. Replay is bounded two ways: `deadline` may be at most 5 minutes
+    ///      after the block time (as in the reference), and (prova) a signature is refused unless its deadline is
+    ///      later than that of the last signature of the same wallet accepted for this agent, so each signature
+    ///      takes effect at most once (`IdentityWalletSignatureReplayed`), e.g. not again after `unsetAgentWallet`.
+    /// @param deadline Unix time after which the signature is refused (`IdentityWalletSignatureExpired`); at most
+    ///        `block.timestamp + 300` (`IdentityWalletDeadlineTooFar`).
     /// @param signature 65-byte ECDSA signature of `newWallet`, or any bytes its ERC-1271 `isValidSignature` accepts.
     function setAgentWallet(uint256 agentId, address newWallet, uint256 deadline, bytes calldata signature) external;
 
-    /// @notice The agent's wallet, or the zero address when unset (or for an unknown agent).
+    /// @notice The agent's wallet: its owner's address from registration until the first `setAgentWallet`,
+    ///         `unsetAgentWallet` or transfer; the zero address once cleared (or for an unknown agent).
     function getAgentWallet(uint256 agentId) external view returns (address);
 
     /// @notice Clears the agent's wallet (owner or operator only). Emits `MetadataSet` with an empty value, even if
@@ -143,7 +167,21 @@ interface IIdentityRegistry {
     ///         `ERC721NonexistentToken` for an unknown agent. The reputation and validation registries use it.
     function isAuthorizedOrOwner(address spender, uint256 agentId) external view returns (bool);
 
-    /// @notice prova extension: the EIP-712 digest `newWallet` signs for `setAgentWallet`.
+    /// @notice prova extension: true if `account` is the owner, an operator or the wallet of `agentId`, i.e. an
+    ///         account that may not rate the agent. Reverts `ERC721NonexistentToken` for an unknown agent.
+    function isAgentInsider(address account, uint256 agentId) external view returns (bool);
+
+    /// @notice prova extension: true if `account` is a signer of the agent (its owner or its wallet) now, or was
+    ///         one at some time at or after unix time `timestamp`, i.e. `signerRetiredAt(agentId, account) >=
+    ///         timestamp`. False for the zero address and for an unknown agent.
+    function isAgentSignerSince(uint256 agentId, address account, uint256 timestamp) external view returns (bool);
+
+    /// @notice prova extension: the last unix time at which `account` stopped being a signer of the agent (a wallet
+    ///         replaced or unset, an owner or wallet leaving with a transfer); zero if it never stopped. An account
+    ///         can become a signer again later.
+    function signerRetiredAt(uint256 agentId, address account) external view returns (uint256);
+
+    /// @notice prova extension: the EIP-712 digest `newWallet` signs for `setAgentWallet` (`AgentWalletSet`).
     function hashAgentWallet(uint256 agentId, address newWallet, address owner, uint256 deadline)
         external
         view
@@ -192,6 +230,7 @@ interface IIdentityRegistry {
     /// @notice ERC-721: approves (or revokes) `operator` for all of the caller's agents.
     function setApprovalForAll(address operator, bool approved) external;
 
-    /// @notice ERC-721: moves `tokenId` from `from` to `to`; clears the agent's wallet.
+    /// @notice ERC-721: moves `tokenId` from `from` to `to`; clears the agent's wallet (announced by `MetadataSet`
+    ///         with an empty value when it was not already clear).
     function transferFrom(address from, address to, uint256 tokenId) external;
 }

@@ -9,23 +9,28 @@ pragma solidity ^0.8.24;
 ///      ERC-8004; everything else has the standard's exact signature, so existing ERC-8004 indexers work.
 ///
 ///      prova extensions:
-///      - Interaction receipts: the agent signs an EIP-712 `InteractionReceipt` for one interaction (a job, a
-///        payment) with one client, and the client submits it with `giveFeedbackWithReceipt`. Each
-///        (agentId, interactionHash) counts once, so verified feedback is one per real interaction. Readers that
-///        distrust Sybil feedback can keep only verified entries (`isVerified`, `VerifiedFeedback`,
-///        `FeedbackEntry.verified`).
+///      - Interaction receipts: a signer of the agent (its wallet or its owner) signs an EIP-712
+///        `InteractionReceipt` for one interaction (a job, a payment) with one client, and the client submits it
+///        with `giveFeedbackWithReceipt`. Each (agentId, interactionHash) counts once, so verified feedback is one
+///        per receipt. A receipt stays usable until its deadline if its signer was the agent's signer when it was
+///        issued, even after the wallet is rotated, unset or the agent transferred, so the agent cannot void
+///        receipts it handed out. Receipts protect against feedback from third parties that never dealt with the
+///        agent; they do not stop an agent from issuing receipts to addresses it controls (a Sybil ring), so
+///        readers still weigh who the clients are. Readers can keep only verified entries (`isVerified`,
+///        `VerifiedFeedback`, `FeedbackEntry.verified`).
 ///      - Paginated views (`getClientsPaginated`, `readAllFeedbackPaginated`), so that no read needs an unbounded
 ///        loop.
+///      - Stricter checks than the standard asks for: the agent's wallet may not rate the agent (like its owner and
+///        operators), and `getSummary` saturates instead of wrapping (see there).
 interface IReputationRegistry {
     // ---------------------------------------------------------------------------------------------
     // Types (prova extensions)
     // ---------------------------------------------------------------------------------------------
 
-    /// @notice prova extension: the EIP-712 message
-    ///         `InteractionReceipt(uint256 agentId,address client,bytes32 interactionHash,uint256 deadline)` in the
-    ///         domain `{name: "prova ReputationRegistry", version: "1", chainId, verifyingContract}`, signed by the
-    ///         agent's wallet (`getAgentWallet` of the identity registry) or, when the agent has no wallet, by its
-    ///         owner. Contract wallets sign with ERC-1271.
+    /// @notice prova extension: the EIP-712 message `InteractionReceipt(uint256 agentId,address client,bytes32
+    ///         interactionHash,address signer,uint256 issuedAt,uint256 deadline)` in the domain
+    ///         `{name: "prova ReputationRegistry", version: "1", chainId, verifyingContract}`, signed by `signer`.
+    ///         Contract wallets sign with ERC-1271.
     struct InteractionReceipt {
         /// @notice The agent that served the interaction.
         uint256 agentId;
@@ -34,7 +39,12 @@ interface IReputationRegistry {
         /// @notice Identifies the interaction, e.g. keccak256 of a job id or a payment transaction hash. Each
         ///         (agentId, interactionHash) can back one feedback only.
         bytes32 interactionHash;
-        /// @notice Unix time after which the receipt can no longer be used.
+        /// @notice Who signs the receipt: a signer of the agent (its owner or its wallet) at `issuedAt`, as the
+        ///         identity registry's `isAgentSignerSince(agentId, signer, issuedAt)` tells.
+        address signer;
+        /// @notice Unix time at which the receipt is issued (chain time).
+        uint256 issuedAt;
+        /// @notice Unix time after which the receipt can no longer be used; at most `issuedAt` plus 30 days.
         uint256 deadline;
     }
 
@@ -97,7 +107,7 @@ interface IReputationRegistry {
 
     /// @notice prova extension: feedback `feedbackIndex` of `clientAddress` to `agentId` (announced by the
     ///         `NewFeedback` just before this event) is backed by interaction receipt `interactionHash`, signed by
-    ///         `signer` (the agent's wallet, or its owner when it had no wallet).
+    ///         `signer` (the agent's owner or wallet when the receipt was issued).
     event VerifiedFeedback(
         uint256 indexed agentId,
         address indexed clientAddress,
@@ -116,11 +126,18 @@ interface IReputationRegistry {
     /// @notice Agent `agentId` does not exist in the identity registry.
     error ReputationUnknownAgent(uint256 agentId);
 
-    /// @notice `caller` is the owner or an operator of agent `agentId`, which cannot rate itself.
+    /// @notice `caller` is the owner, an operator or the wallet of agent `agentId` (or the signer of the receipt it
+    ///         submits), which cannot rate itself.
     error ReputationSelfFeedback(uint256 agentId, address caller);
 
     /// @notice `valueDecimals` must be at most 18.
     error ReputationInvalidValueDecimals(uint8 valueDecimals);
+
+    /// @notice A feedback value must be within ±1e38 (the reference's bound).
+    error ReputationValueOutOfRange(int128 value);
+
+    /// @notice `appendResponse` needs a non-empty `responseURI`.
+    error ReputationEmptyResponseURI();
 
     /// @notice `clientAddress` has no feedback number `feedbackIndex` for agent `agentId`.
     error ReputationUnknownFeedback(uint256 agentId, address clientAddress, uint64 feedbackIndex);
@@ -140,8 +157,13 @@ interface IReputationRegistry {
     /// @notice prova extension: the receipt expired at `deadline` (unix seconds).
     error ReceiptExpired(uint256 deadline);
 
-    /// @notice prova extension: the signature is not `expectedSigner`'s (the agent's wallet, or its owner when it
-    ///         has no wallet) over the receipt.
+    /// @notice prova extension: the receipt's `deadline` is more than 30 days after its `issuedAt`.
+    error ReceiptLifetimeTooLong(uint256 issuedAt, uint256 deadline);
+
+    /// @notice prova extension: `signer` was not the agent's owner or wallet at `issuedAt` (nor at any time since).
+    error ReceiptUnauthorizedSigner(address signer, uint256 issuedAt);
+
+    /// @notice prova extension: the signature is not `expectedSigner`'s (the receipt's `signer`) over the receipt.
     error InvalidReceiptSignature(address expectedSigner);
 
     /// @notice prova extension: a feedback was already given with this receipt (or another receipt with the same
@@ -157,10 +179,10 @@ interface IReputationRegistry {
 
     /// @notice Gives agent `agentId` feedback from the caller, which becomes the caller's feedback number
     ///         `getLastIndex(agentId, caller)` (counting from 1). The caller joins `getClients(agentId)` on its first
-    ///         feedback. Reverts `ReputationInvalidValueDecimals` above 18 decimals, `ReputationUnknownAgent` for an
-    ///         unknown agent and `ReputationSelfFeedback` when the caller is the agent's owner or an operator.
-    ///         Emits `NewFeedback`.
-    /// @param value The rating, a fixed-point number: `value / 10**valueDecimals`.
+    ///         feedback. Reverts `ReputationInvalidValueDecimals` above 18 decimals, `ReputationValueOutOfRange` when
+    ///         |value| > 1e38, `ReputationUnknownAgent` for an unknown agent and `ReputationSelfFeedback` when the
+    ///         caller is the agent's owner, an operator or its wallet (`isAgentInsider`). Emits `NewFeedback`.
+    /// @param value The rating, a fixed-point number: `value / 10**valueDecimals`, from -1e38 to 1e38.
     /// @param tag1 First tag ("" for none), stored; e.g. "quality".
     /// @param tag2 Second tag ("" for none), stored.
     /// @param endpoint The agent endpoint the feedback is about (emitted, not stored).
@@ -184,8 +206,9 @@ interface IReputationRegistry {
 
     /// @notice Appends a response by the caller (anyone: the agent, an auditor, ...) to feedback `feedbackIndex` of
     ///         `clientAddress` to `agentId`. Revoked feedback may be responded to as well: revocation does not erase
-    ///         the record, and a response can still explain it. Reverts `ReputationUnknownFeedback` if the feedback
-    ///         does not exist. Emits `ResponseAppended`; the URI and hash are emitted, not stored.
+    ///         the record, and a response can still explain it. Reverts `ReputationEmptyResponseURI` for an empty
+    ///         `responseURI` and `ReputationUnknownFeedback` if the feedback does not exist. Emits
+    ///         `ResponseAppended`; the URI and hash are emitted, not stored.
     function appendResponse(
         uint256 agentId,
         address clientAddress,
@@ -205,8 +228,10 @@ interface IReputationRegistry {
     ///         4. If `count == 0`, return (0, 0, 0).
     ///         5. `mode` = the valueDecimals (0..18) with the most kept entries; ties go to the smallest decimals.
     ///         6. `avg = sum / int256(count)` (signed division, truncating toward zero);
-    ///            `summaryValue = int128(avg / int256(10**(18 - mode)))` (again truncating toward zero; the
-    ///            conversion to int128 keeps the low 128 bits, as Solidity's explicit conversion does).
+    ///            `scaled = avg / int256(10**(18 - mode))` (again truncating toward zero);
+    ///            `summaryValue = scaled` clamped to [type(int128).min, type(int128).max]. (The reference converts
+    ///            with `int128(scaled)`, which keeps the low 128 bits, so that one client in the list can wrap the
+    ///            summary to a plausible value of its choice; here it saturates instead.)
     ///         7. Return (count, summaryValue, mode).
     function getSummary(uint256 agentId, address[] calldata clientAddresses, string calldata tag1, string calldata tag2)
         external
@@ -242,9 +267,13 @@ interface IReputationRegistry {
             bool[] memory revokedStatuses
         );
 
-    /// @notice The number of responses to feedback `feedbackIndex` of `clientAddress` to `agentId`: by anyone if
-    ///         `responders` is empty, else the sum over `responders` of each one's responses (a duplicate address is
-    ///         counted again). Zero for feedback that does not exist.
+    /// @notice The number of responses to feedback of `agentId`. Only `agentId` is mandatory; the others filter:
+    ///         - `clientAddress` zero: every feedback of every client (`feedbackIndex` is then ignored, as in the
+    ///           reference); else `feedbackIndex` zero: every feedback of `clientAddress`; else that one feedback
+    ///           (zero if it does not exist);
+    ///         - `responders` empty: responses by anyone; else the sum over `responders` of each one's responses
+    ///           (a duplicate address is counted again).
+    ///         Revoked feedback counts like any other. Unbounded over clients and indexes when they are not given.
     function getResponseCount(
         uint256 agentId,
         address clientAddress,
@@ -264,11 +293,16 @@ interface IReputationRegistry {
     // ---------------------------------------------------------------------------------------------
 
     /// @notice prova extension: `giveFeedback` backed by an interaction receipt of the agent. Besides the checks of
-    ///         `giveFeedback`, requires `receipt.agentId == agentId` (`ReceiptWrongAgent`), `receipt.client ==
-    ///         msg.sender` (`ReceiptWrongClient`), `block.timestamp <= receipt.deadline` (`ReceiptExpired`), that
-    ///         (agentId, receipt.interactionHash) was never used (`ReceiptAlreadyUsed`), and a valid signature of the
-    ///         receipt by the agent's wallet, or by its owner when it has no wallet (`InvalidReceiptSignature`).
-    ///         Records the feedback exactly as `giveFeedback` does, marked verified, and emits `NewFeedback` then
+    ///         `giveFeedback`, requires, in this order: `receipt.agentId == agentId` (`ReceiptWrongAgent`),
+    ///         `receipt.client == msg.sender` (`ReceiptWrongClient`), `block.timestamp <= receipt.deadline`
+    ///         (`ReceiptExpired`), `receipt.deadline <= receipt.issuedAt + 30 days` (`ReceiptLifetimeTooLong`), that
+    ///         (agentId, receipt.interactionHash) was never used (`ReceiptAlreadyUsed`), `receipt.signer !=
+    ///         msg.sender` (`ReputationSelfFeedback`), that `receipt.signer` is the agent's owner or wallet now or was
+    ///         one at some time at or after `receipt.issuedAt` (identity registry `isAgentSignerSince`;
+    ///         `ReceiptUnauthorizedSigner`), and a valid signature of the receipt by `receipt.signer`
+    ///         (`InvalidReceiptSignature`). So a receipt outlives a rotation, unset or transfer that happened after
+    ///         it was issued, but a retired signer's receipts live at most 30 days past its retirement. Records the
+    ///         feedback exactly as `giveFeedback` does, marked verified, and emits `NewFeedback` then
     ///         `VerifiedFeedback`.
     function giveFeedbackWithReceipt(
         uint256 agentId,
@@ -290,7 +324,7 @@ interface IReputationRegistry {
     /// @notice prova extension: true if a feedback was given with a receipt for (agentId, interactionHash).
     function receiptUsed(uint256 agentId, bytes32 interactionHash) external view returns (bool);
 
-    /// @notice prova extension: the EIP-712 digest of `receipt` that the agent's wallet (or owner) signs.
+    /// @notice prova extension: the EIP-712 digest of `receipt` that `receipt.signer` signs.
     function hashReceipt(InteractionReceipt calldata receipt) external view returns (bytes32);
 
     /// @notice prova extension: the EIP-712 domain separator of this deployment on the current chain.

@@ -7,6 +7,12 @@ pragma solidity ^0.8.24;
 ///         answers with a score from 0 to 100, which it may update later.
 /// @dev Self-contained (no imports) so that Rust's `sol!` can read it. Items marked "prova extension" are not in
 ///      ERC-8004; everything else has the standard's exact signature, so existing ERC-8004 indexers work.
+///
+///      A request is identified by its `requestHash` alone, first come first served, as in the standard. Anyone
+///      who sees a request in the mempool can register the same hash first for an agent of theirs, and the
+///      validator's answer then goes to that agent. The standard's ABI leaves no room to prevent it on-chain, so a
+///      validator checks `getValidationStatus(requestHash).agentId` before answering, and the requester checks
+///      that its own transaction went through.
 interface IValidationRegistry {
     // ---------------------------------------------------------------------------------------------
     // Events (ERC-8004)
@@ -44,9 +50,6 @@ interface IValidationRegistry {
     /// @notice A request names no validator (the zero address).
     error ValidationZeroValidator();
 
-    /// @notice A request hash must not be zero.
-    error ValidationZeroRequestHash();
-
     /// @notice Request `requestHash` already exists.
     error ValidationRequestExists(bytes32 requestHash);
 
@@ -67,11 +70,11 @@ interface IValidationRegistry {
     function getIdentityRegistry() external view returns (address);
 
     /// @notice Asks `validatorAddress` to validate work of `agentId` (owner or operator only). Reverts
-    ///         `ValidationZeroValidator`, `ValidationZeroRequestHash`, `ValidationRequestExists`,
-    ///         `ValidationUnknownAgent` or `ValidationUnauthorized`. Emits `ValidationRequest`.
+    ///         `ValidationZeroValidator`, `ValidationRequestExists`, `ValidationUnknownAgent` or
+    ///         `ValidationUnauthorized`. Emits `ValidationRequest`. The request's `lastUpdate` is the block time.
     /// @param requestURI Where the validator finds the inputs (emitted, not stored).
     /// @param requestHash Commitment to the request (e.g. keccak256 of the request file); identifies it, so it
-    ///        must be new and non-zero.
+    ///        must be new (zero is allowed, as in the reference, and then taken like any other value).
     function validationRequest(
         address validatorAddress,
         uint256 agentId,
@@ -92,7 +95,9 @@ interface IValidationRegistry {
         string calldata tag
     ) external;
 
-    /// @notice A request and its latest response; `lastUpdate` is zero while unanswered. Reverts
+    /// @notice A request and its latest response: `lastUpdate` is the time of the request until the first
+    ///         response, then of the latest response; `response`, `responseHash` and `tag` are zero and empty while
+    ///         unanswered (`hasResponse` tells an unanswered request from a response of 0). Reverts
     ///         `ValidationUnknownRequest` if it does not exist.
     function getValidationStatus(bytes32 requestHash)
         external
@@ -122,8 +127,12 @@ interface IValidationRegistry {
     function getValidatorRequests(address validatorAddress) external view returns (bytes32[] memory);
 
     // ---------------------------------------------------------------------------------------------
-    // Paginated views (prova extensions)
+    // prova extensions
     // ---------------------------------------------------------------------------------------------
+
+    /// @notice prova extension: true once the validator answered request `requestHash`. Reverts
+    ///         `ValidationUnknownRequest` if it does not exist.
+    function hasResponse(bytes32 requestHash) external view returns (bool);
 
     /// @notice prova extension: `getAgentValidations(agentId)[offset : offset + limit]` (shorter at the end) and
     ///         the total number. An offset at or past the end gives an empty page, never a revert.
