@@ -39,6 +39,14 @@ fn explain_identity(error: &IIdentityRegistryErrors) -> String {
         E::InvalidModelVersion(_) => format!("a {MODEL_VERSION_KEY} value must be a non-zero 32-byte version hash"),
         E::IdentityZeroWallet(_) => "the agent wallet cannot be the zero address (unset it instead)".into(),
         E::IdentityWalletSignatureExpired(e) => format!("the wallet's signature expired at unix time {}", e.deadline),
+        E::IdentityWalletDeadlineTooFar(e) => format!(
+            "the wallet signature's deadline {} is too far ahead (at most {}: five minutes from now); sign again with a nearer deadline",
+            e.deadline, e.latest
+        ),
+        E::IdentityWalletSignatureReplayed(e) => format!(
+            "a wallet signature for {} with deadline {} was already used or superseded (last deadline {}); sign a new one",
+            e.newWallet, e.deadline, e.lastDeadline
+        ),
         E::IdentityInvalidWalletSignature(e) => {
             format!("the signature is not an AgentWallet signature of {}", e.newWallet)
         }
@@ -62,6 +70,16 @@ fn explain_reputation(error: &IReputationRegistryErrors) -> String {
         E::ReputationFeedbackAlreadyRevoked(e) => {
             format!("feedback #{} of {} for agent {} is already revoked", e.feedbackIndex, e.clientAddress, e.agentId)
         }
+        E::ReputationValueOutOfRange(e) => format!("the feedback value {} is out of range (|value| at most 1e38)", e.value),
+        E::ReputationEmptyResponseURI(_) => "a response needs a non-empty response URI".into(),
+        E::ReceiptLifetimeTooLong(e) => format!(
+            "the receipt lives too long: issued at unix time {}, deadline {} (at most 30 days after issue)",
+            e.issuedAt, e.deadline
+        ),
+        E::ReceiptUnauthorizedSigner(e) => format!(
+            "the receipt's signer {} was not the agent's owner, operator or wallet at its issue time {}",
+            e.signer, e.issuedAt
+        ),
         E::ReputationEmptyClients(_) => "getSummary needs at least one client address".into(),
         E::ReceiptWrongAgent(e) => format!("the receipt is for agent {}, not agent {}", e.receiptAgentId, e.agentId),
         E::ReceiptWrongClient(e) => {
@@ -85,7 +103,6 @@ fn explain_validation(error: &IValidationRegistryErrors) -> String {
         E::ValidationUnknownAgent(e) => format!("agent {} does not exist in the identity registry", e.agentId),
         E::ValidationUnauthorized(e) => format!("{} is not the owner or an operator of agent {}", e.caller, e.agentId),
         E::ValidationZeroValidator(_) => "the validator address cannot be zero".into(),
-        E::ValidationZeroRequestHash(_) => "the request hash cannot be zero".into(),
         E::ValidationRequestExists(e) => format!("validation request {} already exists", e.requestHash),
         E::ValidationUnknownRequest(e) => format!("validation request {} does not exist", e.requestHash),
         E::ValidationNotValidator(e) => {

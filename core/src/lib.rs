@@ -12,5 +12,6 @@ pub mod interaction;
 pub mod manifest;
 pub mod merkle;
 pub mod outputs;
+pub mod time;
 
 pub use error::{Error, Result};

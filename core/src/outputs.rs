@@ -158,6 +158,25 @@ pub enum ReceiptProblem {
     /// The model version was revoked by its publisher.
     #[error("model version {0} was revoked by its publisher")]
     VersionRevoked(B256),
+    /// The leaf's timestamp lies outside its batch's window: the attestor signed a window that does not cover it.
+    #[error(
+        "the leaf's timestamp {} lies outside its batch's window {} to {}",
+        crate::time::iso8601(*timestamp), crate::time::iso8601(*start), crate::time::iso8601(*end)
+    )]
+    OutsideWindow {
+        /// The leaf's timestamp.
+        timestamp: u64,
+        /// The window's start.
+        start: u64,
+        /// The window's end.
+        end: u64,
+    },
+    /// The batch was anchored by an attestor key at or after the time its publisher marked it compromised.
+    #[error("the batch was anchored by attestor key {0} after it was compromised")]
+    CompromisedKey(Address),
+    /// The registry's own `verifyOutput` view refuses the leaf.
+    #[error("the registry's verifyOutput view refuses this leaf and proof")]
+    ContractRefuses,
 }
 
 impl Receipt {

@@ -1,5 +1,10 @@
 //! Output receipts checked against the chain: the offline checks of [`prova_core::outputs::Receipt`], then the
-//! batch's anchoring, version and revocation, and the registry's own `verifyOutput` view.
+//! batch's anchoring, version, window and revocation, the anchoring key's compromise, and the registry's own
+//! `verifyOutput` view.
+//!
+//! What a verified receipt proves about time: the response existed **no later than** the anchoring block's time.
+//! The leaf's own timestamp is the attestor's claim, bounded by the batch window (which the contract refuses to end
+//! after the anchoring block), not a fact the chain witnessed.
 
 use alloy::primitives::Address;
 use alloy::providers::DynProvider;
@@ -10,29 +15,30 @@ use serde::Serialize;
 
 use crate::error::Result;
 
-/// What the chain says about a receipt.
+/// What the chain says about a receipt that verifies.
 #[derive(Debug, Clone, Serialize)]
 pub struct OutputVerdict {
-    /// The publisher of the model version.
+    /// The publisher whose attestor key anchored the batch.
     pub publisher: Address,
-    /// The publisher's registered name.
+    /// The publisher's registered name (its own words: names are not unique).
     pub publisher_name: String,
     /// The attestor key that anchored the batch.
     pub attestor: Address,
-    /// When the batch was anchored (block timestamp).
+    /// When the batch was anchored (block timestamp): the response existed no later than this.
     pub anchored_at: u64,
     /// Block of anchoring.
     pub anchored_block: u64,
+    /// Earliest leaf time the attestor signed for the batch.
+    pub window_start: u64,
+    /// Latest leaf time the attestor signed for the batch (never after `anchored_at`).
+    pub window_end: u64,
     /// Number of leaves in the batch.
     pub leaf_count: u64,
-    /// True if the registry's own `verifyOutput` view accepts the leaf and proof.
-    pub contract_view_agrees: bool,
-    /// True if the attestor key was flagged compromised at or before the anchoring.
-    pub signed_by_compromised_key: bool,
 }
 
 /// Verifies a receipt against the chain alone: the offline checks, then the chain id, the batch's existence,
-/// version and revocation, the version's revocation, and the contract's own `verifyOutput` view.
+/// version, window and revocation, the publisher's claim of the version and its revocation, the anchoring key's
+/// compromise, and the contract's own `verifyOutput` view.
 ///
 /// `Ok(Err(problem))` is a receipt that does not verify; `Err` means the chain could not be asked.
 pub async fn verify_receipt(
@@ -51,24 +57,35 @@ pub async fn verify_receipt(
     let contract = IProvenanceRegistry::new(receipt.registry, provider);
     let call = |e: alloy::contract::Error| call_error("reading the registry", e);
     let batch = contract.getOutputBatch(receipt.root).call().await.map_err(call)?;
+    let leaf = &receipt.leaf;
     if batch.anchoredAt == 0 {
         return Ok(Err(ReceiptProblem::NotAnchored(receipt.root)));
     }
-    if batch.versionHash != receipt.leaf.version_hash {
+    if batch.versionHash != leaf.version_hash {
         return Ok(Err(ReceiptProblem::WrongVersion {
             root: receipt.root,
             anchored: batch.versionHash,
-            claimed: receipt.leaf.version_hash,
+            claimed: leaf.version_hash,
         }));
     }
     if batch.revokedAt != 0 {
         return Ok(Err(ReceiptProblem::BatchRevoked(receipt.root)));
     }
-    let version = contract.getModelVersion(batch.versionHash).call().await.map_err(call)?;
+    if leaf.timestamp < batch.windowStart || leaf.timestamp > batch.windowEnd {
+        return Ok(Err(ReceiptProblem::OutsideWindow {
+            timestamp: leaf.timestamp,
+            start: batch.windowStart,
+            end: batch.windowEnd,
+        }));
+    }
+    let key = contract.getAttestorKey(batch.attestor).call().await.map_err(call)?;
+    if key.compromisedSince != 0 && batch.anchoredAt >= key.compromisedSince {
+        return Ok(Err(ReceiptProblem::CompromisedKey(batch.attestor)));
+    }
+    let version = contract.getModelVersion(key.publisher, batch.versionHash).call().await.map_err(call)?;
     if version.revokedAt != 0 {
         return Ok(Err(ReceiptProblem::VersionRevoked(batch.versionHash)));
     }
-    let leaf = &receipt.leaf;
     let contract_view_agrees = contract
         .verifyOutput(
             receipt.root,
@@ -82,16 +99,18 @@ pub async fn verify_receipt(
         .call()
         .await
         .map_err(call)?;
-    let publisher = contract.getPublisher(version.publisher).call().await.map_err(call)?;
-    let key = contract.getAttestorKey(batch.attestor).call().await.map_err(call)?;
+    if !contract_view_agrees {
+        return Ok(Err(ReceiptProblem::ContractRefuses));
+    }
+    let publisher = contract.getPublisher(key.publisher).call().await.map_err(call)?;
     Ok(Ok(OutputVerdict {
-        publisher: version.publisher,
+        publisher: key.publisher,
         publisher_name: publisher.name,
         attestor: batch.attestor,
         anchored_at: batch.anchoredAt,
         anchored_block: batch.anchoredBlock,
+        window_start: batch.windowStart,
+        window_end: batch.windowEnd,
         leaf_count: batch.leafCount,
-        contract_view_agrees,
-        signed_by_compromised_key: key.compromisedSince != 0 && batch.anchoredAt >= key.compromisedSince,
     }))
 }

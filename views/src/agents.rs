@@ -96,18 +96,23 @@ pub struct Sources {
     pub wallet: Option<ChainPointer>,
 }
 
-/// An agent's binding to a model version.
+/// An agent's binding to a model version: **the agent owner's claim** (set by its owner or an operator with
+/// `setMetadata("prova.modelVersion", versionHash)`) that the agent runs that version. No publisher endorses it:
+/// the claims below say who published the weights, not that they run this agent.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ModelBinding {
     /// The bound version hash.
     #[schema(value_type = crate::schema::Hash)]
     pub version_hash: B256,
-    /// `registered`, `revoked` (by its publisher), `signed_by_compromised_key` (registered with an attestor key
-    /// flagged compromised at that time) or `not_registered` (unknown to the provenance registries indexed on this
-    /// chain). A revoked version is `revoked` even if its key was also compromised.
+    /// Of the version's claims (not of the binding): `registered` (some publisher's claim stands), `revoked` (every
+    /// claim revoked by its publisher), `signed_by_compromised_key` (no claim stands and some was signed by a key
+    /// flagged compromised at the time) or `not_registered` (no claim in the canonical provenance registry of this
+    /// chain).
     pub status: ModelStatus,
-    /// The version, as `GET /v1/model-versions/{versionHash}` gives it, or null when not registered.
-    pub version: Option<ModelVersion>,
+    /// Always `agent_owner`: who makes the binding's claim.
+    pub claimed_by: String,
+    /// Every publisher's claim of the version, as `GET /v1/model-versions/{versionHash}` lists them.
+    pub claims: Vec<ModelVersion>,
     /// Where the `MetadataSet("prova.modelVersion")` event is.
     pub chain: ChainPointer,
 }
@@ -333,13 +338,29 @@ pub enum ModelStatus {
 }
 
 impl ModelStatus {
-    /// The status of a version as `load_versions` found it (or not).
-    pub fn of(version: Option<&ModelVersion>) -> Self {
-        match version {
-            None => Self::NotRegistered,
-            Some(v) if v.revocation.is_some() => Self::Revoked,
-            Some(v) if v.signed_by_compromised_key => Self::SignedByCompromisedKey,
-            Some(_) => Self::Registered,
+    /// The status of one claim.
+    pub fn of(version: &ModelVersion) -> Self {
+        if version.revocation.is_some() {
+            Self::Revoked
+        } else if version.signed_by_compromised_key {
+            Self::SignedByCompromisedKey
+        } else {
+            Self::Registered
+        }
+    }
+
+    /// The status of a version from all its claims: `registered` if one stands, else `revoked` if every claim was
+    /// revoked, else `signed_by_compromised_key`; `not_registered` without claims.
+    pub fn of_claims(claims: &[ModelVersion]) -> Self {
+        let statuses: Vec<Self> = claims.iter().map(Self::of).collect();
+        if statuses.is_empty() {
+            Self::NotRegistered
+        } else if statuses.contains(&Self::Registered) {
+            Self::Registered
+        } else if statuses.iter().all(|s| *s == Self::Revoked) {
+            Self::Revoked
+        } else {
+            Self::SignedByCompromisedKey
         }
     }
 }

@@ -7,7 +7,24 @@ use utoipa::ToSchema;
 
 use crate::ChainPointer;
 
-/// A model version.
+/// Every publisher's claim of one version hash. Claims never block one another; within a registry they are ordered
+/// by priority (see [`ModelVersion::priority_block`]). Priority says who revealed a commitment first, not who made
+/// the weights.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct VersionClaims {
+    /// The version hash asked about.
+    #[schema(value_type = crate::schema::Hash)]
+    pub version_hash: B256,
+    /// The publisher asked about (`?publisher=`), or null when the question was about every claim.
+    #[schema(value_type = Option<crate::schema::Address>)]
+    pub publisher: Option<Address>,
+    /// That publisher's claim, or null (when no publisher was asked about, or it has not claimed the hash).
+    pub claim: Option<ModelVersion>,
+    /// Every claim within the filters, per chain and registry (never merged across them), in priority order.
+    pub claims: Vec<ModelVersion>,
+}
+
+/// One publisher's claim of a model version.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ModelVersion {
     /// The Merkle root of the version's manifest.
@@ -34,6 +51,13 @@ pub struct ModelVersion {
     pub metadata_hash: Option<B256>,
     /// Block time of the registration.
     pub registered_at: DateTime<Utc>,
+    /// Block time of the commitment the claim revealed, or null if it revealed none.
+    pub committed_at: Option<DateTime<Utc>>,
+    /// Block number of that commitment, or null.
+    pub committed_block: Option<u64>,
+    /// The block that orders this claim among the claims of the same hash in the same registry: its commitment's
+    /// block, or its registration's when it revealed no commitment (ties: registration block, then log index).
+    pub priority_block: u64,
     /// True if the attestor key was flagged compromised at or before the registration time.
     pub signed_by_compromised_key: bool,
     /// The revocation, or null.
@@ -60,7 +84,7 @@ pub struct OutputBatch {
     /// The model version that produced the outputs.
     #[schema(value_type = crate::schema::Hash)]
     pub version_hash: B256,
-    /// The version's publisher.
+    /// The publisher of the attestor key that anchored the batch.
     #[schema(value_type = crate::schema::Address)]
     pub publisher: Address,
     /// The attestor key that signed the anchoring.
@@ -76,6 +100,9 @@ pub struct OutputBatch {
     pub batch_uri: String,
     /// True once the leaves have been uploaded (and verified) here.
     pub leaves_uploaded: bool,
+    /// True if the anchoring key was flagged compromised at or before the anchoring time: no leaf of the batch
+    /// verifies (the contract's `verifyOutput` agrees).
+    pub signed_by_compromised_key: bool,
     /// The publisher's revocation of the batch, or null.
     pub revocation: Option<Revocation>,
     /// Where the `OutputsAttested` event is.

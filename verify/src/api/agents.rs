@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use alloy::primitives::{Address, B256, U256};
 use prova_chain::{decode, describe_log, view};
 use prova_core::bindings::{AGENT_WALLET_KEY, MODEL_VERSION_KEY};
-use prova_core::bindings::{IIdentityRegistry, IProvenanceRegistry, IReputationRegistry, IValidationRegistry};
+use prova_core::bindings::{IIdentityRegistry, IReputationRegistry, IValidationRegistry};
 use prova_views::ValidationPage;
 use prova_views::{Agent, AgentItem, FeedbackItem, ModelBinding, ModelStatus, ValidationCounts, ValidationItem};
 
@@ -226,24 +226,33 @@ impl Auditor<'_> {
             f.field("model.version_hash", &model.version_hash, value.unwrap_or_default());
         }
         let version_hash = model.version_hash;
-        let Some(registry) = model.version.as_ref().map(|v| v.chain.contract).or(self.options.registry) else {
+        let Some(registry) = model.claims.first().map(|v| v.chain.contract).or(self.options.registry) else {
             return Ok(());
         };
-        let contract = IProvenanceRegistry::new(registry, self.chain.provider());
-        let stored = view(contract.getModelVersion(version_hash).call().await, "getModelVersion")?;
-        let Some(stored) = f.answer("model.status", &model.status, stored) else { return Ok(()) };
-        let status = if stored.registeredAt == 0 {
+        if model.claimed_by != "agent_owner" {
+            f.differ("model.claimed_by", json(&model.claimed_by), json(&"agent_owner"));
+        }
+        // Every claim of the hash, read from the chain alone; the binding's status is computed from them.
+        let verdict =
+            crate::model::verify_model_version(self.chain.provider(), registry, version_hash, None, None).await;
+        let claims = match verdict {
+            Ok(verdict) => verdict.claims,
+            Err(error) => {
+                f.differ("model.status", Json(model.status), format!("unreadable from the chain ({error})"));
+                return Ok(());
+            }
+        };
+        let listed: Vec<Address> = model.claims.iter().map(|c| c.publisher).collect();
+        let on_chain: Vec<Address> = claims.iter().map(|c| c.publisher).collect();
+        f.field("model.claims.publisher", &listed, on_chain);
+        let status = if claims.is_empty() {
             ModelStatus::NotRegistered
-        } else if stored.revokedAt != 0 {
+        } else if claims.iter().any(|c| c.problem().is_none()) {
+            ModelStatus::Registered
+        } else if claims.iter().all(|c| c.revoked_at != 0) {
             ModelStatus::Revoked
         } else {
-            let compromised =
-                view(contract.isSignedByCompromisedKey(version_hash).call().await, "isSignedByCompromisedKey")?;
-            match f.answer("model.status", &model.status, compromised) {
-                Some(true) => ModelStatus::SignedByCompromisedKey,
-                Some(false) => ModelStatus::Registered,
-                None => return Ok(()),
-            }
+            ModelStatus::SignedByCompromisedKey
         };
         f.field("model.status", &model.status, status);
         Ok(())
@@ -313,8 +322,9 @@ impl Auditor<'_> {
             for hash in hashes {
                 requests += 1;
                 let status = view(contract.getValidationStatus(hash).call().await, "getValidationStatus")?;
+                let answered = view(contract.hasResponse(hash).call().await, "hasResponse")?;
                 if let Some(status) = f.answer("validations.responded", &counts.responded, status)
-                    && status.lastUpdate != U256::ZERO
+                    && f.answer("validations.responded", &counts.responded, answered) == Some(true)
                 {
                     responded += 1;
                     sum += f64::from(status.response);
@@ -433,7 +443,9 @@ impl Auditor<'_> {
         let contract = IValidationRegistry::new(at.contract(), self.chain.provider());
         let status = view(contract.getValidationStatus(e.requestHash).call().await, "getValidationStatus")?;
         let Some(status) = f.answer("response", &item.response, status) else { return Ok(f) };
-        match (&item.response, status.lastUpdate == U256::ZERO) {
+        let answered = view(contract.hasResponse(e.requestHash).call().await, "hasResponse")?;
+        let Some(answered) = f.answer("response", &item.response, answered) else { return Ok(f) };
+        match (&item.response, !answered) {
             (None, true) => {}
             (None, false) => {
                 let chain = format!("answered {} (tag {})", status.response, status.tag.render());

@@ -294,7 +294,7 @@ macro_rules! serialized {
     };
 }
 
-serialized!(String, &'static str, Address, B256, u64, u8, i64, bool, KeyStatus, ModelStatus);
+serialized!(String, &'static str, Address, Vec<Address>, B256, u64, u8, i64, bool, KeyStatus, ModelStatus);
 
 /// A uint256, as a decimal string (an agent id).
 impl ApiValue for U256 {

@@ -47,6 +47,11 @@ impl Auditor<'_> {
         f.field("metadata_uri", &v.metadata_uri, e.metadataURI.clone());
         f.field("metadata_hash", &v.metadata_hash, nonzero_hash(e.metadataHash));
         f.field("registered_at", &Time::from(v.registered_at), Time::unix(at.block_time));
+        f.field("committed_at", &v.committed_at.map(Time::from), (e.committedAt != 0).then(|| Time::unix(e.committedAt)));
+        f.field("committed_block", &v.committed_block, (e.committedBlock != 0).then_some(e.committedBlock));
+        let block = at.log.block_number.unwrap_or(v.chain.block_number);
+        let priority = if e.committedBlock != 0 { e.committedBlock } else { block };
+        f.field("priority_block", &v.priority_block, priority);
 
         let registry = IProvenanceRegistry::new(at.contract(), self.chain.provider());
         let publisher = view(registry.getPublisher(e.publisher).call().await, "getPublisher")?;
@@ -54,11 +59,11 @@ impl Auditor<'_> {
             f.field("publisher_name", &v.publisher_name, (p.registeredAt != 0).then_some(p.name));
         }
         let compromised =
-            view(registry.isSignedByCompromisedKey(e.versionHash).call().await, "isSignedByCompromisedKey")?;
+            view(registry.isSignedByCompromisedKey(e.publisher, e.versionHash).call().await, "isSignedByCompromisedKey")?;
         if let Some(c) = f.answer("signed_by_compromised_key", &v.signed_by_compromised_key, compromised) {
             f.field("signed_by_compromised_key", &v.signed_by_compromised_key, c);
         }
-        let stored = view(registry.getModelVersion(e.versionHash).call().await, "getModelVersion")?;
+        let stored = view(registry.getModelVersion(e.publisher, e.versionHash).call().await, "getModelVersion")?;
         if let Some(stored) = f.answer("revocation", &v.revocation, stored) {
             let pointer = v.revocation.as_ref().map(|r| &r.chain);
             let checked = f
@@ -99,6 +104,11 @@ impl Auditor<'_> {
         f.field("batch_uri", &b.batch_uri, e.batchURI.clone());
 
         let registry = IProvenanceRegistry::new(at.contract(), self.chain.provider());
+        let compromised =
+            view(registry.isBatchSignedByCompromisedKey(e.root).call().await, "isBatchSignedByCompromisedKey")?;
+        if let Some(c) = f.answer("signed_by_compromised_key", &b.signed_by_compromised_key, compromised) {
+            f.field("signed_by_compromised_key", &b.signed_by_compromised_key, c);
+        }
         let stored = view(registry.getOutputBatch(e.root).call().await, "getOutputBatch")?;
         if let Some(stored) = f.answer("revocation", &b.revocation, stored) {
             let pointer = b.revocation.as_ref().map(|r| &r.chain);
