@@ -68,6 +68,35 @@ pub async fn add_attestor(admin: &DynProvider, authorization: &KeyAuthorization)
     ))
 }
 
+/// How long an authorization made here stays usable, in seconds.
+pub const AUTHORIZATION_LIFETIME_SECS: u64 = 3600;
+
+/// Adds `key` as an attestor of `publisher` when the caller holds both the admin account and the key: signs the
+/// key's authorization (valid [`AUTHORIZATION_LIFETIME_SECS`] from chain time) and sends it.
+pub async fn add_own_attestor(
+    admin: &DynProvider,
+    registry: Address,
+    publisher: Address,
+    key: &PrivateKeySigner,
+) -> Result<TransactionReceipt> {
+    let authorization = authorize(admin, registry, publisher, key, AUTHORIZATION_LIFETIME_SECS).await?;
+    add_attestor(admin, &authorization).await
+}
+
+/// `key`'s authorization to sign for `publisher` on the registry `provider` reaches, valid `valid_for` seconds from
+/// chain time.
+pub async fn authorize(
+    provider: &DynProvider,
+    registry: Address,
+    publisher: Address,
+    key: &PrivateKeySigner,
+    valid_for: u64,
+) -> Result<KeyAuthorization> {
+    let chain_id = prova_chain::check_registry(provider, registry, None).await?;
+    let deadline = prova_chain::chain_time(provider).await? + valid_for;
+    KeyAuthorization::sign(key, chain_id, registry, publisher, deadline)
+}
+
 /// Revokes `key`: it can sign nothing new.
 pub async fn revoke_attestor(
     admin: &DynProvider,

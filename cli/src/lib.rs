@@ -63,7 +63,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Model(cmd) => cmd.run().await,
         Command::Publisher(cmd) => cmd.run().await,
         Command::Agent(cmd) => cmd.run().await,
-        Command::Key(cmd) => cmd.run(),
+        Command::Key(cmd) => cmd.run().await,
         Command::Deploy(args) => args.run().await,
         Command::Outputs(cmd) => cmd.run().await,
         Command::Index(args) => args.run().await,

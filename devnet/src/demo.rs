@@ -145,12 +145,19 @@ async fn send_rounds(
     let (agent_ids, ring_agents) = (ids[..owners.len()].to_vec(), ids[owners.len()..].to_vec());
 
     // Round 2: feedback. Honest clients rate with receipts signed by the agents' owners (they have no wallet).
-    let deadline = prova_chain::chain_time(provider).await? + 3600;
+    let issued_at = prova_chain::chain_time(provider).await?;
+    let deadline = issued_at + 3600;
     for (i, client) in honest.iter().enumerate() {
         for (a, (&agent_id, owner)) in agent_ids.iter().zip(&owners).enumerate() {
             let Some(value) = (plan.rating)(i, a) else { continue };
             let fields =
-                ReceiptFields { agent_id, client: client.address(), interaction_hash: B256::random(), deadline };
+                ReceiptFields {
+                agent_id,
+                client: client.address(),
+                interaction_hash: B256::random(),
+                issued_at,
+                deadline,
+            };
             let receipt = SignedReceipt::sign(owner, chain_id, registries.reputation, fields)?;
             let call = agents::feedback_call(agent_id, &FeedbackInput::value(value, 0), Some(&receipt));
             bulk.push(format!("honest {i} rates {agent_id}"), client, registries.reputation, call, plan.gas);

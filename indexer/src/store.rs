@@ -381,6 +381,8 @@ mod tests {
                     attestor: Address::repeat_byte(3),
                     metadataURI: "ipfs://x\0y".into(),
                     metadataHash: B256::ZERO,
+                    committedAt: 0,
+                    committedBlock: 0,
                 },
             )),
         }

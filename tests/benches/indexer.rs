@@ -148,6 +148,7 @@ fn request(version_hash: B256) -> PublishRequest {
         metadata_hash: B256::ZERO,
         validity: Duration::from_secs(600),
         confirmations: 1,
+        commit: false,
         expected_chain_id: None,
     }
 }
@@ -160,7 +161,7 @@ async fn latency(samples: usize, ws: bool) -> anyhow::Result<()> {
     let stack = Stack::start_with(&["--block-time", "1"]).await?;
     let attestor = stack.anvil_key(2);
     admin::register_publisher(&stack.admin, stack.registry, "Bench AI", "").await?;
-    admin::add_attestor(&stack.admin, stack.registry, stack.admin_key.address(), attestor.address()).await?;
+    admin::add_own_attestor(&stack.admin, stack.registry, stack.admin_key.address(), &attestor).await?;
     let config = IndexerConfig {
         start_block: stack.deploy_block,
         poll_interval: Duration::from_millis(100),

@@ -5,6 +5,7 @@
 mod api_fuzz;
 mod api_protection;
 mod dev;
+mod evidence;
 mod indexer_chaos;
 mod indexer_crash;
 mod outputs;

@@ -66,7 +66,7 @@ async fn a_lab_with_a_published_version_indexed_and_served(stack: &Stack) -> any
     let db = stack.attestor_database_url.clone();
 
     admin::register_publisher(&stack.admin, stack.registry, "Acme AI", "").await?;
-    admin::add_attestor(&stack.admin, stack.registry, publisher, attestor.address()).await?;
+    admin::add_own_attestor(&stack.admin, stack.registry, publisher, &attestor).await?;
     let version = B256::repeat_byte(0x42);
     let req = PublishRequest {
         publisher: None,
@@ -77,6 +77,7 @@ async fn a_lab_with_a_published_version_indexed_and_served(stack: &Stack) -> any
         metadata_hash: B256::ZERO,
         validity: Duration::from_secs(600),
         confirmations: 1,
+        commit: false,
         expected_chain_id: None,
     };
     publish_model_version(&stack.admin, stack.registry, &attestor, &req).await?;
@@ -347,7 +348,7 @@ async fn sidecar_stores_samples_before_answering_and_anchors_them() -> anyhow::R
     let stack = Stack::start().await?;
     let attestor = stack.anvil_key(3);
     admin::register_publisher(&stack.admin, stack.registry, "Acme AI", "").await?;
-    admin::add_attestor(&stack.admin, stack.registry, stack.admin_key.address(), attestor.address()).await?;
+    admin::add_own_attestor(&stack.admin, stack.registry, stack.admin_key.address(), &attestor).await?;
     let (version, other) = (B256::repeat_byte(0x42), B256::repeat_byte(0x43));
     for v in [version, other] {
         let req = PublishRequest {
@@ -359,6 +360,7 @@ async fn sidecar_stores_samples_before_answering_and_anchors_them() -> anyhow::R
             metadata_hash: B256::ZERO,
             validity: Duration::from_secs(600),
             confirmations: 1,
+            commit: false,
             expected_chain_id: None,
         };
         publish_model_version(&stack.admin, stack.registry, &attestor, &req).await?;

@@ -27,6 +27,7 @@ fn request(version_hash: B256, parent: B256) -> PublishRequest {
         metadata_hash: B256::ZERO,
         validity: Duration::from_secs(600),
         confirmations: 1,
+        commit: true,
         expected_chain_id: None,
     }
 }
@@ -96,7 +97,7 @@ async fn a_publisher_with_an_attestor_key_indexed_and_served(stack: &Stack) -> a
     let http = reqwest::Client::new();
 
     admin::register_publisher(&stack.admin, stack.registry, "Acme AI", "").await?;
-    admin::add_attestor(&stack.admin, stack.registry, publisher, attestor.address()).await?;
+    admin::add_own_attestor(&stack.admin, stack.registry, publisher, &attestor).await?;
     Ok(Lab { admin_hex, publisher, attestor, api, http })
 }
 

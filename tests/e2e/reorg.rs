@@ -23,6 +23,7 @@ fn request(version_hash: B256) -> PublishRequest {
         metadata_hash: B256::ZERO,
         validity: Duration::from_secs(600),
         confirmations: 1,
+        commit: false,
         expected_chain_id: None,
     }
 }
@@ -40,7 +41,7 @@ async fn a_dropped_branch_is_undone_and_the_new_one_indexed() -> anyhow::Result<
     let stack = Stack::start().await?;
     let attestor = stack.anvil_key(2);
     admin::register_publisher(&stack.admin, stack.registry, "Acme AI", "").await?;
-    admin::add_attestor(&stack.admin, stack.registry, stack.admin_key.address(), attestor.address()).await?;
+    admin::add_own_attestor(&stack.admin, stack.registry, stack.admin_key.address(), &attestor).await?;
     let config = IndexerConfig { start_block: stack.deploy_block, ..IndexerConfig::new(stack.registry) };
     let indexer =
         Indexer::new(stack.pool.clone(), prova_chain::connect_without_retries(&stack.rpc_url)?, config).await?;

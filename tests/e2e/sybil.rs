@@ -538,7 +538,7 @@ impl<'a> AgentCli<'a> {
 async fn a_model_version_to_bind_agents_to(stack: &Stack) -> anyhow::Result<String> {
     let attestor = stack.anvil_key(4);
     prova_attestor::admin::register_publisher(&stack.admin, stack.registry, "Acme AI", "").await?;
-    prova_attestor::admin::add_attestor(&stack.admin, stack.registry, stack.admin_key.address(), attestor.address())
+    prova_attestor::admin::add_own_attestor(&stack.admin, stack.registry, stack.admin_key.address(), &attestor)
         .await?;
     let version = B256::repeat_byte(9);
     let request = prova_attestor::publish::PublishRequest {
@@ -550,6 +550,7 @@ async fn a_model_version_to_bind_agents_to(stack: &Stack) -> anyhow::Result<Stri
         metadata_hash: B256::ZERO,
         validity: Duration::from_secs(600),
         confirmations: 1,
+        commit: false,
         expected_chain_id: None,
     };
     prova_attestor::publish::publish_model_version(&stack.admin, stack.registry, &attestor, &request).await?;

@@ -161,8 +161,8 @@ async fn add_facts(dev: &Dev) -> anyhow::Result<()> {
         request_hash,
     )
     .await?;
-    agents::respond_validation(&validator, dev.validation, request_hash, 87, "ipfs://response", B256::ZERO, "audit")
-        .await?;
+    let (id, uri) = (agent.agent_id, "ipfs://response");
+    agents::respond_validation(&validator, dev.validation, id, request_hash, 87, uri, B256::ZERO, "audit").await?;
     let given =
         agents::give_feedback(&client, dev.reputation, agent.agent_id, &FeedbackInput::value(40, 0), None).await?;
     agents::revoke_feedback(&client, dev.reputation, agent.agent_id, given.feedback_index).await?;
@@ -170,9 +170,10 @@ async fn add_facts(dev: &Dev) -> anyhow::Result<()> {
 
     let admin_key: PrivateKeySigner = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80".parse()?;
     let admin = prova_chain::connect_with_signer(&dev.rpc, admin_key)?;
-    prova_attestor::admin::revoke_version(&admin, dev.registry, dev.finetune_version, "superseded").await?;
-    let spare = PrivateKeySigner::random().address();
-    prova_attestor::admin::add_attestor(&admin, dev.registry, dev.publisher, spare).await?;
+    prova_attestor::admin::revoke_version(&admin, dev.registry, dev.publisher, dev.finetune_version, "superseded").await?;
+    let spare_key = PrivateKeySigner::random();
+    let spare = spare_key.address();
+    prova_attestor::admin::add_own_attestor(&admin, dev.registry, dev.publisher, &spare_key).await?;
     let now = prova_chain::chain_time(&admin).await?;
     prova_attestor::admin::mark_compromised(&admin, dev.registry, dev.publisher, spare, now - 5).await?;
 

@@ -130,7 +130,7 @@ pub async fn require_operator(
 /// Fails unless `version_hash` is registered in the ProvenanceRegistry at `registry`, not revoked and not signed by
 /// a compromised key.
 pub async fn check_model_version(provider: &DynProvider, registry: Address, version_hash: B256) -> Result<()> {
-    let verdict = prova_verify::model::verify_model_version(provider, registry, version_hash, None)
+    let verdict = prova_verify::model::verify_model_version(provider, registry, version_hash, None, None)
         .await
         .map_err(|e| Error::Refused(format!("cannot check model version {version_hash}: {e}")))?;
     match verdict.failure() {

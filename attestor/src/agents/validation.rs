@@ -38,10 +38,17 @@ pub async fn request_validation(
     Ok(TxInfo::from(&account.send(validation, call.abi_encode().into()).await?))
 }
 
-/// Answers validation request `request_hash` with `response` (0 to 100), sent by the validator it names.
+/// Answers validation request `request_hash` with `response` (0 to 100), sent by the validator it names, for the
+/// agent the validator worked for.
+///
+/// A request hash is global in ERC-8004: anyone who sees a request in the mempool can register the same hash first
+/// for their own agent, and an answer would then be credited to that agent. So the validator names the agent it
+/// worked for, and the answer is refused when the request on-chain is for another agent.
+#[allow(clippy::too_many_arguments)]
 pub async fn respond_validation(
     account: &Account,
     validation: Address,
+    agent_id: U256,
     request_hash: B256,
     response: u8,
     response_uri: &str,
@@ -57,6 +64,13 @@ pub async fn respond_validation(
         .call()
         .await
         .map_err(|e| call_error("calling the registry", e))?;
+    if status.agentId != agent_id {
+        return Err(Error::Refused(format!(
+            "request {request_hash} is registered for agent {}, not agent {agent_id} you worked for: someone may have \
+             copied the request hash for their own agent; ask agent {agent_id}'s owner to request again with a new hash",
+            status.agentId
+        )));
+    }
     if status.validatorAddress != account.address {
         return Err(Error::Refused(format!(
             "request {request_hash} names validator {}, not the signing account {}",

@@ -32,8 +32,45 @@ pub struct Record {
     pub request: String,
     /// The exact response text.
     pub response: String,
-    /// Unix seconds; defaults to the time of ingestion.
+    /// Unix seconds; defaults to the time of ingestion (see [`Record::leaf_time`]).
     pub timestamp: Option<u64>,
+}
+
+/// How far a timestamp a client gives may stray from the attestor's clock, in seconds. The sidecar refuses a client
+/// timestamp further than this from its own clock either way; file ingest (past logs) refuses one further than
+/// this in the future. A future leaf time could never be anchored: the registry refuses a window ending after the
+/// anchoring block.
+pub const MAX_CLIENT_SKEW_SECS: u64 = 300;
+
+/// Whose clock a record's time may come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clock {
+    /// A live request: the attestor stamps the time; a client's timestamp must be within the skew of it.
+    Live,
+    /// Past logs being ingested: a timestamp may be old, never in the future beyond the skew.
+    Log,
+}
+
+impl Record {
+    /// The leaf time of this record given the attestor's clock `now`: `now` when the record has no timestamp,
+    /// otherwise its timestamp if `clock` allows it.
+    pub fn leaf_time(&self, now: u64, clock: Clock) -> std::result::Result<u64, String> {
+        let Some(at) = self.timestamp else { return Ok(now) };
+        if at > now + MAX_CLIENT_SKEW_SECS {
+            return Err(format!(
+                "timestamp {at} is {} s ahead of the attestor's clock (at most {MAX_CLIENT_SKEW_SECS} s)",
+                at - now
+            ));
+        }
+        if clock == Clock::Live && at + MAX_CLIENT_SKEW_SECS < now {
+            return Err(format!(
+                "timestamp {at} is {} s behind the attestor's clock (at most {MAX_CLIENT_SKEW_SECS} s); omit it \
+                 and the attestor stamps the time",
+                now - at
+            ));
+        }
+        Ok(at)
+    }
 }
 
 /// How many samples of a model version to keep.
@@ -148,6 +185,11 @@ impl Submitter {
             return Ok(true);
         }
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+        if batch.window_end as u64 > now {
+            // The registry refuses a window that ends after the anchoring block; wait for time to pass it.
+            info!(batch = batch.id, window_end = batch.window_end, "batch window ends in the future; waiting");
+            return Ok(false);
+        }
         let message = AttestOutputs {
             versionHash: batch.version(),
             root: batch.root(),
@@ -293,5 +335,28 @@ impl Submitter {
             block_number: batch.anchoredBlock,
             block_hash: log.block_hash.unwrap_or_default(),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Clock, MAX_CLIENT_SKEW_SECS, Record};
+    use alloy::primitives::B256;
+
+    fn at(timestamp: Option<u64>) -> Record {
+        Record { model_version: B256::ZERO, request: "q".into(), response: "a".into(), timestamp }
+    }
+
+    #[test]
+    fn client_timestamps_are_refused_outside_the_skew() {
+        let (now, skew) = (1_800_000_000, MAX_CLIENT_SKEW_SECS);
+        assert_eq!(at(None).leaf_time(now, Clock::Live), Ok(now), "the attestor stamps the time");
+        assert_eq!(at(Some(now - skew)).leaf_time(now, Clock::Live), Ok(now - skew));
+        assert_eq!(at(Some(now + skew)).leaf_time(now, Clock::Live), Ok(now + skew));
+        assert!(at(Some(now - skew - 1)).leaf_time(now, Clock::Live).unwrap_err().contains("behind"));
+        assert!(at(Some(now + skew + 1)).leaf_time(now, Clock::Live).unwrap_err().contains("ahead"));
+        // Past logs may be old, never from the future.
+        assert_eq!(at(Some(1_000)).leaf_time(now, Clock::Log), Ok(1_000));
+        assert!(at(Some(now + skew + 1)).leaf_time(now, Clock::Log).is_err());
     }
 }

@@ -264,6 +264,10 @@ pub struct ValidateRespondArgs {
     /// The request answered.
     #[arg(value_parser = parse_b256)]
     pub request_hash: B256,
+    /// The agent whose work was validated; the answer is refused if the request on-chain names another agent (a
+    /// request hash copied from the mempool for someone else's agent).
+    #[arg(long)]
+    pub agent_id: U256,
     /// The score, 0 to 100.
     #[arg(long)]
     pub response: u8,
@@ -335,6 +339,7 @@ impl AgentCommand {
                 let tx = agents::respond_validation(
                     &account,
                     args.validation_registry,
+                    args.agent_id,
                     args.request_hash,
                     args.response,
                     &args.response_uri,

@@ -309,7 +309,7 @@ impl DevArgs {
         let publisher = publisher.from;
         let (keystore, attestor) =
             new_keystore(&self.data_dir.join("keys"), DEMO_KEYSTORE_PASSWORD, Some("attestor.json"))?;
-        admin::add_attestor(admin, registry, publisher, attestor.address()).await?;
+        admin::add_own_attestor(admin, registry, publisher, &attestor).await?;
         // Fund the attestor so `prova model publish --keystore ...` works as printed; the demo itself is relayed.
         let funding = alloy::rpc::types::TransactionRequest::default()
             .to(attestor.address())
@@ -393,6 +393,7 @@ async fn publish_demo_version(
         metadata_hash: B256::ZERO,
         validity: Duration::from_secs(3600),
         confirmations: 1,
+        commit: true,
         expected_chain_id: None,
     };
     Ok((publish_model_version(relayer, registry, attestor, &request).await?, manifest))

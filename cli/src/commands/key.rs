@@ -11,6 +11,48 @@ use clap::{Args, Subcommand};
 pub enum KeyCommand {
     /// Generate a random key into an encrypted JSON keystore and print its address.
     New(NewKeyArgs),
+    /// Sign this key's consent to be an attestor of a publisher (its proof of possession), for the publisher's admin
+    /// to send with `prova publisher add-attestor --authorization FILE`. Prints the authorization JSON.
+    Authorize(AuthorizeArgs),
+}
+
+/// Arguments of `prova key authorize`.
+#[derive(Debug, Args)]
+pub struct AuthorizeArgs {
+    /// The publisher the key agrees to sign for.
+    #[arg(long)]
+    pub publisher: alloy::primitives::Address,
+    /// Seconds (of chain time) the authorization stays usable.
+    #[arg(long, default_value_t = prova_attestor::admin::AUTHORIZATION_LIFETIME_SECS)]
+    pub valid_for: u64,
+    /// Write the JSON here instead of stdout.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The chain and registry.
+    #[command(flatten)]
+    pub chain: crate::args::ChainArgs,
+    /// The attestor key.
+    #[command(flatten)]
+    pub key: crate::signer::KeyArgs,
+}
+
+impl AuthorizeArgs {
+    async fn run(self) -> anyhow::Result<ExitCode> {
+        let key = self.key.load()?;
+        let provider = prova_chain::connect(&self.chain.rpc_url)?;
+        let authorization =
+            prova_attestor::admin::authorize(&provider, self.chain.registry, self.publisher, &key, self.valid_for)
+                .await?;
+        let json = serde_json::to_string_pretty(&authorization)?;
+        match &self.out {
+            Some(path) => {
+                std::fs::write(path, json + "\n")?;
+                eprintln!("authorization for key {} written to {}", authorization.key, path.display());
+            }
+            None => println!("{json}"),
+        }
+        Ok(ExitCode::SUCCESS)
+    }
 }
 
 /// Arguments of `prova key new`.
@@ -26,8 +68,11 @@ pub struct NewKeyArgs {
 
 impl KeyCommand {
     /// Runs the subcommand.
-    pub fn run(self) -> anyhow::Result<ExitCode> {
-        let Self::New(args) = self;
+    pub async fn run(self) -> anyhow::Result<ExitCode> {
+        let args = match self {
+            Self::New(args) => args,
+            Self::Authorize(args) => return args.run().await,
+        };
         let password = match std::env::var(KEYSTORE_PASSWORD_ENV) {
             Ok(password) => password,
             Err(_) => {

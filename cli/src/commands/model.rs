@@ -23,7 +23,8 @@ pub enum ModelCommand {
     Hash(HashArgs),
     /// Hash a model folder, sign its version hash with an attestor key and register it on-chain.
     Publish(Box<PublishArgs>),
-    /// Revoke a registered version with a reason (sent by the publisher's admin). It stays readable, marked revoked.
+    /// Revoke the publisher's claim of a version with a reason (sent by the publisher's admin). It stays readable,
+    /// marked revoked; other publishers' claims of the same hash are untouched.
     Revoke(RevokeArgs),
     /// Print a Merkle proof that one file belongs to a version; it verifies with the registry's `verifyFile`
     /// and with @openzeppelin/merkle-tree.
@@ -126,6 +127,10 @@ pub struct PublishArgs {
     /// Confirmations to wait for.
     #[arg(long, default_value_t = 1)]
     pub confirmations: u64,
+    /// Register in one transaction, without first committing in an earlier block. The claim's priority is then
+    /// its own block, which anyone watching the mempool can beat; the default commit-reveal cannot be front-run.
+    #[arg(long)]
+    pub no_commit: bool,
     /// Seconds the signature stays valid.
     #[arg(long, default_value_t = 3600)]
     pub deadline_secs: u64,
@@ -180,15 +185,16 @@ impl ModelCommand {
             }
             Self::Publish(args) => publish(*args).await,
             Self::Revoke(args) => {
-                let (provider, _) = args.admin.connect().await?;
+                let (provider, publisher) = args.admin.connect().await?;
                 let receipt = prova_attestor::admin::revoke_version(
                     &provider,
                     args.admin.chain.registry,
+                    publisher,
                     args.version_hash,
                     &args.reason,
                 )
                 .await?;
-                println!("revoked       {}", args.version_hash);
+                println!("revoked       {} (publisher {publisher}'s claim)", args.version_hash);
                 super::publisher::print_receipt(&receipt);
                 Ok(ExitCode::SUCCESS)
             }
@@ -274,6 +280,7 @@ async fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
         metadata_hash: args.metadata_hash,
         validity: Duration::from_secs(args.deadline_secs),
         confirmations: args.confirmations,
+        commit: !args.no_commit,
         expected_chain_id: args.chain_id,
     };
     let published = publish_model_version(&sender, args.chain.registry, &attestor, &request).await?;
@@ -287,6 +294,9 @@ async fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
         println!("model         {} ({})", args.model, request.model_id);
         println!("publisher     {}", published.publisher);
         println!("attestor      {}", published.attestor);
+        if let Some(c) = &published.commitment {
+            println!("committed     block {} (tx {}, gas {}): the claim's priority", c.block_number, c.tx_hash, c.gas_used);
+        }
         println!("tx            {}", published.tx_hash);
         println!("block         {} ({})", published.block_number, published.block_hash);
         println!("gas used      {}", published.gas_used);

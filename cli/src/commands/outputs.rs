@@ -19,7 +19,7 @@ use axum::{Json, Router};
 use clap::{Args, Subcommand};
 use prova_attestor::outputs::evidence::{ReceiptMaker, scan};
 use prova_attestor::outputs::store::{self, Sample, SealPolicy};
-use prova_attestor::outputs::{Rate, Record, Sampler, Submitter};
+use prova_attestor::outputs::{Clock, Rate, Record, Sampler, Submitter};
 use rayon::prelude::*;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
@@ -158,12 +158,16 @@ fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_secs()
 }
 
-/// Hashes records into samples on all cores.
-fn to_samples(records: &[Record]) -> Vec<Sample> {
+/// Hashes records into samples on all cores; a record whose timestamp `clock` does not allow is refused.
+fn to_samples(records: &[Record], clock: Clock) -> Result<Vec<Sample>, String> {
     let at = now();
     records
         .par_iter()
-        .map(|r| Sample::new(r.model_version, r.request.as_bytes(), r.response.as_bytes(), r.timestamp.unwrap_or(at)))
+        .enumerate()
+        .map(|(i, r)| {
+            let time = r.leaf_time(at, clock).map_err(|e| format!("record {i}: {e}"))?;
+            Ok(Sample::new(r.model_version, r.request.as_bytes(), r.response.as_bytes(), time))
+        })
         .collect()
 }
 
@@ -218,16 +222,20 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
             read += 1;
             let record: Record = serde_json::from_str(&line)
                 .with_context(|| format!("{name}:{}: not a {{model_version, request, response}} record", n + 1))?;
+            if let Err(e) = record.leaf_time(now(), Clock::Log) {
+                anyhow::bail!("{name}:{}: {e}", n + 1);
+            }
             if sampler.keep(record.model_version) {
                 chunk.push(record);
             }
             if chunk.len() == args.chunk {
-                writer.send(tokio::task::block_in_place(|| to_samples(&chunk))).await?;
+                let samples = tokio::task::block_in_place(|| to_samples(&chunk, Clock::Log));
+                writer.send(samples.map_err(anyhow::Error::msg)?).await?;
                 chunk.clear();
             }
         }
     }
-    writer.send(to_samples(&chunk)).await?;
+    writer.send(to_samples(&chunk, Clock::Log).map_err(anyhow::Error::msg)?).await?;
     let stored = writer.finish().await?;
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
@@ -382,7 +390,10 @@ async fn post_samples(State(state): State<Sidecar>, body: axum::body::Bytes) -> 
         let mut sampler = state.sampler.lock().await;
         records.iter().filter(|r| sampler.keep(r.model_version)).cloned().collect()
     };
-    let samples = tokio::task::block_in_place(|| to_samples(&kept));
+    let samples = match tokio::task::block_in_place(|| to_samples(&kept, Clock::Live)) {
+        Ok(samples) => samples,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
     match store::insert_samples(&state.pool, &samples).await {
         Ok(()) => (
             StatusCode::ACCEPTED,

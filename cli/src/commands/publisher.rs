@@ -1,6 +1,7 @@
 //! `prova publisher ...`: publisher registration, admin transfer and the attestor key lifecycle, sent from the
 //! publisher's admin account.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::args::ChainArgs;
@@ -9,7 +10,7 @@ use alloy::primitives::Address;
 use alloy::providers::DynProvider;
 use alloy::rpc::types::TransactionReceipt;
 use clap::{Args, Subcommand};
-use prova_attestor::admin;
+use prova_attestor::admin::{self, KeyAuthorization};
 
 /// Publisher subcommands.
 #[derive(Debug, Subcommand)]
@@ -26,10 +27,12 @@ pub enum PublisherCommand {
         #[command(flatten)]
         admin: AdminArgs,
     },
-    /// Authorize an attestor key to sign for the publisher.
+    /// Authorize an attestor key to sign for the publisher. The key proves possession: it signs its own consent,
+    /// here (`--attestor-keystore`) or on its own machine (`prova key authorize`, then `--authorization FILE`).
     AddAttestor {
-        /// The attestor key's address.
-        key: Address,
+        /// The key's consent.
+        #[command(flatten)]
+        consent: ConsentArgs,
         /// Chain, registry and admin key.
         #[command(flatten)]
         admin: AdminArgs,
@@ -42,12 +45,13 @@ pub enum PublisherCommand {
         #[command(flatten)]
         admin: AdminArgs,
     },
-    /// Rotate keys: add the new key, then revoke the old one.
+    /// Rotate keys: add the new key (with its consent), then revoke the old one.
     RotateAttestor {
         /// The key to retire.
         old_key: Address,
-        /// The key that takes over.
-        new_key: Address,
+        /// The new key's consent.
+        #[command(flatten)]
+        consent: ConsentArgs,
         /// Chain, registry and admin key.
         #[command(flatten)]
         admin: AdminArgs,
@@ -93,6 +97,48 @@ pub struct AdminArgs {
     pub key: KeyArgs,
 }
 
+/// An attestor key's consent to sign for the publisher: its own signature (proof of possession), so nobody can add,
+/// and so bind forever, a key they do not hold.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct ConsentArgs {
+    /// The authorization JSON written by `prova key authorize` on the key holder's machine.
+    #[arg(long)]
+    pub authorization: Option<PathBuf>,
+    /// The attestor key's keystore, to sign its authorization here (password from PROVA_KEYSTORE_PASSWORD or a
+    /// prompt).
+    #[arg(long)]
+    pub attestor_keystore: Option<PathBuf>,
+}
+
+impl ConsentArgs {
+    /// The authorization, read or signed here, checked against the publisher and registry acted for.
+    async fn load(&self, provider: &DynProvider, registry: Address, publisher: Address) -> anyhow::Result<KeyAuthorization> {
+        use anyhow::Context;
+        let authorization = match (&self.authorization, &self.attestor_keystore) {
+            (Some(path), _) => {
+                let text =
+                    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+                serde_json::from_str::<KeyAuthorization>(&text).with_context(|| {
+                    format!("{} is not a key authorization (make one with `prova key authorize`)", path.display())
+                })?
+            }
+            (None, Some(keystore)) => {
+                let key = KeyArgs { keystore: Some(keystore.clone()) }.load()?;
+                admin::authorize(provider, registry, publisher, &key, admin::AUTHORIZATION_LIFETIME_SECS).await?
+            }
+            (None, None) => anyhow::bail!("pass --authorization FILE or --attestor-keystore FILE"),
+        };
+        anyhow::ensure!(
+            authorization.publisher == publisher && authorization.registry == registry,
+            "the authorization is for publisher {} in registry {}, not publisher {publisher} in registry {registry}",
+            authorization.publisher,
+            authorization.registry
+        );
+        Ok(authorization)
+    }
+}
+
 impl AdminArgs {
     /// Loads the key, connects, checks the registry; returns the provider and the publisher acted for.
     pub async fn connect(&self) -> anyhow::Result<(DynProvider, Address)> {
@@ -113,21 +159,22 @@ impl PublisherCommand {
                 println!("publisher     {publisher}");
                 vec![admin::register_publisher(&p, admin.chain.registry, &name, &metadata_uri).await?]
             }
-            Self::AddAttestor { key, admin } => {
+            Self::AddAttestor { consent, admin } => {
                 let (p, publisher) = admin.connect().await?;
-                println!("publisher     {publisher}\nattestor      {key} (added)");
-                vec![admin::add_attestor(&p, admin.chain.registry, publisher, key).await?]
+                let authorization = consent.load(&p, admin.chain.registry, publisher).await?;
+                println!("publisher     {publisher}\nattestor      {} (added)", authorization.key);
+                vec![admin::add_attestor(&p, &authorization).await?]
             }
             Self::RevokeAttestor { key, admin } => {
                 let (p, publisher) = admin.connect().await?;
                 println!("publisher     {publisher}\nattestor      {key} (revoked)");
                 vec![admin::revoke_attestor(&p, admin.chain.registry, publisher, key).await?]
             }
-            Self::RotateAttestor { old_key, new_key, admin } => {
+            Self::RotateAttestor { old_key, consent, admin } => {
                 let (p, publisher) = admin.connect().await?;
-                println!("publisher     {publisher}\nattestor      {new_key} replaces {old_key}");
-                let (added, revoked) =
-                    admin::rotate_attestor(&p, admin.chain.registry, publisher, old_key, new_key).await?;
+                let authorization = consent.load(&p, admin.chain.registry, publisher).await?;
+                println!("publisher     {publisher}\nattestor      {} replaces {old_key}", authorization.key);
+                let (added, revoked) = admin::rotate_attestor(&p, &authorization, old_key).await?;
                 vec![added, revoked]
             }
             Self::CompromiseAttestor { key, since, admin } => {

@@ -13,6 +13,7 @@ use alloy::primitives::B256;
 use alloy::providers::DynProvider;
 use clap::{Args, Subcommand};
 use prova_core::manifest::{AnyManifest, Manifest, ManifestDiff, diff_digests};
+use prova_core::time::iso8601;
 use prova_verify::model::{ModelVerdict, verify_model_version};
 use serde::Serialize;
 
@@ -86,30 +87,37 @@ impl VerifyOutputArgs {
                 leaf.response_hash,
                 if response.is_some() { " (matches the file)" } else { " (file not given)" }
             );
-            println!("timestamp     {}", leaf.timestamp);
             println!("batch root    {} on chain {}, registry {}", receipt.root, receipt.chain_id, receipt.registry);
             match &verdict {
                 Ok(v) => {
-                    println!("publisher     {} ({})", v.publisher_name, v.publisher);
+                    println!("publisher     {} ({}), by the key that anchored the batch", v.publisher_name, v.publisher);
                     println!(
-                        "anchored      block {} by attestor {} ({} outputs in the batch)",
-                        v.anchored_block, v.attestor, v.leaf_count
+                        "anchored      block {} at {} by attestor {} ({} outputs in the batch)",
+                        v.anchored_block,
+                        iso8601(v.anchored_at),
+                        v.attestor,
+                        v.leaf_count
                     );
-                    println!("contract view verifyOutput agrees: {}", v.contract_view_agrees);
-                    if v.signed_by_compromised_key {
-                        println!(
-                            "NOT VERIFIED: the batch was anchored by attestor key {} after it was compromised",
-                            v.attestor
-                        );
-                    } else {
-                        println!("VERIFIED: this model version produced this response to this request at this time");
-                    }
+                    println!(
+                        "claimed time  {} (the attestor's claim, inside the batch window {} to {})",
+                        iso8601(leaf.timestamp),
+                        iso8601(v.window_start),
+                        iso8601(v.window_end)
+                    );
+                    println!(
+                        "VERIFIED: model version {} produced this response to this request no later than {} \
+                         (the anchoring block's time)",
+                        leaf.version_hash,
+                        iso8601(v.anchored_at)
+                    );
                 }
-                Err(problem) => println!("NOT VERIFIED: {problem}"),
+                Err(problem) => {
+                    println!("claimed time  {} (the attestor's claim)", iso8601(leaf.timestamp));
+                    println!("NOT VERIFIED: {problem}");
+                }
             }
         }
-        let ok = matches!(&verdict, Ok(v) if v.contract_view_agrees && !v.signed_by_compromised_key);
-        Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        Ok(if verdict.is_ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
     }
 }
 
@@ -128,6 +136,10 @@ pub struct VerifyModelArgs {
     /// The chain and registry.
     #[command(flatten)]
     pub chain: ChainArgs,
+    /// The publisher whose claim to check. Every claim of the version is listed either way; without it the folder
+    /// verifies when at least one claim stands, and the verdict names no single publisher as the author.
+    #[arg(long)]
+    pub publisher: Option<alloy::primitives::Address>,
     /// Refuse to answer unless the RPC endpoint serves this chain id.
     #[arg(long, env = "PROVA_CHAIN_ID")]
     pub chain_id: Option<u64>,
@@ -158,10 +170,12 @@ impl VerifyCommand {
         };
         let folder = args.hashing.hash_uncached(&args.dir)?;
         let provider = prova_chain::connect(&args.chain.rpc_url)?;
-        let exact = verify_model_version(&provider, args.chain.registry, folder.version_hash, args.chain_id).await?;
+        let exact =
+            verify_model_version(&provider, args.chain.registry, folder.version_hash, args.publisher, args.chain_id)
+                .await?;
         let failure = exact.failure();
         let (candidates, notes) =
-            if exact.registration.is_none() { args.candidates(&provider, &folder).await? } else { (vec![], vec![]) };
+            if !exact.is_claimed() { args.candidates(&provider, &folder).await? } else { (vec![], vec![]) };
         let closest = candidates.into_iter().max_by_key(|c| c.diff.unchanged);
 
         if args.json {
@@ -218,8 +232,9 @@ impl VerifyModelArgs {
                 ));
                 continue;
             };
-            let verdict = verify_model_version(provider, self.chain.registry, version_hash, self.chain_id).await?;
-            if verdict.registration.is_none() {
+            let verdict =
+                verify_model_version(provider, self.chain.registry, version_hash, self.publisher, self.chain_id).await?;
+            if !verdict.is_claimed() {
                 notes.push(format!("{source}: version {version_hash} is not registered on-chain; ignored"));
                 continue;
             }
@@ -240,20 +255,22 @@ fn print_verdict(
     println!("folder        {} ({} files)", args.dir.display(), folder.files.len());
     println!("version hash  {}", folder.version_hash);
     println!("registry      {} on chain {}", exact.registry, exact.chain_id);
-    if let Some(reg) = &exact.registration {
-        print_registration(reg);
-    }
-    match failure {
-        None => println!("VERIFIED: this folder is the registered version above"),
-        Some(reason) => println!("NOT VERIFIED: {reason}"),
+    print_claims(exact);
+    match (failure, exact.registration()) {
+        (None, Some(reg)) if exact.asked_publisher.is_some() => {
+            println!("VERIFIED: this folder is the version {} ({}) claims", reg.publisher_name, reg.publisher);
+        }
+        (None, _) => println!(
+            "VERIFIED: this folder is a registered version; {} (pass --publisher to check one publisher's claim)",
+            claim_count(exact.claims.len())
+        ),
+        (Some(reason), _) => println!("NOT VERIFIED: {reason}"),
     }
     if let Some(c) = closest {
         let d = &c.diff;
         println!();
         println!("closest registered version {} (from {})", c.verdict.version_hash, c.source);
-        if let Some(reg) = &c.verdict.registration {
-            print_registration(reg);
-        }
+        print_claims(&c.verdict);
         if let Some(problem) = c.verdict.failure() {
             println!("  note: {problem}");
         }
@@ -263,7 +280,7 @@ fn print_verdict(
                 println!("  {label:<8} {path}");
             }
         }
-    } else if exact.registration.is_none() && args.manifests.is_empty() && args.api.is_none() {
+    } else if !exact.is_claimed() && args.manifests.is_empty() && args.api.is_none() {
         println!("(pass --manifest FILE|URL or --api URL to find the closest registered version)");
     }
     for note in notes {
@@ -271,15 +288,39 @@ fn print_verdict(
     }
 }
 
-fn print_registration(reg: &prova_verify::model::Registration) {
-    println!("publisher     {} ({})", reg.publisher_name, reg.publisher);
-    println!("attestor      {}", reg.attestor);
-    println!("model id      {}", reg.model_id);
-    println!("registered    block {} (unix time {})", reg.registered_block, reg.registered_at);
-    if !reg.parent.is_zero() {
-        println!("parent        {}", reg.parent);
+/// "1 publisher claims it" / "3 publishers claim it".
+fn claim_count(n: usize) -> String {
+    if n == 1 { "1 publisher claims it".into() } else { format!("{n} publishers claim it") }
+}
+
+/// Every claim, in priority order, the asked publisher's marked.
+fn print_claims(verdict: &ModelVerdict) {
+    if verdict.claims.len() > 1 {
+        println!(
+            "claims        {}, in priority order (who committed first; priority does not prove authorship)",
+            claim_count(verdict.claims.len())
+        );
     }
-    if reg.revoked_at != 0 {
-        println!("revoked       unix time {}", reg.revoked_at);
+    for (i, reg) in verdict.claims.iter().enumerate() {
+        let asked = verdict.asked_publisher == Some(reg.publisher);
+        let label = if verdict.claims.len() > 1 { format!("claim {}", i + 1) } else { "claim".into() };
+        println!("{label:<13} {}{}", reg.publisher, if asked { "  <- the publisher asked about" } else { "" });
+        print_registration(reg);
+    }
+}
+
+fn print_registration(reg: &prova_verify::model::Registration) {
+    println!("  publisher   {} ({}, its own name: names are not unique)", reg.publisher_name, reg.publisher);
+    println!("  attestor    {}", reg.attestor);
+    println!("  model id    {}", reg.model_id);
+    println!("  registered  block {} at {}", reg.registered_block, iso8601(reg.registered_at));
+    if reg.committed_block != 0 {
+        println!("  committed   block {} at {} (its priority)", reg.committed_block, iso8601(reg.committed_at));
+    }
+    if !reg.parent.is_zero() {
+        println!("  parent      {} (this publisher's claim of lineage)", reg.parent);
+    }
+    if let Some(problem) = reg.problem() {
+        println!("  problem     {problem}");
     }
 }
