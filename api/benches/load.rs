@@ -143,7 +143,9 @@ fn point_query(versions: i64) -> String {
         .replace("$3::BYTEA", "$3")
         .replace("$3", "NULL::BYTEA")
         .replace("$4::BIGINT", "$4")
-        .replace("$4", "NULL::BIGINT");
+        .replace("$4", "NULL::BIGINT")
+        .replace("$5::BIGINT[]", "'{}'::BIGINT[]")
+        .replace("$6::BYTEA[]", "'{}'::BYTEA[]");
     format!("\\set i random(1, {versions})\n{statement};\n")
 }
 

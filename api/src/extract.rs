@@ -88,6 +88,11 @@ pub fn parse_address(what: &str, text: &str) -> Result<Address, ApiError> {
     text.parse().map_err(|_| ApiError::bad_request("invalid_address", format!("{what} is not a valid address")))
 }
 
+/// Parses an optional address query parameter; absent or empty means none.
+pub fn optional_address(what: &str, text: Option<&str>) -> Result<Option<Address>, ApiError> {
+    text.filter(|t| !t.is_empty()).map(|t| parse_address(what, t)).transpose()
+}
+
 /// Keeps echoed input short.
 fn truncate(text: &str) -> String {
     text.chars().take(80).collect()

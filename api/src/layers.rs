@@ -14,12 +14,13 @@
 //! `confirmations` keeps growing after a fact is finalized; in a cached answer it is a lower bound.
 
 use std::cell::Cell;
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use alloy::primitives::keccak256;
+use alloy::primitives::{Address, keccak256};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
@@ -58,6 +59,12 @@ pub struct ApiConfig {
     pub settled_max_age_secs: u32,
     /// When `/readyz` fails.
     pub readiness: Readiness,
+    /// The canonical ProvenanceRegistry of each chain that has one (`prova serve --canonical-registry`). On such a
+    /// chain, the provenance answers (version claims, output batches and lookups, lineage, match, agents' model
+    /// bindings) leave out every other registry's facts unless the request names it with `?registry=`. On a chain
+    /// without one, every indexed registry's facts are answered side by side, each with its own chain pointer.
+    /// Empty by default.
+    pub canonical_registries: BTreeMap<u64, Address>,
 }
 
 impl Default for ApiConfig {
@@ -69,6 +76,7 @@ impl Default for ApiConfig {
             request_timeout: Duration::from_secs(10),
             settled_max_age_secs: 60,
             readiness: Readiness::default(),
+            canonical_registries: BTreeMap::new(),
         }
     }
 }

@@ -179,8 +179,12 @@ mod tests {
     #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn model_version_in_lowercase_hex_with_pointers(pool: PgPool) {
         seed_version(&pool).await;
-        let (status, body) = call(pool, "GET", &format!("/v1/model-versions/{VERSION}")).await;
+        let (status, answer) = call(pool, "GET", &format!("/v1/model-versions/{VERSION}")).await;
         assert_eq!(status, StatusCode::OK);
+        assert_eq!(answer["version_hash"], VERSION.to_lowercase());
+        assert_eq!((answer["publisher"].clone(), answer["claim"].clone()), (Value::Null, Value::Null));
+        assert_eq!(answer["claims"].as_array().unwrap().len(), 1);
+        let body = &answer["claims"][0];
         assert_eq!(body["version_hash"], VERSION.to_lowercase());
         assert_eq!(body["publisher"], format!("0x{}", "bb".repeat(20)));
         assert_eq!(body["parent"], Value::Null);
@@ -190,6 +194,8 @@ mod tests {
         assert_eq!(body["chain"]["log_index"], 3);
         assert_eq!(body["chain"]["confirmations"], 5);
         assert_eq!(body["registered_at"], "2023-11-14T22:13:20Z");
+        assert_eq!((body["committed_at"].clone(), body["committed_block"].clone()), (Value::Null, Value::Null));
+        assert_eq!(body["priority_block"], 10);
     }
 
     #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
@@ -207,7 +213,7 @@ mod tests {
         seed_version(&pool).await;
         let uri = format!("/v1/model-versions/{VERSION}");
         let (_, body) = call(pool.clone(), "GET", &uri).await;
-        assert_eq!(body["chain"]["finality"], "confirmed");
+        assert_eq!(body["claims"][0]["chain"]["finality"], "confirmed");
         // Block 10 with head 14: five confirmations.
         let (status, _) = call(pool.clone(), "GET", &format!("{uri}?min_confirmations=5")).await;
         assert_eq!(status, StatusCode::OK);
@@ -215,10 +221,10 @@ mod tests {
         assert_eq!(status, StatusCode::NOT_FOUND);
         sqlx::query("UPDATE indexer_cursors SET finalized_block = 10").execute(&pool).await.unwrap();
         let (_, body) = call(pool.clone(), "GET", &uri).await;
-        assert_eq!(body["chain"]["finality"], "finalized");
+        assert_eq!(body["claims"][0]["chain"]["finality"], "finalized");
         sqlx::query("UPDATE indexer_cursors SET head_block = 9, finalized_block = 8").execute(&pool).await.unwrap();
         let (_, body) = call(pool, "GET", &uri).await;
-        assert_eq!(body["chain"]["finality"], "pending");
+        assert_eq!(body["claims"][0]["chain"]["finality"], "pending");
     }
 
     #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]

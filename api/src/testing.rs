@@ -1,6 +1,6 @@
 //! Helpers for the API's database tests: call the app in-process and seed indexed events directly.
 
-use alloy::primitives::B256;
+use alloy::primitives::{Address, B256, keccak256};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use prova_core::manifest::{Manifest, ManifestEntry};
@@ -10,7 +10,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 use tower::ServiceExt;
 
-use crate::{AppState, app};
+use crate::{ApiConfig, AppState, app};
 
 /// The chain most tests index.
 pub(crate) const CHAIN: i64 = 31337;
@@ -51,9 +51,123 @@ pub(crate) async fn call(pool: PgPool, method: &str, uri: &str) -> (StatusCode, 
     send(pool, method, uri, None, Vec::new()).await
 }
 
+/// Sends a `GET` to an app with `config`; returns the status and the JSON answer.
+pub(crate) async fn call_with(pool: PgPool, config: ApiConfig, uri: &str) -> (StatusCode, Value) {
+    let request = Request::builder().uri(uri).body(Body::empty()).unwrap();
+    let response = app(AppState::new(pool).with_config(config)).oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    (status, serde_json::from_slice(&bytes).expect("every answer is JSON"))
+}
+
+/// Seeds `publisher`'s claim of `version`: a `ModelVersionRegistered` event in `registry` on `chain_id` at `block`
+/// (log index 0, attestor [`ATTESTOR`]) that revealed a commitment made at `committed_block` (0: none), and moves
+/// that registry's cursor to at least `block`.
+pub(crate) async fn claim(
+    pool: &PgPool,
+    chain_id: i64,
+    registry: Address,
+    publisher: Address,
+    version: B256,
+    block: i64,
+    committed_block: i64,
+) {
+    sqlx::query(
+        "INSERT INTO model_version_registered (chain_id, tx_hash, log_index, contract, block_number, block_hash,
+           block_time, version_hash, model_id, publisher, parent, attestor, metadata_uri, metadata_hash,
+           committed_block, committed_at)
+         VALUES ($1, $2, 0, $3, $4, $5, to_timestamp(1700000000 + $4 * 12), $6, $7, $8, $9, $10, 'ipfs://card', $9,
+           $11, CASE WHEN $11 = 0 THEN 0 ELSE 1700000000 + $11 * 12 END)",
+    )
+    .bind(chain_id)
+    .bind(keccak256(format!("claim {chain_id} {registry} {publisher} {version} {block}")).to_vec())
+    .bind(registry.to_vec())
+    .bind(block)
+    .bind(vec![block as u8; 32])
+    .bind(version.to_vec())
+    .bind(vec![0x33u8; 32])
+    .bind(publisher.to_vec())
+    .bind(vec![0u8; 32])
+    .bind(ATTESTOR.to_vec())
+    .bind(committed_block)
+    .execute(pool)
+    .await
+    .unwrap();
+    advance_registry_cursor(pool, chain_id, registry, block).await;
+}
+
+/// Seeds `publisher`'s `ModelVersionRevoked` of its claim of `version` in `registry` on `chain_id` at `block`.
+pub(crate) async fn revoke_claim(
+    pool: &PgPool,
+    chain_id: i64,
+    registry: Address,
+    publisher: Address,
+    version: B256,
+    block: i64,
+) {
+    sqlx::query(
+        "INSERT INTO model_version_revoked (chain_id, tx_hash, log_index, contract, block_number, block_hash,
+           block_time, version_hash, publisher, reason)
+         VALUES ($1, $2, 1, $3, $4, $5, to_timestamp(1700000000 + $4 * 12), $6, $7, 'leaked')",
+    )
+    .bind(chain_id)
+    .bind(keccak256(format!("revoke {chain_id} {registry} {publisher} {version} {block}")).to_vec())
+    .bind(registry.to_vec())
+    .bind(block)
+    .bind(vec![block as u8; 32])
+    .bind(version.to_vec())
+    .bind(publisher.to_vec())
+    .execute(pool)
+    .await
+    .unwrap();
+    advance_registry_cursor(pool, chain_id, registry, block).await;
+}
+
+/// Seeds an `AttestorCompromised` event flagging [`ATTESTOR`] compromised from unix time `since`, in [`REGISTRY`]
+/// on `chain_id` at `block`.
+pub(crate) async fn compromise(pool: &PgPool, chain_id: i64, since: i64, block: i64) {
+    sqlx::query(
+        "INSERT INTO attestor_compromised (chain_id, tx_hash, log_index, contract, block_number, block_hash,
+           block_time, publisher, key, since)
+         VALUES ($1, $2, 3, $3, $4, $5, to_timestamp(1700000000 + $4 * 12), $6, $7, $8)",
+    )
+    .bind(chain_id)
+    .bind(keccak256(format!("compromise {chain_id} {since} {block}")).to_vec())
+    .bind(REGISTRY.to_vec())
+    .bind(block)
+    .bind(vec![block as u8; 32])
+    .bind(PUBLISHER.to_vec())
+    .bind(ATTESTOR.to_vec())
+    .bind(since)
+    .execute(pool)
+    .await
+    .unwrap();
+    advance_cursor(pool, chain_id, block).await;
+}
+
 /// Sends `body` as JSON.
 pub(crate) async fn send_json(pool: PgPool, method: &str, uri: &str, body: &Value) -> (StatusCode, Value) {
     send(pool, method, uri, Some("application/json"), serde_json::to_vec(body).unwrap()).await
+}
+
+/// Sends `body` as JSON to an app with `config`.
+pub(crate) async fn send_json_with(
+    pool: PgPool,
+    config: ApiConfig,
+    method: &str,
+    uri: &str,
+    body: &Value,
+) -> (StatusCode, Value) {
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(serde_json::to_vec(body).unwrap()))
+        .unwrap();
+    let response = app(AppState::new(pool).with_config(config)).oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    (status, serde_json::from_slice(&bytes).expect("every answer is JSON"))
 }
 
 /// A file entry whose digest is `byte` repeated.
@@ -92,6 +206,11 @@ pub(crate) async fn register(pool: &PgPool, chain_id: i64, version: B256, parent
 
 /// Moves the cursor of `chain_id`'s registry to at least `block` (indexed and seen as head).
 pub(crate) async fn advance_cursor(pool: &PgPool, chain_id: i64, block: i64) {
+    advance_registry_cursor(pool, chain_id, REGISTRY.into(), block).await;
+}
+
+/// Moves the cursor of `registry` on `chain_id` to at least `block` (indexed and seen as head).
+pub(crate) async fn advance_registry_cursor(pool: &PgPool, chain_id: i64, registry: Address, block: i64) {
     sqlx::query(
         "INSERT INTO indexer_cursors (chain_id, contract, next_block, head_block) VALUES ($1, $2, $3 + 1, $3)
          ON CONFLICT (chain_id, contract) DO UPDATE
@@ -99,7 +218,7 @@ pub(crate) async fn advance_cursor(pool: &PgPool, chain_id: i64, block: i64) {
                head_block = GREATEST(indexer_cursors.head_block, EXCLUDED.head_block)",
     )
     .bind(chain_id)
-    .bind(REGISTRY.to_vec())
+    .bind(registry.to_vec())
     .bind(block)
     .execute(pool)
     .await

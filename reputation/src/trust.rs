@@ -1,5 +1,5 @@
 //! [`trust_vector`] and [`trust`]: EigenTrust-style trust propagated from seed addresses over the
-//! client -> agent owner graph, and the mean weighted by each reviewer's trust.
+//! client -> agent owner graph, and the mean of each reviewer's vote weighted by its trust.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -8,8 +8,8 @@ use alloy::primitives::{Address, U256};
 use crate::prepare::{Prepared, Tally, kept, prepare, records_of};
 use crate::types::in_value_range;
 use crate::{
-    AddressTrust, Algorithm, Feedback, Filter, Params, ReputationError, Score, TrustDetail, TrustVector, UsedParams,
-    VALUE_MAX, VALUE_MIN,
+    AddressTrust, Algorithm, Feedback, Filter, Params, ReputationError, Score, TRUST_MIN_EVIDENCE_SHARE, TrustDetail,
+    TrustVector, UsedParams, VALUE_MAX, VALUE_MIN,
 };
 
 /// EigenTrust-style trust of every address, propagated from `params.seeds` through the client -> owner graph
@@ -17,10 +17,11 @@ use crate::{
 /// `[VALUE_MIN, VALUE_MAX]` are ignored).
 ///
 /// Nodes: every seed, every reviewer of a used record, every agent owner in the input and the owner at feedback
-/// of every used record, sorted by address bytes. Local trust `c_ij` = Σ over i's used records whose
-/// `owner_at_feedback` is j of `v / 100`, summed in input order: a rating passes trust only to whoever owned the
-/// agent when it was given, never to a later owner. Each row is divided by its sum, and a row summing to 0
-/// passes nothing on. With `p` uniform over the seeds and `t_0 = p`, each step computes
+/// of every used record, sorted by address bytes. A client's used records of one agent given under one owner are one
+/// vote, their mean value `v̄`: rating an agent again moves the vote, it does not add one. Local trust `c_ij` = Σ over
+/// i's votes for agents owned by j at feedback time of `v̄ / 100`, summed by ascending agent id: a rating passes
+/// trust only to whoever owned the agent when it was given, never to a later owner. Each row is divided by its sum,
+/// and a row summing to 0 passes nothing on. With `p` uniform over the seeds and `t_0 = p`, each step computes
 /// `t_{k+1}[j] = (1 - alpha) * (Σ_i c_ij * t_k[i], i ascending) + alpha * p[j]`, stopping when
 /// `Σ_j |t_{k+1}[j] - t_k[j]|` (j ascending) is below `tolerance` or after `max_iterations` steps.
 pub fn trust_vector(feedback: &[Feedback], filter: &Filter, params: &Params) -> Result<TrustVector, ReputationError> {
@@ -35,27 +36,60 @@ fn trust_records<'a>(records: &[&'a Feedback], owner: Address, filter: &Filter) 
     kept(records, filter).into_iter().filter(|f| f.client != owner && f.client != f.owner_at_feedback).collect()
 }
 
+/// One reviewer's vote on one agent: the mean of its used records' normalized values, summed in index order.
+struct Ballot {
+    client: Address,
+    mean: f64,
+    records: u64,
+}
+
+/// The votes of an agent's used records (in range, sorted by client then index): one per client.
+fn ballots(used: &[&Feedback]) -> Vec<Ballot> {
+    let mut out: Vec<Ballot> = Vec::new();
+    let mut sum = 0.0f64;
+    for f in used {
+        match out.last_mut() {
+            Some(last) if last.client == f.client => {
+                sum += f.normalized();
+                last.records += 1;
+                last.mean = sum / last.records as f64;
+            }
+            _ => {
+                sum = f.normalized();
+                out.push(Ballot { client: f.client, mean: sum, records: 1 });
+            }
+        }
+    }
+    out
+}
+
 pub(crate) fn trust_vector_of(prepared: &Prepared<'_>, filter: &Filter, params: &Params) -> TrustVector {
     let seeds: BTreeSet<Address> = params.seeds.iter().copied().collect();
     let mut addresses = seeds.clone();
-    let mut used = Vec::new();
+    // One vote per (agent, client, owner at feedback): the sum and count of its values, by ascending agent id.
+    let mut votes: Vec<BTreeMap<(Address, Address), (f64, u64)>> = Vec::new();
     for agent in prepared.agents.values() {
         addresses.insert(agent.owner);
+        let mut by_edge: BTreeMap<(Address, Address), (f64, u64)> = BTreeMap::new();
         for f in trust_records(&agent.records, agent.owner, filter).into_iter().filter(|f| f.in_range()) {
             addresses.insert(f.client);
             addresses.insert(f.owner_at_feedback);
-            used.push(f);
+            let vote = by_edge.entry((f.client, f.owner_at_feedback)).or_insert((0.0, 0));
+            vote.0 += f.normalized();
+            vote.1 += 1;
         }
+        votes.push(by_edge);
     }
     let nodes: Vec<Address> = addresses.into_iter().collect();
     let index = |a: Address| nodes.binary_search(&a).expect("every address is a node");
 
     let mut local: BTreeMap<(usize, usize), f64> = BTreeMap::new();
     let span = (VALUE_MAX - VALUE_MIN) as f64;
-    for f in used {
-        // In range, so the share lies in [0, 1]: a rating of 0 passes no trust, 100 passes 1.
-        *local.entry((index(f.client), index(f.owner_at_feedback))).or_insert(0.0) +=
-            (f.normalized() - VALUE_MIN as f64) / span;
+    for by_edge in votes {
+        for ((client, owner), (sum, n)) in by_edge {
+            // In range, so the share lies in [0, 1]: a vote of 0 passes no trust, 100 passes 1.
+            *local.entry((index(client), index(owner))).or_insert(0.0) += (sum / n as f64 - VALUE_MIN as f64) / span;
+        }
     }
     let mut row_sums = vec![0.0f64; nodes.len()];
     for (&(i, _), &c) in &local {
@@ -98,10 +132,18 @@ pub(crate) fn trust_vector_of(prepared: &Prepared<'_>, filter: &Filter, params: 
     }
 }
 
-/// Trust-weighted scores of every agent in the input, ascending by agent id: `Σ t_client * v / Σ t_client`
-/// over the agent's kept records in range (self-ratings excluded), with `t` from [`trust_vector`].
+/// Trust-weighted scores of every agent in the input, ascending by agent id, with `t` from [`trust_vector`].
 ///
-/// `None` (insufficient evidence) when the reviewers' trust sums to 0; with no seeds, every score is `None`.
+/// Each distinct reviewer of the agent casts one vote, the mean of its kept records in range (self-ratings
+/// excluded), with weight `w = t[client] / n[client]`, where `n[client]` is the number of agents the client votes on
+/// in the input: a reviewer's trust is a budget spread over the agents it rates, so the weights of all votes sum to
+/// at most the total trust. The score is `Σ w * v̄ / Σ w` (client order). `trust_mass = Σ w` is the agent's trusted
+/// evidence.
+///
+/// `None` (insufficient evidence) when `trust_mass` is 0 or below `min_trust_mass`: [`TRUST_MIN_EVIDENCE_SHARE`]
+/// times the weighted median of every agent's `trust_mass` (sort the agents with evidence by `trust_mass`
+/// descending, ties by agent id, and take the first at which the running sum reaches half the total). With no seeds,
+/// every score is `None`.
 pub fn trust(feedback: &[Feedback], filter: &Filter, params: &Params) -> Result<Vec<Score>, ReputationError> {
     params.validate(Algorithm::Trust)?;
     let prepared = prepare(feedback)?;
@@ -109,14 +151,78 @@ pub fn trust(feedback: &[Feedback], filter: &Filter, params: &Params) -> Result<
 }
 
 pub(crate) fn trust_of(prepared: &Prepared<'_>, filter: &Filter, params: &Params) -> Vec<Score> {
-    let vector = trust_vector_of(prepared, filter, params);
-    prepared.agents.keys().map(|&id| trust_score(prepared, &vector, id, filter, params)).collect()
+    let model = TrustModel::new(prepared, filter, params);
+    prepared.agents.keys().map(|&id| trust_score(prepared, &model, id, filter, params)).collect()
 }
 
-/// One agent's trust-weighted score, given the trust vector of the whole input.
+/// What scoring one agent under [`trust`] needs from the whole input.
+pub(crate) struct TrustModel {
+    vector: TrustVector,
+    /// How many agents each reviewer votes on.
+    agents_rated: BTreeMap<Address, u64>,
+    min_mass: f64,
+}
+
+/// An agent's votes under [`trust`], weighed.
+struct Weighed {
+    ballots: Vec<(Ballot, f64, f64)>,
+    mass: f64,
+}
+
+impl TrustModel {
+    pub(crate) fn new(prepared: &Prepared<'_>, filter: &Filter, params: &Params) -> Self {
+        let vector = trust_vector_of(prepared, filter, params);
+        let mut agents_rated: BTreeMap<Address, u64> = BTreeMap::new();
+        for agent in prepared.agents.values() {
+            for ballot in ballots(&used(&agent.records, agent.owner, filter)) {
+                *agents_rated.entry(ballot.client).or_insert(0) += 1;
+            }
+        }
+        let mut model = Self { vector, agents_rated, min_mass: 0.0 };
+        let mut masses: Vec<(f64, U256)> = prepared
+            .agents
+            .iter()
+            .map(|(&id, agent)| (model.weigh(&agent.records, agent.owner, filter).mass, id))
+            .filter(|&(mass, _)| mass > 0.0)
+            .collect();
+        masses.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let total: f64 = masses.iter().map(|m| m.0).sum();
+        let mut running = 0.0f64;
+        for (mass, _) in masses {
+            running += mass;
+            if running >= total / 2.0 {
+                model.min_mass = TRUST_MIN_EVIDENCE_SHARE * mass;
+                break;
+            }
+        }
+        model
+    }
+
+    /// The agent's votes with each reviewer's trust and weight, and their total weight.
+    fn weigh(&self, records: &[&Feedback], owner: Address, filter: &Filter) -> Weighed {
+        let mut mass = 0.0f64;
+        let ballots = ballots(&used(records, owner, filter))
+            .into_iter()
+            .map(|b| {
+                let t = self.vector.get(b.client);
+                let w = t / self.agents_rated[&b.client] as f64;
+                mass += w;
+                (b, t, w)
+            })
+            .collect();
+        Weighed { ballots, mass }
+    }
+}
+
+/// The agent's records a trust score reads: [`trust_records`] in range.
+fn used<'a>(records: &[&'a Feedback], owner: Address, filter: &Filter) -> Vec<&'a Feedback> {
+    trust_records(records, owner, filter).into_iter().filter(|f| f.in_range()).collect()
+}
+
+/// One agent's trust-weighted score, given the model of the whole input.
 pub(crate) fn trust_score(
     prepared: &Prepared<'_>,
-    vector: &TrustVector,
+    model: &TrustModel,
     agent_id: U256,
     filter: &Filter,
     params: &Params,
@@ -124,24 +230,24 @@ pub(crate) fn trust_score(
     let (owner, records) = records_of(prepared, agent_id);
     let mut tally = Tally::default();
     let (mut weighted, mut mass) = (0.0f64, 0.0f64);
-    let (mut trusted_records, mut trusted_clients) = (0u64, BTreeSet::new());
+    let (mut trusted_records, mut trusted_clients) = (0u64, 0u64);
     if let Some(owner) = owner {
-        let used = trust_records(records, owner, filter);
-        tally = Tally::new(records.len(), used.len());
-        for f in used {
-            if !tally.add(f) {
-                continue;
-            }
-            let t = vector.get(f.client);
-            weighted += t * f.normalized();
-            mass += t;
-            if t > 0.0 {
-                trusted_records += 1;
-                trusted_clients.insert(f.client);
+        let kept = trust_records(records, owner, filter);
+        tally = Tally::new(records.len(), kept.len());
+        for f in kept {
+            tally.add(f);
+        }
+        let weighed = model.weigh(records, owner, filter);
+        for (ballot, t, w) in &weighed.ballots {
+            weighted += w * ballot.mean;
+            if *t > 0.0 {
+                trusted_records += ballot.records;
+                trusted_clients += 1;
             }
         }
+        mass = weighed.mass;
     }
-    let score = (mass > 0.0).then(|| in_value_range(weighted / mass));
+    let score = (mass > 0.0 && mass >= model.min_mass).then(|| in_value_range(weighted / mass));
     let used = UsedParams::Trust {
         filter: filter.clone(),
         seeds: params.seeds.iter().copied().collect::<BTreeSet<_>>().into_iter().collect(),
@@ -152,11 +258,12 @@ pub(crate) fn trust_score(
     let mut out = tally.score(agent_id, owner, score, used);
     out.trust = Some(TrustDetail {
         trust_mass: mass,
+        min_trust_mass: model.min_mass,
         trusted_records,
-        trusted_clients: trusted_clients.len() as u64,
-        owner_trust: owner.map_or(0.0, |o| vector.get(o)),
-        iterations: vector.iterations,
-        converged: vector.converged,
+        trusted_clients,
+        owner_trust: owner.map_or(0.0, |o| model.vector.get(o)),
+        iterations: model.vector.iterations,
+        converged: model.vector.converged,
     });
     out
 }
@@ -199,18 +306,25 @@ mod tests {
 
         let scores = trust(&feedback, &Filter::default(), &params).unwrap();
         let get = |id: u64| scores.iter().find(|x| x.agent_id == U256::from(id)).unwrap();
-        // Agent 1 (owner A): S says 100 with trust 0.2, C says 0 with trust 0.48:
-        // 20 / 0.68 = 29.41; a review of 0 counts in the score though it passes no trust.
+        // Vote weights are trust / agents rated: S (2 agents) 0.1, A (1) 0.10667, B (2) 0.02667, C (1) 0.48.
+        // Agent 1 (owner A): S says 100 with weight 0.1, C says 0 with weight 0.48: 10 / 0.58 = 17.24; a review of 0
+        // counts in the score though it passes no trust.
         let one = get(1);
-        assert_close(one.score.unwrap(), 20.0 / 0.68);
+        assert_close(one.score.unwrap(), 10.0 / 0.58);
         assert_eq!((one.count, one.trust.unwrap().trusted_records, one.trust.unwrap().trusted_clients), (2, 2, 2));
         let detail = one.trust.unwrap();
-        assert_close(detail.trust_mass, 0.68);
+        assert_close(detail.trust_mass, 0.58);
         assert_close(detail.owner_trust, 0.8 * 2.0 / 3.0 * 0.2);
-        // Agent 2: only S, 50. Agent 3: (0.10667 * 80 + 0.05333 * 20) / 0.16 = 60. Agent 4: only B, 60.
-        assert_close(get(2).score.unwrap(), 50.0);
-        assert_close(get(3).score.unwrap(), 60.0);
-        assert_close(get(4).score.unwrap(), 60.0);
+        // Evidence: agent 1 0.58, agent 3 0.10667 + 0.02667 = 0.13333, agent 2 0.1, agent 4 0.02667; agent 1 alone
+        // holds half of the 0.84 in all, so it is the weighted median and the minimum is 0.58 / 4 = 0.145. After two
+        // steps C's trust is still high and the others' evidence is thin next to it: they are insufficient.
+        assert_close(detail.min_trust_mass, 0.145);
+        for (id, mass) in [(2, 0.1), (3, 0.8 * 2.0 / 3.0 * 0.2 + 0.8 / 3.0 * 0.2 / 2.0), (4, 0.8 / 3.0 * 0.2 / 2.0)] {
+            let s = get(id);
+            assert_eq!((s.score, s.status), (None, crate::ScoreStatus::InsufficientEvidence), "agent {id}");
+            assert_close(s.trust.unwrap().trust_mass, mass);
+            assert_eq!(s.trust.unwrap().trusted_clients, if id == 3 { 2 } else { 1 }, "agent {id}");
+        }
         assert_close(get(4).trust.unwrap().owner_trust, 0.16);
     }
 
@@ -227,8 +341,21 @@ mod tests {
         }
         assert_eq!(vector.get(addr(99)), 0.0);
         // Agent 1: (0.2 * 100 + 0.096 * 0) / 0.296 = 67.57.
+        // Vote weights: S 0.1, A 0.10667, B 0.02667, C 0.096. Agent 1: (0.1 * 100 + 0.096 * 0) / 0.196 = 51.02.
+        // Agent 2: S alone, 50. Agent 3: (0.10667 * 80 + 0.02667 * 20) / 0.13333 = 68.
         let scores = trust(&feedback, &Filter::default(), &params).unwrap();
-        assert_close(scores[0].score.unwrap(), 20.0 / 0.296);
+        assert_close(scores[0].score.unwrap(), 10.0 / 0.196);
+        assert_close(scores[1].score.unwrap(), 50.0);
+        assert_close(scores[2].score.unwrap(), 68.0);
+        // Evidence 0.196, 0.1, 0.13333, 0.02667: 0.196 + 0.13333 passes half of 0.456, so the weighted median is
+        // 0.13333 and the minimum 0.03333. Agent 4 (B's vote alone, 0.02667) falls short: insufficient evidence, with
+        // the counts that say so.
+        let four = &scores[3];
+        let detail = four.trust.unwrap();
+        assert_eq!((four.score, four.status, four.count), (None, crate::ScoreStatus::InsufficientEvidence, 1));
+        assert_eq!((detail.trusted_records, detail.trusted_clients), (1, 1));
+        assert_close(detail.trust_mass, 0.16 / 3.0 / 2.0);
+        assert_close(detail.min_trust_mass, 0.4 / 3.0 / 4.0);
     }
 
     #[test]

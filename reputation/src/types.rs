@@ -19,6 +19,11 @@ pub const DEFAULT_ALPHA: f64 = 0.15;
 pub const DEFAULT_TOLERANCE: f64 = 1e-12;
 /// Default iteration cap of [`Algorithm::Trust`].
 pub const DEFAULT_MAX_ITERATIONS: u32 = 100;
+/// [`Algorithm::Trust`] scores an agent only when its trusted evidence ([`TrustDetail::trust_mass`]) is at least
+/// this share of the median agent's (weighted by evidence; see [`TrustDetail::min_trust_mass`]); below it the answer
+/// is [`ScoreStatus::InsufficientEvidence`]. A fixed part of the algorithm, not a parameter: it bounds how many agents
+/// one bridged honest reviewer can lift (`docs/reputation.md`, "Bounds").
+pub const TRUST_MIN_EVIDENCE_SHARE: f64 = 0.25;
 /// Largest accepted `max_iterations`, so a request cannot buy unbounded work.
 pub const MAX_ITERATIONS_LIMIT: u32 = 10_000;
 /// Largest `valueDecimals` ERC-8004 allows.
@@ -373,8 +378,14 @@ pub struct Summary {
 /// Trust details of one agent's score.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct TrustDetail {
-    /// Sum of the reviewers' trust over the records used (a reviewer counts once per record).
+    /// The agent's trusted evidence: the sum, over its distinct reviewers, of each one's vote weight (its trust divided
+    /// by the number of agents it rates), whatever the number of records it gave.
     pub trust_mass: f64,
+    /// The evidence an agent needs for a score: [`TRUST_MIN_EVIDENCE_SHARE`] times the median agent's
+    /// `trust_mass`, weighted by `trust_mass` (the same for every agent of one input). Agents below it, or with
+    /// `trust_mass` 0, are [`ScoreStatus::InsufficientEvidence`].
+    #[serde(default)]
+    pub min_trust_mass: f64,
     /// Records used whose reviewer has trust above 0: the evidence the score rests on.
     pub trusted_records: u64,
     /// Distinct reviewers among them.
@@ -394,7 +405,8 @@ pub enum ScoreStatus {
     /// `score` is a number in `[VALUE_MIN, VALUE_MAX]`.
     Scored,
     /// `score` is `null`: no usable evidence is left (no record kept and in range, no record from a reviewer with
-    /// trust under [`Algorithm::Trust`], or every decay weight is 0). The counts of the [`Score`] say why.
+    /// trust or less trusted evidence than [`TrustDetail::min_trust_mass`] under [`Algorithm::Trust`], or every decay
+    /// weight is 0). The counts of the [`Score`] say why.
     InsufficientEvidence,
 }
 

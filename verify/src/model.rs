@@ -3,7 +3,8 @@
 //! A version hash may be claimed by several publishers (each claim its own record, none blocking another). The
 //! claims are found from the registry's `ModelVersionRegistered` logs (filtered by the indexed version hash) and
 //! each is then read from the registry's state, which is authoritative. They are ordered by priority: the block of
-//! the commitment a claim revealed (or its own block when it revealed none), then the registration block.
+//! the commitment a claim revealed (or its own block when it revealed none), then the registration block, then the
+//! log's position.
 
 use alloy::primitives::{Address, B256};
 use alloy::providers::{DynProvider, Provider};
@@ -148,22 +149,22 @@ pub async fn verify_model_version(
         .event_signature(IProvenanceRegistry::ModelVersionRegistered::SIGNATURE_HASH)
         .topic1(version_hash);
     let logs = prova_chain::get_logs(provider, &filter, 0, head).await?;
-    let mut publishers: Vec<Address> = logs
-        .iter()
-        .filter_map(prova_chain::decode::<IProvenanceRegistry::ModelVersionRegistered>)
-        .map(|e| e.publisher)
-        .collect();
+    // In chain order, so that the stable sort below breaks ties by log position.
+    let mut publishers: Vec<Address> = Vec::new();
+    let logged = logs.iter().filter_map(prova_chain::decode::<IProvenanceRegistry::ModelVersionRegistered>);
     // The asked publisher's state is read even without a log (a node that drops logs cannot hide a claim).
-    publishers.extend(publisher);
-    publishers.sort();
-    publishers.dedup();
+    for claimant in logged.map(|e| e.publisher).chain(publisher) {
+        if !publishers.contains(&claimant) {
+            publishers.push(claimant);
+        }
+    }
     let mut claims = Vec::with_capacity(publishers.len());
     for claimant in publishers {
         if let Some(claim) = read_claim(provider, registry, claimant, version_hash).await? {
             claims.push(claim);
         }
     }
-    claims.sort_by_key(|c| (c.priority_block(), c.registered_block, c.publisher));
+    claims.sort_by_key(|c| (c.priority_block(), c.registered_block));
     Ok(ModelVerdict { chain_id, registry, version_hash, asked_publisher: publisher, claims })
 }
 

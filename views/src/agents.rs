@@ -252,6 +252,12 @@ pub struct ValidationItem {
 /// A `ValidationResponse`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ValidationResponse {
+    /// The agent the response names (its `ValidationResponse` event's `agentId`, a decimal string): always the agent
+    /// of the request it answers. A request hash is global, so a response is listed only under the agent it names;
+    /// a validator's answer is never credited to another agent that registered the same request hash.
+    #[serde(with = "decimal")]
+    #[schema(value_type = String, pattern = "^[0-9]+$", example = "1")]
+    pub agent_id: U256,
     /// The validator's answer, 0..100.
     pub response: u8,
     /// Off-chain response file.

@@ -8,8 +8,8 @@ use utoipa::ToSchema;
 use crate::ChainPointer;
 
 /// Every publisher's claim of one version hash. Claims never block one another; within a registry they are ordered
-/// by priority (see [`ModelVersion::priority_block`]). Priority says who revealed a commitment first, not who made
-/// the weights.
+/// by priority (see [`ModelVersion::priority_block`]). Priority says who committed to the hash first, not who
+/// made the weights.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct VersionClaims {
     /// The version hash asked about.

@@ -24,7 +24,6 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::{ApiError, Result};
-use crate::extract::parse_address;
 use crate::views::{PointerRow, address};
 pub use prova_views::AgentRef;
 
@@ -79,10 +78,7 @@ pub fn parse_agent_id(text: &str) -> Result<U256> {
     U256::from_str_radix(text, 10).map_err(|_| invalid())
 }
 
-/// Parses an optional address query parameter.
-pub fn optional_address(what: &str, text: Option<&str>) -> Result<Option<Address>> {
-    text.filter(|t| !t.is_empty()).map(|t| parse_address(what, t)).transpose()
-}
+pub use crate::extract::optional_address;
 
 pub use crate::routes::page::big;
 

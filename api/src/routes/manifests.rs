@@ -1,11 +1,16 @@
-//! `PUT` and `GET /v1/model-versions/{versionHash}/manifest`: the file list of a registered version.
+//! `PUT` and `GET /v1/model-versions/{versionHash}/manifest`: the file list of a claimed version.
 //!
 //! Anyone may upload a manifest, but it is stored only if the Merkle root of its files is the version hash in the
-//! path and that version is registered on an indexed chain. A stored manifest is never replaced.
+//! path and some publisher has claimed that version on an indexed chain. A stored manifest is never replaced.
+//!
+//! Only the files are covered by the version hash. The manifest's other fields, `tool` and `ignore`, are the first
+//! uploader's words: they are bounded ([`MAX_TOOL_BYTES`], [`MAX_IGNORE_ENTRIES`], [`MAX_IGNORE_ENTRY_BYTES`]) and
+//! answered under `unverified`. The cheap checks (is the hash claimed at all, is its manifest already stored) run
+//! before the body is read, so a large body costs nothing when it would be refused or ignored.
 
 use alloy::primitives::B256;
 use axum::Json;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::StatusCode;
 use prova_core::manifest::{MANIFEST_FORMAT, Manifest, ManifestEntry};
 use prova_db::DbHash;
@@ -20,11 +25,29 @@ use crate::extract::{ApiJson, ApiPath, parse_hash};
 use crate::routes::docs::{BadRequest, NotFound, PayloadTooLarge, Unprocessable, UnsupportedMediaType};
 use crate::{AppState, MAX_MANIFEST_BODY_BYTES};
 
+/// Longest `tool` accepted, in bytes.
+pub const MAX_TOOL_BYTES: usize = 256;
+/// Most `ignore` entries accepted.
+pub const MAX_IGNORE_ENTRIES: usize = 64;
+/// Longest `ignore` entry accepted, in bytes.
+pub const MAX_IGNORE_ENTRY_BYTES: usize = 256;
+
 /// The manifest routes. Uploads may be up to [`MAX_MANIFEST_BODY_BYTES`].
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_manifest, put_manifest))
         .layer(DefaultBodyLimit::max(MAX_MANIFEST_BODY_BYTES))
+}
+
+/// The fields of a manifest that its version hash does not cover: set by whoever uploaded it first, bounded, and
+/// never checked against anything. Do not rely on them.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Unverified {
+    /// The tool the uploader says wrote the manifest (at most 256 bytes).
+    #[schema(example = "prova 0.1.0")]
+    pub tool: String,
+    /// The file and folder names the uploader says were skipped while hashing (at most 64, each at most 256 bytes).
+    pub ignore: Vec<String>,
 }
 
 /// What an upload stored (or found already stored).
@@ -37,11 +60,64 @@ pub struct StoredManifest {
     pub files: u64,
     /// Sum of the file sizes in bytes.
     pub total_bytes: u64,
+    /// The stored manifest's fields that the version hash does not cover (the first upload's).
+    pub unverified: Unverified,
+}
+
+/// A stored manifest, as `GET` answers it: a prova manifest (so `prova` reads it as it is), plus `unverified`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ManifestAnswer {
+    /// Always `prova.manifest/v1`.
+    #[schema(example = "prova.manifest/v1")]
+    pub format: String,
+    /// As `unverified.tool`; kept here so the answer is a complete prova manifest. Not covered by the version hash.
+    #[schema(example = "prova 0.1.0")]
+    pub tool: String,
+    /// The Merkle root over the files: the version hash claimed on-chain.
+    #[schema(value_type = crate::routes::docs::Hash)]
+    pub version_hash: B256,
+    /// As `unverified.ignore`; kept here so the answer is a complete prova manifest. Not covered by the version hash.
+    pub ignore: Vec<String>,
+    /// The files, sorted by path: what the version hash covers.
+    #[schema(value_type = Vec<crate::routes::docs::ManifestEntrySchema>)]
+    pub files: Vec<ManifestEntry>,
+    /// The fields above that the version hash does not cover, as the first uploader gave them.
+    pub unverified: Unverified,
+}
+
+/// Refuses `tool` and `ignore` past their bounds or holding NUL: they are not covered by the version hash, so the
+/// first uploader must not be able to store anything large in them.
+pub fn check_unverified(tool: &str, ignore: &[String]) -> Result<()> {
+    let invalid = |message: String| Err(ApiError::bad_request("invalid_manifest", message));
+    if tool.len() > MAX_TOOL_BYTES {
+        return invalid(format!(
+            "manifest tool is {} bytes; at most {MAX_TOOL_BYTES} are accepted (the version hash does not cover it)",
+            tool.len()
+        ));
+    }
+    if ignore.len() > MAX_IGNORE_ENTRIES {
+        return invalid(format!(
+            "manifest ignore list has {} entries; at most {MAX_IGNORE_ENTRIES} are accepted (the version hash does \
+             not cover it)",
+            ignore.len()
+        ));
+    }
+    if let Some(long) = ignore.iter().find(|entry| entry.len() > MAX_IGNORE_ENTRY_BYTES) {
+        return invalid(format!(
+            "a manifest ignore entry is {} bytes; at most {MAX_IGNORE_ENTRY_BYTES} are accepted",
+            long.len()
+        ));
+    }
+    if tool.contains('\0') || ignore.iter().any(|i| i.contains('\0')) {
+        return invalid("manifest tool and ignore list must not contain NUL".into());
+    }
+    Ok(())
 }
 
 /// Checks a manifest as `Manifest::from_json` does, without trusting anything it records: the format tag, the
-/// paths (relative, normal, no duplicates), at least one file, and that the recorded version hash is the root of
-/// the files. Returns the manifest with its files sorted by path.
+/// bounds of the fields the root does not cover ([`check_unverified`]), the paths (relative, normal, no
+/// duplicates), at least one file, and that the recorded version hash is the root of the files. Returns the
+/// manifest with its files sorted by path.
 ///
 /// CPU-bound for large manifests; call it off the async runtime.
 pub fn verify_manifest(manifest: Manifest) -> Result<Manifest> {
@@ -51,10 +127,8 @@ pub fn verify_manifest(manifest: Manifest) -> Result<Manifest> {
             format!("manifest format must be {MANIFEST_FORMAT:?}, got {:?}", manifest.format),
         ));
     }
+    check_unverified(&manifest.tool, &manifest.ignore)?;
     let rebuilt = verify_entries(manifest.files, Some(manifest.version_hash), manifest.ignore)?;
-    if manifest.tool.contains('\0') || rebuilt.ignore.iter().any(|i| i.contains('\0')) {
-        return Err(ApiError::bad_request("invalid_manifest", "manifest tool and ignore list must not contain NUL"));
-    }
     Ok(Manifest { tool: manifest.tool, ..rebuilt })
 }
 
@@ -80,16 +154,44 @@ pub fn verify_entries(files: Vec<ManifestEntry>, recorded: Option<B256>, ignore:
     Ok(rebuilt)
 }
 
-/// Uploads the manifest of a registered version. It is stored only if its files give the version hash in the path
-/// and that version is registered; a stored manifest is never replaced (a repeated upload answers 200).
+#[derive(FromRow)]
+struct HeaderRow {
+    tool: String,
+    ignore: Vec<String>,
+    file_count: i32,
+    total_bytes: i64,
+}
+
+impl HeaderRow {
+    fn stored(self, version_hash: B256) -> StoredManifest {
+        StoredManifest {
+            version_hash,
+            files: self.file_count as u64,
+            total_bytes: self.total_bytes as u64,
+            unverified: Unverified { tool: self.tool, ignore: self.ignore },
+        }
+    }
+}
+
+/// The stored manifest header of `version_hash`, if any.
+async fn load_header(pool: &PgPool, version_hash: B256) -> Result<Option<HeaderRow>> {
+    Ok(sqlx::query_as("SELECT tool, ignore, file_count, total_bytes FROM model_manifests WHERE version_hash = $1")
+        .bind(version_hash.to_vec())
+        .fetch_optional(pool)
+        .await?)
+}
+
+/// Uploads the manifest of a claimed version. It is stored only if its files give the version hash in the path and
+/// some publisher claims that version; a stored manifest is never replaced (a repeat answers 200 with the stored
+/// one, without reading the body). `tool` and `ignore` are bounded and answered as `unverified`.
 #[utoipa::path(
     put,
     path = "/v1/model-versions/{version_hash}/manifest",
     tag = "provenance",
     params(("version_hash" = String, Path, description = "The version hash (manifest Merkle root), any case.", pattern = "^0x[0-9a-fA-F]{64}$", example = "0xf187bca44d1c744dd8510221ac86b5bf72c8e7f6fd71ef0cecd0aa2abc6d94a9")),
-    request_body(content = crate::routes::docs::ManifestSchema, description = "The manifest, as `prova model hash` writes it.", content_type = "application/json"),
+    request_body(content = crate::routes::docs::ManifestSchema, description = "The manifest, as `prova model hash` writes it. `tool` at most 256 bytes; `ignore` at most 64 entries of at most 256 bytes.", content_type = "application/json"),
     responses(
-        (status = 200, description = "The manifest was already stored.", body = StoredManifest),
+        (status = 200, description = "A manifest was already stored for this version (the body was not read).", body = StoredManifest),
         (status = 201, description = "The manifest was stored.", body = StoredManifest),
         BadRequest,
         NotFound,
@@ -101,9 +203,25 @@ pub fn verify_entries(files: Vec<ManifestEntry>, recorded: Option<B256>, ignore:
 async fn put_manifest(
     State(state): State<AppState>,
     ApiPath(version_hash): ApiPath<String>,
-    ApiJson(manifest): ApiJson<Manifest>,
+    request: Request,
 ) -> Result<(StatusCode, Json<StoredManifest>)> {
     let version_hash = parse_hash("versionHash", &version_hash)?;
+    // The cheap checks first: nothing is read or parsed for a hash nobody claims, or whose manifest is stored.
+    let claimed: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM model_version_registered WHERE version_hash = $1)")
+            .bind(version_hash.to_vec())
+            .fetch_one(&state.pool)
+            .await?;
+    if !claimed {
+        return Err(ApiError::NotFound(format!("model version {version_hash} is not registered")));
+    }
+    if let Some(header) = load_header(&state.pool, version_hash).await? {
+        return Ok((StatusCode::OK, Json(header.stored(version_hash))));
+    }
+
+    let ApiJson(manifest) = ApiJson::<Manifest>::from_request(request, &state).await?;
+    // Before the root: the bounds are cheap, the root is not.
+    check_unverified(&manifest.tool, &manifest.ignore)?;
     let manifest = tokio::task::spawn_blocking(move || verify_manifest(manifest))
         .await
         .map_err(|e| ApiError::Internal(format!("manifest check panicked: {e}")))??;
@@ -115,14 +233,6 @@ async fn put_manifest(
                 computed = manifest.version_hash
             ),
         ));
-    }
-    let registered: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM model_version_registered WHERE version_hash = $1)")
-            .bind(version_hash.to_vec())
-            .fetch_one(&state.pool)
-            .await?;
-    if !registered {
-        return Err(ApiError::NotFound(format!("model version {version_hash} is not registered")));
     }
 
     let sizes = manifest
@@ -156,13 +266,10 @@ async fn put_manifest(
 
     if inserted.is_none() {
         tx.rollback().await?;
-        let (files, total_bytes): (i32, i64) =
-            sqlx::query_as("SELECT file_count, total_bytes FROM model_manifests WHERE version_hash = $1")
-                .bind(version_hash.to_vec())
-                .fetch_one(&state.pool)
-                .await?;
-        let stored = StoredManifest { version_hash, files: files as u64, total_bytes: total_bytes as u64 };
-        return Ok((StatusCode::OK, Json(stored)));
+        let header = load_header(&state.pool, version_hash)
+            .await?
+            .ok_or_else(|| ApiError::Internal(format!("the manifest of {version_hash} vanished")))?;
+        return Ok((StatusCode::OK, Json(header.stored(version_hash))));
     }
 
     sqlx::query(
@@ -178,7 +285,12 @@ async fn put_manifest(
     tx.commit().await?;
     tracing::info!(%version_hash, files = file_count, total_bytes, "manifest stored");
 
-    let stored = StoredManifest { version_hash, files: file_count as u64, total_bytes: total_bytes as u64 };
+    let stored = StoredManifest {
+        version_hash,
+        files: file_count as u64,
+        total_bytes: total_bytes as u64,
+        unverified: Unverified { tool: manifest.tool, ignore: manifest.ignore },
+    };
     Ok((StatusCode::CREATED, Json(stored)))
 }
 
@@ -211,29 +323,36 @@ pub async fn load_files(pool: &PgPool, hashes: &[B256]) -> Result<Vec<(B256, Vec
     Ok(out)
 }
 
-/// The uploaded manifest of a version: its files sorted by path.
+/// The uploaded manifest of a version: its files sorted by path (what the version hash covers), and the fields it
+/// does not cover under `unverified`.
 #[utoipa::path(
     get,
     path = "/v1/model-versions/{version_hash}/manifest",
     tag = "provenance",
     params(("version_hash" = String, Path, description = "The version hash (manifest Merkle root), any case.", pattern = "^0x[0-9a-fA-F]{64}$", example = "0xf187bca44d1c744dd8510221ac86b5bf72c8e7f6fd71ef0cecd0aa2abc6d94a9")),
     responses(
-        (status = 200, description = "The manifest.", body = crate::routes::docs::ManifestSchema),
+        (status = 200, description = "The manifest.", body = ManifestAnswer),
         BadRequest,
         NotFound,
     ),
 )]
-async fn get_manifest(State(state): State<AppState>, ApiPath(version_hash): ApiPath<String>) -> Result<Json<Manifest>> {
+async fn get_manifest(
+    State(state): State<AppState>,
+    ApiPath(version_hash): ApiPath<String>,
+) -> Result<Json<ManifestAnswer>> {
     let version_hash = parse_hash("versionHash", &version_hash)?;
-    let header: Option<(String, Vec<String>)> =
-        sqlx::query_as("SELECT tool, ignore FROM model_manifests WHERE version_hash = $1")
-            .bind(version_hash.to_vec())
-            .fetch_optional(&state.pool)
-            .await?;
-    let (tool, ignore) =
-        header.ok_or_else(|| ApiError::NotFound(format!("no manifest has been uploaded for {version_hash}")))?;
+    let header = load_header(&state.pool, version_hash)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no manifest has been uploaded for {version_hash}")))?;
     let files = load_files(&state.pool, &[version_hash]).await?.pop().map(|(_, files)| files).unwrap_or_default();
-    Ok(Json(Manifest { format: MANIFEST_FORMAT.to_owned(), tool, version_hash, ignore, files }))
+    Ok(Json(ManifestAnswer {
+        format: MANIFEST_FORMAT.to_owned(),
+        tool: header.tool.clone(),
+        version_hash,
+        ignore: header.ignore.clone(),
+        files,
+        unverified: Unverified { tool: header.tool, ignore: header.ignore },
+    }))
 }
 
 #[cfg(test)]
@@ -259,7 +378,11 @@ mod tests {
 
         let (status, first) = send_json(pool.clone(), "PUT", &uri(m.version_hash), &body).await;
         assert_eq!(status, StatusCode::CREATED, "{first}");
-        assert_eq!(first, json!({ "version_hash": m.version_hash, "files": 3, "total_bytes": 101 + 201 + 301 }));
+        let unverified = json!({ "tool": m.tool, "ignore": [".git"] });
+        assert_eq!(
+            first,
+            json!({ "version_hash": m.version_hash, "files": 3, "total_bytes": 101 + 201 + 301, "unverified": unverified })
+        );
 
         // The same manifest again, even with its files in another order, is a no-op.
         let mut reordered = m.clone();
@@ -271,8 +394,10 @@ mod tests {
         let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM model_files").fetch_one(&pool).await.unwrap();
         assert_eq!(stored, 3);
 
-        let (status, served) = call(pool, "GET", &uri(m.version_hash)).await;
+        let (status, mut served) = call(pool, "GET", &uri(m.version_hash)).await;
         assert_eq!(status, StatusCode::OK);
+        assert_eq!(served["unverified"], unverified);
+        served.as_object_mut().unwrap().remove("unverified");
         assert_eq!(served, body);
         assert_eq!(Manifest::from_json(&served.to_string()).unwrap(), m);
     }
@@ -367,6 +492,64 @@ mod tests {
         assert_eq!(stored, 0);
     }
 
+    /// The fields the version hash does not cover are bounded: the first uploader cannot store 32 MiB in `tool` or
+    /// `ignore` for everyone to download, and what it stores is answered as `unverified`.
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
+    async fn tool_and_ignore_are_bounded_and_unverified(pool: PgPool) {
+        let m = manifest(&files());
+        register(&pool, CHAIN, m.version_hash, None, 10).await;
+        let with =
+            |tool: String, ignore: Vec<String>| serde_json::to_value(Manifest { tool, ignore, ..m.clone() }).unwrap();
+        let long = |n: usize| "x".repeat(n);
+        for body in [
+            with(long(MAX_TOOL_BYTES + 1), vec![]),
+            with("prova".into(), vec![".git".into(); MAX_IGNORE_ENTRIES + 1]),
+            with("prova".into(), vec![long(MAX_IGNORE_ENTRY_BYTES + 1)]),
+            with(long(8 << 20), vec![]),
+        ] {
+            let (status, answer) = send_json(pool.clone(), "PUT", &uri(m.version_hash), &body).await;
+            assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_manifest")));
+            assert!(answer["error"]["message"].as_str().unwrap().contains("at most"), "{answer}");
+        }
+        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM model_manifests").fetch_one(&pool).await.unwrap();
+        assert_eq!(stored, 0);
+
+        // At the bounds: stored, and answered as unverified.
+        let at_bounds = with(long(MAX_TOOL_BYTES), vec![long(MAX_IGNORE_ENTRY_BYTES); MAX_IGNORE_ENTRIES]);
+        let (status, answer) = send_json(pool.clone(), "PUT", &uri(m.version_hash), &at_bounds).await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+        assert_eq!(answer["unverified"]["tool"], long(MAX_TOOL_BYTES));
+        let (_, served) = call(pool.clone(), "GET", &uri(m.version_hash)).await;
+        assert_eq!(served["unverified"]["ignore"].as_array().unwrap().len(), MAX_IGNORE_ENTRIES);
+        assert_eq!(served["tool"], served["unverified"]["tool"]);
+
+        // A later upload with other words changes nothing: the first upload's fields stay, marked unverified.
+        let (status, again) = send_json(pool, "PUT", &uri(m.version_hash), &with("other".into(), vec![])).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(again["unverified"]["tool"], long(MAX_TOOL_BYTES));
+    }
+
+    /// The cheap checks come before the body is read: a body for a hash nobody claims is a 404, and one for a
+    /// version whose manifest is stored is a 200 with the stored manifest, whatever the body (here, not even JSON).
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
+    async fn existence_checks_run_before_the_body_is_parsed(pool: PgPool) {
+        let m = manifest(&files());
+        let junk = || b"{ this is not json".to_vec();
+        let json = Some("application/json");
+        let (status, answer) = send(pool.clone(), "PUT", &uri(m.version_hash), json, junk()).await;
+        assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+
+        register(&pool, CHAIN, m.version_hash, None, 10).await;
+        let (status, answer) = send(pool.clone(), "PUT", &uri(m.version_hash), json, junk()).await;
+        assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_body")));
+        let (status, _) =
+            send_json(pool.clone(), "PUT", &uri(m.version_hash), &serde_json::to_value(&m).unwrap()).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let (status, answer) = send(pool, "PUT", &uri(m.version_hash), json, junk()).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(answer["files"], 3);
+    }
+
     #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn manifest_route_has_its_own_body_limit(pool: PgPool) {
         // A manifest above the global limit is accepted on this route.
@@ -385,9 +568,10 @@ mod tests {
         assert_eq!(status, StatusCode::CREATED, "{answer}");
         assert_eq!(answer["files"], 12_000);
 
-        // Past the route's limit: 413 with our JSON body.
+        // Past the route's limit: 413 with our JSON body (for a version without a stored manifest).
         let huge = vec![b' '; MAX_MANIFEST_BODY_BYTES + 1];
-        let (status, answer) = send(pool.clone(), "PUT", &uri(big.version_hash), Some("application/json"), huge).await;
+        register(&pool, CHAIN, h(0x42), None, 11).await;
+        let (status, answer) = send(pool.clone(), "PUT", &uri(h(0x42)), Some("application/json"), huge).await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(answer["error"]["code"], "payload_too_large");
 

@@ -1,13 +1,14 @@
 //! `POST /v1/model-versions/match`: "which registered version is this folder?"
 //!
 //! The body is a folder's file list (a full prova manifest, or just `{ "files": [...] }`). The answer is exact when
-//! the root of those files is a registered version. Otherwise the candidates are registered versions whose uploaded
-//! manifests share the most files with the folder, each with a diff naming what differs.
+//! the root of those files is a claimed version. Otherwise the candidates are claimed versions whose uploaded
+//! manifests share the most files with the folder, each with a diff naming what differs. Each candidate lists every
+//! publisher's claim of its version: a match identifies weights, not who made them.
 
 use prova_db::DbHash;
 use std::collections::HashMap;
 
-use alloy::primitives::{Address, B256};
+use alloy::primitives::B256;
 use axum::Json;
 use axum::extract::State;
 use prova_core::manifest::{MANIFEST_FORMAT, ManifestDiff, ManifestEntry, diff};
@@ -22,8 +23,9 @@ use crate::error::{ApiError, Result};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::routes::docs::{BadRequest, PayloadTooLarge, Unprocessable, UnsupportedMediaType};
 use crate::routes::manifests::{load_files, verify_entries};
-use crate::routes::model_versions::{ChainFilter, ModelVersion, load_versions};
-use crate::views::ChainPointer;
+use crate::routes::model_versions::{ChainFilter, ModelVersion, load_claims, load_versions};
+use crate::routes::page::registry_condition;
+use prova_views::ModelStatus;
 
 /// Most candidates returned.
 pub const MAX_CANDIDATES: usize = 5;
@@ -53,54 +55,37 @@ pub struct MatchResult {
     /// The version hash (Merkle root) of the given files.
     #[schema(value_type = crate::routes::docs::Hash)]
     pub version_hash: B256,
-    /// True if that root is a registered version.
+    /// True if some publisher claims that root (within the filters).
     pub exact: bool,
     /// The first candidate, or null.
     pub best: Option<Candidate>,
-    /// Up to [`MAX_CANDIDATES`] registered versions, best first.
+    /// Up to [`MAX_CANDIDATES`] claimed versions, best first: the exact root first, then by files in common.
     pub candidates: Vec<Candidate>,
 }
 
-/// A registered version the folder may be.
+/// A claimed version the folder may be, with every publisher's claim of it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Candidate {
     /// The version.
     #[schema(value_type = crate::routes::docs::Hash)]
     pub version_hash: B256,
-    /// The publisher's id.
-    #[schema(value_type = crate::routes::docs::Address)]
-    pub publisher: Address,
-    /// The publisher's name, as registered.
-    pub publisher_name: Option<String>,
-    /// keccak256 of the model name.
-    #[schema(value_type = crate::routes::docs::Hash)]
-    pub model_id: B256,
-    /// True if the publisher revoked the version.
-    pub revoked: bool,
-    /// True if the registration was signed by a key flagged compromised at that time.
-    pub signed_by_compromised_key: bool,
+    /// Of the version's claims: `registered` if one stands, `revoked` if every claim was revoked by its publisher,
+    /// else `signed_by_compromised_key`.
+    pub status: ModelStatus,
+    /// Every publisher's claim of the version within the filters, per chain and registry in priority order, as
+    /// `GET /v1/model-versions/{version_hash}` lists them. None is preferred: the same weights may be claimed by
+    /// several publishers, and matching files says nothing about which one made them.
+    pub claims: Vec<ModelVersion>,
     /// Files with the same path and digest in both.
     pub files_in_common: u64,
     /// The given files compared to the version's: `added` are only in the folder, `removed` only in the version.
     #[schema(value_type = crate::routes::docs::ManifestDiffSchema)]
     pub diff: ManifestDiff,
-    /// Where the registration event is.
-    pub chain: ChainPointer,
 }
 
 impl Candidate {
-    fn new(version: ModelVersion, files_in_common: u64, diff: ManifestDiff) -> Self {
-        Self {
-            version_hash: version.version_hash,
-            publisher: version.publisher,
-            publisher_name: version.publisher_name,
-            model_id: version.model_id,
-            revoked: version.revocation.is_some(),
-            signed_by_compromised_key: version.signed_by_compromised_key,
-            files_in_common,
-            diff,
-            chain: version.chain,
-        }
+    fn new(version_hash: B256, claims: Vec<ModelVersion>, files_in_common: u64, diff: ManifestDiff) -> Self {
+        Self { version_hash, status: ModelStatus::of_claims(&claims), claims, files_in_common, diff }
     }
 }
 
@@ -110,8 +95,8 @@ struct Scored {
     files_in_common: i64,
 }
 
-/// Which registered version is this folder? Exact when the root of the given files is registered; otherwise the
-/// registered versions whose uploaded manifests share the most files, each with a diff.
+/// Which registered version is this folder? Exact when the root of the given files is claimed; otherwise the
+/// claimed versions whose uploaded manifests share the most files, each with a diff and every claim of it.
 #[utoipa::path(
     post,
     path = "/v1/model-versions/match",
@@ -139,17 +124,17 @@ async fn match_files(
             format!("manifest format must be {MANIFEST_FORMAT:?}, got {format:?}"),
         ));
     }
+    let scope = filter.scope(&state.config)?;
     let given = verify_entries(request.files, request.version_hash, Vec::new())?;
     let root = given.version_hash;
-    let scope = filter.scope();
 
-    let exact = load_versions(&state.pool, &[root], &scope).await?.remove(&root);
+    let exact = Some(load_claims(&state.pool, &[root], &scope).await?).filter(|claims| !claims.is_empty());
     let is_exact = exact.is_some();
     let limit = MAX_CANDIDATES - usize::from(is_exact);
 
-    // Per registered version with a manifest: files with the same path and digest, then files whose digest appears
-    // in the version under any path (renamed files), then the earliest registration.
-    let scored: Vec<Scored> = sqlx::query_as(
+    // Per claimed version with a manifest: files with the same path and digest, then files whose digest appears in
+    // the version under any path (renamed files), then the earliest claim in scope.
+    let scored: Vec<Scored> = sqlx::query_as(&format!(
         "WITH given AS (
              SELECT * FROM unnest($1::TEXT[], $2::BYTEA[]) AS g(path, sha256)
          ), hits AS (
@@ -164,33 +149,41 @@ async fn match_files(
          FROM scored s
          JOIN LATERAL (
              SELECT min(r.block_time) AS first_registered FROM model_version_registered r
-             WHERE r.version_hash = s.version_hash AND ($3::BIGINT IS NULL OR r.chain_id = $3)
+             LEFT JOIN indexer_cursors c ON c.chain_id = r.chain_id AND c.contract = r.contract
+             WHERE r.version_hash = s.version_hash AND ($3::BIGINT IS NULL OR r.chain_id = $3) AND {registry}
+               AND ($9::BIGINT IS NULL OR COALESCE(c.head_block, r.block_number) - r.block_number + 1 >= $9)
          ) reg ON reg.first_registered IS NOT NULL
          WHERE s.version_hash <> $4
          ORDER BY s.files_in_common DESC, s.digests_in_common DESC, reg.first_registered, s.version_hash
          LIMIT $5",
-    )
+        registry = registry_condition("r", 6, 7, 8),
+    ))
     .bind(given.files.iter().map(|e| e.path.as_str()).collect::<Vec<_>>())
     .bind(given.files.iter().map(|e| e.sha256.to_vec()).collect::<Vec<_>>())
     .bind(scope.chain_id)
     .bind(root.to_vec())
     .bind(limit as i64)
+    .bind(scope.contract_bytes())
+    .bind(scope.canonical_chains())
+    .bind(scope.canonical_contracts())
+    .bind(scope.min_confirmations)
     .fetch_all(&state.pool)
     .await?;
-    let scored = scored.into_iter().map(|s| Ok((s.version_hash.0, s.files_in_common))).collect::<Result<Vec<_>>>()?;
+    let scored = scored.into_iter().map(|s| (s.version_hash.0, s.files_in_common)).collect::<Vec<_>>();
 
     let hashes: Vec<B256> = scored.iter().map(|(h, _)| *h).collect();
     let mut files: HashMap<B256, Vec<ManifestEntry>> = load_files(&state.pool, &hashes).await?.into_iter().collect();
     let mut versions = load_versions(&state.pool, &hashes, &scope).await?;
 
     let mut candidates = Vec::with_capacity(MAX_CANDIDATES);
-    if let Some(version) = exact {
+    if let Some(claims) = exact {
         // Same root, same files: every file is unchanged.
-        candidates.push(Candidate::new(version, given.files.len() as u64, diff(&given.files, &given.files)));
+        candidates.push(Candidate::new(root, claims, given.files.len() as u64, diff(&given.files, &given.files)));
     }
     for (version_hash, files_in_common) in scored {
-        if let (Some(version), Some(registered)) = (versions.remove(&version_hash), files.remove(&version_hash)) {
-            candidates.push(Candidate::new(version, files_in_common as u64, diff(&given.files, &registered)));
+        if let (Some(claims), Some(registered)) = (versions.remove(&version_hash), files.remove(&version_hash)) {
+            let diff = diff(&given.files, &registered);
+            candidates.push(Candidate::new(version_hash, claims, files_in_common as u64, diff));
         }
     }
     Ok(Json(MatchResult { version_hash: root, exact: is_exact, best: candidates.first().cloned(), candidates }))
@@ -199,7 +192,7 @@ async fn match_files(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{ATTESTOR, CHAIN, REGISTRY, entry, manifest, register, revoke, send_json};
+    use crate::testing::{ATTESTOR, CHAIN, PUBLISHER, REGISTRY, entry, manifest, register, revoke, send_json};
     use axum::http::StatusCode;
     use prova_core::manifest::Manifest;
     use serde_json::{Value, json};
@@ -238,8 +231,9 @@ mod tests {
             assert_eq!(answer["best"]["version_hash"], m.version_hash.to_string());
             assert_eq!(answer["best"]["files_in_common"], 3);
             assert_eq!(answer["best"]["diff"], json!({ "unchanged": 3, "added": [], "removed": [], "changed": [] }));
-            assert_eq!(answer["best"]["revoked"], false);
-            assert_eq!(answer["best"]["chain"]["block_number"], 10);
+            assert_eq!(answer["best"]["status"], "registered");
+            assert_eq!(answer["best"]["claims"][0]["revocation"], Value::Null);
+            assert_eq!(answer["best"]["claims"][0]["chain"]["block_number"], 10);
             assert_eq!(answer["candidates"][0], answer["best"]);
             assert_eq!(answer["candidates"].as_array().unwrap().len(), 1);
         }
@@ -282,16 +276,40 @@ mod tests {
             best["diff"],
             json!({ "unchanged": 2, "added": [], "removed": [], "changed": ["model.safetensors"] })
         );
-        assert_eq!(best["revoked"], true);
-        assert_eq!(best["signed_by_compromised_key"], true);
-        assert_eq!(best["publisher"], format!("0x{}", "bb".repeat(20)));
-        assert_eq!(best["publisher_name"], Value::Null);
-        assert_eq!(best["chain"]["chain_id"], CHAIN);
+        assert_eq!(best["status"], "revoked");
+        assert_eq!(best["claims"][0]["revocation"]["reason"], "leaked");
+        assert_eq!(best["claims"][0]["signed_by_compromised_key"], true);
+        assert_eq!(best["claims"][0]["publisher"], format!("0x{}", "bb".repeat(20)));
+        assert_eq!(best["claims"][0]["publisher_name"], Value::Null);
+        assert_eq!(best["claims"][0]["chain"]["chain_id"], CHAIN);
         assert_eq!(order(&answer), [v1.version_hash, v4.version_hash, v3.version_hash].map(|h| h.to_string()));
         assert!(!order(&answer).contains(&v2.version_hash.to_string()));
         let v3_diff = &answer["candidates"][2]["diff"];
         assert_eq!(v3_diff["added"], json!(["model.safetensors", "tokenizer.json"]));
         assert_eq!(v3_diff["removed"], json!(["other.bin"]));
+    }
+
+    /// The same weights claimed by a squatter first and by the lab: the match lists both claims of the one version,
+    /// never one of them as "the" publisher; a claim in a non-canonical registry of the chain is left out.
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
+    async fn an_exact_match_lists_every_claim_of_the_root(pool: PgPool) {
+        use crate::testing::{claim, send_json_with};
+        use alloy::primitives::Address;
+        let m = manifest(&v1_files());
+        let (squatter, lab, rogue) = (Address::repeat_byte(0x5a), Address::from(PUBLISHER), Address::repeat_byte(0x99));
+        claim(&pool, CHAIN, REGISTRY.into(), squatter, m.version_hash, 10, 0).await;
+        claim(&pool, CHAIN, REGISTRY.into(), lab, m.version_hash, 11, 0).await;
+        claim(&pool, CHAIN, rogue, squatter, m.version_hash, 9, 0).await;
+        let config = crate::ApiConfig {
+            canonical_registries: std::collections::BTreeMap::from([(CHAIN as u64, Address::from(REGISTRY))]),
+            ..Default::default()
+        };
+        let (status, answer) = send_json_with(pool, config, "POST", MATCH, &json!({ "files": v1_files() })).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(answer["candidates"].as_array().unwrap().len(), 1);
+        let claims: Vec<&str> =
+            answer["best"]["claims"].as_array().unwrap().iter().map(|c| c["publisher"].as_str().unwrap()).collect();
+        assert_eq!(claims, [squatter.to_string().to_lowercase(), lab.to_string().to_lowercase()]);
     }
 
     #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]

@@ -143,6 +143,34 @@ mod tests {
         }
     }
 
+    /// Every `$ref` of the document names a component it holds (nested answer types included).
+    #[test]
+    fn every_schema_reference_resolves() {
+        fn refs(value: &Value, out: &mut Vec<String>) {
+            match value {
+                Value::Object(map) => {
+                    if let Some(Value::String(target)) = map.get("$ref") {
+                        out.push(target.clone());
+                    }
+                    map.values().for_each(|v| refs(v, out));
+                }
+                Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+                _ => {}
+            }
+        }
+        let spec = serde_json::to_value(openapi()).unwrap();
+        let mut found = Vec::new();
+        refs(&spec, &mut found);
+        assert!(!found.is_empty());
+        for target in found {
+            let name = target.strip_prefix("#/components/schemas/").expect("a schema reference");
+            assert!(spec["components"]["schemas"][name].is_object(), "{target} does not resolve");
+        }
+        for name in ["VersionClaims", "Score", "ScoreStatus", "ScoreParams", "TrustDetail", "Unverified"] {
+            assert!(spec["components"]["schemas"][name].is_object(), "missing component {name}");
+        }
+    }
+
     /// Every operation documents its failures with the `Error` body: a 4xx (400 where it takes input), 429 and 503.
     #[test]
     fn every_operation_documents_error_answers() {

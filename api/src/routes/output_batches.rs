@@ -4,6 +4,9 @@
 //! Anyone may upload a batch's leaves, but they are stored only if they recompute to the root in the path, that
 //! root is anchored on an indexed chain, and the leaves agree with the anchoring event (leaf count and model
 //! version). Stored leaves are never replaced; a repeated upload is a no-op.
+//!
+//! A batch anchored by a key its publisher flagged compromised from a time at or before the anchoring block's is
+//! answered with `signed_by_compromised_key: true`: none of its leaves verifies.
 
 use prova_db::{DbAddress, DbHash};
 use std::collections::HashMap;
@@ -24,8 +27,7 @@ use crate::error::{ApiError, Result};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, parse_hash};
 use crate::routes::docs::{BadRequest, NotFound, PayloadTooLarge, Unprocessable, UnsupportedMediaType};
 use crate::routes::model_versions::{ChainFilter, Revocation};
-use crate::routes::page::Scope;
-use crate::routes::page::{ChainListQuery as ListQuery, HasPointer, Page, list_events};
+use crate::routes::page::{ChainListQuery as ListQuery, HasPointer, Page, Scope, list_events, registry_condition};
 use crate::views::{ChainPointer, PointerRow};
 use crate::{AppState, MAX_OUTPUT_BATCH_BODY_BYTES};
 pub use prova_views::OutputBatch;
@@ -50,6 +52,7 @@ struct BatchRow {
     window_end: i64,
     batch_uri: String,
     leaves_uploaded: bool,
+    compromised: bool,
 }
 
 #[derive(FromRow)]
@@ -60,11 +63,18 @@ struct RevocationRow {
     reason: String,
 }
 
-/// Loads the anchoring of `root` within `scope` (the earliest one, if the root is anchored in several registries),
-/// with its revocation in that registry. `None` if the root is not anchored on an indexed chain within `scope`.
+/// Loads the anchoring of `root` within `scope` (the earliest one, if the root is anchored in several registries in
+/// scope), with its revocation in that registry. `None` if the root is not anchored on an indexed chain within
+/// `scope`.
 pub async fn load_batch(pool: &PgPool, root: B256, scope: &Scope) -> Result<Option<OutputBatch>> {
     Ok(load_batches(pool, &[root], scope).await?.remove(&root))
 }
+
+/// Whether the key that anchored batch `a` was flagged compromised at or before the anchoring block's time, in the
+/// same chain and registry (as the contract's `isBatchSignedByCompromisedKey`).
+pub const COMPROMISED: &str = "EXISTS (SELECT 1 FROM attestor_compromised k
+    WHERE k.key = a.attestor AND k.chain_id = a.chain_id AND k.contract = a.contract
+      AND k.since <= extract(epoch FROM a.block_time))";
 
 /// Loads the anchorings of `roots` within `scope` (the earliest one per root), each with its revocation in that
 /// registry. Roots that are not anchored within `scope` are absent from the map.
@@ -72,24 +82,28 @@ pub async fn load_batches(pool: &PgPool, roots: &[B256], scope: &Scope) -> Resul
     if roots.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows: Vec<BatchRow> = sqlx::query_as(
+    let rows: Vec<BatchRow> = sqlx::query_as(&format!(
         "SELECT DISTINCT ON (a.root)
                 a.chain_id, a.contract, a.block_number, a.block_hash, a.block_time, a.tx_hash, a.log_index,
                 c.head_block, c.finalized_block, a.root, a.version_hash, a.publisher, a.attestor, a.leaf_count, a.window_start,
                 a.window_end, a.batch_uri,
-                EXISTS (SELECT 1 FROM output_leaves l WHERE l.root = a.root) AS leaves_uploaded
+                EXISTS (SELECT 1 FROM output_leaves l WHERE l.root = a.root) AS leaves_uploaded,
+                {COMPROMISED} AS compromised
          FROM outputs_attested a
          LEFT JOIN indexer_cursors c ON c.chain_id = a.chain_id AND c.contract = a.contract
          WHERE a.root = ANY($1)
            AND ($2::BIGINT IS NULL OR a.chain_id = $2)
-           AND ($3::BYTEA IS NULL OR a.contract = $3)
+           AND {registry}
            AND ($4::BIGINT IS NULL OR COALESCE(c.head_block, a.block_number) - a.block_number + 1 >= $4)
          ORDER BY a.root, a.block_time, a.chain_id, a.block_number, a.log_index",
-    )
+        registry = registry_condition("a", 3, 5, 6),
+    ))
     .bind(roots.iter().map(|r| r.to_vec()).collect::<Vec<_>>())
     .bind(scope.chain_id)
-    .bind(scope.contract.map(|c| c.to_vec()))
+    .bind(scope.contract_bytes())
     .bind(scope.min_confirmations)
+    .bind(scope.canonical_chains())
+    .bind(scope.canonical_contracts())
     .fetch_all(pool)
     .await?;
     if rows.is_empty() {
@@ -132,6 +146,7 @@ pub async fn load_batches(pool: &PgPool, roots: &[B256], scope: &Scope) -> Resul
                 window_end: row.window_end as u64,
                 batch_uri: row.batch_uri,
                 leaves_uploaded: row.leaves_uploaded,
+                signed_by_compromised_key: row.compromised,
                 revocation: revocations.remove(&root),
                 chain: row.pointer.view()?,
             };
@@ -157,8 +172,8 @@ async fn list_batches(
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<OutputBatch>>> {
     let pool = &state.pool;
-    let page = list_events(pool, &query, "outputs_attested", "root", |keys, scope| async move {
-        load_batches(pool, &keys, &scope).await
+    let page = list_events(pool, &state.config, &query, "outputs_attested", "root", |keys, scope| async move {
+        Ok(load_batches(pool, &keys, &scope).await?.into_values().collect())
     })
     .await?;
     Ok(Json(page))
@@ -170,14 +185,16 @@ impl HasPointer for OutputBatch {
     }
 }
 
-/// An anchored output batch: its anchoring event, whether its leaves are uploaded here, and its revocation.
+/// An anchored output batch: its anchoring event, whether its leaves are uploaded here, whether its anchoring key
+/// was compromised at the time, and its revocation.
 #[utoipa::path(
     get,
     path = "/v1/output-batches/{root}",
     tag = "outputs",
     params(("root" = String, Path, description = "The batch root, any case.", pattern = "^0x[0-9a-fA-F]{64}$", example = "0xf187bca44d1c744dd8510221ac86b5bf72c8e7f6fd71ef0cecd0aa2abc6d94a9"), ChainFilter),
     responses(
-        (status = 200, description = "The batch, as anchored earliest within the filters.", body = OutputBatch),
+        (status = 200, description = "The batch, as anchored earliest within the filters (the chain's canonical \
+            registry only, when one is configured and no `registry` is named).", body = OutputBatch),
         BadRequest,
         NotFound,
     ),
@@ -188,7 +205,7 @@ async fn get_batch(
     ApiQuery(filter): ApiQuery<ChainFilter>,
 ) -> Result<Json<OutputBatch>> {
     let root = parse_hash("root", &root)?;
-    load_batch(&state.pool, root, &filter.scope())
+    load_batch(&state.pool, root, &filter.scope(&state.config)?)
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("output batch {root} is not anchored on any indexed chain")))
@@ -560,6 +577,7 @@ mod tests {
                 "window_end": 1_700_000_003u64,
                 "batch_uri": "https://lab.example/batches/1.json",
                 "leaves_uploaded": false,
+                "signed_by_compromised_key": false,
                 "revocation": null,
                 "chain": {
                     "chain_id": CHAIN,

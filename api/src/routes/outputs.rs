@@ -3,6 +3,15 @@
 //! The lookup finds uploaded leaves of anchored batches by response (or request) hash and answers each with its
 //! Merkle proof and a complete receipt that `prova verify output` checks against the chain. The verify route checks
 //! a receipt offline (as core's [`Receipt::check_offline`] does) and against the indexed chain data.
+//!
+//! Both give the same verdict as `prova verify output` and the registry's `verifyOutput`, checked in the same order:
+//! a leaf is not valid when its batch is anchored for another version or revoked, when its timestamp lies outside
+//! the batch's window, when the anchoring key was flagged compromised at or before the anchoring block's time, or
+//! when the batch publisher's claim of the version is revoked.
+//!
+//! What a valid leaf proves about time: the response existed **no later than** the anchoring block's time
+//! (`produced_no_later_than`). The leaf's own timestamp (`claimed_at`) is the attestor's claim, bounded by the
+//! batch window, not a fact the chain witnessed.
 
 use prova_db::{DbAddress, DbHash};
 use std::collections::HashMap;
@@ -10,6 +19,7 @@ use std::collections::HashMap;
 use alloy::primitives::{Address, B256};
 use axum::Json;
 use axum::extract::State;
+use chrono::{DateTime, Utc};
 use prova_core::merkle::{MerkleTree, verify_proof};
 use prova_core::outputs::{OutputLeaf, RECEIPT_FORMAT, Receipt, ReceiptProblem};
 use serde::{Deserialize, Serialize};
@@ -20,11 +30,11 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::{ApiError, Result};
+use crate::extract::optional_address;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, parse_hash};
 use crate::routes::docs::{BadRequest, PayloadTooLarge, UnsupportedMediaType};
-use crate::routes::output_batches::{OutputBatch, load_batch};
-use crate::routes::page::Scope;
-use crate::routes::page::{self, Page, decode_cursor, encode_cursor};
+use crate::routes::output_batches::{COMPROMISED, OutputBatch, load_batch};
+use crate::routes::page::{self, Page, Scope, decode_cursor, encode_cursor, registry_condition};
 use crate::views::{ChainPointer, PointerRow, hash};
 
 /// Items per page unless `?limit=` says otherwise.
@@ -77,6 +87,10 @@ pub struct LookupQuery {
     /// Only batches anchored on this chain.
     #[param(example = 31337)]
     pub chain_id: Option<u64>,
+    /// Only batches anchored in this ProvenanceRegistry contract. Without it, a chain with a configured canonical
+    /// registry answers only that registry's anchorings, and any other chain every indexed registry's.
+    #[param(pattern = "^0x[0-9a-fA-F]{40}$", example = "0x5FbDB2315678afecb367f032d93F642f64180aa3")]
+    pub registry: Option<String>,
     /// Only anchorings with at least this many confirmations.
     pub min_confirmations: Option<u64>,
 }
@@ -97,8 +111,20 @@ pub struct AttestedOutput {
     pub root: B256,
     /// StandardMerkleTree proof from the leaf to the root.
     #[schema(value_type = Vec<crate::routes::docs::Hash>)]
-    #[schema(value_type = Vec<crate::routes::docs::Hash>)]
     pub proof: Vec<B256>,
+    /// True if the leaf verifies against the indexed chain data, as `POST /v1/outputs/verify` would answer for its
+    /// receipt: anchored for its version, batch not revoked, timestamp inside the batch window, anchoring key not
+    /// compromised, the batch publisher's claim of the version not revoked.
+    pub valid: bool,
+    /// Why the leaf is not valid, in words; null if valid.
+    pub reason: Option<String>,
+    /// True if the anchoring key was flagged compromised at or before the anchoring block's time: the leaf is not
+    /// valid.
+    pub signed_by_compromised_key: bool,
+    /// When valid: the response existed no later than this (the anchoring block's time). Null when not valid.
+    pub produced_no_later_than: Option<DateTime<Utc>>,
+    /// The leaf's timestamp as a date: the attestor's claim of when the output was produced, not a chain fact.
+    pub claimed_at: Option<DateTime<Utc>>,
     /// The model version that produced the output.
     pub model_version: OutputModelVersion,
     /// The batch.
@@ -116,12 +142,14 @@ pub struct OutputModelVersion {
     /// The version hash.
     #[schema(value_type = crate::routes::docs::Hash)]
     pub version_hash: B256,
-    /// Its publisher.
+    /// The batch's publisher (the publisher of the key that anchored it), whose claim of the version the batch
+    /// belongs to.
     #[schema(value_type = crate::routes::docs::Address)]
     pub publisher: Address,
     /// The publisher's registered name, or null.
     pub publisher_name: Option<String>,
-    /// True if the publisher revoked the version (in the batch's registry).
+    /// True if that publisher revoked its claim of the version (in the batch's registry). Other publishers' claims
+    /// of the same hash do not count.
     pub revoked: bool,
 }
 
@@ -139,6 +167,8 @@ pub struct OutputBatchSummary {
     pub window_end: u64,
     /// True if the publisher revoked the batch.
     pub revoked: bool,
+    /// True if the anchoring key was flagged compromised at or before the anchoring block's time.
+    pub signed_by_compromised_key: bool,
 }
 
 #[derive(FromRow)]
@@ -152,13 +182,16 @@ struct HitRow {
     response_hash: DbHash,
     timestamp: i64,
     salt: Vec<u8>,
+    anchored_version: DbHash,
     publisher: DbAddress,
+    attestor: DbAddress,
     leaf_count: i64,
     window_start: i64,
     window_end: i64,
     publisher_name: Option<String>,
     version_revoked: bool,
     batch_revoked: bool,
+    compromised: bool,
 }
 
 #[derive(FromRow)]
@@ -170,6 +203,74 @@ struct LeafRow {
     timestamp: i64,
     salt: Vec<u8>,
 }
+
+/// What the indexed chain data says about an anchored batch, for the checks after the offline ones.
+#[derive(Debug, Clone, Copy)]
+struct Anchored {
+    root: B256,
+    version_hash: B256,
+    attestor: Address,
+    window_start: u64,
+    window_end: u64,
+    batch_revoked: bool,
+    compromised: bool,
+    claim_revoked: bool,
+}
+
+impl Anchored {
+    fn of(batch: &OutputBatch, claim_revoked: bool) -> Self {
+        Self {
+            root: batch.root,
+            version_hash: batch.version_hash,
+            attestor: batch.attestor,
+            window_start: batch.window_start,
+            window_end: batch.window_end,
+            batch_revoked: batch.revocation.is_some(),
+            compromised: batch.signed_by_compromised_key,
+            claim_revoked,
+        }
+    }
+
+    fn inside_window(&self, leaf: &OutputLeaf) -> bool {
+        (self.window_start..=self.window_end).contains(&leaf.timestamp)
+    }
+
+    /// The first problem of `leaf` in this batch, in the order `prova verify output` checks them: version, batch
+    /// revocation, window, compromised key, revocation of the batch publisher's claim.
+    fn problem(&self, leaf: &OutputLeaf) -> Option<ReceiptProblem> {
+        if self.version_hash != leaf.version_hash {
+            Some(ReceiptProblem::WrongVersion {
+                root: self.root,
+                anchored: self.version_hash,
+                claimed: leaf.version_hash,
+            })
+        } else if self.batch_revoked {
+            Some(ReceiptProblem::BatchRevoked(self.root))
+        } else if !self.inside_window(leaf) {
+            Some(ReceiptProblem::OutsideWindow {
+                timestamp: leaf.timestamp,
+                start: self.window_start,
+                end: self.window_end,
+            })
+        } else if self.compromised {
+            Some(ReceiptProblem::CompromisedKey(self.attestor))
+        } else if self.claim_revoked {
+            Some(ReceiptProblem::VersionRevoked(self.version_hash))
+        } else {
+            None
+        }
+    }
+}
+
+/// A leaf timestamp (unix seconds) as a date, or `None` past chrono's range.
+fn date(timestamp: u64) -> Option<DateTime<Utc>> {
+    i64::try_from(timestamp).ok().and_then(|t| DateTime::from_timestamp(t, 0))
+}
+
+/// Whether `publisher` revoked its claim of `version_hash` in the registry at `chain`.
+const CLAIM_REVOKED: &str = "EXISTS (SELECT 1 FROM model_version_revoked v
+    WHERE v.version_hash = a.version_hash AND v.publisher = a.publisher AND v.chain_id = a.chain_id
+      AND v.contract = a.contract)";
 
 fn leaf(
     version_hash: B256,
@@ -259,28 +360,31 @@ async fn lookup(
     let wanted = parse_hash("hash", &hash_text)?;
     let limit = page::limit(query.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
     let after = page::cursor(&query.cursor).map(decode_position).transpose()?;
-    let chain_id = query.chain_id.map(|c| i64::try_from(c).unwrap_or(i64::MAX));
+    let registry = optional_address("registry", query.registry.as_deref())?;
+    let scope = Scope::new(&state.config, query.chain_id, registry, query.min_confirmations);
 
-    // Per leaf, the earliest anchoring of its root for its version (within the chain filter); leaves of roots that
-    // are not (or no longer) anchored are left out. One more row than the page tells whether there is a next page.
+    // Per leaf, the earliest anchoring of its root for its version (within the chain and registry filters); leaves
+    // of roots that are not (or no longer) anchored are left out. One more row than the page tells whether there
+    // is a next page.
     let sql = format!(
         "SELECT a.chain_id, a.contract, a.block_number, a.block_hash, a.block_time, a.tx_hash, a.log_index,
-                c.head_block, c.finalized_block, l.root, l.leaf_index, l.version_hash, l.request_hash, l.response_hash, l.timestamp,
-                l.salt, a.publisher, a.leaf_count, a.window_start, a.window_end,
+                c.head_block, c.finalized_block, l.root, l.leaf_index, l.version_hash, l.request_hash, l.response_hash,
+                l.timestamp, l.salt, a.version_hash AS anchored_version, a.publisher, a.attestor, a.leaf_count,
+                a.window_start, a.window_end,
                 (SELECT p.name FROM publisher_names p
                   WHERE p.publisher = a.publisher AND p.chain_id = a.chain_id AND p.contract = a.contract)
                   AS publisher_name,
-                EXISTS (SELECT 1 FROM model_version_revoked v
-                  WHERE v.version_hash = a.version_hash AND v.chain_id = a.chain_id AND v.contract = a.contract)
-                  AS version_revoked,
+                {CLAIM_REVOKED} AS version_revoked,
                 EXISTS (SELECT 1 FROM output_batch_revoked b
-                  WHERE b.root = a.root AND b.chain_id = a.chain_id AND b.contract = a.contract) AS batch_revoked
+                  WHERE b.root = a.root AND b.chain_id = a.chain_id AND b.contract = a.contract) AS batch_revoked,
+                {COMPROMISED} AS compromised
          FROM output_leaves l
          JOIN LATERAL (
              SELECT * FROM outputs_attested e
              WHERE e.root = l.root AND e.version_hash = l.version_hash AND ($2::BIGINT IS NULL OR e.chain_id = $2)
                AND ($6::BIGINT IS NULL OR (SELECT COALESCE(cc.head_block, e.block_number) FROM indexer_cursors cc
                      WHERE cc.chain_id = e.chain_id AND cc.contract = e.contract) - e.block_number + 1 >= $6)
+               AND {registry}
              ORDER BY e.block_time, e.chain_id, e.block_number, e.log_index
              LIMIT 1
          ) a ON TRUE
@@ -289,14 +393,18 @@ async fn lookup(
          ORDER BY l.root, l.leaf_index
          LIMIT $5",
         condition = query.by.condition(),
+        registry = registry_condition("e", 7, 8, 9),
     );
     let mut rows: Vec<HitRow> = sqlx::query_as(&sql)
         .bind(wanted.to_vec())
-        .bind(chain_id)
+        .bind(scope.chain_id)
         .bind(after.map(|(root, _)| root.to_vec()))
         .bind(after.map_or(0, |(_, index)| index))
         .bind(i64::from(limit) + 1)
-        .bind(query.min_confirmations.map(|n| i64::try_from(n).unwrap_or(i64::MAX)))
+        .bind(scope.min_confirmations)
+        .bind(scope.contract_bytes())
+        .bind(scope.canonical_chains())
+        .bind(scope.canonical_contracts())
         .fetch_all(&state.pool)
         .await?;
     let more = page::trim(&mut rows, limit);
@@ -329,6 +437,17 @@ async fn lookup(
         .zip(proofs)
         .map(|((row, (root, leaf)), proof)| {
             let chain = row.pointer.view()?;
+            let anchored = Anchored {
+                root,
+                version_hash: row.anchored_version.0,
+                attestor: row.attestor.0,
+                window_start: row.window_start as u64,
+                window_end: row.window_end as u64,
+                batch_revoked: row.batch_revoked,
+                compromised: row.compromised,
+                claim_revoked: row.version_revoked,
+            };
+            let reason = anchored.problem(&leaf).map(|problem| problem.to_string());
             let receipt = Receipt {
                 format: RECEIPT_FORMAT.to_owned(),
                 chain_id: chain.chain_id,
@@ -344,6 +463,11 @@ async fn lookup(
                 leaf_index: row.leaf_index as u32,
                 root,
                 proof,
+                valid: reason.is_none(),
+                signed_by_compromised_key: row.compromised,
+                produced_no_later_than: reason.is_none().then_some(chain.block_time),
+                claimed_at: date(leaf.timestamp),
+                reason,
                 model_version: OutputModelVersion {
                     version_hash: leaf.version_hash,
                     publisher: row.publisher.0,
@@ -356,6 +480,7 @@ async fn lookup(
                     window_start: row.window_start as u64,
                     window_end: row.window_end as u64,
                     revoked: row.batch_revoked,
+                    signed_by_compromised_key: row.compromised,
                 },
                 receipt,
                 chain,
@@ -402,7 +527,8 @@ impl Check {
     }
 }
 
-/// Every check of a receipt. `batch_revoked` and `version_revoked` pass when the batch or version is NOT revoked.
+/// Every check of a receipt. `batch_revoked`, `compromised_key` and `version_revoked` pass when the batch is NOT
+/// revoked, the key NOT compromised, the claim NOT revoked.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Checks {
     /// The receipt has the prova receipt format.
@@ -419,11 +545,20 @@ pub struct Checks {
     pub version: Check,
     /// The publisher has not revoked the batch.
     pub batch_revoked: Check,
-    /// The publisher has not revoked the model version.
+    /// The leaf's timestamp lies inside the batch's window (`window_start` to `window_end`, which the contract
+    /// refuses to end after the anchoring block's time).
+    pub window: Check,
+    /// The anchoring key was not flagged compromised at or before the anchoring block's time.
+    pub compromised_key: Check,
+    /// The batch's publisher has not revoked its claim of the model version.
     pub version_revoked: Check,
 }
 
-/// The verdict on a receipt.
+/// The verdict on a receipt, and what it proves.
+///
+/// A valid receipt proves that the model version's batch, anchored by its publisher's sound key, commits to this
+/// request and response, and that the response existed **no later than** `produced_no_later_than`. It does not
+/// prove when the output was produced: `claimed_at` is the attestor's word.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Verdict {
     /// True if every check passed (skipped request or response checks aside).
@@ -432,6 +567,18 @@ pub struct Verdict {
     pub reason: Option<String>,
     /// Each check.
     pub checks: Checks,
+    /// True if the anchoring key was flagged compromised at or before the anchoring block's time (then the receipt
+    /// is not valid); null when the batch is not indexed in the receipt's registry.
+    pub signed_by_compromised_key: Option<bool>,
+    /// When valid: the anchoring block's time, the latest the response can have been produced. Null when not valid.
+    pub produced_no_later_than: Option<DateTime<Utc>>,
+    /// The leaf's timestamp as a date: when the attestor claims the output was produced. A claim, not a chain fact
+    /// (only bounded by the batch window, checked in `checks.window`).
+    pub claimed_at: Option<DateTime<Utc>>,
+    /// The canonical registry configured for the receipt's chain, or null when none is. The receipt names its own
+    /// registry (as `?registry=` does elsewhere), so it is checked there; compare it with this one.
+    #[schema(value_type = Option<crate::routes::docs::Address>)]
+    pub canonical_registry: Option<Address>,
     /// The anchored batch in the receipt's registry, or null if not indexed there.
     pub batch: Option<OutputBatch>,
     /// Where the batch's `OutputsAttested` event is (as in `batch`), or null.
@@ -453,7 +600,8 @@ fn bytes_of(name: &str, text: Option<String>, hex: Option<String>) -> Result<Opt
 }
 
 /// Checks a receipt offline (format, request and response hashes, proof) and against the indexed chain data
-/// (anchored in its registry, for its version, not revoked).
+/// (anchored in its registry, for its version, not revoked, timestamp inside the batch window, anchoring key not
+/// compromised, the batch publisher's claim of the version not revoked), in the order `prova verify output` uses.
 #[utoipa::path(
     post,
     path = "/v1/outputs/verify",
@@ -486,13 +634,20 @@ async fn verify(State(state): State<AppState>, ApiJson(body): ApiJson<VerifyRequ
         anchored: Check::Skipped,
         version: Check::Skipped,
         batch_revoked: Check::Skipped,
+        window: Check::Skipped,
+        compromised_key: Check::Skipped,
         version_revoked: Check::Skipped,
     };
 
-    // Indexed: the batch in the receipt's registry, its version, and both revocations.
+    // Indexed: the batch in the receipt's registry, its version, window, key and both revocations.
     let batch = match i64::try_from(receipt.chain_id) {
         Ok(chain_id) => {
-            let scope = Scope { chain_id: Some(chain_id), contract: Some(receipt.registry), min_confirmations: None };
+            let scope = Scope {
+                chain_id: Some(chain_id),
+                contract: Some(receipt.registry),
+                min_confirmations: None,
+                canonical: Vec::new(),
+            };
             load_batch(&state.pool, receipt.root, &scope).await?
         }
         Err(_) => None,
@@ -501,45 +656,48 @@ async fn verify(State(state): State<AppState>, ApiJson(body): ApiJson<VerifyRequ
     let indexed = match &batch {
         None => Some(ReceiptProblem::NotAnchored(receipt.root)),
         Some(batch) => {
-            let version_revoked: bool = sqlx::query_scalar(
+            let claim_revoked: bool = sqlx::query_scalar(
                 "SELECT EXISTS (SELECT 1 FROM model_version_revoked
-                   WHERE version_hash = $1 AND chain_id = $2 AND contract = $3)",
+                   WHERE version_hash = $1 AND publisher = $2 AND chain_id = $3 AND contract = $4)",
             )
             .bind(batch.version_hash.to_vec())
+            .bind(batch.publisher.to_vec())
             .bind(batch.chain.chain_id as i64)
             .bind(batch.chain.contract.to_vec())
             .fetch_one(&state.pool)
             .await?;
+            let anchored = Anchored::of(batch, claim_revoked);
             checks.version = Check::of(batch.version_hash == leaf.version_hash);
-            checks.batch_revoked = Check::of(batch.revocation.is_none());
-            checks.version_revoked = Check::of(!version_revoked);
-            if batch.version_hash != leaf.version_hash {
-                Some(ReceiptProblem::WrongVersion {
-                    root: receipt.root,
-                    anchored: batch.version_hash,
-                    claimed: leaf.version_hash,
-                })
-            } else if batch.revocation.is_some() {
-                Some(ReceiptProblem::BatchRevoked(receipt.root))
-            } else if version_revoked {
-                Some(ReceiptProblem::VersionRevoked(batch.version_hash))
-            } else {
-                None
-            }
+            checks.batch_revoked = Check::of(!anchored.batch_revoked);
+            checks.window = Check::of(anchored.inside_window(&leaf));
+            checks.compromised_key = Check::of(!anchored.compromised);
+            checks.version_revoked = Check::of(!claim_revoked);
+            anchored.problem(&leaf)
         }
     };
 
     let reason = offline.or(indexed).map(|problem| problem.to_string());
+    let valid = reason.is_none();
     let chain = batch.as_ref().map(|b| b.chain.clone());
-    Ok(Json(Verdict { valid: reason.is_none(), reason, checks, batch, chain }))
+    Ok(Json(Verdict {
+        valid,
+        reason,
+        checks,
+        signed_by_compromised_key: batch.as_ref().map(|b| b.signed_by_compromised_key),
+        produced_no_later_than: chain.as_ref().filter(|_| valid).map(|c| c.block_time),
+        claimed_at: date(leaf.timestamp),
+        canonical_registry: state.config.canonical_registries.get(&receipt.chain_id).copied(),
+        batch,
+        chain,
+    }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testing::{
-        CHAIN, PUBLISHER, REGISTRY, anchor, call, h, name_publisher, output_batch, register, request, response, revoke,
-        revoke_batch, send, send_json,
+        ATTESTOR, CHAIN, PUBLISHER, REGISTRY, anchor, call, call_with, claim, compromise, h, name_publisher,
+        output_batch, register, request, response, revoke, revoke_batch, revoke_claim, send, send_json,
     };
     use alloy::primitives::keccak256;
     use axum::http::StatusCode;
@@ -610,8 +768,13 @@ mod tests {
                 "window_start": 1_700_000_000u64,
                 "window_end": 1_700_000_006u64,
                 "revoked": false,
+                "signed_by_compromised_key": false,
             })
         );
+        assert_eq!((item["valid"].as_bool(), item["reason"].clone()), (Some(true), Value::Null));
+        assert_eq!(item["signed_by_compromised_key"], false);
+        assert_eq!(item["claimed_at"], "2023-11-14T22:13:23Z");
+        assert_eq!(item["produced_no_later_than"], "2023-11-14T22:15:20Z");
         assert_eq!(
             item["receipt"],
             json!({
@@ -635,6 +798,9 @@ mod tests {
         let (_, page) = call(pool.clone(), "GET", &lookup_uri(keccak256(response(3)), "")).await;
         assert_eq!(page["items"][0]["batch"]["revoked"], true);
         assert_eq!(page["items"][0]["model_version"]["revoked"], true);
+        assert_eq!(page["items"][0]["valid"], false);
+        assert_eq!(page["items"][0]["reason"], ReceiptProblem::BatchRevoked(root).to_string());
+        assert_eq!(page["items"][0]["produced_no_later_than"], Value::Null);
         // The batch revocation moved the head to block 11.
         assert_eq!(page["items"][0]["chain"]["confirmations"], 2);
 
@@ -798,9 +964,15 @@ mod tests {
             verdict["checks"],
             json!({
                 "format": "pass", "request": "pass", "response": "pass", "proof": "pass", "anchored": "pass",
-                "version": "pass", "batch_revoked": "pass", "version_revoked": "pass",
+                "version": "pass", "batch_revoked": "pass", "window": "pass", "compromised_key": "pass",
+                "version_revoked": "pass",
             })
         );
+        assert_eq!(verdict["signed_by_compromised_key"], false);
+        // What is proven: no later than the anchoring block (block 10); the leaf's time is the attestor's claim.
+        assert_eq!(verdict["produced_no_later_than"], "2023-11-14T22:15:20Z");
+        assert_eq!(verdict["claimed_at"], "2023-11-14T22:13:21Z");
+        assert_eq!(verdict["canonical_registry"], Value::Null);
         assert_eq!(verdict["chain"], page["items"][0]["chain"]);
         assert_eq!(verdict["batch"]["root"], json!(tree.root()));
         assert_eq!(verdict["batch"]["chain"], verdict["chain"]);
@@ -906,6 +1078,128 @@ mod tests {
         assert_eq!(verdict["checks"]["batch_revoked"], "pass");
         assert_eq!(verdict["checks"]["version_revoked"], "fail");
         assert_eq!(verdict["reason"], ReceiptProblem::VersionRevoked(h(2)).to_string());
+    }
+
+    /// A thief anchors a batch with a stolen attestor key; the publisher then flags the key compromised from before
+    /// the anchoring. The batch, the lookup and the verdict all say `signed_by_compromised_key`, and nothing verifies;
+    /// a batch anchored before the compromise time still does.
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
+    async fn a_batch_anchored_by_a_compromised_key_does_not_verify(pool: PgPool) {
+        register(&pool, CHAIN, h(1), None, 3).await;
+        let (early_leaves, early) = output_batch(h(1), 2);
+        upload(&pool, &early_leaves, 5).await;
+        let (leaves, tree) = anchored_batch(&pool, 3, 10).await;
+        // Compromised from the time of block 8: after the early batch (block 5), before the thief's (block 10).
+        compromise(&pool, CHAIN, 1_700_000_000 + 8 * 12, 20).await;
+
+        let (_, batch) = call(pool.clone(), "GET", &format!("/v1/output-batches/{}", tree.root())).await;
+        assert_eq!(batch["signed_by_compromised_key"], true, "{batch}");
+        let (_, page) = call(pool.clone(), "GET", &lookup_uri(keccak256(response(1)), "")).await;
+        let stolen = page["items"].as_array().unwrap().iter().find(|i| i["root"] == json!(tree.root())).unwrap();
+        assert_eq!(
+            (stolen["valid"].as_bool(), stolen["signed_by_compromised_key"].as_bool()),
+            (Some(false), Some(true))
+        );
+        assert_eq!(stolen["batch"]["signed_by_compromised_key"], true);
+        assert_eq!(stolen["reason"], ReceiptProblem::CompromisedKey(ATTESTOR.into()).to_string());
+
+        let verdict =
+            verify(&pool, json!({ "receipt": receipt(&leaves, &tree, 1, 10), "response": response(1) })).await;
+        assert_eq!(verdict["valid"], false, "{verdict}");
+        assert_eq!(verdict["signed_by_compromised_key"], true);
+        assert_eq!(verdict["checks"]["compromised_key"], "fail");
+        assert_eq!(verdict["checks"]["proof"], "pass");
+        assert_eq!(verdict["reason"], ReceiptProblem::CompromisedKey(ATTESTOR.into()).to_string());
+        assert_eq!(verdict["produced_no_later_than"], Value::Null);
+        assert_eq!(verdict["batch"]["signed_by_compromised_key"], true);
+
+        let verdict = verify(&pool, json!({ "receipt": receipt(&early_leaves, &early, 0, 5) })).await;
+        assert_eq!(verdict["valid"], true, "{verdict}");
+        assert_eq!(verdict["signed_by_compromised_key"], false);
+        let (_, batch) = call(pool, "GET", &format!("/v1/output-batches/{}", early.root())).await;
+        assert_eq!(batch["signed_by_compromised_key"], false);
+    }
+
+    /// A back-dated (or future-dated) leaf: its timestamp lies outside the window its batch was anchored with. It
+    /// does not verify, and the lookup says why.
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
+    async fn a_leaf_outside_its_batch_window_does_not_verify(pool: PgPool) {
+        register(&pool, CHAIN, h(1), None, 3).await;
+        let (leaves, tree) = anchored_batch(&pool, 4, 10).await;
+        // Leaves are stamped 1_700_000_000 + i; the window covers 2 and 3 only.
+        sqlx::query("UPDATE outputs_attested SET window_start = 1700000002, window_end = 1700000003")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let problem =
+            ReceiptProblem::OutsideWindow { timestamp: 1_700_000_000, start: 1_700_000_002, end: 1_700_000_003 };
+        let verdict = verify(&pool, json!({ "receipt": receipt(&leaves, &tree, 0, 10) })).await;
+        assert_eq!(verdict["valid"], false, "{verdict}");
+        assert_eq!(verdict["checks"]["window"], "fail");
+        assert_eq!(verdict["reason"], problem.to_string());
+        assert_eq!(verdict["claimed_at"], "2023-11-14T22:13:20Z");
+        let (_, page) = call(pool.clone(), "GET", &lookup_uri(keccak256(response(0)), "")).await;
+        assert_eq!(page["items"][0]["valid"], false);
+        assert_eq!(page["items"][0]["reason"], problem.to_string());
+
+        let verdict = verify(&pool, json!({ "receipt": receipt(&leaves, &tree, 3, 10) })).await;
+        assert_eq!((verdict["valid"].as_bool(), verdict["checks"]["window"].as_str()), (Some(true), Some("pass")));
+        let (_, page) = call(pool, "GET", &lookup_uri(keccak256(response(3)), "")).await;
+        assert_eq!(page["items"][0]["valid"], true);
+    }
+
+    /// Another publisher's claim of the same version, revoked, does not touch the batch publisher's claim; only the
+    /// batch publisher's own revocation makes its outputs invalid.
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
+    async fn only_the_batch_publishers_revocation_counts(pool: PgPool) {
+        let squatter = Address::repeat_byte(0x5a);
+        claim(&pool, CHAIN, REGISTRY.into(), squatter, h(1), 2, 0).await;
+        register(&pool, CHAIN, h(1), None, 3).await;
+        let (leaves, tree) = anchored_batch(&pool, 3, 10).await;
+        revoke_claim(&pool, CHAIN, REGISTRY.into(), squatter, h(1), 11).await;
+        let good = receipt(&leaves, &tree, 2, 10);
+        let verdict = verify(&pool, json!({ "receipt": good })).await;
+        assert_eq!(verdict["valid"], true, "{verdict}");
+        assert_eq!(verdict["checks"]["version_revoked"], "pass");
+        let (_, page) = call(pool.clone(), "GET", &lookup_uri(keccak256(response(2)), "")).await;
+        assert_eq!(
+            (page["items"][0]["valid"].as_bool(), page["items"][0]["model_version"]["revoked"].as_bool()),
+            (Some(true), Some(false))
+        );
+
+        revoke_claim(&pool, CHAIN, REGISTRY.into(), Address::from(PUBLISHER), h(1), 12).await;
+        let verdict = verify(&pool, json!({ "receipt": good })).await;
+        assert_eq!(verdict["valid"], false);
+        assert_eq!(verdict["checks"]["version_revoked"], "fail");
+        assert_eq!(verdict["reason"], ReceiptProblem::VersionRevoked(h(1)).to_string());
+        let (_, page) = call(pool, "GET", &lookup_uri(keccak256(response(2)), "")).await;
+        assert_eq!(page["items"][0]["model_version"]["revoked"], true);
+        assert_eq!(page["items"][0]["valid"], false);
+    }
+
+    /// A batch anchored in a registry other than the chain's canonical one is left out of the lookup unless named;
+    /// a receipt names its registry, and the verdict says which registry is canonical.
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
+    async fn lookups_follow_the_canonical_registry(pool: PgPool) {
+        let (leaves, tree) = anchored_batch(&pool, 2, 10).await;
+        let canonical = Address::repeat_byte(0x77);
+        let config = crate::ApiConfig {
+            canonical_registries: std::collections::BTreeMap::from([(CHAIN as u64, canonical)]),
+            ..Default::default()
+        };
+        let uri = lookup_uri(keccak256(response(0)), "");
+        let (_, page) = call_with(pool.clone(), config.clone(), &uri).await;
+        assert_eq!(page["items"], json!([]), "{page}");
+        let named = lookup_uri(keccak256(response(0)), &format!("?registry={}", Address::from(REGISTRY)));
+        let (_, page) = call_with(pool.clone(), config.clone(), &named).await;
+        assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
+        let (status, _) = call_with(pool.clone(), config.clone(), &format!("/v1/output-batches/{}", tree.root())).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
+        let body = json!({ "receipt": receipt(&leaves, &tree, 0, 10) });
+        let (_, verdict) = crate::testing::send_json_with(pool, config, "POST", "/v1/outputs/verify", &body).await;
+        assert_eq!(verdict["valid"], true, "{verdict}");
+        assert_eq!(verdict["canonical_registry"], json!(canonical));
     }
 
     #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]

@@ -11,8 +11,9 @@ use serde::Deserialize;
 use sqlx::{FromRow, PgPool};
 use utoipa::IntoParams;
 
+use crate::ApiConfig;
 use crate::error::{ApiError, Result};
-use crate::extract::parse_address;
+use crate::extract::{optional_address, parse_address};
 use crate::views::{ChainPointer, hash};
 pub use prova_views::Page;
 
@@ -104,6 +105,10 @@ pub struct ChainListQuery {
     /// Only this chain.
     #[param(example = 31337)]
     pub chain_id: Option<u64>,
+    /// Only this ProvenanceRegistry contract. Without it, a chain with a configured canonical registry answers
+    /// only that registry's facts, and any other chain every indexed registry's.
+    #[param(pattern = "^0x[0-9a-fA-F]{40}$", example = "0x5FbDB2315678afecb367f032d93F642f64180aa3")]
+    pub registry: Option<String>,
     /// Only this publisher's (an address, checksummed or not).
     #[param(pattern = "^0x[0-9a-fA-F]{40}$", example = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266")]
     pub publisher: Option<String>,
@@ -116,13 +121,29 @@ pub struct ChainListQuery {
     pub cursor: Option<String>,
 }
 
+/// A checked [`ChainListQuery`].
+#[derive(Debug)]
+pub struct ChainList {
+    /// Items per page.
+    pub limit: u32,
+    /// The `(chain_id, block_number, log_index)` after which the page starts.
+    pub after: Option<[i64; 3]>,
+    /// Only this publisher's facts.
+    pub publisher: Option<Address>,
+    /// The chain, registry and confirmation filters.
+    pub scope: Scope,
+}
+
 impl ChainListQuery {
-    /// The checked page size, the position after which the page starts, and the publisher.
-    pub fn check(&self) -> Result<(u32, Option<[i64; 3]>, Option<Address>)> {
+    /// The checked page size, the position after which the page starts, the publisher, and the scope of the chain
+    /// and registry filters under `config`'s canonical registries.
+    pub fn check(&self, config: &ApiConfig) -> Result<ChainList> {
         let limit = page_limit(self.limit)?;
         let after = cursor(&self.cursor).map(decode_position::<3>).transpose()?;
         let publisher = self.publisher.as_deref().map(|p| parse_address("publisher", p)).transpose()?;
-        Ok((limit, after, publisher))
+        let registry = optional_address("registry", self.registry.as_deref())?;
+        let scope = Scope::new(config, self.chain_id, registry, self.min_confirmations);
+        Ok(ChainList { limit, after, publisher, scope })
     }
 }
 
@@ -167,6 +188,7 @@ impl Listed {
                         chain_id: Some(chain_id as i64),
                         contract: Some(contract),
                         min_confirmations: min_confirmations.map(big),
+                        canonical: Vec::new(),
                     },
                     vec![key],
                 )),
@@ -177,10 +199,13 @@ impl Listed {
 }
 
 /// One page of a registry event list (`GET /v1/model-versions`, `GET /v1/output-batches`): the events of `table`,
-/// keyed by `key_column` (a hash), in `(chain_id, block_number, log_index)` order within `query`'s filters, each
-/// rendered by `load` within exactly its own chain and registry, as the single-item route renders it.
+/// keyed by `key_column` (a hash), in `(chain_id, block_number, log_index)` order within `query`'s filters (and
+/// `config`'s canonical registries), each rendered by `load` within exactly its own chain and registry, as the
+/// single-item route renders it. `load` may answer more items than asked for (e.g. every claim of a version hash);
+/// each event is matched to its item by its pointer.
 pub async fn list_events<T, Load, Fut>(
     pool: &PgPool,
+    config: &ApiConfig,
     query: &ChainListQuery,
     table: &str,
     key_column: &str,
@@ -189,9 +214,9 @@ pub async fn list_events<T, Load, Fut>(
 where
     T: HasPointer,
     Load: Fn(Vec<B256>, Scope) -> Fut,
-    Fut: Future<Output = Result<HashMap<B256, T>>>,
+    Fut: Future<Output = Result<Vec<T>>>,
 {
-    let (limit, after, publisher) = query.check()?;
+    let ChainList { limit, after, publisher, scope } = query.check(config)?;
     let sql = format!(
         "SELECT e.{key_column} AS key, e.chain_id, e.contract, e.block_number, e.log_index
          FROM {table} e
@@ -199,29 +224,34 @@ where
          WHERE ($1::BIGINT IS NULL OR e.chain_id = $1) AND ($2::BYTEA IS NULL OR e.publisher = $2)
            AND ($3::BIGINT IS NULL OR COALESCE(c.head_block, e.block_number) - e.block_number + 1 >= $3)
            AND ($4::BIGINT IS NULL OR (e.chain_id, e.block_number, e.log_index) > ($4, $5, $6))
+           AND {registry}
          ORDER BY e.chain_id, e.block_number, e.log_index
-         LIMIT $7"
+         LIMIT $7",
+        registry = registry_condition("e", 8, 9, 10),
     );
     let mut rows: Vec<Listed> = sqlx::query_as(&sql)
-        .bind(query.chain_id.map(big))
+        .bind(scope.chain_id)
         .bind(publisher.map(|p| p.to_vec()))
-        .bind(query.min_confirmations.map(big))
+        .bind(scope.min_confirmations)
         .bind(after.map(|[chain, _, _]| chain))
         .bind(after.map_or(0, |[_, block, _]| block))
         .bind(after.map_or(0, |[_, _, log]| log))
         .bind(i64::from(limit) + 1)
+        .bind(scope.contract_bytes())
+        .bind(scope.canonical_chains())
+        .bind(scope.canonical_contracts())
         .fetch_all(pool)
         .await?;
     let more = trim(&mut rows, limit);
     let next_cursor = if more { rows.last().map(Listed::cursor) } else { None };
     let mut found = HashMap::new();
     for (scope, keys) in Listed::by_registry(&rows, query.min_confirmations)? {
-        for (key, item) in load(keys, scope).await? {
-            let pointer = item.pointer();
-            found.insert((pointer.chain_id, pointer.contract, key), item);
+        for item in load(keys, scope).await? {
+            let p = item.pointer();
+            found.insert((p.chain_id as i64, p.block_number as i64, p.log_index as i64), item);
         }
     }
-    let items = rows.iter().filter_map(|row| found.remove(&row.registry_key().ok()?)).collect();
+    let items = rows.iter().filter_map(|row| found.remove(&(row.chain_id, row.block_number, row.log_index))).collect();
     Ok(Page { items, next_cursor })
 }
 
@@ -231,9 +261,12 @@ pub trait HasPointer {
     fn pointer(&self) -> &ChainPointer;
 }
 
-/// Which registrations count when a version hash is registered more than once (on several chains or registries).
+/// Which facts count: the chain, registry and confirmation filters of a request, and the canonical registries of
+/// the configuration.
 ///
-/// Within the scope, the earliest registration wins.
+/// With a registry named (`contract`), only that registry's facts count. Without one, a chain with a canonical
+/// registry counts only that registry's facts, and any other chain every indexed registry's; the routes answer each
+/// fact with its own chain pointer and never merge or shadow facts across chains or registries.
 #[derive(Debug, Clone, Default)]
 pub struct Scope {
     /// Only this chain.
@@ -242,13 +275,63 @@ pub struct Scope {
     pub contract: Option<Address>,
     /// Only facts with at least this many confirmations.
     pub min_confirmations: Option<i64>,
+    /// When `contract` is `None`: the canonical registry of each chain that has one (other registries of those
+    /// chains are left out).
+    pub canonical: Vec<(i64, Address)>,
 }
 
 impl Scope {
+    /// The scope of a request's filters under `config`. A chain filter on a chain with a canonical registry (and no
+    /// registry named) is narrowed to that registry.
+    pub fn new(
+        config: &ApiConfig,
+        chain_id: Option<u64>,
+        registry: Option<Address>,
+        min_confirmations: Option<u64>,
+    ) -> Self {
+        let contract = registry.or_else(|| chain_id.and_then(|c| config.canonical_registries.get(&c).copied()));
+        let canonical = match contract {
+            Some(_) => Vec::new(),
+            None => config.canonical_registries.iter().map(|(chain, registry)| (big(*chain), *registry)).collect(),
+        };
+        Self { chain_id: chain_id.map(big), contract, min_confirmations: min_confirmations.map(big), canonical }
+    }
+
     /// Exactly the chain and registry of `pointer`.
     pub fn of(pointer: &ChainPointer) -> Self {
-        Self { chain_id: Some(pointer.chain_id as i64), contract: Some(pointer.contract), min_confirmations: None }
+        Self {
+            chain_id: Some(pointer.chain_id as i64),
+            contract: Some(pointer.contract),
+            min_confirmations: None,
+            canonical: Vec::new(),
+        }
     }
+
+    /// The registry, as bytes to bind.
+    pub fn contract_bytes(&self) -> Option<Vec<u8>> {
+        self.contract.map(|c| c.to_vec())
+    }
+
+    /// The chains of [`Self::canonical`], to bind as `BIGINT[]`.
+    pub fn canonical_chains(&self) -> Vec<i64> {
+        self.canonical.iter().map(|(chain, _)| *chain).collect()
+    }
+
+    /// The registries of [`Self::canonical`], to bind as `BYTEA[]`.
+    pub fn canonical_contracts(&self) -> Vec<Vec<u8>> {
+        self.canonical.iter().map(|(_, registry)| registry.to_vec()).collect()
+    }
+}
+
+/// The SQL condition "the registry of `alias`'s event is in scope", given the scope's contract as `$contract` and
+/// its canonical registries as `$chains` (`BIGINT[]`) and `$contracts` (`BYTEA[]`).
+pub fn registry_condition(alias: &str, contract: usize, chains: usize, contracts: usize) -> String {
+    format!(
+        "(CASE WHEN ${contract}::BYTEA IS NULL THEN NOT EXISTS (
+            SELECT 1 FROM unnest(${chains}::BIGINT[], ${contracts}::BYTEA[]) AS canonical(chain_id, contract)
+            WHERE canonical.chain_id = {alias}.chain_id AND canonical.contract <> {alias}.contract)
+          ELSE {alias}.contract = ${contract} END)"
+    )
 }
 
 #[cfg(test)]
@@ -298,7 +381,7 @@ mod tests {
                 item["chain"]["chain_id"]
             );
             let (_, single) = call(pool.clone(), "GET", &uri).await;
-            assert_eq!(item, &single);
+            assert_eq!(item, &single["claims"][0]);
         }
         assert_eq!(items[4]["revocation"]["reason"], "leaked");
 

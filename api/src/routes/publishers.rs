@@ -13,6 +13,7 @@ use crate::error::{ApiError, Result};
 use crate::extract::{ApiPath, ApiQuery, parse_address};
 use crate::routes::docs::{BadRequest, NotFound};
 use crate::routes::model_versions::ChainFilter;
+use crate::routes::page::registry_condition;
 use crate::views::{PointerRow, address};
 pub use prova_views::{AttestorKey, KeyStatus, Publisher};
 
@@ -63,20 +64,26 @@ async fn get_publisher(
     ApiQuery(filter): ApiQuery<ChainFilter>,
 ) -> Result<Json<Publisher>> {
     let publisher = parse_address("publisher address", &publisher)?;
-    let chain_id = filter.chain_id.map(|c| i64::try_from(c).unwrap_or(i64::MAX));
-    let row: Option<Row> = sqlx::query_as(
+    let scope = filter.scope(&state.config)?;
+    let row: Option<Row> = sqlx::query_as(&format!(
         "SELECT p.chain_id, p.contract, p.block_number, p.block_hash, p.block_time, p.tx_hash, p.log_index,
                 c.head_block, c.finalized_block, p.publisher, p.name, p.metadata_uri, p.current_admin AS admin,
                 p.model_versions
          FROM publishers_current p
          LEFT JOIN indexer_cursors c ON c.chain_id = p.chain_id AND c.contract = p.contract
-         WHERE p.publisher = $1 AND ($2::BIGINT IS NULL OR p.chain_id = $2) AND ($3::BIGINT IS NULL OR COALESCE(c.head_block, p.block_number) - p.block_number + 1 >= $3)
+         WHERE p.publisher = $1 AND ($2::BIGINT IS NULL OR p.chain_id = $2)
+           AND ($3::BIGINT IS NULL OR COALESCE(c.head_block, p.block_number) - p.block_number + 1 >= $3)
+           AND {registry}
          ORDER BY p.block_time, p.chain_id
          LIMIT 1",
-    )
+        registry = registry_condition("p", 4, 5, 6),
+    ))
     .bind(publisher.to_vec())
-    .bind(chain_id)
-    .bind(filter.scope().min_confirmations)
+    .bind(scope.chain_id)
+    .bind(scope.min_confirmations)
+    .bind(scope.contract_bytes())
+    .bind(scope.canonical_chains())
+    .bind(scope.canonical_contracts())
     .fetch_optional(&state.pool)
     .await?;
     let row = row.ok_or_else(|| ApiError::NotFound(format!("publisher {publisher} is not registered")))?;

@@ -164,7 +164,8 @@ pub struct ReceiptArgs {
     /// The chain.
     #[command(flatten)]
     pub rpc: RpcArgs,
-    /// The agent's wallet key (or its owner's key when the agent has no wallet).
+    /// The key of the agent's owner or of its wallet (the signer must hold one of the roles at the receipt's issue
+    /// time; the receipt stays usable until its deadline even if the role changes hands later).
     #[command(flatten)]
     pub key: KeyArgs,
 }

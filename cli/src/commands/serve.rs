@@ -1,11 +1,13 @@
 //! `prova serve`: the HTTP API.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::args::DatabaseArgs;
+use alloy::primitives::Address;
 use anyhow::Context;
 use axum::http::HeaderValue;
 use clap::Args;
@@ -62,6 +64,26 @@ pub struct ApiArgs {
     /// `/readyz` fails while an indexer has not seen its chain head for this many seconds (0: never).
     #[arg(long, env = "PROVA_READY_MAX_HEAD_AGE", default_value_t = 300)]
     pub ready_max_head_age_secs: u64,
+    /// The canonical ProvenanceRegistry of a chain, as `CHAIN_ID:ADDRESS` (repeat, or comma-separate in the
+    /// environment variable). On that chain the provenance answers leave out every other registry's facts unless a
+    /// request names it with `?registry=`; chains without one answer every indexed registry's side by side.
+    #[arg(
+        long = "canonical-registry",
+        env = "PROVA_CANONICAL_REGISTRIES",
+        value_delimiter = ',',
+        value_name = "CHAIN_ID:ADDRESS",
+        value_parser = parse_canonical_registry
+    )]
+    pub canonical_registries: Vec<(u64, Address)>,
+}
+
+/// Parses `CHAIN_ID:ADDRESS`.
+fn parse_canonical_registry(text: &str) -> Result<(u64, Address), String> {
+    let (chain, registry) =
+        text.trim().split_once(':').ok_or_else(|| format!("expected CHAIN_ID:ADDRESS, got {text:?}"))?;
+    let chain = chain.trim().parse::<u64>().map_err(|e| format!("chain id {chain:?}: {e}"))?;
+    let registry = registry.trim().parse::<Address>().map_err(|e| format!("registry {registry:?}: {e}"))?;
+    Ok((chain, registry))
 }
 
 impl ApiArgs {
@@ -77,6 +99,14 @@ impl ApiArgs {
             .map(|origin| HeaderValue::try_from(origin.trim()).with_context(|| format!("--cors-origin {origin:?}")))
             .collect::<anyhow::Result<_>>()?;
         anyhow::ensure!(self.request_timeout_secs > 0, "--request-timeout-secs must be at least 1");
+        let mut canonical_registries = BTreeMap::new();
+        for (chain, registry) in &self.canonical_registries {
+            if let Some(other) = canonical_registries.insert(*chain, *registry)
+                && other != *registry
+            {
+                anyhow::bail!("--canonical-registry names two registries for chain {chain}: {other} and {registry}");
+            }
+        }
         Ok(ApiConfig {
             rate_limit,
             trusted_proxy_hops: self.trusted_proxy_hops,
@@ -88,6 +118,7 @@ impl ApiArgs {
                 max_head_age: (self.ready_max_head_age_secs > 0)
                     .then(|| Duration::from_secs(self.ready_max_head_age_secs)),
             },
+            canonical_registries,
         })
     }
 }

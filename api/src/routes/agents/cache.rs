@@ -453,8 +453,9 @@ impl FeedbackData {
         prova_reputation::score_agent(self.records_of(agent_id), agent_id, filter, algorithm, params).map_err(internal)
     }
 
-    /// The score of an agent with no usable record. The trust graph's iteration count and convergence are those of
-    /// the whole set: taken from `template`, any other trust score of the same computation.
+    /// The score of an agent with no usable record. The trust graph's iteration count and convergence, and the
+    /// evidence an agent needs (`min_trust_mass`), are those of the whole set: taken from `template`, any other
+    /// trust score of the same computation.
     fn absent_score(
         agent_id: U256,
         algorithm: Algorithm,
@@ -466,6 +467,7 @@ impl FeedbackData {
         if let (Some(trust), Some(whole)) = (score.trust.as_mut(), template.and_then(|t| t.trust)) {
             trust.iterations = whole.iterations;
             trust.converged = whole.converged;
+            trust.min_trust_mass = whole.min_trust_mass;
         }
         Ok(score)
     }

@@ -2,6 +2,9 @@
 //! resolved against the provenance registry on the same chain, its other metadata, and its feedback and validation
 //! counts.
 //!
+//! The model binding is the agent owner's claim that the agent runs a version (`claimed_by: "agent_owner"`); the
+//! version's claims beside it say who published the weights, never that a publisher vouches for the agent.
+//!
 //! Current state is derived from the events: the owner is the recipient of the latest ERC-721 `Transfer`; the URI
 //! is the latest of `Registered.agentURI` and `URIUpdated.newURI`; the wallet is the latest
 //! `MetadataSet(agentId, "agentWallet", abi.encodePacked(address))` (empty bytes clear it), and ERC-8004 clears it
@@ -19,16 +22,19 @@ use sqlx::{FromRow, PgPool};
 use utoipa::IntoParams;
 
 use super::{AgentPath, Registration, big, confirmed, find_agent, linked_registries, optional_address};
-use crate::AppState;
 use crate::error::Result;
 use crate::extract::{ApiPath, ApiQuery};
 use crate::routes::docs::{BadRequest, NotFound};
-use crate::routes::model_versions::load_versions;
+use crate::routes::model_versions::load_claims;
 use crate::routes::page::Scope;
 use crate::views::PointerRow;
+use crate::{ApiConfig, AppState};
 pub use prova_views::{
     Agent, FeedbackCounts, MAX_METADATA_ENTRIES, MetadataEntry, ModelBinding, ModelStatus, Sources, ValidationCounts,
 };
+
+/// Who makes an agent's model binding: always its owner (or an operator it approved), never the model's publisher.
+pub const AGENT_OWNER: &str = "agent_owner";
 
 /// Query of the identity route.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -94,12 +100,14 @@ pub(crate) async fn get_agent(
     let registry = optional_address("registry", query.registry.as_deref())?;
     let wanted_reputation = optional_address("reputation_registry", query.reputation_registry.as_deref())?;
     let registration = find_agent(&state.pool, chain_id, agent_id, registry, query.min_confirmations).await?;
-    Ok(Json(load_agent(&state.pool, registration, wanted_reputation, query.min_confirmations).await?))
+    Ok(Json(load_agent(&state.pool, &state.config, registration, wanted_reputation, query.min_confirmations).await?))
 }
 
-/// Everything the identity route answers, for a found agent.
+/// Everything the identity route answers, for a found agent. The model binding's claims come from the canonical
+/// provenance registry of the agent's chain in `config` (every indexed registry of that chain when none is set).
 pub async fn load_agent(
     pool: &PgPool,
+    config: &ApiConfig,
     registration: Registration,
     wanted_reputation: Option<Address>,
     min_confirmations: Option<u64>,
@@ -199,12 +207,13 @@ pub async fn load_agent(
     let model = match metadata.iter().find(|m| m.metadata_key == MODEL_VERSION_KEY) {
         Some(m) => match B256::try_from(m.metadata_value.as_slice()).ok().filter(|h| !h.is_zero()) {
             Some(version_hash) => {
-                let scope = Scope { chain_id: Some(chain), contract: None, min_confirmations: min };
-                let version = load_versions(pool, &[version_hash], &scope).await?.remove(&version_hash);
+                let scope = Scope::new(config, Some(agent.chain_id), None, min_confirmations);
+                let claims = load_claims(pool, &[version_hash], &scope).await?;
                 Some(ModelBinding {
                     version_hash,
-                    status: ModelStatus::of(version.as_ref()),
-                    version,
+                    status: ModelStatus::of_claims(&claims),
+                    claimed_by: AGENT_OWNER.to_owned(),
+                    claims,
                     chain: m.pointer.view()?,
                 })
             }

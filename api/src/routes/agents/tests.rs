@@ -437,18 +437,21 @@ async fn model_binding_is_resolved_against_the_provenance_registry(pool: PgPool)
     let (_, one) = fresh(&pool, &format!("/v1/agents/{CHAIN}/1")).await;
     assert_eq!(one["model"]["version_hash"], h(1).to_string());
     assert_eq!(one["model"]["status"], "registered");
-    assert_eq!(one["model"]["version"]["publisher"], Address::from(PUBLISHER).to_string().to_lowercase());
-    assert_eq!(one["model"]["version"]["revocation"], Value::Null);
-    assert_eq!(one["model"]["version"]["chain"]["contract"], Address::from(REGISTRY).to_string().to_lowercase());
+    assert_eq!(one["model"]["claimed_by"], "agent_owner");
+    assert_eq!(one["model"]["claims"].as_array().unwrap().len(), 1);
+    assert_eq!(one["model"]["claims"][0]["publisher"], Address::from(PUBLISHER).to_string().to_lowercase());
+    assert_eq!(one["model"]["claims"][0]["revocation"], Value::Null);
+    assert_eq!(one["model"]["claims"][0]["chain"]["contract"], Address::from(REGISTRY).to_string().to_lowercase());
     assert_eq!(one["model"]["chain"]["block_number"], 21);
 
     let (_, two) = fresh(&pool, &format!("/v1/agents/{CHAIN}/2")).await;
     assert_eq!(two["model"]["status"], "revoked");
-    assert_eq!(two["model"]["version"]["revocation"]["reason"], "leaked");
+    assert_eq!(two["model"]["claims"][0]["revocation"]["reason"], "leaked");
 
     let (_, three) = fresh(&pool, &format!("/v1/agents/{CHAIN}/3")).await;
     assert_eq!(three["model"]["status"], "not_registered");
-    assert_eq!(three["model"]["version"], Value::Null);
+    assert_eq!(three["model"]["claims"], json!([]));
+    assert_eq!(three["model"]["claimed_by"], "agent_owner");
 
     let (_, four) = fresh(&pool, &format!("/v1/agents/{CHAIN}/4")).await;
     assert_eq!(four["model"], Value::Null);
@@ -466,7 +469,51 @@ async fn model_binding_is_resolved_against_the_provenance_registry(pool: PgPool)
     .await;
     let (_, one) = fresh(&pool, &format!("/v1/agents/{CHAIN}/1")).await;
     assert_eq!(one["model"]["status"], "signed_by_compromised_key");
-    assert_eq!(one["model"]["version"]["signed_by_compromised_key"], true);
+    assert_eq!(one["model"]["claims"][0]["signed_by_compromised_key"], true);
+}
+
+/// An agent bound to a famous model it does not run: the binding is the agent owner's claim, listed with every
+/// publisher's claim of the hash in the chain's canonical registry (a claim in another registry of the chain does
+/// not count), and a squatter's claim beside the lab's never makes the lab vouch for the agent.
+#[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
+async fn model_binding_is_the_owners_claim_beside_every_publishers(pool: PgPool) {
+    use crate::testing::{claim, revoke_claim};
+    setup(&pool).await;
+    let lab = Address::from(PUBLISHER);
+    let squatter = addr(0x5a);
+    let rogue = addr(0x99);
+    claim(&pool, CHAIN, REGISTRY.into(), squatter, h(1), 3, 0).await;
+    claim(&pool, CHAIN, REGISTRY.into(), lab, h(1), 4, 0).await;
+    claim(&pool, CHAIN, rogue, addr(0x66), h(1), 2, 0).await;
+    register_agent(&pool, 1, O0, 10).await;
+    metadata(&pool, 1, "prova.modelVersion", h(1).as_slice(), 11).await;
+    let uri = format!("/v1/agents/{CHAIN}/1");
+    let publishers = |body: &Value| -> Vec<String> {
+        body["model"]["claims"].as_array().unwrap().iter().map(|c| c["publisher"].as_str().unwrap().into()).collect()
+    };
+    let lower = |a: Address| a.to_string().to_lowercase();
+
+    // No canonical registry: every registry of the chain, each claim with its own pointer.
+    let (_, body) = fresh(&pool, &uri).await;
+    assert_eq!(body["model"]["claimed_by"], "agent_owner");
+    assert_eq!(publishers(&body), [lower(addr(0x66)), lower(squatter), lower(lab)], "{body}");
+
+    let config = crate::ApiConfig {
+        canonical_registries: std::collections::BTreeMap::from([(CHAIN as u64, Address::from(REGISTRY))]),
+        ..Default::default()
+    };
+    let state = AppState::new(pool.clone()).with_config(config);
+    let (_, body) = get(&state, &uri).await;
+    assert_eq!(publishers(&body), [lower(squatter), lower(lab)], "{body}");
+    assert_eq!(body["model"]["status"], "registered");
+
+    // The status is of the claims: one standing claim keeps it registered; all revoked, revoked.
+    revoke_claim(&pool, CHAIN, REGISTRY.into(), squatter, h(1), 12).await;
+    let (_, body) = get(&AppState::new(pool.clone()).with_config(state.config.as_ref().clone()), &uri).await;
+    assert_eq!(body["model"]["status"], "registered");
+    revoke_claim(&pool, CHAIN, REGISTRY.into(), lab, h(1), 13).await;
+    let (_, body) = get(&AppState::new(pool.clone()).with_config(state.config.as_ref().clone()), &uri).await;
+    assert_eq!(body["model"]["status"], "revoked", "{body}");
 }
 
 #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
@@ -789,6 +836,7 @@ async fn validations_list_requests_with_their_latest_response(pool: PgPool) {
     assert_eq!(items[0]["response"], Value::Null);
     assert_eq!(items[0]["chain"]["contract"], VALIDATION.to_string().to_lowercase());
     assert_eq!(items[1]["response"]["response"], 100);
+    assert_eq!(items[1]["response"]["agent_id"], "0");
     assert_eq!(items[1]["response"]["response_uri"], "ipfs://response-2-100");
     assert_eq!(items[1]["response"]["tag"], "zk");
     assert_eq!(items[1]["response"]["chain"]["log_index"], 3);
@@ -809,6 +857,49 @@ async fn validations_list_requests_with_their_latest_response(pool: PgPool) {
     let (_, page) = fresh(&pool, &format!("/v1/agents/{CHAIN}/0/validations?min_confirmations=80")).await;
     assert_eq!(page["items"][1]["response"]["response"], 100);
     assert_eq!(page["items"][3]["response"], Value::Null);
+}
+
+/// Validation request theft: an attacker copies agent 0's request hash for its own agent 1 and gets in first, so the
+/// registry credits the validator's response to agent 1. The response is shown with the agent it names, under that
+/// agent only; agent 0's request shows no response, so nobody reads the answer as agent 0's.
+#[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
+async fn a_stolen_request_hash_shows_the_agent_the_response_names(pool: PgPool) {
+    setup(&pool).await;
+    register_agent(&pool, 0, O0, 1).await;
+    register_agent(&pool, 1, O1, 2).await;
+    let copied = request_hash(0, 1);
+    for (agent, block) in [(1u64, 10), (0, 11)] {
+        event(
+            &pool,
+            CHAIN,
+            "validation_requested",
+            VALIDATION,
+            block,
+            0,
+            vec![
+                ("validator", V::Bytes(addr(0x7a).to_vec())),
+                ("agent_id", V::Numeric(agent.to_string())),
+                ("request_uri", V::Text("ipfs://request-1".into())),
+                ("request_hash", V::Bytes(copied.to_vec())),
+            ],
+        )
+        .await;
+    }
+    // The registry's stored request is the attacker's: the response event names agent 1.
+    validation_response(&pool, 1, 0, 95, 12, 0).await;
+    sqlx::query("UPDATE validation_responded SET request_hash = $1")
+        .bind(copied.to_vec())
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    let (_, victim) = fresh(&pool, &format!("/v1/agents/{CHAIN}/0/validations")).await;
+    assert_eq!(victim["agent"]["agent_id"], "0");
+    assert_eq!(victim["items"][0]["request_hash"], copied.to_string());
+    assert_eq!(victim["items"][0]["response"], Value::Null, "{victim}");
+    let (_, attacker) = fresh(&pool, &format!("/v1/agents/{CHAIN}/1/validations")).await;
+    assert_eq!(attacker["items"][0]["response"]["response"], 95, "{attacker}");
+    assert_eq!(attacker["items"][0]["response"]["agent_id"], "1");
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -1,5 +1,9 @@
 //! `GET /v1/agents/{chain_id}/{agent_id}/validations`: an agent's validation requests, in every validation registry
 //! linked to its identity registry, in log order, each with its latest response.
+//!
+//! A request hash is global in ERC-8004, so anyone can register a copied hash for their own agent. A response is
+//! listed only under the request of the agent its event names, and it carries that `agent_id`: a validator's answer
+//! is shown next to the agent it was given for, never credited to another.
 
 use axum::Json;
 use axum::extract::State;
@@ -11,7 +15,7 @@ use utoipa::IntoParams;
 
 use super::{AgentPath, big, confirmed, find_agent, linked_registries, optional_address};
 use crate::AppState;
-use crate::error::Result;
+use crate::error::{ApiError, Result};
 use crate::extract::{ApiPath, ApiQuery};
 use crate::routes::docs::{BadRequest, NotFound};
 use crate::routes::page::{self, decode_position, page_limit, position_cursor, trim};
@@ -41,6 +45,7 @@ struct Row {
     validator: DbAddress,
     request_uri: String,
     request_hash: DbHash,
+    r_agent_id: Option<String>,
     r_block_number: Option<i64>,
     r_block_hash: Option<DbHash>,
     r_block_time: Option<DateTime<Utc>>,
@@ -55,6 +60,7 @@ struct Row {
 impl Row {
     fn view(self) -> Result<ValidationItem> {
         let response = match (
+            self.r_agent_id,
             self.r_block_number,
             self.r_block_hash,
             self.r_block_time,
@@ -66,6 +72,7 @@ impl Row {
             self.r_tag,
         ) {
             (
+                Some(agent_id),
                 Some(block_number),
                 Some(block_hash),
                 Some(block_time),
@@ -88,6 +95,8 @@ impl Row {
                     finalized_block: self.pointer.finalized_block,
                 };
                 Some(ValidationResponse {
+                    agent_id: super::parse_agent_id(&agent_id)
+                        .map_err(|_| ApiError::Internal(format!("stored agent id {agent_id:?} is not a uint256")))?,
                     response: u8::try_from(response).unwrap_or(u8::MAX),
                     response_uri,
                     response_hash: hash(&response_hash)?,
@@ -133,7 +142,7 @@ pub(crate) async fn list_validations(
     let sql = format!(
         "SELECT q.chain_id, q.contract, q.block_number, q.block_hash, q.block_time, q.tx_hash, q.log_index,
                 c.head_block, c.finalized_block, q.validator, q.request_uri, q.request_hash,
-                r.block_number AS r_block_number, r.block_hash AS r_block_hash, r.block_time AS r_block_time,
+                r.agent_id::TEXT AS r_agent_id, r.block_number AS r_block_number, r.block_hash AS r_block_hash, r.block_time AS r_block_time,
                 r.tx_hash AS r_tx_hash, r.log_index AS r_log_index, r.response AS r_response,
                 r.response_uri AS r_response_uri, r.response_hash AS r_response_hash, r.tag AS r_tag
          FROM validation_requested q
