@@ -340,3 +340,92 @@ fn no_evidence_is_said_explicitly_with_its_counts() {
         assert_eq!(s.status, expected, "{algorithm}");
     }
 }
+
+#[test]
+fn rating_an_agent_again_adds_no_weight_under_trust() {
+    let (honest, seeds) = range_world();
+    let params = Params { seeds, ..Params::default() };
+    // Honest client 20 rates agent 1 (owner 10) ten more times: at 90 as before, then at 100.
+    let again = |value: i128| {
+        let mut feedback = honest.clone();
+        feedback.extend((2..=11).map(|index| fb(1, addr(10), addr(20), index, value, 0)));
+        feedback
+    };
+    let before = scores_by_agent(&honest, Algorithm::Trust, &params);
+    let vector = crate::trust_vector(&honest, &Filter::default(), &params).unwrap();
+    for value in [90, 100] {
+        let feedback = again(value);
+        let after = scores_by_agent(&feedback, Algorithm::Trust, &params);
+        // The records are one vote: the client's trust, and its weight, do not grow with them. (At 100 the vote's
+        // value moves, so the client's trust splits a little differently between the two owners it rates.)
+        let moved = crate::trust_vector(&feedback, &Filter::default(), &params).unwrap();
+        assert_eq!(moved.get(addr(20)).to_bits(), vector.get(addr(20)).to_bits(), "{value}");
+        if value == 90 {
+            assert_eq!(moved, vector);
+        }
+        let (b, a) = (agent(&before, 1), agent(&after, 1));
+        assert_eq!(a.trust.unwrap().trust_mass.to_bits(), b.trust.unwrap().trust_mass.to_bits(), "{value}");
+        assert_eq!((a.count, a.trust.unwrap().trusted_records, a.trust.unwrap().trusted_clients), (15, 15, 5));
+        if value == 90 {
+            assert_eq!(a.score.unwrap().to_bits(), b.score.unwrap().to_bits());
+        } else {
+            // The vote moves to the mean of the client's ratings, (90 + 10 * 100) / 11, with one reviewer's weight.
+            assert_close(a.score.unwrap(), (4.0 * 90.0 + 1090.0 / 11.0) / 5.0);
+        }
+    }
+}
+
+/// Ten honest operators own agents 1..=10: two seeds rate each 80, and operator k rates the next three operators'
+/// agents. Operator 0 (the bridge) also rates ring agent 101 at 100. Twenty ring owners own agents 101..=120: the first
+/// rates every other ring agent 100 (so all of the ring gets trust), the others rate the first `spread` ring agents
+/// 100. Returns the feedback, the parameters, the bridge and the ring.
+fn bridged_world(spread: u16) -> (Vec<Feedback>, Params, Address, Vec<Address>) {
+    let seeds = vec![addr(1), addr(2)];
+    let operators: Vec<Address> = (10..20).map(addr).collect();
+    let ring: Vec<Address> = (100..120).map(addr).collect();
+    let mut feedback = Vec::new();
+    for (k, &operator) in operators.iter().enumerate() {
+        for &s in &seeds {
+            feedback.push(fb(1 + k as u64, operator, s, 1, 80, 0));
+        }
+        for step in 1..=3 {
+            let other = (k + step) % operators.len();
+            feedback.push(fb(1 + other as u64, operators[other], operator, 1, 60 + 3 * k as i128, 0));
+        }
+    }
+    feedback.push(fb(101, ring[0], operators[0], 1, 100, 0));
+    for (j, &member) in ring.iter().enumerate() {
+        let targets: Vec<u16> = if j == 0 { (1..20).collect() } else { (0..spread).collect() };
+        for t in targets.into_iter().filter(|&t| usize::from(t) != j) {
+            feedback.push(fb(101 + u64::from(t), ring[usize::from(t)], member, 1, 100, 0));
+        }
+    }
+    (feedback, Params { seeds, ..Params::default() }, operators[0], ring)
+}
+
+#[test]
+fn a_bridged_ring_gets_no_more_scores_than_its_trust_buys() {
+    for spread in [1, 2, 4, 8, 20] {
+        let (feedback, params, bridge, ring) = bridged_world(spread);
+        let vector = crate::trust_vector(&feedback, &Filter::default(), &params).unwrap();
+        let scores = scores_by_agent(&feedback, Algorithm::Trust, &params);
+        let (t_bridge, t_ring) = (vector.get(bridge), ring.iter().map(|&m| vector.get(m)).sum::<f64>());
+        let min = scores[0].trust.unwrap().min_trust_mass;
+        // All of the ring's trust came through the one rating, and a reviewer's votes weigh its trust in all: the
+        // ring's evidence is at most t_ring + t_bridge, so at most that over the minimum ring agents are scored.
+        assert!(t_bridge > 0.0 && t_ring <= (1.0 - params.alpha) / params.alpha * t_bridge, "spread {spread}");
+        let ring_evidence: f64 =
+            scores.iter().filter(|s| s.agent_id > U256::from(100)).map(|s| s.trust.unwrap().trust_mass).sum();
+        assert!(ring_evidence <= t_ring + t_bridge, "spread {spread}");
+        let scored = scores.iter().filter(|s| s.agent_id > U256::from(100) && s.score.is_some()).count();
+        assert!(scored as f64 <= (t_ring + t_bridge) / min, "spread {spread}: {scored} ring agents scored");
+        // Every honest agent keeps its score. Spread over all twenty agents, the ring's evidence lifts none but the
+        // agent the honest client rated itself.
+        assert!(scores.iter().filter(|s| s.agent_id <= U256::from(10)).all(|s| s.score.is_some()), "spread {spread}");
+        if spread == 20 {
+            let lifted: Vec<U256> =
+                scores.iter().filter(|s| s.agent_id > U256::from(100) && s.score.is_some()).map(|s| s.agent_id).collect();
+            assert_eq!(lifted, [U256::from(101)]);
+        }
+    }
+}

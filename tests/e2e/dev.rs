@@ -79,7 +79,8 @@ async fn the_demo_versions_are_served_with_lineage_and_manifests(
     http: &reqwest::Client,
     curls: &[&str],
 ) -> anyhow::Result<Value> {
-    let version: Value = http.get(curls[0]).send().await?.json().await?;
+    let claims: Value = http.get(curls[0]).send().await?.json().await?;
+    let version = claims["claims"][0].clone();
     assert_eq!(version["publisher_name"], "Demo Lab");
     let lineage: Value = http.get(curls[1]).send().await?.json().await?;
     assert_eq!(lineage["ancestors"][0]["version_hash"], version["version_hash"]);

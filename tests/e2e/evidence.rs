@@ -267,7 +267,8 @@ async fn anchor(
         deadline: U256::from(prova_chain::chain_time(&stack.admin).await? + 600),
     };
     let signature = key.sign_hash_sync(&message.signing_hash(stack.chain_id, stack.registry))?;
-    let call = IProvenanceRegistry::new(stack.registry, &stack.admin).attestOutputs(
+    let registry = IProvenanceRegistry::new(stack.registry, &stack.admin);
+    let call = registry.attestOutputs(
         version,
         message.root,
         message.leafCount,

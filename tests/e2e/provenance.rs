@@ -54,7 +54,7 @@ async fn lineage_revocation_compromise_and_file_matching() -> anyhow::Result<()>
     lineage_is_served_both_ways(&lab, &versions).await?;
     matching_finds_an_exact_copy_and_a_one_file_change_but_not_an_unrelated_folder(&stack, &lab, &versions).await?;
     the_cli_verifies_through_the_api_and_from_a_manifest_file_alone(&stack, &lab, &versions)?;
-    a_file_proof_is_checked_by_the_contract_and_by_openzeppelin(&stack, &versions).await?;
+    a_file_proof_is_checked_by_the_contract_and_by_openzeppelin(&stack, &lab, &versions).await?;
     Ok(())
 }
 
@@ -192,10 +192,12 @@ async fn the_api_reports_the_revocation_and_the_compromise(lab: &Lab, versions: 
     let (api, http, publisher) = (&lab.api, &lab.http, lab.publisher);
     let Versions { v1, v2, compromised_since } = versions;
     let got_v1: Value = http.get(format!("{api}/v1/model-versions/{v1}")).send().await?.json().await?;
+    let got_v1 = &got_v1["claims"][0];
     assert_eq!(got_v1["revocation"]["reason"], "weights leaked");
     assert!(got_v1["revocation"]["chain"]["tx_hash"].is_string());
     assert_eq!(got_v1["signed_by_compromised_key"], false, "signed before the compromise time");
     let got_v2: Value = http.get(format!("{api}/v1/model-versions/{v2}")).send().await?.json().await?;
+    let got_v2 = &got_v2["claims"][0];
     assert_eq!(got_v2["parent"], v1.to_string());
     assert_eq!(got_v2["signed_by_compromised_key"], true, "signed at the compromise time");
     assert_eq!(got_v2["revocation"], Value::Null);
@@ -297,8 +299,10 @@ fn the_cli_verifies_through_the_api_and_from_a_manifest_file_alone(
 /// One file's membership proof: checked by the contract and by @openzeppelin/merkle-tree.
 async fn a_file_proof_is_checked_by_the_contract_and_by_openzeppelin(
     stack: &Stack,
+    lab: &Lab,
     versions: &Versions,
 ) -> anyhow::Result<()> {
+    let publisher = lab.publisher;
     let (base, v1) = (stack.dir.path().join("base"), versions.v1);
     let out = stack.prova(&["model", "prove-file", "config.json", "--dir", s(&base), "--quiet"], &[]);
     assert!(out.status.success(), "prove-file: {}", stderr(&out));
@@ -308,6 +312,7 @@ async fn a_file_proof_is_checked_by_the_contract_and_by_openzeppelin(
     let siblings: Vec<B256> = serde_json::from_value(proof["proof"].clone())?;
     let on_chain = registry
         .verifyFile(
+            publisher,
             v1,
             "config.json".into(),
             proof["size"].as_u64().unwrap(),
@@ -318,7 +323,7 @@ async fn a_file_proof_is_checked_by_the_contract_and_by_openzeppelin(
         .await?;
     assert!(on_chain, "verifyFile accepts the proof");
     let forged = registry
-        .verifyFile(v1, "config.json".into(), 999, proof["sha256"].as_str().unwrap().parse()?, siblings)
+        .verifyFile(publisher, v1, "config.json".into(), 999, proof["sha256"].as_str().unwrap().parse()?, siblings)
         .call()
         .await?;
     assert!(!forged, "verifyFile refuses a wrong size");

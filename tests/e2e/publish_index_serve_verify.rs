@@ -171,7 +171,9 @@ async fn every_field_over_http_matches_the_receipt(
 ) -> anyhow::Result<()> {
     let (version_hash, tx_hash, attestor) = (published.version_hash, published.tx_hash, lab.attestor);
     let OnChain { receipt, log, block } = on_chain;
-    let got: Value = http.get(format!("{api}/v1/model-versions/{version_hash}")).send().await?.json().await?;
+    let claims: Value = http.get(format!("{api}/v1/model-versions/{version_hash}")).send().await?.json().await?;
+    assert_eq!(claims["claims"].as_array().map(Vec::len), Some(1), "one publisher claims it: {claims}");
+    let got = &claims["claims"][0];
     assert_eq!(got["version_hash"], version_hash.to_string());
     assert_eq!(got["model_id"], keccak256("acme/llm-7b").to_string());
     assert_eq!(got["parent"], Value::Null);

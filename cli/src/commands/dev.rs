@@ -178,7 +178,12 @@ impl DevArgs {
                 tokio::spawn(async move { indexer.run(stop).await })
             })
             .collect();
-        let state = AppState::new(pool).with_trust_seeds(seeds);
+        // The registry deployed here is the chain's canonical one: no other deployment can add claims to its answers.
+        let config = prova_api::ApiConfig {
+            canonical_registries: [(chain_id, registry)].into_iter().collect(),
+            ..prova_api::ApiConfig::default()
+        };
+        let state = AppState::new(pool).with_trust_seeds(seeds).with_config(config);
         let api_task = tokio::spawn(prova_api::serve(listener, state, stopped(stop_rx)));
         // The demo manifests go to the API like a lab's would, so file-level matching works from the start.
         for manifest in &demo.manifests {
