@@ -25,7 +25,11 @@ const CONFIG: Config = Config {
     ratings_per_client: (4, 12),
     ratings_per_seed: 30,
     ratings_per_sybil: (3, 8),
+    bridge_spread: 1,
 };
+
+/// The spreads the bridge section tries: how many ring agents the ring pours the bridged trust into.
+const SPREADS: [u32; 5] = [1, 2, 4, 8, 16];
 
 fn main() {
     let seed = match std::env::var("PROVA_SYBIL_SEED") {
@@ -124,26 +128,29 @@ fn main() {
     }
 
     println!();
-    println!("## The bridge under `trust`");
+    println!("## The bridge under `trust`, by how many agents the ring pours the bridged trust into");
     println!();
     println!(
-        "| Sybil reviewers | attack | bridged client's trust | the Sybils' trust | minimum evidence | bridged agent's rank \
-         | ring agents scored | bound |"
+        "| Sybil reviewers | ring agents targeted | bridged client's trust | the Sybils' trust | minimum evidence \
+         | ring agents scored | of which in the top 10 | bound | accuracy |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
-    for (share, worlds) in attacked.iter().zip(&worlds) {
-        for (world, attack) in worlds.iter().zip(Attack::ALL) {
-            let Some(r) = bridge_report(world) else { continue };
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for share in &attacked {
+        for spread in SPREADS {
+            let config = Config { bridge_spread: spread, ..CONFIG };
+            let world = generate(&config, *share, Attack::Bridge, seed);
+            let r = bridge_report(&world).expect("a bridge");
+            let o = outcome(&world, sybil::Scorer::Algorithm(Algorithm::Trust, false));
             println!(
-                "| {}% | {} | {:.5} | {:.5} | {:.5} | {} | {} | {} |",
+                "| {}% | {spread} | {:.5} | {:.5} | {:.5} | {} | {} | {} | {} |",
                 share.sybil_percent,
-                attack.name(),
                 r.client_trust,
                 r.ring_trust,
                 r.min_trust_mass,
-                r.bridged_rank.map_or("no score".to_owned(), |r| r.to_string()),
                 r.ring_scored,
+                o.sybil_top10,
                 r.bound,
+                accuracy(&o),
             );
         }
     }

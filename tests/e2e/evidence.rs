@@ -86,7 +86,7 @@ async fn get(url: &str) -> anyhow::Result<(u16, Value)> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_squatter_and_a_front_runner_never_shadow_the_labs_claim() -> anyhow::Result<()> {
     let stack = Stack::start().await?;
-    let lab = publisher(&stack, "Acme AI", 0, 3).await?;
+    let lab = publisher(&stack, "Acme AI", 1, 3).await?;
     let squatter = publisher(&stack, "Acme AI", 4, 5).await?;
     let runner = publisher(&stack, "Acme AI (official)", 6, 7).await?;
     let api = index_and_serve(&stack).await?;
@@ -301,7 +301,7 @@ struct Verdicts {
 #[tokio::test(flavor = "multi_thread")]
 async fn outputs_outside_their_window_or_anchored_with_a_stolen_key_fail_everywhere() -> anyhow::Result<()> {
     let stack = Stack::start().await?;
-    let lab = publisher(&stack, "Acme AI", 0, 3).await?;
+    let lab = publisher(&stack, "Acme AI", 1, 3).await?;
     let api = index_and_serve(&stack).await?;
     let version = B256::repeat_byte(0x42);
     publish_model_version(&lab.admin, stack.registry, &lab.attestor, &direct(version)).await?;
@@ -312,6 +312,7 @@ async fn outputs_outside_their_window_or_anchored_with_a_stolen_key_fail_everywh
         .await?;
     // A thief with the stolen key anchors forged outputs; the lab then flags the key compromised from before that.
     let _: Value = stack.admin.raw_request("evm_increaseTime".into(), [120u64]).await?;
+    let _: Value = stack.admin.raw_request("evm_mine".into(), ()).await?;
     let later = prova_chain::chain_time(&stack.admin).await?;
     let stolen = anchor(&stack, &lab.attestor, version, "forged", &[later - 5, later - 4], (later - 5, later - 4)).await?;
     let since = later - 10;

@@ -12,6 +12,7 @@ const CONFIG: Config = Config {
     ratings_per_client: (4, 12),
     ratings_per_seed: 15,
     ratings_per_sybil: (3, 8),
+    bridge_spread: 1,
 };
 const SEED: u64 = 15;
 const TRUST: Scorer = Scorer::Algorithm(Algorithm::Trust, false);

@@ -39,6 +39,9 @@ pub(crate) struct Config {
     pub(crate) ratings_per_seed: u32,
     /// How many distinct ring agents each Sybil rates 100 (inclusive range).
     pub(crate) ratings_per_sybil: (u32, u32),
+    /// Under [`Attack::Bridge`], how many ring agents the ring owners pour their votes into: the bridged one and the
+    /// next `bridge_spread - 1`.
+    pub(crate) bridge_spread: u32,
 }
 
 impl Config {
@@ -93,8 +96,9 @@ pub(crate) enum Attack {
     BadMouthing,
     /// Each Sybil first rates a few honest agents honestly (days 0..120), then stuffs and bad-mouths.
     Camouflage,
-    /// Stuffing, and one seed-reachable honest operator rates one ring agent 100; the ring then concentrates on that
-    /// agent (its owner rates every ring agent, the other ring owners rate only it).
+    /// Stuffing, and one seed-reachable honest operator rates one ring agent 100; the ring then uses the trust: that
+    /// agent's owner rates every ring agent 100, and the other ring owners rate only the bridged agent and the next
+    /// [`Config::bridge_spread`]` - 1` ring agents (the plain Sybils stuff as usual).
     Bridge,
     /// Stuffing with receipts: the ring agents sign receipts for their own Sybils, so the stuffing is `verified`.
     Receipts,
@@ -379,9 +383,12 @@ pub(crate) fn generate(config: &Config, share: Share, attack: Attack, seed: u64)
                 b.rate(target, sybil, 100, time, receipts, false);
             }
         } else if attack.uses(Attack::Bridge) && own.is_some() {
-            // Every other ring owner sends all of it back to the bridged agent.
-            let time = attack_time(&mut rng);
-            b.rate(bridged, sybil, 100, time, receipts, false);
+            // Every other ring owner sends all of it back to the bridged agent and a few more.
+            let spread = ring.iter().take(config.bridge_spread as usize).filter(|&&id| Some(id) != own);
+            for &target in spread {
+                let time = attack_time(&mut rng);
+                b.rate(target, sybil, 100, time, receipts, false);
+            }
         } else {
             let others: Vec<U256> = ring.iter().copied().filter(|&id| Some(id) != own).collect();
             let count = rng.gen_range(config.ratings_per_sybil.0..=config.ratings_per_sybil.1);
