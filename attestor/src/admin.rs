@@ -32,7 +32,13 @@ pub struct KeyAuthorization {
 
 impl KeyAuthorization {
     /// Signs the authorization with `key`.
-    pub fn sign(key: &PrivateKeySigner, chain_id: u64, registry: Address, publisher: Address, deadline: u64) -> Result<Self> {
+    pub fn sign(
+        key: &PrivateKeySigner,
+        chain_id: u64,
+        registry: Address,
+        publisher: Address,
+        deadline: u64,
+    ) -> Result<Self> {
         let digest = AddAttestor { publisher, deadline: U256::from(deadline) }.signing_hash(chain_id, registry);
         let signature = key.sign_hash_sync(&digest).map_err(prova_core::Error::from)?;
         Ok(Self { key: key.address(), publisher, chain_id, registry, deadline, signature: signature.as_bytes().into() })

@@ -70,7 +70,9 @@ fn explain_reputation(error: &IReputationRegistryErrors) -> String {
         E::ReputationFeedbackAlreadyRevoked(e) => {
             format!("feedback #{} of {} for agent {} is already revoked", e.feedbackIndex, e.clientAddress, e.agentId)
         }
-        E::ReputationValueOutOfRange(e) => format!("the feedback value {} is out of range (|value| at most 1e38)", e.value),
+        E::ReputationValueOutOfRange(e) => {
+            format!("the feedback value {} is out of range (|value| at most 1e38)", e.value)
+        }
         E::ReputationEmptyResponseURI(_) => "a response needs a non-empty response URI".into(),
         E::ReceiptLifetimeTooLong(e) => format!(
             "the receipt lives too long: issued at unix time {}, deadline {} (at most 30 days after issue)",

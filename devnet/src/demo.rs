@@ -150,8 +150,7 @@ async fn send_rounds(
     for (i, client) in honest.iter().enumerate() {
         for (a, (&agent_id, owner)) in agent_ids.iter().zip(&owners).enumerate() {
             let Some(value) = (plan.rating)(i, a) else { continue };
-            let fields =
-                ReceiptFields {
+            let fields = ReceiptFields {
                 agent_id,
                 client: client.address(),
                 interaction_hash: B256::random(),

@@ -4,15 +4,17 @@
 //! `cargo bench -p prova-reputation --bench sybil`; `PROVA_SYBIL_SEED=<u64>` changes the seed. The tables depend on
 //! the seed only; the run time goes to stderr.
 
-#[path = "../src/sybil/mod.rs"]
-mod sybil;
+// The generator and the measures: the same files the crate's unit tests compile (`src/sybil/`).
+#[path = "../src/sybil/measure.rs"]
+mod measure;
+#[path = "../src/sybil/world.rs"]
+mod world;
 
 use std::time::Instant;
 
+use measure::{Outcome, SCORERS, Scorer, bridge_report, census, evidence_check, outcome};
 use prova_reputation::Algorithm;
-use sybil::{
-    Attack, Config, Outcome, SCORERS, SHARES, Share, World, bridge_report, census, evidence_check, generate, outcome,
-};
+use world::{Attack, Config, SHARES, Share, World, generate};
 
 /// The seed when `PROVA_SYBIL_SEED` is not set.
 const DEFAULT_SEED: u64 = 2026;
@@ -63,11 +65,10 @@ fn main() {
     println!("## Worlds (ballot stuffing), against the field study");
     println!();
     println!(
-        "| Sybil reviewers | reviewers | rated agents | with no honest feedback | study ({}) | records, fewest to most \
-         over the attacks | `trust` says `insufficient_evidence` for them, over every attack |",
-        "chain"
+        "| Sybil reviewers | rated agents | with no honest feedback | the study (chain) | records, fewest to most over \
+         the attacks | of those, `trust` says `insufficient_evidence` with counts, over every attack |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|");
     let row = |share: Share, worlds: &[World]| {
         let c = census(&worlds[0]);
         let records: Vec<usize> = worlds.iter().map(|w| census(w).records).collect();
@@ -77,10 +78,9 @@ fn main() {
             .fold((0, 0, 0), |acc, e| (acc.0 + e.orphaned, acc.1 + e.explicit, acc.2 + e.inconsistent));
         assert_eq!(inconsistent, 0, "a status that disagrees with its score");
         println!(
-            "| {:.1}% ({} of {}) | {} | {} | {:.1}% ({}) | {:.1}% ({}) | {} to {} | {} of {} |",
+            "| {:.1}% ({} of {}) | {} | {:.1}% ({}) | {:.1}% ({}) | {} to {} | {} of {} |",
             percent(c.sybil_reviewers, c.reviewers),
             c.sybil_reviewers,
-            c.reviewers,
             c.reviewers,
             c.rated_agents,
             percent(c.orphaned_agents, c.rated_agents),
@@ -140,7 +140,7 @@ fn main() {
             let config = Config { bridge_spread: spread, ..CONFIG };
             let world = generate(&config, *share, Attack::Bridge, seed);
             let r = bridge_report(&world).expect("a bridge");
-            let o = outcome(&world, sybil::Scorer::Algorithm(Algorithm::Trust, false));
+            let o = outcome(&world, Scorer::Algorithm(Algorithm::Trust, false));
             println!(
                 "| {}% | {spread} | {:.5} | {:.5} | {:.5} | {} | {} | {} | {} |",
                 share.sybil_percent,
@@ -163,7 +163,7 @@ fn main() {
     let bought = Attack::ALL.iter().position(|&a| a == Attack::BoughtToken).expect("an attack");
     for (share, worlds) in attacked.iter().zip(&worlds) {
         let world = &worlds[bought];
-        let trust = sybil::Scorer::Algorithm(Algorithm::Trust, false);
+        let trust = Scorer::Algorithm(Algorithm::Trust, false);
         let (now, then) = (outcome(world, trust), outcome(&world.keyed_by_owner_now(), trust));
         println!(
             "| {}% | {} · {} | {} · {} |",

@@ -423,8 +423,11 @@ fn a_bridged_ring_gets_no_more_scores_than_its_trust_buys() {
         // agent the honest client rated itself.
         assert!(scores.iter().filter(|s| s.agent_id <= U256::from(10)).all(|s| s.score.is_some()), "spread {spread}");
         if spread == 20 {
-            let lifted: Vec<U256> =
-                scores.iter().filter(|s| s.agent_id > U256::from(100) && s.score.is_some()).map(|s| s.agent_id).collect();
+            let lifted: Vec<U256> = scores
+                .iter()
+                .filter(|s| s.agent_id > U256::from(100) && s.score.is_some())
+                .map(|s| s.agent_id)
+                .collect();
             assert_eq!(lifted, [U256::from(101)]);
         }
     }

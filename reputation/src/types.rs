@@ -23,7 +23,7 @@ pub const DEFAULT_MAX_ITERATIONS: u32 = 100;
 /// this share of the median agent's (weighted by evidence; see [`TrustDetail::min_trust_mass`]); below it the answer
 /// is [`ScoreStatus::InsufficientEvidence`]. A fixed part of the algorithm, not a parameter: it bounds how many agents
 /// one bridged honest reviewer can lift (`docs/reputation.md`, "Bounds").
-pub const TRUST_MIN_EVIDENCE_SHARE: f64 = 0.5;
+pub const TRUST_MIN_EVIDENCE_SHARE: f64 = 0.25;
 /// Largest accepted `max_iterations`, so a request cannot buy unbounded work.
 pub const MAX_ITERATIONS_LIMIT: u32 = 10_000;
 /// Largest `valueDecimals` ERC-8004 allows.

@@ -308,13 +308,15 @@ async fn outputs_outside_their_window_or_anchored_with_a_stolen_key_fail_everywh
 
     // An honest batch, except that its last leaf claims a time its signed window does not cover (back-dated).
     let now = prova_chain::chain_time(&stack.admin).await?;
-    let honest = anchor(&stack, &lab.attestor, version, "honest", &[now - 30, now - 20, now - 500], (now - 30, now - 20))
-        .await?;
+    let honest =
+        anchor(&stack, &lab.attestor, version, "honest", &[now - 30, now - 20, now - 500], (now - 30, now - 20))
+            .await?;
     // A thief with the stolen key anchors forged outputs; the lab then flags the key compromised from before that.
     let _: Value = stack.admin.raw_request("evm_increaseTime".into(), [120u64]).await?;
     let _: Value = stack.admin.raw_request("evm_mine".into(), ()).await?;
     let later = prova_chain::chain_time(&stack.admin).await?;
-    let stolen = anchor(&stack, &lab.attestor, version, "forged", &[later - 5, later - 4], (later - 5, later - 4)).await?;
+    let stolen =
+        anchor(&stack, &lab.attestor, version, "forged", &[later - 5, later - 4], (later - 5, later - 4)).await?;
     let since = later - 10;
     let out = stack.prova(
         &["publisher", "compromise-attestor", &lab.attestor.address().to_string(), "--since", &since.to_string()],
@@ -348,7 +350,15 @@ async fn judge(stack: &Stack, api: &str, tag: &str, i: usize, receipt: &Receipt)
     assert_eq!(receipt.leaf.response_hash, keccak256(&response));
     let l = &receipt.leaf;
     let contract = IProvenanceRegistry::new(stack.registry, &stack.admin)
-        .verifyOutput(receipt.root, l.version_hash, l.request_hash, l.response_hash, l.timestamp, l.salt, receipt.proof.clone())
+        .verifyOutput(
+            receipt.root,
+            l.version_hash,
+            l.request_hash,
+            l.response_hash,
+            l.timestamp,
+            l.salt,
+            receipt.proof.clone(),
+        )
         .call()
         .await?;
     let answer: Value = reqwest::Client::new()
@@ -366,7 +376,15 @@ async fn judge(stack: &Stack, api: &str, tag: &str, i: usize, receipt: &Receipt)
     std::fs::write(&response_file, &response)?;
     let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
     let out = stack.prova(
-        &["verify", "output", &path(&receipt_file), "--request", &path(&request_file), "--response", &path(&response_file)],
+        &[
+            "verify",
+            "output",
+            &path(&receipt_file),
+            "--request",
+            &path(&request_file),
+            "--response",
+            &path(&response_file),
+        ],
         &[],
     );
     let text = stdout(&out);
@@ -391,18 +409,32 @@ async fn a_validation_request_copied_for_another_agent_is_not_answered() -> anyh
     use prova_chain::Account;
     let stack = Stack::start().await?;
     let (registries, _) = prova_chain::deploy_agent_registries(&stack.admin).await?;
-    let (owner, thief) = (Account::connect(&stack.rpc_url, stack.anvil_key(1))?, Account::connect(&stack.rpc_url, stack.anvil_key(2))?);
+    let (owner, thief) =
+        (Account::connect(&stack.rpc_url, stack.anvil_key(1))?, Account::connect(&stack.rpc_url, stack.anvil_key(2))?);
     let validator = stack.anvil_key(3);
     let honest = agents::register(&owner, registries.identity, "https://example.org/honest.json", None).await?;
     let stolen = agents::register(&thief, registries.identity, "https://example.org/thief.json", None).await?;
 
     // The thief saw the honest owner's pending request and registered the same hash first, for its own agent.
     let request_hash = keccak256("audit job 42");
-    agents::request_validation(&thief, registries.validation, validator.address(), stolen.agent_id, "ipfs://x", request_hash)
-        .await?;
-    let late =
-        agents::request_validation(&owner, registries.validation, validator.address(), honest.agent_id, "ipfs://x", request_hash)
-            .await;
+    agents::request_validation(
+        &thief,
+        registries.validation,
+        validator.address(),
+        stolen.agent_id,
+        "ipfs://x",
+        request_hash,
+    )
+    .await?;
+    let late = agents::request_validation(
+        &owner,
+        registries.validation,
+        validator.address(),
+        honest.agent_id,
+        "ipfs://x",
+        request_hash,
+    )
+    .await;
     assert!(late.is_err(), "the honest request now reverts: the hash is taken");
 
     // The validator worked for the honest agent and says so: the CLI refuses to credit the thief's agent.
@@ -410,8 +442,18 @@ async fn a_validation_request_copied_for_another_agent_is_not_answered() -> anyh
     let honest_id = honest.agent_id.to_string();
     let out = stack.prova(
         &[
-            "agent", "validate", "respond", &request_hash.to_string(), "--agent-id", &honest_id, "--response", "95",
-            "--response-uri", "ipfs://report", "--validation-registry", &registries.validation.to_string(),
+            "agent",
+            "validate",
+            "respond",
+            &request_hash.to_string(),
+            "--agent-id",
+            &honest_id,
+            "--response",
+            "95",
+            "--response-uri",
+            "ipfs://report",
+            "--validation-registry",
+            &registries.validation.to_string(),
         ],
         &[("PROVA_PRIVATE_KEY", &validator_hex)],
     );

@@ -288,7 +288,7 @@ fn the_cli_verifies_through_the_api_and_from_a_manifest_file_alone(
     // The exact copy of v2 is registered but was signed by a compromised key: not verified, with that reason.
     let out = stack.prova(&["verify", "model", s(&exact_copy), "--manifest", s(&statement)], &[]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).contains("after it was compromised"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("after the key was compromised"), "{}", stdout(&out));
     // The revoked base is not verified either.
     let out = stack.prova(&["verify", "model", s(&base)], &[]);
     assert_eq!(out.status.code(), Some(1));

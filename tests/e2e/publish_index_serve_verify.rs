@@ -77,8 +77,29 @@ fn the_lab_registers_with_an_encrypted_attestor_keystore(stack: &Stack) -> anyho
     assert_eq!(field(&stdout(&out), "keystore"), keystore.display().to_string());
     assert!(!std::fs::read_to_string(&keystore)?.contains(&admin_hex[2..]), "keystore is encrypted");
 
-    let out = stack.prova(&["publisher", "add-attestor", &attestor.to_string()], &[("PROVA_PRIVATE_KEY", &admin_hex)]);
+    // The key proves possession: its holder signs its consent, the admin sends it.
+    let publisher = stack.admin_key.address().to_string();
+    let authorization = dir.join("authorization.json");
+    let out = stack.prova(
+        &[
+            "key",
+            "authorize",
+            "--publisher",
+            &publisher,
+            "--keystore",
+            keystore.to_str().unwrap(),
+            "--out",
+            authorization.to_str().unwrap(),
+        ],
+        &[("PROVA_KEYSTORE_PASSWORD", PASSWORD)],
+    );
+    assert!(out.status.success(), "key authorize: {}", stderr(&out));
+    let out = stack.prova(
+        &["publisher", "add-attestor", "--authorization", authorization.to_str().unwrap()],
+        &[("PROVA_PRIVATE_KEY", &admin_hex)],
+    );
     assert!(out.status.success(), "add-attestor: {}", stderr(&out));
+    assert!(stdout(&out).contains(&format!("attestor      {attestor} (added)")), "{}", stdout(&out));
     Ok(Lab { relayer_hex, attestor, keystore })
 }
 
@@ -295,7 +316,7 @@ fn publishing_again_or_with_a_wrong_password_is_refused(stack: &Stack, lab: &Lab
         &[("PROVA_KEYSTORE_PASSWORD", PASSWORD), ("PROVA_RELAYER_PRIVATE_KEY", relayer_hex)],
     );
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("already registered"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("already claims version"), "{}", stderr(&out));
     // A wrong keystore password is a clear error.
     let out = stack.prova(
         &["model", "publish", model.to_str().unwrap(), "--model", "x", "--keystore", keystore.to_str().unwrap()],

@@ -538,8 +538,7 @@ impl<'a> AgentCli<'a> {
 async fn a_model_version_to_bind_agents_to(stack: &Stack) -> anyhow::Result<String> {
     let attestor = stack.anvil_key(4);
     prova_attestor::admin::register_publisher(&stack.admin, stack.registry, "Acme AI", "").await?;
-    prova_attestor::admin::add_own_attestor(&stack.admin, stack.registry, stack.admin_key.address(), &attestor)
-        .await?;
+    prova_attestor::admin::add_own_attestor(&stack.admin, stack.registry, stack.admin_key.address(), &attestor).await?;
     let version = B256::repeat_byte(9);
     let request = prova_attestor::publish::PublishRequest {
         publisher: None,
@@ -680,11 +679,14 @@ fn plain_feedback_revocation_and_validation_with_their_refusals(cli: &AgentCli<'
     let out =
         run(&["agent", "validate", "request", agent, "--validator", &validator, "--request-hash", &request], owner);
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = run(&["agent", "validate", "respond", &request, "--response", "90"], owner);
+    let respond = ["agent", "validate", "respond", &request, "--agent-id", agent];
+    let out = run(&[&respond[..], &["--response", "90"]].concat(), owner);
     assert!(stderr(&out).contains("names validator"), "{}", stderr(&out));
-    let out = run(&["agent", "validate", "respond", &request, "--response", "101"], other);
+    let out = run(&[&respond[..], &["--response", "101"]].concat(), other);
     assert!(stderr(&out).contains("0 to 100"), "{}", stderr(&out));
-    let out = run(&["agent", "validate", "respond", &request, "--response", "90", "--tag", "zkml"], other);
+    let out = run(&["agent", "validate", "respond", &request, "--agent-id", "999", "--response", "90"], other);
+    assert!(stderr(&out).contains("is registered for agent"), "{}", stderr(&out));
+    let out = run(&[&respond[..], &["--response", "90", "--tag", "zkml"]].concat(), other);
     assert!(out.status.success(), "{}", stderr(&out));
     Ok(())
 }

@@ -170,7 +170,8 @@ async fn add_facts(dev: &Dev) -> anyhow::Result<()> {
 
     let admin_key: PrivateKeySigner = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80".parse()?;
     let admin = prova_chain::connect_with_signer(&dev.rpc, admin_key)?;
-    prova_attestor::admin::revoke_version(&admin, dev.registry, dev.publisher, dev.finetune_version, "superseded").await?;
+    prova_attestor::admin::revoke_version(&admin, dev.registry, dev.publisher, dev.finetune_version, "superseded")
+        .await?;
     let spare_key = PrivateKeySigner::random();
     let spare = spare_key.address();
     prova_attestor::admin::add_own_attestor(&admin, dev.registry, dev.publisher, &spare_key).await?;
@@ -191,7 +192,8 @@ async fn add_facts(dev: &Dev) -> anyhow::Result<()> {
         b["attestor_keys"].as_array().is_some_and(|k| k.iter().any(|k| k["status"] == "compromised"))
     })
     .await?;
-    wait_for(&format!("{api}/v1/model-versions/{}", dev.finetune_version), |b| !b["revocation"].is_null()).await?;
+    wait_for(&format!("{api}/v1/model-versions/{}", dev.finetune_version), |b| !b["claims"][0]["revocation"].is_null())
+        .await?;
     Ok(())
 }
 

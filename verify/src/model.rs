@@ -114,7 +114,11 @@ impl ModelVerdict {
             return match self.asked_claim() {
                 None => Some(format!(
                     "publisher {publisher} has not claimed version {hash} in registry {registry} on chain {chain}{}",
-                    if self.claims.is_empty() { String::new() } else { format!(" ({} other claims)", self.claims.len()) }
+                    if self.claims.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({} other claims)", self.claims.len())
+                    }
                 )),
                 Some(claim) => claim.problem(),
             };
@@ -182,8 +186,7 @@ async fn read_claim(
         return Ok(None);
     }
     let record = contract.getPublisher(publisher).call().await.map_err(call_error)?;
-    let compromised =
-        contract.isSignedByCompromisedKey(publisher, version_hash).call().await.map_err(call_error)?;
+    let compromised = contract.isSignedByCompromisedKey(publisher, version_hash).call().await.map_err(call_error)?;
     Ok(Some(Registration {
         publisher,
         publisher_name: record.name,

@@ -295,7 +295,10 @@ async fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
         println!("publisher     {}", published.publisher);
         println!("attestor      {}", published.attestor);
         if let Some(c) = &published.commitment {
-            println!("committed     block {} (tx {}, gas {}): the claim's priority", c.block_number, c.tx_hash, c.gas_used);
+            println!(
+                "committed     block {} (tx {}, gas {}): the claim's priority",
+                c.block_number, c.tx_hash, c.gas_used
+            );
         }
         println!("tx            {}", published.tx_hash);
         println!("block         {} ({})", published.block_number, published.block_hash);

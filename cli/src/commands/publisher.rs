@@ -113,12 +113,16 @@ pub struct ConsentArgs {
 
 impl ConsentArgs {
     /// The authorization, read or signed here, checked against the publisher and registry acted for.
-    async fn load(&self, provider: &DynProvider, registry: Address, publisher: Address) -> anyhow::Result<KeyAuthorization> {
+    async fn load(
+        &self,
+        provider: &DynProvider,
+        registry: Address,
+        publisher: Address,
+    ) -> anyhow::Result<KeyAuthorization> {
         use anyhow::Context;
         let authorization = match (&self.authorization, &self.attestor_keystore) {
             (Some(path), _) => {
-                let text =
-                    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+                let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
                 serde_json::from_str::<KeyAuthorization>(&text).with_context(|| {
                     format!("{} is not a key authorization (make one with `prova key authorize`)", path.display())
                 })?

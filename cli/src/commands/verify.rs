@@ -90,7 +90,10 @@ impl VerifyOutputArgs {
             println!("batch root    {} on chain {}, registry {}", receipt.root, receipt.chain_id, receipt.registry);
             match &verdict {
                 Ok(v) => {
-                    println!("publisher     {} ({}), by the key that anchored the batch", v.publisher_name, v.publisher);
+                    println!(
+                        "publisher     {} ({}), by the key that anchored the batch",
+                        v.publisher_name, v.publisher
+                    );
                     println!(
                         "anchored      block {} at {} by attestor {} ({} outputs in the batch)",
                         v.anchored_block,
@@ -233,7 +236,8 @@ impl VerifyModelArgs {
                 continue;
             };
             let verdict =
-                verify_model_version(provider, self.chain.registry, version_hash, self.publisher, self.chain_id).await?;
+                verify_model_version(provider, self.chain.registry, version_hash, self.publisher, self.chain_id)
+                    .await?;
             if !verdict.is_claimed() {
                 notes.push(format!("{source}: version {version_hash} is not registered on-chain; ignored"));
                 continue;

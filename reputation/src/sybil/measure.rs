@@ -223,8 +223,10 @@ pub(crate) struct BridgeReport {
     pub(crate) ring_trust: f64,
     /// The evidence an agent needs for a score.
     pub(crate) min_trust_mass: f64,
-    /// At most this many ring agents can be scored: the ring's evidence (its own trust plus the client's vote, at
-    /// most `t_H`) divided by the minimum.
+    /// Distinct agents the bridged client rates, `n_H`.
+    pub(crate) client_votes: usize,
+    /// At most this many ring agents can be scored: the ring's evidence (its own trust plus the client's vote,
+    /// `t_H / n_H`) divided by the minimum.
     pub(crate) bound: usize,
 }
 
@@ -239,6 +241,9 @@ pub(crate) fn bridge_report(world: &World) -> Option<BridgeReport> {
     let board = leaderboard(scores);
     let bridged_rank = board.iter().position(|s| s.agent_id == agent && s.score.is_some()).map(|r| r + 1);
     let client_trust = vector.get(client);
-    let bound = ((ring_trust + client_trust) / min_trust_mass).floor() as usize;
-    Some(BridgeReport { bridged_rank, ring_scored, client_trust, ring_trust, min_trust_mass, bound })
+    let rated: BTreeSet<U256> =
+        world.feedback.iter().filter(|f| f.client == client && !f.revoked).map(|f| f.agent_id).collect();
+    let client_votes = rated.len();
+    let bound = ((ring_trust + client_trust / client_votes as f64) / min_trust_mass).floor() as usize;
+    Some(BridgeReport { bridged_rank, ring_scored, client_trust, ring_trust, min_trust_mass, client_votes, bound })
 }

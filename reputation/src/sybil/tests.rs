@@ -3,7 +3,8 @@
 
 use prova_reputation::{Algorithm, DEFAULT_ALPHA};
 
-use super::{Attack, Config, SHARES, Scorer, Share, World, bridge_report, census, evidence_check, generate, outcome};
+use super::measure::{SCORERS, Scorer, bridge_report, census, evidence_check, outcome};
+use super::world::{Attack, Config, SHARES, Share, World, generate};
 
 const CONFIG: Config = Config {
     honest_agents: 60,
@@ -52,6 +53,15 @@ fn the_worlds_have_the_field_studys_sybil_and_orphan_shares() {
         let orphaned = 1000.0 * c.orphaned_agents as f64 / c.rated_agents as f64;
         assert!((sybil - f64::from(share.sybil_percent)).abs() < 0.5, "{sybil}% Sybils for {share:?}");
         assert!((orphaned - f64::from(share.orphaned_per_mille)).abs() < 10.0, "{orphaned}‰ orphaned for {share:?}");
+    }
+}
+
+#[test]
+fn every_scorer_ranks_the_honest_world_well() {
+    let world = generate(&CONFIG, share(0), Attack::Stuffing, SEED);
+    for scorer in SCORERS {
+        let o = outcome(&world, scorer);
+        assert!(o.accuracy.expect("scored agents") >= 0.9 && o.sybil_top10 == 0, "{}: {o:?}", scorer.name());
     }
 }
 
@@ -117,4 +127,16 @@ fn agents_left_without_honest_feedback_are_insufficient_evidence_with_their_coun
         assert!(e.orphaned > 0, "{what}");
         assert_eq!((e.explicit, e.inconsistent), (e.orphaned, 0), "{what}");
     }
+}
+
+#[test]
+fn a_bought_token_passes_no_trust_to_its_buyer() {
+    let world = generate(&CONFIG, share(74), Attack::BoughtToken, SEED);
+    let (agent, buyer) = world.bought.expect("a sale");
+    assert!(world.feedback.iter().filter(|f| f.agent_id == agent).all(|f| f.agent_owner == buyer));
+    assert_eq!(outcome(&world, TRUST).sybil_top10, 0);
+    // Under the rule before owner_at_feedback, the seeds' ratings of the agent would make the buyer a trusted
+    // reviewer, and its ratings would lift the ring.
+    let before = outcome(&world.keyed_by_owner_now(), TRUST);
+    assert!(before.sybil_top10 > 0, "{before:?}");
 }

@@ -300,7 +300,7 @@ mod tests {
             "attestor": format!("0x{}", "03".repeat(20)),
             "metadata_uri": "ipfs://m",
             "metadata_hash": null,
-            "registered_at": "2023-11-14T22:13:20Z",
+            "registered_at": "2023-11-14T22:13:20Z", "committed_at": null, "committed_block": null, "priority_block": 5,
             "signed_by_compromised_key": false,
             "revocation": null,
             "chain": {

@@ -430,7 +430,7 @@ mod tests {
             "version_hash": format!("0x{}", "ab".repeat(32)), "model_id": format!("0x{}", "cd".repeat(32)),
             "parent": null, "publisher": "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266", "publisher_name": "Lab",
             "attestor": "0x70997970c51812dc3a010c7d01b50e0d17dc79c8", "metadata_uri": "ipfs://m",
-            "metadata_hash": null, "registered_at": "2023-11-14T22:13:20Z", "signed_by_compromised_key": false,
+            "metadata_hash": null, "registered_at": "2023-11-14T22:13:20Z", "committed_at": null, "committed_block": null, "priority_block": 5, "signed_by_compromised_key": false,
             "revocation": null, "chain": pointer(),
         }))
         .unwrap();

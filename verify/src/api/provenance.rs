@@ -47,7 +47,11 @@ impl Auditor<'_> {
         f.field("metadata_uri", &v.metadata_uri, e.metadataURI.clone());
         f.field("metadata_hash", &v.metadata_hash, nonzero_hash(e.metadataHash));
         f.field("registered_at", &Time::from(v.registered_at), Time::unix(at.block_time));
-        f.field("committed_at", &v.committed_at.map(Time::from), (e.committedAt != 0).then(|| Time::unix(e.committedAt)));
+        f.field(
+            "committed_at",
+            &v.committed_at.map(Time::from),
+            (e.committedAt != 0).then(|| Time::unix(e.committedAt)),
+        );
         f.field("committed_block", &v.committed_block, (e.committedBlock != 0).then_some(e.committedBlock));
         let block = at.log.block_number.unwrap_or(v.chain.block_number);
         let priority = if e.committedBlock != 0 { e.committedBlock } else { block };
@@ -58,8 +62,10 @@ impl Auditor<'_> {
         if let Some(p) = f.answer("publisher_name", &v.publisher_name, publisher) {
             f.field("publisher_name", &v.publisher_name, (p.registeredAt != 0).then_some(p.name));
         }
-        let compromised =
-            view(registry.isSignedByCompromisedKey(e.publisher, e.versionHash).call().await, "isSignedByCompromisedKey")?;
+        let compromised = view(
+            registry.isSignedByCompromisedKey(e.publisher, e.versionHash).call().await,
+            "isSignedByCompromisedKey",
+        )?;
         if let Some(c) = f.answer("signed_by_compromised_key", &v.signed_by_compromised_key, compromised) {
             f.field("signed_by_compromised_key", &v.signed_by_compromised_key, c);
         }
