@@ -467,3 +467,92 @@ async fn a_validation_request_copied_for_another_agent_is_not_answered() -> anyh
     assert!(!status, "nothing was answered");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_front_runner_who_anchors_the_labs_root_first_gets_no_output() -> anyhow::Result<()> {
+    use prova_attestor::outputs::Submitter;
+    use prova_attestor::outputs::evidence::ReceiptMaker;
+    use prova_attestor::outputs::store::{self, Sample, SealPolicy};
+    let stack = Stack::start().await?;
+    let lab = publisher(&stack, "Acme AI", 1, 3).await?;
+    let thief = publisher(&stack, "Acme AI", 4, 5).await?;
+    let version = B256::repeat_byte(0x42);
+    publish_model_version(&lab.admin, stack.registry, &lab.attestor, &direct(version)).await?;
+    // The thief claims the same weights, so that it may anchor batches of that version under its own publisher.
+    publish_model_version(&thief.admin, stack.registry, &thief.attestor, &direct(version)).await?;
+
+    let now = prova_chain::chain_time(&stack.admin).await?;
+    let samples: Vec<Sample> = (0..8)
+        .map(|i| {
+            let (request, response) = output("lab", i);
+            Sample::new(version, request.as_bytes(), response.as_bytes(), now - 60)
+        })
+        .collect();
+    store::insert_samples(&stack.attestor_pool, &samples).await?;
+    let sealed = store::seal_due(&stack.attestor_pool, SealPolicy { max_leaves: 100, max_age_secs: 0 }).await?;
+    let taken = sealed[0].root();
+
+    // The thief saw the lab's pending anchoring in the mempool and anchors its root first, with its own key.
+    let message = AttestOutputs {
+        versionHash: version,
+        root: taken,
+        leafCount: 8,
+        windowStart: now - 60,
+        windowEnd: now - 60,
+        batchURI: String::new(),
+        nonce: random_nonce(),
+        deadline: U256::from(now + 600),
+    };
+    let signature = thief.attestor.sign_hash_sync(&message.signing_hash(stack.chain_id, stack.registry))?;
+    let registry = IProvenanceRegistry::new(stack.registry, &thief.admin);
+    let (window, uri) = ((message.windowStart, message.windowEnd), message.batchURI.clone());
+    let call = registry.attestOutputs(
+        version,
+        taken,
+        8,
+        window.0,
+        window.1,
+        uri,
+        message.nonce,
+        message.deadline,
+        signature.as_bytes().into(),
+    );
+    assert!(call.send().await?.get_receipt().await?.status());
+
+    // The lab's publisher notices, re-salts the leaves and anchors the new root under its own key.
+    let submitter = Submitter {
+        pool: stack.attestor_pool.clone(),
+        provider: stack.admin.clone(),
+        attestor: lab.attestor.clone(),
+        relayer: stack.anvil_key(2),
+        registry: stack.registry,
+        chain_id: stack.chain_id,
+        confirmations: 1,
+        batch_uri_base: String::new(),
+        wait: Duration::from_secs(30),
+    };
+    let policy = SealPolicy { max_leaves: 100, max_age_secs: 0 };
+    assert!(submitter.run_once(policy).await?.is_empty(), "the taken root is not confirmed as the lab's");
+    let confirmed = submitter.run_once(policy).await?;
+    assert_eq!(confirmed.len(), 1);
+    let batch = store::batches_in(&stack.attestor_pool, "confirmed").await?.remove(0);
+    assert_ne!(batch.root(), taken, "a new root");
+    let anchored = IProvenanceRegistry::new(stack.registry, &stack.admin).getOutputBatch(batch.root()).call().await?;
+    assert_eq!(anchored.attestor, lab.attestor.address());
+
+    // Every receipt the lab hands out names the lab; none can be made for the thief's copy.
+    let id: i64 = sqlx::query_scalar("SELECT min(id) FROM attestor_samples").fetch_one(&stack.attestor_pool).await?;
+    let receipt = ReceiptMaker::default().receipt(&stack.attestor_pool, id).await?.expect("a confirmed batch");
+    assert_eq!(receipt.root, batch.root());
+    let (request, response) = output("lab", 0);
+    let verdict = prova_verify::outputs::verify_receipt(
+        &stack.admin,
+        &receipt,
+        Some(request.as_bytes()),
+        Some(response.as_bytes()),
+    )
+    .await?
+    .expect("the lab's receipt verifies");
+    assert_eq!(verdict.publisher, lab.address());
+    Ok(())
+}

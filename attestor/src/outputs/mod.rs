@@ -180,9 +180,13 @@ impl Submitter {
 
     /// Signs and sends a sealed batch; true once confirmed.
     async fn submit(&self, batch: &BatchRow) -> Result<bool> {
-        if let Some(landing) = self.find_anchor(batch.root()).await? {
-            store::mark_confirmed(&self.pool, batch.id, landing).await?;
-            return Ok(true);
+        match self.find_anchor(batch.root()).await? {
+            Anchor::None => {}
+            Anchor::Ours(landing) => {
+                store::mark_confirmed(&self.pool, batch.id, landing).await?;
+                return Ok(true);
+            }
+            Anchor::Taken { attestor } => return self.retake(batch, attestor).await,
         }
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
         if batch.window_end as u64 > now {
@@ -279,9 +283,13 @@ impl Submitter {
                 }
             } else if self.provider.get_transaction_by_hash(tx_hash).await.map_err(Self::rpc)?.is_none() {
                 // Not pending, not mined: anchored by another transaction, or lost and re-broadcast as is.
-                if let Some(landing) = self.find_anchor(batch.root()).await? {
-                    store::mark_confirmed(&self.pool, batch.id, landing).await?;
-                    return Ok(true);
+                match self.find_anchor(batch.root()).await? {
+                    Anchor::None => {}
+                    Anchor::Ours(landing) => {
+                        store::mark_confirmed(&self.pool, batch.id, landing).await?;
+                        return Ok(true);
+                    }
+                    Anchor::Taken { attestor } => return self.retake(batch, attestor).await,
                 }
                 if let Some(raw) = &batch.raw_tx
                     && let Err(e) = self.provider.send_raw_transaction(raw).await
@@ -303,20 +311,45 @@ impl Submitter {
 
     /// A reverted transaction: either someone anchored the root first (fine) or it must be signed afresh.
     async fn after_failure(&self, batch: &BatchRow) -> Result<bool> {
-        if let Some(landing) = self.find_anchor(batch.root()).await? {
-            store::mark_confirmed(&self.pool, batch.id, landing).await?;
-            return Ok(true);
+        match self.find_anchor(batch.root()).await? {
+            Anchor::None => {}
+            Anchor::Ours(landing) => {
+                store::mark_confirmed(&self.pool, batch.id, landing).await?;
+                return Ok(true);
+            }
+            Anchor::Taken { attestor } => return self.retake(batch, attestor).await,
         }
         warn!(batch = batch.id, "anchoring transaction reverted; signing afresh");
         store::mark_resealed(&self.pool, batch.id).await?;
         Ok(false)
     }
 
-    /// The `OutputsAttested` event of `root`, if it is anchored.
-    async fn find_anchor(&self, root: B256) -> Result<Option<Landing>> {
-        let batch = IProvenanceRegistry::new(self.registry, &self.provider).getOutputBatch(root).call().await?;
+    /// A root someone else anchored first, under another publisher (a copy of our pending anchoring, made with its
+    /// own key): the batch's leaves get fresh salts, so a new root, and are anchored again on the next pass. No
+    /// receipt exists for the taken root (receipts are made for confirmed batches only), and without the salts
+    /// nobody can make one, so the copy proves nothing about any output.
+    async fn retake(&self, batch: &BatchRow, attestor: Address) -> Result<bool> {
+        let root = store::resalt(&self.pool, batch).await?;
+        warn!(
+            batch = batch.id, taken = %batch.root(), by = %attestor, new_root = %root,
+            "another publisher anchored this batch's root first; re-salted the leaves to a new root"
+        );
+        Ok(false)
+    }
+
+    /// Whether `root` is anchored, and by a key of our publisher.
+    async fn find_anchor(&self, root: B256) -> Result<Anchor> {
+        let registry = IProvenanceRegistry::new(self.registry, &self.provider);
+        let batch = registry.getOutputBatch(root).call().await?;
         if batch.anchoredAt == 0 {
-            return Ok(None);
+            return Ok(Anchor::None);
+        }
+        if batch.attestor != self.attestor.address() {
+            let theirs = registry.getAttestorKey(batch.attestor).call().await?.publisher;
+            let ours = registry.getAttestorKey(self.attestor.address()).call().await?.publisher;
+            if theirs != ours {
+                return Ok(Anchor::Taken { attestor: batch.attestor });
+            }
         }
         let filter = Filter::new()
             .address(self.registry)
@@ -328,7 +361,7 @@ impl Submitter {
         let log = logs.first().ok_or_else(|| {
             prova_chain::Error::Missing(format!("root {root} is anchored but its event was not found"))
         })?;
-        Ok(Some(Landing {
+        Ok(Anchor::Ours(Landing {
             chain_id: self.chain_id,
             registry: self.registry,
             tx_hash: log.transaction_hash.unwrap_or_default(),
@@ -336,6 +369,19 @@ impl Submitter {
             block_hash: log.block_hash.unwrap_or_default(),
         }))
     }
+}
+
+/// What the registry holds for a batch's root.
+enum Anchor {
+    /// Not anchored.
+    None,
+    /// Anchored by a key of our publisher.
+    Ours(Landing),
+    /// Anchored first by a key of another publisher.
+    Taken {
+        /// That key.
+        attestor: Address,
+    },
 }
 
 #[cfg(test)]

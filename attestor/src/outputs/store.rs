@@ -307,6 +307,53 @@ pub async fn mark_resealed(pool: &PgPool, id: i64) -> Result<()> {
     Ok(())
 }
 
+/// Gives the leaves of an unconfirmed batch fresh random salts and the batch their new root (back to `sealed`);
+/// returns the new root. For a root another publisher anchored first (see `Submitter`).
+pub async fn resalt(pool: &PgPool, batch: &BatchRow) -> Result<B256> {
+    let mut tx = pool.begin().await?;
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM attestor_samples WHERE version_hash = $1 AND id BETWEEN $2 AND $3 ORDER BY id FOR UPDATE",
+    )
+    .bind(&batch.version_hash)
+    .bind(batch.first_sample)
+    .bind(batch.last_sample)
+    .fetch_all(&mut *tx)
+    .await?;
+    let salts: Vec<Vec<u8>> = ids.iter().map(|_| B256::random().to_vec()).collect();
+    sqlx::query(
+        "UPDATE attestor_samples s SET salt = n.salt FROM UNNEST($1::BIGINT[], $2::BYTEA[]) AS n(id, salt)
+         WHERE s.id = n.id",
+    )
+    .bind(&ids)
+    .bind(&salts)
+    .execute(&mut *tx)
+    .await?;
+    let rows = sqlx::query(
+        "SELECT id, request_hash, response_hash, timestamp, salt FROM attestor_samples
+         WHERE version_hash = $1 AND id BETWEEN $2 AND $3 ORDER BY id",
+    )
+    .bind(&batch.version_hash)
+    .bind(batch.first_sample)
+    .bind(batch.last_sample)
+    .fetch_all(&mut *tx)
+    .await?;
+    let leaves: Vec<OutputLeaf> = rows.iter().map(|r| leaf_from_row(batch.version(), r)).collect();
+    let root = root_of(&leaves);
+    let updated = sqlx::query(
+        "UPDATE attestor_batches SET root = $2, state = 'sealed', raw_tx = NULL, tx_hash = NULL
+         WHERE id = $1 AND state <> 'confirmed'",
+    )
+    .bind(batch.id)
+    .bind(root.to_vec())
+    .execute(&mut *tx)
+    .await?;
+    if updated.rows_affected() != 1 {
+        return Err(Error::Refused(format!("batch {} is confirmed: its leaves keep their salts", batch.id)));
+    }
+    tx.commit().await?;
+    Ok(root)
+}
+
 /// Where a batch landed (submitted -> confirmed).
 #[derive(Debug, Clone, Copy)]
 pub struct Landing {
