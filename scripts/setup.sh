@@ -6,8 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ ! -x node_modules/@foundry-rs/forge-linux-amd64/bin/forge ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "==> npm ci (Foundry, solc, forge-std, OpenZeppelin)"
-  npm ci --no-audit --no-fund --loglevel=error
+  echo "==> npm ci (Foundry, solc, forge-std, OpenZeppelin, agent0-sdk)"
+  # --ignore-scripts: no package needs its install script (the Foundry packages ship their binaries), and an
+  # optional native dependency of agent0-sdk (node-datachannel) would otherwise try to build with cmake.
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 fi
 
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ -z "${PROVA_PG_BIN:-}" ]; then

@@ -1,8 +1,8 @@
 //! The Sybil benchmark: every algorithm and two peers over seeded ecosystems with 0%, 60%, 74% and 90% Sybil
 //! reviewers under each attack of issue 15, printed as markdown tables (see `docs/sybil-benchmark.md`).
 //!
-//! `cargo bench -p prova-reputation --bench sybil`; `PROVA_SYBIL_SEED=<u64>` changes the seed. The tables depend on
-//! the seed only; the run time goes to stderr.
+//! `cargo bench -p prova-reputation --bench sybil`; `PROVA_SYBIL_SEED=<u64>` changes the seed (default 2026). The
+//! tables depend on the seed only; the run time goes to stderr.
 
 // The generator and the measures: the same files the crate's unit tests compile (`src/sybil/`).
 #[path = "../src/sybil/measure.rs"]
@@ -13,7 +13,7 @@ mod world;
 use std::time::Instant;
 
 use measure::{Outcome, SCORERS, Scorer, bridge_report, census, evidence_check, outcome};
-use prova_reputation::Algorithm;
+use prova_reputation::{Algorithm, DEFAULT_ALPHA};
 use world::{Attack, Config, SHARES, Share, World, generate};
 
 /// The seed when `PROVA_SYBIL_SEED` is not set.
@@ -30,8 +30,14 @@ const CONFIG: Config = Config {
     bridge_spread: 1,
 };
 
-/// The spreads the bridge section tries: how many ring agents the ring pours the bridged trust into.
+/// How many agents the ring pours the bridged trust into, in the bridge section.
 const SPREADS: [u32; 5] = [1, 2, 4, 8, 16];
+/// A caller's harder `alpha`, next to the default, in the bridge section.
+const HARD_ALPHA: f64 = 0.3;
+/// Seeds in the robustness section: the seed and the next nineteen.
+const SEEDS: u64 = 20;
+
+const TRUST: Scorer = Scorer::Algorithm(Algorithm::Trust, false);
 
 fn main() {
     let seed = match std::env::var("PROVA_SYBIL_SEED") {
@@ -40,7 +46,7 @@ fn main() {
     };
     let started = Instant::now();
     let attacked: Vec<Share> = SHARES.into_iter().filter(|s| s.sybil_percent > 0).collect();
-    // worlds[share][attack]; the 0% world is the honest world, the same whatever the attack.
+    // The 0% world is the honest world, the same whatever the attack; worlds[share][attack] for the others.
     let honest = generate(&CONFIG, SHARES[0], Attack::Stuffing, seed);
     let worlds: Vec<Vec<World>> = attacked
         .iter()
@@ -51,7 +57,8 @@ fn main() {
     println!();
     println!(
         "{} honest agents, each run by an operator who also rates; {} plain honest clients; {} seeds rating {} agents \
-         each; operators and plain clients rate {} to {} agents; each Sybil stuffs {} to {} ring agents.",
+         each; operators and plain clients rate {} to {} agents; each Sybil stuffs {} to {} ring agents. `trust` runs \
+         with the defaults and the seeds.",
         CONFIG.honest_agents,
         CONFIG.plain_clients,
         CONFIG.seeds,
@@ -61,15 +68,16 @@ fn main() {
         CONFIG.ratings_per_sybil.0,
         CONFIG.ratings_per_sybil.1,
     );
+
     println!();
-    println!("## Worlds (ballot stuffing), against the field study");
+    println!("## Worlds, against the field study");
     println!();
     println!(
         "| Sybil reviewers | rated agents | with no honest feedback | the study (chain) | records, fewest to most over \
-         the attacks | of those, `trust` says `insufficient_evidence` with counts, over every attack |"
+         the attacks | of those agents, `trust` answers `insufficient_evidence` with counts, over every attack |"
     );
     println!("|---|---|---|---|---|---|");
-    let row = |share: Share, worlds: &[World]| {
+    let census_row = |share: Share, worlds: &[World]| {
         let c = census(&worlds[0]);
         let records: Vec<usize> = worlds.iter().map(|w| census(w).records).collect();
         let (orphaned, explicit, inconsistent) = worlds
@@ -93,19 +101,18 @@ fn main() {
             orphaned,
         );
     };
-    row(SHARES[0], std::slice::from_ref(&honest));
+    census_row(SHARES[0], std::slice::from_ref(&honest));
     for (share, worlds) in attacked.iter().zip(&worlds) {
-        row(*share, worlds);
+        census_row(*share, worlds);
     }
 
     println!();
-    println!("## No Sybils");
+    println!("## No Sybils: pairwise accuracy · Sybil-backed agents in the top 10 · honest agents scored");
     println!();
-    println!("| scorer | accuracy | Sybil-backed in top 10 | honest agents scored |");
-    println!("|---|---|---|---|");
+    println!("| scorer | 0% Sybils |");
+    println!("|---|---|");
     for scorer in SCORERS {
-        let o = outcome(&honest, scorer);
-        println!("| {} | {} | {} | {}/{} |", scorer.name(), accuracy(&o), o.sybil_top10, o.scored, o.honest);
+        println!("| {} | {} |", scorer.name(), cell(&outcome(&honest, scorer)));
     }
 
     println!();
@@ -116,42 +123,40 @@ fn main() {
     println!("|---|---|{}", "---|".repeat(header.len()));
     for (a, attack) in Attack::ALL.iter().enumerate() {
         for scorer in SCORERS {
-            let cells: Vec<String> = worlds
-                .iter()
-                .map(|w| {
-                    let o = outcome(&w[a], scorer);
-                    format!("{} · {} · {}/{}", accuracy(&o), o.sybil_top10, o.scored, o.honest)
-                })
-                .collect();
+            let cells: Vec<String> = worlds.iter().map(|w| cell(&outcome(&w[a], scorer))).collect();
             println!("| {} | {} | {} |", attack.name(), scorer.name(), cells.join(" | "));
         }
     }
 
     println!();
-    println!("## The bridge under `trust`, by how many agents the ring pours the bridged trust into");
+    println!("## The bridge under `trust`, by how many ring agents the ring pours the bridged trust into");
     println!();
     println!(
-        "| Sybil reviewers | ring agents targeted | bridged client's trust | the Sybils' trust | minimum evidence \
-         | ring agents scored | of which in the top 10 | bound | accuracy |"
+        "| alpha | Sybil reviewers | ring agents targeted | bridged client's trust (agents it rates) | the Sybils' \
+         trust | minimum evidence | ring agents scored | of which in the top 10 | bound | accuracy · honest scored |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
-    for share in &attacked {
-        for spread in SPREADS {
-            let config = Config { bridge_spread: spread, ..CONFIG };
-            let world = generate(&config, *share, Attack::Bridge, seed);
-            let r = bridge_report(&world).expect("a bridge");
-            let o = outcome(&world, Scorer::Algorithm(Algorithm::Trust, false));
-            println!(
-                "| {}% | {spread} | {:.5} | {:.5} | {:.5} | {} | {} | {} | {} |",
-                share.sybil_percent,
-                r.client_trust,
-                r.ring_trust,
-                r.min_trust_mass,
-                r.ring_scored,
-                o.sybil_top10,
-                r.bound,
-                accuracy(&o),
-            );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for alpha in [DEFAULT_ALPHA, HARD_ALPHA] {
+        for share in &attacked {
+            for spread in SPREADS {
+                let world = bridged(*share, spread, alpha, seed);
+                let r = bridge_report(&world).expect("a bridge");
+                let o = outcome(&world, TRUST);
+                println!(
+                    "| {alpha} | {}% | {spread} | {:.5} ({}) | {:.5} | {:.5} | {} | {} | {} | {} · {}/{} |",
+                    share.sybil_percent,
+                    r.client_trust,
+                    r.client_votes,
+                    r.ring_trust,
+                    r.min_trust_mass,
+                    r.ring_scored,
+                    o.sybil_top10,
+                    r.bound,
+                    accuracy(&o),
+                    o.scored,
+                    o.honest,
+                );
+            }
         }
     }
 
@@ -163,22 +168,39 @@ fn main() {
     let bought = Attack::ALL.iter().position(|&a| a == Attack::BoughtToken).expect("an attack");
     for (share, worlds) in attacked.iter().zip(&worlds) {
         let world = &worlds[bought];
-        let trust = Scorer::Algorithm(Algorithm::Trust, false);
-        let (now, then) = (outcome(world, trust), outcome(&world.keyed_by_owner_now(), trust));
-        println!(
-            "| {}% | {} · {} | {} · {} |",
-            share.sybil_percent,
-            accuracy(&now),
-            now.sybil_top10,
-            accuracy(&then),
-            then.sybil_top10
-        );
+        let (now, then) = (outcome(world, TRUST), outcome(&world.keyed_by_owner_now(), TRUST));
+        println!("| {}% | {} | {} |", share.sybil_percent, cell(&now), cell(&then));
     }
-    eprintln!(
-        "generated and scored {} worlds in {:.1} s",
-        1 + attacked.len() * Attack::ALL.len(),
-        started.elapsed().as_secs_f64()
+
+    println!();
+    println!(
+        "## `trust` at 74% Sybils over seeds {seed} to {}: worst pairwise accuracy · most Sybil-backed agents in the top 10",
+        seed + SEEDS - 1
     );
+    println!();
+    let share = SHARES.into_iter().find(|s| s.sybil_percent == 74).expect("the 74% share");
+    let seeds: Vec<u64> = (seed..seed + SEEDS).collect();
+    println!("| attack | alpha {DEFAULT_ALPHA} |");
+    println!("|---|---|");
+    for attack in Attack::ALL {
+        let outcomes: Vec<Outcome> =
+            seeds.iter().map(|&s| outcome(&generate(&CONFIG, share, attack, s), TRUST)).collect();
+        println!("| {} | {} |", attack.name(), worst(&outcomes));
+    }
+    for alpha in [DEFAULT_ALPHA, HARD_ALPHA] {
+        let outcomes: Vec<Outcome> = seeds
+            .iter()
+            .flat_map(|&s| SPREADS.map(|spread| outcome(&bridged(share, spread, alpha, s), TRUST)))
+            .collect();
+        println!("| bridge, the ring's best spread, alpha {alpha} | {} |", worst(&outcomes));
+    }
+    eprintln!("generated and scored in {:.1} s", started.elapsed().as_secs_f64());
+}
+
+/// The bridge world of `seed` at `share`, the ring pouring into `spread` agents, scored with `alpha`.
+fn bridged(share: Share, spread: u32, alpha: f64, seed: u64) -> World {
+    let config = Config { bridge_spread: spread, ..CONFIG };
+    World { alpha, ..generate(&config, share, Attack::Bridge, seed) }
 }
 
 fn percent(part: usize, whole: usize) -> f64 {
@@ -187,4 +209,15 @@ fn percent(part: usize, whole: usize) -> f64 {
 
 fn accuracy(o: &Outcome) -> String {
     o.accuracy.map_or("-".to_owned(), |a| format!("{a:.3}"))
+}
+
+fn cell(o: &Outcome) -> String {
+    format!("{} · {} · {}/{}", accuracy(o), o.sybil_top10, o.scored, o.honest)
+}
+
+/// The lowest accuracy and the most Sybil-backed top-10 slots over `outcomes`.
+fn worst(outcomes: &[Outcome]) -> String {
+    let low = outcomes.iter().filter_map(|o| o.accuracy).fold(f64::INFINITY, f64::min);
+    let most = outcomes.iter().map(|o| o.sybil_top10).max().unwrap_or(0);
+    format!("{low:.3} · {most}")
 }

@@ -2,6 +2,7 @@
 //! it once (nextest still runs every test in its own process). Each module is one area; the shared helpers (the
 //! stack, the chaos proxy) are the `prova_e2e` library.
 
+mod agent0;
 mod api_fuzz;
 mod api_protection;
 mod dev;

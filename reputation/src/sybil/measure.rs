@@ -45,9 +45,9 @@ impl Scorer {
     }
 }
 
-/// The parameters every algorithm is run with: the defaults, and the world's seeds.
+/// The parameters every algorithm is run with: the defaults, the world's seeds and its `alpha`.
 pub(crate) fn params(world: &World) -> Params {
-    Params { seeds: world.seeds.clone(), ..Params::default() }
+    Params { seeds: world.seeds.clone(), alpha: world.alpha, ..Params::default() }
 }
 
 /// The crate's scores of every agent of `world` under `algorithm`.

@@ -1,7 +1,7 @@
 //! The benchmark's targets, asserted on worlds under a third of the benchmark's size (`benches/sybil.rs` prints the
 //! full table).
 
-use prova_reputation::{Algorithm, DEFAULT_ALPHA};
+use prova_reputation::Algorithm;
 
 use super::measure::{SCORERS, Scorer, bridge_report, census, evidence_check, outcome};
 use super::world::{Attack, Config, SHARES, Share, World, generate};
@@ -107,7 +107,7 @@ fn a_bridge_lifts_no_more_ring_agents_than_its_trust_buys() {
         let what = format!("{}% {}: {r:?}", share.sybil_percent, attack.name());
         assert!(r.client_trust > 0.0, "the bridged client is seed-reachable: {what}");
         // The ring's trust all comes through the one rating: at most (1 - alpha) / alpha times the client's.
-        assert!(r.ring_trust <= (1.0 - DEFAULT_ALPHA) / DEFAULT_ALPHA * r.client_trust, "{what}");
+        assert!(r.ring_trust <= (1.0 - world.alpha) / world.alpha * r.client_trust, "{what}");
         // Each agent needs the minimum evidence, and the ring's evidence is at most its trust plus the client's
         // vote: so few ring agents can be scored at all.
         assert!(r.ring_scored <= r.bound, "{what}");

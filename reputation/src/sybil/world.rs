@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use alloy::primitives::{Address, U256};
-use prova_reputation::Feedback;
+use prova_reputation::{DEFAULT_ALPHA, Feedback};
 use rand::rngs::StdRng;
 use rand::seq::index;
 use rand::{Rng, SeedableRng};
@@ -165,6 +165,8 @@ pub(crate) struct World {
     pub(crate) bridge: Option<(Address, U256)>,
     /// The agent sold to the attacker and its buyer, under [`Attack::BoughtToken`].
     pub(crate) bought: Option<(U256, Address)>,
+    /// The `alpha` to run `trust` with: the default, unless a caller hardens it.
+    pub(crate) alpha: f64,
 }
 
 /// The address of the `i`-th participant of a kind: 1 operator, 2 plain client, 3 seed, 4 Sybil.
@@ -290,6 +292,7 @@ pub(crate) fn generate(config: &Config, share: Share, attack: Attack, seed: u64)
         honest,
         bridge: None,
         bought: None,
+        alpha: DEFAULT_ALPHA,
     };
     let sybils: Vec<Address> = (0..share.sybils(config.honest_reviewers())).map(|i| address(SYBIL, i)).collect();
     let ring_count = share.ring_agents(config.honest_agents).min(sybils.len() as u32);
