@@ -32,8 +32,8 @@ const CONFIG: Config = Config {
 
 /// How many agents the ring pours the bridged trust into, in the bridge section.
 const SPREADS: [u32; 5] = [1, 2, 4, 8, 16];
-/// A caller's harder `alpha`, next to the default, in the bridge section.
-const HARD_ALPHA: f64 = 0.3;
+/// The default `alpha` before 2026-12, next to today's in the bridge sections.
+const OLD_ALPHA: f64 = 0.15;
 /// Seeds in the robustness section: the seed and the next nineteen.
 const SEEDS: u64 = 20;
 
@@ -136,7 +136,7 @@ fn main() {
          trust | minimum evidence | ring agents scored | of which in the top 10 | bound | accuracy · honest scored |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|");
-    for alpha in [DEFAULT_ALPHA, HARD_ALPHA] {
+    for alpha in [DEFAULT_ALPHA, OLD_ALPHA] {
         for share in &attacked {
             for spread in SPREADS {
                 let world = bridged(*share, spread, alpha, seed);
@@ -187,7 +187,7 @@ fn main() {
             seeds.iter().map(|&s| outcome(&generate(&CONFIG, share, attack, s), TRUST)).collect();
         println!("| {} | {} |", attack.name(), worst(&outcomes));
     }
-    for alpha in [DEFAULT_ALPHA, HARD_ALPHA] {
+    for alpha in [DEFAULT_ALPHA, OLD_ALPHA] {
         let outcomes: Vec<Outcome> = seeds
             .iter()
             .flat_map(|&s| SPREADS.map(|spread| outcome(&bridged(share, spread, alpha, s), TRUST)))

@@ -419,16 +419,12 @@ fn a_bridged_ring_gets_no_more_scores_than_its_trust_buys() {
         assert!(ring_evidence <= t_ring + t_bridge, "spread {spread}");
         let scored = scores.iter().filter(|s| s.agent_id > U256::from(100) && s.score.is_some()).count();
         assert!(scored as f64 <= (t_ring + t_bridge) / min, "spread {spread}: {scored} ring agents scored");
-        // Every honest agent keeps its score. Spread over all twenty agents, the ring's evidence lifts none but the
-        // agent the honest client rated itself.
+        // Every honest agent keeps its score. Spread over all twenty agents, the ring's evidence lifts none, except
+        // perhaps the agent the honest client rated itself.
         assert!(scores.iter().filter(|s| s.agent_id <= U256::from(10)).all(|s| s.score.is_some()), "spread {spread}");
         if spread == 20 {
-            let lifted: Vec<U256> = scores
-                .iter()
-                .filter(|s| s.agent_id > U256::from(100) && s.score.is_some())
-                .map(|s| s.agent_id)
-                .collect();
-            assert_eq!(lifted, [U256::from(101)]);
+            let lifted = scores.iter().filter(|s| s.agent_id > U256::from(100) && s.score.is_some());
+            assert!(lifted.map(|s| s.agent_id).all(|id| id == U256::from(101)), "spread {spread}");
         }
     }
 }

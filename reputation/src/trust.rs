@@ -186,7 +186,8 @@ impl TrustModel {
             .filter(|&(mass, _)| mass > 0.0)
             .collect();
         masses.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        let total: f64 = masses.iter().map(|m| m.0).sum();
+        // Both sums run in the sorted order, so the last running sum is exactly the total.
+        let total = masses.iter().fold(0.0f64, |sum, m| sum + m.0);
         let mut running = 0.0f64;
         for (mass, _) in masses {
             running += mass;

@@ -13,8 +13,10 @@ pub const DEFAULT_PRIOR_MEAN: f64 = 50.0;
 pub const DEFAULT_PRIOR_WEIGHT: f64 = 10.0;
 /// Default half-life of [`Algorithm::Decay`]: 30 days, in seconds.
 pub const DEFAULT_HALF_LIFE_SECS: u64 = 30 * 24 * 60 * 60;
-/// Default restart probability (teleport to the seeds) of [`Algorithm::Trust`].
-pub const DEFAULT_ALPHA: f64 = 0.15;
+/// Default restart probability (teleport to the seeds) of [`Algorithm::Trust`]. It also bounds how far trust that
+/// enters a ring is amplified by circulating in it, `(1 - alpha) / alpha` times (2.33 at 0.3; 5.67 at 0.15, the default
+/// before 2026-12): see `docs/reputation.md`, "Bounds under attack".
+pub const DEFAULT_ALPHA: f64 = 0.3;
 /// Default convergence threshold of [`Algorithm::Trust`]: stop once the L1 change is below it.
 pub const DEFAULT_TOLERANCE: f64 = 1e-12;
 /// Default iteration cap of [`Algorithm::Trust`].
@@ -247,7 +249,7 @@ pub struct Params {
     pub now: Option<i64>,
     /// Trust: the addresses trust starts from. Empty means every trust score is `None`.
     pub seeds: Vec<Address>,
-    /// Trust: the share of trust sent back to the seeds at each step, in `[0, 1]`. Default 0.15.
+    /// Trust: the share of trust sent back to the seeds at each step, in `[0, 1]`. Default 0.3 ([`DEFAULT_ALPHA`]).
     pub alpha: f64,
     /// Trust: stop once the L1 change of one step is below this; at least 0. Default 1e-12.
     pub tolerance: f64,

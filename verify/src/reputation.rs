@@ -41,7 +41,7 @@ pub struct ScoreOptions {
     pub half_life_secs: Option<u64>,
     /// decay: the reference time, unix seconds (default: the newest feedback's block time).
     pub now: Option<i64>,
-    /// trust: the restart probability (default 0.15).
+    /// trust: the restart probability (default 0.3).
     pub alpha: Option<f64>,
     /// trust: the convergence threshold (default 1e-12).
     pub tolerance: Option<f64>,

@@ -101,7 +101,7 @@ pub struct ScoreArgs {
     /// decay: the reference time, unix seconds (default: the newest feedback's block time).
     #[arg(long, allow_hyphen_values = true)]
     pub now: Option<i64>,
-    /// trust: the restart probability (default 0.15).
+    /// trust: the restart probability (default 0.3).
     #[arg(long)]
     pub alpha: Option<f64>,
     /// trust: the convergence threshold (default 1e-12).
