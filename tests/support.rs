@@ -113,6 +113,20 @@ impl Stack {
         cmd.output().expect("run prova")
     }
 
+    /// Starts an indexer following the stack's registry from its deployment (polling every 100 ms) and the API on a
+    /// free port; returns the API's base URL.
+    pub async fn index_and_serve(&self) -> anyhow::Result<String> {
+        let config = prova_indexer::IndexerConfig {
+            start_block: self.deploy_block,
+            poll_interval: std::time::Duration::from_millis(100),
+            ..prova_indexer::IndexerConfig::new(self.registry)
+        };
+        let provider = prova_chain::connect_without_retries(&self.rpc_url)?;
+        let indexer = prova_indexer::Indexer::new(self.pool.clone(), provider, config).await?;
+        tokio::spawn(async move { indexer.run(std::future::pending()).await });
+        self.serve_api().await
+    }
+
     /// Starts the API on a free port and returns its base URL.
     pub async fn serve_api(&self) -> anyhow::Result<String> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -45,6 +45,25 @@ pub struct PublishRequest {
     pub expected_chain_id: Option<u64>,
 }
 
+impl PublishRequest {
+    /// A request for `version_hash` of the model `model_id` by the attestor key's own publisher, with no parent or
+    /// metadata, committed first, a signature valid for an hour and one confirmation.
+    pub fn new(version_hash: B256, model_id: B256) -> Self {
+        Self {
+            publisher: None,
+            version_hash,
+            model_id,
+            parent: B256::ZERO,
+            metadata_uri: String::new(),
+            metadata_hash: B256::ZERO,
+            validity: Duration::from_secs(3600),
+            confirmations: 1,
+            commit: true,
+            expected_chain_id: None,
+        }
+    }
+}
+
 /// A model version that made it on-chain.
 #[derive(Debug, Clone, Serialize)]
 pub struct Published {

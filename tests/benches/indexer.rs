@@ -139,18 +139,7 @@ async fn backfill(events: u64, rounds: usize) -> anyhow::Result<()> {
 }
 
 fn request(version_hash: B256) -> PublishRequest {
-    PublishRequest {
-        publisher: None,
-        version_hash,
-        model_id: prova_core::bindings::model_id("bench/llm"),
-        parent: B256::ZERO,
-        metadata_uri: String::new(),
-        metadata_hash: B256::ZERO,
-        validity: Duration::from_secs(600),
-        confirmations: 1,
-        commit: false,
-        expected_chain_id: None,
-    }
+    PublishRequest { commit: false, ..PublishRequest::new(version_hash, prova_core::bindings::model_id("bench/llm")) }
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {

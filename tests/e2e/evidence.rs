@@ -18,7 +18,6 @@ use prova_core::manifest::{HashOptions, hash_dir};
 use prova_core::merkle::MerkleTree;
 use prova_core::outputs::{OutputLeaf, RECEIPT_FORMAT, Receipt};
 use prova_e2e::{Stack, stderr, stdout, write_model};
-use prova_indexer::{Indexer, IndexerConfig};
 use serde_json::{Value, json};
 
 /// A publisher with its own attestor key: a lab, or someone pretending to be one.
@@ -45,31 +44,7 @@ async fn publisher(stack: &Stack, name: &str, admin: usize, attestor: usize) -> 
 }
 
 fn direct(version_hash: B256) -> PublishRequest {
-    PublishRequest {
-        publisher: None,
-        version_hash,
-        model_id: model_id("acme/llm-7b"),
-        parent: B256::ZERO,
-        metadata_uri: String::new(),
-        metadata_hash: B256::ZERO,
-        validity: Duration::from_secs(600),
-        confirmations: 1,
-        commit: false,
-        expected_chain_id: None,
-    }
-}
-
-/// Starts the indexer and the API over the stack; returns the API's URL.
-async fn index_and_serve(stack: &Stack) -> anyhow::Result<String> {
-    let config = IndexerConfig {
-        start_block: stack.deploy_block,
-        poll_interval: Duration::from_millis(100),
-        ..IndexerConfig::new(stack.registry)
-    };
-    let indexer =
-        Indexer::new(stack.pool.clone(), prova_chain::connect_without_retries(&stack.rpc_url)?, config).await?;
-    tokio::spawn(async move { indexer.run(std::future::pending()).await });
-    stack.serve_api().await
+    PublishRequest { commit: false, ..PublishRequest::new(version_hash, model_id("acme/llm-7b")) }
 }
 
 /// Waits until the indexer has passed the chain's head.
@@ -89,7 +64,7 @@ async fn a_squatter_and_a_front_runner_never_shadow_the_labs_claim() -> anyhow::
     let lab = publisher(&stack, "Acme AI", 1, 3).await?;
     let squatter = publisher(&stack, "Acme AI", 4, 5).await?;
     let runner = publisher(&stack, "Acme AI (official)", 6, 7).await?;
-    let api = index_and_serve(&stack).await?;
+    let api = stack.index_and_serve().await?;
     let dir = stack.dir.path().join("acme-llm-7b");
     write_model(&dir, 7);
     let version = hash_dir(&dir, &HashOptions::default())?.version_hash;
@@ -302,7 +277,7 @@ struct Verdicts {
 async fn outputs_outside_their_window_or_anchored_with_a_stolen_key_fail_everywhere() -> anyhow::Result<()> {
     let stack = Stack::start().await?;
     let lab = publisher(&stack, "Acme AI", 1, 3).await?;
-    let api = index_and_serve(&stack).await?;
+    let api = stack.index_and_serve().await?;
     let version = B256::repeat_byte(0x42);
     publish_model_version(&lab.admin, stack.registry, &lab.attestor, &direct(version)).await?;
 

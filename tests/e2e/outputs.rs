@@ -18,7 +18,6 @@ use prova_core::outputs::Receipt;
 use prova_devnet::ChildGuard;
 use prova_devnet::child::{SIGKILL, SIGTERM};
 use prova_e2e::{Stack, prova_bin, stderr, stdout};
-use prova_indexer::{Indexer, IndexerConfig};
 use serde_json::{Value, json};
 
 const SAMPLES: usize = 10_000;
@@ -68,29 +67,10 @@ async fn a_lab_with_a_published_version_indexed_and_served(stack: &Stack) -> any
     admin::register_publisher(&stack.admin, stack.registry, "Acme AI", "").await?;
     admin::add_own_attestor(&stack.admin, stack.registry, publisher, &attestor).await?;
     let version = B256::repeat_byte(0x42);
-    let req = PublishRequest {
-        publisher: None,
-        version_hash: version,
-        model_id: model_id("acme/llm"),
-        parent: B256::ZERO,
-        metadata_uri: String::new(),
-        metadata_hash: B256::ZERO,
-        validity: Duration::from_secs(600),
-        confirmations: 1,
-        commit: false,
-        expected_chain_id: None,
-    };
+    let req = PublishRequest { commit: false, ..PublishRequest::new(version, model_id("acme/llm")) };
     publish_model_version(&stack.admin, stack.registry, &attestor, &req).await?;
 
-    let config = IndexerConfig {
-        start_block: stack.deploy_block,
-        poll_interval: Duration::from_millis(100),
-        ..IndexerConfig::new(stack.registry)
-    };
-    let indexer =
-        Indexer::new(stack.pool.clone(), prova_chain::connect_without_retries(&stack.rpc_url)?, config).await?;
-    tokio::spawn(async move { indexer.run(std::future::pending()).await });
-    let api = stack.serve_api().await?;
+    let api = stack.index_and_serve().await?;
     Ok(Lab { version, attestor_hex, db, api })
 }
 
@@ -352,18 +332,7 @@ async fn sidecar_stores_samples_before_answering_and_anchors_them() -> anyhow::R
     admin::add_own_attestor(&stack.admin, stack.registry, stack.admin_key.address(), &attestor).await?;
     let (version, other) = (B256::repeat_byte(0x42), B256::repeat_byte(0x43));
     for v in [version, other] {
-        let req = PublishRequest {
-            publisher: None,
-            version_hash: v,
-            model_id: model_id("acme/llm"),
-            parent: B256::ZERO,
-            metadata_uri: String::new(),
-            metadata_hash: B256::ZERO,
-            validity: Duration::from_secs(600),
-            confirmations: 1,
-            commit: false,
-            expected_chain_id: None,
-        };
+        let req = PublishRequest { commit: false, ..PublishRequest::new(v, model_id("acme/llm")) };
         publish_model_version(&stack.admin, stack.registry, &attestor, &req).await?;
     }
     let port = prova_devnet::local::free_port()?;

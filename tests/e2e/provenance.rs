@@ -14,22 +14,10 @@ use prova_attestor::publish::{PublishRequest, publish_model_version};
 use prova_core::bindings::{IProvenanceRegistry, model_id};
 use prova_core::manifest::{HashOptions, hash_dir};
 use prova_e2e::{Stack, copy_dir, stderr, stdout, write_model};
-use prova_indexer::{Indexer, IndexerConfig};
 use serde_json::{Value, json};
 
 fn request(version_hash: B256, parent: B256) -> PublishRequest {
-    PublishRequest {
-        publisher: None,
-        version_hash,
-        model_id: model_id("acme/llm-7b"),
-        parent,
-        metadata_uri: String::new(),
-        metadata_hash: B256::ZERO,
-        validity: Duration::from_secs(600),
-        confirmations: 1,
-        commit: true,
-        expected_chain_id: None,
-    }
+    PublishRequest { parent, ..PublishRequest::new(version_hash, model_id("acme/llm-7b")) }
 }
 
 fn s(path: &Path) -> &str {
@@ -85,15 +73,7 @@ async fn a_publisher_with_an_attestor_key_indexed_and_served(stack: &Stack) -> a
     let publisher = stack.admin_key.address();
     let attestor = stack.anvil_key(2);
 
-    let config = IndexerConfig {
-        start_block: stack.deploy_block,
-        poll_interval: Duration::from_millis(100),
-        ..IndexerConfig::new(stack.registry)
-    };
-    let indexer =
-        Indexer::new(stack.pool.clone(), prova_chain::connect_without_retries(&stack.rpc_url)?, config).await?;
-    tokio::spawn(async move { indexer.run(std::future::pending()).await });
-    let api = stack.serve_api().await?;
+    let api = stack.index_and_serve().await?;
     let http = reqwest::Client::new();
 
     admin::register_publisher(&stack.admin, stack.registry, "Acme AI", "").await?;

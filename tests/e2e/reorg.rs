@@ -1,8 +1,6 @@
 //! Reorgs on a real anvil: a model version indexed on a branch that anvil then drops (snapshot and revert) is
 //! removed, the replacement branch is indexed, and the database equals a fresh read of the chain.
 
-use std::time::Duration;
-
 use alloy::primitives::B256;
 use alloy::providers::Provider;
 use alloy::rpc::types::Filter;
@@ -14,18 +12,7 @@ use prova_indexer::{Indexer, IndexerConfig};
 use serde_json::Value;
 
 fn request(version_hash: B256) -> PublishRequest {
-    PublishRequest {
-        publisher: None,
-        version_hash,
-        model_id: model_id("acme/llm"),
-        parent: B256::ZERO,
-        metadata_uri: String::new(),
-        metadata_hash: B256::ZERO,
-        validity: Duration::from_secs(600),
-        confirmations: 1,
-        commit: false,
-        expected_chain_id: None,
-    }
+    PublishRequest { commit: false, ..PublishRequest::new(version_hash, model_id("acme/llm")) }
 }
 
 async fn versions(stack: &Stack) -> anyhow::Result<Vec<B256>> {

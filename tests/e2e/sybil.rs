@@ -8,7 +8,7 @@
 //! and catches an API serving a tampered database.
 
 use std::process::Output;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use alloy::primitives::{Address, B256, U256};
 use alloy::signers::local::PrivateKeySigner;
@@ -540,17 +540,10 @@ async fn a_model_version_to_bind_agents_to(stack: &Stack) -> anyhow::Result<Stri
     prova_attestor::admin::register_publisher(&stack.admin, stack.registry, "Acme AI", "").await?;
     prova_attestor::admin::add_own_attestor(&stack.admin, stack.registry, stack.admin_key.address(), &attestor).await?;
     let version = B256::repeat_byte(9);
+    let model = prova_core::bindings::model_id("acme/agent-model");
     let request = prova_attestor::publish::PublishRequest {
-        publisher: None,
-        version_hash: version,
-        model_id: prova_core::bindings::model_id("acme/agent-model"),
-        parent: B256::ZERO,
-        metadata_uri: String::new(),
-        metadata_hash: B256::ZERO,
-        validity: Duration::from_secs(600),
-        confirmations: 1,
         commit: false,
-        expected_chain_id: None,
+        ..prova_attestor::publish::PublishRequest::new(version, model)
     };
     prova_attestor::publish::publish_model_version(&stack.admin, stack.registry, &attestor, &request).await?;
     Ok(version.to_string())

@@ -180,13 +180,8 @@ impl Submitter {
 
     /// Signs and sends a sealed batch; true once confirmed.
     async fn submit(&self, batch: &BatchRow) -> Result<bool> {
-        match self.find_anchor(batch.root()).await? {
-            Anchor::None => {}
-            Anchor::Ours(landing) => {
-                store::mark_confirmed(&self.pool, batch.id, landing).await?;
-                return Ok(true);
-            }
-            Anchor::Taken { attestor } => return self.retake(batch, attestor).await,
+        if let Some(settled) = self.settle_by_anchor(batch).await? {
+            return Ok(settled);
         }
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
         if batch.window_end as u64 > now {
@@ -283,13 +278,8 @@ impl Submitter {
                 }
             } else if self.provider.get_transaction_by_hash(tx_hash).await.map_err(Self::rpc)?.is_none() {
                 // Not pending, not mined: anchored by another transaction, or lost and re-broadcast as is.
-                match self.find_anchor(batch.root()).await? {
-                    Anchor::None => {}
-                    Anchor::Ours(landing) => {
-                        store::mark_confirmed(&self.pool, batch.id, landing).await?;
-                        return Ok(true);
-                    }
-                    Anchor::Taken { attestor } => return self.retake(batch, attestor).await,
+                if let Some(settled) = self.settle_by_anchor(batch).await? {
+                    return Ok(settled);
                 }
                 if let Some(raw) = &batch.raw_tx
                     && let Err(e) = self.provider.send_raw_transaction(raw).await
@@ -311,17 +301,25 @@ impl Submitter {
 
     /// A reverted transaction: either someone anchored the root first (fine) or it must be signed afresh.
     async fn after_failure(&self, batch: &BatchRow) -> Result<bool> {
-        match self.find_anchor(batch.root()).await? {
-            Anchor::None => {}
-            Anchor::Ours(landing) => {
-                store::mark_confirmed(&self.pool, batch.id, landing).await?;
-                return Ok(true);
-            }
-            Anchor::Taken { attestor } => return self.retake(batch, attestor).await,
+        if let Some(settled) = self.settle_by_anchor(batch).await? {
+            return Ok(settled);
         }
         warn!(batch = batch.id, "anchoring transaction reverted; signing afresh");
         store::mark_resealed(&self.pool, batch.id).await?;
         Ok(false)
+    }
+
+    /// When the batch's root is anchored: confirms it if a key of our publisher anchored it (`Some(true)`), or
+    /// takes it back if another publisher's did (`Some(false)`). `None` when it is not anchored.
+    async fn settle_by_anchor(&self, batch: &BatchRow) -> Result<Option<bool>> {
+        match self.find_anchor(batch.root()).await? {
+            Anchor::None => Ok(None),
+            Anchor::Ours(landing) => {
+                store::mark_confirmed(&self.pool, batch.id, landing).await?;
+                Ok(Some(true))
+            }
+            Anchor::Taken { attestor } => self.retake(batch, attestor).await.map(Some),
+        }
     }
 
     /// A root someone else anchored first, under another publisher (a copy of our pending anchoring, made with its

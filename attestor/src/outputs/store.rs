@@ -231,6 +231,14 @@ pub fn root_of(leaves: &[OutputLeaf]) -> B256 {
 
 /// The leaves of a batch with their sample ids, in leaf (id) order.
 pub async fn batch_leaves(pool: &PgPool, batch: &BatchRow) -> Result<Vec<(i64, OutputLeaf)>> {
+    leaves_of(pool, batch).await
+}
+
+/// [`batch_leaves`] through any connection (a transaction included).
+async fn leaves_of<'c>(
+    db: impl sqlx::Executor<'c, Database = sqlx::Postgres>,
+    batch: &BatchRow,
+) -> Result<Vec<(i64, OutputLeaf)>> {
     let rows = sqlx::query(
         "SELECT id, request_hash, response_hash, timestamp, salt FROM attestor_samples
          WHERE version_hash = $1 AND id BETWEEN $2 AND $3 ORDER BY id",
@@ -238,7 +246,7 @@ pub async fn batch_leaves(pool: &PgPool, batch: &BatchRow) -> Result<Vec<(i64, O
     .bind(&batch.version_hash)
     .bind(batch.first_sample)
     .bind(batch.last_sample)
-    .fetch_all(pool)
+    .fetch_all(db)
     .await?;
     let version = batch.version();
     Ok(rows.iter().map(|r| (r.get::<i64, _>("id"), leaf_from_row(version, r))).collect())
@@ -328,16 +336,7 @@ pub async fn resalt(pool: &PgPool, batch: &BatchRow) -> Result<B256> {
     .bind(&salts)
     .execute(&mut *tx)
     .await?;
-    let rows = sqlx::query(
-        "SELECT id, request_hash, response_hash, timestamp, salt FROM attestor_samples
-         WHERE version_hash = $1 AND id BETWEEN $2 AND $3 ORDER BY id",
-    )
-    .bind(&batch.version_hash)
-    .bind(batch.first_sample)
-    .bind(batch.last_sample)
-    .fetch_all(&mut *tx)
-    .await?;
-    let leaves: Vec<OutputLeaf> = rows.iter().map(|r| leaf_from_row(batch.version(), r)).collect();
+    let leaves: Vec<OutputLeaf> = leaves_of(&mut *tx, batch).await?.into_iter().map(|(_, leaf)| leaf).collect();
     let root = root_of(&leaves);
     let updated = sqlx::query(
         "UPDATE attestor_batches SET root = $2, state = 'sealed', raw_tx = NULL, tx_hash = NULL

@@ -390,16 +390,9 @@ async fn publish_demo_version(
 ) -> anyhow::Result<(Published, Manifest)> {
     let manifest = hash_dir(dir, &HashOptions::default())?;
     let request = PublishRequest {
-        publisher: None,
-        version_hash: manifest.version_hash,
-        model_id: model_id("demo-lab/tiny-llm"),
         parent,
         metadata_uri: "https://example.org/demo-lab/tiny-llm.json".into(),
-        metadata_hash: B256::ZERO,
-        validity: Duration::from_secs(3600),
-        confirmations: 1,
-        commit: true,
-        expected_chain_id: None,
+        ..PublishRequest::new(manifest.version_hash, model_id("demo-lab/tiny-llm"))
     };
     Ok((publish_model_version(relayer, registry, attestor, &request).await?, manifest))
 }
