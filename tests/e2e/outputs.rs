@@ -322,8 +322,48 @@ async fn a_scan_finds_exactly_the_planted_outputs(stack: &Stack, lab: &Lab) -> a
     Ok(())
 }
 
+/// The sidecar's bearer token in the tests.
+const SIDECAR_TOKEN: &str = "e2e-sidecar-token-5f1c0a9e7b3d4f21";
+
+/// Starts `prova outputs serve --listen LISTEN` with the lab's attestor key and `args`; the token comes from `env`
+/// (PROVA_SIDECAR_TOKEN is otherwise cleared, so a token in the test's environment cannot leak in).
+fn spawn_sidecar(
+    stack: &Stack,
+    attestor: &alloy::signers::local::PrivateKeySigner,
+    listen: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> anyhow::Result<ChildGuard> {
+    let mut cmd = Command::new(prova_bin());
+    cmd.args(["outputs", "serve", "--listen", listen, "--database-url", &stack.attestor_database_url])
+        .args(args)
+        .env("PROVA_RPC_URL", &stack.rpc_url)
+        .env("PROVA_REGISTRY", stack.registry.to_string())
+        .env("PROVA_PRIVATE_KEY", attestor.to_bytes().to_string())
+        .env_remove("PROVA_SIDECAR_TOKEN")
+        .env_remove("PROVA_SIDECAR_TOKEN_FILE")
+        .env("RUST_LOG", "warn");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    Ok(ChildGuard::new(cmd.spawn()?).with_signal(SIGTERM))
+}
+
+/// Waits until the TCP sidecar on `port` answers `/healthz`.
+async fn wait_for_sidecar(http: &reqwest::Client, port: u16) {
+    let started = Instant::now();
+    while http.get(format!("http://127.0.0.1:{port}/healthz")).send().await.is_err() {
+        assert!(started.elapsed() < Duration::from_secs(30), "sidecar did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn stored_samples(stack: &Stack) -> anyhow::Result<i64> {
+    Ok(sqlx::query_scalar("SELECT count(*) FROM attestor_samples").fetch_one(&stack.attestor_pool).await?)
+}
+
 /// The HTTP sidecar a lab's gateway calls: samples are stored before the answer, sampled per version, and the
-/// batch is anchored once it is old enough.
+/// batch is anchored once it is old enough. The gateway authenticates with the token from `--token-file`.
 #[tokio::test(flavor = "multi_thread")]
 async fn sidecar_stores_samples_before_answering_and_anchors_them() -> anyhow::Result<()> {
     let stack = Stack::start().await?;
@@ -335,43 +375,40 @@ async fn sidecar_stores_samples_before_answering_and_anchors_them() -> anyhow::R
         let req = PublishRequest { commit: false, ..PublishRequest::new(v, model_id("acme/llm")) };
         publish_model_version(&stack.admin, stack.registry, &attestor, &req).await?;
     }
+    let token_file = stack.dir.path().join("sidecar.token");
+    std::fs::write(&token_file, format!("{SIDECAR_TOKEN}\n"))?;
     let port = prova_devnet::local::free_port()?;
-    let child = Command::new(prova_bin())
-        .args([
-            "outputs",
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--max-age",
-            "1",
-            "--database-url",
-            &stack.attestor_database_url,
-        ])
-        .args(["--sample", &format!("{other}=every:2")])
-        .env("PROVA_RPC_URL", &stack.rpc_url)
-        .env("PROVA_REGISTRY", stack.registry.to_string())
-        .env("PROVA_PRIVATE_KEY", attestor.to_bytes().to_string())
-        .env("RUST_LOG", "warn")
-        .spawn()?;
-    let mut child = ChildGuard::new(child).with_signal(SIGTERM);
+    let mut child = spawn_sidecar(
+        &stack,
+        &attestor,
+        &format!("127.0.0.1:{port}"),
+        &["--max-age", "1", "--sample", &format!("{other}=every:2"), "--token-file", token_file.to_str().unwrap()],
+        &[],
+    )?;
     let url = format!("http://127.0.0.1:{port}/v1/samples");
     let http = reqwest::Client::new();
     let started = Instant::now();
-    while http.get(format!("http://127.0.0.1:{port}/healthz")).send().await.is_err() {
-        assert!(started.elapsed() < Duration::from_secs(30), "sidecar did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_sidecar(&http, port).await;
     let batch: Vec<Value> = (0..40).map(|i| json!({ "model_version": if i < 20 { version } else { other }, "request": request(i), "response": response(i) })).collect();
-    let answer: Value = http.post(&url).json(&json!({ "samples": batch })).send().await?.json().await?;
+    let answer: Value =
+        http.post(&url).bearer_auth(SIDECAR_TOKEN).json(&json!({ "samples": batch })).send().await?.json().await?;
     assert_eq!(answer["received"], 40);
     assert_eq!(answer["stored"], 30, "all 20 of one version, every 2nd of the other");
-    let stored: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM attestor_samples").fetch_one(&stack.attestor_pool).await?;
-    assert_eq!(stored, 30, "durable before the answer");
-    let single =
-        http.post(&url).json(&json!({ "model_version": version, "request": "q", "response": "a" })).send().await?;
+    assert_eq!(stored_samples(&stack).await?, 30, "durable before the answer");
+    let single = http
+        .post(&url)
+        .bearer_auth(SIDECAR_TOKEN)
+        .json(&json!({ "model_version": version, "request": "q", "response": "a" }))
+        .send()
+        .await?;
     assert_eq!(single.status(), 202);
-    let bad = http.post(&url).body("{not json").send().await?;
+    let bad = http
+        .post(&url)
+        .bearer_auth(SIDECAR_TOKEN)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await?;
     assert_eq!(bad.status(), 400);
 
     // Old enough after a second: one batch per version, anchored on-chain.
@@ -390,4 +427,173 @@ async fn sidecar_stores_samples_before_answering_and_anchors_them() -> anyhow::R
     child.signal(SIGTERM);
     assert!(child.child().wait()?.success());
     Ok(())
+}
+
+/// Forged outputs, sent as attackers would: a client without the token or with a wrong one (401), a web page's
+/// simple CORS request (POST text/plain with Origin, 403), a page reached through DNS rebinding (Host: its own
+/// name, 403, even with the token), a form post (415) and a GET (405). Nothing is stored; the gateway's request
+/// still is.
+#[tokio::test(flavor = "multi_thread")]
+async fn sidecar_refuses_forged_outputs_without_the_token_from_browsers_and_rebound_names() -> anyhow::Result<()> {
+    let stack = Stack::start().await?;
+    let attestor = stack.anvil_key(3);
+    let port = prova_devnet::local::free_port()?;
+    let mut child =
+        spawn_sidecar(&stack, &attestor, &format!("127.0.0.1:{port}"), &[], &[("PROVA_SIDECAR_TOKEN", SIDECAR_TOKEN)])?;
+    let url = format!("http://127.0.0.1:{port}/v1/samples");
+    let http = reqwest::Client::new();
+    wait_for_sidecar(&http, port).await;
+    let forged = json!({ "model_version": B256::repeat_byte(0x42), "request": "q", "response": "forged" });
+    let refused = |response: reqwest::Response, status: u16, code: &'static str| async move {
+        assert_eq!(response.status(), status);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], code, "{body}");
+    };
+
+    // No token, a wrong token, a token under another scheme.
+    let no_token = http.post(&url).json(&forged).send().await?;
+    assert_eq!(no_token.headers()["www-authenticate"], "Bearer");
+    refused(no_token, 401, "unauthorized").await;
+    refused(http.post(&url).bearer_auth("not-the-token-0123456789").json(&forged).send().await?, 401, "unauthorized")
+        .await;
+    refused(http.post(&url).header("authorization", SIDECAR_TOKEN).json(&forged).send().await?, 401, "unauthorized")
+        .await;
+
+    // A web page's simple CORS request, exactly as a browser sends it (no preflight: text/plain, no custom header).
+    let simple = http
+        .post(&url)
+        .header("content-type", "text/plain;charset=UTF-8")
+        .header("origin", "http://evil.example")
+        .header("sec-fetch-site", "cross-site")
+        .header("sec-fetch-mode", "no-cors")
+        .body(forged.to_string())
+        .send()
+        .await?;
+    refused(simple, 403, "browser_request").await;
+    // Each check stands alone: a browser's Origin is refused even with the token and JSON ...
+    let with_origin = http
+        .post(&url)
+        .bearer_auth(SIDECAR_TOKEN)
+        .header("origin", format!("http://127.0.0.1:{port}"))
+        .json(&forged)
+        .send()
+        .await?;
+    refused(with_origin, 403, "browser_request").await;
+    // ... and a text/plain or form body is refused even with the token.
+    for mime in ["text/plain", "application/x-www-form-urlencoded"] {
+        let response = http
+            .post(&url)
+            .bearer_auth(SIDECAR_TOKEN)
+            .header("content-type", mime)
+            .body(forged.to_string())
+            .send()
+            .await?;
+        refused(response, 415, "unsupported_media_type").await;
+    }
+
+    // DNS rebinding: the page's own name now resolves to 127.0.0.1, so the browser sends Host: evil.example. Refused
+    // even with the token, and for /healthz too.
+    for path in ["/v1/samples", "/healthz"] {
+        let rebound = http
+            .post(format!("http://127.0.0.1:{port}{path}"))
+            .header("host", format!("evil.example:{port}"))
+            .bearer_auth(SIDECAR_TOKEN)
+            .json(&forged)
+            .send()
+            .await?;
+        refused(rebound, 403, "host_not_allowed").await;
+    }
+
+    // Only POST.
+    let get = http.get(&url).bearer_auth(SIDECAR_TOKEN).send().await?;
+    assert_eq!(get.headers()["allow"], "POST");
+    refused(get, 405, "method_not_allowed").await;
+
+    assert_eq!(stored_samples(&stack).await?, 0, "no attack stored anything");
+    let gateway = http
+        .post(&url)
+        .header("host", format!("localhost:{port}"))
+        .bearer_auth(SIDECAR_TOKEN)
+        .json(&json!({ "model_version": B256::repeat_byte(0x42), "request": "q", "response": "a" }))
+        .send()
+        .await?;
+    assert_eq!(gateway.status(), 202);
+    assert_eq!(stored_samples(&stack).await?, 1, "the gateway's sample is stored");
+    child.signal(SIGTERM);
+    assert!(child.child().wait()?.success());
+    Ok(())
+}
+
+/// Without a token a TCP sidecar does not start, and says where a token comes from.
+#[test]
+fn sidecar_refuses_to_start_without_a_token() {
+    let out = Command::new(prova_bin())
+        .args(["outputs", "serve", "--listen", "127.0.0.1:0", "--database-url", "postgres://unused@127.0.0.1:1/x"])
+        .args(["--rpc", "http://127.0.0.1:1", "--registry", &format!("{}", alloy::primitives::Address::ZERO)])
+        .env_remove("PROVA_SIDECAR_TOKEN")
+        .env_remove("PROVA_SIDECAR_TOKEN_FILE")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = stderr(&out);
+    assert!(text.contains("--token-file") && text.contains("PROVA_SIDECAR_TOKEN"), "{text}");
+    let out = Command::new(prova_bin())
+        .args(["outputs", "serve", "--listen", "127.0.0.1:0", "--database-url", "postgres://unused@127.0.0.1:1/x"])
+        .args(["--rpc", "http://127.0.0.1:1", "--registry", &format!("{}", alloy::primitives::Address::ZERO)])
+        .env("PROVA_SIDECAR_TOKEN", "short")
+        .env_remove("PROVA_SIDECAR_TOKEN_FILE")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = stderr(&out);
+    assert!(text.contains("shorter than 16") && !text.contains("short\n"), "{text}");
+}
+
+/// On a unix socket the sidecar is owner-only (0600) and needs no token; it still refuses browsers.
+#[tokio::test(flavor = "multi_thread")]
+async fn sidecar_on_a_unix_socket_is_owner_only() -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let stack = Stack::start().await?;
+    let attestor = stack.anvil_key(3);
+    let socket = stack.dir.path().join("sidecar.sock");
+    let mut child = spawn_sidecar(&stack, &attestor, &format!("unix:{}", socket.display()), &[], &[])?;
+    let started = Instant::now();
+    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(30), "sidecar did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(std::fs::metadata(&socket)?.permissions().mode() & 0o777, 0o600);
+
+    let body = json!({ "model_version": B256::repeat_byte(0x42), "request": "q", "response": "a" }).to_string();
+    let (status, answer) = unix_post(&socket, &body, &[]).await?;
+    assert_eq!(status, 202, "{answer}");
+    let (status, answer) = unix_post(&socket, &body, &[("origin", "http://evil.example")]).await?;
+    assert_eq!(status, 403, "{answer}");
+    assert_eq!(stored_samples(&stack).await?, 1);
+    child.signal(SIGTERM);
+    assert!(child.child().wait()?.success());
+    assert!(!socket.exists(), "the socket is removed on exit");
+    Ok(())
+}
+
+/// POSTs a JSON body to `/v1/samples` over a unix socket (HTTP/1.1 by hand); returns the status and the body.
+async fn unix_post(socket: &std::path::Path, body: &str, headers: &[(&str, &str)]) -> anyhow::Result<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::UnixStream::connect(socket).await?;
+    let mut request = format!(
+        "POST /v1/samples HTTP/1.1\r\nHost: sidecar\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+         Connection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    let status = response.split(' ').nth(1).unwrap_or_default().parse()?;
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
+    Ok((status, body))
 }

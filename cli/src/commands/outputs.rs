@@ -13,7 +13,7 @@ use crate::signer::KeyArgs;
 use alloy::primitives::{B256, keccak256};
 use anyhow::Context;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use clap::{Args, Subcommand};
@@ -105,11 +105,22 @@ pub struct PublishArgs {
 }
 
 /// Arguments of `prova outputs serve`.
+///
+/// The bearer token comes from `--token-file` or the `PROVA_SIDECAR_TOKEN` environment variable; there is no flag
+/// taking the token itself, since command lines show up in `ps` and shell history.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address of the sidecar.
+    /// Where the sidecar listens: HOST:PORT, or unix:/path.sock for an owner-only (0600) unix socket.
     #[arg(long, default_value = "127.0.0.1:8090", env = "PROVA_OUTPUTS_LISTEN")]
-    pub listen: SocketAddr,
+    pub listen: Listen,
+    /// File holding the bearer token clients must send (`Authorization: Bearer TOKEN`), at least 16 characters.
+    /// Required on TCP unless PROVA_SIDECAR_TOKEN is set.
+    #[arg(long, env = "PROVA_SIDECAR_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+    /// A host name clients may put in the Host header besides localhost and IP addresses (repeatable, or
+    /// comma-separated in the environment). Any other name is refused, which defeats DNS rebinding.
+    #[arg(long = "allowed-host", env = "PROVA_SIDECAR_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
     /// Sampling.
     #[command(flatten)]
     pub sampling: SamplingArgs,
@@ -322,6 +333,251 @@ async fn upload_pending(pool: &sqlx::PgPool, api: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Environment variable holding the sidecar's bearer token (an alternative to `--token-file`).
+pub const SIDECAR_TOKEN_ENV: &str = "PROVA_SIDECAR_TOKEN";
+
+/// Shortest bearer token the sidecar accepts, in characters.
+const MIN_TOKEN_LEN: usize = 16;
+
+/// Where the sidecar listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listen {
+    /// A TCP address: clients need the bearer token and a Host the sidecar serves.
+    Tcp(SocketAddr),
+    /// A unix socket (`unix:/path.sock`), created 0600 so that only this user can connect.
+    Unix(PathBuf),
+}
+
+impl std::str::FromStr for Listen {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.strip_prefix("unix:") {
+            Some("") => Err("unix: needs a socket path, e.g. unix:/run/prova/sidecar.sock".into()),
+            Some(path) => Ok(Self::Unix(path.into())),
+            None => s.parse().map(Self::Tcp).map_err(|_| format!("{s:?} is neither HOST:PORT nor unix:/path.sock")),
+        }
+    }
+}
+
+impl std::fmt::Display for Listen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Tcp(addr) => write!(f, "{addr}"),
+            Self::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
+}
+
+/// Reads the bearer token from `--token-file` or [`SIDECAR_TOKEN_ENV`] and keeps only its hash. Without either, a
+/// TCP sidecar refuses to start; a unix socket (owner-only) may run without one. Errors never contain the token.
+fn load_token(file: Option<&std::path::Path>, listen: &Listen) -> anyhow::Result<Option<B256>> {
+    let from_env = std::env::var_os(SIDECAR_TOKEN_ENV);
+    let (token, source) = match (file, from_env) {
+        (Some(_), Some(_)) => anyhow::bail!("pass --token-file or set {SIDECAR_TOKEN_ENV}, not both"),
+        (Some(path), None) => {
+            let text = std::fs::read(path).with_context(|| format!("cannot read the token file {}", path.display()))?;
+            warn_if_others_can_read(path);
+            (text, format!("the token file {}", path.display()))
+        }
+        (None, Some(value)) => (value.into_encoded_bytes(), SIDECAR_TOKEN_ENV.to_owned()),
+        (None, None) => match listen {
+            Listen::Unix(_) => return Ok(None),
+            Listen::Tcp(_) => anyhow::bail!(
+                "the sidecar needs a bearer token: pass --token-file FILE or set {SIDECAR_TOKEN_ENV} \
+                 (or listen on an owner-only unix socket with --listen unix:/path.sock); \
+                 make one with `openssl rand -hex 32`"
+            ),
+        },
+    };
+    let token = token.trim_ascii();
+    if !token.iter().all(u8::is_ascii_graphic) {
+        anyhow::bail!("the sidecar token from {source} must be printable ASCII without spaces");
+    }
+    if token.len() < MIN_TOKEN_LEN {
+        anyhow::bail!(
+            "the sidecar token from {source} is shorter than {MIN_TOKEN_LEN} characters; \
+             make one with `openssl rand -hex 32`"
+        );
+    }
+    Ok(Some(keccak256(token)))
+}
+
+fn warn_if_others_can_read(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        tracing::warn!(file = %path.display(), "the sidecar token file is readable by others; chmod 600 it");
+    }
+}
+
+/// Why the sidecar refused a request. Each answers `{ "error": { "code", "message" } }`.
+#[derive(Debug, thiserror::Error)]
+enum SidecarError {
+    /// 403: the Host header is missing or names a host this sidecar does not serve (DNS rebinding).
+    #[error("this Host is not served here; allow a name with --allowed-host")]
+    Host,
+    /// 403: the request comes from a browser (it carries `Origin` or `Sec-Fetch-Site`).
+    #[error("requests from browsers are refused")]
+    Browser,
+    /// 401: no bearer token, or the wrong one.
+    #[error("missing or wrong bearer token")]
+    Unauthorized,
+    /// 405: `/v1/samples` takes only POST.
+    #[error("use POST")]
+    Method,
+    /// 415: the body is not declared as `application/json`.
+    #[error("Content-Type must be application/json")]
+    ContentType,
+    /// 400: the body is not a record or a list of records (or a record's timestamp is refused).
+    #[error("{0}")]
+    InvalidBody(String),
+    /// 503: the samples could not be stored (the detail is logged).
+    #[error("could not store the samples; retry")]
+    Unavailable,
+}
+
+impl axum::response::IntoResponse for SidecarError {
+    fn into_response(self) -> axum::response::Response {
+        use axum::http::header;
+        let (status, code) = match &self {
+            Self::Host => (StatusCode::FORBIDDEN, "host_not_allowed"),
+            Self::Browser => (StatusCode::FORBIDDEN, "browser_request"),
+            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::Method => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Self::ContentType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            Self::InvalidBody(_) => (StatusCode::BAD_REQUEST, "invalid_body"),
+            Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        };
+        let body = Json(json!({ "error": { "code": code, "message": self.to_string() } }));
+        match self {
+            Self::Unauthorized => (status, [(header::WWW_AUTHENTICATE, "Bearer")], body).into_response(),
+            Self::Method => (status, [(header::ALLOW, "POST")], body).into_response(),
+            _ => (status, body).into_response(),
+        }
+    }
+}
+
+/// The checks every request passes before its body is read.
+struct Guard {
+    /// Hash of the bearer token; `None` only on a unix socket started without one.
+    token: Option<B256>,
+    /// Host names allowed besides localhost and IP addresses; `None` on a unix socket (no Host check).
+    hosts: Option<Vec<String>>,
+}
+
+impl Guard {
+    /// Refuses, in order: a Host this sidecar does not serve, a browser, then on `/v1/samples` anything but POST,
+    /// a missing or wrong token, and a body not declared as JSON.
+    fn check(&self, method: &Method, path: &str, headers: &HeaderMap) -> Result<(), SidecarError> {
+        use axum::http::header;
+        if let Some(allowed) = &self.hosts {
+            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+            if !host.is_some_and(|h| host_allowed(h, allowed)) {
+                return Err(SidecarError::Host);
+            }
+        }
+        // Browsers send these on every cross-origin request (and scripts cannot remove them); gateways do not.
+        if headers.contains_key(header::ORIGIN) || headers.contains_key("sec-fetch-site") {
+            return Err(SidecarError::Browser);
+        }
+        if path != "/v1/samples" {
+            return Ok(());
+        }
+        if method != Method::POST {
+            return Err(SidecarError::Method);
+        }
+        if let Some(expected) = &self.token {
+            let presented = headers.get(header::AUTHORIZATION).and_then(|v| bearer(v.as_bytes()));
+            if !presented.is_some_and(|t| same_hash(&keccak256(t), expected)) {
+                return Err(SidecarError::Unauthorized);
+            }
+        }
+        let json = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+        if !json {
+            return Err(SidecarError::ContentType);
+        }
+        Ok(())
+    }
+}
+
+/// The token of an `Authorization: Bearer TOKEN` value.
+fn bearer(value: &[u8]) -> Option<&[u8]> {
+    let (scheme, token) = value.split_at_checked(7)?;
+    scheme.eq_ignore_ascii_case(b"bearer ").then(|| token.trim_ascii())
+}
+
+/// Compares two hashes without an early exit (the token is compared by hash, so timing reveals nothing useful).
+fn same_hash(a: &B256, b: &B256) -> bool {
+    std::hint::black_box(a.iter().zip(b.iter()).fold(0u8, |diff, (x, y)| diff | (x ^ y))) == 0
+}
+
+/// Whether a Host header names this machine: an IP address, `localhost`, or an allowed name (ports are ignored).
+/// A DNS-rebinding page reaches the sidecar under the attacker's own name, which is none of these.
+fn host_allowed(host: &str, allowed: &[String]) -> bool {
+    let name = host_name(host);
+    name.parse::<std::net::IpAddr>().is_ok()
+        || name.eq_ignore_ascii_case("localhost")
+        || allowed.iter().any(|a| !a.is_empty() && host_name(a).eq_ignore_ascii_case(name))
+}
+
+/// The name of a Host value without its port (`[::1]:8090` is `::1`).
+fn host_name(host: &str) -> &str {
+    let host = host.trim();
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split_once(']').map_or(rest, |(ip, _)| ip);
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    }
+}
+
+/// Runs [`Guard::check`] before the route (and before the body is read).
+async fn guard(
+    State(guard): State<std::sync::Arc<Guard>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match guard.check(request.method(), request.uri().path(), request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(refused) => refused.into_response(),
+    }
+}
+
+/// Binds an owner-only unix socket: bound under a temporary name, made 0600, then renamed into place, so no one
+/// can connect while it is still open to others. A stale socket (nothing answers) is replaced.
+fn bind_unix(path: &std::path::Path) -> anyhow::Result<tokio::net::UnixListener> {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.file_type().is_socket() {
+            anyhow::bail!("{} exists and is not a socket", path.display());
+        }
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            anyhow::bail!("{} is in use by another process", path.display());
+        }
+        std::fs::remove_file(path).with_context(|| format!("cannot remove the stale socket {}", path.display()))?;
+    }
+    let name = path.file_name().with_context(|| format!("{} is not a socket path", path.display()))?;
+    let temporary = path.with_file_name(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
+    let _ = std::fs::remove_file(&temporary);
+    let listener = tokio::net::UnixListener::bind(&temporary)
+        .with_context(|| format!("cannot listen on unix:{}", path.display()))?;
+    let placed = std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o600))
+        .and_then(|()| std::fs::rename(&temporary, path));
+    if let Err(e) = placed {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(e).with_context(|| format!("cannot create the socket {}", path.display()));
+    }
+    Ok(listener)
+}
+
 #[derive(Clone)]
 struct Sidecar {
     pool: sqlx::PgPool,
@@ -329,6 +585,14 @@ struct Sidecar {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let token = load_token(args.token_file.as_deref(), &args.listen)?;
+    let guard_state = std::sync::Arc::new(Guard {
+        token,
+        hosts: match &args.listen {
+            Listen::Tcp(_) => Some(args.allowed_hosts.clone()),
+            Listen::Unix(_) => None,
+        },
+    });
     let pool = prova_db::connect_and_migrate(
         &args.publish.db.database_url,
         args.publish.db.db_max_connections,
@@ -340,77 +604,73 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .route("/v1/samples", post(post_samples))
         .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
         .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
+        .layer(axum::middleware::from_fn_with_state(guard_state, guard))
         .with_state(state);
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
-    tracing::info!(listen = %args.listen, "outputs sidecar listening");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let server =
-        tokio::spawn(axum::serve(listener, app).with_graceful_shutdown(stopped(stop_rx.clone())).into_future());
+    let server = match &args.listen {
+        Listen::Tcp(addr) => {
+            let listener =
+                tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+            tokio::spawn(axum::serve(listener, app).with_graceful_shutdown(stopped(stop_rx.clone())).into_future())
+        }
+        Listen::Unix(path) => {
+            let listener = bind_unix(path)?;
+            tokio::spawn(axum::serve(listener, app).with_graceful_shutdown(stopped(stop_rx.clone())).into_future())
+        }
+    };
+    tracing::info!(listen = %args.listen, token = token.is_some(), "outputs sidecar listening");
     let publisher = {
         let stop = stopped(stop_rx);
         async move { publish_loop(&args.publish, pool, stop).await }
     };
-    tokio::select! {
-        result = publisher => result?,
-        () = crate::shutdown_signal() => {}
-    }
+    let result = tokio::select! {
+        result = publisher => result,
+        () = crate::shutdown_signal() => Ok(()),
+    };
     let _ = stop_tx.send(true);
     let _ = server.await;
+    if let Listen::Unix(path) = &args.listen {
+        let _ = std::fs::remove_file(path);
+    }
+    result?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// `POST /v1/samples`: one record or `{ "samples": [records] }`. Answers only after the kept samples are durable.
-async fn post_samples(State(state): State<Sidecar>, body: axum::body::Bytes) -> (StatusCode, Json<Value>) {
-    let error = |code: StatusCode, message: String| {
-        (code, Json(json!({ "error": { "code": "invalid_body", "message": message } })))
-    };
-    let value: Value = match serde_json::from_slice(&body) {
-        Ok(value) => value,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("not JSON: {e}")),
-    };
-    let records: Vec<Record> = match value
+/// [`guard`] has checked the Host, the token and the Content-Type before the body is read.
+async fn post_samples(
+    State(state): State<Sidecar>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Value>), SidecarError> {
+    let value: Value =
+        serde_json::from_slice(&body).map_err(|e| SidecarError::InvalidBody(format!("not JSON: {e}")))?;
+    let records: Vec<Record> = value
         .get("samples")
         .cloned()
         .map_or_else(|| serde_json::from_value(json!([value])), serde_json::from_value)
-    {
-        Ok(records) => records,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("expected {{model_version, request, response, timestamp?}}: {e}"),
-            );
-        }
-    };
+        .map_err(|e| {
+            SidecarError::InvalidBody(format!("expected {{model_version, request, response, timestamp?}}: {e}"))
+        })?;
     let kept: Vec<Record> = {
         let mut sampler = state.sampler.lock().await;
         records.iter().filter(|r| sampler.keep(r.model_version)).cloned().collect()
     };
-    let samples = match tokio::task::block_in_place(|| to_samples(&kept, Clock::Live)) {
-        Ok(samples) => samples,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
-    };
-    match store::insert_samples(&state.pool, &samples).await {
-        Ok(()) => (
-            StatusCode::ACCEPTED,
-            Json(json!({
-                "received": records.len(),
-                "stored": samples.len(),
-                "response_hashes": samples.iter().map(|s| s.leaf.response_hash).collect::<Vec<_>>(),
-            })),
-        ),
-        Err(e) => {
-            tracing::error!(error = %e, "storing samples failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "error": { "code": "unavailable", "message": "could not store the samples; retry" } })),
-            )
-        }
+    let samples = tokio::task::block_in_place(|| to_samples(&kept, Clock::Live)).map_err(SidecarError::InvalidBody)?;
+    if let Err(e) = store::insert_samples(&state.pool, &samples).await {
+        tracing::error!(error = %e, "storing samples failed");
+        return Err(SidecarError::Unavailable);
     }
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "received": records.len(),
+            "stored": samples.len(),
+            "response_hashes": samples.iter().map(|s| s.leaf.response_hash).collect::<Vec<_>>(),
+        })),
+    ))
 }
 
 async fn receipt(args: ReceiptArgs) -> anyhow::Result<ExitCode> {
@@ -484,4 +744,110 @@ async fn scan_dataset(args: ScanArgs) -> anyhow::Result<ExitCode> {
         summary.records as f64 / secs.max(1e-9) * 60.0
     );
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+
+    fn guard() -> Guard {
+        Guard { token: Some(keccak256(TOKEN)), hosts: Some(vec!["sidecar.internal".into()]) }
+    }
+
+    /// A request a gateway sends: Host, token and JSON.
+    fn gateway() -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("host", HeaderValue::from_static("127.0.0.1:8090"));
+        headers.insert("authorization", HeaderValue::from_str(&format!("Bearer {TOKEN}")).unwrap());
+        headers.insert("content-type", HeaderValue::from_static("application/json"));
+        headers
+    }
+
+    fn check(headers: &HeaderMap) -> Result<(), SidecarError> {
+        guard().check(&Method::POST, "/v1/samples", headers)
+    }
+
+    #[test]
+    fn a_gateway_request_passes() {
+        check(&gateway()).unwrap();
+        let mut headers = gateway();
+        headers.insert("content-type", HeaderValue::from_static("Application/JSON; charset=utf-8"));
+        headers.insert("authorization", HeaderValue::from_str(&format!("bearer {TOKEN}")).unwrap());
+        check(&headers).unwrap();
+    }
+
+    #[test]
+    fn missing_or_wrong_tokens_are_unauthorized() {
+        for value in
+            [None, Some("Bearer wrong-token-0123456789"), Some(TOKEN), Some("Basic dXNlcjpwYXNz"), Some("Bearer")]
+        {
+            let mut headers = gateway();
+            headers.remove("authorization");
+            if let Some(v) = value {
+                headers.insert("authorization", HeaderValue::from_str(v).unwrap());
+            }
+            assert!(matches!(check(&headers), Err(SidecarError::Unauthorized)), "{value:?}");
+        }
+    }
+
+    #[test]
+    fn only_this_machine_and_allowed_names_are_served() {
+        for host in ["127.0.0.1:8090", "localhost:8090", "LOCALHOST", "[::1]:8090", "10.0.0.5", "sidecar.internal:80"] {
+            assert!(host_allowed(host, &["sidecar.internal".into()]), "{host}");
+        }
+        for host in ["evil.example", "evil.example:8090", "localhost.evil.example", "sidecar.internal.evil.example", ""]
+        {
+            assert!(!host_allowed(host, &["sidecar.internal".into()]), "{host}");
+        }
+        let mut headers = gateway();
+        headers.insert("host", HeaderValue::from_static("evil.example:8090"));
+        assert!(matches!(check(&headers), Err(SidecarError::Host)));
+        headers.remove("host");
+        assert!(matches!(check(&headers), Err(SidecarError::Host)));
+    }
+
+    #[test]
+    fn browsers_non_json_and_other_methods_are_refused() {
+        let mut headers = gateway();
+        headers.insert("origin", HeaderValue::from_static("http://evil.example"));
+        assert!(matches!(check(&headers), Err(SidecarError::Browser)));
+        let mut headers = gateway();
+        headers.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
+        assert!(matches!(check(&headers), Err(SidecarError::Browser)));
+        for mime in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"] {
+            let mut headers = gateway();
+            headers.insert("content-type", HeaderValue::from_static(mime));
+            assert!(matches!(check(&headers), Err(SidecarError::ContentType)), "{mime}");
+        }
+        let mut headers = gateway();
+        headers.remove("content-type");
+        assert!(matches!(check(&headers), Err(SidecarError::ContentType)));
+        assert!(matches!(guard().check(&Method::GET, "/v1/samples", &gateway()), Err(SidecarError::Method)));
+        let mut health = HeaderMap::new();
+        health.insert("host", HeaderValue::from_static("127.0.0.1:8090"));
+        guard().check(&Method::GET, "/healthz", &health).unwrap();
+    }
+
+    #[test]
+    fn a_unix_socket_skips_the_host_check_and_may_run_without_a_token() {
+        let unix = Guard { token: None, hosts: None };
+        let mut headers = HeaderMap::new();
+        headers.insert("host", HeaderValue::from_static("sidecar"));
+        headers.insert("content-type", HeaderValue::from_static("application/json"));
+        unix.check(&Method::POST, "/v1/samples", &headers).unwrap();
+        headers.insert("origin", HeaderValue::from_static("http://evil.example"));
+        assert!(matches!(unix.check(&Method::POST, "/v1/samples", &headers), Err(SidecarError::Browser)));
+    }
+
+    #[test]
+    fn listen_parses_tcp_and_unix() {
+        assert_eq!("127.0.0.1:8090".parse::<Listen>().unwrap(), Listen::Tcp("127.0.0.1:8090".parse().unwrap()));
+        assert_eq!("unix:/run/s.sock".parse::<Listen>().unwrap(), Listen::Unix("/run/s.sock".into()));
+        assert!("unix:".parse::<Listen>().is_err());
+        assert!("localhost".parse::<Listen>().is_err());
+    }
 }
