@@ -1,4 +1,8 @@
 //! The API's one error type, rendered everywhere as `{ "error": { "code", "message" } }`.
+//!
+//! Answers never carry internals: a database or driver error, a panic message or a stored value that failed to
+//! decode is logged (with the request's span) and answered with a fixed message under a stable code
+//! (`unavailable`, `timeout`, `internal`, `invalid_input`).
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -45,8 +49,8 @@ pub enum ApiError {
         /// Whole seconds until a request would be accepted (also sent as `Retry-After`).
         retry_after_secs: u64,
     },
-    /// 503: the request took longer than the server allows.
-    #[error("the request took longer than {0} s and was stopped; retry later")]
+    /// 503: the request took longer than the server allows (the limit in seconds, 0 when the database stopped it).
+    #[error("{}", timeout_message(*.0))]
     Timeout(u64),
     /// 503: `/readyz` says this instance should not get traffic (database down, indexer behind).
     #[error("not ready: {0}")]
@@ -57,6 +61,13 @@ pub enum ApiError {
     /// 500: anything else; the detail is logged, not returned.
     #[error("internal error")]
     Internal(String),
+}
+
+fn timeout_message(limit_secs: u64) -> String {
+    match limit_secs {
+        0 => "the request took longer than the server allows and was stopped; retry later".into(),
+        n => format!("the request took longer than {n} s and was stopped; retry later"),
+    }
 }
 
 /// The body of every error answer: `{ "error": { "code", "message" } }` (the OpenAPI component `Error`).
@@ -108,35 +119,47 @@ impl ApiError {
 }
 
 impl From<sqlx::Error> for ApiError {
+    /// Classifies a database error; its text is logged here and never answered.
     fn from(error: sqlx::Error) -> Self {
         if is_unavailable(&error) {
             tracing::warn!(%error, "database unavailable");
             return Self::Unavailable;
         }
-        // Class 22, data exceptions: a value from the request Postgres cannot take (a NUL character in text, a
-        // number out of range). The request is at fault, not the server.
         if let sqlx::Error::Database(db) = &error
-            && db.code().is_some_and(|code| code.starts_with("22"))
+            && let Some(code) = db.code()
         {
-            return Self::bad_request(
-                "invalid_input",
-                format!("a value in the request is not acceptable: {}", db.message()),
-            );
+            // 57014: cancelled, here by the connection's `statement_timeout` (see `crate::AppState::new`).
+            if code == "57014" {
+                tracing::warn!(%error, "database statement cancelled");
+                return Self::Timeout(0);
+            }
+            // Class 22, data exceptions: a value from the request Postgres cannot take (a NUL character in text, a
+            // number out of range). The request is at fault, not the server.
+            if code.starts_with("22") {
+                tracing::info!(%error, "database refused a value of the request");
+                return Self::bad_request(
+                    "invalid_input",
+                    "a value in the request is not acceptable (for example a NUL character in text, or a number out \
+                     of range)",
+                );
+            }
         }
         Self::Internal(error.to_string())
     }
 }
 
-/// Whether `error` means the database cannot be reached right now (down, restarting, shutting down, or every
-/// connection busy), as opposed to a bad query.
+/// Whether `error` means the database cannot be reached or used right now (down, restarting, shutting down, out of
+/// connections or resources, or not there at all), as opposed to a bad query.
 fn is_unavailable(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => true,
         sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed => true,
-        // Class 08: connection exceptions; 57P01-57P03: the server is shutting down or starting up.
-        sqlx::Error::Database(db) => {
-            db.code().is_some_and(|code| code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03"))
-        }
+        // Class 08: connection exceptions; 28: bad credentials; 3D000: no such database; 53: out of connections,
+        // memory or disk; 57P01-57P03: the server is shutting down or starting up.
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            ["08", "28", "53"].iter().any(|class| code.starts_with(class))
+                || matches!(&*code, "3D000" | "57P01" | "57P02" | "57P03")
+        }),
         _ => false,
     }
 }

@@ -1,5 +1,11 @@
 //! The middleware around every route: request ids, access logs, metrics, panics and stray errors as JSON, CORS,
-//! per-IP rate limiting, request timeouts, and `ETag` / `Cache-Control` by finality.
+//! per-client rate limiting, request timeouts, and `ETag` / `Cache-Control` by finality.
+//!
+//! **Metric labels** come from fixed sets, so no request can add a series: the method is one of `GET`, `POST`,
+//! `PUT`, `DELETE`, `HEAD`, `OPTIONS` or `other`; the route is the matched route template or `unmatched`; the status is
+//! its class (`2xx`, `3xx`, `4xx`, `5xx`).
+//!
+//! **Rate-limit clients** are IPv4 addresses and IPv6 `/64` networks ([`rate_limit_key`]).
 //!
 //! Caching follows the finality of the facts in an answer, as the chain pointers built for it record it
 //! ([`record_finality`], a typed value read after the handler ran; the body text is never searched):
@@ -15,7 +21,7 @@
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -45,7 +51,7 @@ use crate::error::ApiError;
 /// no rate limit, CORS open, 10 s timeout.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
-    /// Per-IP rate limit; `None` turns it off.
+    /// Per-client rate limit (a client is an IPv4 address or an IPv6 `/64`); `None` turns it off.
     pub rate_limit: Option<RateLimit>,
     /// Reverse proxies in front of the API that append the address they were reached from to `X-Forwarded-For`.
     /// The rate limit's client is that header's entry this many places from the right; 0 (the default): the
@@ -81,7 +87,8 @@ impl Default for ApiConfig {
     }
 }
 
-/// A per-IP token bucket: `per_second` requests a second on average, bursts of up to `burst`.
+/// A per-client token bucket: `per_second` requests a second on average, bursts of up to `burst`. A client is an
+/// IPv4 address or an IPv6 `/64` network ([`rate_limit_key`]).
 #[derive(Debug, Clone, Copy)]
 pub struct RateLimit {
     /// Sustained requests per second per client IP.
@@ -108,7 +115,7 @@ impl Default for Readiness {
 /// The header carrying each request's id, set by the server unless the client sent one.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The per-IP limiter of [`RateLimit`].
+/// The per-client limiter of [`RateLimit`], keyed by [`rate_limit_key`].
 #[derive(Debug)]
 pub struct Limiter {
     buckets: DefaultKeyedRateLimiter<IpAddr>,
@@ -122,28 +129,66 @@ impl Limiter {
         Self { buckets: DefaultKeyedRateLimiter::keyed(quota), checks: AtomicU64::new(0) }
     }
 
-    /// `Ok` when `ip` may send a request now, else the whole seconds to wait.
+    /// `Ok` when the client `ip` belongs to may send a request now, else the whole seconds to wait.
     fn check(&self, ip: IpAddr) -> Result<(), u64> {
+        let key = rate_limit_key(ip);
         // Forget idle clients now and then, so the table does not grow without bound.
         if self.checks.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
             self.buckets.retain_recent();
         }
-        self.buckets.check_key(&ip).map_err(|not_until| {
+        self.buckets.check_key(&key).map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
         })
     }
 }
 
-/// Labels of one request in the metrics.
+/// The client a request is counted under by the rate limit: an IPv4 address as it is; an IPv6 address by its `/64`
+/// network, since one subscriber or host commonly holds a whole `/64` (SLAAC, privacy addresses) and can send each
+/// request from a new address in it; an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) as its IPv4 address.
+pub fn rate_limit_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
+        },
+    }
+}
+
+/// Labels of one request in the metrics; every value comes from a fixed set (see the module documentation).
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
     /// The route's path pattern (`/v1/model-versions/{version_hash}`), or `unmatched`.
     pub route: String,
-    /// HTTP method.
-    pub method: String,
-    /// Status code.
-    pub status: u16,
+    /// [`method_label`].
+    pub method: &'static str,
+    /// [`status_label`].
+    pub status: &'static str,
+}
+
+/// The metric label of `method`: its name if it is one the API serves, else `other`.
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// The metric label of `status`: its class, `1xx` to `5xx`.
+pub fn status_label(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        ..200 => "1xx",
+        200..300 => "2xx",
+        300..400 => "3xx",
+        400..500 => "4xx",
+        _ => "5xx",
+    }
 }
 
 /// Labels of the in-flight gauge.
@@ -158,9 +203,9 @@ type LatencyHistogram = Family<RequestLabels, Histogram, fn() -> Histogram>;
 /// The API's Prometheus metrics, served at `/metrics`.
 #[derive(Debug)]
 pub struct ApiMetrics {
-    /// Requests answered, by route, method and status.
+    /// Requests answered, by route, method and status class.
     pub requests: Family<RequestLabels, Counter>,
-    /// Time to answer, by route, method and status.
+    /// Time to answer, by route, method and status class.
     pub latency: LatencyHistogram,
     /// Requests being served, by route.
     pub in_flight: Family<RouteLabels, Gauge>,
@@ -197,20 +242,21 @@ impl ApiMetrics {
 /// Records every request in [`ApiMetrics`], under its route pattern.
 pub async fn record_metrics(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
-    let method = request.method().to_string();
+    let method = method_label(request.method());
     let gauge = state.metrics.in_flight.get_or_create(&RouteLabels { route: route.clone() }).clone();
     gauge.inc();
     let started = Instant::now();
     let response = next.run(request).await;
     gauge.dec();
-    let labels = RequestLabels { route, method, status: response.status().as_u16() };
+    let labels = RequestLabels { route, method, status: status_label(response.status()) };
     state.metrics.latency.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
     state.metrics.requests.get_or_create(&labels).inc();
     response
 }
 
 /// Refuses a client past its rate with a 429 and `Retry-After`. Probes (`/healthz`, `/readyz`, `/metrics`) are
-/// never limited. The client is the connection's peer address (put a trusted proxy's limit in the proxy).
+/// never limited. The client is the connection's peer address, or the one trusted proxies forwarded ([`client_ip`]),
+/// counted per IPv4 address or IPv6 `/64` ([`rate_limit_key`]).
 pub async fn rate_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let Some(limiter) = &state.limiter else {
         return next.run(request).await;

@@ -5,12 +5,14 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use alloy::primitives::Address;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::Request;
-use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Executor, PgPool};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -47,11 +49,15 @@ pub struct AppState(Arc<Shared>);
 /// What [`AppState`] holds.
 #[derive(Debug, Clone)]
 pub struct Shared {
-    /// The Postgres pool.
+    /// The API's Postgres pool: every connection runs with `statement_timeout` at the request timeout (see
+    /// [`AppState::new`]).
     pub pool: PgPool,
+    /// What the pool was built from, to rebuild it when the request timeout changes.
+    database: PoolBase,
     /// Addresses the `trust` reputation algorithm starts from when a query names no `seeds`.
     pub trust_seeds: Arc<Vec<Address>>,
-    /// Feedback sets and scores of the reputation routes, kept between requests (see [`routes::agents::cache`]).
+    /// Feedback sets and scores of the reputation routes, kept between requests, and the limits of scoring (see
+    /// [`routes::agents::cache`]).
     pub reputation: Arc<routes::agents::cache::ReputationCache>,
     /// Limits, CORS, caching and readiness settings.
     pub config: Arc<ApiConfig>,
@@ -69,11 +75,45 @@ impl std::ops::Deref for AppState {
     }
 }
 
+/// The connect options and pool settings the API's pool is built from.
+#[derive(Debug, Clone)]
+struct PoolBase {
+    options: PgPoolOptions,
+    connect: Arc<PgConnectOptions>,
+}
+
+impl PoolBase {
+    /// A pool with these settings whose every connection runs with `statement_timeout = timeout`, so Postgres
+    /// itself cancels a statement still running when its request is stopped (a dropped future does not stop the
+    /// server). Connections open on first use.
+    fn pool(&self, timeout: Duration) -> PgPool {
+        let millis = timeout.as_millis().clamp(1, i32::MAX as u128);
+        self.options
+            .clone()
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    conn.execute(format!("SET statement_timeout = {millis}").as_str()).await?;
+                    Ok(())
+                })
+            })
+            .connect_lazy_with((*self.connect).clone())
+    }
+}
+
 impl AppState {
-    /// State over `pool`, with no default trust seeds and the default [`ApiConfig`] (no rate limit).
+    /// State over the database of `pool`, with no default trust seeds and the default [`ApiConfig`] (no rate limit).
+    ///
+    /// The API does not query through `pool` itself but through a pool of its own with the same connect options
+    /// and settings (size, acquire timeout), whose every connection runs with `statement_timeout` equal to the
+    /// request timeout ([`ApiConfig::request_timeout`]): Postgres cancels a statement once its request is answered
+    /// 503, instead of running it on. `pool`'s own `after_connect` hook, if any, is not used. Drop `pool` unless
+    /// something else uses it. Call it inside a Tokio runtime (the new pool starts its maintenance task there).
     pub fn new(pool: PgPool) -> Self {
+        let database = PoolBase { options: pool.options().clone(), connect: pool.connect_options() };
+        let pool = database.pool(ApiConfig::default().request_timeout);
         Self(Arc::new(Shared {
             pool,
+            database,
             trust_seeds: Default::default(),
             reputation: Default::default(),
             config: Default::default(),
@@ -88,11 +128,19 @@ impl AppState {
         self
     }
 
-    /// Sets the limits, CORS, caching and readiness settings.
+    /// Sets the limits, CORS, caching and readiness settings (and rebuilds the pool for the request timeout).
     pub fn with_config(mut self, config: ApiConfig) -> Self {
         let shared = Arc::make_mut(&mut self.0);
         shared.limiter = config.rate_limit.map(|limit| Arc::new(layers::Limiter::new(limit)));
+        shared.pool = shared.database.pool(config.request_timeout);
         shared.config = Arc::new(config);
+        self
+    }
+
+    /// Sets the limits of reputation scoring (work per computation, computations at once); this starts an empty
+    /// reputation cache.
+    pub fn with_reputation_limits(mut self, limits: routes::agents::cache::ScoringLimits) -> Self {
+        Arc::make_mut(&mut self.0).reputation = Arc::new(routes::agents::cache::ReputationCache::new(limits));
         self
     }
 }
@@ -430,13 +478,151 @@ mod tests {
         let text =
             String::from_utf8(axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec()).unwrap();
         for expected in [
-            r#"prova_api_http_requests_total{route="/v1/status",method="GET",status="200"} 1"#,
-            r#"prova_api_http_requests_total{route="/v1/model-versions/{version_hash}",method="GET",status="400"} 1"#,
-            r#"prova_api_http_requests_total{route="unmatched",method="GET",status="404"} 1"#,
-            r#"prova_api_http_request_duration_seconds_bucket{le="0.0002",route="/v1/status",method="GET",status="200"}"#,
+            r#"prova_api_http_requests_total{route="/v1/status",method="GET",status="2xx"} 1"#,
+            r#"prova_api_http_requests_total{route="/v1/model-versions/{version_hash}",method="GET",status="4xx"} 1"#,
+            r#"prova_api_http_requests_total{route="unmatched",method="GET",status="4xx"} 1"#,
+            r#"prova_api_http_request_duration_seconds_bucket{le="0.0002",route="/v1/status",method="GET",status="2xx"}"#,
         ] {
             assert!(text.contains(expected), "{expected} missing from\n{text}");
         }
+    }
+
+    /// The attack: invented method tokens and paths, most of them refused with a 429, each used to add a permanent
+    /// counter and histogram. The labels now come from fixed sets, so the series stay few.
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
+    async fn invented_methods_and_paths_add_no_metric_series(pool: PgPool) {
+        use tower::ServiceExt;
+        let limit = RateLimit { per_second: 1.try_into().unwrap(), burst: 5.try_into().unwrap() };
+        let app = app(AppState::new(pool).with_config(ApiConfig { rate_limit: Some(limit), ..ApiConfig::default() }));
+        let mut statuses = std::collections::BTreeSet::new();
+        for i in 0..300 {
+            let method = format!("X{i}-ATTACK");
+            let path = match i % 3 {
+                0 => format!("/v1/status?i={i}"),
+                1 => format!("/v1/model-versions/0x{i:064x}"),
+                _ => format!("/junk/{i}/{}", "z".repeat(i % 50)),
+            };
+            let request = get(&path).method(method.as_str()).body(axum::body::Body::empty()).unwrap();
+            statuses.insert(app.clone().oneshot(request).await.unwrap().status());
+        }
+        for method in ["GET", "PATCH", "TRACE", "CONNECT"] {
+            let request = get("/v1/status").method(method).body(axum::body::Body::empty()).unwrap();
+            statuses.insert(app.clone().oneshot(request).await.unwrap().status());
+        }
+        assert!(statuses.contains(&StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+        let response = app.oneshot(get("/metrics").body(axum::body::Body::empty()).unwrap()).await.unwrap();
+        let text =
+            String::from_utf8(axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec()).unwrap();
+        assert!(!text.contains("ATTACK") && !text.contains("junk") && !text.contains("0x000"), "{text}");
+        let series = |name: &str| text.lines().filter(|line| line.starts_with(&format!("{name}{{"))).count();
+        // Routes hit: the status route, the version route and `unmatched`; methods: GET and other; classes: 2xx, 4xx.
+        assert!(series("prova_api_http_requests_total") <= 3 * 2 * 2, "{text}");
+        assert!(series("prova_api_http_request_duration_seconds_count") <= 3 * 2 * 2, "{text}");
+        // In flight: those routes and `/metrics` itself.
+        assert!(series("prova_api_http_requests_in_flight") <= 4, "{text}");
+        for line in text.lines().filter(|line| line.starts_with("prova_api_http_requests_total{")) {
+            assert!(line.contains(r#"method="other""#) || line.contains(r#"method="GET""#), "{line}");
+            assert!(["1xx", "2xx", "3xx", "4xx", "5xx"].iter().any(|c| line.contains(&format!("status=\"{c}\""))));
+        }
+    }
+
+    #[test]
+    fn method_and_status_labels_are_fixed_sets() {
+        use axum::http::Method;
+        for (method, label) in [
+            (Method::GET, "GET"),
+            (Method::POST, "POST"),
+            (Method::PUT, "PUT"),
+            (Method::DELETE, "DELETE"),
+            (Method::HEAD, "HEAD"),
+            (Method::OPTIONS, "OPTIONS"),
+            (Method::PATCH, "other"),
+            (Method::from_bytes(b"BREW").unwrap(), "other"),
+        ] {
+            assert_eq!(layers::method_label(&method), label);
+        }
+        for (status, label) in [(101, "1xx"), (204, "2xx"), (304, "3xx"), (429, "4xx"), (503, "5xx"), (599, "5xx")] {
+            assert_eq!(layers::status_label(StatusCode::from_u16(status).unwrap()), label);
+        }
+    }
+
+    /// Rate-limit keys: IPv4 per address, IPv6 per /64, IPv4-mapped IPv6 as IPv4.
+    #[test]
+    fn ipv6_clients_are_keyed_per_64() {
+        let key = |ip: &str| layers::rate_limit_key(ip.parse().unwrap()).to_string();
+        assert_eq!(key("203.0.113.7"), "203.0.113.7");
+        assert_ne!(key("203.0.113.7"), key("203.0.113.8"));
+        assert_eq!(key("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "2001:db8:1:2::");
+        assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff:ffff:ffff:ffff"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(key("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_eq!(key("::1"), "::");
+    }
+
+    /// The attack: a client holding a /64 sends each request from a new address in it. It now has one budget.
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
+    async fn new_addresses_in_one_ipv6_64_share_one_budget(pool: PgPool) {
+        use tower::ServiceExt;
+        let limit = RateLimit { per_second: 1.try_into().unwrap(), burst: 3.try_into().unwrap() };
+        let config = ApiConfig { rate_limit: Some(limit), trusted_proxy_hops: 1, ..ApiConfig::default() };
+        let app = app(AppState::new(pool).with_config(config));
+        let status_of = |forwarded: String| {
+            let app = app.clone();
+            async move {
+                let request = get("/v1/status").header("x-forwarded-for", forwarded).body(axum::body::Body::empty());
+                app.oneshot(request.unwrap()).await.unwrap().status()
+            }
+        };
+        let mut statuses = Vec::new();
+        for i in 1..=10u32 {
+            statuses.push(status_of(format!("2001:db8:aa:bb:{i:x}::{i:x}")).await);
+        }
+        assert_eq!(statuses[..3], [StatusCode::OK; 3]);
+        assert_eq!(statuses[3..], [StatusCode::TOO_MANY_REQUESTS; 7]);
+        // Another /64 is another client.
+        assert_eq!(status_of("2001:db8:aa:bc::1".into()).await, StatusCode::OK);
+    }
+
+    /// Postgres itself stops an API statement at the request timeout: a query stuck behind a lock is gone from
+    /// `pg_stat_activity` soon after its request was answered 503 (a dropped future alone leaves it running).
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
+    async fn a_statement_past_the_timeout_is_cancelled_in_postgres(pool: PgPool) {
+        let mut lock = pool.begin().await.unwrap();
+        sqlx::query("LOCK TABLE indexer_cursors IN ACCESS EXCLUSIVE MODE").execute(&mut *lock).await.unwrap();
+        let config = ApiConfig { request_timeout: std::time::Duration::from_secs(1), ..ApiConfig::default() };
+        let state = AppState::new(pool.clone()).with_config(config);
+        let request = get("/v1/status").body(axum::body::Body::empty()).unwrap();
+        let answer = tokio::spawn({
+            use tower::ServiceExt;
+            app(state.clone()).oneshot(request)
+        });
+        let stuck = || async {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active'
+                   AND query LIKE '%FROM indexer_cursors ORDER BY chain_id, contract%'",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        };
+        // The statement reaches Postgres and waits on the lock.
+        let started = std::time::Instant::now();
+        while stuck().await == 0 {
+            assert!(started.elapsed() < std::time::Duration::from_secs(5), "the status query never started");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let response = answer.await.unwrap().unwrap();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        // The lock is still held, yet the statement is gone: Postgres cancelled it.
+        let answered = std::time::Instant::now();
+        while stuck().await > 0 {
+            assert!(answered.elapsed() < std::time::Duration::from_secs(3), "the statement still runs in Postgres");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let timeout: String = sqlx::query_scalar("SHOW statement_timeout").fetch_one(&state.pool).await.unwrap();
+        assert_eq!(timeout, "1s");
+        lock.rollback().await.unwrap();
     }
     #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn a_slow_request_is_stopped_with_a_json_503(pool: PgPool) {

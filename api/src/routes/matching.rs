@@ -4,9 +4,17 @@
 //! the root of those files is a claimed version. Otherwise the candidates are claimed versions whose uploaded
 //! manifests share the most files with the folder, each with a diff naming what differs. Each candidate lists every
 //! publisher's claim of its version: a match identifies weights, not who made them.
+//!
+//! **Bounded work.** The folder's digests are looked up once each (files sharing a digest are grouped first), and
+//! each in at most [`MAX_FILES_PER_DIGEST`] stored files: a digest stored more often than that (the empty file, a
+//! tokenizer many versions share) says little about which version a folder is and does not select candidates. So
+//! the lookup reads at most `distinct digests × (MAX_FILES_PER_DIGEST + 1)` stored rows, whatever the request and
+//! the stored manifests hold. The candidates found are then compared with the folder file by file, common digests
+//! included.
 
+use chrono::{DateTime, Utc};
 use prova_db::DbHash;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use alloy::primitives::B256;
 use axum::Json;
@@ -29,6 +37,10 @@ use prova_views::ModelStatus;
 
 /// Most candidates returned.
 pub const MAX_CANDIDATES: usize = 5;
+
+/// Most stored files one digest of the folder is looked up in; a digest stored in more files selects no candidate
+/// (see the module documentation).
+pub const MAX_FILES_PER_DIGEST: i64 = 100;
 
 /// The match route.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -78,25 +90,54 @@ pub struct Candidate {
     pub claims: Vec<ModelVersion>,
     /// Files with the same path and digest in both.
     pub files_in_common: u64,
+    /// Files of the folder whose digest the version has under any path (renamed files count).
+    #[serde(skip)]
+    digests_in_common: u64,
+    /// When the version was first claimed within the filters.
+    #[serde(skip)]
+    first_registered: Option<DateTime<Utc>>,
     /// The given files compared to the version's: `added` are only in the folder, `removed` only in the version.
     #[schema(value_type = crate::routes::docs::ManifestDiffSchema)]
     pub diff: ManifestDiff,
 }
 
 impl Candidate {
-    fn new(version_hash: B256, claims: Vec<ModelVersion>, files_in_common: u64, diff: ManifestDiff) -> Self {
-        Self { version_hash, status: ModelStatus::of_claims(&claims), claims, files_in_common, diff }
+    /// The candidate `version_hash` with `files`, compared with the folder's `given` files.
+    fn new(
+        version_hash: B256,
+        claims: Vec<ModelVersion>,
+        given: &[ManifestEntry],
+        files: &[ManifestEntry],
+        first_registered: Option<DateTime<Utc>>,
+    ) -> Self {
+        let by_path: HashMap<&str, B256> = files.iter().map(|f| (f.path.as_str(), f.sha256)).collect();
+        let digests: HashSet<B256> = files.iter().map(|f| f.sha256).collect();
+        let files_in_common = given.iter().filter(|g| by_path.get(g.path.as_str()) == Some(&g.sha256)).count();
+        let digests_in_common = given.iter().filter(|g| digests.contains(&g.sha256)).count();
+        Self {
+            version_hash,
+            status: ModelStatus::of_claims(&claims),
+            claims,
+            files_in_common: files_in_common as u64,
+            digests_in_common: digests_in_common as u64,
+            first_registered,
+            diff: diff(given, files),
+        }
     }
 }
 
 #[derive(FromRow)]
 struct Scored {
     version_hash: DbHash,
-    files_in_common: i64,
+    first_registered: DateTime<Utc>,
 }
 
 /// Which registered version is this folder? Exact when the root of the given files is claimed; otherwise the
 /// claimed versions whose uploaded manifests share the most files, each with a diff and every claim of it.
+///
+/// Files sharing a digest are looked up once, and a digest is looked up in at most 100 stored files: one stored more
+/// often (the empty file, a tokenizer many versions share) does not select candidates, though it counts in the
+/// `files_in_common` and `diff` of the candidates found.
 #[utoipa::path(
     post,
     path = "/v1/model-versions/match",
@@ -132,20 +173,30 @@ async fn match_files(
     let is_exact = exact.is_some();
     let limit = MAX_CANDIDATES - usize::from(is_exact);
 
-    // Per claimed version with a manifest: files with the same path and digest, then files whose digest appears in
-    // the version under any path (renamed files), then the earliest claim in scope.
+    // Per claimed version with a manifest, over the folder's digests each stored in at most MAX_FILES_PER_DIGEST
+    // files: files with the same path and digest, then files whose digest appears in the version under any path
+    // (renamed files), then the earliest claim in scope.
     let scored: Vec<Scored> = sqlx::query_as(&format!(
         "WITH given AS (
-             SELECT * FROM unnest($1::TEXT[], $2::BYTEA[]) AS g(path, sha256)
+             SELECT sha256, count(*) AS files, array_agg(path) AS paths
+             FROM unnest($1::TEXT[], $2::BYTEA[]) AS g(path, sha256)
+             GROUP BY sha256
          ), hits AS (
-             SELECT f.version_hash, g.path, bool_or(f.path = g.path) AS same_path
-             FROM given g JOIN model_files f ON f.sha256 = g.sha256
-             GROUP BY f.version_hash, g.path
+             SELECT g.sha256, g.files, h.version_hash, h.path = ANY(g.paths) AS same_path
+             FROM given g
+             CROSS JOIN LATERAL (
+                 SELECT f.version_hash, f.path, count(*) OVER () AS stored
+                 FROM (SELECT version_hash, path FROM model_files WHERE sha256 = g.sha256 LIMIT $10 + 1) f
+             ) h
+             WHERE h.stored <= $10
+         ), per_digest AS (
+             SELECT version_hash, max(files) AS files, count(*) FILTER (WHERE same_path) AS same_path
+             FROM hits GROUP BY version_hash, sha256
          ), scored AS (
-             SELECT version_hash, count(*) FILTER (WHERE same_path) AS files_in_common, count(*) AS digests_in_common
-             FROM hits GROUP BY version_hash
+             SELECT version_hash, sum(same_path) AS files_in_common, sum(files) AS digests_in_common
+             FROM per_digest GROUP BY version_hash
          )
-         SELECT s.version_hash, s.files_in_common
+         SELECT s.version_hash, reg.first_registered
          FROM scored s
          JOIN LATERAL (
              SELECT min(r.block_time) AS first_registered FROM model_version_registered r
@@ -167,25 +218,34 @@ async fn match_files(
     .bind(scope.canonical_chains())
     .bind(scope.canonical_contracts())
     .bind(scope.min_confirmations)
+    .bind(MAX_FILES_PER_DIGEST)
     .fetch_all(&state.pool)
     .await?;
-    let scored = scored.into_iter().map(|s| (s.version_hash.0, s.files_in_common)).collect::<Vec<_>>();
 
-    let hashes: Vec<B256> = scored.iter().map(|(h, _)| *h).collect();
+    let hashes: Vec<B256> = scored.iter().map(|s| s.version_hash.0).collect();
     let mut files: HashMap<B256, Vec<ManifestEntry>> = load_files(&state.pool, &hashes).await?.into_iter().collect();
     let mut versions = load_versions(&state.pool, &hashes, &scope).await?;
 
+    let mut found: Vec<Candidate> = Vec::with_capacity(scored.len());
+    for s in scored {
+        let version_hash = s.version_hash.0;
+        if let (Some(claims), Some(registered)) = (versions.remove(&version_hash), files.remove(&version_hash)) {
+            found.push(Candidate::new(version_hash, claims, &given.files, &registered, Some(s.first_registered)));
+        }
+    }
+    // Ranked again on the whole files, common digests included.
+    found.sort_by(|a, b| {
+        (b.files_in_common, b.digests_in_common)
+            .cmp(&(a.files_in_common, a.digests_in_common))
+            .then(a.first_registered.cmp(&b.first_registered))
+            .then(a.version_hash.cmp(&b.version_hash))
+    });
     let mut candidates = Vec::with_capacity(MAX_CANDIDATES);
     if let Some(claims) = exact {
         // Same root, same files: every file is unchanged.
-        candidates.push(Candidate::new(root, claims, given.files.len() as u64, diff(&given.files, &given.files)));
+        candidates.push(Candidate::new(root, claims, &given.files, &given.files, None));
     }
-    for (version_hash, files_in_common) in scored {
-        if let (Some(claims), Some(registered)) = (versions.remove(&version_hash), files.remove(&version_hash)) {
-            let diff = diff(&given.files, &registered);
-            candidates.push(Candidate::new(version_hash, claims, files_in_common as u64, diff));
-        }
-    }
+    candidates.extend(found);
     Ok(Json(MatchResult { version_hash: root, exact: is_exact, best: candidates.first().cloned(), candidates }))
 }
 
@@ -310,6 +370,56 @@ mod tests {
         let claims: Vec<&str> =
             answer["best"]["claims"].as_array().unwrap().iter().map(|c| c["publisher"].as_str().unwrap()).collect();
         assert_eq!(claims, [squatter.to_string().to_lowercase(), lab.to_string().to_lowercase()]);
+    }
+
+    /// The attack: a folder of thousands of files sharing one digest (the empty file), against stored manifests
+    /// holding that digest thousands of times. Joining them used to make `folder files × stored rows` rows (here
+    /// 8,000 × 40,000), past any timeout while Postgres kept running. The folder's digests are now looked up once
+    /// each, in at most MAX_FILES_PER_DIGEST stored files: the answer comes at once, and the version sharing a
+    /// distinctive file is found, its files compared in full (the empty file counts there).
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
+    async fn a_flood_of_one_digest_is_answered_within_the_timeout(pool: PgPool) {
+        use crate::testing::send_json_with;
+        let empty = B256::repeat_byte(0xE0);
+        for n in 0..8u8 {
+            let version = B256::repeat_byte(0x80 + n);
+            register(&pool, CHAIN, version, None, 20 + i64::from(n)).await;
+            sqlx::query(
+                "INSERT INTO model_manifests (version_hash, tool, ignore, file_count, total_bytes)
+                 VALUES ($1, 'flood', '{}', 5000, 0)",
+            )
+            .bind(version.to_vec())
+            .execute(&pool)
+            .await
+            .unwrap();
+            sqlx::query(
+                "INSERT INTO model_files (version_hash, path, size, sha256)
+                 SELECT $1, 'stored/' || g, 0, $2 FROM generate_series(1, 5000) AS g",
+            )
+            .bind(version.to_vec())
+            .bind(empty.to_vec())
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        let empty_file = ManifestEntry { path: "empty.txt".into(), size: 0, sha256: empty };
+        let mut real_files = v1_files();
+        real_files.push(empty_file.clone());
+        let real = publish(&pool, &real_files, 40).await;
+
+        let mut folder: Vec<ManifestEntry> =
+            (0..8000).map(|i| ManifestEntry { path: format!("pad/{i:05}"), size: 0, sha256: empty }).collect();
+        folder.extend(v1_files());
+        folder[8001] = entry("model.safetensors", 0x7F);
+        folder.push(empty_file);
+        let config = crate::ApiConfig { request_timeout: std::time::Duration::from_secs(3), ..Default::default() };
+        let (status, answer) = send_json_with(pool, config, "POST", MATCH, &json!({ "files": folder })).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(order(&answer), [real.version_hash.to_string()]);
+        // config.json, tokenizer.json and empty.txt have the same path and digest.
+        assert_eq!(answer["best"]["files_in_common"], 3);
+        assert_eq!(answer["best"]["diff"]["unchanged"], 3);
+        assert_eq!(answer["best"]["diff"]["changed"], json!(["model.safetensors"]));
     }
 
     #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]

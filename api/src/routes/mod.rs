@@ -143,6 +143,92 @@ mod tests {
         }
     }
 
+    /// The attack: break the database and read the error answers. Every operation and probe answers with our own
+    /// words only: no driver text, no query, no database name, no address.
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
+    async fn a_broken_database_leaks_nothing(pool: PgPool) {
+        use crate::{AppState, app};
+        use axum::body::Body;
+        use axum::http::{Request, header};
+        use sqlx::postgres::PgPoolOptions;
+        use tower::ServiceExt;
+
+        let missing = format!("prova_dropped_{}", std::process::id());
+        let options = (*pool.connect_options()).clone().database(&missing);
+        let dropped = AppState::new(PgPoolOptions::new().max_connections(2).connect_lazy_with(options));
+        let closed = AppState::new(pool.clone());
+        closed.pool.close().await;
+        let spec = serde_json::to_value(openapi()).unwrap();
+        let mut requests: Vec<(String, String, Vec<u8>)> = vec![
+            ("GET".into(), "/readyz".into(), Vec::new()),
+            ("GET".into(), "/v1/status".into(), Vec::new()),
+            ("GET".into(), "/v1/agents?sort=reputation&algorithm=trust".into(), Vec::new()),
+        ];
+        for (path, method, operation) in operations(&spec) {
+            let mut uri = path.clone();
+            for param in operation["parameters"].as_array().into_iter().flatten() {
+                if param["in"] == "path" {
+                    let example = match &param["example"] {
+                        Value::String(text) => text.clone(),
+                        other => other.to_string(),
+                    };
+                    uri = uri.replace(&format!("{{{}}}", param["name"].as_str().unwrap()), &example);
+                }
+            }
+            let body = if operation["requestBody"].is_object() {
+                br#"{"files":[{"path":"a","size":1,"sha256":"0x0101010101010101010101010101010101010101010101010101010101010101"}]}"#.to_vec()
+            } else {
+                Vec::new()
+            };
+            requests.push((method.to_uppercase(), uri, body));
+        }
+        let forbidden = [
+            missing.as_str(),
+            "sqlx",
+            "error returned from database",
+            "does not exist",
+            "SELECT",
+            "relation",
+            "pool",
+            "postgres",
+            "127.0.0.1",
+            "closed",
+        ];
+        let mut failures = 0;
+        for (name, state) in [("dropped database", &dropped), ("closed pool", &closed)] {
+            for (method, uri, body) in &requests {
+                let mut request = Request::builder().method(method.as_str()).uri(uri);
+                if !body.is_empty() {
+                    request = request.header(header::CONTENT_TYPE, "application/json");
+                }
+                let response =
+                    app(state.clone()).oneshot(request.body(Body::from(body.clone())).unwrap()).await.unwrap();
+                let status = response.status();
+                let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+                let text = String::from_utf8_lossy(&bytes).to_string();
+                if uri == "/healthz" || uri == "/metrics" || uri == "/openapi.json" {
+                    assert!(status.is_success(), "{name}: {method} {uri}: {status} {text}");
+                    continue;
+                }
+                for word in forbidden {
+                    assert!(
+                        !text.to_lowercase().contains(&word.to_lowercase()),
+                        "{name}: {method} {uri} leaks {word:?}: {text}"
+                    );
+                }
+                if status.is_server_error() {
+                    failures += 1;
+                    let answer: Value = serde_json::from_str(&text).unwrap();
+                    let code = answer["error"]["code"].as_str().unwrap();
+                    assert!(["unavailable", "not_ready"].contains(&code), "{name}: {method} {uri}: {text}");
+                    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{name}: {method} {uri}: {text}");
+                }
+            }
+        }
+        // Every route that reads the database failed, and said so in our words.
+        assert!(failures >= 2 * 16, "only {failures} failures");
+    }
+
     /// Every `$ref` of the document names a component it holds (nested answer types included).
     #[test]
     fn every_schema_reference_resolves() {

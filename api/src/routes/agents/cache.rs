@@ -22,12 +22,21 @@
 //!
 //! **Scores.** Computed per `(algorithm, filter, parameters)` over the whole set, once (concurrent requests wait for
 //! the first), off the async runtime; the most recent [`MAX_SCORE_ENTRIES`] parameter sets are kept per set, and
-//! are dropped with it.
+//! are dropped with it. The query parameters are quantized before they get here (see
+//! `super::reputation::ScoreQuery`), so values that differ by nothing meaningful share one entry.
+//!
+//! **Limits** ([`ScoringLimits`], `docs/api-limits.md`). A `trust` computation whose work, `max_iterations ×
+//! (edges + nodes)` of the trust graph, would pass [`ScoringLimits::max_trust_work`] is refused before it starts (400
+//! `work_limit`); `mean`, `bayesian` and `decay` are linear in the records. At most
+//! [`ScoringLimits::max_concurrent`] computations run at once; a request waits for a slot and gives up with its
+//! request (timeout, client gone) before any work is done. Once started, a computation runs to its end (the scoring
+//! library has no way to stop one midway): it keeps its slot until then and its result is cached, so it is bounded
+//! by the work limit and counts against the concurrency limit even when its request is gone.
 
 use prova_db::DbAddress;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use alloy::primitives::{Address, U256};
@@ -40,6 +49,80 @@ use crate::views::address;
 
 /// Parameter sets whose scores are kept per feedback set (each holds one `Score` per agent).
 pub const MAX_SCORE_ENTRIES: usize = 8;
+
+/// Default of [`ScoringLimits::max_trust_work`]: 250 million graph steps, at most about a second of one core (the
+/// bound counts every record as an edge and two nodes; real graphs are smaller). The default 100 iterations fit a
+/// registry of about 800,000 feedback records.
+pub const DEFAULT_MAX_TRUST_WORK: u64 = 250_000_000;
+
+/// What reputation scoring may cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScoringLimits {
+    /// Most work one `trust` computation may take: `max_iterations × (edges + nodes)`, the graph's size bounded by
+    /// `3 × records + registered agents + seeds + 1` (each record gives at most one edge and two nodes). A query
+    /// asking for more is refused with a 400 `work_limit` naming the most iterations the set allows.
+    pub max_trust_work: u64,
+    /// Score computations running at once, over every set and parameter set.
+    pub max_concurrent: usize,
+}
+
+impl Default for ScoringLimits {
+    /// [`DEFAULT_MAX_TRUST_WORK`], and half the CPUs (at least one) at once.
+    fn default() -> Self {
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        Self { max_trust_work: DEFAULT_MAX_TRUST_WORK, max_concurrent: (cpus / 2).max(1) }
+    }
+}
+
+/// What every score computation of a cache shares: the limits, the slots and the counters.
+#[derive(Debug)]
+struct Scoring {
+    limits: ScoringLimits,
+    slots: Arc<tokio::sync::Semaphore>,
+    computations: AtomicU64,
+    running: AtomicU64,
+    peak_running: AtomicU64,
+    abandoned: AtomicU64,
+}
+
+impl Scoring {
+    fn new(limits: ScoringLimits) -> Self {
+        Self {
+            limits,
+            slots: Arc::new(tokio::sync::Semaphore::new(limits.max_concurrent.max(1))),
+            computations: AtomicU64::new(0),
+            running: AtomicU64::new(0),
+            peak_running: AtomicU64::new(0),
+            abandoned: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Counts a computation as running while alive.
+struct Running<'a>(&'a Scoring);
+
+impl<'a> Running<'a> {
+    fn start(scoring: &'a Scoring) -> Self {
+        let now = scoring.running.fetch_add(1, Ordering::SeqCst) + 1;
+        scoring.peak_running.fetch_max(now, Ordering::SeqCst);
+        Self(scoring)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Set when the request waiting for a computation goes away (its future is dropped).
+struct Abandon(Arc<AtomicBool>);
+
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
 
 /// Which feedback set: a reputation registry and the identity registry whose agents it rates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -84,22 +167,40 @@ pub struct CacheStats {
     pub delta_loads: u64,
     /// Score computations (one per parameter set and feedback set).
     pub computations: u64,
+    /// Score computations running now.
+    pub running: u64,
+    /// The most score computations that ran at once.
+    pub peak_running: u64,
+    /// Score computations skipped because their request went away before they started.
+    pub abandoned: u64,
 }
 
 /// The cached set of one key; the async lock makes concurrent requests wait for one load.
 type Slot = Arc<tokio::sync::Mutex<Option<Arc<FeedbackSet>>>>;
 
-/// Scores of one parameter set, computed once.
-type ScoreEntry = (String, Arc<tokio::sync::OnceCell<Arc<Ranking>>>);
+/// Scores of one parameter set: computed once, by one computation at a time.
+#[derive(Debug, Default)]
+struct ScoreSlot {
+    ranking: OnceLock<Arc<Ranking>>,
+    /// Held by the computation under way (until it ends, even if its request is gone).
+    turn: Arc<tokio::sync::Mutex<()>>,
+}
+
+type ScoreEntry = (String, Arc<ScoreSlot>);
 
 /// The cache of feedback sets and scores. Cheap to share: keep it in an `Arc`.
-#[derive(Default)]
 pub struct ReputationCache {
     slots: Mutex<HashMap<SetKey, Slot>>,
     hits: AtomicU64,
     full_loads: AtomicU64,
     delta_loads: AtomicU64,
-    computations: Arc<AtomicU64>,
+    scoring: Arc<Scoring>,
+}
+
+impl Default for ReputationCache {
+    fn default() -> Self {
+        Self::new(ScoringLimits::default())
+    }
 }
 
 impl fmt::Debug for ReputationCache {
@@ -170,8 +271,10 @@ pub struct FeedbackData {
     newest_timestamp: Option<i64>,
     /// Every usable record, sorted by `(agent_id, client, feedback_index)`; built on first use.
     flat: OnceLock<Vec<Feedback>>,
+    /// Feedback records the scores read (those of agents whose owner is known).
+    usable_records: usize,
     scores: Mutex<VecDeque<ScoreEntry>>,
-    computations: Arc<AtomicU64>,
+    scoring: Arc<Scoring>,
 }
 
 /// The shard of `agent` being rebuilt: a copy of its current one on first touch.
@@ -189,14 +292,40 @@ pub struct Ranking {
 }
 
 impl ReputationCache {
+    /// An empty cache whose score computations keep to `limits`.
+    pub fn new(limits: ScoringLimits) -> Self {
+        Self {
+            slots: Mutex::default(),
+            hits: AtomicU64::new(0),
+            full_loads: AtomicU64::new(0),
+            delta_loads: AtomicU64::new(0),
+            scoring: Arc::new(Scoring::new(limits)),
+        }
+    }
+
+    /// The limits score computations keep to.
+    pub fn limits(&self) -> ScoringLimits {
+        self.scoring.limits
+    }
+
     /// What the cache did so far.
     pub fn stats(&self) -> CacheStats {
         CacheStats {
             hits: self.hits.load(Ordering::Relaxed),
             full_loads: self.full_loads.load(Ordering::Relaxed),
             delta_loads: self.delta_loads.load(Ordering::Relaxed),
-            computations: self.computations.load(Ordering::Relaxed),
+            computations: self.scoring.computations.load(Ordering::SeqCst),
+            running: self.scoring.running.load(Ordering::SeqCst),
+            peak_running: self.scoring.peak_running.load(Ordering::SeqCst),
+            abandoned: self.scoring.abandoned.load(Ordering::SeqCst),
         }
+    }
+
+    /// Takes every computation slot, for tests that need the limit reached.
+    #[cfg(test)]
+    pub(crate) async fn occupy_every_slot(&self) -> tokio::sync::OwnedSemaphorePermit {
+        let all = u32::try_from(self.scoring.limits.max_concurrent.max(1)).expect("a small number of slots");
+        self.scoring.slots.clone().acquire_many_owned(all).await.expect("the semaphore is never closed")
     }
 
     /// The feedback set of `key`, as of the cursors now: from the cache while they have not moved, else loaded
@@ -265,8 +394,8 @@ impl ReputationCache {
 
     /// Applies `events` to `previous` (or to nothing) off the async runtime.
     async fn build(&self, previous: Option<Arc<FeedbackData>>, events: Events, key: SetKey) -> Result<FeedbackData> {
-        let computations = self.computations.clone();
-        tokio::task::spawn_blocking(move || FeedbackData::apply(previous.as_deref(), events, key, computations))
+        let scoring = self.scoring.clone();
+        tokio::task::spawn_blocking(move || FeedbackData::apply(previous.as_deref(), events, key, scoring))
             .await
             .map_err(|e| ApiError::Internal(format!("building the feedback set panicked: {e}")))
     }
@@ -292,7 +421,7 @@ impl FeedbackSet {
 impl FeedbackData {
     /// The set after `events`, which follow `previous` in log order. Only the shards of the agents the events
     /// touch are rebuilt; the others are shared with `previous`.
-    fn apply(previous: Option<&FeedbackData>, events: Events, key: SetKey, computations: Arc<AtomicU64>) -> Self {
+    fn apply(previous: Option<&FeedbackData>, events: Events, key: SetKey, scoring: Arc<Scoring>) -> Self {
         let mut shards = previous.map(|p| p.shards.clone()).unwrap_or_default();
         let mut transfers = previous.map(|p| p.transfers.clone()).unwrap_or_default();
         let mut registered_by = previous.map(|p| p.registered_by.clone()).unwrap_or_default();
@@ -386,6 +515,7 @@ impl FeedbackData {
         }
 
         let newest_timestamp = shards.values().filter(|s| s.owner.is_some()).filter_map(|s| s.newest).max();
+        let usable_records = shards.values().filter(|s| s.owner.is_some()).map(|s| s.records.len()).sum();
         let registered = match previous {
             Some(p) if !new_agents => p.registered.clone(),
             _ => registered_by.keys().copied().collect::<BTreeSet<_>>().into_iter().collect(),
@@ -397,8 +527,9 @@ impl FeedbackData {
             registered,
             newest_timestamp,
             flat: OnceLock::new(),
+            usable_records,
             scores: Mutex::new(VecDeque::new()),
-            computations,
+            scoring,
         }
     }
 
@@ -472,50 +603,95 @@ impl FeedbackData {
         Ok(score)
     }
 
+    /// The work bound of a `trust` computation of this set under `params`: `max_iterations × (edges + nodes)`,
+    /// with `3 × records + registered agents + seeds + 1` for the graph's size. A 400 `work_limit` past `limits`.
+    pub fn check_trust_work(&self, params: &Params, limits: ScoringLimits) -> Result<u64> {
+        let size = 3 * self.usable_records as u64 + self.registered.len() as u64 + params.seeds.len() as u64 + 1;
+        let work = u64::from(params.max_iterations).saturating_mul(size);
+        if work > limits.max_trust_work {
+            return Err(ApiError::bad_request(
+                "work_limit",
+                format!(
+                    "max_iterations={} over this registry's trust graph (up to {size} edges and nodes) is up to {work} \
+                     steps, past this server's limit of {}; ask for at most {} iterations",
+                    params.max_iterations,
+                    limits.max_trust_work,
+                    limits.max_trust_work / size
+                ),
+            ));
+        }
+        Ok(work)
+    }
+
     /// The scores of every agent under one parameter set (`params` [`Self::resolve`]d and valid), best first:
-    /// computed on first use, then kept with the set.
+    /// computed on first use under the limits of the module documentation, then kept with the set.
     pub async fn ranking(
         self: &Arc<Self>,
         algorithm: Algorithm,
         filter: &Filter,
         params: &Params,
     ) -> Result<Arc<Ranking>> {
+        if algorithm == Algorithm::Trust {
+            self.check_trust_work(params, self.scoring.limits)?;
+        }
         let key = score_key(algorithm, filter, params);
-        let cell = {
+        let slot = {
             let mut entries = self.scores.lock().map_err(|_| ApiError::Internal("score cache poisoned".into()))?;
             match entries.iter().position(|(k, _)| *k == key) {
                 Some(i) => {
                     let entry = entries.remove(i).expect("found above");
-                    let cell = entry.1.clone();
+                    let slot = entry.1.clone();
                     entries.push_back(entry);
-                    cell
+                    slot
                 }
                 None => {
-                    let cell = Arc::new(tokio::sync::OnceCell::new());
-                    entries.push_back((key, cell.clone()));
+                    let slot = Arc::new(ScoreSlot::default());
+                    entries.push_back((key, slot.clone()));
                     while entries.len() > MAX_SCORE_ENTRIES {
                         entries.pop_front();
                     }
-                    cell
+                    slot
                 }
             }
         };
-        let ranking = cell
-            .get_or_try_init(|| {
-                let data = self.clone();
-                let (filter, params) = (filter.clone(), params.clone());
-                async move {
-                    tokio::task::spawn_blocking(move || data.compute(algorithm, &filter, &params))
-                        .await
-                        .map_err(|e| ApiError::Internal(format!("scoring panicked: {e}")))?
-                }
-            })
-            .await?;
-        Ok(ranking.clone())
+        if let Some(ranking) = slot.ranking.get() {
+            return Ok(ranking.clone());
+        }
+        // Every wait below ends with the request: dropping this future gives up the turn and the slot.
+        let turn = slot.turn.clone().lock_owned().await;
+        if let Some(ranking) = slot.ranking.get() {
+            // The computation before ours filled it.
+            return Ok(ranking.clone());
+        }
+        let permit = self
+            .scoring
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| ApiError::Internal("the scoring semaphore was closed".into()))?;
+        let abandoned = Arc::new(AtomicBool::new(false));
+        let _abandon = Abandon(abandoned.clone());
+        let (data, filter, params) = (self.clone(), filter.clone(), params.clone());
+        tokio::task::spawn_blocking(move || {
+            let (_permit, _turn) = (permit, turn);
+            if abandoned.load(Ordering::SeqCst) {
+                // Nobody waits for this answer any more.
+                data.scoring.abandoned.fetch_add(1, Ordering::SeqCst);
+                return Err(ApiError::Timeout(0));
+            }
+            let _running = Running::start(&data.scoring);
+            let ranking = data.compute(algorithm, &filter, &params)?;
+            // Kept even when the request is gone by now, so asking again is a hit.
+            let _ = slot.ranking.set(ranking.clone());
+            Ok(ranking)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("scoring panicked: {e}")))?
     }
 
     fn compute(&self, algorithm: Algorithm, filter: &Filter, params: &Params) -> Result<Arc<Ranking>> {
-        self.computations.fetch_add(1, Ordering::Relaxed);
+        self.scoring.computations.fetch_add(1, Ordering::SeqCst);
         let mut scores =
             prova_reputation::score_agents(self.feedback(), filter, algorithm, params).map_err(internal)?;
         let template = scores.first().cloned();

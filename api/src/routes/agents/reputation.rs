@@ -36,6 +36,12 @@ use crate::views::{ChainPointer, PointerRow, address};
 pub use prova_views::{AgentItem, AgentsPage, Reputation};
 
 /// The scoring part of a query. Every field is text and parsed here, so that the messages name the parameter.
+///
+/// Numeric parameters are quantized before use, so values that differ by nothing meaningful share one cached
+/// computation (the answer's `params` show the values used; see `docs/api-limits.md`): `prior_mean`,
+/// `prior_weight` and `alpha` to 4 significant digits, `tolerance` down to a power of ten, `half_life_secs` to 4
+/// significant digits, `now` down to a multiple of a thousandth of the half-life. `max_iterations` is used as
+/// given, within the work limit.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ScoreQuery {
@@ -55,26 +61,28 @@ pub struct ScoreQuery {
     /// `trust`: the seed addresses, comma-separated (default, or empty: the server's).
     #[param(pattern = "^[\\s,]*(0x[0-9a-fA-F]{40}([\\s,]+0x[0-9a-fA-F]{40})*[\\s,]*)?$")]
     pub seeds: Option<String>,
-    /// `bayesian`: prior mean, from 0 to 100 (the range every score is on).
+    /// `bayesian`: prior mean, from 0 to 100 (the range every score is on); rounded to 4 significant digits.
     #[param(value_type = Option<f64>, minimum = 0, maximum = 100)]
     pub prior_mean: Option<String>,
-    /// `bayesian`: prior weight.
+    /// `bayesian`: prior weight; rounded to 4 significant digits.
     #[param(value_type = Option<f64>)]
     pub prior_weight: Option<String>,
-    /// `decay`: half-life in seconds.
+    /// `decay`: half-life in seconds; rounded to 4 significant digits.
     #[param(value_type = Option<u64>)]
     pub half_life_secs: Option<String>,
-    /// `decay`: reference time, unix seconds (default: the newest feedback's block time).
+    /// `decay`: reference time, unix seconds (default: the newest feedback's block time); rounded down to a multiple
+    /// of a thousandth of the half-life (at least 1 s), which moves no weight by more than 0.07%.
     #[param(value_type = Option<u64>)]
     pub now: Option<String>,
-    /// `trust`: restart probability.
+    /// `trust`: restart probability; rounded to 4 significant digits.
     #[param(value_type = Option<f64>)]
     pub alpha: Option<String>,
-    /// `trust`: convergence threshold.
+    /// `trust`: convergence threshold; rounded down to a power of ten (0 stays 0: run every iteration).
     #[param(value_type = Option<f64>)]
     pub tolerance: Option<String>,
-    /// `trust`: iteration cap.
-    #[param(value_type = Option<u64>)]
+    /// `trust`: iteration cap, at most 10000, and at most what the server's work limit allows over the registry's
+    /// trust graph: `max_iterations × (edges + nodes)` (a 400 `work_limit` says how many iterations fit).
+    #[param(value_type = Option<u64>, maximum = 10000)]
     pub max_iterations: Option<String>,
     /// The identity registry (default: see the module documentation of `routes::agents`).
     pub registry: Option<String>,
@@ -174,9 +182,59 @@ impl ScoreQuery {
             max_iterations: number("max_iterations", self.max_iterations.as_deref(), "a whole number")?
                 .unwrap_or(defaults.max_iterations),
         };
+        let params = quantize(params);
         params.validate(algorithm).map_err(|e| ApiError::bad_request("invalid_param", e.to_string()))?;
         Ok(ScoreRequest { algorithm, filter, params })
     }
+}
+
+/// `params` with every number rounded as [`ScoreQuery`] documents; the defaults are left as they are.
+pub fn quantize(params: Params) -> Params {
+    let half_life_secs = significant_u64(params.half_life_secs);
+    let grain = i64::try_from(half_life_secs / 1000).unwrap_or(i64::MAX).max(1);
+    Params {
+        prior_mean: significant(params.prior_mean),
+        prior_weight: significant(params.prior_weight),
+        half_life_secs,
+        now: params.now.map(|now| now.div_euclid(grain) * grain),
+        alpha: significant(params.alpha),
+        tolerance: power_of_ten_below(params.tolerance),
+        ..params
+    }
+}
+
+/// `x` rounded to 4 significant digits (0, infinities and NaN as they are).
+fn significant(x: f64) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    format!("{x:.3e}").parse().unwrap_or(x)
+}
+
+/// `n` rounded to 4 significant digits.
+fn significant_u64(n: u64) -> u64 {
+    let digits = n.checked_ilog10().unwrap_or(0);
+    if digits < 4 {
+        return n;
+    }
+    let unit = 10u128.pow(digits - 3);
+    let rounded = (u128::from(n) + unit / 2) / unit * unit;
+    u64::try_from(rounded).unwrap_or(u64::MAX / unit as u64 * unit as u64)
+}
+
+/// The largest power of ten at most `x` (0, negatives, infinities and NaN as they are).
+fn power_of_ten_below(x: f64) -> f64 {
+    if x <= 0.0 || !x.is_finite() {
+        return x;
+    }
+    let power = |e: i32| format!("1e{e}").parse::<f64>().unwrap_or(0.0);
+    let mut e = x.log10().floor() as i32;
+    if power(e) > x {
+        e -= 1;
+    } else if power(e + 1) <= x {
+        e += 1;
+    }
+    power(e)
 }
 
 /// One agent's reputation score under one algorithm, over every indexed feedback of its reputation registry

@@ -1525,3 +1525,124 @@ async fn identity_lists_generic_metadata_by_key(pool: PgPool) {
     assert_eq!((items.len(), &body["metadata_truncated"]), (100, &json!(true)));
     assert_eq!(items[99]["key"], "k099");
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Limits of scoring (docs/api-limits.md)
+// ---------------------------------------------------------------------------------------------------------------
+
+/// The attack: every iteration the library allows and no early stop, over the whole registry. Past the work limit it
+/// is refused before any computation, on the agent route and the leaderboard alike.
+#[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
+async fn trust_work_past_the_limit_is_refused(pool: PgPool) {
+    use crate::routes::agents::cache::ScoringLimits;
+    seed_hand_set(&pool).await;
+    let limits = ScoringLimits { max_trust_work: 20_000, max_concurrent: 1 };
+    let state = AppState::new(pool.clone()).with_trust_seeds(vec![C1]).with_reputation_limits(limits);
+    let attack = "?algorithm=trust&max_iterations=10000&tolerance=0";
+    for uri in [reputation_uri(1, attack), format!("/v1/agents?sort=reputation&{}", &attack[1..])] {
+        let (status, body) = get(&state, &uri).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
+        assert_eq!(body["error"]["code"], "work_limit", "{body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("ask for at most"), "{body}");
+    }
+    assert_eq!(state.reputation.stats().computations, 0);
+    // The default 100 iterations fit this small registry.
+    let (status, body) = get(&state, &reputation_uri(1, "?algorithm=trust&tolerance=0")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["score"]["trust"]["iterations"], 100);
+    assert_eq!(state.reputation.stats().computations, 1);
+}
+
+/// The attack: a new value of a parameter in every request (`alpha=0.15000001`, a prior mean a hair off, `now` a
+/// second later) to make each one score every agent again. Values that differ by nothing meaningful are quantized
+/// to one, so they share one computation and leave the other cached parameter sets in place.
+#[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
+async fn parameters_that_change_nothing_share_one_computation(pool: PgPool) {
+    seed_hand_set(&pool).await;
+    let state = AppState::new(pool.clone()).with_trust_seeds(vec![C1]);
+    let computations = || state.reputation.stats().computations;
+    let (_, first) = get(&state, &reputation_uri(1, "?algorithm=trust&alpha=0.15")).await;
+    assert_eq!(computations(), 1);
+    assert_eq!(first["score"]["params"]["alpha"], 0.15);
+    for jitter in ["0.15000001", "0.1500004", "0.150000000001", "1.5e-1", "0.14999999"] {
+        let (status, body) = get(&state, &reputation_uri(1, &format!("?algorithm=trust&alpha={jitter}"))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body, first, "alpha={jitter}");
+    }
+    assert_eq!(computations(), 1);
+    let (_, body) = get(&state, &reputation_uri(1, "?algorithm=trust&alpha=0.15&tolerance=3.7e-9")).await;
+    assert_eq!(body["score"]["params"]["tolerance"], 1e-9);
+    assert_eq!(computations(), 2);
+
+    // Leaderboards of the other algorithms score every agent too.
+    let board = |query: &str| format!("/v1/agents?sort=reputation&{query}");
+    let (_, bayesian) = get(&state, &board("algorithm=bayesian&prior_mean=60&prior_weight=5")).await;
+    let (_, again) = get(&state, &board("algorithm=bayesian&prior_mean=60.00001&prior_weight=5.0000001")).await;
+    assert_eq!(bayesian, again);
+    assert_eq!(computations(), 3);
+    let (_, decay) = get(&state, &board("algorithm=decay&now=1700100000")).await;
+    for later in [1_700_100_001, 1_700_100_300, 1_700_100_575] {
+        let (_, again) = get(&state, &board(&format!("algorithm=decay&now={later}"))).await;
+        assert_eq!(again, decay, "now={later}");
+    }
+    assert_eq!(computations(), 4);
+    // A thousandth of the default half-life (30 days) is 2592 s; `now` is rounded down to a multiple of it.
+    assert_eq!(decay["items"][0]["score"]["params"]["now"], 1_700_100_000 / 2592 * 2592);
+    // The first parameter set was not pushed out by the jitter.
+    get(&state, &reputation_uri(0, "?algorithm=trust&alpha=0.15000001")).await;
+    assert_eq!(computations(), 4);
+}
+
+/// Scoring waits for one of the limited slots, and a request that gives up (here: its timeout) while waiting leaves
+/// no computation behind: when the slot frees, nothing runs for it.
+#[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
+async fn scoring_gives_up_with_its_request(pool: PgPool) {
+    use crate::routes::agents::cache::{DEFAULT_MAX_TRUST_WORK, ScoringLimits};
+    seed_hand_set(&pool).await;
+    let config = crate::ApiConfig { request_timeout: std::time::Duration::from_secs(1), ..Default::default() };
+    let limits = ScoringLimits { max_trust_work: DEFAULT_MAX_TRUST_WORK, max_concurrent: 1 };
+    let state =
+        AppState::new(pool.clone()).with_trust_seeds(vec![C1]).with_config(config).with_reputation_limits(limits);
+    // The set is loaded; scoring is all that is left to do.
+    let (status, _) = get(&state, &reputation_uri(0, "")).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let busy = state.reputation.occupy_every_slot().await;
+    for alpha in ["0.41", "0.42", "0.43"] {
+        let (status, body) = get(&state, &reputation_uri(1, &format!("?algorithm=trust&alpha={alpha}"))).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert_eq!(body["error"]["code"], "timeout");
+    }
+    drop(busy);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let stats = state.reputation.stats();
+    assert_eq!((stats.computations, stats.running), (0, 0), "{stats:?}");
+
+    // Asked again with a free slot, it is computed once.
+    let (status, _) = get(&state, &reputation_uri(1, "?algorithm=trust&alpha=0.41")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(state.reputation.stats().computations, 1);
+}
+
+/// Many cache misses at once run one at a time under a limit of one.
+#[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
+async fn concurrent_cache_misses_run_under_the_concurrency_limit(pool: PgPool) {
+    use crate::routes::agents::cache::{DEFAULT_MAX_TRUST_WORK, ScoringLimits};
+    seed_hand_set(&pool).await;
+    let limits = ScoringLimits { max_trust_work: DEFAULT_MAX_TRUST_WORK, max_concurrent: 1 };
+    let state = AppState::new(pool.clone()).with_trust_seeds(vec![C1]).with_reputation_limits(limits);
+    get(&state, &reputation_uri(0, "")).await;
+    let requests: Vec<_> = (0..16)
+        .map(|i| {
+            let state = state.clone();
+            tokio::spawn(async move {
+                get(&state, &format!("/v1/agents?sort=reputation&algorithm=trust&alpha=0.{}", 10 + i)).await.0
+            })
+        })
+        .collect();
+    for request in requests {
+        assert_eq!(request.await.unwrap(), StatusCode::OK);
+    }
+    let stats = state.reputation.stats();
+    assert_eq!((stats.computations, stats.peak_running, stats.running), (16, 1, 0), "{stats:?}");
+}
