@@ -23,6 +23,23 @@ pub enum ApiError {
         /// What was wrong.
         message: String,
     },
+    /// 401: the route needs credentials the request does not carry (e.g. a leaf upload without its signature).
+    #[error("{message}")]
+    Unauthorized {
+        /// Machine-readable code, e.g. `signature_required`.
+        code: &'static str,
+        /// What was missing.
+        message: String,
+    },
+    /// 403: the request's credentials do not allow it (a signature by the wrong key, a publisher the operator does
+    /// not accept, a quota reached).
+    #[error("{message}")]
+    Forbidden {
+        /// Machine-readable code, e.g. `upload_unauthorized`.
+        code: &'static str,
+        /// Why it is refused.
+        message: String,
+    },
     /// 404: the thing asked for does not exist (or is not indexed yet).
     #[error("{0}")]
     NotFound(String),
@@ -96,6 +113,16 @@ impl ApiError {
         Self::BadRequest { code, message: message.into() }
     }
 
+    /// A 401 with a code and message.
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Unauthorized { code, message: message.into() }
+    }
+
+    /// A 403 with a code and message.
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Forbidden { code, message: message.into() }
+    }
+
     /// A 422 with a code and message.
     pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
         Self::Unprocessable { code, message: message.into() }
@@ -104,6 +131,8 @@ impl ApiError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
+            Self::Unauthorized { code, .. } => (StatusCode::UNAUTHORIZED, code),
+            Self::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),

@@ -1,11 +1,14 @@
 //! Talking to an EVM chain: connections that retry transient faults, one `eth_getLogs` pager, one revert decoder
-//! for every prova contract, and deploying, sending and waiting for transactions.
+//! for every prova contract, and deploying, sending and waiting for transactions. Every connection goes through
+//! [`endpoint::Http`], so no error or log line shows more of an endpoint's URL than its scheme, host and port
+//! (providers put their API key in the path, the query or the user info).
 //!
 //! This crate may depend on `prova-core` (bindings) and alloy; it holds no database, no HTTP server and no
 //! command-line parsing. The indexer, the attestor, the auditor (`prova-verify`) and the local devnet all reach the
 //! chain through it.
 
 pub mod batch;
+pub mod endpoint;
 pub mod error;
 pub mod logs;
 pub mod revert;
@@ -22,6 +25,7 @@ use alloy::transports::layers::RetryBackoffLayer;
 use prova_core::bindings;
 
 pub use batch::rpc_batch;
+pub use endpoint::{redact_url, scrub_url};
 pub use error::{Error, Result};
 pub use logs::{decode, describe_log, get_logs};
 pub use revert::{call_error, contract_answer, describe_contract_error, explain_revert, rpc_error, view};
@@ -32,10 +36,16 @@ const RETRIES: u32 = 5;
 /// First backoff of those retries, in milliseconds (doubled per retry, with jitter, by alloy's retry layer).
 const BACKOFF_MS: u64 = 250;
 
+/// The transport of every connection: [`endpoint::Http`], so that no error or log line repeats the URL.
+fn transport(rpc_url: &str) -> Result<endpoint::Http> {
+    Ok(endpoint::Http::new(rpc_url.parse().map_err(|_| Error::InvalidUrl)?))
+}
+
 fn client(rpc_url: &str) -> Result<alloy::rpc::client::RpcClient> {
-    let url = rpc_url.parse().map_err(|_| Error::InvalidUrl)?;
+    let http = transport(rpc_url)?;
+    let local = http.is_local();
     let layer = RetryBackoffLayer::new_with_policy(RETRIES, BACKOFF_MS, u64::MAX, rpc::TransientFaults);
-    Ok(ClientBuilder::default().layer(layer).http(url))
+    Ok(ClientBuilder::default().layer(layer).transport(http, local))
 }
 
 /// A read-only provider for `rpc_url` whose calls retry transient faults ([`rpc::TransientFaults`]).
@@ -45,8 +55,9 @@ pub fn connect(rpc_url: &str) -> Result<DynProvider> {
 
 /// A provider with no retry layer, for a caller that runs its own retry loop ([`rpc::Rpc`]).
 pub fn connect_without_retries(rpc_url: &str) -> Result<DynProvider> {
-    let url = rpc_url.parse().map_err(|_| Error::InvalidUrl)?;
-    Ok(ProviderBuilder::new().connect_http(url).erased())
+    let http = transport(rpc_url)?;
+    let local = http.is_local();
+    Ok(ProviderBuilder::new().connect_client(ClientBuilder::default().transport(http, local)).erased())
 }
 
 /// A provider that signs and sends transactions with `signer`, retrying transient faults like [`connect`].

@@ -103,15 +103,15 @@ impl Fault {
             }
             RpcError::DeserError { .. } | RpcError::SerError(_) | RpcError::NullResp => Fault::Malformed,
             RpcError::LocalUsageError(e) if e.to_string().contains("deserializ") => Fault::Malformed,
-            RpcError::Transport(TransportErrorKind::HttpError(http)) => {
-                if http.status == 429 {
+            RpcError::Transport(kind) if kind.as_http_error().is_some() => {
+                if kind.as_http_error().is_some_and(|http| http.status == 429) {
                     Fault::RateLimited
                 } else {
                     Fault::Http
                 }
             }
             other => {
-                let message = other.to_string().to_lowercase();
+                let message = describe(other).to_lowercase();
                 if message.contains("timed out") || message.contains("timeout") {
                     Fault::Timeout
                 } else if is_rate_limit(&message) {
@@ -122,6 +122,21 @@ impl Fault {
             }
         }
     }
+}
+
+/// An error and its causes, as one line (`error: cause: cause`), skipping a cause its parent already repeats.
+pub fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let line = cause.to_string();
+        if !text.contains(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 fn is_rate_limit(message: &str) -> bool {
@@ -279,7 +294,7 @@ impl Rpc {
         loop {
             let (fault, message) = match tokio::time::timeout(self.policy.timeout, call()).await {
                 Ok(Ok(value)) => return Ok(value),
-                Ok(Err(error)) => (Fault::of(&error), error.to_string()),
+                Ok(Err(error)) => (Fault::of(&error), describe(&error)),
                 Err(_) => (Fault::Timeout, format!("no answer within {:?}", self.policy.timeout)),
             };
             self.observer.fault(self.chain_id, method, fault);

@@ -23,8 +23,8 @@ use crate::metrics::{ContractLabels, EventLabels, Metrics};
 use crate::store::{self, IndexedEvent, LogMeta};
 use prova_chain::rpc::{Fetched, RetryPolicy, Rpc, backoff};
 
-/// How to index one contract.
-#[derive(Debug, Clone)]
+/// How to index one contract. Its `Debug` shows `ws_url` redacted ([`prova_chain::redact_url`]).
+#[derive(Clone)]
 pub struct IndexerConfig {
     /// The contract's address.
     pub contract: Address,
@@ -79,6 +79,43 @@ impl IndexerConfig {
             progress: false,
             ws_url: None,
         }
+    }
+}
+
+impl std::fmt::Debug for IndexerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            contract,
+            kind,
+            start_block,
+            batch_blocks,
+            max_batch_blocks,
+            concurrency,
+            commit_events,
+            poll_interval,
+            kept_blocks,
+            finality_depth,
+            retry,
+            instance,
+            progress,
+            ws_url,
+        } = self;
+        f.debug_struct("IndexerConfig")
+            .field("contract", contract)
+            .field("kind", kind)
+            .field("start_block", start_block)
+            .field("batch_blocks", batch_blocks)
+            .field("max_batch_blocks", max_batch_blocks)
+            .field("concurrency", concurrency)
+            .field("commit_events", commit_events)
+            .field("poll_interval", poll_interval)
+            .field("kept_blocks", kept_blocks)
+            .field("finality_depth", finality_depth)
+            .field("retry", retry)
+            .field("instance", instance)
+            .field("progress", progress)
+            .field("ws_url", &ws_url.as_deref().map(prova_chain::redact_url))
+            .finish()
     }
 }
 
@@ -605,20 +642,27 @@ impl<T> Drop for Task<T> {
 /// Subscribes to new heads over WebSocket and wakes the indexing loop on each; reconnects with backoff forever.
 async fn follow_heads(url: String, chain_id: u64, heads: Arc<tokio::sync::Notify>) {
     use alloy::providers::{Provider, ProviderBuilder, WsConnect};
+    // The URL may hold the provider's key: logs show its scheme, host and port only, and errors are scrubbed of it.
+    let shown = prova_chain::redact_url(&url);
     let mut failures = 0;
     loop {
         let subscribed = async {
             let provider = ProviderBuilder::new().connect_ws(WsConnect::new(url.clone())).await?;
             let mut stream = provider.subscribe_blocks().await?.into_stream();
-            info!(chain_id, %url, "following new heads over WebSocket");
+            info!(chain_id, url = %shown, "following new heads over WebSocket");
             while stream.next().await.is_some() {
                 heads.notify_one();
             }
             Ok::<_, alloy::transports::TransportError>(())
         };
         match subscribed.await {
-            Ok(()) => warn!(chain_id, %url, "WebSocket head subscription ended; reconnecting (polling continues)"),
-            Err(error) => warn!(chain_id, %url, %error, "WebSocket head subscription failed; polling continues"),
+            Ok(()) => {
+                warn!(chain_id, url = %shown, "WebSocket head subscription ended; reconnecting (polling continues)");
+            }
+            Err(error) => {
+                let error = prova_chain::scrub_url(&prova_chain::rpc::describe(&error), &url);
+                warn!(chain_id, url = %shown, %error, "WebSocket head subscription failed; polling continues");
+            }
         }
         failures += 1;
         tokio::time::sleep(backoff(Duration::from_millis(500), Duration::from_secs(30), failures)).await;

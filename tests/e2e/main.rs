@@ -13,5 +13,6 @@ mod outputs;
 mod provenance;
 mod publish_index_serve_verify;
 mod reorg;
+mod secrets;
 mod sybil;
 mod verify_api;

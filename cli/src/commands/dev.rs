@@ -312,8 +312,15 @@ impl DevArgs {
         let publisher =
             admin::register_publisher(admin, registry, "Demo Lab", "https://example.org/demo-lab.json").await?;
         let publisher = publisher.from;
-        let (keystore, attestor) =
-            new_keystore(&self.data_dir.join("keys"), DEMO_KEYSTORE_PASSWORD, Some("attestor.json"))?;
+        // A new throwaway key per run: keystores are never overwritten, so the last run's goes first.
+        let keys = self.data_dir.join("keys");
+        let last = keys.join("attestor.json");
+        if let Err(e) = std::fs::remove_file(&last)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            return Err(e).with_context(|| format!("cannot replace {}", last.display()));
+        }
+        let (keystore, attestor) = new_keystore(&keys, DEMO_KEYSTORE_PASSWORD, Some("attestor.json"))?;
         admin::add_own_attestor(admin, registry, publisher, &attestor).await?;
         // Fund the attestor so `prova model publish --keystore ...` works as printed; the demo itself is relayed.
         let funding = alloy::rpc::types::TransactionRequest::default()

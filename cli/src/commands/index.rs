@@ -158,9 +158,9 @@ impl IndexArgs {
         for chain in &chains {
             let provider = prova_chain::connect_without_retries(&chain.rpc)?;
             for contract in &chain.contract {
-                prova_chain::check_registry(&provider, contract.address, chain.chain_id)
-                    .await
-                    .with_context(|| format!("{} {} on {}", contract.kind, contract.address, chain.rpc))?;
+                prova_chain::check_registry(&provider, contract.address, chain.chain_id).await.with_context(|| {
+                    format!("{} {} on {}", contract.kind, contract.address, prova_chain::redact_url(&chain.rpc))
+                })?;
                 let config = IndexerConfig {
                     kind: contract.kind,
                     start_block: contract.start_block,

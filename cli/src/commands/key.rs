@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use crate::signer::{KEYSTORE_PASSWORD_ENV, new_keystore};
 use clap::{Args, Subcommand};
+use zeroize::Zeroizing;
 
 /// Key subcommands.
 #[derive(Debug, Subcommand)]
@@ -55,13 +56,14 @@ impl AuthorizeArgs {
     }
 }
 
-/// Arguments of `prova key new`.
+/// Arguments of `prova key new`. The keystore is written 0600 in a folder created 0700, with geth's standard scrypt
+/// cost (about a second to write, and again to unlock); an existing file is never overwritten.
 #[derive(Debug, Args)]
 pub struct NewKeyArgs {
-    /// Folder to write the keystore into.
+    /// Folder to write the keystore into (created 0700 if missing).
     #[arg(long, default_value = "keystores")]
     pub dir: PathBuf,
-    /// File name (default: a random UUID).
+    /// File name (default: a random UUID); refused if the file exists.
     #[arg(long)]
     pub name: Option<String>,
 }
@@ -73,11 +75,17 @@ impl KeyCommand {
             Self::New(args) => args,
             Self::Authorize(args) => return args.run().await,
         };
+        // Refused before asking for a password; `new_keystore` refuses again, atomically.
+        if let Some(name) = &args.name
+            && args.dir.join(name).symlink_metadata().is_ok()
+        {
+            return Err(crate::signer::Error::Exists(args.dir.join(name)).into());
+        }
         let password = match std::env::var(KEYSTORE_PASSWORD_ENV) {
-            Ok(password) => password,
+            Ok(password) => Zeroizing::new(password),
             Err(_) => {
-                let first = rpassword::prompt_password("new keystore password: ")?;
-                let second = rpassword::prompt_password("repeat password: ")?;
+                let first = Zeroizing::new(rpassword::prompt_password("new keystore password: ")?);
+                let second = Zeroizing::new(rpassword::prompt_password("repeat password: ")?);
                 anyhow::ensure!(first == second, "the passwords differ");
                 first
             }

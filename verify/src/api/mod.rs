@@ -156,8 +156,9 @@ fn mismatches<S: Serializer>(facts: &[Fact], serializer: S) -> std::result::Resu
 /// Audits the API behind `api` against the chain of `options.rpc_url`. Checks first that the RPC endpoint answers,
 /// serves the chain asked for, and that the API answers and indexes that chain.
 pub async fn audit(options: &AuditOptions, api: &ApiClient, progress: &dyn Progress) -> Result<Report> {
-    let rpc = &options.rpc_url;
-    let provider = prova_chain::connect(rpc)?;
+    // The URL may hold the provider's key: messages and the report show it redacted.
+    let rpc = &prova_chain::redact_url(&options.rpc_url);
+    let provider = prova_chain::connect(&options.rpc_url)?;
     let served = prova_chain::chain_id(&provider).await.map_err(|source| Error::Unanswered {
         endpoint: format!("the RPC endpoint {rpc}"),
         source: Box::new(source.into()),
