@@ -20,7 +20,7 @@
 //! `confirmations` keeps growing after a fact is finalized; in a cached answer it is a lower bound.
 
 use std::cell::Cell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -71,7 +71,16 @@ pub struct ApiConfig {
     /// without one, every indexed registry's facts are answered side by side, each with its own chain pointer.
     /// Empty by default.
     pub canonical_registries: BTreeMap<u64, Address>,
+    /// Publishers whose batches' leaves may be uploaded (`prova serve --upload-publisher`); `None` (the default):
+    /// any publisher, as long as the batch's attestor key signs the upload (see `docs/leaf-uploads.md`).
+    pub upload_publishers: Option<BTreeSet<Address>>,
+    /// Most leaves stored per publisher, over all its uploaded batches; an upload past it is refused with 403
+    /// `leaf_quota_exceeded`. Default [`DEFAULT_MAX_LEAVES_PER_PUBLISHER`].
+    pub max_leaves_per_publisher: u64,
 }
+
+/// Default of [`ApiConfig::max_leaves_per_publisher`]: ten million leaves, about 5 GB of rows, indexes and trees.
+pub const DEFAULT_MAX_LEAVES_PER_PUBLISHER: u64 = 10_000_000;
 
 impl Default for ApiConfig {
     fn default() -> Self {
@@ -83,6 +92,8 @@ impl Default for ApiConfig {
             settled_max_age_secs: 60,
             readiness: Readiness::default(),
             canonical_registries: BTreeMap::new(),
+            upload_publishers: None,
+            max_leaves_per_publisher: DEFAULT_MAX_LEAVES_PER_PUBLISHER,
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Helpers for the API's database tests: call the app in-process and seed indexed events directly.
 
 use alloy::primitives::{Address, B256, keccak256};
+use alloy::signers::SignerSync;
+use alloy::signers::local::PrivateKeySigner;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use prova_core::manifest::{Manifest, ManifestEntry};
@@ -10,6 +12,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 use tower::ServiceExt;
 
+use crate::routes::output_batches::{UPLOAD_SIGNATURE_HEADER, upload_signing_hash};
 use crate::{ApiConfig, AppState, app};
 
 /// The chain most tests index.
@@ -18,8 +21,54 @@ pub(crate) const CHAIN: i64 = 31337;
 pub(crate) const REGISTRY: [u8; 20] = [0xAA; 20];
 /// The publisher of every seeded version.
 pub(crate) const PUBLISHER: [u8; 20] = [0xBB; 20];
-/// The attestor key of every seeded version.
-pub(crate) const ATTESTOR: [u8; 20] = [0xCC; 20];
+/// The attestor key of every seeded version and batch: the address of [`ATTESTOR_KEY`].
+pub(crate) const ATTESTOR: [u8; 20] = alloy::hex!("2b5907e591d106e1954b05dc9ca52c4322836e44");
+/// The private key of [`ATTESTOR`], a fixed test key, which signs the tests' leaf uploads.
+pub(crate) const ATTESTOR_KEY: &str = "59c6995e998f97a5a0044966f0945389dc9c86dae88c7a8412f4603b6b78690d";
+
+/// The signer of [`ATTESTOR`].
+pub(crate) fn attestor_key() -> PrivateKeySigner {
+    ATTESTOR_KEY.parse().expect("a valid test key")
+}
+
+/// The `prova-upload-signature` value by `signer` authorizing the upload of the leaves of `root` anchored in
+/// [`REGISTRY`] on `chain_id`.
+pub(crate) fn upload_signature(signer: &PrivateKeySigner, chain_id: i64, root: B256) -> String {
+    let digest = upload_signing_hash(chain_id as u64, REGISTRY.into(), root);
+    let signature = signer.sign_hash_sync(&digest).expect("signing with a local key");
+    format!("0x{}", alloy::hex::encode(signature.as_bytes()))
+}
+
+/// PUTs `body` as the leaves of `root` to an app with `config`, with `content_type` and the `signature` header when
+/// given; returns the status and the JSON answer.
+pub(crate) async fn put_leaves_with(
+    pool: PgPool,
+    config: ApiConfig,
+    root: B256,
+    content_type: Option<&str>,
+    signature: Option<&str>,
+    body: Vec<u8>,
+) -> (StatusCode, Value) {
+    let mut request = Request::builder().method("PUT").uri(format!("/v1/output-batches/{root}/leaves"));
+    if let Some(content_type) = content_type {
+        request = request.header(header::CONTENT_TYPE, content_type);
+    }
+    if let Some(signature) = signature {
+        request = request.header(UPLOAD_SIGNATURE_HEADER, signature);
+    }
+    let app = app(AppState::new(pool).with_config(config));
+    let response = app.oneshot(request.body(Body::from(body)).unwrap()).await.unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    (status, serde_json::from_slice(&bytes).expect("every answer is JSON"))
+}
+
+/// Uploads `leaves` as the leaves of `root`, signed by [`ATTESTOR`] for the anchoring on [`CHAIN`].
+pub(crate) async fn upload_leaves(pool: PgPool, root: B256, leaves: &[OutputLeaf]) -> (StatusCode, Value) {
+    let signature = upload_signature(&attestor_key(), CHAIN, root);
+    let body = serde_json::to_vec(&serde_json::json!({ "leaves": leaves })).unwrap();
+    put_leaves_with(pool, ApiConfig::default(), root, Some("application/json"), Some(&signature), body).await
+}
 
 /// Sends a request with an optional body and content type; returns the status and the JSON answer.
 pub(crate) async fn send(

@@ -1,7 +1,9 @@
 //! `GET /v1/outputs/{hash}` and `POST /v1/outputs/verify`: attested model outputs.
 //!
 //! The lookup finds uploaded leaves of anchored batches by response (or request) hash and answers each with its
-//! Merkle proof and a complete receipt that `prova verify output` checks against the chain. The verify route checks
+//! Merkle proof and a complete receipt that `prova verify output` checks against the chain. Proofs are read from
+//! the tree stored with the upload (a few 32-byte nodes per leaf), never rebuilt per request: a batch of 200,000
+//! leaves costs a lookup what a batch of ten does. The verify route checks
 //! a receipt offline (as core's [`Receipt::check_offline`] does) and against the indexed chain data.
 //!
 //! Both give the same verdict as `prova verify output` and the registry's `verifyOutput`, checked in the same order:
@@ -20,7 +22,7 @@ use alloy::primitives::{Address, B256};
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use prova_core::merkle::{MerkleTree, verify_proof};
+use prova_core::merkle::verify_proof;
 use prova_core::outputs::{OutputLeaf, RECEIPT_FORMAT, Receipt, ReceiptProblem};
 use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, PgPool};
@@ -33,7 +35,7 @@ use crate::error::{ApiError, Result};
 use crate::extract::optional_address;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, parse_hash};
 use crate::routes::docs::{BadRequest, PayloadTooLarge, UnsupportedMediaType};
-use crate::routes::output_batches::{COMPROMISED, OutputBatch, load_batch};
+use crate::routes::output_batches::{COMPROMISED, FlatTree, OutputBatch, insert_tree, load_batch, proof_nodes};
 use crate::routes::page::{self, Page, Scope, decode_cursor, encode_cursor, registry_condition};
 use crate::views::{ChainPointer, PointerRow, hash};
 
@@ -177,6 +179,7 @@ struct HitRow {
     pointer: PointerRow,
     root: DbHash,
     leaf_index: i32,
+    tree_index: Option<i32>,
     version_hash: DbHash,
     request_hash: DbHash,
     response_hash: DbHash,
@@ -316,26 +319,109 @@ async fn load_leaves(pool: &PgPool, roots: &[B256]) -> Result<HashMap<B256, Vec<
     Ok(out)
 }
 
-/// The proof of each `(root, leaf)`, from trees built over the stored leaves of each root.
-///
-/// CPU-bound; call it off the async runtime.
-fn proofs(batches: HashMap<B256, Vec<OutputLeaf>>, wanted: &[(B256, OutputLeaf)]) -> Result<Vec<Vec<B256>>> {
-    let trees = batches
-        .into_iter()
-        .map(|(root, leaves)| {
-            let tree = MerkleTree::from_leaf_hashes(leaves.iter().map(OutputLeaf::hash).collect())
-                .filter(|tree| tree.root() == root)
-                .ok_or_else(|| ApiError::Internal(format!("stored leaves of batch {root} do not give its root")))?;
-            Ok((root, tree))
-        })
-        .collect::<Result<HashMap<B256, MerkleTree>>>()?;
-    wanted
+/// Builds and stores the trees of `roots`, batches whose leaves were stored before trees were (migration 0010), and
+/// sets the node of each of their leaves; returns each tree. Done once per batch: the next lookup reads the stored
+/// tree.
+async fn store_missing_trees(pool: &PgPool, roots: &[B256]) -> Result<HashMap<B256, FlatTree>> {
+    let batches = load_leaves(pool, roots).await?;
+    let trees = tokio::task::spawn_blocking(move || {
+        batches
+            .into_iter()
+            .map(|(root, leaves)| {
+                let tree = FlatTree::build(&leaves.iter().map(OutputLeaf::hash).collect::<Vec<_>>())
+                    .filter(|tree| tree.root() == root)
+                    .ok_or_else(|| ApiError::Internal(format!("stored leaves of batch {root} do not give its root")))?;
+                Ok((root, tree))
+            })
+            .collect::<Result<HashMap<B256, FlatTree>>>()
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("tree computation panicked: {e}")))??;
+    for (root, tree) in &trees {
+        let mut tx = pool.begin().await?;
+        insert_tree(&mut tx, *root, tree).await?;
+        sqlx::query(
+            "UPDATE output_leaves l SET tree_index = t.node
+             FROM unnest($2::INT[]) WITH ORDINALITY AS t(node, i)
+             WHERE l.root = $1 AND l.leaf_index = t.i - 1",
+        )
+        .bind(root.to_vec())
+        .bind(tree.leaf_node_column())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        tracing::info!(%root, leaves = tree.leaf_nodes.len(), "stored the tree of a batch uploaded before trees were");
+    }
+    Ok(trees)
+}
+
+/// The proof of each hit, `(root, leaf index, node)`, read from the stored trees: one query for every node of every
+/// proof, each node a 32-byte slice of its tree. Leaves whose node is not stored yet get their batch's tree built
+/// and stored first ([`store_missing_trees`]). Each proof is checked against its root before it is answered.
+async fn stored_proofs(pool: &PgPool, hits: &[(B256, OutputLeaf)], rows: &[HitRow]) -> Result<Vec<Vec<B256>>> {
+    let mut missing: Vec<B256> = rows.iter().filter(|row| row.tree_index.is_none()).map(|row| row.root.0).collect();
+    missing.dedup();
+    let built = if missing.is_empty() { HashMap::new() } else { store_missing_trees(pool, &missing).await? };
+    let leaf_nodes = rows
         .iter()
-        .map(|(root, leaf)| {
-            trees
-                .get(root)
-                .and_then(|tree| tree.proof(leaf.hash()))
-                .ok_or_else(|| ApiError::Internal(format!("stored leaf is missing from batch {root}")))
+        .map(|row| match row.tree_index {
+            Some(node) => Ok(node as usize),
+            None => built
+                .get(&row.root.0)
+                .and_then(|tree| tree.leaf_nodes.get(row.leaf_index as usize).copied())
+                .ok_or_else(|| {
+                    ApiError::Internal(format!("leaf {} of batch {} has no node", row.leaf_index, row.root.0))
+                }),
+        })
+        .collect::<Result<Vec<usize>>>()?;
+
+    // Each wanted node once, in a numbering the query answers by.
+    let mut wanted: HashMap<(B256, usize), usize> = HashMap::new();
+    let paths: Vec<Vec<usize>> = hits
+        .iter()
+        .zip(&leaf_nodes)
+        .map(|((root, _), &node)| {
+            proof_nodes(node)
+                .into_iter()
+                .map(|sibling| {
+                    let next = wanted.len();
+                    *wanted.entry((*root, sibling)).or_insert(next)
+                })
+                .collect()
+        })
+        .collect();
+    let mut keys: Vec<(B256, usize)> = vec![(B256::ZERO, 0); wanted.len()];
+    for (key, i) in wanted {
+        keys[i] = key;
+    }
+    let mut nodes: Vec<Option<B256>> = vec![None; keys.len()];
+    if !keys.is_empty() {
+        let found: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT k.i, substring(t.nodes FROM k.node * 32 + 1 FOR 32)
+             FROM unnest($1::BYTEA[], $2::INT[]) WITH ORDINALITY AS k(root, node, i)
+             JOIN output_trees t ON t.root = k.root",
+        )
+        .bind(keys.iter().map(|(root, _)| root.to_vec()).collect::<Vec<_>>())
+        .bind(keys.iter().map(|&(_, node)| node as i32).collect::<Vec<i32>>())
+        .fetch_all(pool)
+        .await?;
+        for (i, bytes) in found {
+            let slot = usize::try_from(i - 1).ok().and_then(|i| nodes.get_mut(i));
+            if let (Some(slot), Ok(node)) = (slot, B256::try_from(bytes.as_slice())) {
+                *slot = Some(node);
+            }
+        }
+    }
+    hits.iter()
+        .zip(paths)
+        .map(|((root, leaf), path)| {
+            let proof = path
+                .into_iter()
+                .map(|i| nodes[i])
+                .collect::<Option<Vec<B256>>>()
+                .filter(|proof| verify_proof(*root, leaf.hash(), proof))
+                .ok_or_else(|| ApiError::Internal(format!("the stored tree of batch {root} does not prove a leaf")))?;
+            Ok(proof)
         })
         .collect()
 }
@@ -368,7 +454,7 @@ async fn lookup(
     // is a next page.
     let sql = format!(
         "SELECT a.chain_id, a.contract, a.block_number, a.block_hash, a.block_time, a.tx_hash, a.log_index,
-                c.head_block, c.finalized_block, l.root, l.leaf_index, l.version_hash, l.request_hash, l.response_hash,
+                c.head_block, c.finalized_block, l.root, l.leaf_index, l.tree_index, l.version_hash, l.request_hash, l.response_hash,
                 l.timestamp, l.salt, a.version_hash AS anchored_version, a.publisher, a.attestor, a.leaf_count,
                 a.window_start, a.window_end,
                 (SELECT p.name FROM publisher_names p
@@ -416,16 +502,7 @@ async fn lookup(
             Ok((row.root.0, leaf))
         })
         .collect::<Result<Vec<(B256, OutputLeaf)>>>()?;
-    let mut roots: Vec<B256> = hits.iter().map(|(root, _)| *root).collect();
-    roots.dedup();
-    let batches = load_leaves(&state.pool, &roots).await?;
-    let (hits, proofs) = tokio::task::spawn_blocking(move || {
-        let proofs = proofs(batches, &hits);
-        (hits, proofs)
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("proof computation panicked: {e}")))?;
-    let proofs = proofs?;
+    let proofs = stored_proofs(&state.pool, &hits, &rows).await?;
 
     let next_cursor = match (more, hits.last(), rows.last()) {
         (true, Some((root, _)), Some(row)) => Some(encode_position(*root, row.leaf_index)),
@@ -697,10 +774,11 @@ mod tests {
     use super::*;
     use crate::testing::{
         ATTESTOR, CHAIN, PUBLISHER, REGISTRY, anchor, call, call_with, claim, compromise, h, name_publisher,
-        output_batch, register, request, response, revoke, revoke_batch, revoke_claim, send, send_json,
+        output_batch, register, request, response, revoke, revoke_batch, revoke_claim, send, send_json, upload_leaves,
     };
     use alloy::primitives::keccak256;
     use axum::http::StatusCode;
+    use prova_core::merkle::MerkleTree;
     use serde_json::{Value, json};
 
     /// Anchors a batch of `n` leaves of version `h(1)` at `block` and uploads its leaves.
@@ -713,8 +791,7 @@ mod tests {
     async fn upload(pool: &PgPool, leaves: &[OutputLeaf], block: i64) -> B256 {
         let tree = MerkleTree::from_leaf_hashes(leaves.iter().map(OutputLeaf::hash).collect()).unwrap();
         anchor(pool, CHAIN, tree.root(), leaves[0].version_hash, leaves.len() as i64, block).await;
-        let uri = format!("/v1/output-batches/{}/leaves", tree.root());
-        let (status, answer) = send_json(pool.clone(), "PUT", &uri, &json!({ "leaves": leaves })).await;
+        let (status, answer) = upload_leaves(pool.clone(), tree.root(), leaves).await;
         assert_eq!(status, StatusCode::CREATED, "{answer}");
         tree.root()
     }
@@ -1234,5 +1311,106 @@ mod tests {
         }
         let (status, answer) = send(pool, "POST", "/v1/outputs/verify", None, good.to_string().into()).await;
         assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{answer}");
+    }
+
+    /// A lookup reads its proof from the tree stored with the upload: with every other leaf of the batch deleted,
+    /// so that no tree could be rebuilt from them, the answer still carries the right proof. A stored tree that
+    /// does not prove the leaf gives a 500, never a wrong proof.
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
+    async fn a_lookup_reads_the_stored_tree_instead_of_rebuilding_it(pool: PgPool) {
+        register(&pool, CHAIN, h(1), None, 3).await;
+        let (leaves, tree) = anchored_batch(&pool, 50, 10).await;
+        sqlx::query("DELETE FROM output_leaves WHERE leaf_index <> 17").execute(&pool).await.unwrap();
+        let (status, page) = call(pool.clone(), "GET", &lookup_uri(keccak256(response(17)), "")).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert_eq!(page["items"][0]["proof"], json!(tree.proof(leaves[17].hash()).unwrap()));
+        assert_item_verifies(&page["items"][0], 17);
+
+        sqlx::query("UPDATE output_trees SET nodes = overlay(nodes PLACING $1 FROM 33)")
+            .bind(vec![0u8; 32 * 20])
+            .execute(&pool)
+            .await
+            .unwrap();
+        let (status, answer) = call(pool, "GET", &lookup_uri(keccak256(response(17)), "")).await;
+        assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::INTERNAL_SERVER_ERROR, Some("internal")));
+    }
+
+    /// Leaves stored before trees were (migration 0010 leaves their node unknown): the first lookup builds and
+    /// stores their batch's tree, once; later lookups read it.
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
+    async fn a_batch_stored_before_trees_gets_its_tree_once(pool: PgPool) {
+        let (leaves, tree) = anchored_batch(&pool, 9, 10).await;
+        sqlx::query("UPDATE output_leaves SET tree_index = NULL").execute(&pool).await.unwrap();
+        sqlx::query("DELETE FROM output_trees").execute(&pool).await.unwrap();
+
+        let (status, page) = call(pool.clone(), "GET", &lookup_uri(keccak256(response(4)), "")).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert_eq!(page["items"][0]["proof"], json!(tree.proof(leaves[4].hash()).unwrap()));
+        let (trees, unknown): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM output_trees), (SELECT count(*) FROM output_leaves WHERE tree_index IS NULL)",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!((trees, unknown), (1, 0));
+
+        sqlx::query("DELETE FROM output_leaves WHERE leaf_index <> 6").execute(&pool).await.unwrap();
+        let (_, page) = call(pool, "GET", &lookup_uri(keccak256(response(6)), "")).await;
+        assert_eq!(page["items"][0]["proof"], json!(tree.proof(leaves[6].hash()).unwrap()));
+        assert_item_verifies(&page["items"][0], 6);
+    }
+
+    /// Figures for `docs/leaf-uploads.md`: one lookup in a batch of 180,000 leaves (the most a 64 MiB upload
+    /// holds), as the API did before (every leaf of the batch read, the tree rebuilt, the leaf searched) and as it
+    /// does now (the stored tree's nodes read). Run with
+    /// `cargo nextest run -p prova-api --run-ignored only --no-capture lookup_cost`.
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
+    #[ignore = "a measurement: uploads a 180,000-leaf batch"]
+    async fn lookup_cost_in_a_large_batch(pool: PgPool) {
+        use std::time::Instant;
+        const N: usize = 180_000;
+        register(&pool, CHAIN, h(1), None, 3).await;
+        let started = Instant::now();
+        let (leaves, tree) = anchored_batch(&pool, N, 10).await;
+        let upload = started.elapsed();
+        // Statistics as autovacuum would soon have them, so the lookup's plan is the one a server runs.
+        sqlx::query("ANALYZE").execute(&pool).await.unwrap();
+        let wanted = N / 3;
+        let uri = lookup_uri(keccak256(response(wanted)), "");
+
+        let mut before = Vec::new();
+        for _ in 0..3 {
+            let started = Instant::now();
+            let batches = load_leaves(&pool, &[tree.root()]).await.unwrap();
+            let stored = &batches[&tree.root()];
+            let rebuilt = MerkleTree::from_leaf_hashes(stored.iter().map(OutputLeaf::hash).collect()).unwrap();
+            let proof = rebuilt.proof(leaves[wanted].hash()).unwrap();
+            before.push(started.elapsed());
+            assert!(verify_proof(tree.root(), leaves[wanted].hash(), &proof));
+        }
+        let mut after = Vec::new();
+        for _ in 0..20 {
+            let started = Instant::now();
+            let (status, page) = call(pool.clone(), "GET", &uri).await;
+            after.push(started.elapsed());
+            assert_eq!(status, StatusCode::OK);
+            assert_item_verifies(&page["items"][0], wanted);
+        }
+        before.sort();
+        after.sort();
+        let size: (i64, i64) =
+            sqlx::query_as("SELECT pg_total_relation_size('output_leaves'), pg_total_relation_size('output_trees')")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        eprintln!(
+            "{N} leaves: upload {upload:.2?}; proof as before (read the batch, rebuild, search): median {:.2?}; \
+             whole lookup now: median {:.2?}, max {:.2?}; output_leaves {} MB, output_trees {} MB",
+            before[1],
+            after[10],
+            after[19],
+            size.0 >> 20,
+            size.1 >> 20,
+        );
     }
 }

@@ -1,4 +1,4 @@
-//! The calls the CLI makes to a prova API besides auditing it: uploading manifests and leaves, asking which
+//! The calls the CLI makes to a prova API besides auditing it: uploading manifests and (signed) leaves, asking which
 //! version a folder is, and fetching manifests. Answers from the API are hints; everything that decides a verdict is
 //! re-checked against the chain. Every request of the process goes through one HTTP client ([`http`]), which the
 //! audits (`prova_verify::api::ApiClient`) share.
@@ -58,13 +58,23 @@ pub async fn fetch_text(source: &str) -> anyhow::Result<String> {
     }
 }
 
-/// PUTs a JSON document that the API accepts only once it has indexed the matching chain event: a 404 is retried
-/// for `wait`, anything else that is not a success is an error naming `what`.
-async fn put_when_indexed(url: &str, body: &impl serde::Serialize, wait: Duration, what: &str) -> anyhow::Result<()> {
+/// PUTs a JSON document, with `header` if given, that the API accepts only once it has indexed the matching chain
+/// event: a 404 is retried for `wait`, anything else that is not a success is an error naming `what`.
+async fn put_when_indexed(
+    url: &str,
+    header: Option<(&str, String)>,
+    body: &impl serde::Serialize,
+    wait: Duration,
+    what: &str,
+) -> anyhow::Result<()> {
     let started = Instant::now();
     let http = http()?;
     loop {
-        let response = http.put(url).json(body).send().await.with_context(|| format!("cannot reach {url}"))?;
+        let mut request = http.put(url).json(body);
+        if let Some((name, value)) = &header {
+            request = request.header(*name, value);
+        }
+        let response = request.send().await.with_context(|| format!("cannot reach {url}"))?;
         let status = response.status();
         if status.is_success() {
             return Ok(());
@@ -80,7 +90,7 @@ async fn put_when_indexed(url: &str, body: &impl serde::Serialize, wait: Duratio
 /// Uploads a manifest; the API accepts it once the version is indexed.
 pub async fn upload_manifest(api: &str, manifest: &Manifest, wait: Duration) -> anyhow::Result<()> {
     let url = format!("{}/v1/model-versions/{}/manifest", api.trim_end_matches('/'), manifest.version_hash);
-    put_when_indexed(&url, manifest, wait, "the manifest").await
+    put_when_indexed(&url, None, manifest, wait, "the manifest").await
 }
 
 /// Asks the API which registered versions share the most files with `files`; returns their version hashes,
@@ -105,9 +115,23 @@ pub async fn get_manifest(api: &str, version_hash: B256) -> anyhow::Result<Strin
     fetch_text(&format!("{}/v1/model-versions/{version_hash}/manifest", api.trim_end_matches('/'))).await
 }
 
-/// Uploads a confirmed batch's leaves; the API accepts them once it has indexed the root.
-pub async fn upload_leaves(api: &str, root: B256, leaves: &[prova_core::outputs::OutputLeaf]) -> anyhow::Result<()> {
+/// Uploads a confirmed batch's leaves; the API accepts them once it has indexed the root. `attestor` is the key that
+/// anchored the batch in `registry` on `chain_id`: it signs the upload (`docs/leaf-uploads.md`).
+pub async fn upload_leaves(
+    api: &str,
+    root: B256,
+    leaves: &[prova_core::outputs::OutputLeaf],
+    attestor: &alloy::signers::local::PrivateKeySigner,
+    chain_id: u64,
+    registry: alloy::primitives::Address,
+) -> anyhow::Result<()> {
+    use alloy::signers::SignerSync;
+    use prova_api::routes::output_batches::{UPLOAD_SIGNATURE_HEADER, upload_signing_hash};
     let url = format!("{}/v1/output-batches/{root}/leaves", api.trim_end_matches('/'));
-    put_when_indexed(&url, &json!({ "leaves": leaves }), Duration::from_secs(30), &format!("the leaves of {root}"))
-        .await
+    let signature = attestor
+        .sign_hash_sync(&upload_signing_hash(chain_id, registry, root))
+        .context("cannot sign the leaf upload")?;
+    let header = (UPLOAD_SIGNATURE_HEADER, format!("0x{}", alloy::hex::encode(signature.as_bytes())));
+    let what = format!("the leaves of {root}");
+    put_when_indexed(&url, Some(header), &json!({ "leaves": leaves }), Duration::from_secs(30), &what).await
 }

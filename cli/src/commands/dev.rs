@@ -282,7 +282,8 @@ impl DevArgs {
         submitter.run_once(SealPolicy { max_leaves: 4096, max_age_secs: 0 }).await?;
         for batch in store::batches_to_upload(&pool).await? {
             let leaves: Vec<_> = store::batch_leaves(&pool, &batch).await?.into_iter().map(|(_, leaf)| leaf).collect();
-            super::api_client::upload_leaves(api_url, batch.root(), &leaves).await?;
+            let key = &submitter.attestor;
+            super::api_client::upload_leaves(api_url, batch.root(), &leaves, key, chain_id, registry).await?;
             store::mark_uploaded(&pool, batch.id).await?;
         }
         let (request, response) = text(7);

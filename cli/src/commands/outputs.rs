@@ -309,7 +309,7 @@ async fn publish_loop(
             Err(error) => tracing::warn!(%error, "publishing pass failed; retrying"),
         }
         if let Some(api) = &args.api
-            && let Err(error) = upload_pending(&pool, api).await
+            && let Err(error) = upload_pending(&pool, api, &submitter).await
         {
             tracing::warn!(error = %format!("{error:#}"), "leaf upload failed; retrying");
         }
@@ -323,11 +323,13 @@ async fn publish_loop(
     }
 }
 
-/// Uploads the leaves of confirmed batches to the API (it accepts them once it has indexed the root).
-async fn upload_pending(pool: &sqlx::PgPool, api: &str) -> anyhow::Result<()> {
+/// Uploads the leaves of confirmed batches to the API (it accepts them once it has indexed the root), signed by the
+/// attestor key that anchored them.
+async fn upload_pending(pool: &sqlx::PgPool, api: &str, submitter: &Submitter) -> anyhow::Result<()> {
     for batch in store::batches_to_upload(pool).await? {
         let leaves: Vec<_> = store::batch_leaves(pool, &batch).await?.into_iter().map(|(_, leaf)| leaf).collect();
-        super::api_client::upload_leaves(api, batch.root(), &leaves).await?;
+        let (key, chain_id, registry) = (&submitter.attestor, submitter.chain_id, submitter.registry);
+        super::api_client::upload_leaves(api, batch.root(), &leaves, key, chain_id, registry).await?;
         store::mark_uploaded(pool, batch.id).await?;
     }
     Ok(())

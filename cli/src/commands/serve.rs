@@ -75,6 +75,15 @@ pub struct ApiArgs {
         value_parser = parse_canonical_registry
     )]
     pub canonical_registries: Vec<(u64, Address)>,
+    /// A publisher whose batches' leaves this API stores (repeat, or comma-separate in the environment variable).
+    /// Without any, the leaves of every publisher's batches are stored, as long as the attestor key that anchored
+    /// the batch signs the upload; a public instance should list the labs it serves (`docs/leaf-uploads.md`).
+    #[arg(long = "upload-publisher", env = "PROVA_UPLOAD_PUBLISHERS", value_delimiter = ',', value_name = "ADDRESS")]
+    pub upload_publishers: Vec<Address>,
+    /// Most leaves stored per publisher over all its uploaded batches; uploads past it are refused (403
+    /// `leaf_quota_exceeded`).
+    #[arg(long, env = "PROVA_MAX_LEAVES_PER_PUBLISHER", default_value_t = prova_api::layers::DEFAULT_MAX_LEAVES_PER_PUBLISHER)]
+    pub max_leaves_per_publisher: u64,
 }
 
 /// Parses `CHAIN_ID:ADDRESS`.
@@ -119,6 +128,9 @@ impl ApiArgs {
                     .then(|| Duration::from_secs(self.ready_max_head_age_secs)),
             },
             canonical_registries,
+            upload_publishers: (!self.upload_publishers.is_empty())
+                .then(|| self.upload_publishers.iter().copied().collect()),
+            max_leaves_per_publisher: self.max_leaves_per_publisher,
         })
     }
 }
