@@ -1,6 +1,6 @@
 //! Errors of chain access.
 
-use alloy::primitives::{Address, TxHash};
+use alloy::primitives::{Address, B256, TxHash};
 use alloy::transports::{RpcError, TransportErrorKind};
 
 /// Result with the chain [`Error`] as the default error.
@@ -70,6 +70,18 @@ pub enum Error {
         address: Address,
         /// The chain.
         chain_id: u64,
+    },
+    /// The code at a contract's address is not the code pinned for it (see [`crate::code`]).
+    #[error("the code at {address} on chain {chain_id} (hash {actual}) is not {pin}: refusing to trust it")]
+    CodeMismatch {
+        /// The address.
+        address: Address,
+        /// The chain.
+        chain_id: u64,
+        /// `keccak256` of the code found.
+        actual: B256,
+        /// What was expected.
+        pin: crate::code::CodePin,
     },
     /// A transaction was mined but reverted.
     #[error("transaction {0} reverted")]

@@ -1,5 +1,6 @@
-//! Talking to an EVM chain: connections that retry transient faults, one `eth_getLogs` pager, one revert decoder
-//! for every prova contract, and deploying, sending and waiting for transactions. Every connection goes through
+//! Talking to an EVM chain: connections that retry transient faults, one `eth_getLogs` pager (which refuses logs
+//! its filter did not ask for), one revert decoder for every prova contract, pinning a contract's code ([`code`]),
+//! and deploying, sending and waiting for transactions. Every connection goes through
 //! [`endpoint::Http`], so no error or log line shows more of an endpoint's URL than its scheme, host and port
 //! (providers put their API key in the path, the query or the user info).
 //!
@@ -8,6 +9,7 @@
 //! chain through it.
 
 pub mod batch;
+pub mod code;
 pub mod endpoint;
 pub mod error;
 pub mod logs;
@@ -25,6 +27,7 @@ use alloy::transports::layers::RetryBackoffLayer;
 use prova_core::bindings;
 
 pub use batch::rpc_batch;
+pub use code::{CodePin, Shipped, check_code, code_hash};
 pub use endpoint::{redact_url, scrub_url};
 pub use error::{Error, Result};
 pub use logs::{decode, describe_log, get_logs};

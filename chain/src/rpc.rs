@@ -67,6 +67,11 @@ pub enum Fault {
     Rpc,
     /// The connection failed.
     Transport,
+    /// The node's head is below blocks already read from it (a lagging or syncing node, or a lying one): a fault
+    /// to wait out, never a reorg.
+    HeadBehind,
+    /// `eth_getLogs` returned a log of a contract the filter did not ask for (a lying or broken node).
+    ForeignLog,
 }
 
 impl Fault {
@@ -80,12 +85,22 @@ impl Fault {
             Fault::RangeLimit => "range_limit",
             Fault::Rpc => "rpc",
             Fault::Transport => "transport",
+            Fault::HeadBehind => "head_behind",
+            Fault::ForeignLog => "foreign_log",
         }
     }
 
-    /// Whether a retry can succeed.
+    /// Whether a retry can succeed (a lagging node catches up; a load balancer may send the retry elsewhere).
     pub fn is_transient(self) -> bool {
-        matches!(self, Fault::Timeout | Fault::RateLimited | Fault::Http | Fault::Transport)
+        matches!(
+            self,
+            Fault::Timeout
+                | Fault::RateLimited
+                | Fault::Http
+                | Fault::Transport
+                | Fault::HeadBehind
+                | Fault::ForeignLog
+        )
     }
 
     /// Classifies an alloy transport error.
@@ -290,10 +305,24 @@ impl Rpc {
         F: Fn() -> Fut,
         Fut: Future<Output = std::result::Result<T, RpcError<TransportErrorKind>>>,
     {
+        self.call_checked(method, call, |_| Ok(())).await
+    }
+
+    /// [`Rpc::call`], where an answer that `check` refuses (with its fault and why) is a fault too: counted, and
+    /// retried like a transient one; after the last attempt it is the call's error.
+    pub async fn call_checked<T, F, Fut, C>(&self, method: &'static str, call: F, check: C) -> Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = std::result::Result<T, RpcError<TransportErrorKind>>>,
+        C: Fn(&T) -> std::result::Result<(), (Fault, String)>,
+    {
         let mut attempt = 0;
         loop {
             let (fault, message) = match tokio::time::timeout(self.policy.timeout, call()).await {
-                Ok(Ok(value)) => return Ok(value),
+                Ok(Ok(value)) => match check(&value) {
+                    Ok(()) => return Ok(value),
+                    Err(refused) => refused,
+                },
                 Ok(Err(error)) => (Fault::of(&error), describe(&error)),
                 Err(_) => (Fault::Timeout, format!("no answer within {:?}", self.policy.timeout)),
             };
@@ -309,6 +338,12 @@ impl Rpc {
             debug!(method, fault = fault.label(), %message, attempt, retry_in_ms = pause.as_millis() as u64, "rpc fault; retrying");
             tokio::time::sleep(pause).await;
         }
+    }
+
+    /// A fault the caller found in an answer (e.g. a head below blocks already read): counted like the faults of
+    /// [`Rpc::call`].
+    pub fn fault(&self, method: &'static str, fault: Fault) {
+        self.observer.fault(self.chain_id, method, fault);
     }
 
     /// The current head.
@@ -353,6 +388,9 @@ impl Rpc {
     /// `eth_getLogs` for `filter` (its addresses and topics; its block range is replaced) over `from..=to`, in
     /// ranges of the shared range size, halving a range (and the shared size) whenever the provider refuses it as
     /// too large, and growing the shared size after small, fast answers. Logs come in chain order.
+    ///
+    /// An answer holding a log the filter does not match (another contract's, other topics, another block) is
+    /// refused ([`Fault::ForeignLog`]) and the range read again: a node cannot slip another contract's events in.
     pub async fn logs(&self, filter: &Filter, from: u64, to: u64) -> Result<Vec<Log>> {
         let mut out = Vec::new();
         let mut todo = Vec::new();
@@ -365,7 +403,9 @@ impl Rpc {
         while let Some((a, b)) = todo.pop() {
             let filter = filter.clone().from_block(a).to_block(b);
             let started = Instant::now();
-            match self.call("eth_getLogs", || self.provider.get_logs(&filter)).await {
+            let fetched =
+                self.call_checked("eth_getLogs", || self.provider.get_logs(&filter), |logs| foreign(&filter, logs));
+            match fetched.await {
                 Ok(logs) => {
                     self.adapt(b - a + 1, logs.len(), started.elapsed());
                     out.extend(logs);
@@ -393,6 +433,28 @@ impl Rpc {
             Some(next_range(current, self.max_range, span, logs, elapsed))
         });
     }
+}
+
+/// The first log of `logs` that `filter` does not match (another contract's, other topics, or outside the block
+/// range), as a refusal.
+fn foreign(filter: &Filter, logs: &[Log]) -> std::result::Result<(), (Fault, String)> {
+    let unasked = |log: &&Log| {
+        !filter.matches_address(log.address())
+            || !filter.matches_topics(log.topics())
+            || log.block_number.is_some_and(|n| !filter.matches_block_range(n))
+    };
+    let Some(log) = logs.iter().find(unasked) else { return Ok(()) };
+    let asked = filter.address.iter().map(Address::to_string).collect::<Vec<_>>().join(", ");
+    Err((
+        Fault::ForeignLog,
+        format!(
+            "the node returned a log of {} (block {:?}, index {:?}) that the filter (contracts [{asked}]) does not \
+             match; refused",
+            log.address(),
+            log.block_number,
+            log.log_index,
+        ),
+    ))
 }
 
 /// Logs per `eth_getLogs` answer aimed at once an answer has been large.
@@ -430,6 +492,28 @@ mod tests {
         assert_eq!(next_range(1_000, 100_000, 1, 1_000_000, fast), 1);
         // In between: unchanged.
         assert_eq!(next_range(1_000, 100_000, 1_000, TARGET_LOGS, fast), 1_000);
+    }
+
+    #[test]
+    fn logs_the_filter_did_not_ask_for_are_refused() {
+        use alloy::primitives::{LogData, address};
+        let registry = address!("0x00000000000000000000000000000000000000aa");
+        let other = address!("0x00000000000000000000000000000000000000bb");
+        let topic = B256::repeat_byte(1);
+        let log = |address: Address, topic: B256, block: u64| Log {
+            inner: alloy::primitives::Log { address, data: LogData::new_unchecked(vec![topic], Default::default()) },
+            block_number: Some(block),
+            ..Default::default()
+        };
+        let filter = Filter::new().address(registry).from_block(10).to_block(20);
+        assert!(foreign(&filter, &[log(registry, topic, 10), log(registry, topic, 20)]).is_ok());
+        let (fault, message) = foreign(&filter, &[log(registry, topic, 10), log(other, topic, 11)]).unwrap_err();
+        assert_eq!(fault, Fault::ForeignLog);
+        assert!(message.contains(&other.to_string()), "{message}");
+        assert!(foreign(&filter, &[log(registry, topic, 21)]).is_err(), "outside the range");
+        let by_topic = filter.clone().event_signature(topic);
+        assert!(foreign(&by_topic, &[log(registry, topic, 12)]).is_ok());
+        assert!(foreign(&by_topic, &[log(registry, B256::repeat_byte(2), 12)]).is_err(), "another event");
     }
 
     #[test]

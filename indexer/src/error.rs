@@ -17,6 +17,17 @@ pub enum Error {
         /// What the node or transport said.
         message: String,
     },
+    /// The node has no block at a height already indexed: its head is below it (a lagging, syncing or lying node),
+    /// or it answers no block there. A fault, retried; never taken for a reorg (only a changed block hash is one).
+    #[error(
+        "the rpc node has no block {block}, which is indexed (its head: {head}): a lagging or syncing node, not a reorg"
+    )]
+    HeadBehind {
+        /// The head the node reported.
+        head: u64,
+        /// The indexed block it lacks.
+        block: u64,
+    },
     /// A Postgres statement failed.
     #[error("database")]
     Database(#[from] sqlx::Error),

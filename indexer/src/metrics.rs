@@ -33,7 +33,8 @@ pub struct FaultLabels {
     pub chain_id: u64,
     /// The JSON-RPC method.
     pub method: String,
-    /// The kind of fault (`timeout`, `rate_limited`, `http`, `malformed`, `rpc`, `range_limit`, `transport`).
+    /// The kind of fault (`timeout`, `rate_limited`, `http`, `malformed`, `rpc`, `range_limit`, `transport`,
+    /// `head_behind`, `foreign_log`).
     pub kind: String,
 }
 

@@ -176,13 +176,12 @@ impl Indexer {
     }
 
     /// Indexes every block from the cursor up to the current head, undoing reorgs first. If the chain changes while
-    /// a range is read, the range is dropped and the pass starts again from the reorg check.
+    /// a range is read, the range is dropped and the pass starts again from the reorg check. A head below the last
+    /// indexed block is waited out ([`Indexer::head`]), never taken for a reorg.
     pub async fn sync_to_head(&self) -> Result<SyncReport> {
         let mut report = SyncReport::default();
         loop {
-            let head = self.rpc.head().await?;
-            let finalized = self.rpc.finalized(head, self.config.finality_depth).await?;
-            store::load_cursor(
+            let cursor = store::load_cursor(
                 &self.pool,
                 self.chain_id,
                 self.config.contract,
@@ -190,8 +189,10 @@ impl Indexer {
                 self.config.start_block,
             )
             .await?;
+            let head = self.head(cursor.next_block).await?;
+            let finalized = self.rpc.finalized(head, self.config.finality_depth).await?;
             self.link_identity_registry().await?;
-            report.reorged += self.undo_reorg().await?;
+            report.reorged += self.undo_reorg(head).await?;
             store::record_head(&self.pool, self.chain_id, self.config.contract, head, finalized).await?;
             self.metrics.head.get_or_create(&self.labels).set(head as i64);
             self.metrics.finalized.get_or_create(&self.labels).set(finalized as i64);
@@ -200,6 +201,35 @@ impl Indexer {
                 return Ok(report);
             }
             warn!(chain_id = self.chain_id, contract = %self.config.contract, "chain changed while reading; checking for a reorg and reading again");
+        }
+    }
+
+    /// The node's head, once it is at least the last indexed block (`next_block - 1`). A head below it is a
+    /// lagging, syncing or lying node, not a reorg (that a chain got shorter says nothing of which blocks changed;
+    /// only a block hash that changed at a kept height is a reorg): it is counted as a `head_behind` fault and
+    /// asked again after a backoff, up to the retry policy's attempts, then [`Error::HeadBehind`] (which
+    /// [`Indexer::run`] retries in turn).
+    async fn head(&self, next_block: u64) -> Result<u64> {
+        let indexed = (next_block > self.config.start_block).then(|| next_block - 1);
+        let mut attempt = 0;
+        loop {
+            let head = self.rpc.head().await?;
+            let Some(block) = indexed.filter(|&block| head < block) else { return Ok(head) };
+            self.rpc.fault("eth_blockNumber", prova_chain::rpc::Fault::HeadBehind);
+            attempt += 1;
+            if attempt >= self.config.retry.attempts {
+                return Err(Error::HeadBehind { head, block });
+            }
+            let pause = backoff(self.config.retry.base, self.config.retry.cap, attempt - 1);
+            warn!(
+                chain_id = self.chain_id,
+                contract = %self.config.contract,
+                head,
+                indexed = block,
+                retry_in_ms = pause.as_millis() as u64,
+                "the node's head is below the last indexed block (lagging or syncing, not a reorg); asking again"
+            );
+            tokio::time::sleep(pause).await;
         }
     }
 
@@ -427,6 +457,14 @@ impl Indexer {
         let mut times: HashMap<u64, DateTime<Utc>> = HashMap::new();
         let mut events = Vec::with_capacity(logs.len());
         for log in logs {
+            // The pager refuses such answers already (`prova_chain::rpc::Fault::ForeignLog`); nothing is stored from
+            // another contract even if one slipped through.
+            if log.address() != self.config.contract {
+                return Err(Error::rpc(
+                    "eth_getLogs",
+                    format!("a log of {} in the logs of {}; refused", log.address(), self.config.contract),
+                ));
+            }
             let Some(row) = self.config.kind.decode(&log.inner) else {
                 debug!(tx = ?log.transaction_hash, kind = %self.config.kind, "skipping a log this kind does not store");
                 continue;
@@ -462,12 +500,23 @@ impl Indexer {
     /// Detects a reorg (the highest kept block hash no longer canonical), finds the fork point among the kept hashes
     /// by binary search and undoes everything above it in one transaction. A reorg deeper than every kept hash
     /// re-syncs from the start block. Returns the number of blocks undone, or zero.
-    async fn undo_reorg(&self) -> Result<u64> {
+    ///
+    /// Only a kept block whose hash changed is a reorg: a kept block the node has no block at (above its `head`, or
+    /// missing below it) is a fault ([`Error::HeadBehind`]), and nothing is undone.
+    async fn undo_reorg(&self, head: u64) -> Result<u64> {
         let kept = store::kept_blocks(&self.pool, self.chain_id, self.config.contract).await?;
         let Some(&(top, _)) = kept.first() else { return Ok(0) };
         let canonical = |i: usize| {
             let (number, hash) = kept[i];
-            async move { Ok::<_, Error>(self.rpc.block(number).await?.map(|(h, _)| h) == Some(hash)) }
+            async move {
+                match self.rpc.block(number).await? {
+                    Some((canonical, _)) => Ok::<_, Error>(canonical == hash),
+                    None => {
+                        self.rpc.fault("eth_getBlockByNumber", prova_chain::rpc::Fault::HeadBehind);
+                        Err(Error::HeadBehind { head, block: number })
+                    }
+                }
+            }
         };
         if canonical(0).await? {
             return Ok(0);

@@ -9,6 +9,7 @@ mod dev;
 mod evidence;
 mod indexer_chaos;
 mod indexer_crash;
+mod lying_rpc;
 mod outputs;
 mod provenance;
 mod publish_index_serve_verify;

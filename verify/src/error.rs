@@ -53,6 +53,16 @@ pub enum Error {
     /// The RPC endpoint and the API (or the chain asked for) are not about the same chain.
     #[error("wrong chain: {0}")]
     WrongChain(String),
+    /// RPC endpoints gave different verdicts: one of them lies or lags, so nothing is verified.
+    #[error("could not check: endpoints disagree on {fields}: {first} and {other} differ (one of them lies or lags)")]
+    Disagree {
+        /// The endpoint whose verdict the others are compared with (redacted).
+        first: String,
+        /// The first endpoint that differs from it (redacted).
+        other: String,
+        /// The differing fields, with both values.
+        fields: String,
+    },
     /// An endpoint did not answer the audit's first question, so nothing was checked.
     #[error("cannot check anything: {endpoint} does not answer")]
     Unanswered {

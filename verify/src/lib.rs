@@ -6,7 +6,8 @@
 //!   (`prova verify reputation`, and the reputation checks of `prova verify api`);
 //! - `api`: the whole-API audit (`prova verify api`): every fact an API states, read as the `prova-views` type it
 //!   serializes, checked against its event and the contracts' views, returned as a typed report;
-//! - `audit`: its primitives: the event at a stated chain pointer, random samples.
+//! - `audit`: its primitives: the event at a stated chain pointer, random samples;
+//! - `endpoints`: verdicts from several RPC endpoints, which must agree (else "could not check").
 //!
 //! This crate may depend on `prova-core`, `prova-chain`, `prova-reputation` and `prova-views` (the API's answer
 //! types, which it reads but never trusts); never on the database, the indexer or the API server, so that what it
@@ -15,6 +16,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod endpoints;
 pub mod error;
 pub mod feedback;
 pub mod model;

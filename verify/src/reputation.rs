@@ -146,6 +146,9 @@ pub struct Checked {
     pub differences: Vec<String>,
     /// Why the score is of no registered agent, if the agent has no `Transfer` by the identity block.
     pub not_registered: Option<String>,
+    /// The parameters the chain score was computed with (the seeds resolved), to compute it again elsewhere
+    /// ([`Recompute::score_at`]).
+    pub params: Params,
 }
 
 /// Recomputes agents' reputation from raw chain logs and compares it with a prova API's answer. Feedback is read
@@ -233,6 +236,33 @@ impl Recompute {
             _ => reputation_block,
         };
         let blocks = (reputation_block, identity_block);
+        let (chain, not_registered) = self.score_at(agent_id, algorithm, options, &params, blocks).await?;
+        let differences = match &answer {
+            None => Vec::new(),
+            Some(answer) => {
+                let mut d = diff(&chain, &answer.score);
+                if let Some(why) = &answer.mismatch {
+                    d.insert(0, why.clone());
+                }
+                d
+            }
+        };
+        Ok(Checked { algorithm, blocks, chain, api: answer, differences, not_registered, params })
+    }
+
+    /// One agent's score under `algorithm` recomputed from the chain logs up to `blocks` (reputation block,
+    /// identity block) with `params`, as JSON after a round trip through text, and why it is of no registered agent
+    /// if it is not. [`Recompute::check`] scores with it; another endpoint's [`Recompute`] can score the same
+    /// agent at the same blocks with the same parameters to compare the endpoints.
+    pub async fn score_at(
+        &mut self,
+        agent_id: U256,
+        algorithm: Algorithm,
+        options: &ScoreOptions,
+        params: &Params,
+        blocks: (u64, u64),
+    ) -> Result<(Value, Option<String>)> {
+        let (reputation_block, identity_block) = blocks;
         if !self.loaded.contains_key(&blocks) {
             let feedback = load_feedback_split(
                 &self.provider,
@@ -265,19 +295,8 @@ impl Recompute {
                 self.identity
             )
         });
-        let score = prova_reputation::score_agent(&feedback.feedback, agent_id, &options.filter(), algorithm, &params)?;
-        let chain = normalized(&score)?;
-        let differences = match &answer {
-            None => Vec::new(),
-            Some(answer) => {
-                let mut d = diff(&chain, &answer.score);
-                if let Some(why) = &answer.mismatch {
-                    d.insert(0, why.clone());
-                }
-                d
-            }
-        };
-        Ok(Checked { algorithm, blocks, chain, api: answer, differences, not_registered })
+        let score = prova_reputation::score_agent(&feedback.feedback, agent_id, &options.filter(), algorithm, params)?;
+        Ok((normalized(&score)?, not_registered))
     }
 
     /// Asks the API for the agent's score under `algorithm` with explicit parameters: the answer, and its score.

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::args::DatabaseArgs;
-use alloy::primitives::Address;
+use crate::args::{CodePinArgs, DatabaseArgs, check_pins};
+use alloy::primitives::{Address, B256};
 use anyhow::Context;
 use clap::Args;
 use prova_chain::rpc::RetryPolicy;
@@ -75,6 +75,9 @@ pub struct IndexArgs {
     /// Index up to the current head, then exit.
     #[arg(long)]
     pub once: bool,
+    /// Pins of the contracts' code, checked before indexing (a `code_hash` in a --config contract pins it too).
+    #[command(flatten)]
+    pub pins: CodePinArgs,
 }
 
 /// The `--config` file.
@@ -105,6 +108,8 @@ struct ContractConfig {
     kind: ContractKind,
     #[serde(default)]
     start_block: u64,
+    /// Refuse to index unless keccak256 of the contract's code is this.
+    code_hash: Option<B256>,
 }
 
 impl IndexArgs {
@@ -125,7 +130,7 @@ impl IndexArgs {
         ]
         .into_iter()
         .filter_map(|(address, kind)| {
-            address.map(|address| ContractConfig { address, kind, start_block: self.start_block })
+            address.map(|address| ContractConfig { address, kind, start_block: self.start_block, code_hash: None })
         })
         .collect();
         let Some(rpc) = &self.rpc_url else {
@@ -147,6 +152,12 @@ impl IndexArgs {
     /// Runs the command.
     pub async fn run(self) -> anyhow::Result<ExitCode> {
         let chains = self.chains()?;
+        let addresses: Vec<Address> = chains.iter().flat_map(|c| c.contract.iter().map(|c| c.address)).collect();
+        let only = match addresses.as_slice() {
+            [only] => Some(*only),
+            _ => None,
+        };
+        self.pins.ensure_used(&addresses, only, "several contracts are indexed")?;
         let pool = prova_db::connect_and_migrate(
             &self.db.database_url,
             self.db.db_max_connections,
@@ -158,9 +169,16 @@ impl IndexArgs {
         for chain in &chains {
             let provider = prova_chain::connect_without_retries(&chain.rpc)?;
             for contract in &chain.contract {
-                prova_chain::check_registry(&provider, contract.address, chain.chain_id).await.with_context(|| {
-                    format!("{} {} on {}", contract.kind, contract.address, prova_chain::redact_url(&chain.rpc))
-                })?;
+                let context =
+                    || format!("{} {} on {}", contract.kind, contract.address, prova_chain::redact_url(&chain.rpc));
+                let chain_id = prova_chain::check_registry(&provider, contract.address, chain.chain_id)
+                    .await
+                    .with_context(context)?;
+                let pin = match contract.code_hash {
+                    Some(hash) => Some(prova_chain::CodePin::Hash(hash)),
+                    None => self.pins.pin(contract.address, shipped(contract.kind), only.is_some()),
+                };
+                check_pins(&provider, chain_id, &[(contract.address, pin)]).await.with_context(context)?;
                 let config = IndexerConfig {
                     kind: contract.kind,
                     start_block: contract.start_block,
@@ -206,6 +224,16 @@ impl IndexArgs {
             result?;
         }
         Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// The bytecode prova ships for a kind of contract (what `--pin-code` compares with).
+fn shipped(kind: ContractKind) -> prova_chain::Shipped {
+    match kind {
+        ContractKind::Provenance => prova_chain::Shipped::Provenance,
+        ContractKind::Identity => prova_chain::Shipped::Identity,
+        ContractKind::Reputation => prova_chain::Shipped::Reputation,
+        ContractKind::Validation => prova_chain::Shipped::Validation,
     }
 }
 

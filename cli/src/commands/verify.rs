@@ -4,12 +4,16 @@
 //! format) or from an API (`--api`); either way their version hashes are checked against the chain itself.
 //! `prova verify output` checks an output receipt; `prova verify reputation` (in `verify_reputation`) recomputes an
 //! agent's reputation from chain logs; `prova verify api` (in `verify_api`) audits a whole API against the chain.
+//!
+//! Every subcommand takes `--rpc` once or several times: the verdict is computed against each endpoint, and any
+//! difference between them is "could not check" (exit 2; `prova_verify::endpoints`). Each can pin the code of the
+//! contracts it reads (`--code-hash`, `--pin-code`): other code is refused (exit 2).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::args::ChainArgs;
-use alloy::primitives::B256;
+use crate::args::{CodePinArgs, RpcEndpoints, check_pins};
+use alloy::primitives::{Address, B256};
 use alloy::providers::DynProvider;
 use clap::{Args, Subcommand};
 use prova_core::manifest::{AnyManifest, Manifest, ManifestDiff, diff_digests};
@@ -46,9 +50,12 @@ pub struct VerifyOutputArgs {
     /// File with the exact response bytes.
     #[arg(long)]
     pub response: Option<PathBuf>,
-    /// JSON-RPC endpoint of the receipt's chain.
-    #[arg(long = "rpc", env = "PROVA_RPC_URL")]
-    pub rpc_url: String,
+    /// The receipt's chain.
+    #[command(flatten)]
+    pub rpc: RpcEndpoints,
+    /// Pins of the receipt's registry's code (a bare `--code-hash` pins it).
+    #[command(flatten)]
+    pub pins: CodePinArgs,
     /// Print the verdict as JSON.
     #[arg(long)]
     pub json: bool,
@@ -65,15 +72,28 @@ impl VerifyOutputArgs {
             p.as_ref().map(|p| std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))).transpose()
         };
         let (request, response) = (read(&self.request)?, read(&self.response)?);
-        let provider = prova_chain::connect(&self.rpc_url)?;
-        let verdict =
-            prova_verify::outputs::verify_receipt(&provider, &receipt, request.as_deref(), response.as_deref()).await?;
-        let leaf = &receipt.leaf;
-        if self.json {
+        self.pins.ensure_used(&[receipt.registry], Some(receipt.registry), "")?;
+        let pin = self.pins.pin(receipt.registry, prova_chain::Shipped::Provenance, true);
+        let mut verdicts = Vec::new();
+        for url in &self.rpc.urls {
+            let provider = prova_chain::connect(url)?;
+            let chain_id = prova_chain::chain_id(&provider).await?;
+            check_pins(&provider, chain_id, &[(receipt.registry, pin)]).await?;
+            let verdict =
+                prova_verify::outputs::verify_receipt(&provider, &receipt, request.as_deref(), response.as_deref())
+                    .await?;
             let value = match &verdict {
                 Ok(v) => serde_json::json!({ "verified": true, "reason": null, "chain": v, "receipt": receipt }),
                 Err(p) => serde_json::json!({ "verified": false, "reason": p.to_string(), "receipt": receipt }),
             };
+            verdicts.push((prova_chain::redact_url(url), value, verdict));
+        }
+        let compared: Vec<(String, serde_json::Value)> =
+            verdicts.iter().map(|(u, v, _)| (u.clone(), v.clone())).collect();
+        prova_verify::endpoints::agree(&compared)?;
+        let Some((_, value, verdict)) = verdicts.into_iter().next() else { anyhow::bail!("give --rpc") };
+        let leaf = &receipt.leaf;
+        if self.json {
             println!("{}", serde_json::to_string_pretty(&value)?);
         } else {
             println!("model version {}", leaf.version_hash);
@@ -136,9 +156,15 @@ pub struct VerifyModelArgs {
     /// A prova API to ask for the closest registered versions; its manifests are re-checked against the chain.
     #[arg(long, env = "PROVA_API")]
     pub api: Option<String>,
-    /// The chain and registry.
+    /// The chain.
     #[command(flatten)]
-    pub chain: ChainArgs,
+    pub rpc: RpcEndpoints,
+    /// Address of the ProvenanceRegistry contract.
+    #[arg(long, env = "PROVA_REGISTRY")]
+    pub registry: Address,
+    /// Pins of the registry's code (a bare `--code-hash` pins it).
+    #[command(flatten)]
+    pub pins: CodePinArgs,
     /// The publisher whose claim to check. Every claim of the version is listed either way; without it the folder
     /// verifies when at least one claim stands, and the verdict names no single publisher as the author.
     #[arg(long)]
@@ -172,14 +198,22 @@ impl VerifyCommand {
             Self::Api(args) => return args.run().await,
         };
         let folder = args.hashing.hash_uncached(&args.dir)?;
-        let provider = prova_chain::connect(&args.chain.rpc_url)?;
-        let exact =
-            verify_model_version(&provider, args.chain.registry, folder.version_hash, args.publisher, args.chain_id)
-                .await?;
+        args.pins.ensure_used(&[args.registry], Some(args.registry), "")?;
+        let sources = args.sources(&folder).await?;
+        let mut outcomes = Vec::new();
+        for url in &args.rpc.urls {
+            let provider = prova_chain::connect(url)?;
+            outcomes.push((prova_chain::redact_url(url), args.verdict(&provider, &folder, &sources).await?));
+        }
+        let compared = outcomes
+            .iter()
+            .map(|(url, outcome)| Ok((url.clone(), serde_json::to_value(outcome)?)))
+            .collect::<serde_json::Result<Vec<_>>>()?;
+        prova_verify::endpoints::agree(&compared)?;
+        let Some((_, Outcome { exact, closest, notes })) = outcomes.into_iter().next() else {
+            anyhow::bail!("give --rpc")
+        };
         let failure = exact.failure();
-        let (candidates, notes) =
-            if !exact.is_claimed() { args.candidates(&provider, &folder).await? } else { (vec![], vec![]) };
-        let closest = candidates.into_iter().max_by_key(|c| c.diff.unchanged);
 
         if args.json {
             let value = serde_json::json!({
@@ -198,30 +232,59 @@ impl VerifyCommand {
     }
 }
 
+/// What one endpoint says about the folder: the exact version's claims, the closest candidate and notes.
+#[derive(Debug, Serialize)]
+struct Outcome {
+    exact: ModelVerdict,
+    closest: Option<Candidate>,
+    notes: Vec<String>,
+}
+
 impl VerifyModelArgs {
-    /// Registered versions to compare with, from `--manifest` and `--api`, each confirmed on-chain.
-    async fn candidates(
-        &self,
-        provider: &DynProvider,
-        folder: &Manifest,
-    ) -> anyhow::Result<(Vec<Candidate>, Vec<String>)> {
-        let mut candidates = Vec::new();
-        let mut notes = Vec::new();
-        let mut sources: Vec<(String, String)> = Vec::new();
+    /// The verdict of the endpoint behind `provider`: the registry's code checked against the pins, the folder's
+    /// version looked up, and when no one claims it the closest of the candidate manifests.
+    async fn verdict(&self, provider: &DynProvider, folder: &Manifest, sources: &Sources) -> anyhow::Result<Outcome> {
+        let chain_id = prova_chain::chain_id(provider).await?;
+        let pin = self.pins.pin(self.registry, prova_chain::Shipped::Provenance, true);
+        check_pins(provider, chain_id, &[(self.registry, pin)]).await?;
+        let exact =
+            verify_model_version(provider, self.registry, folder.version_hash, self.publisher, self.chain_id).await?;
+        let (candidates, notes) =
+            if !exact.is_claimed() { self.candidates(provider, folder, sources).await? } else { (vec![], vec![]) };
+        let closest = candidates.into_iter().max_by_key(|c| c.diff.unchanged);
+        Ok(Outcome { exact, closest, notes })
+    }
+
+    /// The candidate manifests' texts from `--manifest` and `--api` (read once, whatever the endpoints), and notes
+    /// on those that could not be read.
+    async fn sources(&self, folder: &Manifest) -> anyhow::Result<Sources> {
+        let mut sources = Sources::default();
         for source in &self.manifests {
-            sources.push((source.clone(), api_client::fetch_text(source).await?));
+            sources.texts.push((source.clone(), api_client::fetch_text(source).await?));
         }
         if let Some(api) = &self.api {
             for hash in api_client::match_candidates(api, &folder.files).await?.into_iter().take(3) {
                 match api_client::get_manifest(api, hash).await {
-                    Ok(text) => sources.push((format!("{api} (version {hash})"), text)),
-                    Err(error) => notes.push(format!("API candidate {hash}: {error:#}")),
+                    Ok(text) => sources.texts.push((format!("{api} (version {hash})"), text)),
+                    Err(error) => sources.notes.push(format!("API candidate {hash}: {error:#}")),
                 }
             }
         }
+        Ok(sources)
+    }
+
+    /// Registered versions to compare with, from `sources`, each confirmed on-chain.
+    async fn candidates(
+        &self,
+        provider: &DynProvider,
+        folder: &Manifest,
+        sources: &Sources,
+    ) -> anyhow::Result<(Vec<Candidate>, Vec<String>)> {
+        let mut candidates = Vec::new();
+        let mut notes = sources.notes.clone();
         let folder_digests: Vec<(String, B256)> = folder.files.iter().map(|e| (e.path.clone(), e.sha256)).collect();
-        for (source, text) in sources {
-            let manifest = match AnyManifest::parse(&text) {
+        for (source, text) in &sources.texts {
+            let manifest = match AnyManifest::parse(text) {
                 Ok(manifest) => manifest,
                 Err(error) => {
                     notes.push(format!("{source}: {error}"));
@@ -236,16 +299,23 @@ impl VerifyModelArgs {
                 continue;
             };
             let verdict =
-                verify_model_version(provider, self.chain.registry, version_hash, self.publisher, self.chain_id)
-                    .await?;
+                verify_model_version(provider, self.registry, version_hash, self.publisher, self.chain_id).await?;
             if !verdict.is_claimed() {
                 notes.push(format!("{source}: version {version_hash} is not registered on-chain; ignored"));
                 continue;
             }
-            candidates.push(Candidate { source, diff: diff_digests(&folder_digests, &manifest.digests()), verdict });
+            let diff = diff_digests(&folder_digests, &manifest.digests());
+            candidates.push(Candidate { source: source.clone(), diff, verdict });
         }
         Ok((candidates, notes))
     }
+}
+
+/// Candidate manifests' texts by source, and notes on the candidates that could not be fetched.
+#[derive(Debug, Default)]
+struct Sources {
+    texts: Vec<(String, String)>,
+    notes: Vec<String>,
 }
 
 fn print_verdict(

@@ -7,7 +7,8 @@
 //! the progress bar on a terminal, and the rendering of the report (text, or `--json`).
 //!
 //! Exit 0 when every checked fact matches, 1 on any mismatch, 2 when the audit could not run (an endpoint is
-//! unreachable, the chains differ).
+//! unreachable, the chains differ, a pinned contract holds other code, or several `--rpc` endpoints gave different
+//! reports: the audit runs once per endpoint, with one sample seed, and the reports must be identical).
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -19,6 +20,7 @@ use prova_reputation::Algorithm;
 use prova_verify::api::{ApiClient, AuditOptions, Kind, Progress, Report};
 
 use super::api_client;
+use crate::args::{CodePinArgs, RpcEndpoints, check_pins};
 
 /// Arguments of `prova verify api`.
 #[derive(Debug, Args)]
@@ -26,9 +28,12 @@ pub struct VerifyApiArgs {
     /// The prova API to audit.
     #[arg(long, env = "PROVA_API")]
     pub api: String,
-    /// JSON-RPC endpoint of the chain the API indexes; every fact is re-read from it.
-    #[arg(long = "rpc", env = "PROVA_RPC_URL")]
-    pub rpc_url: String,
+    /// The chain the API indexes; every fact is re-read from each endpoint.
+    #[command(flatten)]
+    pub rpc: RpcEndpoints,
+    /// Pins of the code of --registry (a bare `--code-hash` pins it) and --identity-registry, checked first.
+    #[command(flatten)]
+    pub pins: CodePinArgs,
     /// The chain to audit (default: the one the RPC endpoint serves). The RPC endpoint must serve it and the API
     /// must index it.
     #[arg(long, env = "PROVA_CHAIN_ID")]
@@ -65,13 +70,13 @@ pub struct VerifyApiArgs {
 }
 
 impl VerifyApiArgs {
-    /// The audit's options.
-    fn options(&self) -> AuditOptions {
+    /// The audit's options against `rpc_url`, with the sample's `seed`.
+    fn options(&self, rpc_url: &str, seed: Option<u64>) -> AuditOptions {
         AuditOptions {
-            rpc_url: self.rpc_url.clone(),
+            rpc_url: rpc_url.to_owned(),
             chain_id: self.chain_id,
             sample: self.sample,
-            seed: self.seed,
+            seed,
             registry: self.registry,
             identity_registry: self.identity_registry,
             algorithms: self.algorithms.clone(),
@@ -80,13 +85,45 @@ impl VerifyApiArgs {
         }
     }
 
-    /// Runs the audit and prints its report.
+    /// The contracts pinned, with their pins.
+    fn pinned(&self) -> anyhow::Result<Vec<(Address, Option<prova_chain::CodePin>)>> {
+        use prova_chain::Shipped;
+        let named: Vec<Address> = self.registry.iter().chain(&self.identity_registry).copied().collect();
+        self.pins.ensure_used(&named, self.registry, "or --registry")?;
+        let mut pins: Vec<_> =
+            self.registry.map(|r| (r, self.pins.pin(r, Shipped::Provenance, true))).into_iter().collect();
+        pins.extend(self.identity_registry.map(|i| (i, self.pins.pin(i, Shipped::Identity, false))));
+        Ok(pins)
+    }
+
+    /// Runs the audit (once per endpoint) and prints its report.
     pub async fn run(self) -> anyhow::Result<ExitCode> {
         let api = ApiClient::with_client(&self.api, api_client::http()?)?;
-        let bar = Bar::new();
-        let report = prova_verify::api::audit(&self.options(), &api, &bar).await;
-        bar.0.finish_and_clear();
-        let report = report?;
+        let pins = self.pinned()?;
+        // One seed for every endpoint, so that each checks the same sample.
+        let seed = self.seed.or_else(|| self.sample.map(|_| rand::random()));
+        let mut reports = Vec::new();
+        for url in &self.rpc.urls {
+            if pins.iter().any(|(_, pin)| pin.is_some()) {
+                let provider = prova_chain::connect(url)?;
+                check_pins(&provider, prova_chain::chain_id(&provider).await?, &pins).await?;
+            }
+            let bar = Bar::new();
+            let report = prova_verify::api::audit(&self.options(url, seed), &api, &bar).await;
+            bar.0.finish_and_clear();
+            reports.push((prova_chain::redact_url(url), report?));
+        }
+        let compared = reports
+            .iter()
+            .map(|(url, report)| {
+                let mut value = serde_json::to_value(report)?;
+                // The one field that names the endpoint.
+                value.as_object_mut().map(|fields| fields.remove("rpc"));
+                Ok((url.clone(), value))
+            })
+            .collect::<serde_json::Result<Vec<_>>>()?;
+        prova_verify::endpoints::agree(&compared)?;
+        let Some((_, report)) = reports.into_iter().next() else { anyhow::bail!("give --rpc") };
         if self.json {
             // Through a `Value`, whose keys are sorted, as the report has always been printed.
             println!("{}", serde_json::to_string_pretty(&serde_json::to_value(&report)?)?);

@@ -6,6 +6,10 @@
 //!
 //! The recomputation and the comparison are `prova_verify::reputation` (shared with `prova verify api`); this module
 //! holds the arguments and the rendering (text, or `--json`).
+//!
+//! With several `--rpc` endpoints, each recomputes every score at the same blocks with the same parameters; any
+//! difference between them is "could not check" (exit 2). Without `--block` or `--api`, the blocks are the lowest
+//! head among the endpoints, so that an honest endpoint a block behind does not differ.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -19,6 +23,7 @@ use prova_verify::feedback::ChainFeedback;
 use prova_verify::reputation::{Checked, Recompute, ScoreOptions, flatten};
 
 use super::api_client;
+use crate::args::{CodePinArgs, RpcEndpoints, check_pins};
 
 /// Arguments of `prova verify reputation`.
 #[derive(Debug, Args)]
@@ -27,9 +32,12 @@ pub struct VerifyReputationArgs {
     pub chain_id: u64,
     /// The agent id (its identity registry token id).
     pub agent_id: U256,
-    /// JSON-RPC endpoint of the chain.
-    #[arg(long = "rpc", env = "PROVA_RPC_URL")]
-    pub rpc_url: String,
+    /// The chain.
+    #[command(flatten)]
+    pub rpc: RpcEndpoints,
+    /// Pins of the registries' code (a bare `--code-hash` pins the reputation registry).
+    #[command(flatten)]
+    pub pins: CodePinArgs,
     /// Address of the ERC-8004 identity registry (owners come from its Transfer logs).
     #[arg(long, env = "PROVA_IDENTITY_REGISTRY")]
     pub identity_registry: Address,
@@ -133,28 +141,72 @@ impl ScoreArgs {
 }
 
 impl VerifyReputationArgs {
-    /// Runs the command.
-    pub async fn run(self) -> anyhow::Result<ExitCode> {
-        let provider = prova_chain::connect(&self.rpc_url)?;
+    /// A provider for `url`, checked: it serves the agent's chain and the pinned registries hold their code.
+    async fn connect(&self, url: &str) -> anyhow::Result<alloy::providers::DynProvider> {
+        use prova_chain::Shipped;
+        let provider = prova_chain::connect(url)?;
         let served = prova_chain::chain_id(&provider).await?;
         if served != self.chain_id {
-            bail!("wrong chain: the RPC endpoint serves chain {served}, but the agent is on chain {}", self.chain_id);
+            bail!(
+                "wrong chain: the RPC endpoint {} serves chain {served}, but the agent is on chain {}",
+                prova_chain::redact_url(url),
+                self.chain_id
+            );
+        }
+        let pins = [
+            (self.identity_registry, self.pins.pin(self.identity_registry, Shipped::Identity, false)),
+            (self.reputation_registry, self.pins.pin(self.reputation_registry, Shipped::Reputation, true)),
+        ];
+        check_pins(&provider, served, &pins).await?;
+        Ok(provider)
+    }
+
+    /// Runs the command.
+    pub async fn run(self) -> anyhow::Result<ExitCode> {
+        let registries = [self.identity_registry, self.reputation_registry];
+        self.pins.ensure_used(&registries, Some(self.reputation_registry), "")?;
+        let mut providers = Vec::with_capacity(self.rpc.urls.len());
+        for url in &self.rpc.urls {
+            providers.push((prova_chain::redact_url(url), self.connect(url).await?));
+        }
+        let mut block = self.block;
+        if block.is_none() && self.api.is_none() && providers.len() > 1 {
+            let mut heads = Vec::new();
+            for (_, provider) in &providers {
+                heads.push(alloy::providers::Provider::get_block_number(provider).await?);
+            }
+            block = heads.into_iter().min();
         }
         let api = match &self.api {
             Some(api) => Some(ApiClient::with_client(api, api_client::http()?)?),
             None => None,
         };
         let options = self.score.options();
+        let mut endpoints = providers.into_iter();
+        let Some((first, provider)) = endpoints.next() else { bail!("give --rpc") };
         let mut recompute = Recompute::new(provider, self.identity_registry, self.reputation_registry, self.from_block);
         let mut results = Vec::new();
         for &algorithm in &self.algorithm.0 {
             let checked =
-                recompute.check(self.chain_id, self.agent_id, algorithm, &options, api.as_ref(), self.block).await?;
+                recompute.check(self.chain_id, self.agent_id, algorithm, &options, api.as_ref(), block).await?;
             if let Some(why) = &checked.not_registered {
                 bail!("{why}");
             }
             results.push(checked);
         }
+        // Every other endpoint scores the same agent at the same blocks with the same parameters.
+        let first_scores: Vec<_> = results.iter().map(|r| (r.algorithm, r.blocks, r.chain.clone())).collect();
+        let mut verdicts = vec![(first, serde_json::to_value(first_scores)?)];
+        for (url, provider) in endpoints {
+            let mut other = Recompute::new(provider, self.identity_registry, self.reputation_registry, self.from_block);
+            let mut scores = Vec::new();
+            for r in &results {
+                let (score, _) = other.score_at(self.agent_id, r.algorithm, &options, &r.params, r.blocks).await?;
+                scores.push((r.algorithm, r.blocks, score));
+            }
+            verdicts.push((url, serde_json::to_value(scores)?));
+        }
+        prova_verify::endpoints::agree(&verdicts)?;
 
         let differs = results.iter().any(|r| !r.differences.is_empty());
         if self.json {
