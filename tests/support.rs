@@ -434,6 +434,45 @@ pub async fn cursor_row(pool: &PgPool, chain_id: u64, contract: Address) -> anyh
     }))
 }
 
+/// A streaming standby of `primary` (a [`LocalPostgres`], whose defaults allow it: `wal_level = replica`, WAL
+/// senders, and trusted replication connections on loopback), copied with `pg_basebackup -R` into a fresh folder
+/// named after `prefix` and started on a free port: it replays the primary's WAL as it is streamed. The standby is
+/// stopped (fast) when the returned cluster drops, which must come before its folder's.
+pub fn start_streaming_replica(
+    primary: &LocalPostgres,
+    prefix: &str,
+) -> anyhow::Result<(LocalPostgres, tempfile::TempDir)> {
+    let dir = tempfile::Builder::new().prefix(prefix).tempdir()?;
+    // Postgres starts only on a data folder no one else may read.
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
+    let bin = prova_devnet::local::postgres_bin_dir()?;
+    // Postgres refuses to run as root: as root, the copy is made by, and belongs to, the `postgres` user.
+    let root = std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)?;
+    let mut basebackup = if root {
+        let status = Command::new("chown").arg("postgres:postgres").arg(dir.path()).status()?;
+        anyhow::ensure!(status.success(), "chown postgres {} failed", dir.path().display());
+        let mut command = Command::new("runuser");
+        command.args(["-u", "postgres", "--"]).arg(bin.join("pg_basebackup"));
+        command
+    } else {
+        Command::new(bin.join("pg_basebackup"))
+    };
+    let output = basebackup
+        .args(["-h", "127.0.0.1", "-p", &primary.port().to_string(), "-U", "postgres", "-D"])
+        .arg(dir.path())
+        // -R: write `standby.signal` and the primary's address, so the copy starts as a streaming standby.
+        .args(["-R", "--wal-method=stream", "--checkpoint=fast", "--no-sync"])
+        .current_dir("/")
+        .stdin(std::process::Stdio::null())
+        .output()?;
+    anyhow::ensure!(output.status.success(), "pg_basebackup failed: {}", stderr(&output));
+    let replica = LocalPostgres::start(dir.path(), free_port()?).map_err(|error| {
+        let log = std::fs::read_to_string(dir.path().join("postgres.log")).unwrap_or_default();
+        anyhow::anyhow!("the standby did not start: {error}\n{log}")
+    })?;
+    Ok((replica, dir))
+}
+
 /// Creates a fresh database with `schema`'s migrations applied in the cluster at `server_url`; returns its URL and a
 /// pool.
 pub async fn fresh_database(server_url: &str, schema: prova_db::Schema) -> anyhow::Result<(String, PgPool)> {

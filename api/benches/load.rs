@@ -149,6 +149,27 @@ fn point_query(versions: i64) -> String {
     format!("\\set i random(1, {versions})\n{statement};\n")
 }
 
+/// Asks for every one of `hashes` once, 16 at a time.
+async fn warm_cache(url: &str, hashes: &[String]) -> anyhow::Result<()> {
+    use futures::StreamExt;
+    let http = reqwest::Client::new();
+    let mut answers = futures::stream::iter(hashes)
+        .map(|hash| http.get(format!("{url}/v1/model-versions/{hash}")).send())
+        .buffer_unordered(16);
+    while let Some(answer) = answers.next().await {
+        anyhow::ensure!(answer?.status().is_success(), "warming the cache");
+    }
+    Ok(())
+}
+
+/// The response cache's lookups by result, from `/metrics`.
+async fn cache_lookups(url: &str) -> anyhow::Result<String> {
+    let text = reqwest::get(format!("{url}/metrics")).await?.text().await?;
+    let counts: Vec<&str> =
+        text.lines().filter(|line| line.starts_with("prova_api_response_cache_lookups_total")).collect();
+    Ok(counts.join(", "))
+}
+
 // The allocator `prova serve` runs with.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -163,6 +184,8 @@ async fn run() -> anyhow::Result<()> {
     let connections = env_number("PROVA_BENCH_CONNECTIONS", 64);
     let versions = env_number("PROVA_BENCH_VERSIONS", 100_000) as i64;
     let rounds = env_number("PROVA_BENCH_ROUNDS", 3).max(1);
+    // The response cache's memory in MiB (0: off); the default holds all 100,000 versions' answers.
+    let cache_mb = env_number("PROVA_BENCH_CACHE_MB", 256) as u64;
     // The access log, as `prova serve --log-json` writes it, into a sink.
     tracing_subscriber::fmt().json().with_env_filter("info,sqlx=warn").with_writer(std::io::sink).init();
 
@@ -183,8 +206,15 @@ async fn run() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
     let seeds = (0..10).map(|n| address(0xc0, n)).collect();
-    let state = AppState::new(pool.clone()).with_trust_seeds(seeds);
+    let mut state = AppState::new(pool.clone()).with_trust_seeds(seeds);
+    if cache_mb > 0 {
+        state = state.with_response_cache(cache_mb << 20).await?;
+    }
     tokio::spawn(prova_api::serve(listener, state, std::future::pending()));
+    if cache_mb > 0 {
+        // Every version asked once, so the rounds below measure a warm cache (as a long-running API's hot set is).
+        warm_cache(&url, &hashes).await?;
+    }
 
     let dir = tempfile::tempdir()?;
     let versions_script = wrk_script(dir.path(), "versions", "/v1/model-versions/", "", &hashes)?;
@@ -255,5 +285,10 @@ async fn run() -> anyhow::Result<()> {
         reputation.requests_per_second, reputation.p50_ms, reputation.p99_ms, reputation.errors
     );
     println!("API / pgbench: {:.0}%", 100.0 * api.requests_per_second / tps);
+    println!(
+        "API / healthz: {:.0}%; response cache ({cache_mb} MiB) {}",
+        100.0 * api.requests_per_second / health.requests_per_second,
+        cache_lookups(&url).await?
+    );
     drop_bench_database(pool, DATABASE).await
 }

@@ -63,7 +63,7 @@ pub struct ApiConfig {
     pub request_timeout: Duration,
     /// `max-age` of answers whose facts are all finalized but whose state can still change.
     pub settled_max_age_secs: u32,
-    /// When `/readyz` fails.
+    /// When `/readyz` fails, including the most replica lag accepted ([`Readiness::max_replica_lag`]).
     pub readiness: Readiness,
     /// The canonical ProvenanceRegistry of each chain that has one (`prova serve --canonical-registry`). On such a
     /// chain, the provenance answers (version claims, output batches and lookups, lineage, match, agents' model
@@ -77,6 +77,9 @@ pub struct ApiConfig {
     /// Most leaves stored per publisher, over all its uploaded batches; an upload past it is refused with 403
     /// `leaf_quota_exceeded`. Default [`DEFAULT_MAX_LEAVES_PER_PUBLISHER`].
     pub max_leaves_per_publisher: u64,
+    /// The explorer's settings: the default RPC endpoint and block-explorer links of each chain
+    /// (`prova serve --explorer-rpc`, `--explorer-link`). Empty by default.
+    pub explorer: crate::explorer::ExplorerConfig,
 }
 
 /// Default of [`ApiConfig::max_leaves_per_publisher`]: ten million leaves, about 5 GB of rows, indexes and trees.
@@ -94,6 +97,7 @@ impl Default for ApiConfig {
             canonical_registries: BTreeMap::new(),
             upload_publishers: None,
             max_leaves_per_publisher: DEFAULT_MAX_LEAVES_PER_PUBLISHER,
+            explorer: crate::explorer::ExplorerConfig::default(),
         }
     }
 }
@@ -115,11 +119,24 @@ pub struct Readiness {
     pub max_lag_blocks: u64,
     /// Not ready while some indexer has not seen its chain head for longer than this (it is down or stuck).
     pub max_head_age: Option<Duration>,
+    /// With a read replica ([`crate::AppState::with_read_replica`]): not ready while the replica has not replayed
+    /// all the WAL the primary has flushed and the last transaction it replayed committed on the primary longer
+    /// ago than this (`None`: the lag never makes it unready; an unreachable replica or primary, or a replica out of
+    /// recovery, still does). Default [`DEFAULT_MAX_REPLICA_LAG`]. See `docs/replicas.md`.
+    pub max_replica_lag: Option<Duration>,
 }
+
+/// Default of [`Readiness::max_replica_lag`]: 30 s, the age of answers a reader of a provenance registry can be
+/// expected to accept (the indexer itself trails the chain head by seconds).
+pub const DEFAULT_MAX_REPLICA_LAG: Duration = Duration::from_secs(30);
 
 impl Default for Readiness {
     fn default() -> Self {
-        Self { max_lag_blocks: 64, max_head_age: Some(Duration::from_secs(300)) }
+        Self {
+            max_lag_blocks: 64,
+            max_head_age: Some(Duration::from_secs(300)),
+            max_replica_lag: Some(DEFAULT_MAX_REPLICA_LAG),
+        }
     }
 }
 
@@ -222,7 +239,27 @@ pub struct ApiMetrics {
     pub in_flight: Family<RouteLabels, Gauge>,
     /// Requests refused by the rate limiter.
     pub rate_limited: Counter,
+    /// Lookups of the response cache ([`crate::cache`]), by result.
+    pub response_cache: Family<CacheLabels, Counter>,
     registry: Registry,
+}
+
+/// What the response cache did with a request.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelValue)]
+pub enum CacheResult {
+    /// Answered from the cache.
+    Hit,
+    /// Answered by the database, and stored.
+    Miss,
+    /// Answered by the database because the cache is not following the database's commits right now.
+    Bypass,
+}
+
+/// Labels of a response-cache lookup.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CacheLabels {
+    /// What the cache did.
+    pub result: CacheResult,
 }
 
 impl Default for ApiMetrics {
@@ -237,11 +274,18 @@ impl Default for ApiMetrics {
         registry.register("http_request_duration_seconds", "Time to answer an HTTP request", latency.clone());
         registry.register("http_requests_in_flight", "HTTP requests being served", in_flight.clone());
         registry.register("rate_limited_requests", "Requests refused by the per-IP rate limit", rate_limited.clone());
-        Self { requests, latency, in_flight, rate_limited, registry }
+        let response_cache = Family::<CacheLabels, Counter>::default();
+        registry.register("response_cache_lookups", "Lookups of the in-process response cache", response_cache.clone());
+        Self { requests, latency, in_flight, rate_limited, response_cache, registry }
     }
 }
 
 impl ApiMetrics {
+    /// Counts one response-cache lookup.
+    pub fn count_cache(&self, result: CacheResult) {
+        self.response_cache.get_or_create(&CacheLabels { result }).inc();
+    }
+
     /// The metrics in Prometheus text format.
     pub fn encode(&self) -> String {
         let mut text = String::new();
@@ -437,7 +481,7 @@ fn cache_policy(least_final: Option<Finality>, settled_max_age_secs: u32) -> Hea
 }
 
 /// Whether an `If-None-Match` header names `etag` (weak comparison, as RFC 9110 asks for this header).
-fn matches_etag(if_none_match: &HeaderValue, etag: &HeaderValue) -> bool {
+pub(crate) fn matches_etag(if_none_match: &HeaderValue, etag: &HeaderValue) -> bool {
     let Ok(list) = if_none_match.to_str() else {
         return false;
     };

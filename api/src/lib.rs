@@ -18,7 +18,9 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+pub mod cache;
 pub mod error;
+pub mod explorer;
 pub mod extract;
 pub mod layers;
 pub mod routes;
@@ -49,11 +51,18 @@ pub struct AppState(Arc<Shared>);
 /// What [`AppState`] holds.
 #[derive(Debug, Clone)]
 pub struct Shared {
-    /// The API's Postgres pool: every connection runs with `statement_timeout` at the request timeout (see
-    /// [`AppState::new`]).
+    /// The API's Postgres pool for reads: the read replica's when one is set ([`AppState::with_read_replica`]),
+    /// else the same pool as [`Shared::primary`]. Every connection runs with `statement_timeout` at the request
+    /// timeout (see [`AppState::new`]).
     pub pool: PgPool,
-    /// What the pool was built from, to rebuild it when the request timeout changes.
+    /// The pool of the primary database, for writes (manifest and leaf uploads) and for the reads that must see
+    /// them (the checks before an upload), with the same `statement_timeout`. Without a read replica, reads use
+    /// it too.
+    pub primary: PgPool,
+    /// What the primary's pool was built from, to rebuild it when the request timeout changes.
     database: PoolBase,
+    /// What the read replica's pool was built from, when reads go to a replica.
+    read_database: Option<PoolBase>,
     /// Addresses the `trust` reputation algorithm starts from when a query names no `seeds`.
     pub trust_seeds: Arc<Vec<Address>>,
     /// Feedback sets and scores of the reputation routes, kept between requests, and the limits of scoring (see
@@ -65,6 +74,22 @@ pub struct Shared {
     pub metrics: Arc<layers::ApiMetrics>,
     /// The per-IP rate limiter, when [`ApiConfig::rate_limit`] is set.
     pub limiter: Option<Arc<layers::Limiter>>,
+    /// The cache of point lookups, invalidated by the database's commits ([`cache`]), when turned on with
+    /// [`AppState::with_response_cache`].
+    pub response_cache: Option<Arc<cache::ResponseCache>>,
+}
+
+impl Shared {
+    /// Rebuilds the pools for the configured request timeout: the primary's, and the read pool (the replica's, or
+    /// the primary's own).
+    fn rebuild_pools(&mut self) {
+        let timeout = self.config.request_timeout;
+        self.primary = self.database.pool(timeout);
+        self.pool = match &self.read_database {
+            Some(replica) => replica.pool(timeout),
+            None => self.primary.clone(),
+        };
+    }
 }
 
 impl std::ops::Deref for AppState {
@@ -83,6 +108,11 @@ struct PoolBase {
 }
 
 impl PoolBase {
+    /// The settings of `pool`.
+    fn of(pool: &PgPool) -> Self {
+        Self { options: pool.options().clone(), connect: pool.connect_options() }
+    }
+
     /// A pool with these settings whose every connection runs with `statement_timeout = timeout`, so Postgres
     /// itself cancels a statement still running when its request is stopped (a dropped future does not stop the
     /// server). Connections open on first use.
@@ -109,16 +139,19 @@ impl AppState {
     /// 503, instead of running it on. `pool`'s own `after_connect` hook, if any, is not used. Drop `pool` unless
     /// something else uses it. Call it inside a Tokio runtime (the new pool starts its maintenance task there).
     pub fn new(pool: PgPool) -> Self {
-        let database = PoolBase { options: pool.options().clone(), connect: pool.connect_options() };
-        let pool = database.pool(ApiConfig::default().request_timeout);
+        let database = PoolBase::of(&pool);
+        let primary = database.pool(ApiConfig::default().request_timeout);
         Self(Arc::new(Shared {
-            pool,
+            pool: primary.clone(),
+            primary,
             database,
+            read_database: None,
             trust_seeds: Default::default(),
             reputation: Default::default(),
             config: Default::default(),
             metrics: Default::default(),
             limiter: None,
+            response_cache: None,
         }))
     }
 
@@ -132,9 +165,37 @@ impl AppState {
     pub fn with_config(mut self, config: ApiConfig) -> Self {
         let shared = Arc::make_mut(&mut self.0);
         shared.limiter = config.rate_limit.map(|limit| Arc::new(layers::Limiter::new(limit)));
-        shared.pool = shared.database.pool(config.request_timeout);
         shared.config = Arc::new(config);
+        shared.rebuild_pools();
         self
+    }
+
+    /// Sends reads to the streaming replica of `replica_pool` (`prova serve --read-database-url`); writes, and the
+    /// reads that must see them, stay on the primary the state was built with. As in [`AppState::new`], the API
+    /// queries through a pool of its own with `replica_pool`'s settings and the request timeout as
+    /// `statement_timeout`. `/readyz` and `/v1/status` then report the replica's lag ([`ApiConfig::readiness`]).
+    pub fn with_read_replica(mut self, replica_pool: PgPool) -> Self {
+        let shared = Arc::make_mut(&mut self.0);
+        shared.read_database = Some(PoolBase::of(&replica_pool));
+        shared.rebuild_pools();
+        self
+    }
+
+    /// Whether reads go to a read replica ([`AppState::with_read_replica`]).
+    pub fn has_read_replica(&self) -> bool {
+        self.read_database.is_some()
+    }
+
+    /// Turns on the cache of point lookups ([`cache`]), holding up to `capacity_bytes` of answers: it follows the
+    /// primary's commits over a connection of its own (and, with a read replica, waits for the replica to replay
+    /// each) and is live once this returns. Set the read replica and the config first. Fails when that connection
+    /// cannot listen.
+    pub async fn with_response_cache(mut self, capacity_bytes: u64) -> sqlx::Result<Self> {
+        let cache = cache::ResponseCache::new(capacity_bytes);
+        let replica = self.has_read_replica().then(|| self.pool.clone());
+        cache.follow(self.primary.clone(), replica).await?;
+        Arc::make_mut(&mut self.0).response_cache = Some(Arc::new(cache));
+        Ok(self)
     }
 
     /// Sets the limits of reputation scoring (work per computation, computations at once); this starts an empty
@@ -156,10 +217,12 @@ pub fn app(state: AppState) -> Router {
         })
         .on_response(DefaultOnResponse::new().level(Level::INFO));
     routes::router()
+        .merge(explorer::router())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(from_fn_with_state(state.clone(), layers::cache_headers))
+        .layer(from_fn_with_state(state.clone(), cache::serve_cached))
         .layer(from_fn_with_state(state.clone(), layers::timeout))
         .layer(from_fn_with_state(state.clone(), layers::rate_limit))
         .layer(layers::cors(&state.config.cors_origins))

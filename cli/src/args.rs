@@ -8,7 +8,7 @@ use prova_chain::{CodePin, Shipped};
 #[derive(Debug, Clone, Args)]
 pub struct ChainArgs {
     /// JSON-RPC endpoint of the chain, e.g. http://127.0.0.1:8545.
-    #[arg(long = "rpc", env = "PROVA_RPC_URL")]
+    #[arg(long = "rpc", env = "PROVA_RPC_URL", hide_env_values = true)]
     pub rpc_url: String,
     /// Address of the ProvenanceRegistry contract.
     #[arg(long, env = "PROVA_REGISTRY")]
@@ -19,7 +19,7 @@ pub struct ChainArgs {
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
     /// Postgres connection URL, e.g. postgres://prova@127.0.0.1:5432/prova.
-    #[arg(long, env = "DATABASE_URL")]
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: String,
     /// Maximum connections in the pool.
     #[arg(long, env = "PROVA_DB_MAX_CONNECTIONS", default_value_t = 16)]
@@ -32,7 +32,7 @@ pub struct DatabaseArgs {
 pub struct RpcEndpoints {
     /// JSON-RPC endpoint of the chain. Repeat it to ask several providers: every verdict is computed against each,
     /// and any disagreement between them is reported as "could not check" (exit 2). PROVA_RPC_URL gives one.
-    #[arg(long = "rpc", env = "PROVA_RPC_URL", value_name = "URL", required = true)]
+    #[arg(long = "rpc", env = "PROVA_RPC_URL", hide_env_values = true, value_name = "URL", required = true)]
     pub urls: Vec<String>,
 }
 

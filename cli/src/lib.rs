@@ -55,6 +55,10 @@ pub enum Command {
     Verify(commands::verify::VerifyCommand),
     /// Run the whole stack locally: anvil, Postgres, contracts, demo data, indexer and API.
     Dev(commands::dev::DevArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(commands::shell::CompletionsArgs),
+    /// Print the manual page (roff), or write one page per command into a folder.
+    Man(commands::shell::ManArgs),
 }
 
 /// Runs a parsed command line.
@@ -71,6 +75,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => args.run().await,
         Command::Verify(cmd) => cmd.run().await,
         Command::Dev(args) => args.run().await,
+        Command::Completions(args) => args.run(),
+        Command::Man(args) => args.run(),
     }
 }
 

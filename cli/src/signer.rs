@@ -56,7 +56,7 @@ pub const KEYSTORE_PASSWORD_ENV: &str = "PROVA_KEYSTORE_PASSWORD";
 #[derive(Debug, Clone, Default, Args)]
 pub struct KeyArgs {
     /// Encrypted JSON keystore (geth/foundry format). The password comes from PROVA_KEYSTORE_PASSWORD or a prompt.
-    #[arg(long, env = "PROVA_KEYSTORE")]
+    #[arg(long, env = "PROVA_KEYSTORE", hide_env_values = true)]
     pub keystore: Option<PathBuf>,
 }
 

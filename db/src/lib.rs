@@ -11,9 +11,13 @@
 //!
 //! Columns of hashes and addresses decode straight into alloy's types through [`DbHash`] and [`DbAddress`].
 //!
+//! The registry tables that grow with outputs are partitioned by upload month; [`partitions`] keeps the partitions
+//! ahead of time (`docs/partitioning.md`).
+//!
 //! This crate may depend on sqlx and alloy's primitives, and nothing of prova's: every crate that touches Postgres
 //! depends on it.
 
+pub mod partitions;
 pub mod types;
 
 use std::time::Duration;
@@ -22,6 +26,10 @@ use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::PgPoolOptions;
 
+pub use partitions::{
+    OUTPUT_PARTITION_CHECK_INTERVAL, OUTPUT_PARTITION_MONTHS_AHEAD, create_output_partitions, ensure_output_partitions,
+    spawn_output_partition_maintenance,
+};
 pub use types::{DbAddress, DbHash};
 
 /// The registry schema: every indexed event, cursors, manifests and output-batch leaves.
@@ -64,6 +72,9 @@ pub enum Error {
         #[source]
         source: sqlx::migrate::MigrateError,
     },
+    /// Creating (or counting the rows of) the monthly partitions of the output tables failed ([`partitions`]).
+    #[error("cannot create or count the partitions of the output tables")]
+    Partitions(#[source] sqlx::Error),
 }
 
 /// Connects to Postgres with a pool of `max_connections`; applies no migrations.

@@ -5,6 +5,7 @@
 mod agent0;
 mod api_fuzz;
 mod api_protection;
+mod cache;
 mod dev;
 mod evidence;
 mod indexer_chaos;
@@ -14,6 +15,7 @@ mod outputs;
 mod provenance;
 mod publish_index_serve_verify;
 mod reorg;
+mod replica;
 mod secrets;
 mod sybil;
 mod verify_api;

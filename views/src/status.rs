@@ -12,6 +12,25 @@ pub struct Status {
     pub chains: Vec<ChainStatus>,
     /// One entry per chain: the worst lag among its contracts.
     pub lag_by_chain: Vec<ChainLag>,
+    /// How far the read replica the API answers from trails the primary the indexer writes to; null when the API
+    /// reads from the primary itself.
+    #[serde(default)]
+    pub replica: Option<ReplicaLag>,
+}
+
+/// The replay lag of the streaming replica the API reads from, behind the primary it writes to.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReplicaLag {
+    /// Whether the replica is in recovery, replaying the primary's WAL. `false` means it was promoted (or is no
+    /// replica at all) and no longer follows the primary: `/readyz` then fails.
+    pub in_recovery: bool,
+    /// Bytes of WAL the primary has flushed that the replica has not replayed yet (0: caught up). Null when the
+    /// replica is not in recovery or the primary could not be asked.
+    pub replay_lag_bytes: Option<u64>,
+    /// Seconds since the primary committed the last transaction the replica has replayed. It also grows while the
+    /// primary commits nothing, so it measures lag only while `replay_lag_bytes` is above 0. Null when the
+    /// replica is not in recovery, or has replayed no transaction since it started.
+    pub replay_lag_secs: Option<f64>,
 }
 
 /// Indexing progress of one contract.

@@ -186,3 +186,57 @@ pub(crate) async fn seed_versions(pool: &PgPool, versions: i64) -> anyhow::Resul
     }
     Ok(())
 }
+
+/// Files in each manifest of [`seed_manifests`].
+pub(crate) const MANIFEST_FILES: i64 = 50;
+
+/// Families of versions sharing their `tok/` files in [`seed_manifests`].
+pub(crate) const MANIFEST_FAMILIES: i64 = 40;
+
+/// Uploads a manifest for versions 1 to `manifests` of [`seed_versions`] (which must exist), each of
+/// [`MANIFEST_FILES`] files: 25 empty files (`empty/N`, one digest stored `25 × manifests` times, far past the match
+/// route's `MAX_FILES_PER_DIGEST`), 5 tokenizer files (`tok/N`) shared by the versions of one family
+/// (`g % MANIFEST_FAMILIES`, so each such digest is stored `manifests / MANIFEST_FAMILIES` times), and 20 files of
+/// their own (`w/N`). The stored files need not give the version hash: the API trusts what it stored.
+pub(crate) async fn seed_manifests(pool: &PgPool, manifests: i64) -> anyhow::Result<()> {
+    let statements = [
+        format!(
+            "INSERT INTO model_manifests (version_hash, tool, ignore, file_count, total_bytes)
+             SELECT sha256(int8send(g)), 'bench', '{{}}', {MANIFEST_FILES}, 0 FROM generate_series(1, {manifests}) AS g"
+        ),
+        format!(
+            "INSERT INTO model_files (version_hash, path, size, sha256)
+             SELECT sha256(int8send(g)),
+                    CASE WHEN f < 25 THEN 'empty/' WHEN f < 30 THEN 'tok/' ELSE 'w/' END || f, 0,
+                    CASE WHEN f < 25 THEN sha256(''::BYTEA)
+                         WHEN f < 30 THEN sha256(('tok' || g % {MANIFEST_FAMILIES} || '/' || f)::BYTEA)
+                         ELSE sha256(('w' || g || '/' || f)::BYTEA) END
+             FROM generate_series(1, {manifests}) AS g, generate_series(0, {MANIFEST_FILES} - 1) AS f"
+        ),
+        "ANALYZE model_manifests, model_files".to_owned(),
+    ];
+    for statement in statements {
+        pool.execute(statement.as_str()).await?;
+    }
+    Ok(())
+}
+
+/// Indexes `batches` output batches anchored in the registry of [`seed_versions`] (which must exist): batch g has
+/// root `sha256('ob' || g)`, is of version g, claims 4,096 leaves and has no leaves uploaded.
+pub(crate) async fn seed_batches(pool: &PgPool, batches: i64) -> anyhow::Result<()> {
+    let statement = format!(
+        "INSERT INTO outputs_attested (chain_id, tx_hash, log_index, contract, block_number, block_hash, block_time,
+           root, version_hash, publisher, attestor, leaf_count, window_start, window_end, batch_uri)
+         SELECT {CHAIN}, sha256(('o' || g)::BYTEA), 500 + g % 10, '\\x{registry}', 2 + g / 10,
+                sha256(('b' || (2 + g / 10))::BYTEA), to_timestamp(1700000000 + (2 + g / 10) * 12),
+                sha256(('ob' || g)::BYTEA), sha256(int8send(g)), {publisher}, {attestor}, 4096, 1700000000, 1800000000,
+                'ipfs://batch-' || g
+         FROM generate_series(1, {batches}) AS g",
+        registry = alloy::hex::encode(PROVENANCE),
+        publisher = sql_address(0x9b, "g % 50"),
+        attestor = sql_address(0xa7, "g % 50"),
+    );
+    pool.execute(statement.as_str()).await?;
+    pool.execute("ANALYZE outputs_attested").await?;
+    Ok(())
+}

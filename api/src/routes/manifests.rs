@@ -184,6 +184,9 @@ async fn load_header(pool: &PgPool, version_hash: B256) -> Result<Option<HeaderR
 /// Uploads the manifest of a claimed version. It is stored only if its files give the version hash in the path and
 /// some publisher claims that version; a stored manifest is never replaced (a repeat answers 200 with the stored
 /// one, without reading the body). `tool` and `ignore` are bounded and answered as `unverified`.
+///
+/// Every query of an upload goes to the primary database, the checks before the insert included: a read replica
+/// may not have replayed the claim yet, or a manifest just stored.
 #[utoipa::path(
     put,
     path = "/v1/model-versions/{version_hash}/manifest",
@@ -210,12 +213,12 @@ async fn put_manifest(
     let claimed: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM model_version_registered WHERE version_hash = $1)")
             .bind(version_hash.to_vec())
-            .fetch_one(&state.pool)
+            .fetch_one(&state.primary)
             .await?;
     if !claimed {
         return Err(ApiError::NotFound(format!("model version {version_hash} is not registered")));
     }
-    if let Some(header) = load_header(&state.pool, version_hash).await? {
+    if let Some(header) = load_header(&state.primary, version_hash).await? {
         return Ok((StatusCode::OK, Json(header.stored(version_hash))));
     }
 
@@ -248,7 +251,7 @@ async fn put_manifest(
     let file_count = i32::try_from(manifest.files.len())
         .map_err(|_| ApiError::unprocessable("too_many_files", "the manifest lists too many files"))?;
 
-    let mut tx = state.pool.begin().await?;
+    let mut tx = state.primary.begin().await?;
     // Concurrent uploads of the same version serialize on the primary key; the later one inserts nothing.
     let inserted: Option<Vec<u8>> = sqlx::query_scalar(
         "INSERT INTO model_manifests (version_hash, tool, ignore, file_count, total_bytes)
@@ -266,7 +269,7 @@ async fn put_manifest(
 
     if inserted.is_none() {
         tx.rollback().await?;
-        let header = load_header(&state.pool, version_hash)
+        let header = load_header(&state.primary, version_hash)
             .await?
             .ok_or_else(|| ApiError::Internal(format!("the manifest of {version_hash} vanished")))?;
         return Ok((StatusCode::OK, Json(header.stored(version_hash))));
@@ -580,5 +583,72 @@ mod tests {
         let (status, answer) = send(pool, "POST", "/v1/model-versions/match", Some("application/json"), over).await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(answer["error"]["code"], "payload_too_large");
+    }
+
+    /// Sends `body` (JSON, when given) to an app over `state`.
+    async fn send_to(state: &crate::AppState, method: &str, uri: &str, body: Option<&Value>) -> (StatusCode, Value) {
+        use tower::ServiceExt;
+        let mut request = axum::http::Request::builder().method(method).uri(uri);
+        if body.is_some() {
+            request = request.header(axum::http::header::CONTENT_TYPE, "application/json");
+        }
+        let body = body.map_or_else(Vec::new, |body| serde_json::to_vec(body).unwrap());
+        let response = crate::app(state.clone()).oneshot(request.body(axum::body::Body::from(body)).unwrap()).await;
+        let response = response.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        (status, serde_json::from_slice(&bytes).expect("every answer is JSON"))
+    }
+
+    /// A stand-in read replica: a second database with the schema and none of the primary's rows, so an answer
+    /// shows which database it came from. Its connections are read-only, as a standby's are: a write sent to it
+    /// fails. Returns its pool and name (drop it with `DROP DATABASE … WITH (FORCE)`).
+    async fn stand_in_replica(primary: &PgPool) -> (PgPool, String) {
+        // The test database's name is already as long as Postgres allows: a name of its own, not a suffix.
+        let name = format!("prova_stand_in_replica_{}", &B256::random().to_string()[2..18]);
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(primary).await.unwrap();
+        let options = (*primary.connect_options()).clone().database(&name);
+        let setup = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect_with(options.clone()).await;
+        let setup = setup.unwrap();
+        prova_db::REGISTRY_MIGRATOR.run(&setup).await.unwrap();
+        setup.close().await;
+        let read_only = options.options([("default_transaction_read_only", "on")]);
+        (sqlx::postgres::PgPoolOptions::new().max_connections(2).connect_lazy_with(read_only), name)
+    }
+
+    /// With a read replica, a manifest upload and the checks before it run on the primary (the replica here never
+    /// sees the claim, so a check run there would answer 404), while reads answer from the replica.
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
+    async fn uploads_go_to_the_primary_and_reads_to_the_replica(pool: PgPool) {
+        let (replica, name) = stand_in_replica(&pool).await;
+        let state = crate::AppState::new(pool.clone()).with_read_replica(replica.clone());
+        let m = manifest(&files());
+        register(&pool, CHAIN, m.version_hash, None, 10).await;
+
+        // Reads: the replica has not "replayed" the claim.
+        let (status, _) = send_to(&state, "GET", &format!("/v1/model-versions/{}", m.version_hash), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        // The upload: checked and stored on the primary.
+        let body = serde_json::to_value(&m).unwrap();
+        let (status, answer) = send_to(&state, "PUT", &uri(m.version_hash), Some(&body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM model_files").fetch_one(&pool).await.unwrap();
+        assert_eq!(stored, 3);
+        // A repeat finds it stored on the primary, unread.
+        let (status, answer) = send_to(&state, "PUT", &uri(m.version_hash), Some(&json!({}))).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        // Reading it back asks the replica, which does not have it.
+        let (status, _) = send_to(&state, "GET", &uri(m.version_hash), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            send_to(&crate::AppState::new(pool.clone()), "GET", &uri(m.version_hash), None).await.0,
+            StatusCode::OK
+        );
+        let on_replica: i64 = sqlx::query_scalar("SELECT count(*) FROM model_files").fetch_one(&replica).await.unwrap();
+        assert_eq!(on_replica, 0);
+
+        drop(state);
+        replica.close().await;
+        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&pool).await.unwrap();
     }
 }

@@ -29,6 +29,8 @@ pub struct Ready {
     pub contracts: usize,
     /// The largest lag among them, in blocks.
     pub max_lag_blocks: u64,
+    /// The read replica's lag behind the primary; null when the API reads from the primary itself.
+    pub replica: Option<crate::routes::status::ReplicaLag>,
 }
 
 #[derive(FromRow)]
@@ -41,15 +43,19 @@ struct Cursor {
 
 /// Readiness: ready when the database answers within 2 s, every indexed contract is within the lag threshold
 /// (`prova serve --ready-max-lag-blocks`) and its indexer has seen the head recently
-/// (`--ready-max-head-age-secs`). Otherwise 503 `not_ready`, saying why.
+/// (`--ready-max-head-age-secs`); with a read replica, also when the replica and the primary answer, the replica is
+/// in recovery and not too far behind (`--ready-max-replica-lag-secs`; see `docs/replicas.md`). Otherwise 503
+/// `not_ready`, saying why.
 #[utoipa::path(
     get,
     path = "/readyz",
     tag = "operations",
     responses(
         (status = 200, description = "Ready for traffic.", body = Ready,
-            example = json!({ "status": "ready", "contracts": 4, "max_lag_blocks": 0 })),
-        (status = 503, description = "Not ready: the database is unreachable or an indexer lags.",
+            example = json!({ "status": "ready", "contracts": 4, "max_lag_blocks": 0,
+                "replica": { "in_recovery": true, "replay_lag_bytes": 0, "replay_lag_secs": 4.2 } })),
+        (status = 503, description = "Not ready: a database is unreachable, an indexer lags, or the read replica \
+            lags or no longer follows the primary.",
             body = crate::error::Body<'static>,
             example = json!({ "error": { "code": "not_ready",
                 "message": "not ready: chain 1 contract 0x5fbd…0aa3 lags its head by 120 blocks (max 64)" } })),
@@ -67,12 +73,18 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Ready>> {
         Ok(Err(error)) => {
             // The driver's text names hosts, databases and queries: it goes to the log only.
             tracing::warn!(%error, "readiness: the database query failed");
-            return Err(ApiError::NotReady("the database cannot be queried".into()));
+            return Err(ApiError::NotReady(if state.has_read_replica() {
+                "the read replica cannot be queried".into()
+            } else {
+                "the database cannot be queried".into()
+            }));
         }
         Err(_) => {
             return Err(ApiError::NotReady("database did not answer within 2 s".into()));
         }
     };
+    // Before the indexer's cursors: a replica behind shows them stale.
+    let replica = crate::routes::status::replica_readiness(&state).await?;
     let limits = state.config.readiness;
     let mut max_lag = 0;
     for cursor in &cursors {
@@ -94,7 +106,7 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Ready>> {
         }
         max_lag = max_lag.max(lag);
     }
-    Ok(Json(Ready { status: "ready", contracts: cursors.len(), max_lag_blocks: max_lag }))
+    Ok(Json(Ready { status: "ready", contracts: cursors.len(), max_lag_blocks: max_lag, replica }))
 }
 
 /// Prometheus metrics: requests by route, method and status, latency histograms, requests in flight, and

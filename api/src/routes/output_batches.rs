@@ -347,11 +347,18 @@ pub fn proof_nodes(mut node: usize) -> Vec<usize> {
 
 /// Stores `tree` as the tree of `root`. A tree already stored for `root` is kept (a root commits to its tree).
 pub async fn insert_tree(conn: &mut sqlx::PgConnection, root: B256, tree: &FlatTree) -> Result<()> {
-    sqlx::query("INSERT INTO output_trees (root, nodes) VALUES ($1, $2) ON CONFLICT (root) DO NOTHING")
-        .bind(root.to_vec())
-        .bind(tree.bytes())
-        .execute(conn)
-        .await?;
+    // The tree goes into the month partition of its leaves (their `uploaded_at`, migration 0011); one tree per root.
+    sqlx::query(
+        "INSERT INTO output_trees (root, nodes, uploaded_at)
+         SELECT $1, $2, COALESCE(
+             (SELECT l.uploaded_at FROM output_leaves l WHERE l.root = $1 ORDER BY l.leaf_index LIMIT 1), now())
+         WHERE NOT EXISTS (SELECT 1 FROM output_trees t WHERE t.root = $1)
+         ON CONFLICT (root, uploaded_at) DO NOTHING",
+    )
+    .bind(root.to_vec())
+    .bind(tree.bytes())
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -591,14 +598,17 @@ async fn store(
             .unwrap_or(0);
         return Err(quota_exceeded(anchoring.publisher.0, stored, count, quota));
     }
-    // Leaves stored before trees were (see the lookup) keep their rows; the tree is the same for any leaf order.
+    // Leaves stored before trees were (see the lookup) keep their rows; the tree is the same for any leaf order. Each
+    // leaf takes the upload's `uploaded_at`, the partition key (migration 0011): all leaves of a root share one month.
     sqlx::query(
         "INSERT INTO output_leaves
-           (root, leaf_index, version_hash, request_hash, response_hash, timestamp, salt, tree_index)
-         SELECT $1, t.leaf_index, $2, t.request_hash, t.response_hash, t.ts, t.salt, t.tree_index
+           (root, leaf_index, version_hash, request_hash, response_hash, timestamp, salt, tree_index, uploaded_at)
+         SELECT $1, t.leaf_index, $2, t.request_hash, t.response_hash, t.ts, t.salt, t.tree_index, u.uploaded_at
          FROM unnest($3::INT[], $4::BYTEA[], $5::BYTEA[], $6::BIGINT[], $7::BYTEA[], $8::INT[])
            AS t(leaf_index, request_hash, response_hash, ts, salt, tree_index)
-         ON CONFLICT (root, leaf_index) DO NOTHING",
+         JOIN leaf_uploads u ON u.root = $1
+         WHERE NOT EXISTS (SELECT 1 FROM output_leaves o WHERE o.root = $1)
+         ON CONFLICT (root, leaf_index, uploaded_at) DO NOTHING",
     )
     .bind(root.to_vec())
     .bind(anchoring.version_hash)
@@ -680,15 +690,17 @@ async fn put_leaves(
     let root = parse_hash("root", &root)?;
     refuse_declared_oversize(request.headers())?;
     let signature = upload_signature(request.headers())?;
-    let events = anchorings(&state.pool, root).await?;
+    // An upload writes, so all of it runs on the primary: a read replica may not have replayed the anchoring, an
+    // earlier upload or the quota's last raise yet.
+    let events = anchorings(&state.primary, root).await?;
     if events.is_empty() {
         return Err(ApiError::NotFound(format!("output batch {root} is not anchored on any indexed chain")));
     }
     let authorized = authorize(&state.config, root, &signature, events)?;
-    if let Some(stored) = stored_upload(&state.pool, root).await? {
+    if let Some(stored) = stored_upload(&state.primary, root).await? {
         return Ok((StatusCode::OK, Json(stored)));
     }
-    let authorized = within_quota(&state.pool, &state.config, authorized).await?;
+    let authorized = within_quota(&state.primary, &state.config, authorized).await?;
 
     // Only an authorized upload within its quota is read.
     let ApiJson(upload) = ApiJson::<LeavesUpload>::from_request(request, &state).await?;
@@ -729,7 +741,8 @@ async fn put_leaves(
     let anchoring = check_against_events(root, &leaves, &authorized)?;
     let version_hash = anchoring.version_hash.0;
     let stored = StoredLeaves { root, version_hash, leaf_count: count as u64 };
-    if !store(&state.pool, state.config.max_leaves_per_publisher, root, anchoring, &leaves, &timestamps, &tree).await? {
+    let quota = state.config.max_leaves_per_publisher;
+    if !store(&state.primary, quota, root, anchoring, &leaves, &timestamps, &tree).await? {
         return Ok((StatusCode::OK, Json(stored)));
     }
     tracing::info!(%root, %version_hash, leaves = count, publisher = %anchoring.publisher.0, "output batch leaves stored");
@@ -1207,5 +1220,30 @@ mod tests {
         assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
         let (status, answer) = call(pool, "GET", "/v1/output-batches/0xzz").await;
         assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_hash")));
+    }
+
+    /// With a read replica, every query of an upload runs on the primary. The stand-in replica's connections are
+    /// read-only, as a standby's are: the same upload sent through them alone fails.
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
+    async fn an_upload_with_a_read_replica_runs_on_the_primary(pool: PgPool) {
+        use tower::ServiceExt;
+        let (leaves, tree) = output_batch(h(1), 5);
+        anchor(&pool, CHAIN, tree.root(), h(1), 5, 10).await;
+        let options = (*pool.connect_options()).clone().options([("default_transaction_read_only", "on")]);
+        let read_only = sqlx::postgres::PgPoolOptions::new().max_connections(2).connect_lazy_with(options);
+        let put = |state: crate::AppState| {
+            let request = axum::http::Request::builder()
+                .method("PUT")
+                .uri(format!("/v1/output-batches/{}/leaves", tree.root()))
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(UPLOAD_SIGNATURE_HEADER, upload_signature(&attestor_key(), CHAIN, tree.root()))
+                .body(axum::body::Body::from(body(&leaves)))
+                .unwrap();
+            async move { crate::app(state).oneshot(request).await.unwrap().status() }
+        };
+        assert_eq!(put(crate::AppState::new(read_only.clone())).await, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(rows_written(&pool).await, [0; 4]);
+        assert_eq!(put(crate::AppState::new(pool.clone()).with_read_replica(read_only)).await, StatusCode::CREATED);
+        assert_eq!(rows_written(&pool).await, [5, 1, 1, 1]);
     }
 }

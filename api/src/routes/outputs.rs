@@ -357,11 +357,19 @@ async fn store_missing_trees(pool: &PgPool, roots: &[B256]) -> Result<HashMap<B2
 
 /// The proof of each hit, `(root, leaf index, node)`, read from the stored trees: one query for every node of every
 /// proof, each node a 32-byte slice of its tree. Leaves whose node is not stored yet get their batch's tree built
-/// and stored first ([`store_missing_trees`]). Each proof is checked against its root before it is answered.
-async fn stored_proofs(pool: &PgPool, hits: &[(B256, OutputLeaf)], rows: &[HitRow]) -> Result<Vec<Vec<B256>>> {
+/// and stored first ([`store_missing_trees`]), on the `primary` (a write on a read path; the nodes are then read
+/// from the primary too, since the read `pool`, a replica's, may not have replayed them yet). Each proof is checked
+/// against its root before it is answered.
+async fn stored_proofs(
+    pool: &PgPool,
+    primary: &PgPool,
+    hits: &[(B256, OutputLeaf)],
+    rows: &[HitRow],
+) -> Result<Vec<Vec<B256>>> {
     let mut missing: Vec<B256> = rows.iter().filter(|row| row.tree_index.is_none()).map(|row| row.root.0).collect();
     missing.dedup();
-    let built = if missing.is_empty() { HashMap::new() } else { store_missing_trees(pool, &missing).await? };
+    let built = if missing.is_empty() { HashMap::new() } else { store_missing_trees(primary, &missing).await? };
+    let nodes_pool = if built.is_empty() { pool } else { primary };
     let leaf_nodes = rows
         .iter()
         .map(|row| match row.tree_index {
@@ -403,7 +411,7 @@ async fn stored_proofs(pool: &PgPool, hits: &[(B256, OutputLeaf)], rows: &[HitRo
         )
         .bind(keys.iter().map(|(root, _)| root.to_vec()).collect::<Vec<_>>())
         .bind(keys.iter().map(|&(_, node)| node as i32).collect::<Vec<i32>>())
-        .fetch_all(pool)
+        .fetch_all(nodes_pool)
         .await?;
         for (i, bytes) in found {
             let slot = usize::try_from(i - 1).ok().and_then(|i| nodes.get_mut(i));
@@ -502,7 +510,7 @@ async fn lookup(
             Ok((row.root.0, leaf))
         })
         .collect::<Result<Vec<(B256, OutputLeaf)>>>()?;
-    let proofs = stored_proofs(&state.pool, &hits, &rows).await?;
+    let proofs = stored_proofs(&state.pool, &state.primary, &hits, &rows).await?;
 
     let next_cursor = match (more, hits.last(), rows.last()) {
         (true, Some((root, _)), Some(row)) => Some(encode_position(*root, row.leaf_index)),
@@ -1360,6 +1368,30 @@ mod tests {
         assert_item_verifies(&page["items"][0], 6);
     }
 
+    /// With a read replica, the tree a lookup stores for a batch uploaded before trees were goes to the primary:
+    /// the stand-in replica's connections are read-only, as a standby's are, and the lookup still answers.
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
+    async fn a_tree_built_on_a_read_path_is_stored_on_the_primary(pool: PgPool) {
+        use tower::ServiceExt;
+        let (leaves, tree) = anchored_batch(&pool, 9, 10).await;
+        sqlx::query("UPDATE output_leaves SET tree_index = NULL").execute(&pool).await.unwrap();
+        sqlx::query("DELETE FROM output_trees").execute(&pool).await.unwrap();
+        let options = (*pool.connect_options()).clone().options([("default_transaction_read_only", "on")]);
+        let read_only = sqlx::postgres::PgPoolOptions::new().max_connections(2).connect_lazy_with(options);
+        let state = crate::AppState::new(pool.clone()).with_read_replica(read_only);
+        let request = axum::http::Request::builder()
+            .uri(lookup_uri(keccak256(response(4)), ""))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = crate::app(state).oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let page: Value =
+            serde_json::from_slice(&axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap()).unwrap();
+        assert_eq!(page["items"][0]["proof"], json!(tree.proof(leaves[4].hash()).unwrap()));
+        let trees: i64 = sqlx::query_scalar("SELECT count(*) FROM output_trees").fetch_one(&pool).await.unwrap();
+        assert_eq!(trees, 1);
+    }
+
     /// Figures for `docs/leaf-uploads.md`: one lookup in a batch of 180,000 leaves (the most a 64 MiB upload
     /// holds), as the API did before (every leaf of the batch read, the tree rebuilt, the leaf searched) and as it
     /// does now (the stored tree's nodes read). Run with
@@ -1398,11 +1430,14 @@ mod tests {
         }
         before.sort();
         after.sort();
-        let size: (i64, i64) =
-            sqlx::query_as("SELECT pg_total_relation_size('output_leaves'), pg_total_relation_size('output_trees')")
-                .fetch_one(&pool)
-                .await
-                .unwrap();
+        // Both tables are partitioned (migration 0011): their size is their partitions'.
+        let size: (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT sum(pg_total_relation_size(relid))::BIGINT FROM pg_partition_tree('output_leaves')),
+                    (SELECT sum(pg_total_relation_size(relid))::BIGINT FROM pg_partition_tree('output_trees'))",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
         eprintln!(
             "{N} leaves: upload {upload:.2?}; proof as before (read the batch, rebuild, search): median {:.2?}; \
              whole lookup now: median {:.2?}, max {:.2?}; output_leaves {} MB, output_trees {} MB",

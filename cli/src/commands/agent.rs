@@ -50,7 +50,7 @@ pub enum ValidateCommand {
 #[derive(Debug, Clone, Args)]
 pub struct RpcArgs {
     /// JSON-RPC endpoint of the chain, e.g. http://127.0.0.1:8545.
-    #[arg(long = "rpc", env = "PROVA_RPC_URL")]
+    #[arg(long = "rpc", env = "PROVA_RPC_URL", hide_env_values = true)]
     pub rpc_url: String,
     /// Refuse to act unless the RPC endpoint serves this chain id.
     #[arg(long, env = "PROVA_CHAIN_ID")]

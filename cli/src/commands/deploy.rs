@@ -9,7 +9,7 @@ use clap::Args;
 #[derive(Debug, Args)]
 pub struct DeployArgs {
     /// JSON-RPC endpoint of the chain.
-    #[arg(long = "rpc", env = "PROVA_RPC_URL")]
+    #[arg(long = "rpc", env = "PROVA_RPC_URL", hide_env_values = true)]
     pub rpc_url: String,
     /// The deployer key.
     #[command(flatten)]

@@ -39,14 +39,14 @@ const ANVIL_KEY_0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae7
 #[derive(Debug, Args)]
 pub struct DevArgs {
     /// Use this chain instead of starting anvil (its PROVA_PRIVATE_KEY account, or anvil's first account, pays).
-    #[arg(long = "rpc", env = "PROVA_RPC_URL")]
+    #[arg(long = "rpc", env = "PROVA_RPC_URL", hide_env_values = true)]
     pub rpc_url: Option<String>,
     /// Use this database instead of starting a private Postgres cluster.
-    #[arg(long, env = "DATABASE_URL")]
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// Database for the demo lab's private output store (default: a database named after the registry's with
     /// `_attestor` appended, on the same server). It never shares a database with the registry mirror.
-    #[arg(long, env = "PROVA_ATTESTOR_DATABASE_URL")]
+    #[arg(long, env = "PROVA_ATTESTOR_DATABASE_URL", hide_env_values = true)]
     pub attestor_database_url: Option<String>,
     /// Folder for the Postgres cluster, demo models and keystore.
     #[arg(long, default_value = ".prova/dev")]
@@ -181,9 +181,23 @@ impl DevArgs {
         // The registry deployed here is the chain's canonical one: no other deployment can add claims to its answers.
         let config = prova_api::ApiConfig {
             canonical_registries: [(chain_id, registry)].into_iter().collect(),
+            // The explorer checks against this chain's own endpoint unless the visitor picks another.
+            explorer: prova_api::explorer::ExplorerConfig {
+                chains: [(
+                    chain_id,
+                    prova_api::explorer::ExplorerChain { rpc_url: Some(rpc_url.clone()), block_explorer: None },
+                )]
+                .into_iter()
+                .collect(),
+            },
             ..prova_api::ApiConfig::default()
         };
-        let state = AppState::new(pool).with_trust_seeds(seeds).with_config(config);
+        let state = AppState::new(pool)
+            .with_trust_seeds(seeds)
+            .with_config(config)
+            .with_response_cache(64 << 20)
+            .await
+            .context("cannot start the API's response cache")?;
         let api_task = tokio::spawn(prova_api::serve(listener, state, stopped(stop_rx)));
         // The demo manifests go to the API like a lab's would, so file-level matching works from the start.
         for manifest in &demo.manifests {
@@ -447,6 +461,7 @@ fn print_banner(b: &Banner<'_>) {
     println!("  registry   {}", b.registry);
     println!("  postgres   {}", b.database_url);
     println!("  api        {}", b.api_url);
+    println!("  explorer   {}/explorer/ (checks run in your browser against {})", b.api_url, b.rpc_url);
     println!("  publisher  Demo Lab {}", d.base.publisher);
     println!(
         "  attestor   {} (keystore {}, password in {KEYSTORE_PASSWORD_ENV})",

@@ -20,7 +20,7 @@ use tokio::sync::watch;
 #[derive(Debug, Args)]
 pub struct IndexArgs {
     /// JSON-RPC endpoint of the chain (with --registry); not needed with --config.
-    #[arg(long = "rpc", env = "PROVA_RPC_URL", required_unless_present = "config")]
+    #[arg(long = "rpc", env = "PROVA_RPC_URL", hide_env_values = true, required_unless_present = "config")]
     pub rpc_url: Option<String>,
     /// Address of the ProvenanceRegistry to index.
     #[arg(long, env = "PROVA_REGISTRY")]
@@ -35,7 +35,7 @@ pub struct IndexArgs {
     #[arg(long, env = "PROVA_VALIDATION_REGISTRY")]
     pub validation_registry: Option<Address>,
     /// A ws:// endpoint of the same chain: follow new heads by subscription (polling continues as a fallback).
-    #[arg(long = "ws", env = "PROVA_WS_URL", conflicts_with = "config")]
+    #[arg(long = "ws", env = "PROVA_WS_URL", hide_env_values = true, conflicts_with = "config")]
     pub ws_url: Option<String>,
     /// A TOML file listing chains and contracts (see docs/indexer.md); replaces --rpc and --registry.
     #[arg(long, conflicts_with_all = ["rpc_url", "registry", "identity_registry", "reputation_registry", "validation_registry"])]

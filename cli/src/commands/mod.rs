@@ -12,6 +12,7 @@ pub mod model;
 pub mod outputs;
 pub mod publisher;
 pub mod serve;
+pub mod shell;
 pub mod verify;
 pub mod verify_api;
 pub mod verify_reputation;

@@ -115,7 +115,7 @@ pub struct ServeArgs {
     pub listen: Listen,
     /// File holding the bearer token clients must send (`Authorization: Bearer TOKEN`), at least 16 characters.
     /// Required on TCP unless PROVA_SIDECAR_TOKEN is set.
-    #[arg(long, env = "PROVA_SIDECAR_TOKEN_FILE")]
+    #[arg(long, env = "PROVA_SIDECAR_TOKEN_FILE", hide_env_values = true)]
     pub token_file: Option<PathBuf>,
     /// A host name clients may put in the Host header besides localhost and IP addresses (repeatable, or
     /// comma-separated in the environment). Any other name is refused, which defeats DNS rebinding.

@@ -11,14 +11,22 @@ use alloy::primitives::Address;
 use anyhow::Context;
 use axum::http::HeaderValue;
 use clap::Args;
+use prova_api::layers::DEFAULT_MAX_REPLICA_LAG;
 use prova_api::{ApiConfig, AppState, RateLimit, Readiness};
 
 /// Arguments of `prova serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// The database.
+    /// The database: the primary, which uploads (manifests, output leaves) write to, and reads come from unless
+    /// `--read-database-url` is given.
     #[command(flatten)]
     pub db: DatabaseArgs,
+    /// A streaming replica of the primary to answer reads from, e.g. postgres://prova@replica:5432/prova. Uploads,
+    /// and the checks before them, still go to `--database-url`; `/readyz` and `/v1/status` report the replica's
+    /// lag (see docs/replicas.md). Never printed: logs show its host and port only, and `--help` hides the
+    /// environment variable's value.
+    #[arg(long, env = "PROVA_READ_DATABASE_URL", hide_env_values = true, value_name = "URL")]
+    pub read_database_url: Option<String>,
     /// Apply the registry schema's pending migrations before serving. Off by default: the API only reads, and the
     /// schema belongs to its writer (`prova index`) or to `prova db migrate`.
     #[arg(long, env = "PROVA_SERVE_MIGRATE")]
@@ -64,6 +72,11 @@ pub struct ApiArgs {
     /// `/readyz` fails while an indexer has not seen its chain head for this many seconds (0: never).
     #[arg(long, env = "PROVA_READY_MAX_HEAD_AGE", default_value_t = 300)]
     pub ready_max_head_age_secs: u64,
+    /// With `--read-database-url`: `/readyz` fails while the replica has WAL left to replay and the last
+    /// transaction it replayed committed on the primary more than this many seconds ago (0: never on lag alone; an
+    /// unreachable or promoted replica still fails it).
+    #[arg(long, env = "PROVA_READY_MAX_REPLICA_LAG", default_value_t = DEFAULT_MAX_REPLICA_LAG.as_secs())]
+    pub ready_max_replica_lag_secs: u64,
     /// The canonical ProvenanceRegistry of a chain, as `CHAIN_ID:ADDRESS` (repeat, or comma-separate in the
     /// environment variable). On that chain the provenance answers leave out every other registry's facts unless a
     /// request names it with `?registry=`; chains without one answer every indexed registry's side by side.
@@ -80,10 +93,49 @@ pub struct ApiArgs {
     /// the batch signs the upload; a public instance should list the labs it serves (`docs/leaf-uploads.md`).
     #[arg(long = "upload-publisher", env = "PROVA_UPLOAD_PUBLISHERS", value_delimiter = ',', value_name = "ADDRESS")]
     pub upload_publishers: Vec<Address>,
+    /// Memory for the in-process cache of point lookups (model versions, agents, output batches), in MiB; 0 turns
+    /// it off. Answers are dropped on every commit to the database, which it hears over a `LISTEN` connection of its
+    /// own (docs/api-limits.md).
+    #[arg(long, env = "PROVA_RESPONSE_CACHE_MB", default_value_t = 64)]
+    pub response_cache_mb: u64,
     /// Most leaves stored per publisher over all its uploaded batches; uploads past it are refused (403
     /// `leaf_quota_exceeded`).
     #[arg(long, env = "PROVA_MAX_LEAVES_PER_PUBLISHER", default_value_t = prova_api::layers::DEFAULT_MAX_LEAVES_PER_PUBLISHER)]
     pub max_leaves_per_publisher: u64,
+    /// The RPC endpoint the explorer's in-browser checks use by default for a chain, as `CHAIN_ID=URL` (repeat, or
+    /// comma-separate in the environment variable). Visitors can choose another; it is shown to them, so name a
+    /// public endpoint, never one with a key in it.
+    #[arg(long = "explorer-rpc", env = "PROVA_EXPLORER_RPC", value_delimiter = ',', value_name = "CHAIN_ID=URL",
+          value_parser = parse_chain_url)]
+    pub explorer_rpc: Vec<(u64, String)>,
+    /// A block explorer for a chain's links, as `CHAIN_ID=URL` (repeat, or comma-separate in the environment
+    /// variable): the explorer links transactions to `URL/tx/HASH` and addresses to `URL/address/ADDRESS`.
+    #[arg(long = "explorer-link", env = "PROVA_EXPLORER_LINKS", value_delimiter = ',', value_name = "CHAIN_ID=URL",
+          value_parser = parse_chain_url)]
+    pub explorer_links: Vec<(u64, String)>,
+}
+
+/// Parses `CHAIN_ID=URL`.
+fn parse_chain_url(text: &str) -> Result<(u64, String), String> {
+    let (chain, url) = text.trim().split_once('=').ok_or_else(|| format!("expected CHAIN_ID=URL, got {text:?}"))?;
+    let chain = chain.trim().parse::<u64>().map_err(|e| format!("chain id {chain:?}: {e}"))?;
+    let url = url.trim().trim_end_matches('/');
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(format!("{url:?} is not an http(s) URL"));
+    }
+    Ok((chain, url.to_owned()))
+}
+
+/// The explorer's per-chain settings from `--explorer-rpc` and `--explorer-link`.
+fn explorer_config(rpc: &[(u64, String)], links: &[(u64, String)]) -> prova_api::explorer::ExplorerConfig {
+    let mut config = prova_api::explorer::ExplorerConfig::default();
+    for (chain, url) in rpc {
+        config.chains.entry(*chain).or_default().rpc_url = Some(url.clone());
+    }
+    for (chain, url) in links {
+        config.chains.entry(*chain).or_default().block_explorer = Some(url.clone());
+    }
+    config
 }
 
 /// Parses `CHAIN_ID:ADDRESS`.
@@ -96,6 +148,17 @@ fn parse_canonical_registry(text: &str) -> Result<(u64, Address), String> {
 }
 
 impl ApiArgs {
+    /// `state` with the response cache these flags ask for.
+    pub async fn with_response_cache(&self, state: AppState) -> anyhow::Result<AppState> {
+        if self.response_cache_mb == 0 {
+            return Ok(state);
+        }
+        state
+            .with_response_cache(self.response_cache_mb << 20)
+            .await
+            .context("cannot start the response cache (it listens for the database's commits; --response-cache-mb 0 turns it off)")
+    }
+
     /// The API settings these flags describe.
     pub fn config(&self) -> anyhow::Result<ApiConfig> {
         let rate_limit = NonZeroU32::new(self.rate_limit).map(|per_second| RateLimit {
@@ -126,11 +189,14 @@ impl ApiArgs {
                 max_lag_blocks: self.ready_max_lag_blocks,
                 max_head_age: (self.ready_max_head_age_secs > 0)
                     .then(|| Duration::from_secs(self.ready_max_head_age_secs)),
+                max_replica_lag: (self.ready_max_replica_lag_secs > 0)
+                    .then(|| Duration::from_secs(self.ready_max_replica_lag_secs)),
             },
             canonical_registries,
             upload_publishers: (!self.upload_publishers.is_empty())
                 .then(|| self.upload_publishers.iter().copied().collect()),
             max_leaves_per_publisher: self.max_leaves_per_publisher,
+            explorer: explorer_config(&self.explorer_rpc, &self.explorer_links),
         })
     }
 }
@@ -143,15 +209,28 @@ impl ServeArgs {
         if self.migrate {
             prova_db::migrate(&pool, prova_db::Schema::Registry).await?;
         }
+        // Uploaded leaves and trees live in monthly partitions (docs/partitioning.md): keep this month's and the
+        // next ones' in place, so uploads never land in the DEFAULT partition.
+        prova_db::spawn_output_partition_maintenance(
+            pool.clone(),
+            prova_db::OUTPUT_PARTITION_MONTHS_AHEAD,
+            prova_db::OUTPUT_PARTITION_CHECK_INTERVAL,
+        );
+        let mut state = AppState::new(pool).with_trust_seeds(self.trust_seeds).with_config(config);
+        if let Some(url) = &self.read_database_url {
+            // The URL may hold a password: only its scheme, host and port are ever shown.
+            let shown = prova_chain::redact_url(url);
+            let replica = prova_db::connect(url, self.db.db_max_connections)
+                .await
+                .with_context(|| format!("cannot connect to the read replica {shown}"))?;
+            tracing::info!(replica = %shown, "reads go to the read replica, uploads to the primary");
+            state = state.with_read_replica(replica);
+        }
+        let state = self.api.with_response_cache(state).await?;
         let listener = tokio::net::TcpListener::bind(self.listen)
             .await
             .with_context(|| format!("cannot listen on {}", self.listen))?;
-        prova_api::serve(
-            listener,
-            AppState::new(pool).with_trust_seeds(self.trust_seeds).with_config(config),
-            crate::shutdown_signal(),
-        )
-        .await?;
+        prova_api::serve(listener, state, crate::shutdown_signal()).await?;
         Ok(ExitCode::SUCCESS)
     }
 }
