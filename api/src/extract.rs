@@ -97,3 +97,15 @@ pub fn optional_address(what: &str, text: Option<&str>) -> Result<Option<Address
 fn truncate(text: &str) -> String {
     text.chars().take(80).collect()
 }
+
+/// Deserializes an optional count that Postgres compares as a `BIGINT`: a value past `i64::MAX` is refused (a 400
+/// naming the parameter), never clamped. Use with `#[serde(default, deserialize_with = "...")]`.
+pub fn at_most_i64<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    let value = <Option<u64> as serde::Deserialize>::deserialize(deserializer)?;
+    match value {
+        Some(n) if n > i64::MAX as u64 => {
+            Err(serde::de::Error::custom(format!("{n} is out of range (at most {})", i64::MAX)))
+        }
+        other => Ok(other),
+    }
+}

@@ -213,6 +213,15 @@ pub fn finish(api: &mut OpenApi) {
                 .build()
                 .into()
             });
+            responses.entry("400".into()).or_insert_with(|| {
+                error_response(
+                    "A query parameter the operation does not take, or one given twice.",
+                    serde_json::json!({ "error": { "code": "unknown_parameter",
+                        "message": "unknown query parameter \"verifed_only\" (this route takes: none)" } }),
+                )
+                .build()
+                .into()
+            });
             responses.entry("503".into()).or_insert_with(|| {
                 error_response(
                     "The database is unavailable or the request timed out; retry later.",

@@ -25,6 +25,7 @@ pub mod outputs;
 pub mod page;
 pub mod publishers;
 pub mod status;
+pub mod strict;
 
 /// The document's fixed parts; the paths come from the routers.
 #[derive(OpenApi)]
@@ -73,6 +74,10 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn router() -> Router<AppState> {
     let (router, mut api) = routes().split_for_parts();
     docs::finish(&mut api);
+    let parameters = Arc::new(strict::QueryParameters::of(&api));
+    let router = router.route_layer(axum::middleware::from_fn(move |request, next| {
+        strict::refuse_unknown(parameters.clone(), request, next)
+    }));
     let document = Arc::new(serde_json::to_value(&api).expect("the OpenAPI document serializes"));
     router.route("/openapi.json", get(move || async move { axum::Json(document.as_ref().clone()) }))
 }

@@ -94,6 +94,8 @@ pub struct LookupQuery {
     #[param(pattern = "^0x[0-9a-fA-F]{40}$", example = "0x5FbDB2315678afecb367f032d93F642f64180aa3")]
     pub registry: Option<String>,
     /// Only anchorings with at least this many confirmations.
+    #[serde(default, deserialize_with = "crate::extract::at_most_i64")]
+    #[param(maximum = 9223372036854775807_i64)]
     pub min_confirmations: Option<u64>,
 }
 

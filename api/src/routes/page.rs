@@ -113,6 +113,8 @@ pub struct ChainListQuery {
     #[param(pattern = "^0x[0-9a-fA-F]{40}$", example = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266")]
     pub publisher: Option<String>,
     /// Only facts with at least this many confirmations (the block holding them counts as one).
+    #[serde(default, deserialize_with = "crate::extract::at_most_i64")]
+    #[param(maximum = 9223372036854775807_i64)]
     pub min_confirmations: Option<u64>,
     /// Items per page, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200, example = 50)]

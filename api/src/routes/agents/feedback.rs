@@ -45,6 +45,8 @@ pub struct FeedbackQuery {
     #[param(pattern = "^(0x[0-9a-fA-F]{40})?$", example = "0xa513E6E4b8f2a923D98304ec87F64353C4D5C853")]
     pub reputation_registry: Option<String>,
     /// Only facts with at least this many confirmations (feedback, revocations and receipts alike).
+    #[serde(default, deserialize_with = "crate::extract::at_most_i64")]
+    #[param(maximum = 9223372036854775807_i64)]
     pub min_confirmations: Option<u64>,
 }
 

@@ -48,6 +48,8 @@ pub struct AgentQuery {
     pub reputation_registry: Option<String>,
     /// Only facts with at least this many confirmations (the block holding them counts as one); a fact with fewer
     /// is treated as not there yet.
+    #[serde(default, deserialize_with = "crate::extract::at_most_i64")]
+    #[param(maximum = 9223372036854775807_i64)]
     pub min_confirmations: Option<u64>,
 }
 

@@ -72,7 +72,7 @@ pub struct ScoreQuery {
     pub half_life_secs: Option<String>,
     /// `decay`: reference time, unix seconds (default: the newest feedback's block time); rounded down to a multiple
     /// of a thousandth of the half-life (at least 1 s), which moves no weight by more than 0.07%.
-    #[param(value_type = Option<u64>)]
+    #[param(value_type = Option<u64>, minimum = 0)]
     pub now: Option<String>,
     /// `trust`: restart probability; rounded to 4 significant digits.
     #[param(value_type = Option<f64>)]
@@ -93,6 +93,31 @@ pub struct ScoreQuery {
     /// are rejected with a 400 rather than ignored.
     #[param(value_type = Option<u64>, maximum = 1)]
     pub min_confirmations: Option<String>,
+}
+
+impl ScoreQuery {
+    /// The first parameter given that only a score reads (all but `registry`), if any.
+    pub fn scoring_parameter(&self) -> Option<&'static str> {
+        [
+            ("algorithm", &self.algorithm),
+            ("tag1", &self.tag1),
+            ("tag2", &self.tag2),
+            ("clients", &self.clients),
+            ("verified_only", &self.verified_only),
+            ("seeds", &self.seeds),
+            ("prior_mean", &self.prior_mean),
+            ("prior_weight", &self.prior_weight),
+            ("half_life_secs", &self.half_life_secs),
+            ("now", &self.now),
+            ("alpha", &self.alpha),
+            ("tolerance", &self.tolerance),
+            ("max_iterations", &self.max_iterations),
+            ("reputation_registry", &self.reputation_registry),
+            ("min_confirmations", &self.min_confirmations),
+        ]
+        .into_iter()
+        .find_map(|(name, value)| value.is_some().then_some(name))
+    }
 }
 
 /// What a [`ScoreQuery`] asks for, checked.
@@ -182,6 +207,9 @@ impl ScoreQuery {
             max_iterations: number("max_iterations", self.max_iterations.as_deref(), "a whole number")?
                 .unwrap_or(defaults.max_iterations),
         };
+        if let Some(now) = params.now.filter(|now| *now < 0) {
+            return Err(invalid(format!("now must be unix seconds from 0, got {now}")));
+        }
         let params = quantize(params);
         params.validate(algorithm).map_err(|e| ApiError::bad_request("invalid_param", e.to_string()))?;
         Ok(ScoreRequest { algorithm, filter, params })
@@ -314,7 +342,14 @@ pub(crate) async fn leaderboard(
     let chain_id: Option<u64> = number("chain_id", query.chain_id.as_deref(), "a chain id")?;
     let registry = optional_address("registry", query.score.registry.as_deref())?;
     match query.sort.as_deref().unwrap_or("registered") {
-        "registered" => by_registration(&state.pool, chain_id, registry, limit, page::cursor(&query.cursor)).await,
+        "registered" => {
+            if let Some(name) = query.score.scoring_parameter() {
+                return Err(invalid(format!(
+                    "{name} applies only with sort=reputation (this list is sorted by registration)"
+                )));
+            }
+            by_registration(&state.pool, chain_id, registry, limit, page::cursor(&query.cursor)).await
+        }
         "reputation" => {
             let request = query.score.request(&state.trust_seeds)?;
             let wanted = optional_address("reputation_registry", query.score.reputation_registry.as_deref())?;

@@ -35,6 +35,8 @@ pub struct ValidationQuery {
     #[param(pattern = "^(0x[0-9a-fA-F]{40})?$", example = "0x0165878A594ca255338adfa4d48449f69242Eb8F")]
     pub registry: Option<String>,
     /// Only facts with at least this many confirmations (requests and responses alike).
+    #[serde(default, deserialize_with = "crate::extract::at_most_i64")]
+    #[param(maximum = 9223372036854775807_i64)]
     pub min_confirmations: Option<u64>,
 }
 
