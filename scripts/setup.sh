@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything prova needs on a fresh machine: the pinned npm toolchain (Foundry, solc, forge-std,
-# OpenZeppelin), the Postgres server binaries and schemathesis (in .venv). Safe to run again: it skips what is
-# already there.
+# OpenZeppelin), the explorer's packages and build, the Postgres server binaries, chromium and schemathesis (in
+# .venv). Safe to run again: it skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +18,27 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ -z "${PROVA_PG_BIN
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
+fi
+
+# The explorer (explorer/): its own pinned npm packages, and its build (explorer/dist), which the prova binary embeds
+# (api/build.rs), so it is built before cargo builds.
+if [ ! -d explorer/node_modules/vite ] || [ explorer/package-lock.json -nt explorer/node_modules/.package-lock.json ]; then
+  echo "==> npm ci in explorer/ (Vite, TypeScript, Preact, viem, playwright-core)"
+  (cd explorer && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+fi
+if [ ! -f explorer/dist/index.html ] || [ -n "$(find explorer/src explorer/index.html explorer/package-lock.json \
+    explorer/vite.config.ts -newer explorer/dist/index.html -not -name schema.d.ts -print -quit)" ]; then
+  echo "==> building the explorer into explorer/dist"
+  (cd explorer && npm run -s build)
+fi
+
+# Debian's chromium runs the explorer's browser test (tests/e2e/explorer.rs drives it with playwright-core).
+if ! command -v chromium >/dev/null 2>&1 && [ -z "${PROVA_CHROMIUM:-}" ]; then
+  echo "==> installing chromium"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 
 # schemathesis fuzzes the API from its OpenAPI document (tests/api_fuzz.rs runs .venv/bin/schemathesis).

@@ -22,6 +22,9 @@ npm run -s fixtures
 git diff --exit-code -- core/artifacts core/tests/fixtures \
   || { echo "generated files changed: run scripts/export-abi.sh and npm run fixtures, then commit" >&2; exit 1; }
 
+phase "explorer: TypeScript checked against the API's OpenAPI document, unit tests"
+(cd explorer && npm run -s check && npm test)
+
 phase "cargo build, linted by clippy (warnings are errors)"
 # One compilation both lints and builds: clippy-driver compiles the workspace's own crates (as `cargo clippy` does,
 # through RUSTC_WORKSPACE_WRAPPER) while dependencies build once, with no separate check pass. Kept exported so that

@@ -74,11 +74,6 @@ pub fn router() -> Router<AppState> {
         .route("/explorer/{*path}", get(file))
 }
 
-/// True when the explorer was built into this binary.
-pub fn is_built() -> bool {
-    ASSETS.iter().any(|a| a.path == "index.html")
-}
-
 /// The settings: the configured chains, and every chain with a canonical registry.
 async fn config(State(state): State<AppState>) -> Response {
     let explorer = &state.config.explorer;
@@ -210,6 +205,89 @@ mod tests {
             "explorer/src/api/openapi.json differs from the API's document: run \
              `PROVA_WRITE_OPENAPI=1 cargo test -p prova-api explorer`, then `npm run build` in explorer/"
         );
+    }
+
+    /// Sends a `GET` with `headers` to an app with `config`; the status, headers and body.
+    async fn get(
+        pool: sqlx::PgPool,
+        config: crate::ApiConfig,
+        uri: &str,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, HeaderMap, Vec<u8>) {
+        use tower::ServiceExt;
+        let mut request = axum::http::Request::builder().uri(uri);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let app = crate::app(AppState::new(pool).with_config(config));
+        let response = app.oneshot(request.body(axum::body::Body::empty()).unwrap()).await.unwrap();
+        let (parts, body) = response.into_parts();
+        (parts.status, parts.headers, axum::body::to_bytes(body, usize::MAX).await.unwrap().to_vec())
+    }
+
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
+    async fn pages_settings_and_missing_files(pool: sqlx::PgPool) {
+        let chain = ExplorerChain {
+            rpc_url: Some("https://rpc.example".into()),
+            block_explorer: Some("https://scan.example".into()),
+        };
+        let registry = Address::repeat_byte(0xAA);
+        let config = crate::ApiConfig {
+            explorer: ExplorerConfig { chains: [(1, chain)].into_iter().collect() },
+            canonical_registries: [(1, registry), (5, registry)].into_iter().collect(),
+            ..crate::ApiConfig::default()
+        };
+        let (status, headers, _) = get(pool.clone(), config.clone(), "/", &[]).await;
+        assert_eq!(status, StatusCode::TEMPORARY_REDIRECT);
+        assert_eq!(headers[header::LOCATION], "/explorer/");
+
+        // Every page of the UI answers its HTML (built or not), never cached without revalidation.
+        for uri in ["/explorer/", "/explorer/model/0x01", "/explorer/agent/31337/5", "/explorer/verify"] {
+            let (status, headers, body) = get(pool.clone(), config.clone(), uri, &[]).await;
+            assert_eq!(status, StatusCode::OK, "{uri}");
+            assert_eq!(headers[header::CONTENT_TYPE], "text/html; charset=utf-8", "{uri}");
+            assert_eq!(headers[header::CACHE_CONTROL], "no-cache", "{uri}");
+            assert!(String::from_utf8_lossy(&body).contains("explorer"), "{uri}");
+        }
+
+        let (status, _, body) = get(pool.clone(), config.clone(), "/explorer/config.json", &[]).await;
+        assert_eq!(status, StatusCode::OK);
+        let answer: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            answer,
+            serde_json::json!({ "chains": [
+                { "chain_id": 1, "rpc_url": "https://rpc.example", "block_explorer": "https://scan.example",
+                  "registry": format!("{registry:#x}") },
+                { "chain_id": 5, "rpc_url": null, "block_explorer": null, "registry": format!("{registry:#x}") },
+            ]})
+        );
+
+        // A file that was not built is a JSON 404, not the page.
+        for uri in ["/explorer/assets/missing-1234.js", "/explorer/favicon.ico"] {
+            let (status, _, body) = get(pool.clone(), config.clone(), uri, &[]).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
+            let answer: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(answer["error"]["code"], "not_found", "{uri}");
+        }
+    }
+
+    /// Built assets are served with their type, gzipped to clients that accept it, and cached for good (their
+    /// names change with their content).
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
+    async fn built_assets_are_gzipped_and_immutable(pool: sqlx::PgPool) {
+        let Some(asset) = ASSETS.iter().find(|a| a.path.starts_with("assets/") && a.gzip.is_some()) else {
+            return; // The explorer was not built into this binary.
+        };
+        let uri = format!("/explorer/{}", asset.path);
+        let config = crate::ApiConfig::default();
+        let (status, headers, body) = get(pool.clone(), config.clone(), &uri, &[("accept-encoding", "br, gzip")]).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers[header::CONTENT_ENCODING], "gzip");
+        assert_eq!(headers[header::CACHE_CONTROL], "public, max-age=31536000, immutable");
+        assert_eq!(body, asset.gzip.unwrap());
+        let (_, headers, body) = get(pool, config, &uri, &[]).await;
+        assert!(headers.get(header::CONTENT_ENCODING).is_none());
+        assert_eq!(body, asset.body);
     }
 
     #[test]

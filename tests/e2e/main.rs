@@ -8,6 +8,7 @@ mod api_protection;
 mod cache;
 mod dev;
 mod evidence;
+mod explorer;
 mod indexer_chaos;
 mod indexer_crash;
 mod lying_rpc;

@@ -120,7 +120,7 @@ mod tests {
             ("/v1/agents?sort=reputation&now=-1".to_owned(), "invalid_query", "now must be unix seconds from 0"),
             (format!("{version}?min_confirmations=9223372036854775808"), "invalid_query", "out of range"),
             (
-                format!("/v1/model-versions?min_confirmations=18446744073709551616"),
+                "/v1/model-versions?min_confirmations=18446744073709551616".to_owned(),
                 "invalid_query",
                 "min_confirmations",
             ),
