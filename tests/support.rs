@@ -99,6 +99,20 @@ impl Stack {
 
     /// Runs `prova` with the chain and registry in the environment.
     pub fn prova(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        self.prova_command(args, env).output().expect("run prova")
+    }
+
+    /// [`Stack::prova`] in the folder `dir`, with no keystore password from the test's environment.
+    pub fn prova_in(&self, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = self.prova_command(args, &[]);
+        cmd.current_dir(dir).env_remove("PROVA_KEYSTORE_PASSWORD").stdin(std::process::Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("run prova")
+    }
+
+    fn prova_command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new(prova_bin());
         cmd.args(args)
             .env("PROVA_RPC_URL", &self.rpc_url)
@@ -110,7 +124,7 @@ impl Stack {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        cmd.output().expect("run prova")
+        cmd
     }
 
     /// Starts an indexer following the stack's registry from its deployment (polling every 100 ms) and the API on a

@@ -6,8 +6,9 @@
 //! 2,000 of them with an uploaded 50-file manifest (25 empty files each, so the empty file's digest is stored 50,000
 //! times), 1,000 anchored output batches, 1,000 agents and 100,000 feedback rows. The API runs in this process on
 //! `127.0.0.1` as `prova serve` runs by default: rate limit 50 req/s per client IP with bursts of 100, 10 s request
-//! timeout (and so `statement_timeout`), 16 database connections, mimalloc, the JSON request log written to a sink,
-//! the default scoring limits (one trust computation at a time on 2 cores).
+//! timeout (and so `statement_timeout`), 16 database connections, the 64 MiB response cache of point lookups,
+//! mimalloc, the JSON request log written to a sink, the default scoring limits (one trust computation at a time on 2
+//! cores).
 //!
 //! **Normal clients** (16, each from its own address 127.0.1.N, well under the limit) send 200 req/s in all,
 //! open-loop: each request has a scheduled send time and its latency is counted from that time, so a slow answer
@@ -18,7 +19,8 @@
 //! from 127.0.0.2 to 127.0.0.9 each send twice their rate limit (so the limiter admits their full 50 req/s after the
 //! burst and answers the rest 429), open-loop, at most 256 requests in flight each. Attacks (issue 16):
 //! - reputation with parameters that survive quantization: `trust` with a fresh `alpha` at the most iterations the
-//!   work limit allows and `tolerance=0` (about 1 s of one core each), `trust` with fresh `seeds`, leaderboards
+//!   work limit allows and `tolerance=0` (the limit's bound is loose: ~0.1 s of one core each on this data), `trust`
+//!   with fresh `seeds`, leaderboards
 //!   (`GET /v1/agents?sort=reputation`) with a fresh `bayesian` `prior_mean` or `decay` `now`, and the naive jitter
 //!   (`alpha=0.15000001…&max_iterations=10000&tolerance=0`, refused by the work limit);
 //! - `POST /v1/model-versions/match` with ~0.75 MB manifests: 7,500 files of the empty file's digest, 200 fresh
@@ -27,10 +29,14 @@
 //! - oversized bodies (2 MiB to the match route, whose limit is 1 MiB);
 //! - invented HTTP methods and paths (metric label stuffing).
 //!
-//! **Measured:** normal clients' count, p50, p99, max and errors (anything but 2xx, 429 included) per phase; every
-//! 250 ms, the longest-running active statement of the database in `pg_stat_activity` (from a separate connection);
-//! every second, the process's RSS (the API runs in this process; so do the clients, whose buffers are small and
-//! steady). Prints a Markdown table for `BENCHMARKS.md` and whether each target is met.
+//! **Measured:** normal clients' count, p50, p99, max and errors (anything but 2xx, 429 included) per phase; what
+//! each kind of attack request got, and how long it took; every 250 ms, the longest-running active statement of the
+//! database in `pg_stat_activity` (from a separate connection); every second, the process's RSS (the API runs in this
+//! process; so do the clients, whose finished requests are reaped as the run goes so that they hold no memory) and
+//! the CPU time of the process and of the whole machine (which other work shares). Memory counts as flat when the RSS
+//! at the end of the attack is within 10% of the RSS 15 s into it, once the requests in flight have reached their
+//! steady number (every request ends within the attackers' 15 s client timeout). Prints Markdown tables for
+//! `BENCHMARKS.md` and whether each target is met.
 //!
 //! Run with `scripts/bench-api.sh`, or `cargo bench -p prova-api --bench hostile` with `DATABASE_URL` set. Knobs:
 //! `PROVA_BENCH_SECONDS` (each of A and B, default 20), `PROVA_BENCH_WARMUP_SECONDS` (5), `PROVA_BENCH_NORMAL_CLIENTS`
@@ -38,7 +44,14 @@
 //! (each attacker's send rate in percent of the rate limit, 200), `PROVA_BENCH_SEED` (16), `PROVA_BENCH_VERSIONS`
 //! (100,000), `PROVA_BENCH_NORMAL_REPUTATION_QUERY` (query string of the normal reputation requests, default none:
 //! the default parameters), `PROVA_BENCH_ATTACKS` (the kinds of attack sent, comma-separated among `reputation`,
-//! `match`, `upload`, `oversized` and `junk`; default all, in the proportions 40/30/10/10/10).
+//! `match`, `upload`, `oversized` and `junk`; default all, in the proportions 40/30/10/10/10),
+//! `PROVA_BENCH_CACHE_MB` (the response cache, default 64 as `prova serve`; 0 turns it off),
+//! `PROVA_BENCH_ATTACKER_NICE` (the attackers' thread priority, default 10; see below).
+//!
+//! The attackers stand for other machines: they run on a thread of their own at nice 10, so that writing their
+//! megabytes of bodies into sockets does not take the 2 cores from the API and the normal clients. The table shows
+//! what they sent, and what they could not send because 256 of their requests were already in flight. The normal
+//! clients run on two threads of their own at the API's priority; everything shares the machine with Postgres.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -77,7 +90,8 @@ const UPLOAD_BYTES: usize = 4 << 20;
 const OVERSIZED_BYTES: usize = 2 << 20;
 /// Requests in flight per attacker at most; past it a scheduled request is skipped.
 const ATTACKER_IN_FLIGHT: usize = 256;
-/// Memory is flat when the RSS at the end of the attack is within this fraction of the RSS after its first quarter.
+/// Memory is flat when the RSS at the end of the attack is within this fraction of the RSS once the attack has settled
+/// (see [`Settings::settle`]).
 const FLAT_MEMORY: f64 = 0.10;
 
 // The allocator `prova serve` runs with.
@@ -97,11 +111,13 @@ struct Settings {
     versions: i64,
     normal_reputation_query: String,
     attacks: Vec<AttackKind>,
+    cache_mb: u64,
+    attacker_nice: i32,
 }
 
 impl Settings {
     fn from_env() -> Self {
-        let attack_percent = env_number("PROVA_BENCH_ATTACK_PERCENT", 200) as f64;
+        let attack_percent = env_number("PROVA_BENCH_ATTACK_PERCENT", 200).max(1) as f64;
         Self {
             warmup: Duration::from_secs(env_number("PROVA_BENCH_WARMUP_SECONDS", 5) as u64),
             phase: Duration::from_secs(env_number("PROVA_BENCH_SECONDS", 20).max(1) as u64),
@@ -119,12 +135,21 @@ impl Settings {
                     .collect(),
                 Err(_) => AttackKind::ALL.to_vec(),
             },
+            cache_mb: env_number("PROVA_BENCH_CACHE_MB", 64) as u64,
+            attacker_nice: env_number("PROVA_BENCH_ATTACKER_NICE", 10).min(19) as i32,
         }
     }
 
     /// The run's whole length after `start`: warm-up, A and B.
     fn total(&self) -> Duration {
         self.warmup + 2 * self.phase
+    }
+
+    /// How long into the attack the memory is taken as settled: 15 s (past the API's 10 s request timeout and the
+    /// attackers' 15 s client timeout, so the requests in flight have reached their steady number), or half the
+    /// attack if shorter.
+    fn settle(&self) -> Duration {
+        Duration::from_secs(15).min(self.phase / 2)
     }
 
     /// The phase a request scheduled `offset` after the start belongs to.
@@ -166,19 +191,31 @@ impl NormalKind {
     }
 }
 
+/// How a request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Outcome {
+    /// A whole answer with this status.
+    Status(u16),
+    /// No whole answer: the connection was closed or reset (as the server does after refusing a body it did not
+    /// read).
+    Closed,
+    /// No answer within the client's timeout.
+    TimedOut,
+}
+
 /// One normal request: when it was scheduled, what it asked, how long from its scheduled time to the end of its
-/// answer, and its status (`None`: no answer).
+/// answer, and how it ended.
 #[derive(Debug, Clone, Copy)]
 struct Sample {
     phase: Phase,
     kind: NormalKind,
     latency: Duration,
-    status: Option<u16>,
+    outcome: Outcome,
 }
 
 impl Sample {
     fn ok(&self) -> bool {
-        self.status.is_some_and(|s| (200..300).contains(&s))
+        matches!(self.outcome, Outcome::Status(200..300))
     }
 }
 
@@ -401,25 +438,27 @@ struct AttackCounts {
     limited: u64,
     unavailable: u64,
     other: u64,
-    transport: u64,
+    closed: u64,
+    timed_out: u64,
     skipped: u64,
     /// Time to answer each request answered with something else than 429, from its send.
     served: Vec<Duration>,
 }
 
 impl AttackCounts {
-    fn add(&mut self, status: Option<u16>, took: Duration) {
+    fn add(&mut self, outcome: Outcome, took: Duration) {
         self.sent += 1;
-        if status.is_some_and(|s| s != 429) {
+        if outcome != Outcome::Status(429) {
             self.served.push(took);
         }
-        match status {
-            Some(200..300) => self.ok += 1,
-            Some(429) => self.limited += 1,
-            Some(503) => self.unavailable += 1,
-            Some(400..500) => self.client_error += 1,
-            Some(_) => self.other += 1,
-            None => self.transport += 1,
+        match outcome {
+            Outcome::Status(200..300) => self.ok += 1,
+            Outcome::Status(429) => self.limited += 1,
+            Outcome::Status(503) => self.unavailable += 1,
+            Outcome::Status(400..500) => self.client_error += 1,
+            Outcome::Status(_) => self.other += 1,
+            Outcome::Closed => self.closed += 1,
+            Outcome::TimedOut => self.timed_out += 1,
         }
     }
 
@@ -430,7 +469,8 @@ impl AttackCounts {
         self.limited += other.limited;
         self.unavailable += other.unavailable;
         self.other += other.other;
-        self.transport += other.transport;
+        self.closed += other.closed;
+        self.timed_out += other.timed_out;
         self.skipped += other.skipped;
         self.served.extend(other.served);
     }
@@ -441,12 +481,18 @@ fn client_from(source: Ipv4Addr, timeout: Duration) -> anyhow::Result<reqwest::C
     Ok(reqwest::Client::builder().local_address(IpAddr::V4(source)).no_proxy().http1_only().timeout(timeout).build()?)
 }
 
-/// Sends `request` and reads its answer; the status, or `None` when no whole answer came.
-async fn send(request: reqwest::RequestBuilder) -> Option<u16> {
-    let response = request.send().await.ok()?;
+/// Sends `request` and reads its answer.
+async fn send(request: reqwest::RequestBuilder) -> Outcome {
+    let failed = |error: reqwest::Error| if error.is_timeout() { Outcome::TimedOut } else { Outcome::Closed };
+    let response = match request.send().await {
+        Ok(response) => response,
+        Err(error) => return failed(error),
+    };
     let status = response.status().as_u16();
-    response.bytes().await.ok()?;
-    Some(status)
+    match response.bytes().await {
+        Ok(_) => Outcome::Status(status),
+        Err(error) => failed(error),
+    }
 }
 
 /// One normal client, from 127.0.1.(index + 1): its share of the open-loop schedule over the whole run.
@@ -460,7 +506,10 @@ async fn normal_client(
     let client = client_from(source, Duration::from_secs(30))?;
     let mut rng = StdRng::seed_from_u64(settings.seed.wrapping_mul(1_000_003).wrapping_add(index as u64));
     let clients = settings.normal_clients as f64;
-    let mut tasks = Vec::new();
+    // Finished requests are reaped as the run goes: a finished task's memory lasts until it is joined, and would
+    // count as the API's in the RSS.
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut samples = Vec::new();
     for k in 0u64.. {
         let offset = Duration::from_secs_f64((k as f64 * clients + index as f64) / settings.normal_rate);
         if offset >= settings.total() {
@@ -471,14 +520,16 @@ async fn normal_client(
         let (kind, url) = targets.normal_request(&mut rng);
         let phase = settings.phase_at(offset);
         let request = client.get(url);
-        tasks.push(tokio::spawn(async move {
-            let status = send(request).await;
-            Sample { phase, kind, latency: scheduled.elapsed(), status }
-        }));
+        tasks.spawn(async move {
+            let outcome = send(request).await;
+            Sample { phase, kind, latency: scheduled.elapsed(), outcome }
+        });
+        while let Some(sample) = tasks.try_join_next() {
+            samples.push(sample?);
+        }
     }
-    let mut samples = Vec::with_capacity(tasks.len());
-    for task in tasks {
-        samples.push(task.await?);
+    while let Some(sample) = tasks.join_next().await {
+        samples.push(sample?);
     }
     Ok(samples)
 }
@@ -496,7 +547,7 @@ async fn attacker(
     let mut rng = StdRng::seed_from_u64(settings.seed.wrapping_mul(7_919).wrapping_add(1_000 + index as u64));
     let in_flight = Arc::new(tokio::sync::Semaphore::new(ATTACKER_IN_FLIGHT));
     let mut counts: BTreeMap<&'static str, AttackCounts> = BTreeMap::new();
-    let mut tasks = Vec::new();
+    let mut tasks = tokio::task::JoinSet::new();
     // Attackers start spread over one interval, not all at once.
     let phase = index as f64 / settings.attackers.max(1) as f64;
     for n in 0u64.. {
@@ -507,18 +558,24 @@ async fn attacker(
         tokio::time::sleep_until(scheduled).await;
         let (label, request) = targets.attack(&client, index, n, &mut rng);
         match in_flight.clone().try_acquire_owned() {
-            Ok(permit) => tasks.push(tokio::spawn(async move {
-                let sent = Instant::now();
-                let status = send(request).await;
-                drop(permit);
-                (label, status, sent.elapsed())
-            })),
+            Ok(permit) => {
+                tasks.spawn(async move {
+                    let sent = Instant::now();
+                    let outcome = send(request).await;
+                    drop(permit);
+                    (label, outcome, sent.elapsed())
+                });
+            }
             Err(_) => counts.entry(label).or_default().skipped += 1,
         }
+        while let Some(done) = tasks.try_join_next() {
+            let (label, outcome, took) = done?;
+            counts.entry(label).or_default().add(outcome, took);
+        }
     }
-    for task in tasks {
-        let (label, status, took) = task.await?;
-        counts.entry(label).or_default().add(status, took);
+    while let Some(done) = tasks.join_next().await {
+        let (label, outcome, took) = done?;
+        counts.entry(label).or_default().add(outcome, took);
     }
     Ok(counts)
 }
@@ -531,6 +588,20 @@ fn rss_kib() -> u64 {
             status.lines().find_map(|line| line.strip_prefix("VmRSS:")?.split_whitespace().next()?.parse().ok())
         })
         .unwrap_or(0)
+}
+
+/// Lowers the calling thread's priority to `nice` (Linux applies `setpriority(PRIO_PROCESS, 0, ...)` to the calling
+/// thread only).
+fn lower_priority(nice: i32) {
+    // SAFETY: a system call on the calling thread, with no memory passed.
+    let _ = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) };
+}
+
+/// The first three fields of `/proc/loadavg`.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|text| text.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }
 
 /// The longest-running active statement of the database seen in one sample.
@@ -571,15 +642,81 @@ async fn watch_postgres(
     Ok(longest)
 }
 
-/// Samples the RSS every second until `end`: (seconds since `start`, MiB).
-async fn watch_memory(start: Instant, end: Instant) -> Vec<(f64, f64)> {
+/// CPU time of this process and of the machine, in clock ticks (`USER_HZ`, 100 a second on Linux).
+#[derive(Debug, Clone, Copy, Default)]
+struct CpuTicks {
+    process: u64,
+    machine_busy: u64,
+    machine_total: u64,
+}
+
+impl CpuTicks {
+    fn now() -> Self {
+        // Fields 14 and 15 of /proc/self/stat, counted after the command name's closing parenthesis.
+        let process = std::fs::read_to_string("/proc/self/stat")
+            .ok()
+            .and_then(|stat| {
+                let fields: Vec<u64> = stat
+                    .rsplit_once(')')?
+                    .1
+                    .split_whitespace()
+                    .skip(11)
+                    .take(2)
+                    .filter_map(|f| f.parse().ok())
+                    .collect();
+                Some(fields.iter().sum())
+            })
+            .unwrap_or(0);
+        // The first line of /proc/stat: user nice system idle iowait irq softirq steal ...
+        let machine: Vec<u64> = std::fs::read_to_string("/proc/stat")
+            .ok()
+            .and_then(|stat| {
+                Some(stat.lines().next()?.split_whitespace().skip(1).take(8).filter_map(|f| f.parse().ok()).collect())
+            })
+            .unwrap_or_default();
+        let machine_total: u64 = machine.iter().sum();
+        let idle = machine.get(3).copied().unwrap_or(0) + machine.get(4).copied().unwrap_or(0);
+        Self { process, machine_busy: machine_total - idle, machine_total }
+    }
+}
+
+/// One sample of [`watch_process`]: seconds since the start, RSS in MiB, CPU ticks so far.
+#[derive(Debug, Clone, Copy)]
+struct Tick {
+    at: f64,
+    rss_mib: f64,
+    cpu: CpuTicks,
+}
+
+/// Samples the RSS and the CPU time every second until `end`.
+async fn watch_process(start: Instant, end: Instant) -> Vec<Tick> {
     let mut samples = Vec::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     while Instant::now() < end {
         tick.tick().await;
-        samples.push((start.elapsed().as_secs_f64(), rss_kib() as f64 / 1024.0));
+        samples.push(Tick {
+            at: start.elapsed().as_secs_f64(),
+            rss_mib: rss_kib() as f64 / 1024.0,
+            cpu: CpuTicks::now(),
+        });
     }
     samples
+}
+
+/// Over the samples from `from` to `to` seconds: the cores this process used, and how busy the machine's CPUs were
+/// (every process on it, Postgres included), in percent.
+fn cpu_between(ticks: &[Tick], from: f64, to: f64) -> (f64, f64) {
+    let first = ticks.iter().find(|t| t.at >= from);
+    let last = ticks.iter().rev().find(|t| t.at <= to + 0.5);
+    match (first, last) {
+        (Some(a), Some(b)) if b.at > a.at => {
+            let seconds = b.at - a.at;
+            let process = (b.cpu.process - a.cpu.process) as f64 / 100.0 / seconds;
+            let total = (b.cpu.machine_total - a.cpu.machine_total).max(1) as f64;
+            (process, 100.0 * (b.cpu.machine_busy - a.cpu.machine_busy) as f64 / total)
+        }
+        _ => (0.0, 0.0),
+    }
 }
 
 /// The `q` quantile of sorted `values` (nearest rank), in milliseconds.
@@ -677,6 +814,16 @@ fn main() -> anyhow::Result<()> {
         .thread_name("bench-client")
         .enable_all()
         .build()?;
+    // The attackers stand for other machines: one thread of their own at a lower priority, so that sending their
+    // bodies does not take the CPU from the API and the normal clients (they still send at their full rate: the
+    // table shows what they sent).
+    let nice = settings.attacker_nice;
+    let attackers = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("bench-attacker")
+        .on_thread_start(move || lower_priority(nice))
+        .enable_all()
+        .build()?;
 
     let (pool, database_url, state, base) = server.block_on(async {
         let (pool, database_url) = bench_database(DATABASE, POOL_SIZE).await?;
@@ -700,14 +847,19 @@ fn main() -> anyhow::Result<()> {
             ..ApiConfig::default()
         };
         let seeds = (0..10).map(|n| address(0xc0, n)).collect();
-        let state = AppState::new(pool.clone()).with_trust_seeds(seeds).with_config(config);
+        let mut state = AppState::new(pool.clone()).with_trust_seeds(seeds).with_config(config);
+        if settings.cache_mb > 0 {
+            state = state.with_response_cache(settings.cache_mb << 20).await?;
+        }
         tokio::spawn(prova_api::serve(listener, state.clone(), std::future::pending()));
         anyhow::Ok((pool, database_url, state, base))
     })?;
     let timeout = state.config.request_timeout;
 
-    let report = clients.block_on(run(settings.clone(), database_url, base))?;
+    let load_before = load_average();
+    let report = clients.block_on(run(settings.clone(), database_url, base, attackers.handle().clone()))?;
     report.print(&settings, &state, timeout);
+    println!("machine load average (1, 5, 15 min): {load_before} before the run, {} after", load_average());
     server.block_on(drop_bench_database(pool, DATABASE))
 }
 
@@ -717,11 +869,16 @@ struct Report {
     samples: Vec<Sample>,
     attacks: BTreeMap<&'static str, AttackCounts>,
     longest: BTreeMap<Phase, Longest>,
-    memory: Vec<(f64, f64)>,
+    ticks: Vec<Tick>,
     max_iterations: u64,
 }
 
-async fn run(settings: Arc<Settings>, database_url: String, base: String) -> anyhow::Result<Report> {
+async fn run(
+    settings: Arc<Settings>,
+    database_url: String,
+    base: String,
+    attackers: tokio::runtime::Handle,
+) -> anyhow::Result<Report> {
     let mut rng = StdRng::seed_from_u64(settings.seed);
     // The seeding pool belongs to the server's runtime: this one reads through its own connection.
     let reader = PgPoolOptions::new().max_connections(1).connect(&database_url).await?;
@@ -770,13 +927,13 @@ async fn run(settings: Arc<Settings>, database_url: String, base: String) -> any
     let end = start + settings.total();
     let attack_start = start + settings.warmup + settings.phase;
     let postgres = tokio::spawn(watch_postgres(database_url, settings.clone(), start, end));
-    let memory = tokio::spawn(watch_memory(start, end));
+    let process = tokio::spawn(watch_process(start, end));
     let normal: Vec<_> = (0..settings.normal_clients)
         .map(|i| tokio::spawn(normal_client(i, settings.clone(), targets.clone(), start)))
         .collect();
     let attackers: Vec<_> = (0..settings.attackers)
         .filter(|_| !settings.attacks.is_empty())
-        .map(|i| tokio::spawn(attacker(i, settings.clone(), targets.clone(), attack_start, end)))
+        .map(|i| attackers.spawn(attacker(i, settings.clone(), targets.clone(), attack_start, end)))
         .collect();
 
     let mut samples = Vec::new();
@@ -789,7 +946,7 @@ async fn run(settings: Arc<Settings>, database_url: String, base: String) -> any
             attacks.entry(label).or_default().merge(counts);
         }
     }
-    Ok(Report { samples, attacks, longest: postgres.await??, memory: memory.await?, max_iterations })
+    Ok(Report { samples, attacks, longest: postgres.await??, ticks: process.await?, max_iterations })
 }
 
 impl Report {
@@ -830,13 +987,13 @@ impl Report {
                 b.errors
             );
         }
-        let mut statuses: BTreeMap<(Phase, Option<u16>), usize> = BTreeMap::new();
+        let mut failures: BTreeMap<(Phase, Outcome), usize> = BTreeMap::new();
         for s in self.samples.iter().filter(|s| !s.ok()) {
-            *statuses.entry((s.phase, s.status)).or_default() += 1;
+            *failures.entry((s.phase, s.outcome)).or_default() += 1;
         }
-        if !statuses.is_empty() {
+        if !failures.is_empty() {
             println!();
-            println!("normal clients' errors (phase, status or none, count): {statuses:?}");
+            println!("normal clients' errors ((phase, outcome), count): {failures:?}");
         }
         if warmup.errors > 0 {
             println!("warm-up: {} errors of {}", warmup.errors, warmup.count);
@@ -844,22 +1001,23 @@ impl Report {
 
         println!();
         println!(
-            "| attack request (B) | answered or failed | 2xx | 4xx but 429 | 429 | 503 | other | no answer | not sent (256 in flight) | p50 / p99 ms but 429 |"
+            "| attack request (B) | sent | 2xx | 4xx but 429 | 429 | 503 | other | connection closed | timed out (15 s) | not sent (256 in flight) | p50 / p99 ms but 429 |"
         );
-        println!("|---|---|---|---|---|---|---|---|---|---|");
+        println!("|---|---|---|---|---|---|---|---|---|---|---|");
         let mut total = AttackCounts::default();
         for (label, c) in &self.attacks {
             let mut served = c.served.clone();
             served.sort_unstable();
             println!(
-                "| {label} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} / {:.1} |",
+                "| {label} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} / {:.1} |",
                 c.sent,
                 c.ok,
                 c.client_error,
                 c.limited,
                 c.unavailable,
                 c.other,
-                c.transport,
+                c.closed,
+                c.timed_out,
                 c.skipped,
                 quantile_ms(&served, 0.5),
                 quantile_ms(&served, 0.99)
@@ -869,7 +1027,7 @@ impl Report {
         }
         let admitted = total.sent - total.limited;
         println!(
-            "attackers had {} requests answered in {seconds} s, {} of them not 429 ({:.1} req/s per attacker); trust \
+            "attackers sent {} requests in {seconds} s, {} of them not refused 429 ({:.1} req/s per attacker); trust \
              work limit: {} iterations",
             total.sent,
             admitted,
@@ -891,10 +1049,12 @@ impl Report {
         let (longest_a, longest_b) = (longest(Phase::Alone), longest(Phase::Attack));
         let phase_b_start = (settings.warmup + settings.phase).as_secs_f64();
         let phase_a_start = settings.warmup.as_secs_f64();
-        let in_b: Vec<(f64, f64)> = self.memory.iter().copied().filter(|(t, _)| *t >= phase_b_start).collect();
-        let rss_at = |t: f64| self.memory.iter().find(|(at, _)| *at >= t).map_or(0.0, |p| p.1);
+        let memory: Vec<(f64, f64)> = self.ticks.iter().map(|t| (t.at, t.rss_mib)).collect();
+        let in_b: Vec<(f64, f64)> = memory.iter().copied().filter(|(t, _)| *t >= phase_b_start).collect();
+        let rss_at = |t: f64| memory.iter().find(|(at, _)| *at >= t).map_or(0.0, |p| p.1);
         let (rss_a, rss_b) = (rss_at(phase_a_start), rss_at(phase_b_start));
-        let settled_at = phase_b_start + settings.phase.as_secs_f64() / 4.0;
+        let settle = settings.settle().as_secs_f64();
+        let settled_at = phase_b_start + settle;
         let rss_settled = rss_at(settled_at);
         let rss_peak = in_b.iter().map(|p| p.1).fold(0.0, f64::max);
         let rss_end = in_b.last().map_or(0.0, |p| p.1);
@@ -911,8 +1071,19 @@ impl Report {
         );
         println!(
             "| process RSS, MiB (API and clients) | {rss_a:.0} at start | {rss_b:.0} at start, {rss_settled:.0} after {:.0} s, peak {rss_peak:.0}, end {rss_end:.0}; slope after {:.0} s {slope_per_min:+.1} MiB/min |",
-            settings.phase.as_secs_f64() / 4.0,
-            settings.phase.as_secs_f64() / 4.0
+            settle, settle
+        );
+        let phase_b_end = phase_b_start + settings.phase.as_secs_f64();
+        let (process_a, machine_a) = cpu_between(&self.ticks, phase_a_start, phase_b_start);
+        let (process_b, machine_b) = cpu_between(&self.ticks, phase_b_start, phase_b_end);
+        println!(
+            "| CPU: this process (API and clients), cores; the machine's {} CPUs busy (everything, Postgres included) | {process_a:.2}; {machine_a:.0}% | {process_b:.2}; {machine_b:.0}% |",
+            std::thread::available_parallelism().map_or(1, usize::from)
+        );
+        let every_5s: Vec<String> = memory.iter().step_by(5).map(|(at, rss)| format!("{at:.0} s: {rss:.0}")).collect();
+        println!(
+            "RSS (MiB) every 5 s from the start of the warm-up (A at {phase_a_start:.0} s, B at {phase_b_start:.0} s): {}",
+            every_5s.join(", ")
         );
         if !longest_b.query.is_empty() {
             println!("longest statement in B: {}", longest_b.query);
@@ -945,7 +1116,7 @@ impl Report {
             "- API memory flat over the attack (end within {:.0}% of the RSS after its first {:.0} s): {rss_settled:.0} -> \
              {rss_end:.0} MiB ({:+.1}%), slope {slope_per_min:+.1} MiB/min: {}",
             FLAT_MEMORY * 100.0,
-            settings.phase.as_secs_f64() / 4.0,
+            settle,
             growth * 100.0,
             met(growth.abs() <= FLAT_MEMORY)
         );

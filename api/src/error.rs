@@ -75,6 +75,10 @@ pub enum ApiError {
     /// 503: the database is unreachable; retry later.
     #[error("database unavailable")]
     Unavailable,
+    /// 503: too many heavy requests (manifests to match or store) are being worked on; retry in a second (sent as
+    /// `Retry-After`).
+    #[error("busy with other manifests; retry in 1 s")]
+    Busy,
     /// 500: anything else; the detail is logged, not returned.
     #[error("internal error")]
     Internal(String),
@@ -142,6 +146,7 @@ impl ApiError {
             Self::Timeout(_) => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
             Self::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -202,6 +207,9 @@ impl IntoResponse for ApiError {
         let mut response = (status, Json(Body { error: Detail { code, message: self.to_string() } })).into_response();
         if let Self::TooManyRequests { retry_after_secs } = self {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        if let Self::Busy = self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1));
         }
         response
     }

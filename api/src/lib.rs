@@ -22,6 +22,7 @@ pub mod cache;
 pub mod error;
 pub mod explorer;
 pub mod extract;
+pub mod heavy;
 pub mod layers;
 pub mod routes;
 #[cfg(test)]
@@ -77,6 +78,8 @@ pub struct Shared {
     /// The cache of point lookups, invalidated by the database's commits ([`cache`]), when turned on with
     /// [`AppState::with_response_cache`].
     pub response_cache: Option<Arc<cache::ResponseCache>>,
+    /// Permits for CPU-heavy request bodies ([`heavy`]).
+    pub heavy: heavy::HeavyWork,
 }
 
 impl Shared {
@@ -152,6 +155,7 @@ impl AppState {
             metrics: Default::default(),
             limiter: None,
             response_cache: None,
+            heavy: Default::default(),
         }))
     }
 
@@ -207,7 +211,8 @@ impl AppState {
 }
 
 /// The whole application: routes, JSON fallbacks for 404 and 405, and the [`layers`] (outermost first): request
-/// id, access log, panic catcher, metrics, JSON errors, CORS, rate limit, timeout, cache headers, body limit.
+/// id, access log, panic catcher, metrics, JSON errors, CORS, rate limit, timeout, response cache, cache headers,
+/// heavy-body gate, body limit.
 pub fn app(state: AppState) -> Router {
     use axum::middleware::{from_fn, from_fn_with_state};
     let trace = TraceLayer::new_for_http()
@@ -221,6 +226,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(from_fn_with_state(state.clone(), heavy::gate))
         .layer(from_fn_with_state(state.clone(), layers::cache_headers))
         .layer(from_fn_with_state(state.clone(), cache::serve_cached))
         .layer(from_fn_with_state(state.clone(), layers::timeout))

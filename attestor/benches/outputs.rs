@@ -9,12 +9,11 @@
 //!    durably in Postgres (COPY, commit per chunk) and merkleize every 4096 leaves.
 //! 3. Scan: a dataset of DATASET records with 100 planted matches against a store of STORE attested leaves.
 
-use std::io::Cursor;
 use std::time::Instant;
 
 use alloy::primitives::{B256, keccak256};
 use prova_attestor::outputs::Record;
-use prova_attestor::outputs::evidence::scan;
+use prova_attestor::outputs::scan::{ScanOptions, scan};
 use prova_attestor::outputs::store::{PipelinedInserter, Sample, insert_samples, root_of};
 use rayon::prelude::*;
 
@@ -38,7 +37,7 @@ async fn main() -> anyhow::Result<()> {
     let admin = sqlx::PgPool::connect(&server).await?;
     sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await?;
     let url = format!("{}/{name}", server.rsplit_once('/').map_or(server.as_str(), |(root, _)| root));
-    let pool = prova_db::connect_and_migrate(&url, 8, prova_db::Schema::Registry).await?;
+    let pool = prova_db::connect_and_migrate(&url, 8, prova_db::Schema::Attestor).await?;
     let version = B256::repeat_byte(7);
     println!("cores {}, samples {samples}, store {store_size}, dataset {dataset}", rayon::current_num_threads());
 
@@ -133,8 +132,10 @@ async fn main() -> anyhow::Result<()> {
         }
         data.push('\n');
     }
+    let file = tempfile::NamedTempFile::new()?;
+    std::fs::write(file.path(), data)?;
     let t = Instant::now();
-    let summary = scan(&pool, Cursor::new(data), |_| Ok(())).await?;
+    let summary = scan(&pool, file.path(), &ScanOptions::default(), |_| Ok(())).await?;
     let secs = t.elapsed().as_secs_f64();
     assert_eq!(summary.matched as usize, planted.len(), "exactly the planted records match");
     println!(

@@ -40,6 +40,18 @@ pub enum Error {
     /// An input record is malformed.
     #[error("{0}")]
     Input(String),
+    /// A file could not be read or written.
+    #[error("cannot {what}")]
+    Io {
+        /// What was being done, with the path (e.g. `write /tmp/bundle/evidence.json`).
+        what: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A check against the chain could not be made.
+    #[error(transparent)]
+    Verify(#[from] prova_verify::Error),
 }
 
 impl From<alloy::contract::Error> for Error {

@@ -91,9 +91,24 @@ pub async fn check_contract(provider: &DynProvider, contract: Address, expected_
     Ok(chain_id)
 }
 
-/// Checks that the chain is `expected` (when given) and that `registry` holds contract code; returns the chain id.
+/// Checks that the chain is `expected` (when given) and that `registry` holds a ProvenanceRegistry: contract code
+/// whose `domainSeparator()` is the EIP-712 domain of a ProvenanceRegistry at that address on that chain (what every
+/// signature for it commits to). Returns the chain id.
 pub async fn check_registry(provider: &DynProvider, registry: Address, expected_chain: Option<u64>) -> Result<u64> {
-    check_contract(provider, registry, expected_chain).await
+    let not_one = |chain_id, reason| Error::NotARegistry { address: registry, chain_id, reason };
+    let chain_id = match check_contract(provider, registry, expected_chain).await {
+        Err(Error::NoContract { chain_id, .. }) => return Err(not_one(chain_id, "no contract at that address")),
+        other => other?,
+    };
+    let expected = bindings::registry_domain(chain_id, registry).separator();
+    match bindings::IProvenanceRegistry::new(registry, provider).domainSeparator().call().await {
+        Ok(separator) if separator == expected => Ok(chain_id),
+        Ok(_) => Err(not_one(chain_id, "the contract there has another EIP-712 domain")),
+        Err(error) if revert::contract_answer(&error).is_some() => {
+            Err(not_one(chain_id, "the contract there does not answer domainSeparator()"))
+        }
+        Err(error) => Err(call_error(format!("asking {registry} for its domainSeparator()"), error)),
+    }
 }
 
 /// Deploys a fresh ProvenanceRegistry and returns its address.
@@ -140,18 +155,53 @@ pub async fn send(provider: &DynProvider, tx: alloy::rpc::types::TransactionRequ
     wait(pending, 1).await
 }
 
+/// How long a transaction may take to be mined and confirmed.
+const CONFIRMATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// Waits for `confirmations` confirmations of a pending transaction and checks that it succeeded.
+///
+/// The receipt is polled for (alloy's block watcher can miss the block of a transaction mined while it was paused,
+/// which fast chains make likely), then the head, until it is `confirmations - 1` blocks past the receipt's block;
+/// the receipt is read again then, so a transaction moved by a reorg meanwhile is waited for in its new block.
 pub async fn wait(
     pending: alloy::providers::PendingTransactionBuilder<alloy::network::Ethereum>,
     confirmations: u64,
 ) -> Result<TransactionReceipt> {
     let hash: TxHash = *pending.tx_hash();
-    let receipt = pending
-        .with_required_confirmations(confirmations)
-        .with_timeout(Some(std::time::Duration::from_secs(600)))
+    let provider = pending.provider().clone();
+    let poll = provider.client().poll_interval();
+    let deadline = tokio::time::Instant::now() + CONFIRMATION_TIMEOUT;
+    let not_confirmed = |source| Error::NotConfirmed { hash, source: Box::new(source) };
+    let mut receipt = pending
+        .with_required_confirmations(1)
+        .with_timeout(Some(CONFIRMATION_TIMEOUT))
         .get_receipt()
         .await
-        .map_err(|source| Error::NotConfirmed { hash, source: Box::new(source) })?;
+        .map_err(not_confirmed)?;
+    let rpc = |what: &str| {
+        let what = format!("{what} of transaction {hash}");
+        move |source| Error::Rpc { what, source }
+    };
+    if confirmations > 1 {
+        loop {
+            let mined = receipt.block_number.unwrap_or_default();
+            let head = provider.get_block_number().await.map_err(rpc("waiting for confirmations"))?;
+            if head + 1 >= mined + confirmations {
+                match provider.get_transaction_receipt(hash).await.map_err(rpc("reading the receipt"))? {
+                    Some(now) if now.block_hash == receipt.block_hash => break,
+                    // Moved by a reorg, or back in the pool: wait for it where it lands.
+                    Some(now) => receipt = now,
+                    None => {}
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(not_confirmed(alloy::providers::PendingTransactionError::TxWatcher(
+                    alloy::providers::WatchTxError::Timeout,
+                )));
+            }
+            tokio::time::sleep(poll).await;
+        }
+    }
     if !receipt.status() {
         return Err(Error::Reverted(hash));
     }

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 pub mod args;
 pub mod commands;
+pub mod explain;
 pub mod signer;
 
 /// prova: on-chain provenance for AI models.

@@ -34,6 +34,20 @@ pub enum Error {
     /// A new keystore's file already exists: keystores are never overwritten.
     #[error("keystore {0} already exists; refusing to overwrite it (choose another --name, or move the old file away)")]
     Exists(PathBuf),
+    /// No key was given: neither `--keystore` nor `PROVA_PRIVATE_KEY`.
+    #[error("no signing key: pass --keystore FILE or set {PRIVATE_KEY_ENV}")]
+    NoKey,
+    /// The keystore's MAC does not match: the password is not the one it was written with.
+    #[error("cannot decrypt keystore {0}: wrong password")]
+    WrongPassword(PathBuf),
+    /// No password: `PROVA_KEYSTORE_PASSWORD` is not set and there is no terminal to ask on.
+    #[error("no password for keystore {path}: {KEYSTORE_PASSWORD_ENV} is not set and it cannot be asked for")]
+    NoPassword {
+        /// The keystore.
+        path: PathBuf,
+        /// Why the prompt failed.
+        source: std::io::Error,
+    },
     /// The key could not be loaded (what to do is in the message).
     #[error("{0}")]
     Key(String),
@@ -69,14 +83,14 @@ impl KeyArgs {
                 Ok(password) => Zeroizing::new(password),
                 Err(_) => Zeroizing::new(
                     rpassword::prompt_password(format!("password for {}: ", path.display()))
-                        .map_err(|e| Error::io(path, e))?,
+                        .map_err(|source| Error::NoPassword { path: path.clone(), source })?,
                 ),
             };
             return decrypt_keystore(path, &password);
         }
         match std::env::var(PRIVATE_KEY_ENV) {
             Ok(hex) => parse_private_key(&Zeroizing::new(hex), PRIVATE_KEY_ENV),
-            Err(_) => Err(Error::Key(format!("no signing key: pass --keystore FILE or set {PRIVATE_KEY_ENV}"))),
+            Err(_) => Err(Error::NoKey),
         }
     }
 }
@@ -324,7 +338,10 @@ fn decrypt_keystore(path: &Path, password: &str) -> Result<PrivateKeySigner> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let file: KeystoreFile = serde_json::from_str(&text).map_err(|e| fail(&format!("not a JSON keystore ({e})")))?;
     if file.crypto.kdf != "scrypt" {
-        return PrivateKeySigner::decrypt_keystore(path, password).map_err(|e| fail(&keystore_reason(&e)));
+        return PrivateKeySigner::decrypt_keystore(path, password).map_err(|e| match keystore_reason(&e) {
+            None => Error::WrongPassword(path.to_owned()),
+            Some(reason) => fail(&reason),
+        });
     }
     if file.version != 3 || file.crypto.cipher != "aes-128-ctr" {
         return Err(fail("only version 3 keystores with aes-128-ctr are supported"));
@@ -342,17 +359,17 @@ fn decrypt_keystore(path: &Path, password: &str) -> Result<PrivateKeySigner> {
     let log_n = u8::try_from(params.n.trailing_zeros()).map_err(|_| fail("n too large"))?;
     let key = derive(password, &salt, ScryptCost { log_n, r: params.r, p: params.p })?;
     if self::mac(&key, &ciphertext).as_slice() != mac.as_slice() {
-        return Err(fail("wrong password"));
+        return Err(Error::WrongPassword(path.to_owned()));
     }
     let mut secret = Zeroizing::new(ciphertext);
     aes_ctr(&key, &iv, &mut secret)?;
     PrivateKeySigner::from_slice(&secret).map_err(|_| fail("the decrypted bytes are not a valid private key"))
 }
 
-/// A short reason for a keystore failure that cannot leak secrets.
-fn keystore_reason(error: &alloy::signers::local::LocalSignerError) -> String {
+/// A short reason for a keystore failure that cannot leak secrets; `None` for a wrong password (a MAC mismatch).
+fn keystore_reason(error: &alloy::signers::local::LocalSignerError) -> Option<String> {
     let text = error.to_string();
-    if text.to_lowercase().contains("mac") { "wrong password".to_owned() } else { text }
+    (!text.to_lowercase().contains("mac")).then_some(text)
 }
 
 #[cfg(test)]
@@ -385,8 +402,9 @@ mod tests {
         let first = dir.join("a.json");
         assert_eq!(decrypt_keystore(&first, "pw").unwrap().address(), signer.address());
         assert_eq!(PrivateKeySigner::decrypt_keystore(&first, "pw").unwrap().address(), signer.address());
-        let err = decrypt_keystore(&first, "wrong").unwrap_err().to_string();
-        assert!(err.ends_with("wrong password"), "{err}");
+        let err = decrypt_keystore(&first, "wrong").unwrap_err();
+        assert!(matches!(&err, Error::WrongPassword(p) if p == &first), "{err}");
+        assert!(err.to_string().ends_with("wrong password"), "{err}");
         let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&first).unwrap()).unwrap();
         assert_eq!(json["address"], alloy::hex::encode(signer.address()));
     }

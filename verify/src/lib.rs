@@ -1,6 +1,8 @@
 //! What an auditor runs, checked against the chain alone:
 //! - `model`: is a version hash registered, and by whom (`prova verify model`);
 //! - `outputs`: does an output receipt prove a response (`prova verify output`);
+//! - `evidence`: distillation evidence bundles, every receipt and stated similarity rechecked
+//!   (`prova verify evidence`); `similarity`: the text similarity those bundles state;
 //! - `feedback`: a reputation registry's feedback and the identity registry's owners, read from raw logs;
 //! - `reputation`: an agent's scores recomputed from those logs and compared with a prova API's answer
 //!   (`prova verify reputation`, and the reputation checks of `prova verify api`);
@@ -18,9 +20,11 @@ pub mod api;
 pub mod audit;
 pub mod endpoints;
 pub mod error;
+pub mod evidence;
 pub mod feedback;
 pub mod model;
 pub mod outputs;
 pub mod reputation;
+pub mod similarity;
 
 pub use error::{Error, Result};

@@ -225,9 +225,7 @@ async fn put_manifest(
     let ApiJson(manifest) = ApiJson::<Manifest>::from_request(request, &state).await?;
     // Before the root: the bounds are cheap, the root is not.
     check_unverified(&manifest.tool, &manifest.ignore)?;
-    let manifest = tokio::task::spawn_blocking(move || verify_manifest(manifest))
-        .await
-        .map_err(|e| ApiError::Internal(format!("manifest check panicked: {e}")))??;
+    let manifest = crate::heavy::run(move || verify_manifest(manifest)).await?;
     if manifest.version_hash != version_hash {
         return Err(ApiError::unprocessable(
             "root_mismatch",

@@ -166,7 +166,8 @@ async fn match_files(
         ));
     }
     let scope = filter.scope(&state.config)?;
-    let given = verify_entries(request.files, request.version_hash, Vec::new())?;
+    let (files, version_hash) = (request.files, request.version_hash);
+    let given = crate::heavy::run(move || verify_entries(files, version_hash, Vec::new())).await?;
     let root = given.version_hash;
 
     let exact = Some(load_claims(&state.pool, &[root], &scope).await?).filter(|claims| !claims.is_empty());

@@ -1,7 +1,12 @@
 //! Output attestation on the lab's side: sampling incoming outputs, storing them durably, cutting them into
 //! batches, and anchoring each batch root on-chain exactly once, even across crashes.
 
+pub mod bundle;
+pub mod calibration;
 pub mod evidence;
+pub mod near;
+pub mod plant;
+pub mod scan;
 pub mod store;
 
 use std::collections::HashMap;

@@ -3,10 +3,12 @@
 use alloy::primitives::B256;
 use sqlx::{PgPool, Row};
 
+use super::near::{Fingerprint, Scheme};
 use crate::error::{Error, Result};
 use prova_core::outputs::{OutputLeaf, normalized_hash_with};
 
-/// A sample ready to store: its leaf, plus the normalized hashes used by distillation scans.
+/// A sample ready to store: its leaf, plus the normalized hashes, the near-duplicate fingerprint and (when the lab
+/// keeps texts) the response text used by distillation scans. None of these but the leaf is ever published.
 #[derive(Debug, Clone)]
 pub struct Sample {
     /// The leaf (salt included).
@@ -15,15 +17,38 @@ pub struct Sample {
     pub request_norm_hash: B256,
     /// keccak256 of the normalized response.
     pub response_norm_hash: B256,
+    /// The response's near-duplicate fingerprint (`near`), when made.
+    pub fingerprint: Option<Fingerprint>,
+    /// The response text, when the lab keeps texts (`--keep-text`).
+    pub text: Option<String>,
+}
+
+/// What ingest stores besides the leaf and its hashes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Keep {
+    /// Fingerprint responses with this scheme (`None`: no fingerprints, exact and normalized scans only).
+    pub fingerprints: Option<Scheme>,
+    /// Keep the response texts (private to the store), so that scans compute exact similarities and evidence
+    /// bundles can show and prove the attested text.
+    pub texts: bool,
 }
 
 impl Sample {
     /// Hashes a request/response pair into a sample with a fresh salt.
     pub fn new(version_hash: B256, request: &[u8], response: &[u8], timestamp: u64) -> Self {
+        Self::keeping(version_hash, request, response, timestamp, Keep::default())
+    }
+
+    /// [`Sample::new`], with a fingerprint and the text as `keep` says (a response that is not UTF-8 gets
+    /// neither).
+    pub fn keeping(version_hash: B256, request: &[u8], response: &[u8], timestamp: u64, keep: Keep) -> Self {
         let leaf = OutputLeaf::new(version_hash, request, response, timestamp);
+        let text = std::str::from_utf8(response).ok();
         Self {
             request_norm_hash: normalized_hash_with(request, leaf.request_hash),
             response_norm_hash: normalized_hash_with(response, leaf.response_hash),
+            fingerprint: keep.fingerprints.zip(text).and_then(|(scheme, text)| scheme.fingerprint(text)),
+            text: text.filter(|_| keep.texts).map(str::to_owned),
             leaf,
         }
     }
@@ -68,6 +93,10 @@ pub async fn insert_samples(pool: &PgPool, samples: &[Sample]) -> Result<()> {
         .await?;
     copy.send(data).await?;
     copy.finish().await?;
+    let fingerprints = samples.iter().filter_map(|s| s.fingerprint.as_ref().map(|f| (s, f.0.as_slice())));
+    copy_pairs(&mut tx, "attestor_fingerprints (response_hash, fingerprint)", fingerprints).await?;
+    let texts = samples.iter().filter_map(|s| s.text.as_ref().map(|t| (s, t.as_bytes())));
+    copy_pairs(&mut tx, "attestor_texts (response_hash, response)", texts).await?;
     let mut versions: Vec<Vec<u8>> = samples.iter().map(|s| s.leaf.version_hash.to_vec()).collect();
     versions.sort_unstable();
     versions.dedup();
@@ -78,6 +107,33 @@ pub async fn insert_samples(pool: &PgPool, samples: &[Sample]) -> Result<()> {
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// Binary-COPYs `(response_hash, bytes)` rows into `table (columns)`; nothing when there are none.
+async fn copy_pairs<'s>(
+    tx: &mut sqlx::PgConnection,
+    table: &str,
+    rows: impl Iterator<Item = (&'s Sample, &'s [u8])>,
+) -> Result<()> {
+    let mut data = Vec::new();
+    for (sample, bytes) in rows {
+        if data.is_empty() {
+            data.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+            data.extend_from_slice(&0i32.to_be_bytes());
+            data.extend_from_slice(&0i32.to_be_bytes());
+        }
+        data.extend_from_slice(&2i16.to_be_bytes());
+        push_field(&mut data, sample.leaf.response_hash.as_slice());
+        push_field(&mut data, bytes);
+    }
+    if data.is_empty() {
+        return Ok(());
+    }
+    data.extend_from_slice(&(-1i16).to_be_bytes());
+    let mut copy = tx.copy_in_raw(&format!("COPY {table} FROM STDIN WITH (FORMAT binary)")).await?;
+    copy.send(data).await?;
+    copy.finish().await?;
     Ok(())
 }
 

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use crate::explain::Sender;
 use crate::signer::KeyArgs;
 use alloy::primitives::{Address, B256, U256, keccak256};
 use alloy::providers::DynProvider;
@@ -119,6 +120,9 @@ pub struct BindModelArgs {
     /// The key of the agent's owner or an operator.
     #[command(flatten)]
     pub key: KeyArgs,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `prova agent show`.
@@ -229,6 +233,9 @@ pub struct RevokeArgs {
     /// The client's key.
     #[command(flatten)]
     pub key: KeyArgs,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `prova agent validate request`.
@@ -257,6 +264,9 @@ pub struct ValidateRequestArgs {
     /// The key of the agent's owner or an operator.
     #[command(flatten)]
     pub key: KeyArgs,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `prova agent validate respond`.
@@ -293,6 +303,9 @@ pub struct ValidateRespondArgs {
     /// The validator's key.
     #[command(flatten)]
     pub key: KeyArgs,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 impl AgentCommand {
@@ -308,12 +321,23 @@ impl AgentCommand {
                 let account = args.rpc.account(&args.key, args.reputation_registry).await?;
                 let tx =
                     agents::revoke_feedback(&account, args.reputation_registry, args.agent_id, args.feedback_index)
-                        .await?;
-                println!(
-                    "revoked       feedback #{} of {} to agent {}",
-                    args.feedback_index, account.address, args.agent_id
-                );
-                print_tx(&tx);
+                        .await
+                        .context(sender(&account))?;
+                if args.json {
+                    let value = serde_json::json!({
+                        "agent_id": args.agent_id.to_string(),
+                        "client": account.address,
+                        "feedback_index": args.feedback_index,
+                        "tx": tx,
+                    });
+                    println!("{}", serde_json::to_string_pretty(&value)?);
+                } else {
+                    println!(
+                        "revoked       feedback #{} of {} to agent {}",
+                        args.feedback_index, account.address, args.agent_id
+                    );
+                    print_tx(&tx);
+                }
                 Ok(ExitCode::SUCCESS)
             }
             Self::Validate(ValidateCommand::Request(args)) => {
@@ -327,11 +351,22 @@ impl AgentCommand {
                     &args.request_uri,
                     request_hash,
                 )
-                .await?;
-                println!("request hash  {request_hash}");
-                println!("agent         {}", args.agent_id);
-                println!("validator     {}", args.validator);
-                print_tx(&tx);
+                .await
+                .context(sender(&account))?;
+                if args.json {
+                    let value = serde_json::json!({
+                        "request_hash": request_hash,
+                        "agent_id": args.agent_id.to_string(),
+                        "validator": args.validator,
+                        "tx": tx,
+                    });
+                    println!("{}", serde_json::to_string_pretty(&value)?);
+                } else {
+                    println!("request hash  {request_hash}");
+                    println!("agent         {}", args.agent_id);
+                    println!("validator     {}", args.validator);
+                    print_tx(&tx);
+                }
                 Ok(ExitCode::SUCCESS)
             }
             Self::Validate(ValidateCommand::Respond(args)) => {
@@ -347,10 +382,20 @@ impl AgentCommand {
                     response_hash,
                     &args.tag,
                 )
-                .await?;
-                println!("request hash  {}", args.request_hash);
-                println!("response      {}", args.response);
-                print_tx(&tx);
+                .await
+                .context(sender(&account))?;
+                if args.json {
+                    let value = serde_json::json!({
+                        "request_hash": args.request_hash,
+                        "response": args.response,
+                        "tx": tx,
+                    });
+                    println!("{}", serde_json::to_string_pretty(&value)?);
+                } else {
+                    println!("request hash  {}", args.request_hash);
+                    println!("response      {}", args.response);
+                    print_tx(&tx);
+                }
                 Ok(ExitCode::SUCCESS)
             }
         }
@@ -362,7 +407,9 @@ async fn register(args: RegisterArgs) -> anyhow::Result<ExitCode> {
     if let (Some(version), Some(registry)) = (args.model_version, args.registry) {
         agents::check_model_version(&account.provider, registry, version).await?;
     }
-    let registered = agents::register(&account, args.identity_registry, &args.uri, args.model_version).await?;
+    let registered = agents::register(&account, args.identity_registry, &args.uri, args.model_version)
+        .await
+        .context(sender(&account))?;
     let chain_id = prova_chain::chain_id(&account.provider).await?;
     if args.json {
         let mut value = serde_json::to_value(&registered)?;
@@ -386,10 +433,21 @@ async fn bind_model(args: BindModelArgs) -> anyhow::Result<ExitCode> {
     if let Some(registry) = args.registry {
         agents::check_model_version(&account.provider, registry, args.version_hash).await?;
     }
-    let tx = agents::bind_model(&account, args.identity_registry, args.agent_id, args.version_hash).await?;
-    println!("agent id      {}", args.agent_id);
-    println!("model version {}", args.version_hash);
-    print_tx(&tx);
+    let tx = agents::bind_model(&account, args.identity_registry, args.agent_id, args.version_hash)
+        .await
+        .context(sender(&account))?;
+    if args.json {
+        let value = serde_json::json!({
+            "agent_id": args.agent_id.to_string(),
+            "model_version": args.version_hash,
+            "tx": tx,
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        println!("agent id      {}", args.agent_id);
+        println!("model version {}", args.version_hash);
+        print_tx(&tx);
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -468,8 +526,9 @@ async fn feedback(args: FeedbackArgs) -> anyhow::Result<ExitCode> {
         feedback_uri: args.feedback_uri,
         feedback_hash: args.feedback_hash,
     };
-    let given =
-        agents::give_feedback(&account, args.reputation_registry, args.agent_id, &input, receipt.as_ref()).await?;
+    let given = agents::give_feedback(&account, args.reputation_registry, args.agent_id, &input, receipt.as_ref())
+        .await
+        .context(sender(&account))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&given)?);
     } else {
@@ -480,6 +539,11 @@ async fn feedback(args: FeedbackArgs) -> anyhow::Result<ExitCode> {
         print_tx(&given.tx);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The account's transactions' sender, for their errors.
+fn sender(account: &Account) -> Sender {
+    Sender::new(account.address)
 }
 
 /// Prints the transaction lines every sending command ends with.

@@ -72,11 +72,13 @@ impl HashingArgs {
         } else {
             ProgressBar::hidden()
         };
-        let tick = |n: u64| bar.inc(n);
+        // Cleared however hashing ends, an error too, so that nothing printed next lands on the bar's line.
+        let bar = ClearOnDrop(bar);
+        let tick = |n: u64| bar.0.inc(n);
         let started = Instant::now();
         let options = HashOptions { ignore, threads: self.threads, cache, progress: Some(&tick) };
         let manifest = hash_listed(files, &options)?;
-        bar.finish_and_clear();
+        drop(bar);
         if !self.quiet {
             let secs = started.elapsed().as_secs_f64();
             eprintln!(
@@ -89,5 +91,14 @@ impl HashingArgs {
             );
         }
         Ok(manifest)
+    }
+}
+
+/// A progress bar that is cleared from the terminal when dropped.
+struct ClearOnDrop(ProgressBar);
+
+impl Drop for ClearOnDrop {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
     }
 }

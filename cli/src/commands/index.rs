@@ -171,9 +171,13 @@ impl IndexArgs {
             for contract in &chain.contract {
                 let context =
                     || format!("{} {} on {}", contract.kind, contract.address, prova_chain::redact_url(&chain.rpc));
-                let chain_id = prova_chain::check_registry(&provider, contract.address, chain.chain_id)
-                    .await
-                    .with_context(context)?;
+                let checked = match contract.kind {
+                    ContractKind::Provenance => {
+                        prova_chain::check_registry(&provider, contract.address, chain.chain_id).await
+                    }
+                    _ => prova_chain::check_contract(&provider, contract.address, chain.chain_id).await,
+                };
+                let chain_id = checked.with_context(context)?;
                 let pin = match contract.code_hash {
                     Some(hash) => Some(prova_chain::CodePin::Hash(hash)),
                     None => self.pins.pin(contract.address, shipped(contract.kind), only.is_some()),

@@ -66,6 +66,9 @@ pub struct NewKeyArgs {
     /// File name (default: a random UUID); refused if the file exists.
     #[arg(long)]
     pub name: Option<String>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 impl KeyCommand {
@@ -92,8 +95,13 @@ impl KeyCommand {
         };
         anyhow::ensure!(!password.is_empty(), "refusing an empty keystore password");
         let (path, signer) = new_keystore(&args.dir, &password, args.name.as_deref())?;
-        println!("address       {}", signer.address());
-        println!("keystore      {}", path.display());
+        if args.json {
+            let value = serde_json::json!({ "address": signer.address(), "keystore": path });
+            println!("{}", serde_json::to_string_pretty(&value)?);
+        } else {
+            println!("address       {}", signer.address());
+            println!("keystore      {}", path.display());
+        }
         Ok(ExitCode::SUCCESS)
     }
 }

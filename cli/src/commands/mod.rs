@@ -15,6 +15,7 @@ pub mod serve;
 pub mod shell;
 pub mod verify;
 pub mod verify_api;
+pub mod verify_evidence;
 pub mod verify_reputation;
 
 use alloy::primitives::B256;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::args::ChainArgs;
+use crate::explain::{Relayer, Sender};
 use crate::signer::KeyArgs;
 use alloy::primitives::B256;
 use anyhow::Context;
@@ -80,6 +81,9 @@ pub struct UploadArgs {
     /// The prova API.
     #[arg(long, env = "PROVA_API")]
     pub api: String,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
     /// How to hash the folder.
     #[command(flatten)]
     pub hashing: HashingArgs,
@@ -185,17 +189,25 @@ impl ModelCommand {
             }
             Self::Publish(args) => publish(*args).await,
             Self::Revoke(args) => {
-                let (provider, publisher) = args.admin.connect().await?;
+                let admin = args.admin.connect().await?;
+                let (publisher, version_hash) = (admin.publisher, args.version_hash);
                 let receipt = prova_attestor::admin::revoke_version(
-                    &provider,
+                    &admin.provider,
                     args.admin.chain.registry,
                     publisher,
-                    args.version_hash,
+                    version_hash,
                     &args.reason,
                 )
-                .await?;
-                println!("revoked       {} (publisher {publisher}'s claim)", args.version_hash);
-                super::publisher::print_receipt(&receipt);
+                .await
+                .context(admin.sender)?;
+                if args.admin.json {
+                    let tx = prova_chain::TxInfo::from(&receipt);
+                    let value = serde_json::json!({ "version_hash": version_hash, "publisher": publisher, "tx": tx });
+                    println!("{}", serde_json::to_string_pretty(&value)?);
+                } else {
+                    println!("revoked       {version_hash} (publisher {publisher}'s claim)");
+                    super::publisher::print_receipt(&receipt);
+                }
                 Ok(ExitCode::SUCCESS)
             }
             Self::ProveFile(args) => {
@@ -227,12 +239,21 @@ impl ModelCommand {
             Self::UploadManifest(args) => {
                 let manifest = args.hashing.hash(&args.dir)?;
                 super::api_client::upload_manifest(&args.api, &manifest, Duration::from_secs(30)).await?;
-                println!(
-                    "uploaded manifest of {} ({} files) to {}",
-                    manifest.version_hash,
-                    manifest.files.len(),
-                    args.api
-                );
+                if args.json {
+                    let value = serde_json::json!({
+                        "version_hash": manifest.version_hash,
+                        "files": manifest.files.len(),
+                        "api": args.api,
+                    });
+                    println!("{}", serde_json::to_string_pretty(&value)?);
+                } else {
+                    println!(
+                        "uploaded manifest of {} ({} files) to {}",
+                        manifest.version_hash,
+                        manifest.files.len(),
+                        args.api
+                    );
+                }
                 Ok(ExitCode::SUCCESS)
             }
         }
@@ -266,10 +287,11 @@ async fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
     let attestor = args.key.load()?;
     let manifest = args.hashing.hash(&args.dir)?;
     write_manifest(args.out.as_ref(), &manifest)?;
-    let sender_key = match std::env::var(RELAYER_KEY_ENV) {
-        Ok(hex) => crate::signer::parse_private_key(&hex, RELAYER_KEY_ENV)?,
-        Err(_) => attestor.clone(),
+    let (sender_key, relayer) = match std::env::var(RELAYER_KEY_ENV) {
+        Ok(hex) => (crate::signer::parse_private_key(&hex, RELAYER_KEY_ENV)?, Relayer::InUse),
+        Err(_) => (attestor.clone(), Relayer::Available),
     };
+    let paying = Sender { address: sender_key.address(), relayer };
     let sender = prova_chain::connect_with_signer(&args.chain.rpc_url, sender_key)?;
     let request = PublishRequest {
         publisher: args.publisher,
@@ -283,7 +305,7 @@ async fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
         commit: !args.no_commit,
         expected_chain_id: args.chain_id,
     };
-    let published = publish_model_version(&sender, args.chain.registry, &attestor, &request).await?;
+    let published = publish_model_version(&sender, args.chain.registry, &attestor, &request).await.context(paying)?;
     if let Some(api) = &args.api {
         super::api_client::upload_manifest(api, &manifest, Duration::from_secs(60)).await?;
     }

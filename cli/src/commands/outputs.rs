@@ -17,8 +17,14 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use clap::{Args, Subcommand};
-use prova_attestor::outputs::evidence::{ReceiptMaker, scan};
-use prova_attestor::outputs::store::{self, Sample, SealPolicy};
+use prova_attestor::outputs::bundle::{BundleInput, p_from_log10, probability, write_bundle};
+use prova_attestor::outputs::calibration::Calibration;
+use prova_attestor::outputs::evidence::ReceiptMaker;
+use prova_attestor::outputs::near::{Banding, Scheme};
+use prova_attestor::outputs::scan::{
+    DEFAULT_MIN_SHINGLES, DEFAULT_THRESHOLD, NearOptions, ScanMatch, ScanOptions, limitations, scan,
+};
+use prova_attestor::outputs::store::{self, Keep, Sample, SealPolicy};
 use prova_attestor::outputs::{Clock, Rate, Record, Sampler, Submitter};
 use rayon::prelude::*;
 use serde_json::{Value, json};
@@ -35,7 +41,8 @@ pub enum OutputsCommand {
     Publish(PublishArgs),
     /// Write the receipt of an attested output.
     Receipt(ReceiptArgs),
-    /// Find attested outputs in a suspect dataset (exact and normalized matches), with receipts.
+    /// Find attested outputs in a suspect dataset (exact, normalized and near-duplicate matches), with receipts,
+    /// p-values and, with --evidence, a bundle that `prova verify evidence` checks against the chain.
     Scan(ScanArgs),
 }
 
@@ -48,6 +55,24 @@ pub struct SamplingArgs {
     /// Per-version rate, VERSION=RATE (repeatable).
     #[arg(long = "sample", value_parser = Sampler::parse_override)]
     pub per_version: Vec<(B256, Rate)>,
+}
+
+/// What the store keeps besides each sample's leaf and hashes (all private to the lab's store).
+#[derive(Debug, Clone, Args)]
+pub struct KeepArgs {
+    /// Keep each response's text in the store, so that scans compute exact similarities and evidence bundles can
+    /// show and prove the attested text (the store then holds the texts: protect it accordingly).
+    #[arg(long, env = "PROVA_KEEP_TEXT")]
+    pub keep_text: bool,
+    /// Store no near-duplicate fingerprints (scans then find exact and normalized copies only).
+    #[arg(long, env = "PROVA_NO_FINGERPRINTS")]
+    pub no_fingerprints: bool,
+}
+
+impl KeepArgs {
+    fn keep(&self) -> Keep {
+        Keep { fingerprints: (!self.no_fingerprints).then(Scheme::default), texts: self.keep_text }
+    }
 }
 
 impl SamplingArgs {
@@ -67,6 +92,9 @@ pub struct IngestArgs {
     /// Samples per durable commit.
     #[arg(long, default_value_t = 8192)]
     pub chunk: usize,
+    /// Fingerprints and texts.
+    #[command(flatten)]
+    pub keep: KeepArgs,
     /// The attestor's database.
     #[command(flatten)]
     pub db: DatabaseArgs,
@@ -124,6 +152,9 @@ pub struct ServeArgs {
     /// Sampling.
     #[command(flatten)]
     pub sampling: SamplingArgs,
+    /// Fingerprints and texts.
+    #[command(flatten)]
+    pub keep: KeepArgs,
     /// Batching and anchoring.
     #[command(flatten)]
     pub publish: PublishArgs,
@@ -157,6 +188,39 @@ pub struct ScanArgs {
     /// Write one receipt per match into this folder.
     #[arg(long)]
     pub receipts_dir: Option<PathBuf>,
+    /// Write an evidence bundle into this folder: evidence.json, receipts, texts and an HTML report (needs --rpc:
+    /// every receipt is checked on-chain first).
+    #[arg(long, requires = "rpc")]
+    pub evidence: Option<PathBuf>,
+    /// Leave the attested texts the store kept out of the evidence bundle (its similarities are then estimates that
+    /// no one else can recompute).
+    #[arg(long)]
+    pub no_texts: bool,
+    /// JSON-RPC endpoint of the receipts' chain (for --evidence).
+    #[arg(long, env = "PROVA_RPC_URL", hide_env_values = true)]
+    pub rpc: Option<String>,
+    /// Exact and normalized matches only.
+    #[arg(long)]
+    pub exact_only: bool,
+    /// Least similarity (Jaccard of word shingles) of a near match.
+    #[arg(long, default_value_t = DEFAULT_THRESHOLD)]
+    pub threshold: f64,
+    /// LSH bands.
+    #[arg(long, default_value_t = Banding::default().bands)]
+    pub bands: usize,
+    /// LSH rows per band (bands x rows at most the fingerprint's 128 bins).
+    #[arg(long, default_value_t = Banding::default().rows)]
+    pub rows: usize,
+    /// Least number of word shingles a text needs to be compared for near matches.
+    #[arg(long, default_value_t = DEFAULT_MIN_SHINGLES)]
+    pub min_shingles: usize,
+    /// Suspect records held in memory per pass over the store's fingerprints (about 0.9 KB each with the defaults).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub chunk: usize,
+    /// A null calibration (JSON, as `cargo bench -p prova-attestor --bench near` writes it) instead of the shipped
+    /// one.
+    #[arg(long)]
+    pub calibration: Option<PathBuf>,
     /// Print every match as a JSON line, then the summary.
     #[arg(long)]
     pub json: bool,
@@ -165,19 +229,44 @@ pub struct ScanArgs {
     pub db: DatabaseArgs,
 }
 
+impl ScanArgs {
+    fn options(&self) -> anyhow::Result<ScanOptions> {
+        if self.exact_only {
+            return Ok(ScanOptions { near: None });
+        }
+        anyhow::ensure!((0.0..=1.0).contains(&self.threshold), "--threshold must be between 0 and 1");
+        let calibration = match &self.calibration {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+                serde_json::from_str(&text).with_context(|| format!("{} is not a calibration", path.display()))?
+            }
+            None => Calibration::shipped(),
+        };
+        Ok(ScanOptions {
+            near: Some(NearOptions {
+                banding: Banding { bands: self.bands, rows: self.rows },
+                threshold: self.threshold,
+                min_shingles: self.min_shingles,
+                chunk: self.chunk.max(1),
+                calibration,
+            }),
+        })
+    }
+}
+
 fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_secs()
 }
 
 /// Hashes records into samples on all cores; a record whose timestamp `clock` does not allow is refused.
-fn to_samples(records: &[Record], clock: Clock) -> Result<Vec<Sample>, String> {
+fn to_samples(records: &[Record], clock: Clock, keep: Keep) -> Result<Vec<Sample>, String> {
     let at = now();
     records
         .par_iter()
         .enumerate()
         .map(|(i, r)| {
             let time = r.leaf_time(at, clock).map_err(|e| format!("record {i}: {e}"))?;
-            Ok(Sample::new(r.model_version, r.request.as_bytes(), r.response.as_bytes(), time))
+            Ok(Sample::keeping(r.model_version, r.request.as_bytes(), r.response.as_bytes(), time, keep))
         })
         .collect()
 }
@@ -209,6 +298,7 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
         prova_db::connect_and_migrate(&args.db.database_url, args.db.db_max_connections, prova_db::Schema::Attestor)
             .await?;
     let mut sampler = args.sampling.sampler();
+    let keep = args.keep.keep();
     let readers: Vec<(String, Box<dyn BufRead>)> = if args.files.is_empty() {
         vec![("stdin".into(), Box::new(BufReader::new(std::io::stdin())))]
     } else {
@@ -240,13 +330,13 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
                 chunk.push(record);
             }
             if chunk.len() == args.chunk {
-                let samples = tokio::task::block_in_place(|| to_samples(&chunk, Clock::Log));
+                let samples = tokio::task::block_in_place(|| to_samples(&chunk, Clock::Log, keep));
                 writer.send(samples.map_err(anyhow::Error::msg)?).await?;
                 chunk.clear();
             }
         }
     }
-    writer.send(to_samples(&chunk, Clock::Log).map_err(anyhow::Error::msg)?).await?;
+    writer.send(to_samples(&chunk, Clock::Log, keep).map_err(anyhow::Error::msg)?).await?;
     let stored = writer.finish().await?;
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
@@ -583,6 +673,7 @@ fn bind_unix(path: &std::path::Path) -> anyhow::Result<tokio::net::UnixListener>
 #[derive(Clone)]
 struct Sidecar {
     pool: sqlx::PgPool,
+    keep: Keep,
     sampler: std::sync::Arc<Mutex<Sampler>>,
 }
 
@@ -601,7 +692,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         prova_db::Schema::Attestor,
     )
     .await?;
-    let state = Sidecar { pool: pool.clone(), sampler: std::sync::Arc::new(Mutex::new(args.sampling.sampler())) };
+    let state = Sidecar {
+        pool: pool.clone(),
+        keep: args.keep.keep(),
+        sampler: std::sync::Arc::new(Mutex::new(args.sampling.sampler())),
+    };
     let app = Router::new()
         .route("/v1/samples", post(post_samples))
         .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
@@ -660,7 +755,8 @@ async fn post_samples(
         let mut sampler = state.sampler.lock().await;
         records.iter().filter(|r| sampler.keep(r.model_version)).cloned().collect()
     };
-    let samples = tokio::task::block_in_place(|| to_samples(&kept, Clock::Live)).map_err(SidecarError::InvalidBody)?;
+    let samples = tokio::task::block_in_place(|| to_samples(&kept, Clock::Live, state.keep))
+        .map_err(SidecarError::InvalidBody)?;
     if let Err(e) = store::insert_samples(&state.pool, &samples).await {
         tracing::error!(error = %e, "storing samples failed");
         return Err(SidecarError::Unavailable);
@@ -702,27 +798,34 @@ async fn receipt(args: ReceiptArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn scan_dataset(args: ScanArgs) -> anyhow::Result<ExitCode> {
+    let options = args.options()?;
     let pool =
         prova_db::connect_and_migrate(&args.db.database_url, args.db.db_max_connections, prova_db::Schema::Attestor)
             .await?;
-    let file = std::fs::File::open(&args.dataset).with_context(|| format!("cannot open {}", args.dataset.display()))?;
     if let Some(dir) = &args.receipts_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
+    let provider = match (&args.evidence, &args.rpc) {
+        (Some(_), Some(rpc)) => Some(prova_chain::connect(rpc)?),
+        _ => None,
+    };
     let started = Instant::now();
     let stdout = std::io::stdout();
-    let summary = scan(&pool, BufReader::with_capacity(1 << 20, file), |found| {
+    let mut matches: Vec<ScanMatch> = Vec::new();
+    let summary = scan(&pool, &args.dataset, &options, |found| {
+        let fail = |e: String| prova_attestor::Error::Input(e);
         if args.json {
             let mut out = stdout.lock();
-            serde_json::to_writer(&mut out, found).map_err(|e| prova_attestor::Error::Input(e.to_string()))?;
-            writeln!(out).map_err(|e| prova_attestor::Error::Input(e.to_string()))?;
+            serde_json::to_writer(&mut out, found).map_err(|e| fail(e.to_string()))?;
+            writeln!(out).map_err(|e| fail(e.to_string()))?;
         }
         if let (Some(dir), Some(receipt)) = (&args.receipts_dir, &found.receipt) {
             let path = dir.join(format!("record-{}.json", found.record));
-            let text =
-                serde_json::to_string_pretty(receipt).map_err(|e| prova_attestor::Error::Input(e.to_string()))?;
-            std::fs::write(&path, text)
-                .map_err(|e| prova_attestor::Error::Input(format!("cannot write {}: {e}", path.display())))?;
+            let text = serde_json::to_string_pretty(receipt).map_err(|e| fail(e.to_string()))?;
+            std::fs::write(&path, text).map_err(|e| fail(format!("cannot write {}: {e}", path.display())))?;
+        }
+        if args.evidence.is_some() {
+            matches.push(found.clone());
         }
         Ok(())
     })
@@ -732,12 +835,33 @@ async fn scan_dataset(args: ScanArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string(&json!({ "summary": summary }))?);
     } else {
         println!("records       {}", summary.records);
-        println!("matched       {} ({} exact, {} normalized)", summary.matched, summary.exact, summary.normalized);
+        println!(
+            "matched       {} ({} exact, {} normalized, {} near)",
+            summary.matched, summary.exact, summary.normalized, summary.near
+        );
         for (version, n) in &summary.by_version {
             println!("  version     {version}: {n}");
         }
         for (day, n) in &summary.by_day {
             println!("  day         {day}: {n}");
+        }
+        if let Some(near) = &options.near {
+            println!(
+                "near          {} records compared against {} fingerprinted outputs, threshold {}",
+                summary.records_compared, summary.store_outputs, near.threshold
+            );
+        }
+        if let (Some(q), Some(log10)) = (summary.p_record_at_threshold, summary.log10_p_value_of_count) {
+            println!(
+                "chance        an unrelated record matches at the threshold with p <= {}; {} or more near matches \
+                 by chance: p <= {}",
+                probability(q),
+                summary.near,
+                p_from_log10(log10)
+            );
+        }
+        for limit in limitations() {
+            println!("cannot see    {limit}");
         }
     }
     eprintln!(
@@ -745,6 +869,25 @@ async fn scan_dataset(args: ScanArgs) -> anyhow::Result<ExitCode> {
         summary.records,
         summary.records as f64 / secs.max(1e-9) * 60.0
     );
+    if let (Some(dir), Some(provider)) = (&args.evidence, &provider) {
+        let input = BundleInput {
+            dataset: &args.dataset,
+            matches: &matches,
+            summary: &summary,
+            near: options.near.as_ref(),
+            attested_texts: !args.no_texts,
+        };
+        let written = write_bundle(dir, provider, &input).await?;
+        eprintln!(
+            "wrote the evidence bundle {} ({} matches; {} wait for their batch to be anchored)",
+            dir.display(),
+            written.matches,
+            written.unanchored
+        );
+        for (record, reason) in &written.not_verified {
+            eprintln!("left out record {record}: its receipt does not verify: {reason}");
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

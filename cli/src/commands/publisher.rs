@@ -9,8 +9,12 @@ use crate::signer::KeyArgs;
 use alloy::primitives::Address;
 use alloy::providers::DynProvider;
 use alloy::rpc::types::TransactionReceipt;
+use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use prova_attestor::admin::{self, KeyAuthorization};
+use prova_chain::TxInfo;
+
+use crate::explain::Sender;
 
 /// Publisher subcommands.
 #[derive(Debug, Subcommand)]
@@ -95,6 +99,9 @@ pub struct AdminArgs {
     /// The admin key.
     #[command(flatten)]
     pub key: KeyArgs,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// An attestor key's consent to sign for the publisher: its own signature (proof of possession), so nobody can add,
@@ -143,79 +150,149 @@ impl ConsentArgs {
     }
 }
 
+/// An admin account connected to a registry.
+#[derive(Debug)]
+pub struct Admin {
+    /// Sends as the admin key.
+    pub provider: DynProvider,
+    /// The publisher acted for.
+    pub publisher: Address,
+    /// The admin account, attached to the errors of its transactions.
+    pub sender: Sender,
+}
+
 impl AdminArgs {
-    /// Loads the key, connects, checks the registry; returns the provider and the publisher acted for.
-    pub async fn connect(&self) -> anyhow::Result<(DynProvider, Address)> {
+    /// Loads the key, connects, checks the registry.
+    pub async fn connect(&self) -> anyhow::Result<Admin> {
         let signer = self.key.load()?;
+        let sender = Sender::new(signer.address());
         let publisher = self.publisher.unwrap_or(signer.address());
         let provider = prova_chain::connect_with_signer(&self.chain.rpc_url, signer)?;
         prova_chain::check_registry(&provider, self.chain.registry, None).await?;
-        Ok((provider, publisher))
+        Ok(Admin { provider, publisher, sender })
     }
 }
 
 impl PublisherCommand {
     /// Runs the subcommand.
     pub async fn run(self) -> anyhow::Result<ExitCode> {
-        let receipts = match self {
+        let (json, report) = match self {
             Self::Register { name, metadata_uri, admin } => {
-                let (p, publisher) = admin.connect().await?;
-                println!("publisher     {publisher}");
-                vec![admin::register_publisher(&p, admin.chain.registry, &name, &metadata_uri).await?]
+                let Admin { provider: p, publisher, sender } = admin.connect().await?;
+                let receipt =
+                    admin::register_publisher(&p, admin.chain.registry, &name, &metadata_uri).await.context(sender)?;
+                (admin.json, Report { publisher, receipts: vec![receipt], ..Report::default() })
             }
             Self::AddAttestor { consent, admin } => {
-                let (p, publisher) = admin.connect().await?;
+                let Admin { provider: p, publisher, sender } = admin.connect().await?;
                 let authorization = consent.load(&p, admin.chain.registry, publisher).await?;
-                println!("publisher     {publisher}\nattestor      {} (added)", authorization.key);
-                vec![admin::add_attestor(&p, &authorization).await?]
+                let receipt = admin::add_attestor(&p, &authorization).await.context(sender)?;
+                let attestor = Some(authorization.key);
+                (admin.json, Report { publisher, attestor, receipts: vec![receipt], ..Report::default() })
             }
             Self::RevokeAttestor { key, admin } => {
-                let (p, publisher) = admin.connect().await?;
-                println!("publisher     {publisher}\nattestor      {key} (revoked)");
-                vec![admin::revoke_attestor(&p, admin.chain.registry, publisher, key).await?]
+                let Admin { provider: p, publisher, sender } = admin.connect().await?;
+                let receipt = admin::revoke_attestor(&p, admin.chain.registry, publisher, key).await.context(sender)?;
+                (admin.json, Report { publisher, revoked: Some(key), receipts: vec![receipt], ..Report::default() })
             }
             Self::RotateAttestor { old_key, consent, admin } => {
-                let (p, publisher) = admin.connect().await?;
+                let Admin { provider: p, publisher, sender } = admin.connect().await?;
                 let authorization = consent.load(&p, admin.chain.registry, publisher).await?;
-                println!("publisher     {publisher}\nattestor      {} replaces {old_key}", authorization.key);
-                let (added, revoked) = admin::rotate_attestor(&p, &authorization, old_key).await?;
-                vec![added, revoked]
+                let (added, revoked) = admin::rotate_attestor(&p, &authorization, old_key).await.context(sender)?;
+                let report = Report {
+                    publisher,
+                    attestor: Some(authorization.key),
+                    revoked: Some(old_key),
+                    receipts: vec![added, revoked],
+                    ..Report::default()
+                };
+                (admin.json, report)
             }
             Self::CompromiseAttestor { key, since, admin } => {
-                let (p, publisher) = admin.connect().await?;
+                let Admin { provider: p, publisher, sender } = admin.connect().await?;
                 let since = match since {
                     Some(since) => since,
-                    None => latest_timestamp(&p).await?,
+                    None => prova_chain::chain_time(&p).await?,
                 };
-                println!("publisher     {publisher}\nattestor      {key} compromised since unix time {since}");
-                vec![admin::mark_compromised(&p, admin.chain.registry, publisher, key, since).await?]
+                let receipt =
+                    admin::mark_compromised(&p, admin.chain.registry, publisher, key, since).await.context(sender)?;
+                let report =
+                    Report { publisher, compromised: Some((key, since)), receipts: vec![receipt], ..Report::default() };
+                (admin.json, report)
             }
             Self::TransferAdmin { new_admin, admin } => {
-                let (p, publisher) = admin.connect().await?;
-                println!("publisher     {publisher}\nnominated     {new_admin} (must run accept-admin)");
-                vec![admin::transfer_admin(&p, admin.chain.registry, publisher, new_admin).await?]
+                let Admin { provider: p, publisher, sender } = admin.connect().await?;
+                let receipt =
+                    admin::transfer_admin(&p, admin.chain.registry, publisher, new_admin).await.context(sender)?;
+                let report =
+                    Report { publisher, nominated: Some(new_admin), receipts: vec![receipt], ..Report::default() };
+                (admin.json, report)
             }
             Self::AcceptAdmin { admin } => {
-                let (p, publisher) = admin.connect().await?;
-                println!("publisher     {publisher} (admin role accepted)");
-                vec![admin::accept_admin(&p, admin.chain.registry, publisher).await?]
+                let Admin { provider: p, publisher, sender } = admin.connect().await?;
+                let receipt = admin::accept_admin(&p, admin.chain.registry, publisher).await.context(sender)?;
+                let report =
+                    Report { publisher, admin: Some(sender.address), receipts: vec![receipt], ..Report::default() };
+                (admin.json, report)
             }
         };
-        for receipt in &receipts {
-            print_receipt(receipt);
-        }
+        report.print(json)?;
         Ok(ExitCode::SUCCESS)
     }
 }
 
-/// The latest block's timestamp: "now" as the chain sees it (a compromise time may not be in the future).
-async fn latest_timestamp(provider: &DynProvider) -> anyhow::Result<u64> {
-    use alloy::providers::Provider;
-    let block = provider
-        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("the RPC endpoint returned no latest block"))?;
-    Ok(block.header.timestamp)
+/// What a publisher command did: the publisher, the key it acted on, and its transactions.
+#[derive(Debug, Default, serde::Serialize)]
+struct Report {
+    publisher: Address,
+    /// The attestor key added.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attestor: Option<Address>,
+    /// The attestor key revoked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revoked: Option<Address>,
+    /// The key flagged compromised, and since when (unix time).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    compromised: Option<(Address, u64)>,
+    /// The admin nominated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nominated: Option<Address>,
+    /// The admin who accepted the role.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    admin: Option<Address>,
+    #[serde(skip)]
+    receipts: Vec<TransactionReceipt>,
+}
+
+impl Report {
+    fn print(&self, json: bool) -> anyhow::Result<()> {
+        if json {
+            let mut value = serde_json::to_value(self)?;
+            value["transactions"] = serde_json::to_value(self.receipts.iter().map(TxInfo::from).collect::<Vec<_>>())?;
+            println!("{}", serde_json::to_string_pretty(&value)?);
+            return Ok(());
+        }
+        println!("publisher     {}", self.publisher);
+        match (self.attestor, self.revoked) {
+            (Some(added), Some(old)) => println!("attestor      {added} replaces {old}"),
+            (Some(added), None) => println!("attestor      {added} (added)"),
+            (None, Some(old)) => println!("attestor      {old} (revoked)"),
+            (None, None) => {}
+        }
+        if let Some((key, since)) = self.compromised {
+            println!("attestor      {key} compromised since unix time {since}");
+        }
+        if let Some(nominated) = self.nominated {
+            println!("nominated     {nominated} (must run accept-admin)");
+        }
+        if let Some(admin) = self.admin {
+            println!("admin         {admin} (admin role accepted)");
+        }
+        for receipt in &self.receipts {
+            print_receipt(receipt);
+        }
+        Ok(())
+    }
 }
 
 /// Prints the transaction lines every sending command ends with.

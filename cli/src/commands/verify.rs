@@ -3,7 +3,8 @@
 //! added, removed and changed. Candidate manifests come from `--manifest` (file or URL, prova or model_signing
 //! format) or from an API (`--api`); either way their version hashes are checked against the chain itself.
 //! `prova verify output` checks an output receipt; `prova verify reputation` (in `verify_reputation`) recomputes an
-//! agent's reputation from chain logs; `prova verify api` (in `verify_api`) audits a whole API against the chain.
+//! agent's reputation from chain logs; `prova verify api` (in `verify_api`) audits a whole API against the chain;
+//! `prova verify evidence` (in `verify_evidence`) checks a distillation evidence bundle.
 //!
 //! Every subcommand takes `--rpc` once or several times: the verdict is computed against each endpoint, and any
 //! difference between them is "could not check" (exit 2; `prova_verify::endpoints`). Each can pin the code of the
@@ -37,6 +38,10 @@ pub enum VerifyCommand {
     /// Audit a prova API: check every fact it states (or a sample) against the chain through the RPC endpoint
     /// alone. Exit 0 if all match, 1 on any mismatch, 2 if it could not check.
     Api(super::verify_api::VerifyApiArgs),
+    /// Check a distillation evidence bundle (`prova outputs scan --evidence DIR`) against the chain alone: every
+    /// receipt, chain pointer, time bound and publisher, and every similarity recomputed from the included texts.
+    /// Exit 0 if all verify, 1 if anything does not, 2 if it could not check.
+    Evidence(super::verify_evidence::VerifyEvidenceArgs),
 }
 
 /// Arguments of `prova verify output`.
@@ -196,6 +201,7 @@ impl VerifyCommand {
             Self::Output(args) => return args.run().await,
             Self::Reputation(args) => return args.run().await,
             Self::Api(args) => return args.run().await,
+            Self::Evidence(args) => return args.run().await,
         };
         let folder = args.hashing.hash_uncached(&args.dir)?;
         args.pins.ensure_used(&[args.registry], Some(args.registry), "")?;

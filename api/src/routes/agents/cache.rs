@@ -395,9 +395,12 @@ impl ReputationCache {
     /// Applies `events` to `previous` (or to nothing) off the async runtime.
     async fn build(&self, previous: Option<Arc<FeedbackData>>, events: Events, key: SetKey) -> Result<FeedbackData> {
         let scoring = self.scoring.clone();
-        tokio::task::spawn_blocking(move || FeedbackData::apply(previous.as_deref(), events, key, scoring))
-            .await
-            .map_err(|e| ApiError::Internal(format!("building the feedback set panicked: {e}")))
+        tokio::task::spawn_blocking(move || {
+            crate::heavy::lower_priority();
+            FeedbackData::apply(previous.as_deref(), events, key, scoring)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("building the feedback set panicked: {e}")))
     }
 }
 
@@ -674,6 +677,7 @@ impl FeedbackData {
         let _abandon = Abandon(abandoned.clone());
         let (data, filter, params) = (self.clone(), filter.clone(), params.clone());
         tokio::task::spawn_blocking(move || {
+            crate::heavy::lower_priority();
             let (_permit, _turn) = (permit, turn);
             if abandoned.load(Ordering::SeqCst) {
                 // Nobody waits for this answer any more.
