@@ -32,7 +32,7 @@ pub use endpoint::{redact_url, scrub_url};
 pub use error::{Error, Result};
 pub use logs::{decode, describe_log, get_logs};
 pub use revert::{call_error, contract_answer, describe_contract_error, explain_revert, rpc_error, view};
-pub use tx::{Account, TxInfo, chain_time, find_event};
+pub use tx::{Account, TxInfo, chain_time, find_event, next_block_time};
 
 /// Retries of a transient fault (rate limit, 5xx, timeout, dropped connection) on connections made by [`connect`].
 const RETRIES: u32 = 5;

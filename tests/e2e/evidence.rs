@@ -443,6 +443,54 @@ async fn a_validation_request_copied_for_another_agent_is_not_answered() -> anyh
     Ok(())
 }
 
+/// A chain whose blocks are stamped an hour behind the wall clock (anvil started in the past, as an L2 sequencer or
+/// a slot's start can lag): a batch of outputs stamped now is not sent, or refused, until the chain's time passes
+/// the batch's window end; then it is anchored. The attestor asks the chain for the time, not its own clock.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_waits_for_the_chains_clock_to_pass_its_window() -> anyhow::Result<()> {
+    use prova_attestor::outputs::Submitter;
+    use prova_attestor::outputs::store::{self, Sample, SealPolicy};
+    let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+    let stack = Stack::start_with(&["--timestamp", &(wall - 3600).to_string()]).await?;
+    let lab = publisher(&stack, "Acme AI", 1, 3).await?;
+    let version = B256::repeat_byte(0x43);
+    publish_model_version(&lab.admin, stack.registry, &lab.attestor, &direct(version)).await?;
+    let lag = wall.saturating_sub(prova_chain::next_block_time(&stack.admin).await?);
+    assert!(lag > 3000, "the chain's clock lags the wall clock by about an hour, not {lag} s");
+
+    let samples: Vec<Sample> = (0..4)
+        .map(|i| {
+            let (request, response) = output("lab", i);
+            Sample::new(version, request.as_bytes(), response.as_bytes(), wall)
+        })
+        .collect();
+    store::insert_samples(&stack.attestor_pool, &samples).await?;
+    let submitter = Submitter {
+        pool: stack.attestor_pool.clone(),
+        provider: stack.admin.clone(),
+        attestor: lab.attestor.clone(),
+        relayer: stack.anvil_key(2),
+        registry: stack.registry,
+        chain_id: stack.chain_id,
+        confirmations: 1,
+        batch_uri_base: String::new(),
+        wait: Duration::from_secs(30),
+    };
+    let policy = SealPolicy { max_leaves: 100, max_age_secs: 0 };
+    assert!(submitter.run_once(policy).await?.is_empty(), "nothing is anchored while the chain is behind");
+    assert_eq!(store::batches_in(&stack.attestor_pool, "sealed").await?.len(), 1, "the batch waits, sealed");
+
+    let node = prova_e2e::Node::new(&stack);
+    node.call("evm_increaseTime", json!([3700])).await?;
+    node.mine().await?;
+    let confirmed = submitter.run_once(policy).await?;
+    assert_eq!(confirmed.len(), 1, "anchored once the chain's time passed the window");
+    let anchored =
+        IProvenanceRegistry::new(stack.registry, &stack.admin).getOutputBatch(confirmed[0].root()).call().await?;
+    assert!(anchored.anchoredAt >= wall, "anchored in a block no earlier than the window's end");
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_front_runner_who_anchors_the_labs_root_first_gets_no_output() -> anyhow::Result<()> {
     use prova_attestor::outputs::Submitter;

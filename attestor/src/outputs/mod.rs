@@ -179,6 +179,29 @@ impl Submitter {
         Ok(confirmed)
     }
 
+    /// Passes until every batch due under `policy` is anchored and confirmed; the batches confirmed. A batch whose
+    /// window ends after the chain's time waits for it; an error once `within` has passed with batches left.
+    pub async fn run_until_settled(&self, policy: SealPolicy, within: Duration) -> Result<Vec<BatchRow>> {
+        let deadline = tokio::time::Instant::now() + within;
+        let mut confirmed = Vec::new();
+        loop {
+            confirmed.extend(self.run_once(policy).await?);
+            let left = store::batches_in(&self.pool, "sealed").await?.len()
+                + store::batches_in(&self.pool, "submitted").await?.len();
+            if left == 0 {
+                return Ok(confirmed);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::Refused(format!(
+                    "{left} batch(es) not anchored within {} s (the chain's time may be behind their windows, or \
+                     the node is not mining)",
+                    within.as_secs()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
     fn rpc(source: alloy::transports::RpcError<alloy::transports::TransportErrorKind>) -> Error {
         Error::Chain(prova_chain::Error::Rpc { what: "a JSON-RPC call of the batch publisher".into(), source })
     }
@@ -188,12 +211,19 @@ impl Submitter {
         if let Some(settled) = self.settle_by_anchor(batch).await? {
             return Ok(settled);
         }
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
-        if batch.window_end as u64 > now {
-            // The registry refuses a window that ends after the anchoring block; wait for time to pass it.
-            info!(batch = batch.id, window_end = batch.window_end, "batch window ends in the future; waiting");
+        // The registry refuses a window that ends after the anchoring block, so the chain's clock decides, not ours:
+        // a block's time may lag the wall clock (a slot's start, an L2 sequencer, a dev node).
+        let chain_now = prova_chain::next_block_time(&self.provider).await?;
+        if batch.window_end as u64 > chain_now {
+            info!(
+                batch = batch.id,
+                window_end = batch.window_end,
+                chain_now,
+                "batch window ends after the chain's time; waiting"
+            );
             return Ok(false);
         }
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
         let message = AttestOutputs {
             versionHash: batch.version(),
             root: batch.root(),
@@ -230,7 +260,18 @@ impl Submitter {
         tx.set_nonce(nonce);
         tx.set_max_fee_per_gas(fees.max_fee_per_gas);
         tx.set_max_priority_fee_per_gas(fees.max_priority_fee_per_gas);
-        let gas = self.provider.estimate_gas(tx.clone()).await.map_err(|e| rpc_error("estimating gas", e))?;
+        let gas = match self.provider.estimate_gas(tx.clone()).await {
+            Ok(gas) => gas,
+            Err(e) if window_in_future(&e) => {
+                info!(
+                    batch = batch.id,
+                    window_end = batch.window_end,
+                    "the next block's time is before the window's end; waiting"
+                );
+                return Ok(false);
+            }
+            Err(e) => return Err(rpc_error("estimating gas", e).into()),
+        };
         tx.set_gas_limit(gas + gas / 5);
         let envelope = tx
             .build(&EthereumWallet::from(self.relayer.clone()))
@@ -385,6 +426,17 @@ enum Anchor {
         /// That key.
         attestor: Address,
     },
+}
+
+/// Whether an RPC error is the registry refusing a batch window that ends after the block's time.
+fn window_in_future(error: &alloy::transports::RpcError<alloy::transports::TransportErrorKind>) -> bool {
+    use alloy::sol_types::SolInterface;
+    use prova_core::bindings::IProvenanceRegistry::IProvenanceRegistryErrors;
+    error
+        .as_error_resp()
+        .and_then(alloy::rpc::json_rpc::ErrorPayload::as_revert_data)
+        .and_then(|data| IProvenanceRegistryErrors::abi_decode(&data).ok())
+        .is_some_and(|e| matches!(e, IProvenanceRegistryErrors::RegistryWindowInFuture(_)))
 }
 
 #[cfg(test)]

@@ -293,7 +293,8 @@ impl DevArgs {
             batch_uri_base: format!("{api_url}/v1/output-batches/"),
             wait: Duration::from_secs(30),
         };
-        submitter.run_once(SealPolicy { max_leaves: 4096, max_age_secs: 0 }).await?;
+        // The batch waits while the chain's time is before its window's end (anvil's clock may lag ours by a second).
+        submitter.run_until_settled(SealPolicy { max_leaves: 4096, max_age_secs: 0 }, Duration::from_secs(60)).await?;
         for batch in store::batches_to_upload(&pool).await? {
             let leaves: Vec<_> = store::batch_leaves(&pool, &batch).await?.into_iter().map(|(_, leaf)| leaf).collect();
             let key = &submitter.attestor;

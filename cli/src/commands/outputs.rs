@@ -112,7 +112,7 @@ pub struct PublishArgs {
     /// Seal everything waiting now, whatever its size or age.
     #[arg(long)]
     pub flush: bool,
-    /// One pass, then exit.
+    /// One pass, then exit once every due batch is anchored and confirmed (an error after 120 s with some left).
     #[arg(long)]
     pub once: bool,
     /// Confirmations to wait for.
@@ -389,7 +389,12 @@ async fn publish_loop(
         }
     }
     loop {
-        match submitter.run_once(policy).await {
+        // Once: every due batch anchored, waiting while the chain's time is before a batch's window end.
+        let pass = match args.once {
+            true => submitter.run_until_settled(policy, Duration::from_secs(120)).await,
+            false => submitter.run_once(policy).await,
+        };
+        match pass {
             Ok(confirmed) => {
                 for batch in &confirmed {
                     println!("anchored batch {} ({} leaves) root {}", batch.id, batch.leaf_count, batch.root());
