@@ -20,6 +20,9 @@ use tracing::info;
 
 use crate::error::{Error, Result};
 
+/// The longest model name the registry takes, in bytes (`ProvenanceRegistry.MAX_MODEL_NAME_LENGTH`).
+pub const MAX_MODEL_NAME_LENGTH: usize = 256;
+
 /// What to register.
 #[derive(Debug, Clone)]
 pub struct PublishRequest {
@@ -29,6 +32,9 @@ pub struct PublishRequest {
     pub version_hash: B256,
     /// keccak256 of the model name.
     pub model_id: B256,
+    /// The model name itself, recorded in the registration's event; empty keeps it private (only `model_id` is
+    /// published). When given, its keccak256 must be `model_id`.
+    pub model_name: String,
     /// Parent version, or zero.
     pub parent: B256,
     /// Metadata URI.
@@ -46,13 +52,14 @@ pub struct PublishRequest {
 }
 
 impl PublishRequest {
-    /// A request for `version_hash` of the model `model_id` by the attestor key's own publisher, with no parent or
-    /// metadata, committed first, a signature valid for an hour and one confirmation.
-    pub fn new(version_hash: B256, model_id: B256) -> Self {
+    /// A request for `version_hash` of the model named `model_name` (recorded on-chain) by the attestor key's own
+    /// publisher, with no parent or metadata, committed first, a signature valid for an hour and one confirmation.
+    pub fn new(version_hash: B256, model_name: &str) -> Self {
         Self {
             publisher: None,
             version_hash,
-            model_id,
+            model_id: prova_core::bindings::model_id(model_name),
+            model_name: model_name.to_owned(),
             parent: B256::ZERO,
             metadata_uri: String::new(),
             metadata_hash: B256::ZERO,
@@ -69,6 +76,10 @@ impl PublishRequest {
 pub struct Published {
     /// The version hash.
     pub version_hash: B256,
+    /// keccak256 of the model name.
+    pub model_id: B256,
+    /// The model name recorded with the claim, or `None` if it was kept private.
+    pub model_name: Option<String>,
     /// The publisher.
     pub publisher: Address,
     /// The attestor key that signed.
@@ -144,6 +155,15 @@ pub async fn publish_model_version(
         (B256::ZERO, None)
     };
 
+    let name = &request.model_name;
+    if name.len() > MAX_MODEL_NAME_LENGTH
+        || (!name.is_empty() && prova_core::bindings::model_id(name) != request.model_id)
+    {
+        return Err(Error::Refused(format!(
+            "the model name must be at most {MAX_MODEL_NAME_LENGTH} bytes and hash to the model id (it is {} bytes)",
+            name.len()
+        )));
+    }
     let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970");
     let message = RegisterModelVersion {
         publisher,
@@ -159,7 +179,10 @@ pub async fn publish_model_version(
     let digest = message.signing_hash(chain_id, registry);
     let signature = attestor.sign_hash_sync(&digest).map_err(prova_core::Error::from)?;
 
-    let pending = contract.registerModelVersion(message.claim(), signature.as_bytes().into()).send().await?;
+    let pending = contract
+        .registerModelVersion(message.claim(), request.model_name.clone(), signature.as_bytes().into())
+        .send()
+        .await?;
     info!(tx = %pending.tx_hash(), version = %request.version_hash, "sent registerModelVersion");
     let receipt = wait(pending, request.confirmations.max(1)).await?;
 
@@ -174,6 +197,8 @@ pub async fn publish_model_version(
         .ok_or_else(|| prova_chain::Error::Missing("the receipt holds no ModelVersionRegistered event".into()))?;
     Ok(Published {
         version_hash: request.version_hash,
+        model_id: request.model_id,
+        model_name: Some(request.model_name.clone()).filter(|name| !name.is_empty()),
         publisher,
         attestor: attestor.address(),
         chain_id,

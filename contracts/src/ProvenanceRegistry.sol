@@ -23,6 +23,9 @@ contract ProvenanceRegistry is IProvenanceRegistry, EIP712 {
         "RegisterModelVersion(address publisher,bytes32 versionHash,bytes32 modelId,bytes32 parent,string metadataURI,bytes32 metadataHash,bytes32 commitSalt,uint256 nonce,uint256 deadline)"
     );
 
+    /// @notice The longest model name `registerModelVersion` takes, in bytes.
+    uint256 public constant MAX_MODEL_NAME_LENGTH = 256;
+
     /// @dev keccak256("AddAttestor(address publisher,uint256 deadline)"): signed by the key being added.
     bytes32 public constant ADD_ATTESTOR_TYPEHASH = keccak256("AddAttestor(address publisher,uint256 deadline)");
 
@@ -209,7 +212,9 @@ contract ProvenanceRegistry is IProvenanceRegistry, EIP712 {
     }
 
     /// @inheritdoc IProvenanceRegistry
-    function registerModelVersion(VersionClaim calldata claim, bytes calldata signature) external {
+    function registerModelVersion(VersionClaim calldata claim, string calldata modelName, bytes calldata signature)
+        external
+    {
         // forge-lint: disable-next-line(block-timestamp)
         if (block.timestamp > claim.deadline) revert RegistrySignatureExpired(claim.deadline);
         address publisher = claim.publisher;
@@ -220,6 +225,10 @@ contract ProvenanceRegistry is IProvenanceRegistry, EIP712 {
         if (v.registeredAt != 0) revert RegistryVersionExists(publisher, versionHash);
         bytes32 parent = claim.parent;
         if (parent != bytes32(0) && !_claimed[parent]) revert RegistryUnknownParent(parent);
+        if (
+            bytes(modelName).length != 0
+                && (bytes(modelName).length > MAX_MODEL_NAME_LENGTH || keccak256(bytes(modelName)) != claim.modelId)
+        ) revert RegistryInvalidModelName(claim.modelId);
 
         address signer = _recoverSigner(_hashRegisterModelVersion(claim), signature);
         if (!_isActiveAttestor(publisher, signer)) revert RegistryUnauthorizedSigner(publisher, signer);
@@ -235,17 +244,7 @@ contract ProvenanceRegistry is IProvenanceRegistry, EIP712 {
         if (bytes(claim.metadataURI).length != 0) v.metadataURI = claim.metadataURI;
         if (!_claimed[versionHash]) _claimed[versionHash] = true;
         _revealCommitment(v, claim);
-        emit ModelVersionRegistered(
-            versionHash,
-            claim.modelId,
-            publisher,
-            parent,
-            signer,
-            claim.metadataURI,
-            claim.metadataHash,
-            v.committedAt,
-            v.committedBlock
-        );
+        _emitRegistered(claim, modelName, signer, v);
     }
 
     /// @inheritdoc IProvenanceRegistry
@@ -593,6 +592,28 @@ contract ProvenanceRegistry is IProvenanceRegistry, EIP712 {
         ECDSA.RecoverError err;
         (signer, err,) = ECDSA.tryRecover(digest, signature);
         if (err != ECDSA.RecoverError.NoError) revert RegistryInvalidSignature();
+    }
+
+    /// @dev Emits `ModelVersionRegistered` for a claim just stored in `v` (a function of its own: the stack of
+    ///      `registerModelVersion` is full).
+    function _emitRegistered(
+        VersionClaim calldata claim,
+        string calldata modelName,
+        address signer,
+        VersionRecord storage v
+    ) private {
+        emit ModelVersionRegistered(
+            claim.versionHash,
+            claim.modelId,
+            claim.publisher,
+            claim.parent,
+            signer,
+            claim.metadataURI,
+            claim.metadataHash,
+            v.committedAt,
+            v.committedBlock,
+            modelName
+        );
     }
 
     /// @dev The EIP-712 digest of a `RegisterModelVersion` message for this deployment and the current chain id.

@@ -674,7 +674,7 @@ contract ProvenanceRegistryTest is RegistryTestBase {
 
         vm.expectEmit(true, true, true, true, address(registry));
         emit IProvenanceRegistry.ModelVersionRegistered(
-            V1, r.modelId, lab, bytes32(0), attestor, r.metadataURI, r.metadataHash, 0, 0
+            V1, r.modelId, lab, bytes32(0), attestor, r.metadataURI, r.metadataHash, 0, 0, "acme/llm-7b"
         );
         _registerSigned(r);
 
@@ -703,10 +703,61 @@ contract ProvenanceRegistryTest is RegistryTestBase {
         r.modelId = keccak256("acme/llm-7b-q4");
         vm.expectEmit(true, true, true, true, address(registry));
         emit IProvenanceRegistry.ModelVersionRegistered(
-            V2, r.modelId, lab, V1, attestor, r.metadataURI, r.metadataHash, 0, 0
+            V2, r.modelId, lab, V1, attestor, r.metadataURI, r.metadataHash, 0, 0, "acme/llm-7b-q4"
         );
         _registerSigned(r);
         assertEq(registry.getModelVersion(lab, V2).parent, V1);
+    }
+
+    /// @dev A name is optional; one given must hash to the signed model id and fit `MAX_MODEL_NAME_LENGTH`, so a
+    ///      relayer cannot put another name on a lab's claim.
+    function test_RegisterModelVersion_ModelNameIsBoundToTheSignedModelId() public {
+        IProvenanceRegistry.VersionClaim memory r = _claim(V1);
+        bytes memory signature = _sign(attestorPk, r);
+        vm.prank(relayer);
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryInvalidModelName.selector, r.modelId));
+        registry.registerModelVersion(r, "evil/llm-7b", signature);
+
+        r.modelId = keccak256(bytes(_longName(257)));
+        signature = _sign(attestorPk, r);
+        vm.prank(relayer);
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RegistryInvalidModelName.selector, r.modelId));
+        registry.registerModelVersion(r, _longName(257), signature);
+
+        r.modelId = keccak256(bytes(_longName(256)));
+        signature = _sign(attestorPk, r);
+        vm.expectEmit(true, true, true, true, address(registry));
+        emit IProvenanceRegistry.ModelVersionRegistered(
+            V1, r.modelId, lab, bytes32(0), attestor, r.metadataURI, r.metadataHash, 0, 0, _longName(256)
+        );
+        vm.prank(relayer);
+        registry.registerModelVersion(r, _longName(256), signature);
+
+        IProvenanceRegistry.VersionClaim memory privateName = _claim(V2);
+        signature = _sign(attestorPk, privateName);
+        vm.expectEmit(true, true, true, true, address(registry));
+        emit IProvenanceRegistry.ModelVersionRegistered(
+            V2,
+            privateName.modelId,
+            lab,
+            bytes32(0),
+            attestor,
+            privateName.metadataURI,
+            privateName.metadataHash,
+            0,
+            0,
+            ""
+        );
+        vm.prank(relayer);
+        registry.registerModelVersion(privateName, "", signature);
+    }
+
+    function _longName(uint256 length) private pure returns (string memory) {
+        bytes memory name = new bytes(length);
+        for (uint256 i = 0; i < length; i++) {
+            name[i] = "a";
+        }
+        return string(name);
     }
 
     /// @dev A revoked version is still a registered version, so it can still be a parent.
@@ -768,7 +819,16 @@ contract ProvenanceRegistryTest is RegistryTestBase {
 
         vm.expectEmit(true, true, true, true, address(registry));
         emit IProvenanceRegistry.ModelVersionRegistered(
-            V1, theirs.modelId, other, bytes32(0), otherKey, theirs.metadataURI, bytes32(0), 0, 0
+            V1,
+            theirs.modelId,
+            other,
+            bytes32(0),
+            otherKey,
+            theirs.metadataURI,
+            bytes32(0),
+            0,
+            0,
+            _nameOf(theirs.modelId)
         );
         _submitAs(otherPk, theirs);
 
@@ -798,7 +858,16 @@ contract ProvenanceRegistryTest is RegistryTestBase {
 
         vm.expectEmit(true, true, true, true, address(registry));
         emit IProvenanceRegistry.ModelVersionRegistered(
-            V1, r.modelId, lab, bytes32(0), attestor, r.metadataURI, r.metadataHash, committedAt, committedBlock
+            V1,
+            r.modelId,
+            lab,
+            bytes32(0),
+            attestor,
+            r.metadataURI,
+            r.metadataHash,
+            committedAt,
+            committedBlock,
+            "acme/llm-7b"
         );
         _registerSigned(r);
 

@@ -141,10 +141,12 @@ await check('a model version page shows its claimants and its lineage graph', as
   await claims.first().waitFor();
   expect((await claims.count()) === 1, 'one claim');
   expect((await claims.first().innerText()).includes('Demo Lab'), 'the claimant is the Demo Lab');
+  expect((await page.locator('[data-testid="model-names"]').innerText()).includes('demo-lab/tiny-llm-chat'), 'the model name beside the hash');
   await page.locator(`[data-testid="lineage"] svg a[href="/explorer/model/${base.version_hash}"]`).waitFor();
   expect((await page.locator('[data-testid="lineage"] .node').count()) === 2, 'the fine-tune and its base');
   await page.getByRole('button', { name: 'Check these claims on chain' }).click();
   await page.locator('[data-testid="model-verdict"]').getByText('VERIFIED: this hash is a registered version; 1 publisher claims it').waitFor();
+  expect((await page.locator('[data-testid="model-verdict"]').innerText()).includes('model       demo-lab/tiny-llm-chat (id 0x'), 'the name, checked against the model id on chain');
   await shot('model-version');
   await page.goto(`${EXPLORER}model/${base.version_hash}`);
   await page.locator(`[data-testid="lineage"] svg a[href="/explorer/model/${finetune.version_hash}"]`).waitFor();

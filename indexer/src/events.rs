@@ -201,6 +201,7 @@ pub(crate) fn provenance_row(event: Registry) -> Row {
                 "metadata_hash",
                 "committed_block",
                 "committed_at",
+                "model_name",
             ],
             vec![
                 V::bytes(e.versionHash),
@@ -212,6 +213,7 @@ pub(crate) fn provenance_row(event: Registry) -> Row {
                 V::bytes(e.metadataHash),
                 V::int(e.committedBlock),
                 V::int(e.committedAt),
+                V::text(&e.modelName),
             ],
         ),
         Registry::ModelVersionRevoked(e) => row(

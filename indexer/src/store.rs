@@ -383,6 +383,7 @@ mod tests {
                     metadataHash: B256::ZERO,
                     committedAt: 0,
                     committedBlock: 0,
+                    modelName: "acme/llm\0\u{1F600}".into(),
                 },
             )),
         }
@@ -410,6 +411,9 @@ mod tests {
         let uri: String =
             sqlx::query_scalar("SELECT metadata_uri FROM model_version_registered").fetch_one(&pool).await.unwrap();
         assert_eq!(uri, "ipfs://x\u{FFFD}y");
+        let name: String =
+            sqlx::query_scalar("SELECT model_name FROM model_version_registered").fetch_one(&pool).await.unwrap();
+        assert_eq!(name, "acme/llm\u{FFFD}\u{1F600}", "the model name is kept, NUL replaced");
     }
 
     #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]

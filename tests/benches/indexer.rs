@@ -139,7 +139,7 @@ async fn backfill(events: u64, rounds: usize) -> anyhow::Result<()> {
 }
 
 fn request(version_hash: B256) -> PublishRequest {
-    PublishRequest { commit: false, ..PublishRequest::new(version_hash, prova_core::bindings::model_id("bench/llm")) }
+    PublishRequest { commit: false, ..PublishRequest::new(version_hash, "bench/llm") }
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {

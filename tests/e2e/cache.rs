@@ -8,7 +8,6 @@ use alloy::primitives::B256;
 use alloy::providers::Provider;
 use prova_attestor::admin;
 use prova_attestor::publish::{PublishRequest, publish_model_version};
-use prova_core::bindings::model_id;
 use prova_e2e::Stack;
 use serde_json::Value;
 
@@ -24,8 +23,7 @@ async fn the_cache_shows_a_revocation_once_the_indexer_commits_it() -> anyhow::R
     admin::register_publisher(&stack.admin, stack.registry, "Acme AI", "").await?;
     admin::add_own_attestor(&stack.admin, stack.registry, publisher, &attestor).await?;
     let version = B256::repeat_byte(0x42);
-    publish_model_version(&stack.admin, stack.registry, &attestor, &PublishRequest::new(version, model_id("acme/m")))
-        .await?;
+    publish_model_version(&stack.admin, stack.registry, &attestor, &PublishRequest::new(version, "acme/m")).await?;
     let uri = format!("/v1/model-versions/{version}");
     let first = until(&http, &cached, &uri, |body| body["claims"][0]["version_hash"] == version.to_string()).await?;
     assert_eq!(first["claims"][0]["revocation"], Value::Null);

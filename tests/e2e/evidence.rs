@@ -44,7 +44,7 @@ async fn publisher(stack: &Stack, name: &str, admin: usize, attestor: usize) -> 
 }
 
 fn direct(version_hash: B256) -> PublishRequest {
-    PublishRequest { commit: false, ..PublishRequest::new(version_hash, model_id("acme/llm-7b")) }
+    PublishRequest { commit: false, ..PublishRequest::new(version_hash, "acme/llm-7b") }
 }
 
 /// Waits until the indexer has passed the chain's head.
@@ -103,8 +103,12 @@ async fn reveal(stack: &Stack, lab: &Publisher, version: B256, salt: B256) -> an
     };
     let signature = lab.attestor.sign_hash_sync(&message.signing_hash(stack.chain_id, stack.registry))?;
     let registry = IProvenanceRegistry::new(stack.registry, &lab.admin);
-    let receipt =
-        registry.registerModelVersion(message.claim(), signature.as_bytes().into()).send().await?.get_receipt().await?;
+    let receipt = registry
+        .registerModelVersion(message.claim(), "acme/llm-7b".into(), signature.as_bytes().into())
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
     assert!(receipt.status(), "the lab's reveal reverted");
     Ok(())
 }

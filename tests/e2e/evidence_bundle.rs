@@ -12,7 +12,6 @@ use alloy::primitives::B256;
 use prova_attestor::admin;
 use prova_attestor::outputs::plant::{Edit, Zipf, answer, vocabulary};
 use prova_attestor::publish::{PublishRequest, publish_model_version};
-use prova_core::bindings::model_id;
 use prova_e2e::{Stack, copy_dir, stderr, stdout};
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
@@ -49,7 +48,7 @@ async fn a_scan_bundle_verifies_and_altered_bundles_fail_with_the_reason() -> an
     admin::register_publisher(&stack.admin, stack.registry, "Acme AI", "").await?;
     admin::add_own_attestor(&stack.admin, stack.registry, stack.admin_key.address(), &attestor).await?;
     let version = B256::repeat_byte(0x18);
-    let req = PublishRequest { commit: false, ..PublishRequest::new(version, model_id("acme/llm")) };
+    let req = PublishRequest { commit: false, ..PublishRequest::new(version, "acme/llm") };
     publish_model_version(&stack.admin, stack.registry, &attestor, &req).await?;
 
     // The lab's answers, ingested (the first KEPT with their texts) and anchored.

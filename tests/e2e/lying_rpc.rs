@@ -18,7 +18,7 @@ use axum::response::IntoResponse;
 use prova_attestor::admin;
 use prova_attestor::publish::{PublishRequest, publish_model_version};
 use prova_chain::rpc::RetryPolicy;
-use prova_core::bindings::{IProvenanceRegistry, model_id};
+use prova_core::bindings::IProvenanceRegistry;
 use prova_core::manifest::{HashOptions, hash_dir};
 use prova_e2e::{Following, Stack, cursor_row, stderr, stdout, write_model};
 use prova_indexer::metrics::{ContractLabels, FaultLabels};
@@ -111,7 +111,7 @@ async fn publisher(stack: &Stack) -> anyhow::Result<alloy::signers::local::Priva
 }
 
 async fn publish(stack: &Stack, attestor: &alloy::signers::local::PrivateKeySigner, hash: B256) -> anyhow::Result<()> {
-    let request = PublishRequest { commit: false, ..PublishRequest::new(hash, model_id("acme/llm")) };
+    let request = PublishRequest { commit: false, ..PublishRequest::new(hash, "acme/llm") };
     publish_model_version(&stack.admin, stack.registry, attestor, &request).await?;
     Ok(())
 }

@@ -13,7 +13,7 @@ use alloy::rpc::types::Filter;
 use alloy::sol_types::SolEvent;
 use prova_attestor::admin;
 use prova_attestor::publish::{PublishRequest, publish_model_version};
-use prova_core::bindings::{IProvenanceRegistry, model_id};
+use prova_core::bindings::IProvenanceRegistry;
 use prova_core::outputs::Receipt;
 use prova_devnet::ChildGuard;
 use prova_devnet::child::{SIGKILL, SIGTERM};
@@ -67,7 +67,7 @@ async fn a_lab_with_a_published_version_indexed_and_served(stack: &Stack) -> any
     admin::register_publisher(&stack.admin, stack.registry, "Acme AI", "").await?;
     admin::add_own_attestor(&stack.admin, stack.registry, publisher, &attestor).await?;
     let version = B256::repeat_byte(0x42);
-    let req = PublishRequest { commit: false, ..PublishRequest::new(version, model_id("acme/llm")) };
+    let req = PublishRequest { commit: false, ..PublishRequest::new(version, "acme/llm") };
     publish_model_version(&stack.admin, stack.registry, &attestor, &req).await?;
 
     let api = stack.index_and_serve().await?;
@@ -372,7 +372,7 @@ async fn sidecar_stores_samples_before_answering_and_anchors_them() -> anyhow::R
     admin::add_own_attestor(&stack.admin, stack.registry, stack.admin_key.address(), &attestor).await?;
     let (version, other) = (B256::repeat_byte(0x42), B256::repeat_byte(0x43));
     for v in [version, other] {
-        let req = PublishRequest { commit: false, ..PublishRequest::new(v, model_id("acme/llm")) };
+        let req = PublishRequest { commit: false, ..PublishRequest::new(v, "acme/llm") };
         publish_model_version(&stack.admin, stack.registry, &attestor, &req).await?;
     }
     let token_file = stack.dir.path().join("sidecar.token");

@@ -11,13 +11,13 @@ use alloy::primitives::B256;
 use alloy::providers::Provider;
 use prova_attestor::admin;
 use prova_attestor::publish::{PublishRequest, publish_model_version};
-use prova_core::bindings::{IProvenanceRegistry, model_id};
+use prova_core::bindings::IProvenanceRegistry;
 use prova_core::manifest::{HashOptions, hash_dir};
 use prova_e2e::{Stack, copy_dir, stderr, stdout, write_model};
 use serde_json::{Value, json};
 
 fn request(version_hash: B256, parent: B256) -> PublishRequest {
-    PublishRequest { parent, ..PublishRequest::new(version_hash, model_id("acme/llm-7b")) }
+    PublishRequest { parent, ..PublishRequest::new(version_hash, "acme/llm-7b") }
 }
 
 fn s(path: &Path) -> &str {

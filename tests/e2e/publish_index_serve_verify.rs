@@ -197,6 +197,7 @@ async fn every_field_over_http_matches_the_receipt(
     let got = &claims["claims"][0];
     assert_eq!(got["version_hash"], version_hash.to_string());
     assert_eq!(got["model_id"], keccak256("acme/llm-7b").to_string());
+    assert_eq!(got["model_name"], "acme/llm-7b", "the name the lab gave, from the event");
     assert_eq!(got["parent"], Value::Null);
     assert_eq!(got["publisher"], format!("{:#x}", stack.admin_key.address()));
     assert_eq!(got["publisher_name"], "Acme AI");
@@ -269,6 +270,11 @@ fn the_folder_verifies_against_the_chain_and_a_one_byte_change_does_not(
     let out = stack.prova(&["verify", "model", model.to_str().unwrap()], &[]);
     assert_eq!(out.status.code(), Some(0), "verify: {}{}", stdout(&out), stderr(&out));
     assert!(stdout(&out).contains("VERIFIED"));
+    assert!(
+        stdout(&out).contains(&format!("model       acme/llm-7b (id {}", keccak256("acme/llm-7b"))),
+        "{}",
+        stdout(&out)
+    );
     assert!(stdout(&out).contains("Acme AI"));
     let tampered = stack.dir.path().join("tampered");
     copy_dir(model, &tampered);

@@ -827,8 +827,7 @@ impl World {
                 let dir = self.scratch.path().join("second/llm-7b-old");
                 write_model(&dir, 2);
                 let version = prova_core::manifest::hash_dir(&dir, &Default::default())?.version_hash;
-                let request =
-                    prova_attestor::publish::PublishRequest::new(version, prova_core::bindings::model_id("acme/old"));
+                let request = prova_attestor::publish::PublishRequest::new(version, "acme/old");
                 prova_attestor::publish::publish_model_version(&relayer, self.registry, &second, &request).await?;
                 self.set("0xOLDVERSION", version.to_string());
                 let third = PrivateKeySigner::random();

@@ -6,13 +6,12 @@ use alloy::providers::Provider;
 use alloy::rpc::types::Filter;
 use prova_attestor::admin;
 use prova_attestor::publish::{PublishRequest, publish_model_version};
-use prova_core::bindings::model_id;
 use prova_e2e::Stack;
 use prova_indexer::{Indexer, IndexerConfig};
 use serde_json::Value;
 
 fn request(version_hash: B256) -> PublishRequest {
-    PublishRequest { commit: false, ..PublishRequest::new(version_hash, model_id("acme/llm")) }
+    PublishRequest { commit: false, ..PublishRequest::new(version_hash, "acme/llm") }
 }
 
 async fn versions(stack: &Stack) -> anyhow::Result<Vec<B256>> {

@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 use alloy::primitives::B256;
 use prova_attestor::admin;
 use prova_attestor::publish::{PublishRequest, publish_model_version};
-use prova_core::bindings::model_id;
 use prova_core::manifest::{Manifest, ManifestEntry};
 use prova_devnet::ChildGuard;
 use prova_devnet::child::SIGTERM;
@@ -177,7 +176,7 @@ async fn the_api_reads_from_a_streaming_replica_and_writes_to_the_primary() -> a
     admin::register_publisher(&stack.admin, stack.registry, "Acme AI", "").await?;
     admin::add_own_attestor(&stack.admin, stack.registry, stack.admin_key.address(), &attestor).await?;
     let first = manifest(1);
-    let publish = |version| PublishRequest { commit: false, ..PublishRequest::new(version, model_id("acme/llm")) };
+    let publish = |version| PublishRequest { commit: false, ..PublishRequest::new(version, "acme/llm") };
     publish_model_version(&stack.admin, stack.registry, &attestor, &publish(first.version_hash)).await?;
     index_into(&stack, &primary_pool).await?;
     let first_uri = format!("/v1/model-versions/{}", first.version_hash);

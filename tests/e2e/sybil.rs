@@ -540,10 +540,9 @@ async fn a_model_version_to_bind_agents_to(stack: &Stack) -> anyhow::Result<Stri
     prova_attestor::admin::register_publisher(&stack.admin, stack.registry, "Acme AI", "").await?;
     prova_attestor::admin::add_own_attestor(&stack.admin, stack.registry, stack.admin_key.address(), &attestor).await?;
     let version = B256::repeat_byte(9);
-    let model = prova_core::bindings::model_id("acme/agent-model");
     let request = prova_attestor::publish::PublishRequest {
         commit: false,
-        ..prova_attestor::publish::PublishRequest::new(version, model)
+        ..prova_attestor::publish::PublishRequest::new(version, "acme/agent-model")
     };
     prova_attestor::publish::publish_model_version(&stack.admin, stack.registry, &attestor, &request).await?;
     Ok(version.to_string())

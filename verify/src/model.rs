@@ -43,6 +43,9 @@ pub struct Registration {
     pub attestor: Address,
     /// keccak256 of the model name.
     pub model_id: B256,
+    /// The model name from the claim's `ModelVersionRegistered` event, shown only when its keccak256 is the
+    /// contract's `model_id`; `None` when the publisher kept it private (or the node returned no such log).
+    pub model_name: Option<String>,
     /// Parent version, or zero.
     pub parent: B256,
     /// Metadata URI.
@@ -192,6 +195,8 @@ async fn read_claim(
         publisher_name: record.name,
         attestor: version.attestor,
         model_id: version.modelId,
+        model_name: model_name(provider, registry, publisher, version_hash, version.modelId, version.registeredBlock)
+            .await?,
         parent: version.parent,
         metadata_uri: version.metadataURI,
         registered_at: version.registeredAt,
@@ -201,4 +206,28 @@ async fn read_claim(
         revoked_at: version.revokedAt,
         signed_by_compromised_key: compromised,
     }))
+}
+
+/// The model name `publisher` gave with its claim of `version_hash`, from the `ModelVersionRegistered` log in the
+/// claim's registration block; `None` when it published none. A name is believed only if its keccak256 is the
+/// `model_id` read from the contract's state, so a lying node's log cannot put another name on the claim.
+pub async fn model_name(
+    provider: &DynProvider,
+    registry: Address,
+    publisher: Address,
+    version_hash: B256,
+    model_id: B256,
+    registered_block: u64,
+) -> Result<Option<String>> {
+    let filter = Filter::new()
+        .address(registry)
+        .event_signature(IProvenanceRegistry::ModelVersionRegistered::SIGNATURE_HASH)
+        .topic1(version_hash)
+        .topic3(publisher.into_word());
+    let logs = prova_chain::get_logs(provider, &filter, registered_block, registered_block).await?;
+    Ok(logs
+        .iter()
+        .filter_map(prova_chain::decode::<IProvenanceRegistry::ModelVersionRegistered>)
+        .map(|e| e.modelName)
+        .find(|name| !name.is_empty() && prova_core::bindings::model_id(name) == model_id))
 }

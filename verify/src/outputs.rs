@@ -22,6 +22,8 @@ pub struct OutputVerdict {
     pub publisher: Address,
     /// The publisher's registered name (its own words: names are not unique).
     pub publisher_name: String,
+    /// The model name the publisher gave with its claim of the version, or `None` if it published none.
+    pub model_name: Option<String>,
     /// The attestor key that anchored the batch.
     pub attestor: Address,
     /// When the batch was anchored (block timestamp): the response existed no later than this.
@@ -103,9 +105,13 @@ pub async fn verify_receipt(
         return Ok(Err(ReceiptProblem::ContractRefuses));
     }
     let publisher = contract.getPublisher(key.publisher).call().await.map_err(call)?;
+    let (registry, block) = (receipt.registry, version.registeredBlock);
+    let model_name =
+        crate::model::model_name(provider, registry, key.publisher, batch.versionHash, version.modelId, block).await?;
     Ok(Ok(OutputVerdict {
         publisher: key.publisher,
         publisher_name: publisher.name,
+        model_name,
         attestor: batch.attestor,
         anchored_at: batch.anchoredAt,
         anchored_block: batch.anchoredBlock,

@@ -33,6 +33,9 @@ pub struct ModelVersion {
     /// keccak256 of the model name.
     #[schema(value_type = crate::schema::Hash)]
     pub model_id: B256,
+    /// The model name the publisher gave with the claim (its keccak256 is `model_id`, checked on-chain), or null if
+    /// the publisher kept it private.
+    pub model_name: Option<String>,
     /// Parent version, or null.
     #[schema(value_type = Option<crate::schema::Hash>)]
     pub parent: Option<B256>,

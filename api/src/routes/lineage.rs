@@ -91,6 +91,8 @@ pub struct LineageItem {
     /// keccak256 of the model name the publisher gave.
     #[schema(value_type = crate::routes::docs::Hash)]
     pub model_id: B256,
+    /// The model name the publisher gave (its keccak256 is `model_id`), or null if it kept it private.
+    pub model_name: Option<String>,
     /// Block time of the registration.
     pub registered_at: DateTime<Utc>,
     /// The block that orders the claim among the claims of the same hash (see `ModelVersion.priority_block`).
@@ -114,6 +116,7 @@ impl LineageItem {
             publisher_name: version.publisher_name,
             claimed_by: version.publisher,
             model_id: version.model_id,
+            model_name: version.model_name,
             registered_at: version.registered_at,
             priority_block: version.priority_block,
             revoked: version.revocation.is_some(),

@@ -86,6 +86,7 @@ pub(crate) struct ClaimRow {
     pointer: PointerRow,
     version_hash: DbHash,
     model_id: DbHash,
+    model_name: String,
     publisher: DbAddress,
     parent: DbHash,
     attestor: DbAddress,
@@ -129,6 +130,7 @@ impl ClaimRow {
         Ok(ModelVersion {
             version_hash: self.version_hash.0,
             model_id: self.model_id.0,
+            model_name: Some(self.model_name).filter(|name| !name.is_empty()),
             parent: self.parent.nonzero(),
             publisher: self.publisher.0,
             publisher_name: self.publisher_name,
@@ -156,7 +158,8 @@ pub const PRIORITY: &str = "(CASE WHEN r.committed_block <> 0 THEN r.committed_b
 pub fn claim_query(from: &str, min: usize) -> String {
     format!(
         "SELECT r.chain_id, r.contract, r.block_number, r.block_hash, r.block_time, r.tx_hash, r.log_index,
-        c.head_block, c.finalized_block, r.version_hash, r.model_id, r.publisher, r.parent, r.attestor, r.metadata_uri,
+        c.head_block, c.finalized_block, r.version_hash, r.model_id, r.model_name, r.publisher, r.parent, r.attestor,
+        r.metadata_uri,
         r.metadata_hash, r.committed_block, r.committed_at,
         (SELECT p.name FROM publisher_names p
           WHERE p.publisher = r.publisher AND p.chain_id = r.chain_id AND p.contract = r.contract) AS publisher_name,

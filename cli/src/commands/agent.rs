@@ -492,10 +492,10 @@ async fn receipt(args: ReceiptArgs) -> anyhow::Result<ExitCode> {
         Some(path) => {
             std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
             eprintln!(
-                "wrote a receipt for client {} to agent {} (valid until unix time {}) to {}",
+                "wrote a receipt for client {} to agent {} (valid until {}) to {}",
                 args.client,
                 args.agent_id,
-                signed.receipt.deadline,
+                prova_core::time::iso8601(signed.receipt.deadline),
                 path.display()
             );
         }

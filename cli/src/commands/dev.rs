@@ -22,7 +22,6 @@ use prova_api::AppState;
 use prova_attestor::admin;
 use prova_attestor::publish::{PublishRequest, Published, publish_model_version};
 use prova_chain::AgentRegistries;
-use prova_core::bindings::model_id;
 use prova_core::manifest::{HashOptions, Manifest, hash_dir};
 use prova_devnet::demo::{HonestAgent, SybilPlan, build_sybil_demo};
 use prova_devnet::local::{LocalPostgres, cluster_dir, find_foundry_tool};
@@ -346,11 +345,19 @@ impl DevArgs {
 
         let base_dir = self.data_dir.join("demo-model");
         write_demo_model(&base_dir, "base")?;
-        let (base, base_manifest) = publish_demo_version(admin, registry, &attestor, &base_dir, B256::ZERO).await?;
+        let (base, base_manifest) =
+            publish_demo_version(admin, registry, &attestor, &base_dir, "demo-lab/tiny-llm", B256::ZERO).await?;
         let finetune_dir = self.data_dir.join("demo-model-finetune");
         write_demo_model(&finetune_dir, "finetune")?;
-        let (finetune, finetune_manifest) =
-            publish_demo_version(admin, registry, &attestor, &finetune_dir, base.version_hash).await?;
+        let (finetune, finetune_manifest) = publish_demo_version(
+            admin,
+            registry,
+            &attestor,
+            &finetune_dir,
+            "demo-lab/tiny-llm-chat",
+            base.version_hash,
+        )
+        .await?;
         Ok(Demo { base, base_dir, finetune, keystore, manifests: vec![base_manifest, finetune_manifest], attestor })
     }
 }
@@ -409,13 +416,14 @@ async fn publish_demo_version(
     registry: alloy::primitives::Address,
     attestor: &PrivateKeySigner,
     dir: &Path,
+    model_name: &str,
     parent: B256,
 ) -> anyhow::Result<(Published, Manifest)> {
     let manifest = hash_dir(dir, &HashOptions::default())?;
     let request = PublishRequest {
         parent,
-        metadata_uri: "https://example.org/demo-lab/tiny-llm.json".into(),
-        ..PublishRequest::new(manifest.version_hash, model_id("demo-lab/tiny-llm"))
+        metadata_uri: format!("https://example.org/{model_name}.json"),
+        ..PublishRequest::new(manifest.version_hash, model_name)
     };
     Ok((publish_model_version(relayer, registry, attestor, &request).await?, manifest))
 }

@@ -113,9 +113,14 @@ pub struct HashArgs {
 pub struct PublishArgs {
     /// The model folder.
     pub dir: PathBuf,
-    /// Model name, e.g. acme/llm-7b; its keccak256 is the on-chain model id.
+    /// Model name, e.g. acme/llm-7b (at most 256 bytes): recorded on-chain in the registration's event, and its
+    /// keccak256 is the model id.
     #[arg(long, env = "PROVA_MODEL")]
     pub model: String,
+    /// Publish only the model id (the name's keccak256), not the name: readers see the hash alone, and a guessed
+    /// name can still be checked against it.
+    #[arg(long)]
+    pub private_name: bool,
     /// Parent version hash (fine-tune, quantization, merge).
     #[arg(long, value_parser = parse_b256, default_value = "")]
     pub parent: B256,
@@ -297,6 +302,7 @@ async fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
         publisher: args.publisher,
         version_hash: manifest.version_hash,
         model_id: model_id(&args.model),
+        model_name: if args.private_name { String::new() } else { args.model.clone() },
         parent: args.parent,
         metadata_uri: args.metadata_uri,
         metadata_hash: args.metadata_hash,
@@ -313,7 +319,8 @@ async fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&published)?);
     } else {
         println!("version hash  {}", published.version_hash);
-        println!("model         {} ({})", args.model, request.model_id);
+        let private = if args.private_name { ", the name not published" } else { "" };
+        println!("model         {} ({}{private})", args.model, request.model_id);
         println!("publisher     {}", published.publisher);
         println!("attestor      {}", published.attestor);
         if let Some(c) = &published.commitment {

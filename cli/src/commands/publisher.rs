@@ -280,7 +280,7 @@ impl Report {
             (None, None) => {}
         }
         if let Some((key, since)) = self.compromised {
-            println!("attestor      {key} compromised since unix time {since}");
+            println!("attestor      {key} compromised since {}", prova_core::time::iso8601(since));
         }
         if let Some(nominated) = self.nominated {
             println!("nominated     {nominated} (must run accept-admin)");

@@ -101,7 +101,10 @@ impl VerifyOutputArgs {
         if self.json {
             println!("{}", serde_json::to_string_pretty(&value)?);
         } else {
-            println!("model version {}", leaf.version_hash);
+            match verdict.as_ref().ok().and_then(|v| v.model_name.as_deref()) {
+                Some(name) => println!("model version {} of {name}", leaf.version_hash),
+                None => println!("model version {}", leaf.version_hash),
+            }
             println!(
                 "request hash  {}{}",
                 leaf.request_hash,
@@ -392,7 +395,10 @@ fn print_claims(verdict: &ModelVerdict) {
 fn print_registration(reg: &prova_verify::model::Registration) {
     println!("  publisher   {} ({}, its own name: names are not unique)", reg.publisher_name, reg.publisher);
     println!("  attestor    {}", reg.attestor);
-    println!("  model id    {}", reg.model_id);
+    match &reg.model_name {
+        Some(name) => println!("  model       {name} (id {}, its keccak256)", reg.model_id),
+        None => println!("  model id    {} (the publisher published no name)", reg.model_id),
+    }
     println!("  registered  block {} at {}", reg.registered_block, iso8601(reg.registered_at));
     if reg.committed_block != 0 {
         println!("  committed   block {} at {} (its priority)", reg.committed_block, iso8601(reg.committed_at));

@@ -135,6 +135,8 @@ interface IProvenanceRegistry {
 
     /// @notice `publisher` claimed a model version with a signature from `attestor`. `committedAt` and
     ///         `committedBlock` are those of the commitment the claim revealed, or zero if it revealed none.
+    ///         `modelName` is the name whose keccak256 is `modelId` (e.g. "acme/llm-7b"), or empty if the publisher
+    ///         kept it private; it is recorded in the event only.
     event ModelVersionRegistered(
         bytes32 indexed versionHash,
         bytes32 indexed modelId,
@@ -144,7 +146,8 @@ interface IProvenanceRegistry {
         string metadataURI,
         bytes32 metadataHash,
         uint64 committedAt,
-        uint64 committedBlock
+        uint64 committedBlock,
+        string modelName
     );
 
     /// @notice The publisher revoked its claim of a model version. The claim stays readable, marked revoked.
@@ -207,6 +210,8 @@ interface IProvenanceRegistry {
     error RegistryUnknownVersion(address publisher, bytes32 versionHash);
     /// @notice The parent `parent` is not claimed by any publisher.
     error RegistryUnknownParent(bytes32 parent);
+    /// @notice The model name is longer than `MAX_MODEL_NAME_LENGTH` bytes, or its keccak256 is not the claim's `modelId`.
+    error RegistryInvalidModelName(bytes32 modelId);
     /// @notice `publisher`'s claim of `versionHash` was already revoked.
     error RegistryVersionAlreadyRevoked(address publisher, bytes32 versionHash);
     /// @notice Outputs cannot be attested for a revoked claim.
@@ -284,8 +289,12 @@ interface IProvenanceRegistry {
     ///      string metadataURI,bytes32 metadataHash,bytes32 commitSalt,uint256 nonce,uint256 deadline)`, domain name
     ///      "ProvaProvenanceRegistry", version "1", with chainId and this contract's address.
     /// @param claim The claim's fields (see `VersionClaim`).
+    /// @param modelName The model's name, whose keccak256 must be `claim.modelId`, at most `MAX_MODEL_NAME_LENGTH`
+    ///        bytes; or empty to keep it private. It is bound by the signature through `modelId`, so a relayer
+    ///        cannot change it, and it is recorded in `ModelVersionRegistered` only.
     /// @param signature The attestor key's 65-byte ECDSA signature over the typed data.
-    function registerModelVersion(VersionClaim calldata claim, bytes calldata signature) external;
+    function registerModelVersion(VersionClaim calldata claim, string calldata modelName, bytes calldata signature)
+        external;
 
     /// @notice Revokes `publisher`'s claim of a version with a reason. Only the publisher's admin may call.
     /// @param publisher The publisher id.

@@ -590,7 +590,7 @@ contract RegistryHandler is CommonBase, StdCheats, StdUtils {
             deadline: c.deadline
         });
         bytes memory signature = _signDigest(pk, registry.hashRegisterModelVersion(claim));
-        try registry.registerModelVersion(claim, signature) {
+        try registry.registerModelVersion(claim, "", signature) {
             ok = true;
         } catch {}
     }

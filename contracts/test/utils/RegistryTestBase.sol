@@ -205,7 +205,14 @@ abstract contract RegistryTestBase is Test {
         bytes memory signature
     ) internal {
         vm.prank(sender);
-        target.registerModelVersion(c, signature);
+        target.registerModelVersion(c, _nameOf(c.modelId), signature);
+    }
+
+    /// @dev The name behind the model ids the tests use ("acme/llm-7b", "acme/llm-7b-q4"), or empty: a private name.
+    function _nameOf(bytes32 modelId) internal pure returns (string memory) {
+        if (modelId == keccak256("acme/llm-7b")) return "acme/llm-7b";
+        if (modelId == keccak256("acme/llm-7b-q4")) return "acme/llm-7b-q4";
+        return "";
     }
 
     /// @dev Signs `c` with `pk` for `registry` and submits it through the relayer. Its only call before the

@@ -21,7 +21,7 @@ export const registryAbi = parseAbi([
   'event AttestorRevoked(address indexed publisher, address indexed key)',
   'event AttestorCompromised(address indexed publisher, address indexed key, uint64 since)',
   'event ModelVersionCommitted(bytes32 indexed commitment)',
-  'event ModelVersionRegistered(bytes32 indexed versionHash, bytes32 indexed modelId, address indexed publisher, bytes32 parent, address attestor, string metadataURI, bytes32 metadataHash, uint64 committedAt, uint64 committedBlock)',
+  'event ModelVersionRegistered(bytes32 indexed versionHash, bytes32 indexed modelId, address indexed publisher, bytes32 parent, address attestor, string metadataURI, bytes32 metadataHash, uint64 committedAt, uint64 committedBlock, string modelName)',
   'event ModelVersionRevoked(bytes32 indexed versionHash, address indexed publisher, string reason)',
   'event OutputsAttested(bytes32 indexed root, bytes32 indexed versionHash, address indexed publisher, address attestor, uint64 leafCount, uint64 windowStart, uint64 windowEnd, string batchURI)',
   'event OutputBatchRevoked(bytes32 indexed root, address indexed publisher, string reason)',

@@ -17,6 +17,8 @@ export interface Registration {
   publisherName: string;
   attestor: Address;
   modelId: Hex;
+  /** The name from the claim's event, only when its keccak256 is `modelId` (see `model_name` in verify/src/model.rs). */
+  modelName?: string;
   parent: Hex;
   metadataUri: string;
   registeredAt: number;
@@ -111,11 +113,13 @@ async function readClaim(client: PublicClient, registry: Address, publisher: Add
   if (v.registeredAt === 0n) return undefined;
   const record = await read<{ name: string }>('getPublisher', [publisher]);
   const compromised = await read<boolean>('isSignedByCompromisedKey', [publisher, hash]);
+  const modelName = await readModelName(client, registry, publisher, hash, v.modelId, v.registeredBlock);
   return {
     publisher,
     publisherName: record.name,
     attestor: getAddress(v.attestor),
     modelId: v.modelId,
+    modelName,
     parent: v.parent,
     metadataUri: v.metadataURI,
     registeredAt: Number(v.registeredAt),
@@ -125,6 +129,18 @@ async function readClaim(client: PublicClient, registry: Address, publisher: Add
     revokedAt: Number(v.revokedAt),
     signedByCompromisedKey: compromised,
   } satisfies Registration;
+}
+
+/** The model name `publisher` gave with its claim, from the log in the claim's registration block; believed only if
+ *  its keccak256 is the `modelId` in the contract's state, so a lying node cannot put another name on the claim. */
+async function readModelName(
+  client: PublicClient, registry: Address, publisher: Address, hash: Hex, modelId: Hex, block: bigint,
+): Promise<string | undefined> {
+  const event = registryAbi.find((e) => e.type === 'event' && e.name === 'ModelVersionRegistered')!;
+  const logs = await getLogs(client, registry, event as never, { versionHash: hash, publisher }, block, block);
+  return logs
+    .map((log) => (log as unknown as { args: { modelName: string } }).args.modelName)
+    .find((name) => name !== '' && keccak256(new TextEncoder().encode(name)) === modelId);
 }
 
 /** The verdict line of `prova verify model`. */
@@ -150,7 +166,9 @@ export function claimLines(v: ModelVerdict): string[] {
     out.push(`${label.padEnd(13)} ${reg.publisher}${asked}`);
     out.push(`  publisher   ${reg.publisherName} (${reg.publisher}, its own name: names are not unique)`);
     out.push(`  attestor    ${reg.attestor}`);
-    out.push(`  model id    ${reg.modelId}`);
+    out.push(reg.modelName
+      ? `  model       ${reg.modelName} (id ${reg.modelId}, its keccak256)`
+      : `  model id    ${reg.modelId} (the publisher published no name)`);
     out.push(`  registered  block ${reg.registeredBlock} at ${iso8601(reg.registeredAt)}`);
     if (reg.committedBlock !== 0) out.push(`  committed   block ${reg.committedBlock} at ${iso8601(reg.committedAt)} (its priority)`);
     if (reg.parent !== ZERO_HASH) out.push(`  parent      ${reg.parent} (this publisher's claim of lineage)`);

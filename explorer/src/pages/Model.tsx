@@ -27,6 +27,7 @@ export function ModelPage({ hash, file }: { hash: string; file?: string }) {
             <p class="error" role="alert">No publisher has claimed this version hash in the indexed registries.</p>
           ) : (
             <>
+              <ModelNames claims={l.claims} />
               <ChainCheck hash={hash as Hex} claims={l.claims} />
               <Section title={`Claims (${l.claims.length})`} id="claims">
                 <p class="muted">
@@ -57,6 +58,23 @@ export function ModelPage({ hash, file }: { hash: string; file?: string }) {
   );
 }
 
+/** The model names the claimants gave (each checked on-chain against its model id), beside the hash. */
+function ModelNames({ claims }: { claims: { model_name?: string | null; publisher_name?: string | null; publisher: string }[] }) {
+  const named = claims.filter((c) => c.model_name);
+  if (named.length === 0) return <p class="muted" data-testid="model-names">No claimant published a model name, only its hash.</p>;
+  return (
+    <p class="model-names" data-testid="model-names">
+      {named.map((c, i) => <>{i > 0 && ' · '}<strong>{c.model_name}</strong> <span class="muted">per {c.publisher_name ?? c.publisher}</span></>)}
+    </p>
+  );
+}
+
+/** A lineage node's label: the model name when its publisher gave one, then the publisher. */
+function nodeLabel(c: { model_name?: string | null; publisher_name?: string | null; publisher: string }): string {
+  const who = c.publisher_name ?? c.publisher;
+  return c.model_name ? `${c.model_name} · ${who}` : who;
+}
+
 /** One claim with its publisher, key status, revocation and chain pointer. */
 function ClaimCard({ claim: c }: { claim: Claim }) {
   const publisher = useLoad(() => maybe(api.GET('/v1/publishers/{address}', { params: { path: { address: c.publisher } } })), [c.publisher]);
@@ -83,7 +101,7 @@ function ClaimCard({ claim: c }: { claim: Claim }) {
           ['priority block', <>{c.priority_block}{c.committed_block ? ` (commitment at ${when(c.committed_at ?? '')})` : ' (no commitment: its own block)'}</>],
           ['registered', when(c.registered_at)],
           ['parent', c.parent ? <Mono value={c.parent} to={`/model/${c.parent}`} /> : 'none (a base model)'],
-          ['model id', <Mono value={c.model_id} />],
+          ['model', c.model_name ? <><strong>{c.model_name}</strong> (id <Mono value={c.model_id} />)</> : <><Mono value={c.model_id} /> (the publisher published no name)</>],
           ['metadata', <>{c.metadata_uri ? <a href={c.metadata_uri} rel="noopener noreferrer nofollow">{c.metadata_uri}</a> : 'none'}{c.metadata_hash && <> (hash <Mono value={c.metadata_hash} />)</>}</>],
           ...(c.revocation ? [['revocation', <><strong>{c.revocation.reason || 'no reason given'}</strong><Pointer p={c.revocation.chain} label="revoked" /></>] as [string, preact.ComponentChildren]] : []),
         ]}
@@ -135,16 +153,16 @@ function LineageGraph({ hash, lineage }: { hash: string; lineage: Schemas['Linea
       nodes.push(n);
     }
   };
-  lineage.ancestors.forEach((a: LineageItem) => add({ hash: a.version_hash, parent: a.parent, depth: -a.depth, label: a.publisher_name ?? a.publisher, status: statusOf(a) }));
+  lineage.ancestors.forEach((a: LineageItem) => add({ hash: a.version_hash, parent: a.parent, depth: -a.depth, label: nodeLabel(a), status: statusOf(a) }));
   add({
     hash,
     parent: self?.parent,
     depth: 0,
-    label: self?.publisher_name ?? self?.publisher ?? '',
+    label: self ? nodeLabel(self) : '',
     status: self ? statusOf({ revoked: !!self.revocation, signed_by_compromised_key: self.signed_by_compromised_key }) : 'ok',
     self: true,
   });
-  lineage.descendants.forEach((d: LineageItem) => add({ hash: d.version_hash, parent: d.parent, depth: d.depth, label: d.publisher_name ?? d.publisher, status: statusOf(d) }));
+  lineage.descendants.forEach((d: LineageItem) => add({ hash: d.version_hash, parent: d.parent, depth: d.depth, label: nodeLabel(d), status: statusOf(d) }));
   const depths = [...new Set(nodes.map((n) => n.depth))].sort((a, b) => a - b);
   const rows = depths.map((d) => nodes.filter((n) => n.depth === d));
   const W = 230, H = 64, GX = 24, GY = 40;

@@ -41,6 +41,7 @@ impl Auditor<'_> {
         };
         f.field("version_hash", &v.version_hash, e.versionHash);
         f.field("model_id", &v.model_id, e.modelId);
+        f.field("model_name", &v.model_name, Some(e.modelName.clone()).filter(|name| !name.is_empty()));
         f.field("publisher", &v.publisher, e.publisher);
         f.field("parent", &v.parent, nonzero_hash(e.parent));
         f.field("attestor", &v.attestor, e.attestor);
