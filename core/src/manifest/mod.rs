@@ -4,6 +4,7 @@
 
 pub mod model_signing;
 pub mod prova;
+mod read_ahead;
 
 use alloy::primitives::B256;
 

@@ -5,14 +5,11 @@
 //! and to sigstore model_signing's per-file digests.
 
 use std::collections::BTreeSet;
-use std::fs::File;
-use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
 use alloy::primitives::B256;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::hash_cache::{FileStamp, HashCache};
@@ -25,11 +22,6 @@ pub const MANIFEST_FORMAT: &str = "prova.manifest/v1";
 /// It includes everything sigstore model_signing ignores by default (`.git`, `.github`, `.gitattributes`,
 /// `.gitignore`), so both tools list the same files for a Hugging Face repository.
 pub const DEFAULT_IGNORE: &[&str] = &[".git", ".github", ".gitattributes", ".gitignore", ".hg", ".svn", ".jj"];
-
-/// Read buffer for hashing: large sequential reads keep the disk and SHA units busy.
-const READ_BUFFER: usize = 1 << 20;
-/// Alignment of the read buffer.
-const PAGE: usize = 4096;
 
 /// Solidity types of a manifest leaf, as passed to `StandardMerkleTree.of`.
 pub const LEAF_TYPES: [&str; 3] = ["string", "uint64", "bytes32"];
@@ -221,27 +213,9 @@ pub fn sha256_file(path: &Path) -> Result<(u64, B256)> {
 }
 
 fn sha256_file_with(path: &Path, progress: Option<&(dyn Fn(u64) + Sync)>) -> Result<(u64, B256)> {
-    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut hasher = Sha256::new();
-    // A page-aligned buffer: the kernel copies into it markedly faster than into a merely 16-byte aligned one.
-    let mut backing = vec![0u8; READ_BUFFER + PAGE];
-    let offset = backing.as_ptr().align_offset(PAGE).min(PAGE);
-    let buf = &mut backing[offset..offset + READ_BUFFER];
-    let mut size = 0u64;
-    loop {
-        let n = match file.read(buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::io(path, e)),
-        };
-        hasher.update(&buf[..n]);
-        size += n as u64;
-        if let Some(progress) = progress {
-            progress(n as u64);
-        }
-    }
-    Ok((size, B256::from_slice(&hasher.finalize())))
+    // Reads ahead on other threads while this one hashes (see `read_ahead`).
+    let (size, digest) = super::read_ahead::sha256_file(path, progress).map_err(|e| Error::io(path, e))?;
+    Ok((size, B256::from(digest)))
 }
 
 /// Lists `(relative path, absolute path)` of every file under `root`, sorted by relative path.
