@@ -413,8 +413,7 @@ mod tests {
 
         // A write nobody is told about: the cache does not see it (which shows the answer comes from the cache).
         let triggers = |on: &str| {
-            ["model_version_revoked", "indexer_cursors"]
-                .map(|t| format!("ALTER TABLE {t} {on} TRIGGER prova_notify_change"))
+            ["model_version_revoked", "indexer_cursors"].map(|t| format!("ALTER TABLE {t} {on} TRIGGER USER"))
         };
         for sql in triggers("DISABLE") {
             sqlx::query(&sql).execute(&pool).await.unwrap();
@@ -439,6 +438,32 @@ mod tests {
         until("listening again", || cache.is_live() && cache.generation() >= generation + 2).await;
         let (_, _, body) = get(&app, &uri, None).await;
         assert_eq!(body["claims"][0]["revocation"]["reason"], "leaked", "{body}");
+    }
+
+    /// The indexer's heartbeat (its cursor row ensured, the head it saw again on an idle chain, its faults, its
+    /// writer) leaves the cache alone: before, every poll dropped it. A new head (which changes every answer's confirmations) still does.
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
+    async fn the_indexers_heartbeat_keeps_the_cache_and_a_new_head_drops_it(pool: PgPool) {
+        claim(&pool, CHAIN, REGISTRY.into(), PUBLISHER.into(), h(1), 10, 0).await;
+        let (_app, cache) = cached_app(&pool).await;
+        until("listening", || cache.is_live()).await;
+        let generation = cache.generation();
+        for sql in [
+            "INSERT INTO indexer_cursors (chain_id, contract, next_block, kind)
+             SELECT chain_id, contract, next_block, kind FROM indexer_cursors ON CONFLICT DO NOTHING",
+            "UPDATE indexer_cursors SET head_seen_at = now()",
+            "UPDATE indexer_cursors SET last_error = 'timeout', last_error_at = now()",
+            "UPDATE indexer_cursors SET last_error = NULL, writer = 'indexer-2'",
+        ] {
+            sqlx::query(sql).execute(&pool).await.unwrap();
+        }
+        // A marker commit after the heartbeats: once its notification is handled, theirs would have been too.
+        sqlx::query("UPDATE indexer_cursors SET head_block = COALESCE(head_block, 0) + 1")
+            .execute(&pool)
+            .await
+            .unwrap();
+        until("the new head's notification", || cache.generation() > generation).await;
+        assert_eq!(cache.generation(), generation + 1, "only the new head dropped the cache");
     }
 
     /// Every table of the registry database notifies on change, so a table added without the trigger fails here.

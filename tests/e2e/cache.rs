@@ -28,6 +28,8 @@ async fn the_cache_shows_a_revocation_once_the_indexer_commits_it() -> anyhow::R
     let first = until(&http, &cached, &uri, |body| body["claims"][0]["version_hash"] == version.to_string()).await?;
     assert_eq!(first["claims"][0]["revocation"], Value::Null);
     let hits = cache_hits(&http, &cached).await?;
+    // Several of the indexer's polls (100 ms apart) on the now idle chain: its heartbeat must not drop the cache.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let again = get(&http, &cached, &uri).await?;
     assert_eq!(again, first);
     assert_eq!(cache_hits(&http, &cached).await?, hits + 1, "the second answer came from the cache");

@@ -209,6 +209,18 @@ async fn put_manifest(
     request: Request,
 ) -> Result<(StatusCode, Json<StoredManifest>)> {
     let version_hash = parse_hash("versionHash", &version_hash)?;
+    // A request that carries no JSON manifest is refused even when the manifest is stored (the shortcut below must
+    // not accept a body it would refuse).
+    let json = request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .map(|essence| essence.trim().to_ascii_lowercase())
+        .is_some_and(|essence| essence == "application/json" || essence.ends_with("+json"));
+    if !json {
+        return Err(ApiError::UnsupportedMediaType("a manifest is sent as Content-Type: application/json".into()));
+    }
     // The cheap checks first: nothing is read or parsed for a hash nobody claims, or whose manifest is stored.
     let claimed: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM model_version_registered WHERE version_hash = $1)")
@@ -392,6 +404,9 @@ mod tests {
             send_json(pool.clone(), "PUT", &uri(m.version_hash), &serde_json::to_value(&reordered).unwrap()).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(again, first);
+        // Once stored, a request without a JSON body is still refused, not answered from the stored manifest.
+        let (status, refused) = call(pool.clone(), "PUT", &uri(m.version_hash)).await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{refused}");
         let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM model_files").fetch_one(&pool).await.unwrap();
         assert_eq!(stored, 3);
 

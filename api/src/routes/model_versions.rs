@@ -41,11 +41,13 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct ChainFilter {
     /// Only this chain (by default every indexed chain, each answered on its own).
-    #[param(example = 31337)]
+    #[serde(default, deserialize_with = "crate::extract::at_most_i64")]
+    #[param(example = 31337, maximum = 9223372036854775807_i64)]
     pub chain_id: Option<u64>,
     /// Only this ProvenanceRegistry contract. Without it, a chain with a configured canonical registry answers only
     /// that registry's facts, and any other chain every indexed registry's, each with its own chain pointer.
-    #[param(pattern = "^0x[0-9a-fA-F]{40}$", example = "0x5FbDB2315678afecb367f032d93F642f64180aa3")]
+    /// Empty is the same as absent.
+    #[param(pattern = "^(0x[0-9a-fA-F]{40})?$", example = "0x5FbDB2315678afecb367f032d93F642f64180aa3")]
     pub registry: Option<String>,
     /// Only facts with at least this many confirmations (the block holding them counts as one); a fact with fewer
     /// is treated as not there yet.
@@ -67,8 +69,8 @@ impl ChainFilter {
 #[into_params(parameter_in = Query)]
 pub struct PublisherQuery {
     /// The publisher asked about (checksummed or not): its claim is answered as `claim`, and a 404 says so when it
-    /// has not claimed the hash. Every other claim is still listed.
-    #[param(pattern = "^0x[0-9a-fA-F]{40}$", example = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266")]
+    /// has not claimed the hash. Every other claim is still listed. Empty is the same as absent.
+    #[param(pattern = "^(0x[0-9a-fA-F]{40})?$", example = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266")]
     pub publisher: Option<String>,
 }
 

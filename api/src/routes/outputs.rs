@@ -87,11 +87,13 @@ pub struct LookupQuery {
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Only batches anchored on this chain.
-    #[param(example = 31337)]
+    #[serde(default, deserialize_with = "crate::extract::at_most_i64")]
+    #[param(example = 31337, maximum = 9223372036854775807_i64)]
     pub chain_id: Option<u64>,
     /// Only batches anchored in this ProvenanceRegistry contract. Without it, a chain with a configured canonical
     /// registry answers only that registry's anchorings, and any other chain every indexed registry's.
-    #[param(pattern = "^0x[0-9a-fA-F]{40}$", example = "0x5FbDB2315678afecb367f032d93F642f64180aa3")]
+    /// Empty is the same as absent.
+    #[param(pattern = "^(0x[0-9a-fA-F]{40})?$", example = "0x5FbDB2315678afecb367f032d93F642f64180aa3")]
     pub registry: Option<String>,
     /// Only anchorings with at least this many confirmations.
     #[serde(default, deserialize_with = "crate::extract::at_most_i64")]

@@ -103,11 +103,13 @@ pub fn big(value: u64) -> i64 {
 #[into_params(parameter_in = Query)]
 pub struct ChainListQuery {
     /// Only this chain.
-    #[param(example = 31337)]
+    #[serde(default, deserialize_with = "crate::extract::at_most_i64")]
+    #[param(example = 31337, maximum = 9223372036854775807_i64)]
     pub chain_id: Option<u64>,
     /// Only this ProvenanceRegistry contract. Without it, a chain with a configured canonical registry answers
     /// only that registry's facts, and any other chain every indexed registry's.
-    #[param(pattern = "^0x[0-9a-fA-F]{40}$", example = "0x5FbDB2315678afecb367f032d93F642f64180aa3")]
+    /// Empty is the same as absent.
+    #[param(pattern = "^(0x[0-9a-fA-F]{40})?$", example = "0x5FbDB2315678afecb367f032d93F642f64180aa3")]
     pub registry: Option<String>,
     /// Only this publisher's (an address, checksummed or not).
     #[param(pattern = "^0x[0-9a-fA-F]{40}$", example = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266")]
