@@ -72,8 +72,8 @@ pub struct ManifestEntrySchema {
     /// Path relative to the model folder, `/`-separated, UTF-8.
     #[schema(example = "model.safetensors")]
     path: String,
-    /// Size in bytes.
-    #[schema(example = 4096)]
+    /// Size in bytes (at most 2^63 - 1).
+    #[schema(example = 4096, maximum = 9223372036854775807_i64)]
     size: u64,
     /// SHA-256 of the file's bytes.
     #[schema(value_type = HashInput)]
@@ -86,7 +86,7 @@ pub struct ManifestEntrySchema {
 #[allow(dead_code)]
 pub struct ManifestSchema {
     /// Always `prova.manifest/v1`.
-    #[schema(example = "prova.manifest/v1")]
+    #[schema(example = "prova.manifest/v1", pattern = "^prova\\.manifest/v1$")]
     format: String,
     /// The tool that wrote it, e.g. `prova 0.1.0`.
     #[schema(example = "prova 0.1.0")]

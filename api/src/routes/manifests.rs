@@ -5,8 +5,9 @@
 //!
 //! Only the files are covered by the version hash. The manifest's other fields, `tool` and `ignore`, are the first
 //! uploader's words: they are bounded ([`MAX_TOOL_BYTES`], [`MAX_IGNORE_ENTRIES`], [`MAX_IGNORE_ENTRY_BYTES`]) and
-//! answered under `unverified`. The cheap checks (is the hash claimed at all, is its manifest already stored) run
-//! before the body is read, so a large body costs nothing when it would be refused or ignored.
+//! answered under `unverified`. The cheap check (is the hash claimed at all) runs before the body is read, so a
+//! large body for an unclaimed hash costs nothing; a body for a version whose manifest is stored is parsed (a
+//! malformed one is refused) but its root is not computed again.
 
 use alloy::primitives::B256;
 use axum::Json;
@@ -138,6 +139,12 @@ pub fn verify_entries(files: Vec<ManifestEntry>, recorded: Option<B256>, ignore:
     if files.is_empty() {
         return Err(ApiError::bad_request("invalid_manifest", "the manifest lists no files"));
     }
+    if let Some(file) = files.iter().find(|f| f.size > i64::MAX as u64) {
+        return Err(ApiError::bad_request(
+            "invalid_manifest",
+            format!("file {:?} has size {}, past the largest a manifest takes ({})", file.path, file.size, i64::MAX),
+        ));
+    }
     let rebuilt =
         Manifest::from_entries(files, ignore).map_err(|e| ApiError::bad_request("invalid_manifest", e.to_string()))?;
     if let Some(recorded) = recorded
@@ -194,7 +201,7 @@ async fn load_header(pool: &PgPool, version_hash: B256) -> Result<Option<HeaderR
     params(("version_hash" = String, Path, description = "The version hash (manifest Merkle root), any case.", pattern = "^0x[0-9a-fA-F]{64}$", example = "0xf187bca44d1c744dd8510221ac86b5bf72c8e7f6fd71ef0cecd0aa2abc6d94a9")),
     request_body(content = crate::routes::docs::ManifestSchema, description = "The manifest, as `prova model hash` writes it. `tool` at most 256 bytes; `ignore` at most 64 entries of at most 256 bytes.", content_type = "application/json"),
     responses(
-        (status = 200, description = "A manifest was already stored for this version (the body was not read).", body = StoredManifest),
+        (status = 200, description = "A manifest was already stored for this version (the body was parsed but not checked against it).", body = StoredManifest),
         (status = 201, description = "The manifest was stored.", body = StoredManifest),
         BadRequest,
         NotFound,
@@ -221,7 +228,7 @@ async fn put_manifest(
     if !json {
         return Err(ApiError::UnsupportedMediaType("a manifest is sent as Content-Type: application/json".into()));
     }
-    // The cheap checks first: nothing is read or parsed for a hash nobody claims, or whose manifest is stored.
+    // The cheap check first: nothing is read or parsed for a hash nobody claims.
     let claimed: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM model_version_registered WHERE version_hash = $1)")
             .bind(version_hash.to_vec())
@@ -230,11 +237,13 @@ async fn put_manifest(
     if !claimed {
         return Err(ApiError::NotFound(format!("model version {version_hash} is not registered")));
     }
+    // The body is parsed even when the manifest is stored (a malformed one is refused, not answered 200), but the
+    // costly check, its root, is left for a manifest not stored yet.
+    let ApiJson(manifest) = ApiJson::<Manifest>::from_request(request, &state).await?;
     if let Some(header) = load_header(&state.primary, version_hash).await? {
         return Ok((StatusCode::OK, Json(header.stored(version_hash))));
     }
 
-    let ApiJson(manifest) = ApiJson::<Manifest>::from_request(request, &state).await?;
     // Before the root: the bounds are cheap, the root is not.
     check_unverified(&manifest.tool, &manifest.ignore)?;
     let manifest = crate::heavy::run(move || verify_manifest(manifest)).await?;
@@ -545,8 +554,8 @@ mod tests {
         assert_eq!(again["unverified"]["tool"], long(MAX_TOOL_BYTES));
     }
 
-    /// The cheap checks come before the body is read: a body for a hash nobody claims is a 404, and one for a
-    /// version whose manifest is stored is a 200 with the stored manifest, whatever the body (here, not even JSON).
+    /// The cheap check comes before the body is read: a body for a hash nobody claims is a 404. One for a version
+    /// whose manifest is stored is still parsed: junk is a 400, not a 200 with the stored manifest.
     #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn existence_checks_run_before_the_body_is_parsed(pool: PgPool) {
         let m = manifest(&files());
@@ -561,9 +570,10 @@ mod tests {
         let (status, _) =
             send_json(pool.clone(), "PUT", &uri(m.version_hash), &serde_json::to_value(&m).unwrap()).await;
         assert_eq!(status, StatusCode::CREATED);
-        let (status, answer) = send(pool, "PUT", &uri(m.version_hash), json, junk()).await;
-        assert_eq!(status, StatusCode::OK, "{answer}");
-        assert_eq!(answer["files"], 3);
+        let (status, answer) = send(pool.clone(), "PUT", &uri(m.version_hash), json, junk()).await;
+        assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_body")));
+        let (status, answer) = send(pool, "PUT", &uri(m.version_hash), json, b"[null, null]".to_vec()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
     }
 
     #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
@@ -647,8 +657,8 @@ mod tests {
         assert_eq!(status, StatusCode::CREATED, "{answer}");
         let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM model_files").fetch_one(&pool).await.unwrap();
         assert_eq!(stored, 3);
-        // A repeat finds it stored on the primary, unread.
-        let (status, answer) = send_to(&state, "PUT", &uri(m.version_hash), Some(&json!({}))).await;
+        // A repeat finds it stored on the primary.
+        let (status, answer) = send_to(&state, "PUT", &uri(m.version_hash), Some(&body)).await;
         assert_eq!(status, StatusCode::OK, "{answer}");
         // Reading it back asks the replica, which does not have it.
         let (status, _) = send_to(&state, "GET", &uri(m.version_hash), None).await;

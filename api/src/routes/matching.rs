@@ -51,7 +51,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct MatchRequest {
     /// Manifest format tag; if present it must be the prova manifest format.
-    #[schema(example = "prova.manifest/v1")]
+    #[schema(example = "prova.manifest/v1", pattern = "^prova\\.manifest/v1$")]
     pub format: Option<String>,
     /// The root the manifest records; if present it must be the root of `files`.
     #[schema(value_type = Option<crate::routes::docs::HashInput>)]

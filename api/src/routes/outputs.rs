@@ -592,9 +592,11 @@ pub struct VerifyRequest {
     pub request: Option<String>,
     /// The exact response, as text.
     pub response: Option<String>,
-    /// The exact request bytes, as hex.
+    /// The exact request bytes, as hex (an optional `0x`, then two digits a byte).
+    #[schema(pattern = "^(0x)?([0-9a-fA-F]{2})*$")]
     pub request_hex: Option<String>,
-    /// The exact response bytes, as hex.
+    /// The exact response bytes, as hex (an optional `0x`, then two digits a byte).
+    #[schema(pattern = "^(0x)?([0-9a-fA-F]{2})*$")]
     pub response_hex: Option<String>,
 }
 
@@ -681,7 +683,7 @@ fn bytes_of(name: &str, text: Option<String>, hex: Option<String>) -> Result<Opt
             Err(ApiError::bad_request("invalid_body", format!("give {name} or {name}_hex, not both")))
         }
         (Some(text), None) => Ok(Some(text.into_bytes())),
-        (None, Some(hex)) => alloy::hex::decode(hex.trim())
+        (None, Some(hex)) => alloy::hex::decode(&hex)
             .map(Some)
             .map_err(|e| ApiError::bad_request("invalid_body", format!("{name}_hex is not hex: {e}"))),
         (None, None) => Ok(None),
