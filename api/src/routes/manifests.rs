@@ -240,6 +240,18 @@ async fn put_manifest(
     // The body is parsed even when the manifest is stored (a malformed one is refused, not answered 200), but the
     // costly check, its root, is left for a manifest not stored yet.
     let ApiJson(manifest) = ApiJson::<Manifest>::from_request(request, &state).await?;
+    if manifest.format != MANIFEST_FORMAT {
+        return Err(ApiError::bad_request(
+            "invalid_manifest",
+            format!("manifest format must be {MANIFEST_FORMAT:?}, got {:?}", manifest.format),
+        ));
+    }
+    if manifest.version_hash != version_hash {
+        return Err(ApiError::unprocessable(
+            "root_mismatch",
+            format!("the manifest records version hash {}, not the {version_hash} of the path", manifest.version_hash),
+        ));
+    }
     if let Some(header) = load_header(&state.primary, version_hash).await? {
         return Ok((StatusCode::OK, Json(header.stored(version_hash))));
     }

@@ -706,6 +706,20 @@ fn bytes_of(name: &str, text: Option<String>, hex: Option<String>) -> Result<Opt
     ),
 )]
 async fn verify(State(state): State<AppState>, ApiJson(body): ApiJson<VerifyRequest>) -> Result<Json<Verdict>> {
+    // Integers past i64 are refused, as the document says (`int64`), rather than answered as a verdict.
+    let receipt = &body.receipt;
+    for (name, value) in [
+        ("receipt.chain_id", receipt.chain_id),
+        ("receipt.block_number", receipt.block_number),
+        ("receipt.leaf.timestamp", receipt.leaf.timestamp),
+    ] {
+        if value > i64::MAX as u64 {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                format!("{name} {value} is out of range (at most {})", i64::MAX),
+            ));
+        }
+    }
     let request = bytes_of("request", body.request, body.request_hex)?;
     let response = bytes_of("response", body.response, body.response_hex)?;
     let receipt = body.receipt;
