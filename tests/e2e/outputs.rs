@@ -85,8 +85,10 @@ async fn ingest_stores_every_sample(stack: &Stack, lab: &Lab) -> anyhow::Result<
     }
     file.flush()?;
     drop(file);
-    let out = stack.prova(&["outputs", "ingest", input.to_str().unwrap(), "--database-url", db], &[]);
+    let out = stack.prova(&["outputs", "ingest", input.to_str().unwrap(), "--database-url", db, "--json"], &[]);
     assert!(out.status.success(), "ingest: {}", stderr(&out));
+    let summary: Value = serde_json::from_slice(&out.stdout)?;
+    assert_eq!((summary["read"].as_u64(), summary["stored"].as_u64()), (Some(SAMPLES as u64), Some(SAMPLES as u64)));
     let stored: i64 =
         sqlx::query_scalar("SELECT count(*) FROM attestor_samples").fetch_one(&stack.attestor_pool).await?;
     assert_eq!(stored, SAMPLES as i64);

@@ -98,6 +98,9 @@ pub struct IngestArgs {
     /// The attestor's database.
     #[command(flatten)]
     pub db: DatabaseArgs,
+    /// Print the summary as JSON on stdout: `{read, stored, seconds}`.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Batching and anchoring options.
@@ -130,6 +133,9 @@ pub struct PublishArgs {
     /// The attestor's database.
     #[command(flatten)]
     pub db: DatabaseArgs,
+    /// Print each anchored batch as one JSON line on stdout: `{batch, leaves, root}`.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `prova outputs serve`.
@@ -343,6 +349,9 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
         "read {read} records, stored {stored} samples in {secs:.2} s ({:.0} samples/s), all durable",
         stored as f64 / secs.max(1e-9)
     );
+    if args.json {
+        println!("{}", json!({ "read": read, "stored": stored, "seconds": secs }));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -397,7 +406,11 @@ async fn publish_loop(
         match pass {
             Ok(confirmed) => {
                 for batch in &confirmed {
-                    println!("anchored batch {} ({} leaves) root {}", batch.id, batch.leaf_count, batch.root());
+                    if args.json {
+                        println!("{}", json!({ "batch": batch.id, "leaves": batch.leaf_count, "root": batch.root() }));
+                    } else {
+                        println!("anchored batch {} ({} leaves) root {}", batch.id, batch.leaf_count, batch.root());
+                    }
                 }
             }
             Err(error) if args.once => return Err(error.into()),
