@@ -8,6 +8,7 @@
 //! - `agent warm`: the same with the set (and, for `trust`, the ranking) cached, over rotating agents;
 //! - `board cold` / `board warm`: `GET /v1/agents?sort=reputation` (first page of 50);
 //! - `agent delta`: the first request after 10 new entries were indexed (cursor moved, set brought up to date);
+//! - `board delta`: the same for the leaderboard (every agent scored: the kept scoreboard updated);
 //!
 //! and, as the reference, `prova_reputation::score_agents` alone on the same input in memory.
 //!
@@ -168,6 +169,19 @@ async fn run() -> anyhow::Result<()> {
         let stats = shared_state.reputation.stats();
         assert_eq!(stats.full_loads, 1, "{stats:?}");
         rows.push(Row { what: format!("{algorithm}: agent | delta (+10 entries)"), samples: delta });
+
+        // The same for the leaderboard, which scores every agent (from the scoreboard kept before the new entries).
+        let board_state = state();
+        let board = app(board_state.clone());
+        call(board.clone(), &board_uri(algorithm)).await;
+        let mut delta = Vec::new();
+        for round in 0..cold as i64 {
+            index_more(&pool, round + 501 + algorithm as i64 * 1000, 10).await?;
+            delta.push(call(board.clone(), &board_uri(algorithm)).await);
+        }
+        let stats = board_state.reputation.stats();
+        assert_eq!(stats.full_loads, 1, "{stats:?}");
+        rows.push(Row { what: format!("{algorithm}: board | delta (+10 entries)"), samples: delta });
     }
 
     // The reference: core alone, on the same input in memory.

@@ -18,6 +18,7 @@
 
 mod bayesian;
 mod decay;
+mod incremental;
 mod mean;
 mod owners;
 mod prepare;
@@ -39,6 +40,7 @@ use alloy::primitives::U256;
 
 pub use crate::bayesian::bayesian;
 pub use crate::decay::decay;
+pub use crate::incremental::Scoreboard;
 pub use crate::mean::mean;
 pub use crate::owners::{LogPosition, OwnerChange, owner_at};
 pub use crate::trust::{trust, trust_vector};

@@ -93,6 +93,14 @@ pub enum ReputationError {
     /// An algorithm name is not one of `mean`, `bayesian`, `decay`, `trust`.
     #[error("unknown reputation algorithm {0:?}; expected mean, bayesian, decay or trust")]
     UnknownAlgorithm(String),
+    /// A record given to [`crate::Scoreboard::set_agent`] rates another agent than the one being set.
+    #[error("a record of agent {agent_id} was given as one of agent {expected}")]
+    ForeignRecord {
+        /// The agent being set.
+        expected: U256,
+        /// The agent the record rates.
+        agent_id: U256,
+    },
     /// A parameter is out of its allowed range.
     #[error("invalid reputation parameter {name}: {reason}")]
     InvalidParam {
