@@ -136,15 +136,7 @@ pub fn verify_manifest(manifest: Manifest) -> Result<Manifest> {
 /// Checks a file list (paths, duplicates, at least one file) and computes its version hash with
 /// [`Manifest::from_entries`]. If `recorded` is given it must equal that hash (else 422 `root_mismatch`).
 pub fn verify_entries(files: Vec<ManifestEntry>, recorded: Option<B256>, ignore: Vec<String>) -> Result<Manifest> {
-    if files.is_empty() {
-        return Err(ApiError::bad_request("invalid_manifest", "the manifest lists no files"));
-    }
-    if let Some(file) = files.iter().find(|f| f.size > i64::MAX as u64) {
-        return Err(ApiError::bad_request(
-            "invalid_manifest",
-            format!("file {:?} has size {}, past the largest a manifest takes ({})", file.path, file.size, i64::MAX),
-        ));
-    }
+    check_files(&files)?;
     let rebuilt =
         Manifest::from_entries(files, ignore).map_err(|e| ApiError::bad_request("invalid_manifest", e.to_string()))?;
     if let Some(recorded) = recorded
@@ -159,6 +151,20 @@ pub fn verify_entries(files: Vec<ManifestEntry>, recorded: Option<B256>, ignore:
         ));
     }
     Ok(rebuilt)
+}
+
+/// The cheap checks of a file list: at least one file, and sizes that fit a `BIGINT`.
+fn check_files(files: &[ManifestEntry]) -> Result<()> {
+    if files.is_empty() {
+        return Err(ApiError::bad_request("invalid_manifest", "the manifest lists no files"));
+    }
+    if let Some(file) = files.iter().find(|f| f.size > i64::MAX as u64) {
+        return Err(ApiError::bad_request(
+            "invalid_manifest",
+            format!("file {:?} has size {}, past the largest a manifest takes ({})", file.path, file.size, i64::MAX),
+        ));
+    }
+    Ok(())
 }
 
 #[derive(FromRow)]
@@ -252,12 +258,13 @@ async fn put_manifest(
             format!("the manifest records version hash {}, not the {version_hash} of the path", manifest.version_hash),
         ));
     }
+    // The other cheap checks of `verify_manifest` too, so that a stored manifest answers only a well-formed body.
+    check_unverified(&manifest.tool, &manifest.ignore)?;
+    check_files(&manifest.files)?;
     if let Some(header) = load_header(&state.primary, version_hash).await? {
         return Ok((StatusCode::OK, Json(header.stored(version_hash))));
     }
 
-    // Before the root: the bounds are cheap, the root is not.
-    check_unverified(&manifest.tool, &manifest.ignore)?;
     let manifest = crate::heavy::run(move || verify_manifest(manifest)).await?;
     if manifest.version_hash != version_hash {
         return Err(ApiError::unprocessable(

@@ -46,7 +46,10 @@ pub use prova_views::{AgentItem, AgentsPage, Reputation};
 #[into_params(parameter_in = Query)]
 pub struct ScoreQuery {
     /// `mean` (default), `bayesian`, `decay` or `trust`, any case.
-    #[param(example = "bayesian")]
+    #[param(
+        example = "bayesian",
+        pattern = "^([mM][eE][aA][nN]|[bB][aA][yY][eE][sS][iI][aA][nN]|[dD][eE][cC][aA][yY]|[tT][rR][uU][sS][tT])$"
+    )]
     pub algorithm: Option<String>,
     /// Only feedback whose `tag1` is exactly this (empty: no filter).
     pub tag1: Option<String>,
@@ -65,26 +68,28 @@ pub struct ScoreQuery {
     #[param(value_type = Option<f64>, minimum = 0, maximum = 100)]
     pub prior_mean: Option<String>,
     /// `bayesian`: prior weight; rounded to 4 significant digits.
-    #[param(value_type = Option<f64>)]
+    #[param(value_type = Option<f64>, minimum = 0)]
     pub prior_weight: Option<String>,
     /// `decay`: half-life in seconds; rounded to 4 significant digits.
-    #[param(value_type = Option<u64>)]
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 9223372036854775807_i64)]
     pub half_life_secs: Option<String>,
     /// `decay`: reference time, unix seconds (default: the newest feedback's block time); rounded down to a multiple
     /// of a thousandth of the half-life (at least 1 s), which moves no weight by more than 0.07%.
     #[param(value_type = Option<u64>, minimum = 0)]
     pub now: Option<String>,
     /// `trust`: restart probability; rounded to 4 significant digits.
-    #[param(value_type = Option<f64>)]
+    #[param(value_type = Option<f64>, minimum = 0, maximum = 1)]
     pub alpha: Option<String>,
     /// `trust`: convergence threshold; rounded down to a power of ten (0 stays 0: run every iteration).
-    #[param(value_type = Option<f64>)]
+    #[param(value_type = Option<f64>, minimum = 0)]
     pub tolerance: Option<String>,
     /// `trust`: iteration cap, at most 10000, and at most what the server's work limit allows over the registry's
     /// trust graph: `max_iterations × (edges + nodes)` (a 400 `work_limit` says how many iterations fit).
     #[param(value_type = Option<u64>, maximum = 10000)]
     pub max_iterations: Option<String>,
-    /// The identity registry (default: see the module documentation of `routes::agents`).
+    /// The identity registry (default: see the module documentation of `routes::agents`). Empty is the same as
+    /// absent.
+    #[param(pattern = "^(0x[0-9a-fA-F]{40})?$", example = "0x0165878A594ca255338adfa4d48449f69242Eb8F")]
     pub registry: Option<String>,
     /// The reputation registry (default: the linked one with the lowest address).
     #[param(pattern = "^(0x[0-9a-fA-F]{40})?$", example = "0xa513E6E4b8f2a923D98304ec87F64353C4D5C853")]
@@ -207,11 +212,18 @@ impl ScoreQuery {
             max_iterations: number("max_iterations", self.max_iterations.as_deref(), "a whole number")?
                 .unwrap_or(defaults.max_iterations),
         };
+        if params.half_life_secs > i64::MAX as u64 {
+            return Err(invalid(format!("half_life_secs must be at most {}, got {}", i64::MAX, params.half_life_secs)));
+        }
         if let Some(now) = params.now.filter(|now| *now < 0) {
             return Err(invalid(format!("now must be unix seconds from 0, got {now}")));
         }
         let params = quantize(params);
-        params.validate(algorithm).map_err(|e| ApiError::bad_request("invalid_param", e.to_string()))?;
+        // Every parameter given is checked against its documented range, also one the algorithm does not read: an
+        // out-of-range value is a 400, never ignored (the defaults are in range for every algorithm).
+        for checked in [algorithm, Algorithm::Bayesian, Algorithm::Decay, Algorithm::Trust] {
+            params.validate(checked).map_err(|e| ApiError::bad_request("invalid_param", e.to_string()))?;
+        }
         Ok(ScoreRequest { algorithm, filter, params })
     }
 }
@@ -308,11 +320,11 @@ pub(crate) async fn get_reputation(
 #[into_params(parameter_in = Query)]
 pub struct AgentsQuery {
     /// `registered` (default: registration order, no scores) or `reputation` (a leaderboard).
-    #[param(example = "reputation")]
+    #[param(example = "reputation", pattern = "^(registered|reputation)$")]
     pub sort: Option<String>,
     /// Only this chain. `sort=reputation` ranks one identity registry: with agents rated on several chains, name
     /// the chain.
-    #[param(value_type = Option<u64>, example = 31337)]
+    #[param(value_type = Option<u64>, example = 31337, maximum = 9223372036854775807_i64)]
     pub chain_id: Option<String>,
     /// Items per page, 1 to [`crate::routes::page::MAX_LIMIT`] (default [`crate::routes::page::DEFAULT_LIMIT`]).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 200, example = 50)]
@@ -340,6 +352,9 @@ pub(crate) async fn leaderboard(
 ) -> Result<Json<AgentsPage>> {
     let limit = page_limit(number("limit", query.limit.as_deref(), "a whole number")?)?;
     let chain_id: Option<u64> = number("chain_id", query.chain_id.as_deref(), "a chain id")?;
+    if let Some(id) = chain_id.filter(|id| *id > i64::MAX as u64) {
+        return Err(invalid(format!("chain_id {id} is out of range (at most {})", i64::MAX)));
+    }
     let registry = optional_address("registry", query.score.registry.as_deref())?;
     match query.sort.as_deref().unwrap_or("registered") {
         "registered" => {
@@ -709,10 +724,11 @@ mod tests {
         );
         assert!(query(|q| q.clients = Some(",".into())).contains("at least one"));
         assert!(query(|q| q.seeds = Some("0x12".into())).contains("seeds"));
-        // Parameters other algorithms read are not checked.
-        let mut q = ScoreQuery { alpha: Some("2".into()), ..Default::default() };
+        // A parameter out of its range is refused whatever the algorithm, not ignored because it reads it not.
+        assert!(query(|q| q.alpha = Some("2".into())).contains("alpha"));
+        assert!(query(|q| q.prior_mean = Some("-1".into())).contains("prior_mean"));
+        assert!(query(|q| q.half_life_secs = Some("0".into())).contains("half_life_secs"));
+        let q = ScoreQuery { alpha: Some("0.5".into()), prior_mean: Some("10".into()), ..Default::default() };
         assert_eq!(q.request(&[]).unwrap().algorithm, Algorithm::Mean);
-        q.algorithm = Some("TRUST".into());
-        assert!(q.request(&[]).is_err());
     }
 }
