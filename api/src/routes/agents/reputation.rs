@@ -48,7 +48,7 @@ pub struct ScoreQuery {
     /// `mean` (default), `bayesian`, `decay` or `trust`, any case.
     #[param(
         example = "bayesian",
-        pattern = "^([mM][eE][aA][nN]|[bB][aA][yY][eE][sS][iI][aA][nN]|[dD][eE][cC][aA][yY]|[tT][rR][uU][sS][tT])$"
+        pattern = "^([mM][eE][aA][nN]|[bB][aA][yY][eE][sS][iI][aA][nN]|[dD][eE][cC][aA][yY]|[tT][rR][uU][sS][tT])?$"
     )]
     pub algorithm: Option<String>,
     /// Only feedback whose `tag1` is exactly this (empty: no filter).
@@ -56,13 +56,13 @@ pub struct ScoreQuery {
     /// Only feedback whose `tag2` is exactly this (empty: no filter).
     pub tag2: Option<String>,
     /// Only these reviewers, comma-separated addresses (`mean` walks them in order, repeats included); at least one.
-    #[param(pattern = "^[\\s,]*0x[0-9a-fA-F]{40}([\\s,]+0x[0-9a-fA-F]{40})*[\\s,]*$")]
+    #[param(pattern = "^[ \\t\\r\\n,]*0x[0-9a-fA-F]{40}([ \\t\\r\\n,]+0x[0-9a-fA-F]{40})*[ \\t\\r\\n,]*$")]
     pub clients: Option<String>,
     /// `true` keeps only feedback with an interaction receipt.
     #[param(value_type = Option<bool>)]
     pub verified_only: Option<String>,
     /// `trust`: the seed addresses, comma-separated (default, or empty: the server's).
-    #[param(pattern = "^[\\s,]*(0x[0-9a-fA-F]{40}([\\s,]+0x[0-9a-fA-F]{40})*[\\s,]*)?$")]
+    #[param(pattern = "^[ \\t\\r\\n,]*(0x[0-9a-fA-F]{40}([ \\t\\r\\n,]+0x[0-9a-fA-F]{40})*[ \\t\\r\\n,]*)?$")]
     pub seeds: Option<String>,
     /// `bayesian`: prior mean, from 0 to 100 (the range every score is on); rounded to 4 significant digits.
     #[param(value_type = Option<f64>, minimum = 0, maximum = 100)]
@@ -152,9 +152,9 @@ fn number<T: FromStr>(name: &str, text: Option<&str>, what: &str) -> Result<Opti
 
 fn addresses(name: &str, text: Option<&str>) -> Result<Option<Vec<Address>>> {
     let Some(text) = text else { return Ok(None) };
+    // Separated by commas, spaces, tabs or line breaks, as the document's pattern says.
     let list: Vec<Address> = text
-        .split(',')
-        .map(str::trim)
+        .split([',', ' ', '\t', '\r', '\n'])
         .filter(|a| !a.is_empty())
         .map(|a| parse_address(name, a))
         .collect::<Result<_>>()?;
