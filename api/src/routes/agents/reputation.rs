@@ -141,7 +141,8 @@ fn invalid(message: impl Into<String>) -> ApiError {
 }
 
 fn number<T: FromStr>(name: &str, text: Option<&str>, what: &str) -> Result<Option<T>> {
-    match text.filter(|t| !t.is_empty()) {
+    // An empty value is not a number: refused, not taken for the default.
+    match text {
         None => Ok(None),
         Some(t) => t
             .parse()
@@ -166,7 +167,7 @@ impl ScoreQuery {
     /// with core's message.
     pub fn request(&self, default_seeds: &[Address]) -> Result<ScoreRequest> {
         // Every indexed event has at least one confirmation, so 0 and 1 ask for nothing a score does not do.
-        if self.min_confirmations.as_deref().is_some_and(|n| !matches!(n, "" | "0" | "1")) {
+        if self.min_confirmations.as_deref().is_some_and(|n| !matches!(n, "0" | "1")) {
             return Err(invalid(
                 "min_confirmations is not supported by reputation scores, which read every indexed event; \
                  the answer's as_of_block says up to which block",
@@ -186,7 +187,7 @@ impl ScoreQuery {
             })?,
         };
         let verified_only = match self.verified_only.as_deref() {
-            None | Some("" | "false") => false,
+            None | Some("false") => false,
             Some("true") => true,
             Some(other) => {
                 return Err(invalid(format!("verified_only must be true or false, got {other:?}")));
@@ -653,12 +654,21 @@ mod tests {
 
     #[test]
     fn min_confirmations_up_to_one_is_no_filter() {
-        for accepted in ["", "0", "1"] {
+        for accepted in ["0", "1"] {
             let query = ScoreQuery { min_confirmations: Some(accepted.into()), ..Default::default() };
             assert!(query.request(&[]).is_ok(), "{accepted:?}");
         }
-        let query = ScoreQuery { min_confirmations: Some("2".into()), ..Default::default() };
-        assert!(query.request(&[]).is_err());
+        // An empty value is not a count, and one past 1 is refused rather than ignored.
+        for refused in ["", "2"] {
+            let query = ScoreQuery { min_confirmations: Some(refused.into()), ..Default::default() };
+            assert!(query.request(&[]).is_err(), "{refused:?}");
+        }
+        for (empty, name) in [
+            (ScoreQuery { verified_only: Some(String::new()), ..Default::default() }, "verified_only"),
+            (ScoreQuery { prior_mean: Some(String::new()), ..Default::default() }, "prior_mean"),
+        ] {
+            assert!(empty.request(&[]).unwrap_err().to_string().contains(name), "{name}");
+        }
     }
 
     fn score(agent: u64, value: Option<f64>) -> Score {
