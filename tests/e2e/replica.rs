@@ -249,7 +249,7 @@ async fn the_api_reads_from_a_streaming_replica_and_writes_to_the_primary() -> a
         assert!(!text.contains(word), "/readyz leaks {word:?}: {down}");
     }
     assert_eq!(server.get("/healthz").await?.0, StatusCode::OK);
-    let (status, answer) = server.put(&manifest_uri, &serde_json::json!({})).await?;
+    let (status, answer) = server.put(&manifest_uri, &serde_json::to_value(&second)?).await?;
     assert_eq!(status, StatusCode::OK, "the stored manifest, found on the primary: {answer}");
 
     // The log names the replica by host and port only.
