@@ -447,12 +447,26 @@ async fn a_validation_request_copied_for_another_agent_is_not_answered() -> anyh
     Ok(())
 }
 
+/// The lab's batch publisher: its attestor key signs, anvil key 2 pays.
+fn lab_submitter(stack: &Stack, lab: &Publisher) -> prova_attestor::outputs::Submitter {
+    prova_attestor::outputs::Submitter {
+        pool: stack.attestor_pool.clone(),
+        provider: stack.admin.clone(),
+        attestor: lab.attestor.clone(),
+        relayer: stack.anvil_key(2),
+        registry: stack.registry,
+        chain_id: stack.chain_id,
+        confirmations: 1,
+        batch_uri_base: String::new(),
+        wait: Duration::from_secs(30),
+    }
+}
+
 /// A chain whose blocks are stamped an hour behind the wall clock (anvil started in the past, as an L2 sequencer or
 /// a slot's start can lag): a batch of outputs stamped now is not sent, or refused, until the chain's time passes
 /// the batch's window end; then it is anchored. The attestor asks the chain for the time, not its own clock.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_batch_waits_for_the_chains_clock_to_pass_its_window() -> anyhow::Result<()> {
-    use prova_attestor::outputs::Submitter;
     use prova_attestor::outputs::store::{self, Sample, SealPolicy};
     let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
     let stack = Stack::start_with(&["--timestamp", &(wall - 3600).to_string()]).await?;
@@ -469,17 +483,7 @@ async fn a_batch_waits_for_the_chains_clock_to_pass_its_window() -> anyhow::Resu
         })
         .collect();
     store::insert_samples(&stack.attestor_pool, &samples).await?;
-    let submitter = Submitter {
-        pool: stack.attestor_pool.clone(),
-        provider: stack.admin.clone(),
-        attestor: lab.attestor.clone(),
-        relayer: stack.anvil_key(2),
-        registry: stack.registry,
-        chain_id: stack.chain_id,
-        confirmations: 1,
-        batch_uri_base: String::new(),
-        wait: Duration::from_secs(30),
-    };
+    let submitter = lab_submitter(&stack, &lab);
     let policy = SealPolicy { max_leaves: 100, max_age_secs: 0 };
     assert!(submitter.run_once(policy).await?.is_empty(), "nothing is anchored while the chain is behind");
     assert_eq!(store::batches_in(&stack.attestor_pool, "sealed").await?.len(), 1, "the batch waits, sealed");
@@ -497,7 +501,6 @@ async fn a_batch_waits_for_the_chains_clock_to_pass_its_window() -> anyhow::Resu
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_front_runner_who_anchors_the_labs_root_first_gets_no_output() -> anyhow::Result<()> {
-    use prova_attestor::outputs::Submitter;
     use prova_attestor::outputs::evidence::ReceiptMaker;
     use prova_attestor::outputs::store::{self, Sample, SealPolicy};
     let stack = Stack::start().await?;
@@ -547,17 +550,7 @@ async fn a_front_runner_who_anchors_the_labs_root_first_gets_no_output() -> anyh
     assert!(call.send().await?.get_receipt().await?.status());
 
     // The lab's publisher notices, re-salts the leaves and anchors the new root under its own key.
-    let submitter = Submitter {
-        pool: stack.attestor_pool.clone(),
-        provider: stack.admin.clone(),
-        attestor: lab.attestor.clone(),
-        relayer: stack.anvil_key(2),
-        registry: stack.registry,
-        chain_id: stack.chain_id,
-        confirmations: 1,
-        batch_uri_base: String::new(),
-        wait: Duration::from_secs(30),
-    };
+    let submitter = lab_submitter(&stack, &lab);
     let policy = SealPolicy { max_leaves: 100, max_age_secs: 0 };
     assert!(submitter.run_once(policy).await?.is_empty(), "the taken root is not confirmed as the lab's");
     let confirmed = submitter.run_once(policy).await?;
