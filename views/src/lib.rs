@@ -69,3 +69,8 @@ pub struct Page<T> {
     /// Pass as `?cursor=` for the next page; null on the last page.
     pub next_cursor: Option<String>,
 }
+
+/// Unix seconds as a date (the latest representable one for a value past it), for fields people read.
+pub fn unix_date(secs: u64) -> DateTime<Utc> {
+    i64::try_from(secs).ok().and_then(|secs| DateTime::from_timestamp(secs, 0)).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}

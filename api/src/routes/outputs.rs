@@ -171,6 +171,10 @@ pub struct OutputBatchSummary {
     pub window_start: u64,
     /// Latest leaf timestamp (unix seconds), as anchored.
     pub window_end: u64,
+    /// `window_start` as a date.
+    pub window_start_at: DateTime<Utc>,
+    /// `window_end` as a date.
+    pub window_end_at: DateTime<Utc>,
     /// True if the publisher revoked the batch.
     pub revoked: bool,
     /// True if the anchoring key was flagged compromised at or before the anchoring block's time.
@@ -568,6 +572,8 @@ async fn lookup(
                     leaf_count: row.leaf_count as u64,
                     window_start: row.window_start as u64,
                     window_end: row.window_end as u64,
+                    window_start_at: prova_views::unix_date(row.window_start as u64),
+                    window_end_at: prova_views::unix_date(row.window_end as u64),
                     revoked: row.batch_revoked,
                     signed_by_compromised_key: row.compromised,
                 },
@@ -872,6 +878,8 @@ mod tests {
                 "leaf_count": 6,
                 "window_start": 1_700_000_000u64,
                 "window_end": 1_700_000_006u64,
+                "window_start_at": "2023-11-14T22:13:20Z",
+                "window_end_at": "2023-11-14T22:13:26Z",
                 "revoked": false,
                 "signed_by_compromised_key": false,
             })
