@@ -154,12 +154,21 @@ impl Stack {
 /// Starts `prova dev` from the workspace on free ports, with its data in a fresh folder and its stdout piped (the
 /// caller reads the banner). Returns the process, the folder and the API's listen address.
 pub fn spawn_dev(prefix: &str) -> anyhow::Result<(std::process::Child, tempfile::TempDir, String)> {
+    spawn_dev_with(prefix, &[])
+}
+
+/// [`spawn_dev`] with more arguments of `prova dev` (e.g. `--json`).
+pub fn spawn_dev_with(
+    prefix: &str,
+    extra: &[&str],
+) -> anyhow::Result<(std::process::Child, tempfile::TempDir, String)> {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is in the workspace");
     let data = tempfile::Builder::new().prefix(prefix).tempdir()?;
     let listen = format!("127.0.0.1:{}", free_port()?);
     let child = Command::new(prova_bin())
         .args(["dev", "--data-dir", data.path().to_str().expect("a UTF-8 temp path"), "--listen", &listen])
         .args(["--anvil-port", &free_port()?.to_string(), "--pg-port", &free_port()?.to_string()])
+        .args(extra)
         .env_remove("DATABASE_URL")
         .env_remove("PROVA_RPC_URL")
         .env_remove("PROVA_PRIVATE_KEY")

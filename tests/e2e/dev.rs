@@ -28,6 +28,33 @@ async fn dev_stack_prints_commands_that_work_and_stops_cleanly() -> anyhow::Resu
     ctrl_c_stops_everything(&mut dev, &http, &curls, data.path()).await
 }
 
+/// `prova dev --json` prints one JSON line once the stack is ready, and what it names answers: the API serves the
+/// demo versions and output, and the registry is the one the API indexes.
+#[tokio::test(flavor = "multi_thread")]
+async fn dev_json_describes_the_running_stack() -> anyhow::Result<()> {
+    let (mut child, _data, listen) = prova_e2e::spawn_dev_with("prova-dev-json", &["--json"])?;
+    let stdout = child.stdout.take().unwrap();
+    let _dev = ChildGuard::new(child);
+    let line = BufReader::new(stdout).lines().next().transpose()?.expect("prova dev printed a line");
+    let stack: Value = serde_json::from_str(&line)?;
+    assert_eq!(stack["api_url"], format!("http://{listen}"), "{stack}");
+    let api = stack["api_url"].as_str().unwrap();
+    for version in [&stack["versions"]["base"], &stack["versions"]["finetune"]] {
+        let claims: Value =
+            reqwest::get(format!("{api}/v1/model-versions/{}", version.as_str().unwrap())).await?.json().await?;
+        assert_eq!(
+            claims["claims"][0]["chain"]["contract"].as_str().map(str::to_lowercase),
+            stack["registry"].as_str().map(str::to_lowercase)
+        );
+    }
+    let output =
+        reqwest::get(format!("{api}/v1/outputs/{}", stack["demo_output"]["response_hash"].as_str().unwrap())).await?;
+    assert_eq!(output.status(), reqwest::StatusCode::OK);
+    assert!(Path::new(stack["demo_output"]["receipt"].as_str().unwrap()).is_file(), "{stack}");
+    assert_eq!(stack["agents"]["ring"].as_array().map(Vec::is_empty), Some(false), "{stack}");
+    Ok(())
+}
+
 /// The folder `prova dev` runs in, where its printed lines are run.
 fn workspace() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()

@@ -59,6 +59,9 @@ pub struct DevArgs {
     /// Address the API listens on.
     #[arg(long, env = "PROVA_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Print the running stack as one JSON line on stdout instead of the banner, once everything is ready.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// The demo data that was published.
@@ -212,7 +215,7 @@ impl DevArgs {
         let outputs =
             self.attest_demo_outputs(&demo, &rpc_url, &attestor_database_url, registry, chain_id, &api_url).await?;
 
-        print_banner(&Banner {
+        let banner = Banner {
             rpc_url: &rpc_url,
             chain_id,
             registry,
@@ -221,7 +224,12 @@ impl DevArgs {
             demo: &demo,
             outputs: &outputs,
             agents: &agents,
-        });
+        };
+        if self.json {
+            println!("{}", banner.json());
+        } else {
+            print_banner(&banner);
+        }
 
         crate::shutdown_signal().await;
         eprintln!("\nstopping: indexers, API, anvil, Postgres");
@@ -454,6 +462,63 @@ struct Banner<'a> {
     agents: &'a DemoAgents,
 }
 
+impl Banner<'_> {
+    /// The RPC endpoint as shown: a provider URL's path, query and credentials (its key) redacted.
+    fn shown_rpc_url(&self) -> String {
+        prova_chain::redact_url(self.rpc_url)
+    }
+
+    /// The RPC endpoint in the printed commands: the URL itself when nothing in it is secret (the local anvil),
+    /// otherwise the environment variable that holds it.
+    fn rpc_arg(&self) -> String {
+        let shown = self.shown_rpc_url();
+        if shown.contains(prova_chain::endpoint::REDACTED) {
+            "\"$PROVA_RPC_URL\"".into()
+        } else {
+            self.rpc_url.to_owned()
+        }
+    }
+
+    /// The stack as `--json` prints it.
+    fn json(&self) -> serde_json::Value {
+        let (d, a) = (self.demo, self.agents);
+        serde_json::json!({
+            "chain_id": self.chain_id,
+            "rpc_url": self.shown_rpc_url(),
+            "registry": self.registry,
+            "database_url": shown_database_url(self.database_url),
+            "api_url": self.api_url,
+            "explorer_url": format!("{}/explorer/", self.api_url),
+            "publisher": d.base.publisher,
+            "attestor": d.base.attestor,
+            "keystore": d.keystore,
+            "keystore_password_env": KEYSTORE_PASSWORD_ENV,
+            "versions": { "base": d.base.version_hash, "finetune": d.finetune.version_hash, "base_dir": d.base_dir },
+            "erc8004": a.registries,
+            "agents": { "good": a.good, "bad": a.bad, "steady": a.steady, "ring": a.ring_agents },
+            "trust_seeds": a.seeds,
+            "demo_output": {
+                "receipt": self.outputs.receipt,
+                "request": self.outputs.request,
+                "response": self.outputs.response,
+                "response_hash": self.outputs.response_hash,
+            },
+        })
+    }
+}
+
+/// A database URL as shown: its password masked.
+fn shown_database_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some(prova_chain::endpoint::REDACTED));
+            parsed.to_string()
+        }
+        Ok(_) => url.to_owned(),
+        Err(_) => prova_chain::redact_url(url),
+    }
+}
+
 fn print_banner(b: &Banner<'_>) {
     let prova = std::env::current_exe()
         .ok()
@@ -466,11 +531,12 @@ fn print_banner(b: &Banner<'_>) {
     let d = b.demo;
     println!();
     println!("prova dev is running (Ctrl-C stops everything)");
-    println!("  chain      {} (chain id {})", b.rpc_url, b.chain_id);
+    let (rpc_shown, rpc) = (b.shown_rpc_url(), b.rpc_arg());
+    println!("  chain      {rpc_shown} (chain id {})", b.chain_id);
     println!("  registry   {}", b.registry);
-    println!("  postgres   {}", b.database_url);
+    println!("  postgres   {}", shown_database_url(b.database_url));
     println!("  api        {}", b.api_url);
-    println!("  explorer   {}/explorer/ (checks run in your browser against {})", b.api_url, b.rpc_url);
+    println!("  explorer   {}/explorer/ (checks run in your browser against {rpc_shown})", b.api_url);
     println!("  publisher  Demo Lab {}", d.base.publisher);
     println!(
         "  attestor   {} (keystore {}, password in {KEYSTORE_PASSWORD_ENV})",
@@ -508,22 +574,22 @@ fn print_banner(b: &Banner<'_>) {
         "  curl -s '{}/v1/agents?sort=reputation&algorithm=trust'   # seeded trust: the good agent wins",
         b.api_url
     );
-    println!("  {prova} verify model {} --rpc {} --registry {}", d.base_dir.display(), b.rpc_url, b.registry);
+    println!("  {prova} verify model {} --rpc {} --registry {}", d.base_dir.display(), rpc, b.registry);
     println!(
         "  {prova} verify output {} --request {} --response {} --rpc {}",
         b.outputs.receipt.display(),
         b.outputs.request.display(),
         b.outputs.response.display(),
-        b.rpc_url
+        rpc
     );
     println!(
         "  {prova} verify reputation {} {} --algorithm all --rpc {} --identity-registry {} --reputation-registry {} --api {}",
-        b.chain_id, a.bad, b.rpc_url, r.identity, r.reputation, b.api_url
+        b.chain_id, a.bad, rpc, r.identity, r.reputation, b.api_url
     );
     println!(
         "  {KEYSTORE_PASSWORD_ENV}={DEMO_KEYSTORE_PASSWORD} {prova} model publish <your-folder> --model demo-lab/my-model \\\n      --keystore {} --rpc {} --registry {}",
         d.keystore.display(),
-        b.rpc_url,
+        rpc,
         b.registry
     );
     println!();
@@ -531,4 +597,19 @@ fn print_banner(b: &Banner<'_>) {
 
 fn join_addresses(addresses: &[Address]) -> String {
     addresses.iter().map(|a| format!("{a:#x}")).collect::<Vec<_>>().join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown_database_url;
+
+    #[test]
+    fn the_banner_never_shows_a_database_password() {
+        let shown = shown_database_url("postgres://lab:s3cret-pw@db.example:5432/prova");
+        assert!(!shown.contains("s3cret-pw"), "{shown}");
+        assert!(shown.contains("db.example:5432/prova"), "{shown}");
+        let local = "postgres://postgres@127.0.0.1:54329/prova_dev";
+        assert_eq!(shown_database_url(local), local);
+        assert!(!shown_database_url("host=db password=s3cret-pw").contains("s3cret-pw"));
+    }
 }
