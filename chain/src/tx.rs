@@ -82,15 +82,12 @@ pub async fn chain_time(provider: &DynProvider) -> Result<u64> {
 }
 
 /// The time of the block a transaction sent now would land in: the pending block's, or the latest block's on a
-/// node that has no pending block. A block's time may lag the wall clock (a slot's start, an L2 sequencer, a node
-/// started in the past), so code that must satisfy `x <= block.timestamp` asks the chain, not the local clock.
+/// node that has no pending block (some answer null, some an error). A block's time may lag the wall clock (a slot's
+/// start, an L2 sequencer, a node started in the past), so code that must satisfy `x <= block.timestamp` asks the
+/// chain, not the local clock.
 pub async fn next_block_time(provider: &DynProvider) -> Result<u64> {
-    let pending = provider
-        .get_block_by_number(BlockNumberOrTag::Pending)
-        .await
-        .map_err(|e| Error::Rpc { what: "reading the pending block".into(), source: e })?;
-    match pending {
-        Some(block) => Ok(block.header.timestamp),
-        None => chain_time(provider).await,
+    match provider.get_block_by_number(BlockNumberOrTag::Pending).await {
+        Ok(Some(block)) => Ok(block.header.timestamp),
+        Ok(None) | Err(_) => chain_time(provider).await,
     }
 }
