@@ -70,7 +70,14 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
-/// Unix seconds as a date (the latest representable one for a value past it), for fields people read.
-pub fn unix_date(secs: u64) -> DateTime<Utc> {
-    i64::try_from(secs).ok().and_then(|secs| DateTime::from_timestamp(secs, 0)).unwrap_or(DateTime::<Utc>::MAX_UTC)
+/// The last second RFC 3339 (and so a JSON Schema `date-time`) can write: 9999-12-31T23:59:59Z.
+pub const LAST_RFC3339_SECOND: i64 = 253_402_300_799;
+
+/// Unix seconds as a date people read; `None` past the year 9999, which RFC 3339 cannot write (a hostile receipt's
+/// leaf time can be anything up to 2^64 - 1).
+pub fn unix_date(secs: u64) -> Option<DateTime<Utc>> {
+    i64::try_from(secs)
+        .ok()
+        .filter(|secs| *secs <= LAST_RFC3339_SECOND)
+        .and_then(|secs| DateTime::from_timestamp(secs, 0))
 }

@@ -99,10 +99,10 @@ pub struct OutputBatch {
     pub window_start: u64,
     /// Latest leaf timestamp (unix seconds), as anchored.
     pub window_end: u64,
-    /// `window_start` as a date.
-    pub window_start_at: DateTime<Utc>,
-    /// `window_end` as a date.
-    pub window_end_at: DateTime<Utc>,
+    /// `window_start` as a date (null past the year 9999).
+    pub window_start_at: Option<DateTime<Utc>>,
+    /// `window_end` as a date (null past the year 9999).
+    pub window_end_at: Option<DateTime<Utc>>,
     /// Where the attestor says the leaves can be fetched.
     pub batch_uri: String,
     /// True once the leaves have been uploaded (and verified) here.

@@ -171,10 +171,10 @@ pub struct OutputBatchSummary {
     pub window_start: u64,
     /// Latest leaf timestamp (unix seconds), as anchored.
     pub window_end: u64,
-    /// `window_start` as a date.
-    pub window_start_at: DateTime<Utc>,
-    /// `window_end` as a date.
-    pub window_end_at: DateTime<Utc>,
+    /// `window_start` as a date (null past the year 9999).
+    pub window_start_at: Option<DateTime<Utc>>,
+    /// `window_end` as a date (null past the year 9999).
+    pub window_end_at: Option<DateTime<Utc>>,
     /// True if the publisher revoked the batch.
     pub revoked: bool,
     /// True if the anchoring key was flagged compromised at or before the anchoring block's time.
@@ -271,11 +271,6 @@ impl Anchored {
             None
         }
     }
-}
-
-/// A leaf timestamp (unix seconds) as a date, or `None` past chrono's range.
-fn date(timestamp: u64) -> Option<DateTime<Utc>> {
-    i64::try_from(timestamp).ok().and_then(|t| DateTime::from_timestamp(t, 0))
 }
 
 /// Whether `publisher` revoked its claim of `version_hash` in the registry at `chain`.
@@ -559,7 +554,7 @@ async fn lookup(
                 valid: reason.is_none(),
                 signed_by_compromised_key: row.compromised,
                 produced_no_later_than: reason.is_none().then_some(chain.block_time),
-                claimed_at: date(leaf.timestamp),
+                claimed_at: prova_views::unix_date(leaf.timestamp),
                 reason,
                 model_version: OutputModelVersion {
                     version_hash: leaf.version_hash,
@@ -796,7 +791,7 @@ async fn verify(State(state): State<AppState>, ApiJson(body): ApiJson<VerifyRequ
         checks,
         signed_by_compromised_key: batch.as_ref().map(|b| b.signed_by_compromised_key),
         produced_no_later_than: chain.as_ref().filter(|_| valid).map(|c| c.block_time),
-        claimed_at: date(leaf.timestamp),
+        claimed_at: prova_views::unix_date(leaf.timestamp),
         canonical_registry: state.config.canonical_registries.get(&receipt.chain_id).copied(),
         batch,
         chain,
@@ -1254,6 +1249,13 @@ mod tests {
         let (_, page) = call(pool.clone(), "GET", &lookup_uri(keccak256(response(0)), "")).await;
         assert_eq!(page["items"][0]["valid"], false);
         assert_eq!(page["items"][0]["reason"], problem.to_string());
+
+        // A leaf time past the year 9999 (a forged receipt's) has no RFC 3339 date: `claimed_at` is null, not
+        // "+13517-07-17T23:15:08Z", which no date-time parser takes.
+        let mut far = serde_json::to_value(receipt(&leaves, &tree, 0, 10)).unwrap();
+        far["leaf"]["timestamp"] = json!(364_405_216_508u64);
+        let verdict = verify(&pool, json!({ "receipt": far })).await;
+        assert_eq!((verdict["valid"].as_bool(), &verdict["claimed_at"]), (Some(false), &Value::Null), "{verdict}");
 
         let verdict = verify(&pool, json!({ "receipt": receipt(&leaves, &tree, 3, 10) })).await;
         assert_eq!((verdict["valid"].as_bool(), verdict["checks"]["window"].as_str()), (Some(true), Some("pass")));
