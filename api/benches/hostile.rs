@@ -646,8 +646,32 @@ async fn watch_postgres(
 #[derive(Debug, Clone, Copy, Default)]
 struct CpuTicks {
     process: u64,
+    /// The live threads named `bench-attacker`: the attackers' own client, which stands for other machines.
+    attackers: u64,
+    /// The live threads at the API's heavy-work priority (`prova_api::heavy::HEAVY_NICE`): scoring and Merkle roots.
+    /// (A blocking thread that exited takes its ticks with it; tokio keeps one alive 10 s after its last task.)
+    heavy: u64,
     machine_busy: u64,
     machine_total: u64,
+}
+
+/// Ticks (user + system) of this process's live threads, split into the attackers' and the heavy work's.
+fn thread_ticks() -> (u64, u64) {
+    let (mut attackers, mut heavy) = (0, 0);
+    for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else { continue };
+        let Some((head, rest)) = stat.rsplit_once(')') else { continue };
+        // After the name: state is field 3, utime 14, stime 15, nice 19.
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let number = |i: usize| fields.get(i).and_then(|f| f.parse::<i64>().ok()).unwrap_or(0);
+        let ticks = (number(11) + number(12)) as u64;
+        if head.ends_with("(bench-attacker") {
+            attackers += ticks;
+        } else if number(16) == i64::from(prova_api::heavy::HEAVY_NICE) {
+            heavy += ticks;
+        }
+    }
+    (attackers, heavy)
 }
 
 impl CpuTicks {
@@ -676,7 +700,8 @@ impl CpuTicks {
             .unwrap_or_default();
         let machine_total: u64 = machine.iter().sum();
         let idle = machine.get(3).copied().unwrap_or(0) + machine.get(4).copied().unwrap_or(0);
-        Self { process, machine_busy: machine_total - idle, machine_total }
+        let (attackers, heavy) = thread_ticks();
+        Self { process, attackers, heavy, machine_busy: machine_total - idle, machine_total }
     }
 }
 
@@ -703,19 +728,32 @@ async fn watch_process(start: Instant, end: Instant) -> Vec<Tick> {
     samples
 }
 
-/// Over the samples from `from` to `to` seconds: the cores this process used, and how busy the machine's CPUs were
-/// (every process on it, Postgres included), in percent.
-fn cpu_between(ticks: &[Tick], from: f64, to: f64) -> (f64, f64) {
+/// CPU use over a phase: cores of this process in all, of its attackers' thread and of its heavy work, and how busy
+/// the machine's CPUs were (every process on it, Postgres included), in percent.
+#[derive(Debug, Clone, Copy, Default)]
+struct CpuUse {
+    process: f64,
+    attackers: f64,
+    heavy: f64,
+    machine_percent: f64,
+}
+
+/// [`CpuUse`] over the samples from `from` to `to` seconds.
+fn cpu_between(ticks: &[Tick], from: f64, to: f64) -> CpuUse {
     let first = ticks.iter().find(|t| t.at >= from);
     let last = ticks.iter().rev().find(|t| t.at <= to + 0.5);
     match (first, last) {
         (Some(a), Some(b)) if b.at > a.at => {
-            let seconds = b.at - a.at;
-            let process = (b.cpu.process - a.cpu.process) as f64 / 100.0 / seconds;
+            let cores = |after: u64, before: u64| after.saturating_sub(before) as f64 / 100.0 / (b.at - a.at);
             let total = (b.cpu.machine_total - a.cpu.machine_total).max(1) as f64;
-            (process, 100.0 * (b.cpu.machine_busy - a.cpu.machine_busy) as f64 / total)
+            CpuUse {
+                process: cores(b.cpu.process, a.cpu.process),
+                attackers: cores(b.cpu.attackers, a.cpu.attackers),
+                heavy: cores(b.cpu.heavy, a.cpu.heavy),
+                machine_percent: 100.0 * (b.cpu.machine_busy - a.cpu.machine_busy) as f64 / total,
+            }
         }
-        _ => (0.0, 0.0),
+        _ => CpuUse::default(),
     }
 }
 
@@ -1074,11 +1112,25 @@ impl Report {
             settle, settle
         );
         let phase_b_end = phase_b_start + settings.phase.as_secs_f64();
-        let (process_a, machine_a) = cpu_between(&self.ticks, phase_a_start, phase_b_start);
-        let (process_b, machine_b) = cpu_between(&self.ticks, phase_b_start, phase_b_end);
+        let cpu_a = cpu_between(&self.ticks, phase_a_start, phase_b_start);
+        let cpu_b = cpu_between(&self.ticks, phase_b_start, phase_b_end);
         println!(
-            "| CPU: this process (API and clients), cores; the machine's {} CPUs busy (everything, Postgres included) | {process_a:.2}; {machine_a:.0}% | {process_b:.2}; {machine_b:.0}% |",
-            std::thread::available_parallelism().map_or(1, usize::from)
+            "| CPU: this process (API and clients), cores; the machine's {} CPUs busy (everything, Postgres included) | {:.2}; {:.0}% | {:.2}; {:.0}% |",
+            std::thread::available_parallelism().map_or(1, usize::from),
+            cpu_a.process,
+            cpu_a.machine_percent,
+            cpu_b.process,
+            cpu_b.machine_percent
+        );
+        println!(
+            "| of which, cores: the attackers' client thread / the API's heavy work at nice {} (scoring, Merkle roots) / the rest (API request handling, normal clients) | {:.2} / {:.2} / {:.2} | {:.2} / {:.2} / {:.2} |",
+            prova_api::heavy::HEAVY_NICE,
+            cpu_a.attackers,
+            cpu_a.heavy,
+            cpu_a.process - cpu_a.attackers - cpu_a.heavy,
+            cpu_b.attackers,
+            cpu_b.heavy,
+            cpu_b.process - cpu_b.attackers - cpu_b.heavy
         );
         let every_5s: Vec<String> = memory.iter().step_by(5).map(|(at, rss)| format!("{at:.0} s: {rss:.0}")).collect();
         println!(

@@ -1,5 +1,5 @@
 //! CPU-heavy request bodies (a manifest to match or to store: parsed, then hashed into a Merkle root) take a permit
-//! before their body is read, and run their hashing on a blocking thread at a lower CPU priority, so a flood of
+//! before their body is read, and run their hashing on a blocking thread at the lowest CPU priority, so a flood of
 //! them can neither hold the async workers that answer everyone else nor queue without bound.
 //!
 //! Measured by `cargo bench -p prova-api --bench hostile` (BENCHMARKS.md, "API under attack"): without this, 8
@@ -32,20 +32,19 @@ impl Default for HeavyWork {
     }
 }
 
-/// The routes whose bodies are heavy, with the largest body each takes.
-const HEAVY_ROUTES: [(&str, usize); 2] = [
-    ("/v1/model-versions/match", crate::MAX_BODY_BYTES),
-    ("/v1/model-versions/{version_hash}/manifest", crate::MAX_MANIFEST_BODY_BYTES),
-];
+/// The routes whose bodies are heavy.
+const HEAVY_ROUTES: [&str; 2] = ["/v1/model-versions/match", "/v1/model-versions/{version_hash}/manifest"];
 
-/// Gates the writes and posts of [`HEAVY_ROUTES`]: a declared body larger than the route takes is refused at once
+/// Gates the writes and posts of [`HEAVY_ROUTES`]: a declared body larger than the route takes
+/// ([`crate::max_body_bytes`]) is refused at once
 /// (413), and the request holds a [`HeavyWork`] permit, waited for at most [`WAIT_FOR_PERMIT`], from before its body
 /// is read until it is answered. Every other request passes.
 pub async fn gate(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let route = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
-    let Some(&(_, limit)) = HEAVY_ROUTES.iter().find(|(path, _)| Some(*path) == route) else {
+    if !route.is_some_and(|route| HEAVY_ROUTES.contains(&route)) {
         return next.run(request).await;
-    };
+    }
+    let limit = crate::max_body_bytes(route);
     if request.method() == Method::GET || request.method() == Method::HEAD {
         return next.run(request).await;
     }
@@ -63,7 +62,7 @@ pub async fn gate(State(state): State<AppState>, request: Request, next: Next) -
     response
 }
 
-/// Runs `work` on a blocking thread whose CPU priority is lowered (nice 10), and waits for it.
+/// Runs `work` on a blocking thread whose CPU priority is lowered ([`HEAVY_NICE`]), and waits for it.
 pub async fn run<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(move || {
         lower_priority();
@@ -73,14 +72,19 @@ pub async fn run<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 's
     .map_err(|e| ApiError::Internal(format!("heavy work panicked: {e}")))?
 }
 
-/// Lowers the calling thread's CPU priority to nice 10 (on Linux, `setpriority` on a thread id applies to that
-/// thread only). Blocking threads only ever run heavy work, so it is never raised again.
+/// The CPU priority of heavy work: the lowest nice level. A thread at nice 19 weighs 15 against 1,024 for a
+/// request handler at nice 0, so it runs on what request handling leaves, and a handler that wakes up takes its
+/// core at once.
+pub const HEAVY_NICE: i32 = 19;
+
+/// Lowers the calling thread's CPU priority to [`HEAVY_NICE`] (on Linux, `setpriority` on a thread id applies to
+/// that thread only). Blocking threads only ever run heavy work, so it is never raised again.
 pub fn lower_priority() {
     #[cfg(target_os = "linux")]
     // SAFETY: plain system calls on the calling thread, with no pointers.
     unsafe {
         let thread = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        libc::setpriority(libc::PRIO_PROCESS, thread, 10);
+        libc::setpriority(libc::PRIO_PROCESS, thread, HEAVY_NICE);
     }
 }
 

@@ -147,6 +147,7 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 #[derive(Debug)]
 pub struct Limiter {
     buckets: DefaultKeyedRateLimiter<IpAddr>,
+    burst: NonZeroU32,
     checks: AtomicU64,
 }
 
@@ -154,21 +155,83 @@ impl Limiter {
     /// A limiter enforcing `limit`.
     pub fn new(limit: RateLimit) -> Self {
         let quota = Quota::per_second(limit.per_second).allow_burst(limit.burst);
-        Self { buckets: DefaultKeyedRateLimiter::keyed(quota), checks: AtomicU64::new(0) }
+        Self { buckets: DefaultKeyedRateLimiter::keyed(quota), burst: limit.burst, checks: AtomicU64::new(0) }
     }
 
-    /// `Ok` when the client `ip` belongs to may send a request now, else the whole seconds to wait.
-    fn check(&self, ip: IpAddr) -> Result<(), u64> {
+    /// `Ok` when the client `ip` belongs to may send a request costing `cost` tokens now (a cost above the burst
+    /// is taken as the burst: such a request needs a full bucket), else the whole seconds to wait.
+    fn check(&self, ip: IpAddr, cost: NonZeroU32) -> Result<(), u64> {
         let key = rate_limit_key(ip);
         // Forget idle clients now and then, so the table does not grow without bound.
         if self.checks.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
             self.buckets.retain_recent();
         }
-        self.buckets.check_key(&key).map_err(|not_until| {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
-        })
+        let cost = cost.min(self.burst);
+        match self.buckets.check_key_n(&key, cost) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                Err(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
+            }
+            // Cannot happen: the cost is capped at the burst above.
+            Err(_) => Err(1),
+        }
     }
+}
+
+/// Body bytes that cost one rate-limit token ([`request_cost`]).
+pub const BYTES_PER_TOKEN: u64 = 64 * 1024;
+
+/// Tokens a reputation score with parameters of its own, or a leaderboard sorted by one, costs ([`request_cost`]).
+pub const SCORING_PARAMETERS_COST: u32 = 5;
+
+/// The query parameters that can ask for a score computation of their own (everything but the defaults).
+const SCORING_PARAMETERS: [&str; 11] = [
+    "tag1",
+    "tag2",
+    "clients",
+    "seeds",
+    "prior_mean",
+    "prior_weight",
+    "half_life_secs",
+    "now",
+    "alpha",
+    "tolerance",
+    "max_iterations",
+];
+
+/// The rate-limit tokens a request takes, by what it can cost the server (`docs/api-limits.md`, "Costs"):
+/// - a request with a body (`POST`, `PUT`): one token per started [`BYTES_PER_TOKEN`] of its declared length, at least
+///   one; a body of unknown length (chunked) costs as much as the route's largest body;
+/// - a reputation score or a `sort=reputation` leaderboard with any of [`SCORING_PARAMETERS`]:
+///   [`SCORING_PARAMETERS_COST`] (the default parameters are one cached computation shared by everyone);
+/// - anything else: one.
+pub fn request_cost(request: &Request) -> NonZeroU32 {
+    let tokens = |bytes: u64| u32::try_from(bytes.div_ceil(BYTES_PER_TOKEN)).unwrap_or(u32::MAX);
+    let route = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
+    let cost = if matches!(*request.method(), Method::POST | Method::PUT) {
+        let declared =
+            request.headers().get(header::CONTENT_LENGTH).and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+        declared.map_or_else(|| tokens(crate::max_body_bytes(route) as u64), tokens)
+    } else {
+        let query = || {
+            serde_urlencoded::from_str::<Vec<(String, String)>>(request.uri().query().unwrap_or_default())
+                .unwrap_or_default()
+        };
+        let scored = match route {
+            Some("/v1/agents/{chain_id}/{agent_id}/reputation") => Some(query()),
+            Some("/v1/agents") => {
+                Some(query()).filter(|pairs| pairs.iter().any(|(k, v)| k == "sort" && v == "reputation"))
+            }
+            _ => None,
+        };
+        if scored.is_some_and(|pairs| pairs.iter().any(|(key, _)| SCORING_PARAMETERS.contains(&key.as_str()))) {
+            SCORING_PARAMETERS_COST
+        } else {
+            1
+        }
+    };
+    NonZeroU32::new(cost).unwrap_or(NonZeroU32::MIN)
 }
 
 /// The client a request is counted under by the rate limit: an IPv4 address as it is; an IPv6 address by its `/64`
@@ -324,7 +387,7 @@ pub async fn rate_limit(State(state): State<AppState>, request: Request, next: N
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(peer)| peer.ip());
     let ip = client_ip(peer, request.headers(), state.config.trusted_proxy_hops);
-    match limiter.check(ip) {
+    match limiter.check(ip, request_cost(&request)) {
         Ok(()) => next.run(request).await,
         Err(retry_after_secs) => {
             state.metrics.rate_limited.inc();

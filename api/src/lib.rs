@@ -43,6 +43,15 @@ pub const MAX_MANIFEST_BODY_BYTES: usize = 32 << 20;
 /// Largest output-batch leaf upload accepted (a 4096-leaf batch is about 1.3 MB of JSON; this allows ~200k leaves).
 pub const MAX_OUTPUT_BATCH_BODY_BYTES: usize = 64 << 20;
 
+/// The largest body the route with this template takes.
+pub fn max_body_bytes(route: Option<&str>) -> usize {
+    match route {
+        Some("/v1/model-versions/{version_hash}/manifest") => MAX_MANIFEST_BODY_BYTES,
+        Some("/v1/output-batches/{root}/leaves") => MAX_OUTPUT_BATCH_BODY_BYTES,
+        _ => MAX_BODY_BYTES,
+    }
+}
+
 /// Shared state of every handler. Build it with [`AppState::new`]; its fields are those of [`Shared`].
 ///
 /// One `Arc`, so the per-request clones of the handlers and middleware cost one reference count, not one per field.
@@ -650,6 +659,46 @@ mod tests {
         assert_eq!(statuses[3..], [StatusCode::TOO_MANY_REQUESTS; 7]);
         // Another /64 is another client.
         assert_eq!(status_of("2001:db8:aa:bc::1".into()).await, StatusCode::OK);
+    }
+
+    /// The rate limit charges by cost (`layers::request_cost`): with a burst of 20 tokens, a client asking for
+    /// scores with parameters of its own gets 4 answers (5 tokens each), one posting 600 KiB manifests to match gets
+    /// 2 (10 tokens each), and neither eats into another client's budget; a plain lookup costs one token.
+    #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
+    async fn expensive_requests_cost_more_of_the_rate_limit(pool: PgPool) {
+        use tower::ServiceExt;
+        let limit = RateLimit { per_second: 1.try_into().unwrap(), burst: 20.try_into().unwrap() };
+        let config = ApiConfig { rate_limit: Some(limit), trusted_proxy_hops: 1, ..ApiConfig::default() };
+        let app = app(AppState::new(pool).with_config(config));
+        let admitted = |client: &'static str, request: fn() -> axum::http::request::Builder, body: Vec<u8>| {
+            let app = app.clone();
+            async move {
+                let mut admitted = 0;
+                for _ in 0..30 {
+                    let request =
+                        request().header("x-forwarded-for", client).body(axum::body::Body::from(body.clone()));
+                    if app.clone().oneshot(request.unwrap()).await.unwrap().status() != StatusCode::TOO_MANY_REQUESTS {
+                        admitted += 1;
+                    }
+                }
+                admitted
+            }
+        };
+        let scores = || get("/v1/agents/31337/1/reputation?algorithm=trust&alpha=0.3&tolerance=0");
+        assert_eq!(admitted("10.0.0.1", scores, Vec::new()).await, 4);
+        let leaderboard = || get("/v1/agents?sort=reputation&algorithm=bayesian&prior_mean=42");
+        assert_eq!(admitted("10.0.0.2", leaderboard, Vec::new()).await, 4);
+        let matching = || {
+            axum::http::Request::builder()
+                .method("POST")
+                .uri("/v1/model-versions/match")
+                .header("content-type", "application/json")
+                .header("content-length", 600 * 1024)
+        };
+        assert_eq!(admitted("10.0.0.3", matching, vec![b' '; 600 * 1024]).await, 2);
+        let default_scores = || get("/v1/agents/31337/1/reputation?algorithm=trust");
+        assert_eq!(admitted("10.0.0.4", default_scores, Vec::new()).await, 20);
+        assert_eq!(admitted("10.0.0.5", || get("/v1/status"), Vec::new()).await, 20);
     }
 
     /// Postgres itself stops an API statement at the request timeout: a query stuck behind a lock is gone from

@@ -45,11 +45,12 @@ pub struct ServeArgs {
 /// How the API protects itself and tells caches what to keep.
 #[derive(Debug, Clone, Args)]
 pub struct ApiArgs {
-    /// Requests per second allowed per client IP, on average (0 turns the limit off). Past it: 429 and
+    /// Tokens per second allowed per client IP, on average (0 turns the limit off). A request costs one token, a
+    /// body one per started 64 KiB, a score with parameters of its own 5 (`docs/api-limits.md`). Past it: 429 and
     /// `Retry-After`. `/healthz`, `/readyz` and `/metrics` are never limited.
     #[arg(long, env = "PROVA_RATE_LIMIT", default_value_t = 50)]
     pub rate_limit: u32,
-    /// Requests a client IP may send in one burst before the per-second rate applies.
+    /// Tokens a client IP may spend in one burst before the per-second rate applies.
     #[arg(long, env = "PROVA_RATE_LIMIT_BURST", default_value_t = 100)]
     pub rate_limit_burst: u32,
     /// Reverse proxies in front of the API that append to `X-Forwarded-For` (0: none). The rate limit then keys on
