@@ -130,7 +130,13 @@ pub struct SyncReport {
     pub events: u64,
     /// Blocks undone by reorgs (zero if none).
     pub reorged: u64,
+    /// Time spent in the write transactions.
+    pub writing: Duration,
 }
+
+/// Ranges queued or read ahead per permitted concurrent read: enough that reads never wait for a write of
+/// `commit_events` to finish.
+const READ_AHEAD: usize = 3;
 
 /// Indexes one contract on one chain into Postgres.
 #[derive(Debug, Clone)]
@@ -273,12 +279,17 @@ impl Indexer {
         let progress = self.progress_bar(next, head);
         let started = Instant::now();
         let mut inflight = FuturesOrdered::new();
-        // Reads run as tasks, `concurrency` of them in flight, so reading goes on while a batch is written.
+        // Reads run as tasks, `concurrency` of them talking to the node at once (the permits), and up to
+        // `READ_AHEAD` times as many ranges queued or read ahead, so reading goes on while a batch is written.
+        let permits = Arc::new(tokio::sync::Semaphore::new(self.config.concurrency.max(1)));
         let top_up = |inflight: &mut FuturesOrdered<_>, next: &mut u64| {
-            while inflight.len() < self.config.concurrency.max(1) && *next <= head {
+            while inflight.len() < READ_AHEAD * self.config.concurrency.max(1) && *next <= head {
                 let (from, to) = (*next, head.min(*next + self.rpc.range() - 1));
-                let this = self.clone();
-                inflight.push_back(Task(tokio::spawn(async move { this.fetch(from, to).await })));
+                let (this, permits) = (self.clone(), permits.clone());
+                inflight.push_back(Task(tokio::spawn(async move {
+                    let _permit = permits.acquire_owned().await;
+                    this.fetch(from, to).await
+                })));
                 *next = to + 1;
             }
         };
@@ -286,8 +297,11 @@ impl Indexer {
             top_up(&mut inflight, &mut next);
             let Some(first) = inflight.next().await else { break };
             // Merge every range already fetched into one transaction, up to `commit_events`.
+            let mut events = match &first {
+                Ok(Some(f)) => f.1.len(),
+                _ => 0,
+            };
             let mut ready = vec![first];
-            let mut events = 0;
             while events < self.config.commit_events {
                 match inflight.next().now_or_never() {
                     Some(Some(result)) => {
@@ -332,8 +346,10 @@ impl Indexer {
     /// Reads `from..=to` and decodes it: `None` if the chain changed while reading.
     async fn fetch(&self, from: u64, to: u64) -> Result<Option<(Fetched, Vec<IndexedEvent>)>> {
         let started = Instant::now();
-        let Some(fetched) = self.rpc.fetch(self.config.contract, from, to).await? else { return Ok(None) };
+        let Some(mut fetched) = self.rpc.fetch(self.config.contract, from, to).await? else { return Ok(None) };
         let events = self.decode(&fetched.logs).await?;
+        // The rows hold all that is written: the logs are freed here, in the reading task, not by the writer.
+        fetched.logs = Vec::new();
         debug!(
             chain_id = self.chain_id,
             from,
@@ -411,6 +427,7 @@ impl Indexer {
         }
         report.ranges += 1;
         report.events += events.len() as u64;
+        report.writing += writing.elapsed();
         let mut by_table: HashMap<&str, u64> = HashMap::new();
         for event in &events {
             *by_table.entry(event.row.table).or_default() += 1;
