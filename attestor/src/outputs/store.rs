@@ -281,7 +281,12 @@ fn leaf_from_row(version_hash: B256, row: &sqlx::postgres::PgRow) -> OutputLeaf 
 /// The Merkle root over leaves.
 pub fn root_of(leaves: &[OutputLeaf]) -> B256 {
     use rayon::prelude::*;
-    let hashes: Vec<B256> = leaves.par_iter().map(OutputLeaf::hash).collect();
+    root_of_hashes(leaves.par_iter().map(OutputLeaf::hash).collect())
+}
+
+/// The Merkle root over leaf hashes ([`OutputLeaf::hash`]), for a caller that hashed the leaves already (ingest
+/// hashes each leaf on all cores with the rest of its sample); zero for none.
+pub fn root_of_hashes(hashes: Vec<B256>) -> B256 {
     prova_core::merkle::MerkleTree::from_leaf_hashes(hashes).map(|t| t.root()).unwrap_or_default()
 }
 
