@@ -62,7 +62,7 @@ pub async fn gate(State(state): State<AppState>, request: Request, next: Next) -
     response
 }
 
-/// Runs `work` on a blocking thread whose CPU priority is lowered ([`HEAVY_NICE`]), and waits for it.
+/// Runs `work` on a blocking thread whose CPU priority is lowered ([`lower_priority`]), and waits for it.
 pub async fn run<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(move || {
         lower_priority();
@@ -72,19 +72,23 @@ pub async fn run<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 's
     .map_err(|e| ApiError::Internal(format!("heavy work panicked: {e}")))?
 }
 
-/// The CPU priority of heavy work: the lowest nice level. A thread at nice 19 weighs 15 against 1,024 for a
-/// request handler at nice 0, so it runs on what request handling leaves, and a handler that wakes up takes its
-/// core at once.
+/// The nice level of heavy work: the lowest. Heavy threads also take the `SCHED_IDLE` policy ([`lower_priority`]).
 pub const HEAVY_NICE: i32 = 19;
 
-/// Lowers the calling thread's CPU priority to [`HEAVY_NICE`] (on Linux, `setpriority` on a thread id applies to
-/// that thread only). Blocking threads only ever run heavy work, so it is never raised again.
+/// Lowers the calling thread's CPU priority: nice [`HEAVY_NICE`] and the `SCHED_IDLE` scheduling policy (on Linux,
+/// both apply to the calling thread only). A `SCHED_IDLE` thread runs on what the other threads leave, and a request
+/// handler that wakes up takes its core at once rather than at the end of the heavy thread's time slice; under a
+/// machine saturated by other work, heavy requests wait (and time out with 503) instead of slowing everyone else.
+/// Blocking threads only ever run heavy work, so the priority is never raised again. Failures are ignored: the work
+/// then runs at normal priority.
 pub fn lower_priority() {
     #[cfg(target_os = "linux")]
-    // SAFETY: plain system calls on the calling thread, with no pointers.
+    // SAFETY: plain system calls on the calling thread; `param` outlives the call that reads it.
     unsafe {
-        let thread = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        libc::setpriority(libc::PRIO_PROCESS, thread, HEAVY_NICE);
+        let thread = libc::syscall(libc::SYS_gettid) as libc::pid_t;
+        libc::setpriority(libc::PRIO_PROCESS, thread as libc::id_t, HEAVY_NICE);
+        let param = libc::sched_param { sched_priority: 0 };
+        libc::sched_setscheduler(thread, libc::SCHED_IDLE, &param);
     }
 }
 
@@ -106,6 +110,21 @@ mod tests {
             request = request.header(header::CONTENT_LENGTH, length);
         }
         request.body(Body::from(body)).unwrap()
+    }
+
+    /// A heavy thread runs at nice 19 under `SCHED_IDLE`, and the thread that spawned it keeps its priority.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn heavy_threads_run_at_idle_priority() {
+        // SAFETY: plain system calls on the calling thread.
+        let policy_and_nice = || unsafe { (libc::sched_getscheduler(0), libc::getpriority(libc::PRIO_PROCESS, 0)) };
+        let before = policy_and_nice();
+        let heavy = std::thread::spawn(move || {
+            lower_priority();
+            policy_and_nice()
+        });
+        assert_eq!(heavy.join().unwrap(), (libc::SCHED_IDLE, HEAVY_NICE));
+        assert_eq!(policy_and_nice(), before);
     }
 
     /// With every permit taken by manifests being worked on, one more waits a second and is answered 503 `busy`
