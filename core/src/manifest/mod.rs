@@ -2,6 +2,7 @@
 //! over them) and sigstore model_signing's ([`model_signing`]: digests only), and [`AnyManifest`] that reads either.
 //! The formats are specified in `docs/format.md`.
 
+mod mapping;
 pub mod model_signing;
 pub mod prova;
 mod read_ahead;
