@@ -25,7 +25,7 @@ use prova_attestor::outputs::scan::{
     DEFAULT_MIN_SHINGLES, DEFAULT_THRESHOLD, NearOptions, ScanMatch, ScanOptions, limitations, scan,
 };
 use prova_attestor::outputs::store::{self, Keep, Sample, SealPolicy};
-use prova_attestor::outputs::{Clock, Rate, Record, Sampler, Submitter};
+use prova_attestor::outputs::{Clock, Rate, Record, RecordRef, Sampler, Submitter};
 use rayon::prelude::*;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
@@ -277,6 +277,38 @@ fn to_samples(records: &[Record], clock: Clock, keep: Keep) -> Result<Vec<Sample
         .collect()
 }
 
+/// One chunk of `prova outputs ingest` (`lines`: line number and text, blank lines left out): parsed with the texts
+/// borrowed and checked on all cores, sampled in order, and the kept records hashed on all cores. The error is the
+/// first bad line's, as reading line by line would give.
+fn ingest_chunk(
+    name: &str,
+    lines: &[(usize, String)],
+    sampler: &mut Sampler,
+    keep: Keep,
+) -> anyhow::Result<Vec<Sample>> {
+    let at = now();
+    let parsed: Vec<anyhow::Result<(RecordRef<'_>, u64)>> = lines
+        .par_iter()
+        .map(|(n, line)| {
+            let record: RecordRef<'_> = serde_json::from_str(line)
+                .with_context(|| format!("{name}:{n}: not a {{model_version, request, response}} record"))?;
+            let time = record.leaf_time(at, Clock::Log).map_err(|e| anyhow::anyhow!("{name}:{n}: {e}"))?;
+            Ok((record, time))
+        })
+        .collect();
+    let mut kept = Vec::with_capacity(parsed.len());
+    for record in parsed {
+        let (record, time) = record?;
+        if sampler.keep(record.model_version) {
+            kept.push((record, time));
+        }
+    }
+    Ok(kept
+        .par_iter()
+        .map(|(r, time)| Sample::keeping(r.model_version, r.request.as_bytes(), r.response.as_bytes(), *time, keep))
+        .collect())
+}
+
 impl OutputsCommand {
     /// Runs the subcommand.
     pub async fn run(self) -> anyhow::Result<ExitCode> {
@@ -319,7 +351,7 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let mut read = 0u64;
     let writer = store::PipelinedInserter::new(pool.clone());
-    let mut chunk: Vec<Record> = Vec::with_capacity(args.chunk);
+    let mut chunk: Vec<(usize, String)> = Vec::with_capacity(args.chunk);
     for (name, reader) in readers {
         for (n, line) in reader.lines().enumerate() {
             let line = line.with_context(|| format!("cannot read {name}"))?;
@@ -327,22 +359,17 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
                 continue;
             }
             read += 1;
-            let record: Record = serde_json::from_str(&line)
-                .with_context(|| format!("{name}:{}: not a {{model_version, request, response}} record", n + 1))?;
-            if let Err(e) = record.leaf_time(now(), Clock::Log) {
-                anyhow::bail!("{name}:{}: {e}", n + 1);
-            }
-            if sampler.keep(record.model_version) {
-                chunk.push(record);
-            }
+            chunk.push((n + 1, line));
             if chunk.len() == args.chunk {
-                let samples = tokio::task::block_in_place(|| to_samples(&chunk, Clock::Log, keep));
-                writer.send(samples.map_err(anyhow::Error::msg)?).await?;
+                let samples = tokio::task::block_in_place(|| ingest_chunk(&name, &chunk, &mut sampler, keep))?;
+                writer.send(samples).await?;
                 chunk.clear();
             }
         }
+        let samples = tokio::task::block_in_place(|| ingest_chunk(&name, &chunk, &mut sampler, keep))?;
+        writer.send(samples).await?;
+        chunk.clear();
     }
-    writer.send(to_samples(&chunk, Clock::Log, keep).map_err(anyhow::Error::msg)?).await?;
     let stored = writer.finish().await?;
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
