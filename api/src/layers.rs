@@ -202,7 +202,8 @@ const SCORING_PARAMETERS: [&str; 11] = [
 
 /// The rate-limit tokens a request takes, by what it can cost the server (`docs/api-limits.md`, "Costs"):
 /// - a request with a body (`POST`, `PUT`): one token per started [`BYTES_PER_TOKEN`] of its declared length, at least
-///   one; a body of unknown length (chunked) costs as much as the route's largest body;
+///   one; a body of unknown length (chunked) costs as much as the route's largest body; a body declared larger than
+///   the route takes costs one, since it is refused unread;
 /// - a reputation score or a `sort=reputation` leaderboard with any of [`SCORING_PARAMETERS`]:
 ///   [`SCORING_PARAMETERS_COST`] (the default parameters are one cached computation shared by everyone);
 /// - anything else: one.
@@ -212,7 +213,13 @@ pub fn request_cost(request: &Request) -> NonZeroU32 {
     let cost = if matches!(*request.method(), Method::POST | Method::PUT) {
         let declared =
             request.headers().get(header::CONTENT_LENGTH).and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
-        declared.map_or_else(|| tokens(crate::max_body_bytes(route) as u64), tokens)
+        let largest = crate::max_body_bytes(route) as u64;
+        match declared {
+            // Refused unread (413), so it costs the server no more than a lookup.
+            Some(length) if length > largest => 1,
+            Some(length) => tokens(length),
+            None => tokens(largest),
+        }
     } else {
         let query = || {
             serde_urlencoded::from_str::<Vec<(String, String)>>(request.uri().query().unwrap_or_default())

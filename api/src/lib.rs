@@ -663,7 +663,8 @@ mod tests {
 
     /// The rate limit charges by cost (`layers::request_cost`): with a burst of 20 tokens, a client asking for
     /// scores with parameters of its own gets 4 answers (5 tokens each), one posting 600 KiB manifests to match gets
-    /// 2 (10 tokens each), and neither eats into another client's budget; a plain lookup costs one token.
+    /// 2 (10 tokens each), and neither eats into another client's budget; a plain lookup, and a body declared past
+    /// the route's limit (refused unread), cost one token.
     #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
     async fn expensive_requests_cost_more_of_the_rate_limit(pool: PgPool) {
         use tower::ServiceExt;
@@ -696,6 +697,15 @@ mod tests {
                 .header("content-length", 600 * 1024)
         };
         assert_eq!(admitted("10.0.0.3", matching, vec![b' '; 600 * 1024]).await, 2);
+        // A body declared past the route's limit is refused unread (413), for one token.
+        let oversized = || {
+            axum::http::Request::builder()
+                .method("POST")
+                .uri("/v1/model-versions/match")
+                .header("content-type", "application/json")
+                .header("content-length", crate::MAX_BODY_BYTES + 1)
+        };
+        assert_eq!(admitted("10.0.0.6", oversized, Vec::new()).await, 20);
         let default_scores = || get("/v1/agents/31337/1/reputation?algorithm=trust");
         assert_eq!(admitted("10.0.0.4", default_scores, Vec::new()).await, 20);
         assert_eq!(admitted("10.0.0.5", || get("/v1/status"), Vec::new()).await, 20);
