@@ -200,7 +200,7 @@ const SCORING_PARAMETERS: [&str; 11] = [
     "max_iterations",
 ];
 
-/// The rate-limit tokens a request takes, by what it can cost the server (`docs/api-limits.md`, "Costs"):
+/// The rate-limit tokens a request takes, by what it can cost the server (`docs/api-limits.md`, "Rate-limit costs"):
 /// - a request with a body (`POST`, `PUT`): one token per started [`BYTES_PER_TOKEN`] of its declared length, at least
 ///   one; a body of unknown length (chunked) costs as much as the route's largest body; a body declared larger than
 ///   the route takes costs one, since it is refused unread;
