@@ -275,23 +275,26 @@ fn identity_row(event: Identity) -> Option<Row> {
     })
 }
 
+/// The columns of a `feedback_given` row, in the order [`reputation_row`] gives its values.
+pub(crate) const FEEDBACK_GIVEN_COLUMNS: [&str; 10] = [
+    "agent_id",
+    "client",
+    "feedback_index",
+    "value",
+    "value_decimals",
+    "tag1",
+    "tag2",
+    "endpoint",
+    "feedback_uri",
+    "feedback_hash",
+];
+
 fn reputation_row(event: Reputation) -> Row {
     use Value as V;
     match event {
         Reputation::NewFeedback(e) => row(
             "feedback_given",
-            &[
-                "agent_id",
-                "client",
-                "feedback_index",
-                "value",
-                "value_decimals",
-                "tag1",
-                "tag2",
-                "endpoint",
-                "feedback_uri",
-                "feedback_hash",
-            ],
+            &FEEDBACK_GIVEN_COLUMNS,
             vec![
                 V::numeric(e.agentId),
                 V::bytes(e.clientAddress),

@@ -520,18 +520,7 @@ mod tests {
         let mut feedback = event(7, 0);
         feedback.row = Row {
             table: "feedback_given",
-            columns: &[
-                "agent_id",
-                "client",
-                "feedback_index",
-                "value",
-                "value_decimals",
-                "tag1",
-                "tag2",
-                "endpoint",
-                "feedback_uri",
-                "feedback_hash",
-            ],
+            columns: &crate::events::FEEDBACK_GIVEN_COLUMNS,
             values: vec![
                 Value::numeric(U256::MAX),
                 Value::bytes(Address::repeat_byte(9)),
