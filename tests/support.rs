@@ -19,6 +19,8 @@ pub mod chaos_proxy;
 pub struct Stack {
     /// The anvil process (killed on drop).
     pub anvil: AnvilInstance,
+    /// Where it persists states, removed after it (see [`anvil_with_states_in`]).
+    _anvil_states: tempfile::TempDir,
     /// Its RPC URL.
     pub rpc_url: String,
     /// Chain id.
@@ -46,6 +48,13 @@ pub struct Stack {
     _pg_dir: Option<tempfile::TempDir>,
 }
 
+/// Anvil on a free port, persisting its states in `states` instead of `~/.foundry/anvil/tmp`. Anvil removes that
+/// folder only when it exits cleanly, and tests kill it: the indexer bench's 200,000-event chain left 15 GB there per
+/// run, and a later build ran out of disk.
+pub fn anvil_with_states_in(states: &Path) -> anyhow::Result<Anvil> {
+    Ok(Anvil::at(find_foundry_tool("anvil")?).port(free_port()?).arg("--cache-path").arg(states.display().to_string()))
+}
+
 impl Stack {
     /// Starts anvil, deploys the registry, and creates a fresh database (in the cluster named by `DATABASE_URL`,
     /// or in a private cluster started for this test).
@@ -55,7 +64,8 @@ impl Stack {
 
     /// [`Stack::start`] with extra anvil arguments (e.g. `["--block-time", "1"]`).
     pub async fn start_with(anvil_args: &[&str]) -> anyhow::Result<Self> {
-        let anvil = Anvil::at(find_foundry_tool("anvil")?).port(free_port()?).args(anvil_args).try_spawn()?;
+        let anvil_states = tempfile::Builder::new().prefix("prova-e2e-anvil").tempdir()?;
+        let anvil = anvil_with_states_in(anvil_states.path())?.args(anvil_args).try_spawn()?;
         let rpc_url = anvil.endpoint();
         let admin_key: PrivateKeySigner = anvil.keys()[0].clone().into();
         let admin = prova_chain::connect_with_signer(&rpc_url, admin_key.clone())?;
@@ -76,6 +86,7 @@ impl Stack {
 
         Ok(Self {
             anvil,
+            _anvil_states: anvil_states,
             rpc_url,
             chain_id,
             registry,

@@ -7,14 +7,13 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use alloy::node_bindings::Anvil;
 use alloy::primitives::{Address, B256, U256};
 use alloy::signers::local::PrivateKeySigner;
 use prova_attestor::agents::{self, FeedbackInput};
 use prova_chain::Account;
 use prova_devnet::ChildGuard;
-use prova_devnet::local::{find_foundry_tool, free_port};
-use prova_e2e::{prova_bin, spawn_dev, stderr, stdout};
+use prova_devnet::local::free_port;
+use prova_e2e::{anvil_with_states_in, prova_bin, spawn_dev, stderr, stdout};
 use serde_json::Value;
 
 /// Lowercase `0x` hex, as the API and the report write hashes and addresses.
@@ -333,7 +332,8 @@ fn the_json_report_gives_the_same_verdict(dev: &Dev) -> anyhow::Result<()> {
 
 /// An RPC endpoint of another chain, or `--chain-id` of another, is refused before anything is checked (exit 2).
 fn a_wrong_chain_is_refused_before_anything_is_checked(dev: &Dev) -> anyhow::Result<()> {
-    let other = Anvil::at(find_foundry_tool("anvil")?).port(free_port()?).chain_id(4242).try_spawn()?;
+    let states = tempfile::tempdir()?;
+    let other = anvil_with_states_in(states.path())?.chain_id(4242).try_spawn()?;
     let out = verify(&dev.api, &other.endpoint(), &[]);
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
     let error = stderr(&out);
@@ -347,7 +347,8 @@ fn a_wrong_chain_is_refused_before_anything_is_checked(dev: &Dev) -> anyhow::Res
 #[tokio::test(flavor = "multi_thread")]
 async fn dead_endpoints_are_errors_not_verdicts() -> anyhow::Result<()> {
     let dead = format!("http://127.0.0.1:{}", free_port()?);
-    let anvil = Anvil::at(find_foundry_tool("anvil")?).port(free_port()?).try_spawn()?;
+    let states = tempfile::tempdir()?;
+    let anvil = anvil_with_states_in(states.path())?.try_spawn()?;
 
     let out = verify("http://127.0.0.1:9", &dead, &[]);
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));

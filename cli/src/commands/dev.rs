@@ -246,10 +246,21 @@ impl DevArgs {
         if let Some(url) = &self.rpc_url {
             return Ok((None, url.clone()));
         }
-        let anvil =
-            Anvil::at(find_foundry_tool("anvil")?).port(self.anvil_port).chain_id(31337).try_spawn().with_context(
-                || format!("cannot start anvil on port {} (pass --anvil-port to choose another)", self.anvil_port),
-            )?;
+        // Anvil removes the states it persists only when it exits cleanly, and it is killed when `prova dev` stops:
+        // keep them in the data folder, and drop the last run's, whose chain is gone.
+        let states = self.data_dir.join("anvil-states");
+        if states.exists() {
+            std::fs::remove_dir_all(&states).with_context(|| format!("cannot clear {}", states.display()))?;
+        }
+        let anvil = Anvil::at(find_foundry_tool("anvil")?)
+            .port(self.anvil_port)
+            .chain_id(31337)
+            .arg("--cache-path")
+            .arg(states.display().to_string())
+            .try_spawn()
+            .with_context(|| {
+                format!("cannot start anvil on port {} (pass --anvil-port to choose another)", self.anvil_port)
+            })?;
         let url = anvil.endpoint();
         Ok((Some(anvil), url))
     }
