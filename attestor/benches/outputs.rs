@@ -72,18 +72,23 @@ async fn ingest(pool: &sqlx::PgPool, lines: &[String]) -> anyhow::Result<f64> {
     let t = Instant::now();
     let writer = PipelinedInserter::new(pool.clone());
     for chunk in lines.chunks(CHUNK) {
+        // Each batch's root is built as soon as its leaves are hashed, while the other core hashes the next batch.
         let samples: Vec<Sample> = tokio::task::block_in_place(|| {
-            let (samples, leaves): (Vec<Sample>, Vec<B256>) = chunk
-                .par_iter()
-                .map(|line| {
-                    let r: RecordRef<'_> = serde_json::from_str(line).expect("valid record");
-                    hash_record(r.model_version, &r.request, &r.response, 1_700_000_000)
+            let batches: Vec<Vec<Sample>> = chunk
+                .par_chunks(BATCH)
+                .map(|batch| {
+                    let (samples, leaves): (Vec<Sample>, Vec<B256>) = batch
+                        .par_iter()
+                        .map(|line| {
+                            let r: RecordRef<'_> = serde_json::from_str(line).expect("valid record");
+                            hash_record(r.model_version, &r.request, &r.response, 1_700_000_000)
+                        })
+                        .unzip();
+                    std::hint::black_box(root_of_hashes(leaves));
+                    samples
                 })
-                .unzip();
-            for batch in leaves.chunks(BATCH) {
-                std::hint::black_box(root_of_hashes(batch.to_vec()));
-            }
-            samples
+                .collect();
+            batches.concat()
         });
         writer.send(samples).await?;
     }

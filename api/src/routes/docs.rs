@@ -80,6 +80,27 @@ pub struct ManifestEntrySchema {
     sha256: String,
 }
 
+/// Schema of one name of a manifest's ignore list: at most 256 characters, no NUL.
+#[derive(Debug)]
+pub struct IgnoreName;
+
+impl PartialSchema for IgnoreName {
+    fn schema() -> RefOr<utoipa::openapi::schema::Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some("A file or folder name skipped while hashing (one path component)."))
+            .max_length(Some(crate::routes::manifests::MAX_IGNORE_ENTRY_CHARS))
+            .pattern(Some(NO_NUL))
+            .examples([".git"])
+            .into()
+    }
+}
+
+impl ToSchema for IgnoreName {}
+
+/// A pattern for text that holds no NUL character.
+const NO_NUL: &str = "^[^\\u0000]*$";
+
 /// Schema of `prova_core::manifest::Manifest`: a model version's file list.
 #[derive(Debug, ToSchema)]
 #[schema(as = Manifest)]
@@ -88,13 +109,16 @@ pub struct ManifestSchema {
     /// Always `prova.manifest/v1`.
     #[schema(example = "prova.manifest/v1", pattern = "^prova\\.manifest/v1$")]
     format: String,
-    /// The tool that wrote it, e.g. `prova 0.1.0`.
-    #[schema(example = "prova 0.1.0")]
+    /// The tool that wrote it, e.g. `prova 0.1.0`. Not covered by the version hash, so bounded: at most 256
+    /// characters, no NUL.
+    #[schema(example = "prova 0.1.0", max_length = 256, pattern = "^[^\\u0000]*$")]
     tool: String,
     /// The Merkle root over the entries: the version hash registered on-chain.
     #[schema(value_type = HashInput)]
     version_hash: String,
-    /// File and folder names that were skipped while hashing.
+    /// File and folder names that were skipped while hashing. Not covered by the version hash, so bounded: at most
+    /// 64 names of at most 256 characters each, no NUL.
+    #[schema(max_items = 64, value_type = Vec<IgnoreName>)]
     ignore: Vec<String>,
     /// The files, sorted by path (at least one).
     #[schema(min_items = 1)]

@@ -4,7 +4,7 @@
 //! path and some publisher has claimed that version on an indexed chain. A stored manifest is never replaced.
 //!
 //! Only the files are covered by the version hash. The manifest's other fields, `tool` and `ignore`, are the first
-//! uploader's words: they are bounded ([`MAX_TOOL_BYTES`], [`MAX_IGNORE_ENTRIES`], [`MAX_IGNORE_ENTRY_BYTES`]) and
+//! uploader's words: they are bounded ([`MAX_TOOL_CHARS`], [`MAX_IGNORE_ENTRIES`], [`MAX_IGNORE_ENTRY_CHARS`]) and
 //! answered under `unverified`. The cheap check (is the hash claimed at all) runs before the body is read, so a
 //! large body for an unclaimed hash costs nothing; a body for a version whose manifest is stored is parsed (a
 //! malformed one is refused) but its root is not computed again.
@@ -26,12 +26,12 @@ use crate::extract::{ApiJson, ApiPath, parse_hash};
 use crate::routes::docs::{BadRequest, NotFound, PayloadTooLarge, Unprocessable, UnsupportedMediaType};
 use crate::{AppState, MAX_MANIFEST_BODY_BYTES};
 
-/// Longest `tool` accepted, in bytes.
-pub const MAX_TOOL_BYTES: usize = 256;
+/// Longest `tool` accepted, in characters (Unicode scalar values, as JSON Schema's `maxLength` counts them).
+pub const MAX_TOOL_CHARS: usize = 256;
 /// Most `ignore` entries accepted.
 pub const MAX_IGNORE_ENTRIES: usize = 64;
-/// Longest `ignore` entry accepted, in bytes.
-pub const MAX_IGNORE_ENTRY_BYTES: usize = 256;
+/// Longest `ignore` entry accepted, in characters.
+pub const MAX_IGNORE_ENTRY_CHARS: usize = 256;
 
 /// The manifest routes. Uploads may be up to [`MAX_MANIFEST_BODY_BYTES`].
 pub fn router() -> OpenApiRouter<AppState> {
@@ -87,13 +87,16 @@ pub struct ManifestAnswer {
 }
 
 /// Refuses `tool` and `ignore` past their bounds or holding NUL: they are not covered by the version hash, so the
-/// first uploader must not be able to store anything large in them.
+/// first uploader must not be able to store anything large in them. The bounds count characters, as the OpenAPI
+/// document's `maxLength` does, so that a body the document allows is never refused for its length.
 pub fn check_unverified(tool: &str, ignore: &[String]) -> Result<()> {
     let invalid = |message: String| Err(ApiError::bad_request("invalid_manifest", message));
-    if tool.len() > MAX_TOOL_BYTES {
+    let chars = |text: &str| text.chars().count();
+    if chars(tool) > MAX_TOOL_CHARS {
         return invalid(format!(
-            "manifest tool is {} bytes; at most {MAX_TOOL_BYTES} are accepted (the version hash does not cover it)",
-            tool.len()
+            "manifest tool is {} characters; at most {MAX_TOOL_CHARS} are accepted (the version hash does not cover \
+             it)",
+            chars(tool)
         ));
     }
     if ignore.len() > MAX_IGNORE_ENTRIES {
@@ -103,10 +106,10 @@ pub fn check_unverified(tool: &str, ignore: &[String]) -> Result<()> {
             ignore.len()
         ));
     }
-    if let Some(long) = ignore.iter().find(|entry| entry.len() > MAX_IGNORE_ENTRY_BYTES) {
+    if let Some(long) = ignore.iter().find(|entry| chars(entry) > MAX_IGNORE_ENTRY_CHARS) {
         return invalid(format!(
-            "a manifest ignore entry is {} bytes; at most {MAX_IGNORE_ENTRY_BYTES} are accepted",
-            long.len()
+            "a manifest ignore entry is {} characters; at most {MAX_IGNORE_ENTRY_CHARS} are accepted",
+            chars(long)
         ));
     }
     if tool.contains('\0') || ignore.iter().any(|i| i.contains('\0')) {
@@ -546,31 +549,57 @@ mod tests {
             |tool: String, ignore: Vec<String>| serde_json::to_value(Manifest { tool, ignore, ..m.clone() }).unwrap();
         let long = |n: usize| "x".repeat(n);
         for body in [
-            with(long(MAX_TOOL_BYTES + 1), vec![]),
+            with(long(MAX_TOOL_CHARS + 1), vec![]),
             with("prova".into(), vec![".git".into(); MAX_IGNORE_ENTRIES + 1]),
-            with("prova".into(), vec![long(MAX_IGNORE_ENTRY_BYTES + 1)]),
+            with("prova".into(), vec![long(MAX_IGNORE_ENTRY_CHARS + 1)]),
             with(long(8 << 20), vec![]),
         ] {
             let (status, answer) = send_json(pool.clone(), "PUT", &uri(m.version_hash), &body).await;
             assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_manifest")));
             assert!(answer["error"]["message"].as_str().unwrap().contains("at most"), "{answer}");
         }
+        for body in [with("prova\0".into(), vec![]), with("prova".into(), vec!["a\0b".into()])] {
+            let (status, answer) = send_json(pool.clone(), "PUT", &uri(m.version_hash), &body).await;
+            assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_manifest")));
+            assert!(answer["error"]["message"].as_str().unwrap().contains("NUL"), "{answer}");
+        }
         let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM model_manifests").fetch_one(&pool).await.unwrap();
         assert_eq!(stored, 0);
 
-        // At the bounds: stored, and answered as unverified.
-        let at_bounds = with(long(MAX_TOOL_BYTES), vec![long(MAX_IGNORE_ENTRY_BYTES); MAX_IGNORE_ENTRIES]);
+        // At the bounds, which count characters as the OpenAPI document's `maxLength` does (`é` is two bytes):
+        // stored, and answered as unverified.
+        let wide = "é".repeat(MAX_IGNORE_ENTRY_CHARS);
+        let mut ignore = vec![long(MAX_IGNORE_ENTRY_CHARS); MAX_IGNORE_ENTRIES - 1];
+        ignore.push(wide.clone());
+        let at_bounds = with(long(MAX_TOOL_CHARS), ignore);
         let (status, answer) = send_json(pool.clone(), "PUT", &uri(m.version_hash), &at_bounds).await;
         assert_eq!(status, StatusCode::CREATED, "{answer}");
-        assert_eq!(answer["unverified"]["tool"], long(MAX_TOOL_BYTES));
+        assert_eq!(answer["unverified"]["tool"], long(MAX_TOOL_CHARS));
         let (_, served) = call(pool.clone(), "GET", &uri(m.version_hash)).await;
         assert_eq!(served["unverified"]["ignore"].as_array().unwrap().len(), MAX_IGNORE_ENTRIES);
+        assert_eq!(served["unverified"]["ignore"][MAX_IGNORE_ENTRIES - 1], wide);
         assert_eq!(served["tool"], served["unverified"]["tool"]);
 
         // A later upload with other words changes nothing: the first upload's fields stay, marked unverified.
         let (status, again) = send_json(pool, "PUT", &uri(m.version_hash), &with("other".into(), vec![])).await;
         assert_eq!(status, StatusCode::OK);
-        assert_eq!(again["unverified"]["tool"], long(MAX_TOOL_BYTES));
+        assert_eq!(again["unverified"]["tool"], long(MAX_TOOL_CHARS));
+    }
+
+    /// The OpenAPI document states the bounds the route enforces, so that no body it allows is refused (a fuzzer
+    /// found an ignore entry holding NUL answered 400 while the document allowed it).
+    #[test]
+    fn the_document_states_the_bounds_of_tool_and_ignore() {
+        let spec = serde_json::to_value(crate::routes::openapi()).unwrap();
+        let schemas = &spec["components"]["schemas"];
+        let manifest = &schemas["Manifest"]["properties"];
+        assert_eq!(manifest["tool"]["maxLength"], MAX_TOOL_CHARS);
+        assert_eq!(manifest["ignore"]["maxItems"], MAX_IGNORE_ENTRIES);
+        assert_eq!(manifest["ignore"]["items"]["$ref"], "#/components/schemas/IgnoreName");
+        assert_eq!(schemas["IgnoreName"]["maxLength"], MAX_IGNORE_ENTRY_CHARS);
+        for pattern in [&manifest["tool"]["pattern"], &schemas["IgnoreName"]["pattern"]] {
+            assert_eq!(pattern, "^[^\\u0000]*$", "{manifest}");
+        }
     }
 
     /// The cheap check comes before the body is read: a body for a hash nobody claims is a 404. One for a version
