@@ -11,6 +11,12 @@
 //! 4. `wrk` on `GET /v1/agents/{chain}/{id}/reputation?algorithm=trust` for random agents (the cache warm).
 //!
 //! The API runs as `prova serve` does (mimalloc, the request log on as JSON written to a sink, no rate limit).
+//!
+//! The servers and the load generators get their own cores: the API (this process) and Postgres run on every CPU
+//! but the last, `wrk` and `pgbench` on the last (`taskset`; `PROVA_BENCH_PIN=0` leaves placement to the kernel).
+//! Unpinned on a 2-core machine, where the scheduler put wrk's two threads decided the tail: back-to-back 3 s runs
+//! against the same warm API gave a p99 of 4 ms or of 35 to 104 ms, with the lower p50 in the slow runs; with wrk
+//! alone pinned, every run's p99 was 3.6 to 8.4 ms.
 //! Run with `scripts/bench-api.sh`; `PROVA_BENCH_SECONDS`, `PROVA_BENCH_CONNECTIONS`, `PROVA_BENCH_VERSIONS`,
 //! `PROVA_BENCH_ROUNDS`, `PROVA_BENCH_DB_CONNECTIONS` (the API's pool, default 16 as `prova serve`).
 
@@ -36,7 +42,7 @@ struct Wrk {
 
 /// Runs `wrk` with `script` against `url` and reads its summary.
 fn wrk(url: &str, script: &Path, connections: usize, seconds: usize) -> anyhow::Result<Wrk> {
-    let output = Command::new("wrk")
+    let output = client("wrk")
         .args([
             "-t",
             &connections.clamp(1, 2).to_string(),
@@ -107,7 +113,7 @@ end
 
 /// Runs `pgbench` with `script` and returns its transactions per second.
 fn pgbench(database_url: &str, script: &Path, clients: usize, seconds: usize) -> anyhow::Result<f64> {
-    let output = Command::new("pgbench")
+    let output = client("pgbench")
         .args([
             "-n",
             "-M",
@@ -174,7 +180,85 @@ async fn cache_lookups(url: &str) -> anyhow::Result<String> {
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Where the bench runs things (`taskset` CPU lists).
+#[derive(Debug)]
+struct Placement {
+    /// The API and Postgres: every CPU but the last.
+    servers: String,
+    /// `wrk` and `pgbench`: the last CPU.
+    clients: String,
+    /// Every CPU, to give Postgres back at the end.
+    all: String,
+}
+
+/// The placement, decided once at start (before this process is pinned, which would hide the other CPUs):
+/// `None` on one CPU or with `PROVA_BENCH_PIN=0`.
+fn placement() -> Option<&'static Placement> {
+    static PLACEMENT: std::sync::OnceLock<Option<Placement>> = std::sync::OnceLock::new();
+    PLACEMENT
+        .get_or_init(|| {
+            if std::env::var("PROVA_BENCH_PIN").as_deref() == Ok("0") {
+                return None;
+            }
+            let cpus = std::thread::available_parallelism().ok()?.get();
+            (cpus >= 2).then(|| Placement {
+                servers: format!("0-{}", cpus - 2),
+                clients: (cpus - 1).to_string(),
+                all: format!("0-{}", cpus - 1),
+            })
+        })
+        .as_ref()
+}
+
+/// `program`, run on the load generators' CPU if there is one.
+fn client(program: &str) -> Command {
+    match placement() {
+        Some(placement) => {
+            let mut command = Command::new("taskset");
+            command.args(["-c", &placement.clients, program]);
+            command
+        }
+        None => Command::new(program),
+    }
+}
+
+/// Moves every thread of process `pid` to `cpus`.
+fn pin(pid: u32, cpus: &str) -> anyhow::Result<()> {
+    let output = Command::new("taskset").args(["-a", "-p", "-c", cpus, &pid.to_string()]).output()?;
+    anyhow::ensure!(output.status.success(), "taskset {pid}: {}", String::from_utf8_lossy(&output.stderr));
+    Ok(())
+}
+
+/// Moves the Postgres server behind `pool` (its postmaster and every process forked from it so far; later ones
+/// inherit) to `cpus`. `false` when the server is not on this machine or its data folder cannot be read.
+async fn pin_postgres(pool: &sqlx::PgPool, cpus: &str) -> anyhow::Result<bool> {
+    let folder: Option<String> = sqlx::query_scalar("SELECT setting FROM pg_settings WHERE name = 'data_directory'")
+        .fetch_optional(pool)
+        .await?;
+    let Some(postmaster) = folder
+        .and_then(|folder| std::fs::read_to_string(Path::new(&folder).join("postmaster.pid")).ok())
+        .and_then(|pidfile| pidfile.lines().next()?.trim().parse::<u32>().ok())
+    else {
+        return Ok(false);
+    };
+    pin(postmaster, cpus)?;
+    for entry in std::fs::read_dir("/proc")? {
+        let Some(pid) = entry?.file_name().to_str().and_then(|name| name.parse::<u32>().ok()) else { continue };
+        // The parent pid is the second field after the command name, which is in parentheses.
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let parent = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok());
+        if parent == Some(postmaster) {
+            pin(pid, cpus)?;
+        }
+    }
+    Ok(true)
+}
+
 fn main() -> anyhow::Result<()> {
+    // Before the runtime starts its threads (they inherit it).
+    if let Some(placement) = placement() {
+        pin(std::process::id(), &placement.servers)?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(run())
 }
@@ -192,6 +276,14 @@ async fn run() -> anyhow::Result<()> {
     // `prova serve`'s default pool size (`--db-max-connections 16`): 64 HTTP connections share 16 database ones.
     let pool_size = env_number("PROVA_BENCH_DB_CONNECTIONS", 16) as u32;
     let (pool, database_url) = bench_database(DATABASE, pool_size).await?;
+    match placement() {
+        Some(Placement { servers, clients, .. }) => {
+            let postgres =
+                if pin_postgres(&pool, servers).await? { "and Postgres " } else { "(Postgres is not local) " };
+            println!("placement: the API {postgres}on CPUs {servers}, wrk and pgbench on CPU {clients}");
+        }
+        None => println!("placement: left to the kernel"),
+    }
     seed_versions(&pool, versions).await?;
     seed(&pool, 100_000).await?;
     let hashes: Vec<String> = sqlx::query_scalar::<_, Vec<u8>>("SELECT version_hash FROM model_version_registered")
@@ -290,5 +382,9 @@ async fn run() -> anyhow::Result<()> {
         100.0 * api.requests_per_second / health.requests_per_second,
         cache_lookups(&url).await?
     );
+    if let Some(placement) = placement() {
+        // Give the server its cores back for whatever runs on it next.
+        pin_postgres(&pool, &placement.all).await?;
+    }
     drop_bench_database(pool, DATABASE).await
 }
