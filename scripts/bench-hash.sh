@@ -20,7 +20,11 @@
 # and reused. Cold runs evict the files from the page cache before every run with
 # scripts/drop-cache.py (drop_caches if permitted, else posix_fadvise DONTNEED); warm runs read
 # them into the cache before every run (prova's direct reads of uncached data leave the cache
-# as it was, so its own warm-up run would not warm it).
+# as it was, so its own warm-up run would not warm it). Each warm measurement starts from the
+# files evicted and read back once, so that the cache holds them as it holds a file read from
+# disk (large folios), whatever happened to them before: files just written in small pieces sit
+# in small folios, which cost every tool about 0.08 CPU s per GiB more to map or copy
+# (BENCHMARKS.md), and which state a run met used to depend on the runs before it.
 #
 # Limits, measured in the run: reading alone (dd, one per core; cold: the faster of buffered
 # and O_DIRECT reads) and the SHA-256 compute bound (openssl speed sha256 on 1 MiB blocks x
@@ -145,6 +149,7 @@ bench() {
         prepare="${prepare:+$prepare; }$DROP $dir"
     else
         prepare="${prepare:+$prepare; }find $dir -type f -exec cat {} + > /dev/null"
+        $DROP "$dir" && find "$dir" -type f -exec cat {} + >/dev/null
     fi
     log "$name: $cmd"
     if ((HAVE_HYPERFINE)); then
