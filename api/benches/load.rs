@@ -11,14 +11,14 @@
 //! 4. `wrk` on `GET /v1/agents/{chain}/{id}/reputation?algorithm=trust` for random agents (the cache warm).
 //!
 //! The API runs as `prova serve` does (mimalloc, the request log on as JSON written to a sink, no rate limit).
+//! Run with `scripts/bench-api.sh`; `PROVA_BENCH_SECONDS`, `PROVA_BENCH_CONNECTIONS`, `PROVA_BENCH_VERSIONS`,
+//! `PROVA_BENCH_ROUNDS`, `PROVA_BENCH_DB_CONNECTIONS` (the API's pool, default 16 as `prova serve`).
 //!
 //! The servers and the load generators get their own cores: the API (this process) and Postgres run on every CPU
 //! but the last, `wrk` and `pgbench` on the last (`taskset`; `PROVA_BENCH_PIN=0` leaves placement to the kernel).
 //! Unpinned on a 2-core machine, where the scheduler put wrk's two threads decided the tail: back-to-back 3 s runs
 //! against the same warm API gave a p99 of 4 ms or of 35 to 104 ms, with the lower p50 in the slow runs; with wrk
 //! alone pinned, every run's p99 was 3.6 to 8.4 ms.
-//! Run with `scripts/bench-api.sh`; `PROVA_BENCH_SECONDS`, `PROVA_BENCH_CONNECTIONS`, `PROVA_BENCH_VERSIONS`,
-//! `PROVA_BENCH_ROUNDS`, `PROVA_BENCH_DB_CONNECTIONS` (the API's pool, default 16 as `prova serve`).
 
 use std::path::Path;
 use std::process::Command;
