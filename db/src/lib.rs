@@ -14,9 +14,12 @@
 //! The registry tables that grow with outputs are partitioned by upload month; [`partitions`] keeps the partitions
 //! ahead of time (`docs/partitioning.md`).
 //!
+//! Bulk rows are written with binary `COPY`, encoded by [`copy::BinaryCopy`].
+//!
 //! This crate may depend on sqlx and alloy's primitives, and nothing of prova's: every crate that touches Postgres
 //! depends on it.
 
+pub mod copy;
 pub mod partitions;
 pub mod types;
 

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use alloy::primitives::{Address, B256};
 use chrono::{DateTime, Utc};
+use prova_db::copy::{BinaryCopy, EncodeError};
 use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::error::{Error, Result};
@@ -42,112 +43,25 @@ pub fn to_i64(value: u64) -> Result<i64> {
     i64::try_from(value).map_err(|_| Error::Inconsistent(format!("value {value} does not fit in BIGINT")))
 }
 
-/// Postgres' epoch (2000-01-01T00:00:00Z) in Unix seconds: binary TIMESTAMPTZ counts microseconds from it.
-const POSTGRES_EPOCH: i64 = 946_684_800;
-
 /// COPY data flushed to the server in pieces of about this size, so that it parses while the rest is encoded.
 const COPY_CHUNK: usize = 1 << 20;
 
-/// A `COPY ... (FORMAT binary)` stream being encoded: no text to format here nor to parse on the server (hex bytes,
-/// decimal integers, RFC 3339 times), which is most of what a text COPY costs.
-struct BinaryCopy {
-    buf: Vec<u8>,
-}
-
-impl BinaryCopy {
-    /// The stream's header: signature, flags and header extension length, both zero.
-    fn new(capacity: usize) -> Self {
-        let mut buf = Vec::with_capacity(capacity);
-        buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
-        buf.extend_from_slice(&0i32.to_be_bytes());
-        buf.extend_from_slice(&0i32.to_be_bytes());
-        Self { buf }
-    }
-
-    /// Starts a tuple of `fields` fields.
-    fn tuple(&mut self, fields: usize) -> Result<()> {
-        let fields = i16::try_from(fields).map_err(|_| Error::Inconsistent(format!("{fields} columns in a row")))?;
-        self.buf.extend_from_slice(&fields.to_be_bytes());
-        Ok(())
-    }
-
-    fn field(&mut self, bytes: &[u8]) -> Result<()> {
-        let len = i32::try_from(bytes.len())
-            .map_err(|_| Error::Inconsistent(format!("a field of {} bytes is too long", bytes.len())))?;
-        self.buf.extend_from_slice(&len.to_be_bytes());
-        self.buf.extend_from_slice(bytes);
-        Ok(())
-    }
-
-    fn int8(&mut self, value: i64) {
-        self.buf.extend_from_slice(&8i32.to_be_bytes());
-        self.buf.extend_from_slice(&value.to_be_bytes());
-    }
-
-    fn timestamptz(&mut self, time: DateTime<Utc>) {
-        let micros = (time.timestamp() - POSTGRES_EPOCH) * 1_000_000 + i64::from(time.timestamp_subsec_micros());
-        self.int8(micros);
-    }
-
-    fn value(&mut self, value: &Value) -> Result<()> {
-        match value {
-            Value::Bytes(bytes) => self.field(bytes),
-            // TEXT in binary is its UTF-8 bytes (Value::text already replaced NUL, which TEXT cannot hold).
-            Value::Text(text) => self.field(text.as_bytes()),
-            Value::Int(n) => {
-                self.int8(*n);
-                Ok(())
-            }
-            Value::Numeric(decimal) => self.numeric(decimal),
-            Value::Bool(b) => self.field(&[u8::from(*b)]),
+/// Appends `value` to a binary COPY stream.
+fn copy_value(copy: &mut BinaryCopy, value: &Value) -> std::result::Result<(), EncodeError> {
+    match value {
+        Value::Bytes(bytes) => copy.field(bytes),
+        // TEXT in binary is its UTF-8 bytes (Value::text already replaced NUL, which TEXT cannot hold).
+        Value::Text(text) => copy.field(text.as_bytes()),
+        Value::Int(n) => {
+            copy.int8(*n);
+            Ok(())
+        }
+        Value::Numeric(decimal) => copy.numeric(decimal),
+        Value::Bool(b) => {
+            copy.bool(*b);
+            Ok(())
         }
     }
-
-    /// NUMERIC of a decimal integer (`-?[0-9]+`): base-10,000 digits, most significant first, trailing zero digits
-    /// left out (the weight keeps their place), scale 0.
-    fn numeric(&mut self, decimal: &str) -> Result<()> {
-        let (negative, digits) = match decimal.strip_prefix('-') {
-            Some(rest) => (true, rest),
-            None => (false, decimal.strip_prefix('+').unwrap_or(decimal)),
-        };
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(Error::Inconsistent(format!("{decimal:?} is not a decimal integer")));
-        }
-        let digits = digits.trim_start_matches('0').as_bytes();
-        let mut groups: Vec<i16> = Vec::with_capacity(digits.len() / 4 + 1);
-        let head = digits.len() % 4;
-        if head > 0 {
-            groups.push(decimal_group(&digits[..head]));
-        }
-        groups.extend(digits[head..].chunks(4).map(decimal_group));
-        let weight = groups.len().saturating_sub(1);
-        while groups.last() == Some(&0) {
-            groups.pop();
-        }
-        let too_long = || Error::Inconsistent(format!("{decimal:?} is too long for NUMERIC"));
-        let ndigits = i16::try_from(groups.len()).map_err(|_| too_long())?;
-        let weight = i16::try_from(weight).map_err(|_| too_long())?;
-        let sign: u16 = if negative && !groups.is_empty() { 0x4000 } else { 0 };
-        self.buf.extend_from_slice(&(8 + 2 * i32::from(ndigits)).to_be_bytes());
-        self.buf.extend_from_slice(&ndigits.to_be_bytes());
-        self.buf.extend_from_slice(&weight.to_be_bytes());
-        self.buf.extend_from_slice(&sign.to_be_bytes());
-        self.buf.extend_from_slice(&0i16.to_be_bytes());
-        for group in groups {
-            self.buf.extend_from_slice(&group.to_be_bytes());
-        }
-        Ok(())
-    }
-
-    /// The stream's trailer.
-    fn finish(&mut self) {
-        self.buf.extend_from_slice(&(-1i16).to_be_bytes());
-    }
-}
-
-/// The value of up to four ASCII decimal digits.
-fn decimal_group(digits: &[u8]) -> i16 {
-    digits.iter().fold(0, |acc, d| acc * 10 + i16::from(d - b'0'))
 }
 
 /// Writes a batch of events with one binary `COPY` per table.
@@ -169,28 +83,28 @@ async fn insert_events(tx: &mut Transaction<'_, Postgres>, events: &[IndexedEven
         );
         let mut copy = tx.copy_in_raw(&statement).await?;
         let mut data = BinaryCopy::new(COPY_CHUNK + 4_096);
+        let encoding = |e: EncodeError| Error::Inconsistent(e.to_string());
         for event in &rows {
             let meta = &event.meta;
             if event.row.columns != columns {
                 return Err(Error::Inconsistent(format!("rows of {table} disagree on their columns")));
             }
-            data.tuple(7 + columns.len())?;
+            data.tuple(7 + columns.len()).map_err(encoding)?;
             data.int8(to_i64(meta.chain_id)?);
-            data.field(meta.tx_hash.as_slice())?;
+            data.field(meta.tx_hash.as_slice()).map_err(encoding)?;
             data.int8(to_i64(meta.log_index)?);
-            data.field(meta.contract.as_slice())?;
+            data.field(meta.contract.as_slice()).map_err(encoding)?;
             data.int8(to_i64(meta.block_number)?);
-            data.field(meta.block_hash.as_slice())?;
-            data.timestamptz(meta.block_time);
+            data.field(meta.block_hash.as_slice()).map_err(encoding)?;
+            data.timestamptz(meta.block_time.timestamp(), meta.block_time.timestamp_subsec_micros());
             for value in &event.row.values {
-                data.value(value)?;
+                copy_value(&mut data, value).map_err(encoding)?;
             }
-            if data.buf.len() >= COPY_CHUNK {
-                copy.send(std::mem::replace(&mut data.buf, Vec::with_capacity(COPY_CHUNK + 4_096))).await?;
+            if data.len() >= COPY_CHUNK {
+                copy.send(data.take(COPY_CHUNK + 4_096)).await?;
             }
         }
-        data.finish();
-        copy.send(data.buf).await?;
+        copy.send(data.finish()).await?;
         copy.finish().await?;
     }
     Ok(())
@@ -493,25 +407,6 @@ mod tests {
         let name: String =
             sqlx::query_scalar("SELECT model_name FROM model_version_registered").fetch_one(&pool).await.unwrap();
         assert_eq!(name, "acme/llm\u{FFFD}\u{1F600}", "the model name is kept, NUL replaced");
-    }
-
-    fn numeric(decimal: &str) -> Result<Vec<u8>> {
-        let mut copy = BinaryCopy { buf: Vec::new() };
-        copy.numeric(decimal).map(|()| copy.buf)
-    }
-
-    #[test]
-    fn numerics_are_postgres_binary_numerics() {
-        // Length, then ndigits, weight, sign, scale, then base-10,000 digits.
-        assert_eq!(numeric("0").unwrap(), [0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0]);
-        assert_eq!(numeric("-0000").unwrap(), numeric("0").unwrap());
-        assert_eq!(numeric("12345678").unwrap(), [0, 0, 0, 12, 0, 2, 0, 1, 0, 0, 0, 0, 0x04, 0xD2, 0x16, 0x2E]);
-        // 1|0000: the trailing zero digit is left out, the weight keeps its place.
-        assert_eq!(numeric("-10000").unwrap(), [0, 0, 0, 10, 0, 1, 0, 1, 0x40, 0, 0, 0, 0, 1]);
-        assert_eq!(numeric("+7").unwrap(), [0, 0, 0, 10, 0, 1, 0, 0, 0, 0, 0, 0, 0, 7]);
-        for bad in ["", "-", "1.5", "1e3", "0x10", " 1"] {
-            assert!(numeric(bad).is_err(), "{bad:?}");
-        }
     }
 
     #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]

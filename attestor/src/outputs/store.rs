@@ -1,6 +1,7 @@
 //! The attestor's own Postgres store of sampled outputs and batches (migration 0004).
 
 use alloy::primitives::B256;
+use prova_db::copy::{BinaryCopy, EncodeError};
 use sqlx::{PgPool, Row};
 
 use super::near::{Fingerprint, Scheme};
@@ -54,10 +55,9 @@ impl Sample {
     }
 }
 
-/// Appends one field of Postgres' binary COPY format: a 4-byte length, then the bytes.
-fn push_field(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
-    out.extend_from_slice(bytes);
+/// A value binary COPY cannot carry, as an input error.
+fn encoding(error: EncodeError) -> Error {
+    Error::Input(error.to_string())
 }
 
 /// Stores samples with one binary `COPY` and commits; when this returns, every sample is durable.
@@ -65,25 +65,18 @@ pub async fn insert_samples(pool: &PgPool, samples: &[Sample]) -> Result<()> {
     if samples.is_empty() {
         return Ok(());
     }
-    // Binary COPY: signature, flags, header extension length, then per row a field count and the fields.
-    let mut data = Vec::with_capacity(19 + samples.len() * 260 + 2);
-    data.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
-    data.extend_from_slice(&0i32.to_be_bytes());
-    data.extend_from_slice(&0i32.to_be_bytes());
+    let mut data = BinaryCopy::new(19 + samples.len() * 260 + 2);
     for s in samples {
         let l = &s.leaf;
         let timestamp =
             i64::try_from(l.timestamp).map_err(|_| Error::Input(format!("timestamp {} too large", l.timestamp)))?;
-        data.extend_from_slice(&7i16.to_be_bytes());
-        push_field(&mut data, l.version_hash.as_slice());
-        push_field(&mut data, l.request_hash.as_slice());
-        push_field(&mut data, l.response_hash.as_slice());
-        push_field(&mut data, s.request_norm_hash.as_slice());
-        push_field(&mut data, s.response_norm_hash.as_slice());
-        push_field(&mut data, &timestamp.to_be_bytes());
-        push_field(&mut data, l.salt.as_slice());
+        data.tuple(7).map_err(encoding)?;
+        for hash in [l.version_hash, l.request_hash, l.response_hash, s.request_norm_hash, s.response_norm_hash] {
+            data.field(hash.as_slice()).map_err(encoding)?;
+        }
+        data.int8(timestamp);
+        data.field(l.salt.as_slice()).map_err(encoding)?;
     }
-    data.extend_from_slice(&(-1i16).to_be_bytes());
     let mut tx = pool.begin().await?;
     let mut copy = tx
         .copy_in_raw(
@@ -91,7 +84,7 @@ pub async fn insert_samples(pool: &PgPool, samples: &[Sample]) -> Result<()> {
              timestamp, salt) FROM STDIN WITH (FORMAT binary)",
         )
         .await?;
-    copy.send(data).await?;
+    copy.send(data.finish()).await?;
     copy.finish().await?;
     let fingerprints = samples.iter().filter_map(|s| s.fingerprint.as_ref().map(|f| (s, f.0.as_slice())));
     copy_pairs(&mut tx, "attestor_fingerprints (response_hash, fingerprint)", fingerprints).await?;
@@ -116,23 +109,19 @@ async fn copy_pairs<'s>(
     table: &str,
     rows: impl Iterator<Item = (&'s Sample, &'s [u8])>,
 ) -> Result<()> {
-    let mut data = Vec::new();
+    let mut data = BinaryCopy::new(0);
+    let mut count = 0usize;
     for (sample, bytes) in rows {
-        if data.is_empty() {
-            data.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
-            data.extend_from_slice(&0i32.to_be_bytes());
-            data.extend_from_slice(&0i32.to_be_bytes());
-        }
-        data.extend_from_slice(&2i16.to_be_bytes());
-        push_field(&mut data, sample.leaf.response_hash.as_slice());
-        push_field(&mut data, bytes);
+        data.tuple(2).map_err(encoding)?;
+        data.field(sample.leaf.response_hash.as_slice()).map_err(encoding)?;
+        data.field(bytes).map_err(encoding)?;
+        count += 1;
     }
-    if data.is_empty() {
+    if count == 0 {
         return Ok(());
     }
-    data.extend_from_slice(&(-1i16).to_be_bytes());
     let mut copy = tx.copy_in_raw(&format!("COPY {table} FROM STDIN WITH (FORMAT binary)")).await?;
-    copy.send(data).await?;
+    copy.send(data.finish()).await?;
     copy.finish().await?;
     Ok(())
 }
