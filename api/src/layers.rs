@@ -186,7 +186,7 @@ pub const BYTES_PER_TOKEN: u64 = 64 * 1024;
 pub const SCORING_PARAMETERS_COST: u32 = 5;
 
 /// The query parameters that can ask for a score computation of their own (everything but the defaults).
-const SCORING_PARAMETERS: [&str; 11] = [
+pub(crate) const SCORING_PARAMETERS: [&str; 11] = [
     "tag1",
     "tag2",
     "clients",

@@ -711,6 +711,43 @@ mod tests {
         assert_eq!(admitted("10.0.0.5", || get("/v1/status"), Vec::new()).await, 20);
     }
 
+    /// Every query parameter of the scored routes is priced on purpose: either it asks for a computation of its own
+    /// (`layers::SCORING_PARAMETERS`, which cost more) or it is one of the others below, so a parameter added to the
+    /// routes cannot slip past the cost by being left out of the list.
+    #[test]
+    fn every_query_parameter_of_the_scored_routes_is_priced() {
+        // Chooses among a few presets, each computed once and shared (`algorithm`, `verified_only`), or does not
+        // change the scores.
+        const OTHERS: [&str; 9] = [
+            "algorithm",
+            "verified_only",
+            "registry",
+            "reputation_registry",
+            "min_confirmations",
+            "sort",
+            "chain_id",
+            "limit",
+            "cursor",
+        ];
+        let spec = serde_json::to_value(routes::openapi()).unwrap();
+        for path in ["/v1/agents/{chain_id}/{agent_id}/reputation", "/v1/agents"] {
+            let names: Vec<&str> = spec["paths"][path]["get"]["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|p| p["in"] == "query")
+                .map(|p| p["name"].as_str().unwrap())
+                .collect();
+            for name in &names {
+                let scoring = layers::SCORING_PARAMETERS.contains(name);
+                assert!(scoring != OTHERS.contains(name), "{path}: query parameter {name} is not priced exactly once");
+            }
+            for name in layers::SCORING_PARAMETERS {
+                assert!(names.contains(&name), "{path} has no query parameter {name}");
+            }
+        }
+    }
+
     /// Postgres itself stops an API statement at the request timeout: a query stuck behind a lock is gone from
     /// `pg_stat_activity` soon after its request was answered 503 (a dropped future alone leaves it running).
     #[sqlx::test(migrator = "prova_db::REGISTRY_MIGRATOR")]
